@@ -1,0 +1,29 @@
+"""The ledhost plugin SDK: everything a plugin author imports.
+
+A plugin is a module (declared under the ``ledhost.plugins`` entry-point group) with
+functions decorated ``@hookimpl``; see :mod:`sdk.hookspecs` for every hook. This package
+imports nothing else of ledhost's, so it is safe to depend on from any plugin.
+"""
+
+from __future__ import annotations
+
+from sdk.canvas import Canvas
+from sdk.context import PluginContext
+from sdk.errors import PluginConfigError, PluginError
+from sdk.fonts import Font, font_names, load_font
+from sdk.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
+from sdk.strip import Strip
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT_NAME",
+    "Canvas",
+    "Font",
+    "PluginConfigError",
+    "PluginContext",
+    "PluginError",
+    "Strip",
+    "font_names",
+    "hookimpl",
+    "load_font",
+]

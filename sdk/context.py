@@ -1,0 +1,145 @@
+"""The worker-local context every plugin hook receives.
+
+It lives in the plugin's worker process and never crosses to the host: it holds the
+plugin's own config and secrets, its data folder, a logger whose records the worker ships
+to the host, an HTTP session with sane timeouts, and a way to ask the host for things
+(a redraw, a priority interrupt) without knowing how the host is built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import requests
+
+    from sdk.fonts import Font
+
+__all__ = ["PluginContext", "Requests"]
+
+
+class Requests(Protocol):
+    """What the context forwards to the worker runtime; implemented by ``host.worker``."""
+
+    def request_redraw(self, mode: str | None) -> None: ...
+
+    def request_interrupt(self, mode: str, priority: int, seconds: float) -> None: ...
+
+    def release_interrupt(self, mode: str) -> None: ...
+
+
+class PluginContext:
+    """Everything a plugin may use besides its own code.
+
+    .. versionadded:: 0.1
+    """
+
+    #: HTTP timeouts (connect, read) in seconds applied to every request of ``http``.
+    HTTP_TIMEOUT: tuple[float, float] = (5.0, 15.0)
+
+    def __init__(
+        self,
+        *,
+        plugin_id: str,
+        instance_id: str,
+        width: int,
+        height: int,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, Any],
+        data_dir: Path,
+        requests_to_host: Requests,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        #: The plugin id (its entry-point name).
+        self.plugin_id = plugin_id
+        #: This instance's id (equal to ``plugin_id`` unless the user runs several).
+        self.instance_id = instance_id
+        #: Display width in pixels.
+        self.width = width
+        #: Display height in pixels.
+        self.height = height
+        #: This instance's validated config section, defaults filled in.
+        self.config: Mapping[str, Any] = config
+        #: This plugin's own secrets, and no other plugin's.
+        self.secrets: Mapping[str, Any] = secrets
+        #: A folder of this instance's own for caches and state; created on demand.
+        self.data_dir = data_dir
+        #: Log here; records reach the host tagged with the instance id.
+        self.log = logger or logging.getLogger(f"ledhost.plugin.{instance_id}")
+        self._requests = requests_to_host
+        self._http: requests.Session | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the display."""
+        return (self.width, self.height)
+
+    @property
+    def http(self) -> requests.Session:
+        """A ``requests.Session`` with retries on connection errors and default timeouts.
+
+        Created on first use, so plugins that never go online never import ``requests``.
+        """
+        if self._http is None:
+            self._http = _make_session(self.HTTP_TIMEOUT)
+        return self._http
+
+    def font(self, name: str = "small") -> Font:
+        """Return a bundled pixel font by name (see :mod:`sdk.fonts`)."""
+        from sdk.fonts import load_font
+
+        return load_font(name)
+
+    def request_redraw(self, mode: str | None = None) -> None:
+        """Render ``mode`` (or whatever mode is on screen) again soon, e.g. after new data.
+
+        Safe to call from ``refresh_data``'s thread.
+        """
+        self._requests.request_redraw(mode)
+
+    def request_interrupt(self, mode: str, priority: int = 50, seconds: float = 30.0) -> None:
+        """Ask the host to show ``mode`` now, ahead of the rotation (a live game, an alert).
+
+        :param mode: one of this plugin's modes.
+        :param priority: higher wins over lower; the rotation itself is priority 0.
+        :param seconds: the longest the interrupt may last; release it earlier with
+            :meth:`release_interrupt`.
+        """
+        self._requests.request_interrupt(mode, priority, seconds)
+
+    def release_interrupt(self, mode: str) -> None:
+        """End an interrupt requested for ``mode``; the rotation resumes."""
+        self._requests.release_interrupt(mode)
+
+    def close(self) -> None:
+        """Close the HTTP session; called by the worker after ``teardown``."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _make_session(timeout: tuple[float, float]) -> requests.Session:
+    """Build a session whose every request has a timeout and a few retries.
+
+    A request without a timeout can hang a worker thread forever; the host would recover
+    (hang detection), but the plugin's data would never refresh.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    class _TimeoutSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            kwargs.setdefault("timeout", timeout)
+            return super().request(*args, **kwargs)
+
+    session = _TimeoutSession()
+    retry = Retry(total=3, backoff_factor=0.5, status_forcelist=(502, 503, 504))
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "ledhost"
+    return session

@@ -1,0 +1,242 @@
+"""The pixel fonts bundled with ledhost, and measuring text set in them.
+
+LED panels are a few dozen pixels tall, where anti-aliased vector fonts turn to mush; the
+X11 misc-fixed bitmap fonts were drawn pixel by pixel for such sizes, and are in the
+public domain (``sdk/fonts/LICENSE``). They ship as BDF text files and are turned into
+Pillow fonts in memory on first use, so nothing is ever written into the installed
+package, which may be read-only.
+
+Pillow's bitmap fonts hold 256 glyphs addressed by a Latin-1 string. :class:`Font` maps
+any text onto those slots first (:meth:`Font.encode`): Latin-1 as is, the Windows-1252
+punctuation (``€ – — ‘ ’ “ ” …``) in 0x80-0x9F, accented letters the font lacks by their
+base letter, everything else to the font's "missing glyph" box. Drawing and measuring both
+go through that mapping, so a measured width is always the drawn width.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import unicodedata
+from importlib import resources
+
+from PIL import BdfFontFile, Image, ImageDraw, ImageFont
+
+__all__ = ["Font", "font_names", "load_font"]
+
+#: Bundled font name -> BDF file in ``sdk/fonts``; see ``sdk/fonts/README.md``.
+_BUNDLED: dict[str, str] = {
+    "small": "4x6.bdf",
+    "medium": "6x10.bdf",
+    "large": "7x13.bdf",
+    "xlarge": "10x20.bdf",
+}
+
+#: The slot the font's DEFAULT_CHAR glyph goes to. Not 0: Pillow stops reading text at NUL.
+_MISSING_SLOT = 0x7F
+
+#: Stand-ins for characters that neither Windows-1252 nor a Unicode decomposition covers
+#: but that turn up in weather, sports and news text.
+_STAND_INS: dict[str, str] = {
+    "\u2010": "-",  # hyphen
+    "\u2011": "-",  # non-breaking hyphen
+    "\u2012": "-",  # figure dash
+    "\u2015": "\u2014",  # horizontal bar
+    "\u2212": "-",  # minus sign
+    "\u2032": "'",  # prime
+    "\u2033": '"',  # double prime
+    "\u2190": "<-",
+    "\u2192": "->",
+    "\u2191": "^",
+    "\u2193": "v",
+}
+
+
+class Font:
+    """A bundled pixel font, ready to draw with Pillow and to measure exactly.
+
+    Get one with :func:`load_font` (or ``context.font(name)``); each font is loaded once
+    per process and shared, so treat it as read-only.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        file: str,
+        ascent: int,
+        descent: int,
+        pil: ImageFont.ImageFont,
+        slots: frozenset[int],
+    ) -> None:
+        #: The name :func:`load_font` knows it by, e.g. ``"small"``.
+        self.name = name
+        #: The BDF file it was loaded from, e.g. ``"4x6.bdf"``.
+        self.file = file
+        #: Pixels from the top of the line box down to the baseline.
+        self.ascent = ascent
+        #: Pixels below the baseline, for descenders (g, j, p, q, y).
+        self.descent = descent
+        #: Line height in pixels, ``ascent + descent``: the height of every drawn line box.
+        self.height = ascent + descent
+        #: The Pillow font; pass text through :meth:`encode` before handing it to Pillow.
+        self.pil = pil
+        self._slots = slots
+        self._encoded: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<Font {self.name!r} {self.file} height={self.height}>"
+
+    def encode(self, text: str) -> str:
+        """Return ``text`` as the string of glyph slots Pillow draws for it.
+
+        Whitespace becomes a space, characters the font cannot show become similar ones
+        it can (``ő`` -> ``o``, ``−`` -> ``-``) or its missing-glyph box. Never raises.
+        """
+        text = unicodedata.normalize("NFC", text)
+        return "".join(self._encode_char(char) for char in text)
+
+    def measure(self, text: str) -> tuple[int, int]:
+        """Return ``(width, height)`` of the line box ``text`` occupies when drawn.
+
+        ``width`` is the exact advance in pixels (where the next text would start);
+        ``height`` is :attr:`height`, also for an empty string.
+        """
+        return int(self.pil.getlength(self.encode(text))), self.height
+
+    def ink_box(self, text: str) -> tuple[int, int, int, int] | None:
+        """Return the box ``(x0, y0, x1, y1)`` of the pixels ``text`` lights, or ``None``.
+
+        Coordinates are relative to the top left of the line box, ``x1``/``y1`` exclusive.
+        Layouts use it to centre what the eye sees rather than the line box, whose blank
+        rows above capitals and below the baseline differ from font to font.
+        """
+        width, height = self.measure(text)
+        if width == 0:
+            return None
+        mask = Image.new("1", (width, height))
+        ImageDraw.Draw(mask).text((0, 0), self.encode(text), font=self.pil, fill=1)
+        return mask.getbbox()
+
+    def _encode_char(self, char: str) -> str:
+        cached = self._encoded.get(char)
+        if cached is None:
+            cached = self._encode_uncached(char)
+            self._encoded[char] = cached
+        return cached
+
+    def _encode_uncached(self, char: str) -> str:
+        if char.isspace():
+            return " "
+        direct = self._slot(char)
+        if direct is not None:
+            return direct
+        stand_in = _STAND_INS.get(char)
+        if stand_in is not None:
+            mapped = [self._slot(c) for c in stand_in]
+            if all(m is not None for m in mapped):
+                return "".join(m for m in mapped if m is not None)
+        # Compatibility decomposition without the combining marks: ő -> o, ﬁ -> fi, ℃ -> °C.
+        parts = [c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)]
+        mapped = [self._slot(c) for c in parts]
+        if parts and all(m is not None for m in mapped):
+            return "".join(m for m in mapped if m is not None)
+        return chr(_MISSING_SLOT)
+
+    def _slot(self, char: str) -> str | None:
+        slot = _slot_for(ord(char))
+        if slot is None or slot not in self._slots:
+            return None
+        return chr(slot)
+
+
+def font_names() -> list[str]:
+    """Return the names :func:`load_font` accepts, smallest font first.
+
+    .. versionadded:: 0.1
+    """
+    return list(_BUNDLED)
+
+
+def load_font(name: str) -> Font:
+    """Return the bundled font called ``name`` (see :func:`font_names`).
+
+    Loaded on first use and cached for the life of the process.
+
+    :raises ValueError: if there is no such font; the message lists the known names.
+
+    .. versionadded:: 0.1
+    """
+    if not isinstance(name, str) or name not in _BUNDLED:
+        known = ", ".join(repr(n) for n in _BUNDLED)
+        raise ValueError(f"unknown font {name!r}: the bundled fonts are {known}")
+    return _load_bundled(name)
+
+
+@functools.cache
+def _load_bundled(name: str) -> Font:
+    file = _BUNDLED[name]
+    data = resources.files("sdk").joinpath("fonts", file).read_bytes()
+    return _font_from_bdf(name, file, data)
+
+
+def _font_from_bdf(name: str, file: str, data: bytes) -> Font:
+    """Parse a Unicode-encoded BDF font into a :class:`Font`.
+
+    Pillow keeps only glyphs encoded 0-255, so the ``ENCODING`` lines are rewritten to
+    Pillow's slots (see :func:`_slot_for`) before Pillow reads the file.
+    """
+    properties: dict[str, str] = {}
+    lines = data.split(b"\n")
+    in_header = True
+    for index, line in enumerate(lines):
+        if in_header:
+            if line.startswith(b"STARTCHAR"):
+                in_header = False
+            else:
+                key, _, value = line.decode("ascii", "replace").partition(" ")
+                properties[key] = value.strip().strip('"')
+                continue
+        if line.startswith(b"ENCODING "):
+            code = int(line.split()[1])
+            lines[index] = b"ENCODING %d" % _slot_for_bdf(code, properties)
+    try:
+        ascent = int(properties["FONT_ASCENT"])
+        descent = int(properties["FONT_DESCENT"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"font file {file} lacks FONT_ASCENT/FONT_DESCENT") from exc
+    font_file = BdfFontFile.BdfFontFile(io.BytesIO(b"\n".join(lines)))
+    slots = frozenset(i for i, glyph in enumerate(font_file.glyph) if glyph is not None)
+    return Font(
+        name=name,
+        file=file,
+        ascent=ascent,
+        descent=descent,
+        pil=font_file.to_imagefont(),
+        slots=slots,
+    )
+
+
+def _slot_for_bdf(code: int, properties: dict[str, str]) -> int:
+    """The Pillow slot for the glyph a BDF file encodes as ``code``; -1 drops it."""
+    default = properties.get("DEFAULT_CHAR")
+    if default is not None and default.isdigit() and code == int(default):
+        return _MISSING_SLOT
+    slot = _slot_for(code)
+    return -1 if slot is None else slot
+
+
+def _slot_for(code: int) -> int | None:
+    """The Pillow slot of Unicode code point ``code``: Windows-1252, which is Latin-1
+    with printable punctuation where Latin-1 has control codes 0x80-0x9F."""
+    if code < 0x20 or code == _MISSING_SLOT:
+        return None
+    if code < 0x80 or 0xA0 <= code <= 0xFF:
+        return code
+    try:
+        encoded = chr(code).encode("cp1252")
+    except UnicodeEncodeError:
+        return None
+    return encoded[0]

@@ -1,0 +1,372 @@
+"""Run a plugin in-process, the way its worker would, to test it with pytest.
+
+The worker calls a plugin's hooks through a pluggy manager of its own; this module does
+the same in the test's process, with real Pillow drawing and no host, so a plugin author
+can check frames as numpy arrays::
+
+    from sdk.testing import render
+
+    import my_plugin
+
+    def test_shows_something():
+        (frame,) = render(my_plugin, "main", size=(64, 32), config={"city": "Oslo"})
+        assert frame.any()
+
+For more than one call (configure, has_content, actions) use :class:`PluginRunner`.
+Config defaults come from the plugin's ``config_schema`` and the result is validated
+against it, as the host would do.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pluggy
+
+from sdk import hookspecs
+from sdk.canvas import Canvas
+from sdk.context import PluginContext
+from sdk.strip import Strip
+
+__all__ = [
+    "Frame",
+    "ModeInfo",
+    "PluginRunner",
+    "RecordingRequests",
+    "default_config",
+    "render",
+]
+
+#: Mode and action names the worker accepts.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+#: The widest strip the host accepts (``host.worker.MAX_STRIP_WIDTH``).
+_MAX_STRIP_WIDTH = 16384
+
+
+class RecordingRequests:
+    """A :class:`sdk.context.Requests` that records what the plugin asked the host for.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        #: One entry per ``context.request_redraw(mode)``.
+        self.redraws: list[str | None] = []
+        #: ``(mode, priority, seconds)`` per ``context.request_interrupt``.
+        self.interrupts: list[tuple[str, int, float]] = []
+        #: One mode per ``context.release_interrupt``.
+        self.releases: list[str] = []
+
+    def request_redraw(self, mode: str | None) -> None:
+        self.redraws.append(mode)
+
+    def request_interrupt(self, mode: str, priority: int, seconds: float) -> None:
+        self.interrupts.append((mode, priority, seconds))
+
+    def release_interrupt(self, mode: str) -> None:
+        self.releases.append(mode)
+
+
+@dataclass(frozen=True)
+class ModeInfo:
+    """A mode as the plugin registered it.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    title: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendered frame.
+
+    .. versionadded:: 0.1
+    """
+
+    #: ``(height, width, 3)`` ``uint8`` pixels.
+    pixels: npt.NDArray[np.uint8]
+    #: What ``render_frame`` returned: seconds to the next frame, or ``None``.
+    delay: float | None
+    #: The ``now`` the frame was rendered for.
+    now: float
+
+
+def default_config(
+    schema: Mapping[str, Any] | None, config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return ``config`` with every ``default`` of ``schema`` filled in where a key is absent.
+
+    Follows ``properties`` into nested objects, like the host's config loader; values
+    given in ``config`` always win.
+
+    .. versionadded:: 0.1
+    """
+    result: dict[str, Any] = copy.deepcopy(dict(config or {}))
+    if not schema:
+        return result
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return result
+    for key, sub in properties.items():
+        if not isinstance(sub, Mapping):
+            continue
+        if key not in result:
+            if "default" in sub:
+                result[key] = copy.deepcopy(sub["default"])
+            elif isinstance(sub.get("properties"), Mapping):
+                nested = default_config(sub)
+                if nested:
+                    result[key] = nested
+        elif isinstance(result[key], Mapping) and isinstance(sub.get("properties"), Mapping):
+            result[key] = default_config(sub, result[key])
+    return result
+
+
+def _validate(schema: Mapping[str, Any] | None, config: Mapping[str, Any]) -> None:
+    """Check the schema and the config as the host will, so mistakes show up in tests."""
+    if not schema:
+        return
+    # Imported by name: jsonschema ships no type hints, and sdk is type-checked strictly.
+    jsonschema = importlib.import_module("jsonschema")
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    errors = sorted(
+        validator_class(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+    )
+    if errors:
+        lines = [
+            f"  {'.'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors
+        ]
+        raise ValueError("config does not match the plugin's config_schema:\n" + "\n".join(lines))
+
+
+class PluginRunner:
+    """One plugin, loaded into a fresh pluggy manager and set up, ready to render.
+
+    Use it as a context manager: entering calls ``setup`` and one ``refresh_data``,
+    leaving calls ``teardown``. Hooks run synchronously in the calling thread.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        plugin: object,
+        *,
+        size: tuple[int, int] = (64, 32),
+        config: Mapping[str, Any] | None = None,
+        secrets: Mapping[str, Any] | None = None,
+        plugin_id: str | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        self.width, self.height = size
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        name = plugin_id or str(getattr(plugin, "__name__", "plugin")).rpartition(".")[2]
+        self.pm.register(plugin, name=name)
+        # Misspelled hooks fail here, as they fail the worker's boot.
+        self.pm.check_pending()
+        #: Registered modes by name.
+        self.modes: dict[str, ModeInfo] = self._collect_modes()
+        #: Registered action names.
+        self.actions: list[str] = self._collect_actions()
+        #: The plugin's config schema (or ``None``).
+        self.schema: dict[str, Any] | None = self.pm.hook.config_schema()
+        #: What the plugin asked the host for.
+        self.requests = RecordingRequests()
+        filled = default_config(self.schema, config)
+        _validate(self.schema, filled)
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="ledhost-plugin-")
+            data_dir = Path(self._tempdir.name)
+        #: The context every hook receives.
+        self.context = PluginContext(
+            plugin_id=name,
+            instance_id=name,
+            width=self.width,
+            height=self.height,
+            config=filled,
+            secrets=dict(secrets or {}),
+            data_dir=data_dir,
+            requests_to_host=self.requests,
+        )
+        self._started = False
+
+    def __enter__(self) -> PluginRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The current config, defaults filled in."""
+        return self.context.config
+
+    def start(self) -> None:
+        """Call ``setup`` and then ``refresh_data`` once, as the worker does at boot."""
+        if not self._started:
+            self.pm.hook.setup(context=self.context)
+            self._started = True
+            self.refresh()
+
+    def refresh(self) -> float | None:
+        """Call ``refresh_data`` now; return the shortest delay any answer asked for."""
+        answers = self.pm.hook.refresh_data(context=self.context)
+        delays = [float(d) for d in answers if isinstance(d, int | float)]
+        return min(delays) if delays else None
+
+    def configure(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Give the plugin a new config (defaults filled in, validated) via ``configure``."""
+        filled = default_config(self.schema, config)
+        _validate(self.schema, filled)
+        self.context.config = filled
+        self.pm.hook.configure(context=self.context, config=filled)
+        return filled
+
+    def has_content(self, mode: str) -> bool:
+        """What the host would conclude from ``has_content``: only ``False`` means no."""
+        self._check_mode(mode)
+        return self.pm.hook.has_content(context=self.context, mode=mode) is not False
+
+    def render_strip(self, mode: str) -> Strip | None:
+        """Call ``render_strip`` and check the strip as the host does."""
+        self._check_mode(mode)
+        strip = self.pm.hook.render_strip(context=self.context, mode=mode, height=self.height)
+        if strip is None:
+            return None
+        if not isinstance(strip, Strip):
+            raise TypeError(f"render_strip returned {type(strip).__name__}, not sdk.Strip")
+        width, height = strip.canvas.size
+        if height != self.height or not 1 <= width <= _MAX_STRIP_WIDTH:
+            raise ValueError(
+                f"strip of {width}x{height}; it must be {self.height} high "
+                f"and 1-{_MAX_STRIP_WIDTH} wide"
+            )
+        return strip
+
+    def render_frame(self, mode: str, *, now: float | None = None, frame: int = 0) -> Frame:
+        """Call ``render_frame`` on a fresh black canvas of the display size."""
+        self._check_mode(mode)
+        when = time.time() if now is None else now
+        canvas = Canvas(self.width, self.height)
+        delay = self.pm.hook.render_frame(
+            context=self.context, canvas=canvas, mode=mode, frame=frame, now=when
+        )
+        if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+            raise TypeError(f"render_frame returned {delay!r}; expected seconds >= 0 or None")
+        return Frame(
+            pixels=canvas.to_array(),
+            delay=None if delay is None else float(delay),
+            now=when,
+        )
+
+    def action(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call ``handle_action`` for a registered action; return its result."""
+        if name not in self.actions:
+            raise ValueError(f"no action {name!r}; the plugin registered {self.actions}")
+        return self.pm.hook.handle_action(
+            context=self.context, name=name, params=dict(params or {})
+        )
+
+    def close(self) -> None:
+        """Call ``teardown`` (if set up), close the context and remove the temp data dir."""
+        try:
+            if self._started:
+                self._started = False
+                self.pm.hook.teardown(context=self.context)
+        finally:
+            self.context.close()
+            if self._tempdir is not None:
+                self._tempdir.cleanup()
+                self._tempdir = None
+
+    def _check_mode(self, mode: str) -> None:
+        if mode not in self.modes:
+            raise ValueError(f"no mode {mode!r}; the plugin registered {sorted(self.modes)}")
+
+    def _collect_modes(self) -> dict[str, ModeInfo]:
+        modes: dict[str, ModeInfo] = {}
+
+        def register(name: str, title: str | None = None, duration: float = 10.0) -> None:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ValueError(f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, _ or -")
+            if name in modes:
+                raise ValueError(f"duplicate mode name {name!r}")
+            if not isinstance(duration, int | float) or not 0 < duration <= 86400:
+                raise ValueError(f"mode {name!r}: duration must be seconds in (0, 86400]")
+            modes[name] = ModeInfo(name, str(title or name), float(duration))
+
+        self.pm.hook.register_modes(register=register)
+        if not modes:
+            raise ValueError("the plugin registered no display mode")
+        return modes
+
+    def _collect_actions(self) -> list[str]:
+        actions: list[str] = []
+
+        def register(
+            name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
+        ) -> None:
+            if not isinstance(name, str) or not _NAME.match(name) or name in actions:
+                raise ValueError(f"action name {name!r} is invalid or a duplicate")
+            actions.append(name)
+
+        self.pm.hook.register_actions(register=register)
+        return actions
+
+
+def render(
+    plugin: object,
+    mode: str,
+    *,
+    size: tuple[int, int] = (64, 32),
+    config: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    frames: int = 1,
+) -> list[npt.NDArray[np.uint8]]:
+    """Load ``plugin``, set it up and render ``mode``; return the pixels.
+
+    If the plugin draws the mode as a strip (``render_strip``), the one strip image is
+    returned (``(height, strip width, 3)``). Otherwise ``frames`` frames come from
+    ``render_frame``, the first at ``now`` (default: the current time) and each next one
+    at the time the previous one asked for; after a still frame (``None``) the time stays.
+
+    .. versionadded:: 0.1
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1, got {frames}")
+    with PluginRunner(plugin, size=size, config=config) as runner:
+        strip = runner.render_strip(mode)
+        if strip is not None:
+            return [strip.canvas.to_array()]
+        when = time.time() if now is None else now
+        pixels: list[npt.NDArray[np.uint8]] = []
+        for index in range(frames):
+            frame = runner.render_frame(mode, now=when, frame=index)
+            pixels.append(frame.pixels)
+            when += frame.delay or 0.0
+        return pixels
