@@ -1,0 +1,63 @@
+"""ledhost's configuration: one TOML file, environment overrides, validated and frozen.
+
+``load_config()`` reads the file, applies ``LEDHOST_<SECTION>__<NAME>`` environment
+variables and an override mapping, checks everything against the settings declared once
+in :mod:`config.schema`, and returns a frozen :class:`HostConfig`, or raises one
+:class:`ConfigError` listing every problem. Plugin options are checked later, against the
+JSON Schema each plugin reports, by :func:`validate_plugin_options`.
+
+This package imports nothing else of ledhost's. Its core is pure — no I/O, clock or
+process state — except :mod:`config.loader` reading the one file (STYLE.md rule 17).
+"""
+
+from __future__ import annotations
+
+from config.errors import ConfigError, ConfigIssue, PluginSchemaError
+from config.loader import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_CONFIG_PATH_TEXT,
+    default_config_text,
+    load_config,
+)
+from config.plugin_schema import check_schema, fill_defaults, validate_plugin_options
+from config.schema import (
+    ENV_PREFIX,
+    ID_PATTERN,
+    INSTANCE_SETTINGS,
+    SETTINGS,
+    DisplayConfig,
+    HostConfig,
+    PathsConfig,
+    PluginInstanceConfig,
+    RotationConfig,
+    RotationEntry,
+    Setting,
+    is_valid_id,
+    settings_reference_markdown,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_CONFIG_PATH_TEXT",
+    "ENV_PREFIX",
+    "ID_PATTERN",
+    "INSTANCE_SETTINGS",
+    "SETTINGS",
+    "ConfigError",
+    "ConfigIssue",
+    "DisplayConfig",
+    "HostConfig",
+    "PathsConfig",
+    "PluginInstanceConfig",
+    "PluginSchemaError",
+    "RotationConfig",
+    "RotationEntry",
+    "Setting",
+    "check_schema",
+    "default_config_text",
+    "fill_defaults",
+    "is_valid_id",
+    "load_config",
+    "settings_reference_markdown",
+    "validate_plugin_options",
+]

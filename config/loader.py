@@ -1,0 +1,421 @@
+"""Load the host config: file, then environment, then overrides; validate; freeze.
+
+The only I/O here is reading the one TOML file (:func:`read_config_file`). Everything
+else — turning environment variables into a layer, deep-merging layers while remembering
+where each value came from, and validating the merged data against :data:`SETTINGS` —
+is pure, so a later issue can add a secrets layer, atomic writes and live reload around
+it: reload is "call :func:`load_config` again and diff the two ``HostConfig``\\ s".
+
+Validation never stops at the first problem: every issue is collected and raised in one
+:class:`~config.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from config.errors import ConfigError, ConfigIssue
+from config.schema import (
+    ENV_PREFIX,
+    INSTANCE_SETTINGS,
+    SECTIONS,
+    SETTINGS,
+    DisplayConfig,
+    HostConfig,
+    KeyPath,
+    PathsConfig,
+    PluginInstanceConfig,
+    RotationConfig,
+    RotationEntry,
+    Setting,
+    describe_value,
+    format_key,
+    is_valid_id,
+    is_valid_mode,
+    plain_data,
+    suggest,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_CONFIG_PATH_TEXT",
+    "ENV_SOURCE",
+    "OVERRIDES_SOURCE",
+    "default_config_text",
+    "env_layer",
+    "load_config",
+    "parse_env_value",
+    "read_config_file",
+]
+
+#: The embedded default config, used when no path is given.
+DEFAULT_CONFIG_PATH: Final = Path(__file__).with_name("default.toml")
+#: How help texts and messages name the config used when no path is given.
+DEFAULT_CONFIG_PATH_TEXT: Final = "the built-in default config (config/default.toml)"
+#: ``ConfigIssue.source`` of values from environment variables and from overrides.
+ENV_SOURCE: Final = "environment"
+OVERRIDES_SOURCE: Final = "overrides"
+
+_ID_RULE: Final = (
+    "use 1-64 characters: a lowercase ASCII letter first, then lowercase letters, "
+    "digits, '_' or '-'"
+)
+_MODE_RULE: Final = "use 1-64 characters: lowercase ASCII letters, digits, '_' or '-'"
+_RESERVED: Final = tuple(s.name for s in INSTANCE_SETTINGS)
+_BY_KEY: Final[dict[tuple[str, str], Setting]] = {(s.section, s.name): s for s in SETTINGS}
+
+
+def default_config_text() -> str:
+    """Return the text of the embedded default config (a starting point for users)."""
+    return DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def read_config_file(path: Path, *, source: str | None = None) -> dict[str, Any]:
+    """Read and parse one TOML config file.
+
+    :param path: the file.
+    :param source: how issues name the file; defaults to ``str(path)``.
+    :returns: the parsed tables.
+    :raises ConfigError: the file is missing, unreadable, not UTF-8 or not valid TOML
+        (the message carries tomllib's line and column).
+    """
+    where = str(path) if source is None else source
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(where, "", "config file not found")]) from None
+    except OSError as exc:
+        message = f"cannot read the config file: {exc.strerror or exc}"
+        raise ConfigError([ConfigIssue(where, "", message)]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
+        raise ConfigError([ConfigIssue(where, "", message)]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)".
+        raise ConfigError([ConfigIssue(where, "", f"invalid TOML: {exc}")]) from None
+
+
+def parse_env_value(raw: str) -> Any:
+    """Parse an environment value as a TOML value (``40``, ``true``, ``["a"]``), else keep it.
+
+    ``"hello"`` is not valid TOML, so it stays the string ``hello``; quote a string that
+    would parse as something else (``'"2024"'``).
+    """
+    try:
+        parsed = tomllib.loads(f"v = {raw}")
+    except tomllib.TOMLDecodeError:
+        return raw
+    # A value with a newline could smuggle in more keys ("1\nx = 2"): not one value.
+    return parsed["v"] if list(parsed) == ["v"] else raw
+
+
+def _env_segment(segment: str) -> str:
+    # Env names are conventionally upper case while keys are lower case; a segment with
+    # lower-case letters is kept as written so camelCase plugin options stay reachable.
+    return segment.lower() if segment == segment.upper() else segment
+
+
+def env_layer(
+    env: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[KeyPath, str], list[ConfigIssue]]:
+    """Turn ``LEDHOST_<SECTION>__<NAME>[__<SUB>...]`` variables into a nested layer.
+
+    Variables without ``__`` (``LEDHOST_PLUGINS``, the CLI's plugin switch) are not config
+    and are ignored.
+
+    :returns: the layer, the variable that set each key path, and malformed names.
+    """
+    layer: dict[str, Any] = {}
+    names: dict[KeyPath, str] = {}
+    issues: list[ConfigIssue] = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        segments = name[len(ENV_PREFIX) :].split("__")
+        if any(not segment for segment in segments):
+            issues.append(ConfigIssue(ENV_SOURCE, name, "empty key segment in the name"))
+            continue
+        path = tuple(_env_segment(segment) for segment in segments)
+        value = parse_env_value(env[name])
+        setting = _BY_KEY.get((path[0], path[1])) if len(path) == 2 else None
+        if setting is not None and setting.type is str and not isinstance(value, str):
+            value = env[name]  # LEDHOST_DISPLAY__PIXEL_MAPPER=1 means the string "1".
+        node = layer
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                other = names.get(path[: depth + 1], "another variable")
+                issues.append(ConfigIssue(ENV_SOURCE, name, f"conflicts with {other}"))
+                break
+            node = child
+        else:
+            if isinstance(node.get(path[-1]), dict):
+                message = "conflicts with variables that set keys inside it"
+                issues.append(ConfigIssue(ENV_SOURCE, name, message))
+                continue
+            node[path[-1]] = value
+            names[path] = name
+    return layer, names, issues
+
+
+def _merge(
+    into: dict[str, Any],
+    layer: Mapping[str, Any],
+    source: str,
+    origin: dict[KeyPath, str],
+    prefix: KeyPath = (),
+) -> None:
+    """Deep-merge ``layer`` into ``into`` (tables merge, anything else replaces).
+
+    ``origin`` records the source of every table and value written, so an issue found
+    later names the layer its value came from.
+    """
+    for key, value in layer.items():
+        path = (*prefix, key)
+        if not (isinstance(value, Mapping) and isinstance(into.get(key), dict)):
+            for stale in [p for p in origin if p[: len(path)] == path]:
+                del origin[stale]
+            origin[path] = source
+            if not isinstance(value, Mapping):
+                into[key] = plain_data(value)
+                continue
+            into[key] = {}
+        _merge(into[key], value, source, origin, path)
+
+
+class _Validator:
+    """Checks merged data against the declarations; collects every issue."""
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        origin: dict[KeyPath, str],
+        env_names: dict[KeyPath, str],
+        env: Mapping[str, str],
+    ) -> None:
+        self.data: Final = data
+        self.origin: Final = origin
+        self.env_names: Final = env_names
+        self.env: Final = env
+        self.issues: Final[list[ConfigIssue]] = []
+
+    def origin_of(self, path: KeyPath) -> tuple[KeyPath, str]:
+        """Return the longest recorded prefix of ``path`` and the layer that wrote it."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.origin:
+                return path[:end], self.origin[path[:end]]
+        return (), "config"
+
+    def add(self, path: KeyPath, message: str) -> None:
+        prefix, source = self.origin_of(path)
+        if source == ENV_SOURCE:
+            # Name the variable, or for a whole table the first variable inside it.
+            names = self.env_names
+            var = names.get(prefix) or next(
+                (v for k, v in names.items() if k[: len(prefix)] == prefix), None
+            )
+            if var is not None:
+                message = f"{message} (set by {var})"
+        self.issues.append(ConfigIssue(source, format_key(path), message))
+
+    def table(self, path: KeyPath, value: Any) -> Mapping[str, Any]:
+        if isinstance(value, Mapping):
+            return value
+        self.add(path, f"expected a table, found {describe_value(value)}")
+        return {}
+
+    def check_top_level(self) -> None:
+        known = (*SECTIONS, "plugins")
+        for key in self.data:
+            if key in known:
+                continue
+            homes = [s.key for s in SETTINGS if s.name == key]
+            if homes:
+                hint = f" (did you mean {homes[0]!r}? settings go inside their [table])"
+            else:
+                hint = suggest(key, known)
+            self.add((key,), f"unknown section {key!r}{hint}")
+
+    def section(self, name: str) -> dict[str, Any]:
+        settings = {s.name: s for s in SETTINGS if s.section == name}
+        values = {key: plain_data(s.default) for key, s in settings.items()}
+        # Issues follow the order of the keys as written, which is what the user reads.
+        for key, raw in self.table((name,), self.data.get(name, {})).items():
+            setting = settings.get(key)
+            if setting is None:
+                hint = suggest(key, list(settings))
+                self.add((name, key), f"unknown setting {key!r} in [{name}]{hint}")
+                continue
+            values[key], problem = setting.check(raw)
+            if problem is not None:
+                self.add((name, key), problem)
+        return values
+
+    def plugins(self) -> dict[str, PluginInstanceConfig]:
+        instances: dict[str, PluginInstanceConfig] = {}
+        plugin_setting, enabled_setting = INSTANCE_SETTINGS
+        for instance_id, raw in self.table(("plugins",), self.data.get("plugins", {})).items():
+            path: KeyPath = ("plugins", instance_id)
+            if not is_valid_id(instance_id):
+                self.add(path, f"instance id {instance_id!r} is not allowed: {_ID_RULE}")
+                continue
+            table = self.table(path, raw)
+            plugin_id, problem = plugin_setting.check(table.get("plugin", ""))
+            if problem is not None:
+                self.add((*path, "plugin"), problem)
+            elif plugin_id == "":
+                plugin_id = instance_id
+            elif not is_valid_id(plugin_id):
+                self.add((*path, "plugin"), f"plugin id {plugin_id!r} is not allowed: {_ID_RULE}")
+            enabled, problem = enabled_setting.check(table.get("enabled", True))
+            if problem is not None:
+                self.add((*path, "enabled"), problem)
+            options = {k: plain_data(v) for k, v in table.items() if k not in _RESERVED}
+            instances[instance_id] = PluginInstanceConfig(
+                instance_id=instance_id,
+                plugin_id=plugin_id,
+                enabled=bool(enabled),
+                options=MappingProxyType(options),
+                source=self.origin_of(path)[1],
+            )
+        return instances
+
+    def rotation_entries(
+        self, modes: list[Any] | None, instances: Mapping[str, object] | None
+    ) -> tuple[RotationEntry, ...]:
+        """Parse ``rotation.modes`` into entries.
+
+        ``instances`` is None when ``[plugins]`` itself is broken; then entries are not
+        checked against it, rather than each reported as naming an unknown instance.
+        """
+        duration_setting = _BY_KEY[("rotation", "default_duration")]
+        entries: list[RotationEntry] = []
+        for index, item in enumerate(modes or []):
+            path: KeyPath = ("rotation", "modes", index)
+            duration: float | None = None
+            if isinstance(item, Mapping):
+                for key in item:
+                    if key not in ("mode", "duration"):
+                        hint = suggest(str(key), ("mode", "duration"))
+                        self.add((*path, key), f"unknown key {key!r} in a rotation entry{hint}")
+                if "duration" in item:
+                    duration, problem = duration_setting.check(item["duration"])
+                    if problem is not None:
+                        self.add((*path, "duration"), problem)
+                if "mode" not in item:
+                    self.add(path, 'missing "mode", e.g. { mode = "clock:digital", duration = 15 }')
+                    continue
+                path, text = (*path, "mode"), item["mode"]
+            else:
+                text = item
+            if not isinstance(text, str):
+                self.add(
+                    path,
+                    f'expected "instance:mode", "instance" or a table with mode and '
+                    f"duration, found {describe_value(text)}",
+                )
+                continue
+            instance, colon, mode = text.partition(":")
+            if not is_valid_id(instance):
+                self.add(path, f"instance id {instance!r} in {text!r} is not allowed: {_ID_RULE}")
+                continue
+            if colon and not is_valid_mode(mode):
+                self.add(path, f"mode name {mode!r} in {text!r} is not allowed: {_MODE_RULE}")
+                continue
+            if instances is not None and instance not in instances:
+                hint = suggest(instance, list(instances))
+                known = ", ".join(instances) or "none"
+                self.add(
+                    path,
+                    f"{instance!r} is not a configured plugin instance{hint}; configured: {known}",
+                )
+                continue
+            entries.append(RotationEntry(instance, mode if colon else None, duration))
+        return tuple(entries)
+
+    def data_dir(self, raw: str | None) -> Path:
+        home = Path(self.env.get("HOME") or Path.home())
+        if not raw:
+            # XDG Base Directory spec: a relative $XDG_DATA_HOME is invalid and ignored.
+            xdg = self.env.get("XDG_DATA_HOME", "")
+            base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "share"
+            return base / "ledhost"
+        if raw == "~" or raw.startswith("~/"):
+            return home / raw[2:]
+        if Path(raw).is_absolute():
+            return Path(raw)
+        # A relative path would depend on the folder the host happens to start in
+        # (``/`` under systemd), so it is refused rather than guessed.
+        self.add(
+            ("paths", "data_dir"),
+            f"expected an absolute path or one starting with '~/', found {describe_value(raw)}",
+        )
+        return Path(raw)
+
+    def host_config(self, path: Path | None) -> HostConfig:
+        self.check_top_level()
+        sections = {name: self.section(name) for name in SECTIONS}
+        instances = self.plugins()
+        rotation = sections["rotation"]
+        known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
+        entries = self.rotation_entries(rotation.pop("modes"), known)
+        data_dir = self.data_dir(sections["paths"]["data_dir"])
+        if self.issues:
+            raise ConfigError(self.issues)
+        return HostConfig(
+            display=DisplayConfig(**sections["display"]),
+            rotation=RotationConfig(entries=entries, **rotation),
+            paths=PathsConfig(data_dir=data_dir),
+            plugins=MappingProxyType(instances),
+            path=path,
+        )
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> HostConfig:
+    """Load, merge and validate the host config.
+
+    Sources, later winning: the file, then ``LEDHOST_<SECTION>__<NAME>`` environment
+    variables (``__`` nests deeper: ``LEDHOST_PLUGINS__TEXT__MESSAGE``), then
+    ``overrides`` (nested, deep-merged; for tests and CLI flags).
+
+    :param path: the TOML file; ``None`` for the embedded default (``default.toml``).
+    :param env: the environment to read; ``None`` for ``os.environ``. Also supplies
+        ``HOME`` and ``XDG_DATA_HOME`` for the default data folder.
+    :param overrides: nested mapping applied last, e.g. ``{"display": {"fps": 30}}``.
+    :returns: the frozen config.
+    :raises ConfigError: listing every problem found, each with its source and key.
+    """
+    env = os.environ if env is None else env
+    file_path = DEFAULT_CONFIG_PATH if path is None else Path(path)
+    source = str(file_path)
+    file_data = read_config_file(file_path, source=source)
+
+    data: dict[str, Any] = {}
+    origin: dict[KeyPath, str] = {}
+    _merge(data, file_data, source, origin)
+    layer, env_names, issues = env_layer(env)
+    _merge(data, layer, ENV_SOURCE, origin)
+    if overrides is not None:
+        if not isinstance(overrides, Mapping):
+            message = f"expected a mapping of tables, found {describe_value(overrides)}"
+            issues.append(ConfigIssue(OVERRIDES_SOURCE, "", message))
+        else:
+            _merge(data, overrides, OVERRIDES_SOURCE, origin)
+
+    validator = _Validator(data, origin, env_names, env)
+    validator.issues.extend(issues)
+    return validator.host_config(None if path is None else file_path)
