@@ -1,0 +1,5 @@
+"""``python -m host`` runs the ledhost CLI."""
+
+from host.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,424 @@
+"""The host: wires backend, frame bus, compositor, scheduler and supervisor into one loop.
+
+One thread waits on everything in one place (every worker's ready eventfd, sentinel and
+control socket, plus a signal pipe) with a timeout to the next thing that falls due: a
+scroll step, the end of a mode's turn, a restart. It composites and pushes only when
+something changed, never more often than the frame-rate ceiling, and never waits on a
+worker: until a new mode's first frame arrives, the panel keeps what it shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import selectors
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config import HostConfig
+from host.backends import Backend, open_backend
+from host.compositor import Compositor
+from host.discovery import PluginSpec, discover
+from host.errors import HostError
+from host.framebus import Frame, Geometry
+from host.scheduler import Decision, Scheduler, Slot
+from host.spawner import make_launcher
+from host.stats import RunStats, own_cpu_seconds, write_json
+from host.supervisor import Supervisor, process_cpu_seconds
+from host.worker_handle import StripImage, WorkerHandle
+
+log = logging.getLogger("ledhost.host")
+
+#: How often the supervisor's housekeeping (restarts, CPU samples) runs at the least.
+TICK = 0.5
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the CLI (or a test) asks of one run, beyond the config file."""
+
+    duration: float | None = None
+    snapshot: Path | None = None
+    stats_json: Path | None = None
+    backend: str | None = None
+    #: Run exactly these instance ids, whatever the config enables (``--plugins``).
+    only: tuple[str, ...] | None = None
+    launcher: str = "zygote"
+    #: Folders with more plugin distributions (tests, development checkouts).
+    plugin_paths: tuple[str, ...] = ()
+    #: Look for plugins pip-installed into ledhost's environment.
+    environment_plugins: bool = True
+    trace_plugins: bool = False
+
+
+def matrix_options(cfg: HostConfig) -> dict[str, Any]:
+    """The ``RGBMatrixOptions`` the display settings ask for.
+
+    Brightness is not among them: the compositor applies it, so it is the same on every
+    backend, in snapshots and in the live preview.
+    """
+    d = cfg.display
+    options: dict[str, Any] = {
+        "rows": d.rows,
+        "cols": d.cols,
+        "chain_length": d.chain_length,
+        "parallel": d.parallel,
+        "hardware_mapping": d.hardware_mapping,
+        "gpio_slowdown": d.gpio_slowdown,
+        "pwm_bits": d.pwm_bits,
+        "rgb_sequence": d.rgb_sequence,
+        "drop_privileges": d.drop_privileges,
+    }
+    if d.pixel_mapper:
+        options["pixel_mapper_config"] = d.pixel_mapper
+    return options
+
+
+def plan_instances(
+    cfg: HostConfig, specs: dict[str, PluginSpec], only: tuple[str, ...] | None
+) -> tuple[list[tuple[str, PluginSpec, dict[str, Any]]], list[tuple[str, str, str]]]:
+    """Decide which instances run: ``([(instance, spec, options)], [(instance, plugin, why)])``."""
+    wanted: list[tuple[str, str, dict[str, Any]]] = []
+    if only is not None:
+        for iid in only:
+            section = cfg.plugins.get(iid)
+            if section is not None:
+                wanted.append((iid, section.plugin_id, dict(section.options)))
+            else:
+                wanted.append((iid, iid, {}))
+    else:
+        for iid, section in cfg.plugins.items():
+            if section.enabled:
+                wanted.append((iid, section.plugin_id, dict(section.options)))
+    runnable = []
+    missing = []
+    for iid, plugin_id, options in wanted:
+        spec = specs.get(plugin_id)
+        if spec is None:
+            missing.append((iid, plugin_id, f"no plugin named {plugin_id!r} is installed"))
+        else:
+            runnable.append((iid, spec, options))
+    return runnable, missing
+
+
+class Host:
+    """One run of the display host."""
+
+    def __init__(
+        self, cfg: HostConfig, options: RunOptions | None = None, backend: Backend | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.options = options or RunOptions()
+        display = cfg.display
+        self.geometry = Geometry(display.width, display.height)
+        self.min_interval = 1.0 / display.fps
+        self.selector = selectors.DefaultSelector()
+        self.scheduler = Scheduler()
+        self.compositor = Compositor(display.width, display.height, display.brightness)
+        #: Given by tests that record what is pushed; otherwise opened by :meth:`run`.
+        self.backend: Backend | None = backend
+        self.supervisor = Supervisor(
+            launcher=make_launcher(self.options.launcher),
+            geometry=self.geometry,
+            selector=self.selector,
+            listener=self,
+            data_dir=cfg.paths.data_dir / "plugins",
+            trace=self.options.trace_plugins,
+        )
+        self.missing: dict[str, dict[str, Any]] = {}
+        self.stats = RunStats(started=time.monotonic())
+        self._stop = False
+        self._current: Slot | None = None
+        self._source: tuple[WorkerHandle, Frame | StripImage] | None = None
+        self._strip_t0 = 0.0
+        self._strip_offset = -1
+        self._due: float | None = None  # when unpushed content became due
+        self._last_push = -math.inf
+        self._blank_pending = False
+        self._warned: set[str] = set()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _add_instances(self) -> None:
+        specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
+        runnable, missing = plan_instances(self.cfg, specs, self.options.only)
+        for iid, plugin_id, why in missing:
+            log.error("plugin instance %r: %s", iid, why)
+            self.missing[iid] = {
+                "plugin": plugin_id,
+                "state": "stopped",
+                "restarts": 0,
+                "frames": 0,
+                "last_error": why,
+                "last_exit": None,
+                "modes": [],
+            }
+        for iid, spec, opts in runnable:
+            self.supervisor.add(WorkerHandle(instance_id=iid, spec=spec, options=opts))
+        if not runnable:
+            log.warning("no plugin to run: the panel stays dark")
+
+    def _rebuild_rotation(self) -> None:
+        """Turn the configured rotation into slots, now that these modes are known."""
+        handles = self.supervisor.handles
+        entries = list(self.cfg.rotation.entries)
+        if self.options.only is not None:
+            entries = [e for e in entries if e.instance in handles]
+        if not entries:
+            from config import RotationEntry
+
+            entries = [RotationEntry(iid, None, None) for iid in handles]
+        slots: list[Slot] = []
+        default = self.cfg.rotation.default_duration
+        for entry in entries:
+            handle = handles.get(entry.instance)
+            if handle is None or not handle.modes:
+                continue
+            for mode in handle.modes:
+                if entry.mode is None or entry.mode == mode["name"]:
+                    duration = entry.duration or mode["duration"] or default
+                    slots.append(Slot(entry.instance, mode["name"], float(duration)))
+            if entry.mode is not None and entry.mode not in handle.mode_names():
+                self._warn_once(
+                    f"rotation names mode {entry.instance}:{entry.mode}, which "
+                    f"the plugin does not offer ({', '.join(handle.mode_names())})"
+                )
+        self.scheduler.set_slots(slots)
+
+    def _warn_once(self, text: str) -> None:
+        if text not in self._warned:
+            self._warned.add(text)
+            log.warning("%s", text)
+
+    # -- listener (called by the supervisor) ---------------------------------------------
+
+    def on_hello(self, handle: WorkerHandle) -> None:
+        self._rebuild_rotation()
+
+    def on_state(self, handle: WorkerHandle) -> None:
+        if self._source is not None and self._source[0] is handle and handle.process is None:
+            self._source = None
+
+    def on_content(self, handle: WorkerHandle) -> None:
+        pass  # read by the next decision
+
+    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
+        if self._shows(handle):
+            self._source = (handle, frame)
+            self._mark_due(min(frame.done_at, time.monotonic()))
+
+    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
+        if self._shows(handle):
+            self._source = (handle, strip)
+            self._strip_t0 = time.monotonic()
+            self._strip_offset = -1
+            self._mark_due(self._strip_t0)
+
+    def on_interrupt(
+        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
+    ) -> None:
+        if seconds is None:
+            self.scheduler.release(handle.instance_id, mode)
+            return
+        duration = next((m["duration"] for m in handle.modes if m["name"] == mode), None)
+        slot = Slot(handle.instance_id, mode, float(duration or seconds or 10.0))
+        self.scheduler.interrupt(slot, priority, time.monotonic() + max(0.0, seconds))
+
+    def _shows(self, handle: WorkerHandle) -> bool:
+        return (
+            self._current is not None
+            and self._current.instance == handle.instance_id
+            and handle.active_mode == self._current.mode
+        )
+
+    def _mark_due(self, at: float) -> None:
+        if self._due is None or at < self._due:
+            self._due = at
+
+    # -- scheduling and pushing -----------------------------------------------------------
+
+    def _can_show(self, slot: Slot) -> bool:
+        handle = self.supervisor.handles.get(slot.instance)
+        return handle is not None and handle.has_content(slot.mode)
+
+    def _decide(self, now: float) -> None:
+        decision = self.scheduler.decide(now, self._can_show)
+        if decision is None:
+            if self._current is not None:
+                self._switch_to(None, now)
+            return
+        if decision.slot != self._current:
+            self._switch_to(decision, now)
+
+    def _switch_to(self, decision: Decision | None, now: float) -> None:
+        previous = self._current
+        if previous is not None:
+            old = self.supervisor.handles.get(previous.instance)
+            if old is not None and (decision is None or decision.slot.instance != old.instance_id):
+                self.supervisor.deactivate(old)
+        self._source = None
+        if decision is None:
+            self._current = None
+            self._blank_pending = True
+            self._mark_due(now)
+            self.stats.record_switch(now, "", "nothing to show")
+            return
+        self._current = decision.slot
+        self.stats.record_switch(now, decision.slot.key, decision.reason)
+        log.info("showing %s (%s)", decision.slot.key, decision.reason)
+        self.supervisor.activate(
+            self.supervisor.handles[decision.slot.instance], decision.slot.mode
+        )
+
+    def _strip_step(self, now: float) -> tuple[int, float] | None:
+        """The strip offset at ``now`` and when it changed, if different from what's shown."""
+        assert self._source is not None
+        strip = self._source[1]
+        assert isinstance(strip, StripImage)
+        offset = int((now - self._strip_t0) * strip.speed)
+        if offset == self._strip_offset:
+            return None
+        return offset, self._strip_t0 + offset / strip.speed
+
+    def _next_push_at(self, now: float) -> float | None:
+        """When the loop must wake to push next; ``None`` if nothing is pending."""
+        earliest = self._last_push + self.min_interval
+        if self._due is not None:
+            return max(self._due, earliest)
+        if self._source is not None and isinstance(self._source[1], StripImage):
+            strip = self._source[1]
+            step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
+            return max(step_at, earliest)
+        return None
+
+    def _push_if_due(self, now: float) -> None:
+        at = self._next_push_at(now)
+        if at is None or now < at:
+            return
+        due = self._due if self._due is not None else at
+        frame = None
+        if self._blank_pending:
+            frame = self.compositor.blank()
+            self._blank_pending = False
+        if self._source is not None:
+            handle, content = self._source
+            if isinstance(content, StripImage):
+                step = self._strip_step(now)
+                if step is not None:
+                    self._strip_offset, step_at = step
+                    due = max(min(due, step_at), self._last_push + self.min_interval)
+                    frame = self.compositor.compose_strip(content, self._strip_offset)
+            else:
+                frame = self.compositor.compose_frame(content.pixels)
+        self._due = None
+        if frame is None:
+            return
+        assert self.backend is not None
+        pushed_at = time.monotonic()
+        self.backend.push(frame, pushed_at)
+        self._last_push = pushed_at
+        self.stats.record_push(pushed_at, due)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until the duration ends or a signal arrives; returns the exit status."""
+        display = self.cfg.display
+        if self.backend is None:
+            self.backend = open_backend(
+                self.options.backend or display.backend,
+                width=display.width,
+                height=display.height,
+                options=matrix_options(self.cfg),
+                snapshot=self.options.snapshot,
+            )
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wakeup = signal.set_wakeup_fd(wake_w)
+        old_handlers = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        self.selector.register(wake_r, selectors.EVENT_READ, "signal")
+        try:
+            self._add_instances()
+            now = time.monotonic()
+            self.stats = RunStats(started=now)
+            self.supervisor.start_all(now)
+            self._loop()
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+            self.shutdown()
+            self.selector.unregister(wake_r)
+            os.close(wake_r)
+            os.close(wake_w)
+        return 0
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop waiting for workers
+        self._stop = True
+
+    def _loop(self) -> None:
+        end = None if self.options.duration is None else self.stats.started + self.options.duration
+        next_tick = 0.0
+        while not self._stop:
+            now = time.monotonic()
+            if end is not None and now >= end:
+                break
+            self._decide(now)
+            wake_times = [
+                self._next_push_at(now),
+                self.scheduler.next_change(),
+                self.supervisor.next_deadline(),
+                end,
+                next_tick,
+            ]
+            timeout = min(t for t in wake_times if t is not None) - now
+            for key, _ in self.selector.select(max(0.0, timeout)):
+                if key.data == "signal":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(key.fd, 512)
+                    continue
+                self.supervisor.dispatch(key, time.monotonic())
+            now = time.monotonic()
+            if now >= next_tick:
+                self.supervisor.tick(now)
+                next_tick = now + TICK
+            self._decide(now)
+            self._push_if_due(time.monotonic())
+
+    def shutdown(self) -> None:
+        """Stop workers, close the backend, write the stats."""
+        ended = time.monotonic()
+        cpu_before = own_cpu_seconds()
+        self.supervisor.stop_all()
+        if self.backend is not None:
+            self.backend.close()
+        if self.options.stats_json is not None:
+            cpu = cpu_before + self._workers_cpu()
+            write_json(self.options.stats_json, self.stats.to_dict(ended, cpu, self.status()))
+
+    def _workers_cpu(self) -> float:
+        total = sum(h.cpu_past + h.cpu_seconds for h in self.supervisor.handles.values())
+        # The zygote (forkserver) process is ours too; multiprocessing keeps its pid private.
+        from multiprocessing import forkserver
+
+        pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+        if isinstance(pid, int):
+            total += process_cpu_seconds(pid) or 0.0
+        return total
+
+    def status(self) -> dict[str, Any]:
+        """Per-instance status, including instances that could not start at all."""
+        status = dict(self.missing)
+        status.update(self.supervisor.status())
+        return status
+
+
+__all__ = ["Host", "HostError", "RunOptions", "plan_instances"]

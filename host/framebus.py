@@ -1,0 +1,244 @@
+"""The frame bus: a shared-memory ring of frame slots per worker.
+
+Layout: one ``memfd`` holding ``slots`` slots, each a 64-byte header then
+``height * width * 3`` bytes of RGB pixels. Ownership of a slot passes only through
+eventfd writes and reads, which are syscalls and therefore full memory barriers, so the
+host never reads a slot the worker is still writing (DESIGN.md, measured: 0 torn frames
+in 400k):
+
+* ``free`` (host -> worker, semaphore mode, starts at ``slots``): one count is one credit,
+  the right to fill the next slot;
+* ``ready`` (worker -> host, counter mode): one count per filled slot.
+
+Slots are filled and handed back in FIFO order, so no slot index ever travels: the worker
+writes slot ``n % slots`` for its n-th frame and the host reads them in the same order.
+The host keeps the newest ready slot as the frame on screen (zero copy) and hands back the
+others at once; the worker drops a frame rather than block when it has no credit.
+
+A memfd instead of a named ``/dev/shm`` segment: nothing to unlink, nothing leaked when a
+process dies, and Python 3.11's ``SharedMemory`` resource tracker (which unlinks segments
+when an *attaching* process exits) stays out of the picture. Only the host creates it.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from host.errors import FrameError
+
+#: Default number of slots: one on screen, one being written, one ready.
+SLOTS = 3
+HEADER_SIZE = 64
+_MAGIC = b"LHF1"
+_DTYPE_UINT8 = 1
+# magic, width, height, channels, dtype code, token (activation), seq, time the worker
+# finished the frame (CLOCK_MONOTONIC is system-wide on Linux, so comparable across pids).
+_HEADER = struct.Struct("<4sHHBBxxIQd")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A frame the host holds: ``pixels`` is a read-only view into its slot."""
+
+    pixels: np.ndarray
+    token: int
+    seq: int
+    done_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Sizes shared by both ends; both must be built with the same values."""
+
+    width: int
+    height: int
+    slots: int = SLOTS
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * 3
+
+    @property
+    def slot_bytes(self) -> int:
+        # Keep every pixel block 64-byte aligned for numpy and the cache.
+        return HEADER_SIZE + (self.frame_bytes + 63) // 64 * 64
+
+    @property
+    def total_bytes(self) -> int:
+        return self.slot_bytes * self.slots
+
+
+def _map(fd: int, geometry: Geometry) -> tuple[mmap.mmap, list[np.ndarray], list[memoryview]]:
+    mem = mmap.mmap(fd, geometry.total_bytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    pixels = []
+    headers = []
+    for i in range(geometry.slots):
+        base = i * geometry.slot_bytes
+        headers.append(memoryview(mem)[base : base + HEADER_SIZE])
+        pixels.append(
+            np.frombuffer(
+                mem, dtype=np.uint8, count=geometry.frame_bytes, offset=base + HEADER_SIZE
+            ).reshape(geometry.height, geometry.width, 3)
+        )
+    return mem, pixels, headers
+
+
+class FrameBus:
+    """The host's end: creates the memory and eventfds, reads frames.
+
+    :param owner: the instance id, named in every error.
+    """
+
+    def __init__(self, owner: str, geometry: Geometry) -> None:
+        self.owner = owner
+        self.geometry = geometry
+        self.memfd = os.memfd_create(f"ledhost-frames-{owner}", os.MFD_CLOEXEC)
+        os.ftruncate(self.memfd, geometry.total_bytes)
+        self.ready_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.free_fd = os.eventfd(
+            geometry.slots, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC
+        )
+        self._mem, self._pixels, self._headers = _map(self.memfd, geometry)
+        for view in self._pixels:
+            view.flags.writeable = False
+        self._next = 0  # the slot the next ready count refers to
+        self._held: int | None = None  # slot of the frame on screen
+        self.frames_received = 0
+        self._closed = False
+
+    def worker_fds(self) -> tuple[int, int, int]:
+        """``(memfd, ready_fd, free_fd)`` to pass to the worker process."""
+        return (self.memfd, self.ready_fd, self.free_fd)
+
+    def poll(self) -> tuple[Frame | None, list[FrameError]]:
+        """Take every frame the worker finished since the last call.
+
+        :returns: the newest valid frame (now held until the next newer one), or ``None``
+            if nothing valid arrived, and the errors for the invalid ones (already returned
+            to the worker, never shown).
+        """
+        try:
+            count = os.eventfd_read(self.ready_fd)
+        except BlockingIOError:
+            return None, []
+        if count > self.geometry.slots:
+            # The worker claims more frames than it had credits: it is not following the
+            # protocol; nothing in the ring can be trusted this round.
+            raise FrameError(
+                f"plugin instance {self.owner!r} announced {count} frames for "
+                f"{self.geometry.slots} slots"
+            )
+        newest: Frame | None = None
+        newest_slot: int | None = None
+        errors: list[FrameError] = []
+        for _ in range(count):
+            slot = self._next
+            self._next = (self._next + 1) % self.geometry.slots
+            try:
+                frame = self._read(slot)
+            except FrameError as exc:
+                errors.append(exc)
+                self._release(slot)
+                continue
+            if newest_slot is not None:
+                self._release(newest_slot)
+            newest, newest_slot = frame, slot
+        if newest_slot is not None:
+            if self._held is not None:
+                self._release(self._held)
+            self._held = newest_slot
+            self.frames_received += 1
+        return newest, errors
+
+    def _read(self, slot: int) -> Frame:
+        magic, width, height, channels, dtype, token, seq, done_at = _HEADER.unpack(
+            self._headers[slot][: _HEADER.size]
+        )
+        g = self.geometry
+        if magic != _MAGIC:
+            raise FrameError(f"plugin instance {self.owner!r} sent a frame with a bad header")
+        if (width, height, channels, dtype) != (g.width, g.height, 3, _DTYPE_UINT8):
+            raise FrameError(
+                f"plugin instance {self.owner!r} sent a {width}x{height}x{channels} frame "
+                f"(dtype code {dtype}); the display takes {g.width}x{g.height} RGB uint8"
+            )
+        return Frame(self._pixels[slot], token, seq, done_at)
+
+    def _release(self, slot: int) -> None:
+        # Slots go back oldest first: FIFO order is what lets no index travel.
+        os.eventfd_write(self.free_fd, 1)
+
+    def close(self) -> None:
+        """Unmap and close everything; the memory is freed when the worker's copy closes."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pixels.clear()
+        self._headers.clear()
+        try:
+            self._mem.close()
+        except BufferError:
+            # A frame view is still referenced somewhere; the mapping goes with the GC.
+            pass
+        for fd in (self.memfd, self.ready_fd, self.free_fd):
+            os.close(fd)
+
+
+class FrameWriter:
+    """The worker's end: fills free slots and announces them.
+
+    :param fds: ``(memfd, ready_fd, free_fd)`` inherited from the host.
+    """
+
+    def __init__(self, fds: tuple[int, int, int], geometry: Geometry) -> None:
+        self.memfd, self.ready_fd, self.free_fd = fds
+        self.geometry = geometry
+        self._mem, self._pixels, self._headers = _map(self.memfd, geometry)
+        self._next = 0
+        self.seq = 0
+        self.dropped = 0
+
+    def publish(self, pixels: np.ndarray, token: int) -> bool:
+        """Copy ``pixels`` into the next free slot and hand it to the host.
+
+        :returns: ``False`` if the host holds every slot (the frame is dropped, never
+            waited for: a newer one will come).
+        :raises FrameError: ``pixels`` is not a ``(height, width, 3)`` uint8 array.
+        """
+        g = self.geometry
+        if pixels.shape != (g.height, g.width, 3) or pixels.dtype != np.uint8:
+            raise FrameError(
+                f"frame of shape {pixels.shape} and dtype {pixels.dtype}; the display takes "
+                f"({g.height}, {g.width}, 3) uint8"
+            )
+        try:
+            os.eventfd_read(self.free_fd)
+        except BlockingIOError:
+            self.dropped += 1
+            return False
+        slot = self._next
+        self._next = (self._next + 1) % g.slots
+        np.copyto(self._pixels[slot], pixels)
+        self.seq += 1
+        self.write_header(slot, g.width, g.height, token)
+        os.eventfd_write(self.ready_fd, 1)
+        return True
+
+    def write_header(
+        self, slot: int, width: int, height: int, token: int, channels: int = 3
+    ) -> None:
+        """Write a slot header (public so tests can forge a bad one)."""
+        self._headers[slot][: _HEADER.size] = _HEADER.pack(
+            _MAGIC, width, height, channels, _DTYPE_UINT8, token, self.seq, time.monotonic()
+        )
+
+    def close(self) -> None:
+        self._pixels.clear()
+        self._headers.clear()
+        self._mem.close()

@@ -1,0 +1,487 @@
+"""The supervisor: starts workers, talks to them, reaps them, restarts them.
+
+It shares the host loop's selector (the host waits on everything in one place: every
+worker's ready eventfd, process sentinel and control socket) and turns what arrives into
+calls on a :class:`Listener` -- the host's display side -- and state changes on each
+:class:`~host.worker_handle.WorkerHandle`. A plugin failing in any way ends here as a
+recorded reason and a restart with backoff; nothing a worker does raises out of this
+module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from config.errors import ConfigError
+from config.plugin_schema import validate_plugin_options
+from host import exitcodes, spawner
+from host.control import Channel, Message, field
+from host.errors import ProtocolError
+from host.framebus import Frame, FrameBus, Geometry
+from host.restart_policy import RestartPolicy
+from host.states import LIVE_STATES, WorkerState
+from host.worker import WorkerArgs
+from host.worker_handle import StripImage, WorkerHandle
+
+log = logging.getLogger("ledhost.supervisor")
+
+
+class Listener(Protocol):
+    """What the display side of the host hears from the supervisor."""
+
+    def on_hello(self, handle: WorkerHandle) -> None: ...
+    def on_state(self, handle: WorkerHandle) -> None: ...
+    def on_content(self, handle: WorkerHandle) -> None: ...
+    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None: ...
+    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None: ...
+    def on_interrupt(
+        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
+    ) -> None: ...
+
+
+class Supervisor:
+    """Owns every worker process of the host.
+
+    :param selector: the host loop's selector; fds are registered with ``(handle, kind)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        launcher: spawner.SpawnLauncher | spawner.ZygoteLauncher,
+        geometry: Geometry,
+        selector: selectors.BaseSelector,
+        listener: Listener,
+        data_dir: Path,
+        policy: RestartPolicy | None = None,
+        heartbeat: float = 1.0,
+        trace: bool = False,
+    ) -> None:
+        self.launcher = launcher
+        self.geometry = geometry
+        self.selector = selector
+        self.listener = listener
+        self.data_dir = data_dir
+        self.policy = policy or RestartPolicy()
+        self.heartbeat = heartbeat
+        self.trace = trace
+        self.handles: dict[str, WorkerHandle] = {}
+
+    # -- starting -------------------------------------------------------------------------
+
+    def add(self, handle: WorkerHandle) -> None:
+        self.handles[handle.instance_id] = handle
+
+    def start_all(self, now: float) -> None:
+        for handle in self.handles.values():
+            if handle.state is WorkerState.STOPPED:
+                self.start(handle, now)
+
+    def start(self, handle: WorkerHandle, now: float) -> None:
+        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other."""
+        host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        bus = FrameBus(handle.instance_id, self.geometry)
+        args = WorkerArgs(
+            plugin_id=handle.spec.plugin_id,
+            instance_id=handle.instance_id,
+            control_fd=worker_sock.fileno(),
+            frame_fds=bus.worker_fds(),
+            width=self.geometry.width,
+            height=self.geometry.height,
+            slots=self.geometry.slots,
+            paths=handle.spec.paths,
+            trace=self.trace,
+        )
+        handle.change_state(WorkerState.STARTING, now)
+        try:
+            launcher = self.launcher
+            if handle.spec.python != spawner.LaunchRequest.python and not isinstance(
+                launcher, spawner.SpawnLauncher
+            ):
+                launcher = spawner.SpawnLauncher()  # another environment: its interpreter
+            handle.process = launcher.launch(spawner.LaunchRequest(args, handle.spec.python))
+        except Exception as exc:  # noqa: BLE001 - e.g. fork failing under memory pressure
+            host_sock.close()
+            bus.close()
+            handle.last_error = f"could not start worker: {exc}"
+            log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
+            self._failed(handle, now, boot=True)
+            return
+        finally:
+            worker_sock.close()
+        handle.pid = handle.process.pid
+        handle.channel = Channel(host_sock, peer=f"plugin instance {handle.instance_id!r}")
+        handle.bus = bus
+        handle.started_at = now
+        handle.last_heartbeat = now
+        handle.token = 0
+        handle.active_mode = None
+        handle.frame = None
+        handle.strip = None
+        self.selector.register(handle.channel.sock, selectors.EVENT_READ, (handle, "control"))
+        self.selector.register(bus.ready_fd, selectors.EVENT_READ, (handle, "frames"))
+        self.selector.register(handle.process.sentinel, selectors.EVENT_READ, (handle, "exit"))
+        self.listener.on_state(handle)
+
+    # -- what the host asks of workers ----------------------------------------------------
+
+    def activate(self, handle: WorkerHandle, mode: str) -> None:
+        """Ask ``handle`` to render ``mode``; frames of earlier activations are ignored."""
+        handle.token += 1
+        handle.active_mode = mode
+        handle.frame = None
+        handle.strip = None
+        self._send(handle, {"t": "activate", "mode": mode, "token": handle.token})
+
+    def deactivate(self, handle: WorkerHandle) -> None:
+        if handle.active_mode is not None:
+            handle.active_mode = None
+            handle.token += 1
+            self._send(handle, {"t": "deactivate"})
+
+    def configure(self, handle: WorkerHandle, options: dict[str, Any]) -> None:
+        """Give a running instance new options without a restart.
+
+        :raises ConfigError: the options do not fit the plugin's schema; the running
+            config stays as it was.
+        """
+        config = validate_plugin_options(
+            handle.schema, options, where=f"plugins.{handle.instance_id}"
+        )
+        handle.options = dict(options)
+        handle.config = config
+        self._send(handle, {"t": "configure", "config": config})
+
+    def request_action(
+        self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
+    ) -> int:
+        """Forward a user action; the answer lands in ``handle.action_results[id]``."""
+        known = {a["name"] for a in handle.actions}
+        if name not in known:
+            raise ValueError(
+                f"plugin instance {handle.instance_id!r} has no action {name!r} "
+                f"(actions: {', '.join(sorted(known)) or 'none'})"
+            )
+        handle.action_seq += 1
+        self._send(
+            handle, {"t": "action", "id": handle.action_seq, "name": name, "params": params or {}}
+        )
+        return handle.action_seq
+
+    def _send(self, handle: WorkerHandle, message: Message) -> None:
+        if handle.channel is None or handle.channel.closed:
+            return
+        try:
+            handle.channel.send(message)
+        except (EOFError, OSError):
+            pass  # the sentinel will tell us it died
+        except ProtocolError as exc:
+            self._kill(handle, f"not reading its control channel ({exc})")
+
+    # -- events ---------------------------------------------------------------------------
+
+    def dispatch(self, key: selectors.SelectorKey, now: float) -> None:
+        """Handle one ready fd registered by this supervisor."""
+        handle, kind = key.data
+        if kind == "exit":
+            self.reap(handle, now)
+        elif kind == "frames":
+            self._read_frames(handle)
+        elif kind == "control":
+            self._read_control(handle, now)
+
+    def _read_frames(self, handle: WorkerHandle) -> None:
+        assert handle.bus is not None
+        try:
+            frame, errors = handle.bus.poll()
+        except ProtocolError as exc:
+            self._kill(handle, str(exc))
+            return
+        for error in errors:
+            self._record_error(handle, f"frame rejected: {error}")
+        if frame is None:
+            return
+        handle.frames += 1
+        if frame.token == handle.token and handle.active_mode is not None:
+            handle.frame = frame
+            self.listener.on_frame(handle, frame)
+
+    def _read_control(self, handle: WorkerHandle, now: float) -> None:
+        assert handle.channel is not None
+        try:
+            messages = handle.channel.receive()
+        except EOFError:
+            # The worker is exiting; its sentinel follows within milliseconds.
+            self.selector.unregister(handle.channel.sock)
+            handle.channel.close()
+            return
+        except ProtocolError as exc:
+            self._kill(handle, f"protocol error: {exc}")
+            return
+        for message in messages:
+            try:
+                self._handle_message(handle, message, now)
+            except ProtocolError as exc:
+                self._kill(handle, f"protocol error: {exc}")
+                return
+
+    def _handle_message(self, handle: WorkerHandle, message: Message, now: float) -> None:
+        kind = message["t"]
+        if kind == "hb":
+            handle.last_heartbeat = now
+        elif kind == "log":
+            level = message.get("level")
+            logging.getLogger(f"ledhost.plugin.{handle.instance_id}").log(
+                level if isinstance(level, int) else logging.INFO, "%s", message.get("msg")
+            )
+        elif kind == "hello":
+            self._handle_hello(handle, message)
+        elif kind == "ready":
+            handle.change_state(WorkerState.RUNNING, now)
+            self.listener.on_state(handle)
+        elif kind == "content":
+            handle.content[field(message, "mode", str)] = bool(message.get("has"))
+            self.listener.on_content(handle)
+        elif kind == "strip":
+            self._handle_strip(handle, message)
+        elif kind == "error":
+            hook = message.get("hook", "?")
+            self._record_error(handle, f"{hook}: {message.get('message')}")
+            if message.get("traceback"):
+                log.debug(
+                    "plugin instance %r traceback:\n%s", handle.instance_id, message["traceback"]
+                )
+        elif kind in ("interrupt", "release"):
+            mode = field(message, "mode", str)
+            if mode not in handle.mode_names():
+                self._record_error(handle, f"interrupt for unknown mode {mode!r}")
+                return
+            seconds = float(message.get("seconds", 30.0)) if kind == "interrupt" else None
+            self.listener.on_interrupt(handle, mode, int(message.get("priority", 50)), seconds)
+        elif kind == "action_result":
+            request_id = message.get("id")
+            if isinstance(request_id, int):
+                handle.action_results[request_id] = {
+                    k: message.get(k) for k in ("ok", "result", "error")
+                }
+                del_keys = sorted(handle.action_results)[:-50]
+                for key in del_keys:
+                    del handle.action_results[key]
+        elif kind == "bye":
+            handle.cpu_seconds = float(message.get("cpu", handle.cpu_seconds))
+            handle.cpu_final = True
+
+    def _handle_hello(self, handle: WorkerHandle, message: Message) -> None:
+        handle.modes = list(field(message, "modes", list))
+        handle.hooks = list(field(message, "hooks", list))
+        handle.actions = list(message.get("actions") or [])
+        schema = message.get("schema")
+        handle.schema = schema if isinstance(schema, dict) else None
+        try:
+            handle.config = validate_plugin_options(
+                handle.schema, handle.options, where=f"plugins.{handle.instance_id}"
+            )
+        except ConfigError as exc:
+            handle.last_error = f"invalid config: {exc}"
+            log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
+            handle.config = None
+            self._send(handle, {"t": "stop"})
+            return
+        data_dir = self.data_dir / handle.instance_id
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._send(
+            handle,
+            {
+                "t": "start",
+                "config": handle.config,
+                "secrets": {},
+                "data_dir": str(data_dir),
+                "heartbeat": self.heartbeat,
+            },
+        )
+        self.listener.on_hello(handle)
+
+    def _handle_strip(self, handle: WorkerHandle, message: Message) -> None:
+        width = field(message, "width", int)
+        height = field(message, "height", int)
+        data = field(message, "pixels", bytes)
+        if height != self.geometry.height or len(data) != width * height * 3:
+            self._record_error(
+                handle,
+                f"strip rejected: {width}x{height} with {len(data)} "
+                f"bytes; strips are {self.geometry.height} pixels high",
+            )
+            return
+        if field(message, "token", int) != handle.token:
+            return  # drawn for an earlier activation
+        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+        gap = message.get("gap")
+        strip = StripImage(
+            mode=field(message, "mode", str),
+            token=handle.token,
+            pixels=pixels,
+            speed=max(1.0, min(float(message.get("speed", 30.0)), 2000.0)),
+            gap=gap if isinstance(gap, int) and gap >= 0 else None,
+        )
+        handle.strip = strip
+        handle.frames += 1  # a strip is one delivered image, like a frame
+        self.listener.on_strip(handle, strip)
+
+    def _record_error(self, handle: WorkerHandle, text: str) -> None:
+        handle.last_error = text[:2000]
+        log.warning("plugin instance %r: %s", handle.instance_id, text)
+
+    # -- ends of processes ----------------------------------------------------------------
+
+    def reap(self, handle: WorkerHandle, now: float) -> None:
+        """The process ended: clean up and decide what comes next."""
+        process = handle.process
+        if process is None:
+            return
+        code = process.poll()
+        if code is None:
+            return
+        self._sample_cpu(handle)
+        for fd in (process.sentinel, handle.bus.ready_fd if handle.bus else None):
+            if fd is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(fd)
+        if handle.channel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(handle.channel.sock)
+            with contextlib.suppress(EOFError, ProtocolError, OSError):
+                for message in handle.channel.receive():  # last words: error, bye
+                    with contextlib.suppress(ProtocolError):
+                        self._handle_message(handle, message, now)
+            handle.channel.close()
+            handle.channel = None
+        handle.cpu_past += handle.cpu_seconds
+        handle.cpu_seconds = 0.0
+        handle.cpu_final = False
+        # Children a plugin left behind die with it.
+        spawner.kill(process)
+        process.close()
+        handle.process = None
+        if handle.bus is not None:
+            handle.bus.close()
+            handle.bus = None
+        handle.frame = None
+        handle.strip = None
+        handle.active_mode = None
+        handle.last_exit = exitcodes.describe(code)
+        if handle.state is WorkerState.STOPPING or (code == exitcodes.OK and handle.config is None):
+            handle.change_state(WorkerState.EXITED, now)
+        else:
+            log.warning("plugin instance %r %s", handle.instance_id, handle.last_exit)
+            self._failed(handle, now, boot=code in exitcodes.BOOT_FAILURES)
+        self.listener.on_state(handle)
+
+    def _failed(self, handle: WorkerHandle, now: float, *, boot: bool) -> None:
+        if handle.started_at and self.policy.was_stable(handle.started_at, now) and not boot:
+            handle.consecutive_failures = 0
+        handle.consecutive_failures += 1
+        handle.failure_times.append(now)
+        del handle.failure_times[:-20]
+        if self.policy.should_quarantine(handle.failure_times, now):
+            handle.change_state(WorkerState.QUARANTINED, now)
+            log.error(
+                "plugin instance %r quarantined after %d failures",
+                handle.instance_id,
+                len(handle.failure_times),
+            )
+            return
+        handle.restart_at = now + self.policy.delay(handle.consecutive_failures)
+        handle.change_state(WorkerState.BACKOFF, now)
+
+    def _kill(self, handle: WorkerHandle, reason: str) -> None:
+        self._record_error(handle, reason)
+        if handle.process is not None:
+            spawner.kill(handle.process)
+
+    def tick(self, now: float) -> None:
+        """Restart workers whose backoff is over; keep CPU figures current."""
+        for handle in self.handles.values():
+            if handle.state is WorkerState.BACKOFF and handle.restart_at is not None:
+                if now >= handle.restart_at:
+                    handle.restart_at = None
+                    handle.restarts += 1
+                    self.start(handle, now)
+            elif handle.process is not None:
+                self._sample_cpu(handle)
+
+    def next_deadline(self) -> float | None:
+        times = [h.restart_at for h in self.handles.values() if h.restart_at is not None]
+        return min(times) if times else None
+
+    def _sample_cpu(self, handle: WorkerHandle) -> None:
+        if handle.process is None or handle.cpu_final:
+            return
+        seconds = process_cpu_seconds(handle.process.pid, children=True)
+        if seconds is not None:
+            handle.cpu_seconds = seconds
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def stop_all(self, graceful_timeout: float = 3.0) -> None:
+        """Ask every worker to stop, wait up to ``graceful_timeout``, then SIGKILL groups."""
+        now = time.monotonic()
+        for handle in self.handles.values():
+            if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
+                self._send(handle, {"t": "stop"})
+                handle.change_state(WorkerState.STOPPING, now)
+            elif handle.state is WorkerState.BACKOFF:
+                handle.change_state(WorkerState.STOPPED, now)
+        deadline = now + graceful_timeout
+        while any(h.process is not None for h in self.handles.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for key, _ in self.selector.select(min(remaining, 0.1)):
+                if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
+                    self.dispatch(key, time.monotonic())
+        for handle in self.handles.values():
+            if handle.process is not None:
+                log.warning(
+                    "plugin instance %r did not stop in %.1fs; killing it",
+                    handle.instance_id,
+                    graceful_timeout,
+                )
+                if handle.state is not WorkerState.STOPPING:
+                    handle.change_state(WorkerState.STOPPING, time.monotonic())
+                spawner.kill(handle.process)
+        end = time.monotonic() + 2.0
+        while any(h.process is not None for h in self.handles.values()) and time.monotonic() < end:
+            for handle in self.handles.values():
+                self.reap(handle, time.monotonic())
+            time.sleep(0.01)
+        self.launcher.close()
+
+    def live_handles(self) -> list[WorkerHandle]:
+        return [h for h in self.handles.values() if h.state in LIVE_STATES]
+
+    def status(self) -> dict[str, Any]:
+        return {iid: h.status() for iid, h in self.handles.items()}
+
+
+def process_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
+    """User+system CPU seconds of ``pid`` from ``/proc`` (works for non-children too)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (reaped children)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,172 @@
+"""Loading one plugin inside its worker: entry point, hook checks, registrations, logs.
+
+Split from :mod:`host.worker` so the worker's loop reads on its own. Everything here runs
+in the worker process; a problem the plugin cannot recover from is a :class:`BootError`
+carrying the exit status the host will see (see :mod:`host.exitcodes`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pluggy
+
+from host import exitcodes
+from host.control import Channel
+
+#: Mode and action names: short, safe in URLs, logs and config keys.
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class BootError(Exception):
+    """The plugin cannot start; carries the exit status to use."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelLogHandler(logging.Handler):
+    """Ships log records to the host, which tags, rate-limits and stores them.
+
+    Not ``multiprocessing-logging``: its ``install_mp_handler()`` needs the ``fork`` start
+    method and a queue shared with the parent, and it can hang when processes are created
+    while threads run (its README says so) -- exactly what a restarting supervisor does.
+    The control channel already exists, so records simply travel on it.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__()
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.channel.send(
+                {
+                    "t": "log",
+                    "level": record.levelno,
+                    "logger": record.name,
+                    "msg": self.format(record)[:4000],
+                    "time": record.created,
+                }
+            )
+        except Exception:  # noqa: BLE001 - a log line must never kill the worker
+            pass
+
+
+class StreamToLog:
+    """Turns a plugin's ``print()`` into log records instead of host console noise."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self.logger = logger
+        self.level = level
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.logger.log(self.level, line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def load_plugin(pm: pluggy.PluginManager, plugin_id: str) -> None:
+    """Register the one entry point named ``plugin_id`` and validate its hooks.
+
+    :raises BootError: not found, failed to import, or hooks that do not match the specs.
+    """
+    from sdk.hookspecs import ENTRY_POINT_GROUP
+
+    try:
+        count = pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=plugin_id)
+    except pluggy.PluginValidationError as exc:
+        raise BootError(f"invalid hook implementation: {exc}", exitcodes.HOOKS_INVALID) from exc
+    except Exception as exc:
+        raise BootError(
+            f"importing the plugin failed: {type(exc).__name__}: {exc}", exitcodes.IMPORT_FAILED
+        ) from exc
+    if count == 0:
+        raise BootError(
+            f"no entry point named {plugin_id!r} in group {ENTRY_POINT_GROUP!r}",
+            exitcodes.IMPORT_FAILED,
+        )
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise BootError(f"unknown hook: {exc}", exitcodes.HOOKS_INVALID) from exc
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A fresh manager with ledhost's hookspecs (pluggy's eggsample pattern)."""
+    from sdk import hookspecs
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def collect_modes(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Run ``register_modes`` and check what was registered."""
+    modes: list[dict[str, Any]] = []
+
+    def register(name: str, title: str | None = None, duration: float | None = None) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise BootError(
+                f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, '_' or '-'",
+                exitcodes.HOOKS_INVALID,
+            )
+        if any(m["name"] == name for m in modes):
+            raise BootError(f"duplicate mode name {name!r}", exitcodes.HOOKS_INVALID)
+        if duration is not None and (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not 0 < duration <= 86400
+        ):
+            raise BootError(
+                f"mode {name!r}: duration must be seconds in (0, 86400], got {duration!r}",
+                exitcodes.HOOKS_INVALID,
+            )
+        modes.append(
+            {
+                "name": name,
+                "title": str(title or name),
+                "duration": None if duration is None else float(duration),
+            }
+        )
+
+    pm.hook.register_modes(register=register)
+    if not modes:
+        raise BootError("the plugin registered no display mode", exitcodes.HOOKS_INVALID)
+    return modes
+
+
+def collect_actions(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Run ``register_actions`` and check what was registered."""
+    actions: list[dict[str, Any]] = []
+
+    def register(
+        name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
+    ) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise BootError(f"action name {name!r} is invalid", exitcodes.HOOKS_INVALID)
+        if any(a["name"] == name for a in actions):
+            raise BootError(f"duplicate action name {name!r}", exitcodes.HOOKS_INVALID)
+        actions.append({"name": name, "title": str(title or name), "params": params_schema})
+
+    pm.hook.register_actions(register=register)
+    return actions
+
+
+def distribution_of(pm: pluggy.PluginManager) -> dict[str, str] | None:
+    for _plugin, dist in pm.list_plugin_distributions():
+        return {"name": str(dist.metadata["Name"]), "version": str(dist.version)}
+    return None

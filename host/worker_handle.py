@@ -1,0 +1,130 @@
+"""The host's record of one plugin instance's worker: state, counters, what it offers.
+
+No I/O here: the supervisor does the processes and channels, this holds what they tell.
+Only :meth:`WorkerHandle.change_state` changes the state, and every change is recorded, so
+the status API and ``--stats-json`` see the same history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from host.states import WorkerState
+
+if TYPE_CHECKING:
+    from host.control import Channel
+    from host.discovery import PluginSpec
+    from host.framebus import Frame, FrameBus
+    from host.spawner import WorkerProcess
+
+#: Which state may follow which; anything else is a bug in the supervisor.
+ALLOWED: dict[WorkerState, frozenset[WorkerState]] = {
+    WorkerState.STOPPED: frozenset({WorkerState.STARTING, WorkerState.QUARANTINED}),
+    WorkerState.STARTING: frozenset(
+        {
+            WorkerState.RUNNING,
+            WorkerState.BACKOFF,
+            WorkerState.STOPPING,
+            WorkerState.QUARANTINED,
+            WorkerState.EXITED,
+        }
+    ),
+    WorkerState.RUNNING: frozenset(
+        {WorkerState.BACKOFF, WorkerState.STOPPING, WorkerState.QUARANTINED, WorkerState.EXITED}
+    ),
+    WorkerState.BACKOFF: frozenset(
+        {WorkerState.STARTING, WorkerState.QUARANTINED, WorkerState.STOPPED}
+    ),
+    WorkerState.STOPPING: frozenset({WorkerState.EXITED}),
+    WorkerState.EXITED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
+    WorkerState.QUARANTINED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StripImage:
+    """A strip received from a worker, ready for the compositor to slide."""
+
+    mode: str
+    token: int
+    pixels: Any  # numpy (height, width, 3) uint8
+    speed: float
+    gap: int | None
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    """Everything the host knows about one instance's worker."""
+
+    instance_id: str
+    spec: PluginSpec
+    options: dict[str, Any]
+    state: WorkerState = WorkerState.STOPPED
+    # -- counters and reasons shown to the user
+    restarts: int = 0
+    frames: int = 0
+    last_error: str | None = None
+    last_exit: str | None = None
+    history: list[tuple[float, WorkerState]] = field(default_factory=list)
+    failure_times: list[float] = field(default_factory=list)
+    consecutive_failures: int = 0
+    # -- what the worker said in hello
+    modes: list[dict[str, Any]] = field(default_factory=list)
+    schema: dict[str, Any] | None = None
+    hooks: list[str] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    action_seq: int = 0
+    action_results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    content: dict[str, bool] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    # -- the live process
+    process: WorkerProcess | None = None
+    #: The pid of the current or last worker process.
+    pid: int | None = None
+    channel: Channel | None = None
+    bus: FrameBus | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    last_heartbeat: float = 0.0
+    #: CPU seconds of earlier runs of this instance (before restarts).
+    cpu_past: float = 0.0
+    #: CPU seconds of the current run: sampled from /proc, final once ``bye`` arrives.
+    cpu_seconds: float = 0.0
+    cpu_final: bool = False
+    # -- what is on screen from this worker
+    token: int = 0
+    active_mode: str | None = None
+    frame: Frame | None = None
+    strip: StripImage | None = None
+
+    def change_state(self, new: WorkerState, now: float) -> None:
+        """Move to ``new``, checking the edge is allowed."""
+        if new is not self.state and new not in ALLOWED[self.state]:
+            raise AssertionError(
+                f"plugin instance {self.instance_id!r}: {self.state.value} -> {new.value} "
+                f"is not allowed (from {self.state.value}: "
+                f"{sorted(s.value for s in ALLOWED[self.state])})"
+            )
+        self.state = new
+        self.history.append((now, new))
+        del self.history[:-50]
+
+    def mode_names(self) -> list[str]:
+        return [m["name"] for m in self.modes]
+
+    def has_content(self, mode: str) -> bool:
+        return self.state is WorkerState.RUNNING and self.content.get(mode, True)
+
+    def status(self) -> dict[str, Any]:
+        """The per-plugin entry of ``--stats-json`` and the status API."""
+        return {
+            "plugin": self.spec.plugin_id,
+            "state": self.state.value,
+            "restarts": self.restarts,
+            "frames": self.frames,
+            "last_error": self.last_error,
+            "last_exit": self.last_exit,
+            "pid": self.pid,
+            "modes": self.mode_names(),
+        }

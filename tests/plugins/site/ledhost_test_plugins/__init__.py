@@ -1,0 +1,1 @@
+"""One-behaviour plugins for ledhost's tests."""

@@ -1,0 +1,126 @@
+"""The frame bus with real shared memory and a real writer process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+
+from host.errors import FrameError
+from host.framebus import FrameBus, FrameWriter, Geometry
+
+
+def _write_uniform_frames(fds: tuple[int, int, int], geometry: Geometry, count: int) -> None:
+    """Child process: frame n is filled with n % 256 everywhere, as fast as possible."""
+    writer = FrameWriter(fds, geometry)
+    frame = np.empty((geometry.height, geometry.width, 3), dtype=np.uint8)
+    sent = 0
+    while sent < count:
+        frame.fill(sent % 256)
+        if writer.publish(frame, token=1):
+            sent += 1
+    writer.close()
+
+
+def test_no_torn_frame_under_stress() -> None:
+    """Verify that the host never sees a frame mixing two of the worker's frames."""
+    geometry = Geometry(128, 64)
+    bus = FrameBus("stress", geometry)
+    count = 100_000
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_write_uniform_frames, args=(bus.worker_fds(), geometry, count))
+    child.start()
+    seen = 0
+    last_value = -1
+    try:
+        import select
+
+        while True:
+            ready, _, _ = select.select([bus.ready_fd, child.sentinel], [], [], 10.0)
+            frame, errors = bus.poll()
+            assert not errors
+            if frame is not None:
+                pixels = frame.pixels
+                value = int(pixels[0, 0, 0])
+                # Uniform: every byte equals the first one.
+                assert (pixels == value).all(), f"torn frame at seq {frame.seq}"
+                assert frame.seq > last_value
+                last_value = frame.seq
+                seen += 1
+            if child.sentinel in ready and frame is None:
+                break
+    finally:
+        child.join(10)
+    assert child.exitcode == 0
+    assert last_value == count  # the newest frame always arrives
+    assert seen > 1000  # and many were checked along the way
+    bus.close()
+
+
+def test_frame_views_are_read_only() -> None:
+    bus = FrameBus("ro", Geometry(8, 4))
+    writer = FrameWriter(bus.worker_fds(), Geometry(8, 4))
+    writer.publish(np.full((4, 8, 3), 7, np.uint8), token=3)
+    frame, errors = bus.poll()
+    assert frame is not None and not errors
+    assert frame.token == 3 and frame.pixels.shape == (4, 8, 3)
+    with pytest.raises(ValueError):
+        frame.pixels[0, 0, 0] = 1
+    writer.close()
+    bus.close()
+
+
+def test_writer_drops_rather_than_blocks_when_host_holds_every_slot() -> None:
+    geometry = Geometry(4, 2, slots=3)
+    bus = FrameBus("drop", geometry)
+    writer = FrameWriter(bus.worker_fds(), geometry)
+    frame = np.zeros((2, 4, 3), np.uint8)
+    assert [writer.publish(frame, 1) for _ in range(4)] == [True, True, True, False]
+    assert writer.dropped == 1
+    newest, _ = bus.poll()  # takes 3, keeps the newest, returns two credits
+    assert newest is not None and newest.seq == 3
+    assert writer.publish(frame, 1) and writer.publish(frame, 1)
+    assert not writer.publish(frame, 1)  # the third slot is the one on screen
+    writer.close()
+    bus.close()
+
+
+def test_writer_rejects_wrong_shape_and_dtype() -> None:
+    geometry = Geometry(8, 4)
+    bus = FrameBus("shape", geometry)
+    writer = FrameWriter(bus.worker_fds(), geometry)
+    with pytest.raises(FrameError, match=r"\(4, 8, 3\) uint8"):
+        writer.publish(np.zeros((4, 9, 3), np.uint8), 1)
+    with pytest.raises(FrameError, match="float32"):
+        writer.publish(np.zeros((4, 8, 3), np.float32), 1)
+    writer.close()
+    bus.close()
+
+
+def test_host_rejects_forged_header_naming_the_instance() -> None:
+    """Verify that a header announcing another size is refused, and the slot returned."""
+    geometry = Geometry(8, 4)
+    bus = FrameBus("rogue", geometry)
+    writer = FrameWriter(bus.worker_fds(), geometry)
+    os.eventfd_read(writer.free_fd)
+    writer.write_header(0, width=16, height=4, token=1)
+    os.eventfd_write(writer.ready_fd, 1)
+    frame, errors = bus.poll()
+    assert frame is None
+    assert len(errors) == 1
+    assert "'rogue'" in str(errors[0]) and "16x4" in str(errors[0]) and "8x4" in str(errors[0])
+    # The slot came back: the worker can still fill all three.
+    writer._next = 1
+    assert all(writer.publish(np.zeros((4, 8, 3), np.uint8), 1) for _ in range(3))
+    writer.close()
+    bus.close()
+
+
+def test_host_refuses_more_frames_than_slots() -> None:
+    bus = FrameBus("liar", Geometry(4, 2))
+    os.eventfd_write(bus.ready_fd, 7)
+    with pytest.raises(FrameError, match="7 frames for 3 slots"):
+        bus.poll()
+    bus.close()

@@ -1,0 +1,250 @@
+"""The real host end to end: real worker processes, real shared memory, real rotation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import plugins_builtin.clock as clock
+from config import load_config
+from host.app import Host, RunOptions
+from sdk.testing import render
+from tests.conftest import TEST_PLUGINS
+
+
+class RecordingBackend:
+    """A backend that keeps every pushed frame (the panel cannot run here)."""
+
+    name = "recording"
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.pushes: list[tuple[np.ndarray, float, float]] = []
+        self.closed = False
+
+    def push(self, frame: np.ndarray, at: float) -> None:
+        self.pushes.append((frame.copy(), at, time.time()))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _children() -> set[int]:
+    """Pids of our live child processes, except multiprocessing's resource tracker."""
+    me = os.getpid()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        if int(fields[1]) == me and fields[0] != b"Z" and b"resource_tracker" not in cmdline:
+            found.add(int(entry))
+    return found
+
+
+def _run(
+    cfg_overrides: dict[str, Any], duration: float, tmp_path: Path, **options: Any
+) -> tuple[Host, RecordingBackend, dict[str, Any]]:
+    cfg = load_config(None, env={}, overrides=cfg_overrides)
+    backend = RecordingBackend(cfg.display.width, cfg.display.height)
+    stats_path = tmp_path / "stats.json"
+    host = Host(
+        cfg,
+        RunOptions(duration=duration, stats_json=stats_path, environment_plugins=False, **options),
+        backend=backend,
+    )
+    assert host.run() == 0
+    return host, backend, json.loads(stats_path.read_text())
+
+
+def _shown_between(stats: dict[str, Any], started: float, at: float) -> str:
+    mode = ""
+    for switch in stats["modes_shown"]:
+        if switch["at"] <= at - started:
+            mode = switch["mode"]
+    return mode
+
+
+def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name: str) -> None:
+    """Verify the spine: both builtins in workers, rotation order, the clock is right."""
+    before = _children()
+    overrides = {
+        "rotation": {
+            "modes": [
+                {"mode": "clock:time", "duration": 2.0},
+                {"mode": "text:message", "duration": 2.0},
+            ]
+        },
+    }
+    host, backend, stats = _run(overrides, 7.0, tmp_path, launcher=launcher_name)
+
+    assert backend.closed
+    assert backend.pushes, "nothing was pushed"
+    assert all(f.shape == (32, 64, 3) and f.dtype == np.uint8 for f, _, _ in backend.pushes)
+
+    shown = [s["mode"] for s in stats["modes_shown"]]
+    assert len(shown) >= 3
+    expected_cycle = ["clock:time", "text:message"]
+    first = expected_cycle.index(shown[0])
+    assert shown == [expected_cycle[(first + i) % 2] for i in range(len(shown))]
+    assert all(s["reason"] == "rotation" for s in stats["modes_shown"])
+
+    # Every frame pushed while the clock was on screen shows the second it was pushed in
+    # (or the one before, when the push raced the change of second).
+    started = host.stats.started
+    cache: dict[int, np.ndarray] = {}
+
+    def expected(second: int) -> np.ndarray:
+        if second not in cache:
+            (cache[second],) = render(clock, "time", size=(64, 32), now=second + 0.01)
+        return cache[second]
+
+    clock_frames = [
+        (f, wall)
+        for f, at, wall in backend.pushes
+        if _shown_between(stats, started, at) == "clock:time" and f.any()
+    ]
+    assert len(clock_frames) >= 2
+    for frame, wall in clock_frames:
+        second = math.floor(wall)
+        assert any(np.array_equal(frame, expected(s)) for s in (second, second - 1)), (
+            f"clock frame pushed at {wall} does not show {clock.time_text(wall, {})}"
+        )
+
+    # The text scrolled: many distinct frames while it was shown.
+    text_frames = {
+        f.tobytes()
+        for f, at, _ in backend.pushes
+        if _shown_between(stats, started, at) == "text:message"
+    }
+    assert len(text_frames) > 10
+
+    for key in (
+        "frames_shown",
+        "fps",
+        "max_frame_lateness_ms",
+        "cpu_seconds",
+        "modes_shown",
+        "plugins",
+    ):
+        assert key in stats
+    assert stats["frames_shown"] == len(backend.pushes)
+    assert stats["cpu_seconds"] > 0
+    for plugin in ("clock", "text"):
+        entry = stats["plugins"][plugin]
+        assert entry["state"] == "exited" and entry["restarts"] == 0
+        assert entry["frames"] >= 1 and entry["last_error"] is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(entry["pid"], 0)
+    assert _children() <= before, "a worker or the zygote outlived the host"
+
+
+def test_wrong_sized_frame_is_refused_and_others_keep_displaying(tmp_path: Path) -> None:
+    """Verify a plugin drawing the wrong size gets a clear error; the other plugin shows."""
+    overrides = {
+        "plugins": {"badframe": {}, "solid": {"fps": 50}},
+        "rotation": {
+            "modes": [
+                {"mode": "badframe:broken", "duration": 1.0},
+                {"mode": "solid:fill", "duration": 1.0},
+            ]
+        },
+    }
+    host, backend, stats = _run(
+        overrides,
+        4.5,
+        tmp_path,
+        only=("badframe", "solid"),
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+    )
+    bad = stats["plugins"]["badframe"]
+    assert bad["frames"] == 0
+    assert "render_frame" in bad["last_error"]
+    assert "(32, 32, 3)" in bad["last_error"] and "(32, 64, 3)" in bad["last_error"]
+    assert bad["state"] == "exited", "a bad frame must not kill the worker"
+    started = host.stats.started
+    solid = [f for f, at, _ in backend.pushes if _shown_between(stats, started, at) == "solid:fill"]
+    assert len(solid) > 20
+    # Solid frames are uniform: the host pushed whole frames only.
+    assert all((f == f[0, 0, 0]).all() for f in solid)
+    assert "badframe:broken" in [s["mode"] for s in stats["modes_shown"]]
+
+
+def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path) -> None:
+    overrides = {
+        "plugins": {
+            "importfail": {},
+            "setupfail": {},
+            "typo": {},
+            "missing": {},
+            "solid": {"fps": 20},
+        },
+    }
+    host, backend, stats = _run(
+        overrides,
+        2.5,
+        tmp_path,
+        only=("importfail", "setupfail", "typo", "missing", "solid"),
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+    )
+    plugins = stats["plugins"]
+    assert "this plugin needs a library" in plugins["importfail"]["last_error"]
+    assert plugins["importfail"]["last_exit"] == "plugin failed to import"
+    assert "cannot reach the sensor" in plugins["setupfail"]["last_error"]
+    assert plugins["setupfail"]["last_exit"] == "plugin setup failed"
+    assert "render_frmae" in plugins["typo"]["last_error"]
+    assert plugins["typo"]["last_exit"] == "plugin hooks invalid"
+    assert plugins["missing"]["last_error"] == "no plugin named 'missing' is installed"
+    assert plugins["solid"]["frames"] > 10
+    assert {s["mode"] for s in stats["modes_shown"]} == {"solid:fill"}
+
+
+def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
+    overrides = {"plugins": {"text": {"speed": "fast"}}}
+    _host, _backend, stats = _run(
+        overrides, 2.0, tmp_path, only=("clock", "text"), launcher="spawn"
+    )
+    text = stats["plugins"]["text"]
+    assert text["state"] == "exited" and text["frames"] == 0
+    assert "plugins.text.speed" in text["last_error"]
+    assert stats["plugins"]["clock"]["frames"] >= 1
+
+
+def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> None:
+    overrides = {
+        "plugins": {"solid": {"fps": 20}, "interrupter": {"after": 1.0, "seconds": 1.0}},
+        "rotation": {"modes": [{"mode": "solid:fill", "duration": 30.0}]},
+    }
+    _host, _backend, stats = _run(
+        overrides,
+        4.0,
+        tmp_path,
+        only=("solid", "interrupter"),
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+    )
+    shown = [(s["mode"], s["reason"]) for s in stats["modes_shown"]]
+    assert shown == [
+        ("solid:fill", "rotation"),
+        ("interrupter:alert", "interrupt"),
+        ("solid:fill", "rotation"),
+    ]
+    at = {s["mode"] + s["reason"]: s["at"] for s in stats["modes_shown"]}
+    assert 0.8 < at["interrupter:alertinterrupt"] < 3.0
