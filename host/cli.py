@@ -48,11 +48,12 @@ def _parse_plugins(text: str | None) -> tuple[str, ...] | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledhost", description="Drive an RGB LED matrix sign.")
     parser.add_argument("--version", action="version", version=f"ledhost {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    common.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="show the rotation on the display")
+    run = sub.add_parser("run", parents=[common], help="show the rotation on the display")
     run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
     run.add_argument("--backend", choices=["auto", "headless", "emulator", "hardware"])
     run.add_argument("--duration", type=float, help="exit after this many seconds")
@@ -73,11 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="another folder of plugin distributions (repeatable)",
     )
 
-    plugins = sub.add_parser("plugins", help="list the plugins ledhost can run")
+    plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
     plugins.add_argument("--json", action="store_true", help="print JSON")
     plugins.add_argument("--plugin-path", action="append", default=[], type=Path)
 
-    render = sub.add_parser("render", help="render a plugin's mode to an image")
+    render = sub.add_parser("render", parents=[common], help="render a plugin's mode to an image")
     render.add_argument("target", metavar="PLUGIN[:MODE]")
     render.add_argument("--frames", type=int, default=1)
     render.add_argument("--out", type=Path, required=True, help=".png or .gif")
@@ -94,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
-    level = logging.DEBUG if ns.verbose else logging.WARNING if ns.quiet else logging.INFO
+    # ``run`` is a service: it logs what it does. The one-shot commands report their own
+    # failure as one line, so their plugins' log lines only show with -v.
+    quiet_default = logging.INFO if ns.command == "run" else logging.CRITICAL
+    level = logging.DEBUG if ns.verbose else logging.WARNING if ns.quiet else quiet_default
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,0 +1,170 @@
+"""The ``ledhost`` command as a user runs it: real subprocesses, real workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import TEST_PLUGINS
+
+
+def ledhost(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "host", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+    )
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ledhost: error: ")
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_render_clock_png(tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    result = ledhost("render", "clock", "--frames", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    image = Image.open(out)
+    assert image.size == (64, 32)
+    assert image.convert("RGB").getbbox() is not None  # something is lit
+
+
+def test_render_text_strip_gif_scaled(tmp_path: Path) -> None:
+    out = tmp_path / "t.gif"
+    result = ledhost(
+        "render",
+        "text:message",
+        "--frames",
+        "5",
+        "--size",
+        "64x32",
+        "--scale",
+        "4",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    image = Image.open(out)
+    assert image.size == (256, 128) and image.n_frames >= 2
+
+
+def test_render_with_plugin_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "text.toml"
+    cfg.write_text('message = "Hi"\n')
+    out = tmp_path / "hi.png"
+    result = ledhost("render", "text", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (64, 32)  # fits: a static frame, not a strip
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["render", "nosuch", "--out", "{tmp}/x.png"], ["unknown plugin 'nosuch'", "clock"]),
+        (["render", "clock:nosuch", "--out", "{tmp}/x.png"], ["no mode 'nosuch'", "time"]),
+        (["render", "clock", "--out", "/proc/nope/x.png"], ["does not exist"]),
+        (["render", "clock", "--out", "{tmp}/x.bmp"], [".png or .gif"]),
+        (["render", "clock", "--size", "64by32", "--out", "{tmp}/x.png"], ["64x32"]),
+        (["run", "--config", "{tmp}/missing.toml"], ["missing.toml"]),
+        (
+            ["run", "--backend", "emulator", "--duration", "1", "--snapshot", "{tmp}/x.jpg"],
+            [".gif or .png"],
+        ),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], needles: list[str]) -> None:
+    result = ledhost(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    _one_line_error(result, *needles)
+
+
+def test_render_unwritable_folder(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions: use a read-only mount instead
+        locked = Path("/proc/self")
+    result = ledhost("render", "clock", "--out", str(locked / "x.png"))
+    _one_line_error(result)
+
+
+def test_render_plugin_that_fails_to_boot(tmp_path: Path) -> None:
+    result = ledhost(
+        "render", "importfail", "--plugin-path", str(TEST_PLUGINS), "--out", str(tmp_path / "x.png")
+    )
+    _one_line_error(result, "importfail", "this plugin needs a library")
+
+
+def test_plugins_json_lists_builtins_with_modes() -> None:
+    result = ledhost("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["clock"]["modes"] == ["time"]
+    assert rows["text"]["modes"] == ["message"]
+    for row in rows.values():
+        assert {"id", "distribution", "version", "modes", "found"} <= set(row)
+    assert rows["clock"]["distribution"] == "ledhost" and rows["clock"]["found"] == "builtin"
+
+
+def test_plugins_json_reports_broken_plugins_without_failing() -> None:
+    result = ledhost("plugins", "--json", "--plugin-path", str(TEST_PLUGINS))
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["solid"]["found"] == "path" and rows["solid"]["modes"] == ["fill"]
+    assert "this plugin needs a library" in rows["importfail"]["error"]
+    assert "render_frmae" in rows["typo"]["error"]
+
+
+def test_run_writes_snapshot_and_stats(tmp_path: Path) -> None:
+    gif = tmp_path / "out.gif"
+    stats = tmp_path / "stats.json"
+    result = ledhost(
+        "run",
+        "--duration",
+        "3",
+        "--snapshot",
+        str(gif),
+        "--stats-json",
+        str(stats),
+        "--backend",
+        "headless",
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(stats.read_text())
+    assert data["frames_shown"] >= 2
+    assert set(data["plugins"]) == {"clock", "text"}
+    image = Image.open(gif)
+    assert image.size == (512, 256) and image.n_frames >= 2
+
+
+def test_plugins_switch_runs_exactly_those(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    result = ledhost(
+        "run",
+        "--duration",
+        "1.5",
+        "--stats-json",
+        str(stats),
+        "-q",
+        env={"LEDHOST_PLUGINS": "text"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(stats.read_text())["plugins"]) == {"text"}
