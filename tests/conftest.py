@@ -25,13 +25,18 @@ TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point data dirs at a tmpdir and drop every LEDHOST_ variable (flask's env reset)."""
+def isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point data dirs at a tmpdir and drop every LEDHOST_ variable (flask's env reset).
+
+    The home lives outside ``tmp_path`` so tests that check what a folder holds see only
+    their own files.
+    """
     for name in list(os.environ):
         if name.startswith("LEDHOST_"):
             monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
+    home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     return home

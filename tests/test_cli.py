@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,104 @@ def test_plugins_switch_runs_exactly_those(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert set(json.loads(stats.read_text())["plugins"]) == {"text"}
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    end = time.monotonic() + timeout
+    alive = list(pids)
+    while alive and time.monotonic() < end:
+        alive = [p for p in alive if _alive(p)]
+        time.sleep(0.05)
+    return alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+def _worker_pids(parent: int, timeout: float = 20.0) -> list[int]:
+    """Descendants of ``parent`` running ``host.worker`` or forked as ledhost workers."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pids = [p for p in _descendants(parent) if _is_worker(p)]
+        if len(pids) >= 2:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError("workers did not start")
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return b"host.worker" in cmdline or b"forkserver" in cmdline
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_sigterm_stops_cleanly_and_leaves_no_process(tmp_path: Path, launcher: str) -> None:
+    stats = tmp_path / "stats.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host",
+            "run",
+            "--launcher",
+            launcher,
+            "--stats-json",
+            str(stats),
+            "-q",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pids = _worker_pids(proc.pid)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.kill()
+    assert _wait_gone(pids, 5.0) == []
+    data = json.loads(stats.read_text())
+    assert {p["state"] for p in data["plugins"].values()} == {"exited"}
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_workers_die_with_a_killed_host(launcher: str) -> None:
+    """Verify SIGKILL of the host (no chance to clean up) still takes every worker down."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host", "run", "--launcher", launcher, "-q"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pids = _worker_pids(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _wait_gone(pids, 10.0) == []
