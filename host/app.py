@@ -380,12 +380,12 @@ class Host:
                 next_tick,
             ]
             timeout = min(t for t in wake_times if t is not None) - now
-            for key, _ in self.selector.select(max(0.0, timeout)):
+            for key, events in self.selector.select(max(0.0, timeout)):
                 if key.data == "signal":
                     with contextlib.suppress(BlockingIOError):
                         os.read(key.fd, 512)
                     continue
-                self.supervisor.dispatch(key, time.monotonic())
+                self.supervisor.dispatch(key, time.monotonic(), events)
             now = time.monotonic()
             if now >= next_tick:
                 self.supervisor.tick(now)

@@ -208,8 +208,8 @@ def _wait(sup: Supervisor, selector: selectors.BaseSelector, deadline: float, do
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise HostError("the plugin's worker did not answer in time")
-        for key, _ in selector.select(min(remaining, 0.2)):
-            sup.dispatch(key, time.monotonic())
+        for key, events in selector.select(min(remaining, 0.2)):
+            sup.dispatch(key, time.monotonic(), events)
         sup.tick(time.monotonic())
         if all(
             h.state in (WorkerState.BACKOFF, WorkerState.QUARANTINED, WorkerState.EXITED)

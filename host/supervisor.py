@@ -182,20 +182,38 @@ class Supervisor:
         try:
             handle.channel.send(message)
         except (EOFError, OSError):
-            pass  # the sentinel will tell us it died
+            return  # the sentinel will tell us it died
         except ProtocolError as exc:
             self._kill(handle, f"not reading its control channel ({exc})")
+            return
+        if handle.channel.backlog:
+            # The socket buffer is full: finish the message when the worker reads.
+            self._watch_writable(handle, True)
+
+    def _watch_writable(self, handle: WorkerHandle, on: bool) -> None:
+        assert handle.channel is not None
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.modify(handle.channel.sock, events, (handle, "control"))
 
     # -- events ---------------------------------------------------------------------------
 
-    def dispatch(self, key: selectors.SelectorKey, now: float) -> None:
-        """Handle one ready fd registered by this supervisor."""
+    def dispatch(self, key: selectors.SelectorKey, now: float, events: int = 0) -> None:
+        """Handle one ready fd registered by this supervisor.
+
+        :param events: the ready events (``EVENT_READ``/``EVENT_WRITE``) the selector gave.
+        """
         handle, kind = key.data
         if kind == "exit":
             self.reap(handle, now)
         elif kind == "frames":
             self._read_frames(handle)
         elif kind == "control":
+            if events & selectors.EVENT_WRITE and handle.channel is not None:
+                with contextlib.suppress(EOFError, OSError):
+                    handle.channel.flush()
+                if not handle.channel.backlog:
+                    self._watch_writable(handle, False)
             self._read_control(handle, now)
 
     def _read_frames(self, handle: WorkerHandle) -> None:
@@ -444,9 +462,9 @@ class Supervisor:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            for key, _ in self.selector.select(min(remaining, 0.1)):
+            for key, events in self.selector.select(min(remaining, 0.1)):
                 if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
-                    self.dispatch(key, time.monotonic())
+                    self.dispatch(key, time.monotonic(), events)
         for handle in self.handles.values():
             if handle.process is not None:
                 log.warning(

@@ -25,9 +25,7 @@ TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point data dirs at a tmpdir and drop every LEDHOST_ variable (flask's env reset).
 
     The home lives outside ``tmp_path`` so tests that check what a folder holds see only
@@ -93,8 +91,8 @@ class Harness:
         end = time.monotonic() + seconds
         while True:
             remaining = end - time.monotonic()
-            for key, _ in self.selector.select(max(0.0, min(remaining, 0.05))):
-                self.supervisor.dispatch(key, time.monotonic())
+            for key, events in self.selector.select(max(0.0, min(remaining, 0.05))):
+                self.supervisor.dispatch(key, time.monotonic(), events)
             self.supervisor.tick(time.monotonic())
             if remaining <= 0:
                 return

@@ -79,3 +79,19 @@ def test_field_checks_types() -> None:
         field({"t": "a", "n": True}, "n", int)
     with pytest.raises(ProtocolError, match="'mode'"):
         field({"t": "a"}, "mode", str)
+
+
+def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
+    """Verify a message larger than the socket buffer arrives whole once the peer reads."""
+    host, worker = _pair()
+    blob = b"\x01" * 600_000  # larger than a Unix socket's default buffer
+    host.send({"t": "strip", "pixels": blob})
+    assert host.backlog > 0  # did not block, kept the rest
+    got: list[dict] = []
+    for _ in range(200):
+        got += worker.receive_blocking(0.05)
+        host.flush()
+        if got:
+            break
+    assert host.backlog == 0
+    assert got == [{"t": "strip", "pixels": blob}]
