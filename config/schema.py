@@ -52,7 +52,7 @@ ENV_PREFIX: Final = "LEDHOST_"
 #: Instance ids and plugin ids: they become folder names, so nothing else is allowed.
 ID_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 #: Mode names, as ``sdk.hookspecs.register_modes`` allows them.
-MODE_PATTERN: Final = re.compile(r"[a-z0-9_-]{1,64}")
+MODE_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 #: A key path: table keys and array indexes, e.g. ``("rotation", "modes", 2)``.
 KeyPath = tuple[str | int, ...]

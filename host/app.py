@@ -159,7 +159,11 @@ class Host:
                 "modes": [],
             }
         for iid, spec, opts in runnable:
-            self.supervisor.add(WorkerHandle(instance_id=iid, spec=spec, options=opts))
+            section = self.cfg.plugins.get(iid)
+            source = section.source if section is not None else "defaults"
+            self.supervisor.add(
+                WorkerHandle(instance_id=iid, spec=spec, options=opts, options_source=source)
+            )
         if not runnable:
             log.warning("no plugin to run: the panel stays dark")
 

@@ -16,9 +16,10 @@ OK: Final = 0
 CRASHED: Final = 1
 #: The plugin's entry point was not found or its module failed to import.
 IMPORT_FAILED: Final = 3
-#: The plugin's hooks are invalid (unknown hook, bad signature, bad mode registration).
+#: The plugin's hooks are invalid (unknown hook, bad signature, bad mode registration,
+#: a config schema that is not a valid JSON Schema).
 HOOKS_INVALID: Final = 4
-#: The plugin's ``setup`` hook raised (or its config schema is unusable).
+#: The plugin's ``setup`` hook raised.
 SETUP_FAILED: Final = 5
 #: The host did not complete the handshake in time, or the control channel broke.
 HANDSHAKE_FAILED: Final = 6

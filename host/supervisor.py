@@ -305,7 +305,10 @@ class Supervisor:
         handle.schema = schema if isinstance(schema, dict) else None
         try:
             handle.config = validate_plugin_options(
-                handle.schema, handle.options, where=f"plugins.{handle.instance_id}"
+                handle.schema,
+                handle.options,
+                where=f"plugins.{handle.instance_id}",
+                source=handle.options_source,
             )
         except ConfigError as exc:
             handle.last_error = f"invalid config: {exc}"

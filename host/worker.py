@@ -130,14 +130,14 @@ class Worker:
         self.modes = self._boot_call("register_modes", lambda: collect_modes(self.pm))
         actions = self._boot_call("register_actions", lambda: collect_actions(self.pm))
         schema = self._boot_call("config_schema", lambda: self.pm.hook.config_schema())
-        if schema is not None and not isinstance(schema, dict):
-            raise BootError("config_schema must return a dict or None", exitcodes.HOOKS_INVALID)
+        if schema is not None:
+            self._check_schema(schema)
         hooks = sorted(
             name
             for name in self.pm.hook.__dict__
             if not name.startswith("_") and getattr(self.pm.hook, name).get_hookimpls()
         )
-        self.channel.send(
+        self._send_hello(
             {
                 "t": "hello",
                 "plugin": self.args.plugin_id,
@@ -150,6 +150,26 @@ class Worker:
                 "distribution": distribution_of(self.pm),
             }
         )
+
+    def _check_schema(self, schema: Any) -> None:
+        """A broken schema is the plugin author's bug: refuse to boot, naming it."""
+        from config import PluginSchemaError, check_schema
+
+        if not isinstance(schema, dict):
+            raise BootError("config_schema must return a dict or None", exitcodes.HOOKS_INVALID)
+        try:
+            check_schema(schema, plugin_id=self.args.plugin_id)
+        except PluginSchemaError as exc:
+            raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
+
+    def _send_hello(self, hello: Message) -> None:
+        try:
+            self.channel.send(hello)
+        except (TypeError, ValueError, ProtocolError) as exc:
+            raise BootError(
+                f"modes, actions and config schema must be plain data (JSON-like): {exc}",
+                exitcodes.HOOKS_INVALID,
+            ) from exc
 
     def _boot_call(self, hook: str, call: Callable[[], Any]) -> Any:
         try:
@@ -235,12 +255,16 @@ class Worker:
 
     def report_error(self, hook: str, exc: BaseException) -> None:
         """Tell the host a hook failed; the worker itself carries on."""
+        from sdk.errors import PluginError
+
         text = "".join(traceback.format_exception(exc))[-8000:]
+        # A PluginError is a message for the user, written by the plugin: show it as is.
+        shown = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         self.channel.send(
             {
                 "t": "error",
                 "hook": hook,
-                "message": f"{type(exc).__name__}: {exc}"[:1000],
+                "message": shown[:1000],
                 "traceback": text,
             }
         )
@@ -333,7 +357,17 @@ class Worker:
                 }
             )
             return
-        self.channel.send({"t": "action_result", "id": request_id, "ok": True, "result": result})
+        try:
+            self.channel.send(
+                {"t": "action_result", "id": request_id, "ok": True, "result": result}
+            )
+        except (TypeError, ValueError, ProtocolError) as exc:
+            # Encoding failed before anything was queued: say so instead of dying.
+            error = TypeError(f"handle_action returned something that is not plain data: {exc}")
+            self.report_error("handle_action", error)
+            self.channel.send(
+                {"t": "action_result", "id": request_id, "ok": False, "error": str(error)}
+            )
 
     def _update_content(self) -> None:
         for mode in self.modes:
@@ -364,13 +398,24 @@ class Worker:
                 self.next_due = None
                 return
             if strip is not None:
-                self._send_strip(strip)
                 self.next_due = None
+                try:
+                    self._send_strip(strip)
+                except Exception as exc:
+                    self.report_error("render_strip", exc)
                 return
         self.next_due = time.monotonic()
         self._render_frame()
 
     def _send_strip(self, strip: Any) -> None:
+        from sdk.canvas import Canvas
+        from sdk.strip import Strip
+
+        if not isinstance(strip, Strip) or not isinstance(strip.canvas, Canvas):
+            raise TypeError(
+                f"render_strip must return an sdk.Strip holding an sdk.Canvas or None, "
+                f"not {type(strip).__name__}"
+            )
         pixels = strip.canvas.to_array()
         height, width = pixels.shape[:2]
         if height != self.args.height or not 1 <= width <= MAX_STRIP_WIDTH:

@@ -17,7 +17,7 @@ from host import exitcodes
 from host.control import Channel
 
 #: Mode and action names: short, safe in URLs, logs and config keys.
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # use with fullmatch: "$" allows "\n"
 
 
 class BootError(Exception):
@@ -119,7 +119,7 @@ def collect_modes(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     modes: list[dict[str, Any]] = []
 
     def register(name: str, title: str | None = None, duration: float | None = None) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise BootError(
                 f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, '_' or '-'",
                 exitcodes.HOOKS_INVALID,
@@ -156,7 +156,7 @@ def collect_actions(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     def register(
         name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
     ) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise BootError(f"action name {name!r} is invalid", exitcodes.HOOKS_INVALID)
         if any(a["name"] == name for a in actions):
             raise BootError(f"duplicate action name {name!r}", exitcodes.HOOKS_INVALID)

@@ -60,6 +60,8 @@ class WorkerHandle:
     instance_id: str
     spec: PluginSpec
     options: dict[str, Any]
+    #: Where ``options`` came from (a file path, "environment", "overrides"), for errors.
+    options_source: str = "config"
     state: WorkerState = WorkerState.STOPPED
     # -- counters and reasons shown to the user
     restarts: int = 0

@@ -105,8 +105,9 @@ def refresh_data(context: PluginContext) -> float | None:
 def has_content(context: PluginContext, mode: str) -> bool | None:
     """Say whether ``mode`` has something to show right now.
 
-    Called in the worker after setup, after every data refresh and after every render
-    request; the host skips modes without content in the rotation.
+    Called in the worker after ``setup``, after every ``refresh_data`` and after every
+    ``configure``; the host skips modes without content in the rotation. Call
+    ``context.request_redraw()`` from elsewhere if content appears for another reason.
 
     :param context: the worker-local context.
     :param mode: a mode name from ``register_modes``.

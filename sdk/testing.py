@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: Mode and action names the worker accepts.
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # fullmatch: "$" would allow a "\n"
 #: The widest strip the host accepts (``host.worker.MAX_STRIP_WIDTH``).
 _MAX_STRIP_WIDTH = 16384
 
@@ -89,7 +89,7 @@ class ModeInfo:
 
     name: str
     title: str
-    duration: float
+    duration: float | None
 
 
 @dataclass(frozen=True)
@@ -311,14 +311,19 @@ class PluginRunner:
     def _collect_modes(self) -> dict[str, ModeInfo]:
         modes: dict[str, ModeInfo] = {}
 
-        def register(name: str, title: str | None = None, duration: float = 10.0) -> None:
-            if not isinstance(name, str) or not _NAME.match(name):
+        def register(name: str, title: str | None = None, duration: float | None = None) -> None:
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise ValueError(f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, _ or -")
             if name in modes:
                 raise ValueError(f"duplicate mode name {name!r}")
-            if not isinstance(duration, int | float) or not 0 < duration <= 86400:
+            if duration is not None and (
+                isinstance(duration, bool)
+                or not isinstance(duration, int | float)
+                or not 0 < duration <= 86400
+            ):
                 raise ValueError(f"mode {name!r}: duration must be seconds in (0, 86400]")
-            modes[name] = ModeInfo(name, str(title or name), float(duration))
+            seconds = None if duration is None else float(duration)
+            modes[name] = ModeInfo(name, str(title or name), seconds)
 
         self.pm.hook.register_modes(register=register)
         if not modes:
@@ -331,7 +336,7 @@ class PluginRunner:
         def register(
             name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
         ) -> None:
-            if not isinstance(name, str) or not _NAME.match(name) or name in actions:
+            if not isinstance(name, str) or not _NAME.fullmatch(name) or name in actions:
                 raise ValueError(f"action name {name!r} is invalid or a duplicate")
             actions.append(name)
 
