@@ -1,0 +1,303 @@
+"""Meta-tests: the docs and the tests keep up with the plugin contract.
+
+Following datasette's ``tests/test_docs.py`` and ``test_plugin_hooks_have_tests``: every
+hook in ``sdk.hookspecs`` has a section in ``docs/plugin_hooks.md`` headed by its exact
+signature and at least one ``test_hook_<name>`` test; every public ``sdk`` name is
+mentioned; the settings reference is generated from ``config.SETTINGS`` and current; and
+the tutorial in ``docs/writing_plugins.md`` runs as written against the current CLI.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+import config
+import sdk
+from host.cli import build_parser
+from sdk import hookspecs
+
+ROOT = Path(__file__).parent.parent
+HOOKS_DOC = ROOT / "docs" / "plugin_hooks.md"
+TUTORIAL = ROOT / "docs" / "writing_plugins.md"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
+TESTS = Path(__file__).parent
+#: How to bring docs/settings.md up to date (config/schema.py has no ``__main__``).
+REGENERATE_SETTINGS = (
+    "python -c \"import config; print(config.settings_reference_markdown(), end='')\" "
+    "> docs/settings.md"
+)
+#: A ``##`` heading that looks like a call signature documents a hook.
+HOOK_HEADING = re.compile(r"^\w+\(.*\)$")
+
+
+def hooks() -> dict[str, Callable[..., Any]]:
+    """Every hookspec: the functions pluggy's marker tagged with ``ledhost_spec``."""
+    marker = f"{hookspecs.PROJECT_NAME}_spec"
+    return {
+        name: value
+        for name, value in vars(hookspecs).items()
+        if callable(value) and hasattr(value, marker)
+    }
+
+
+def signature(hook: Callable[..., Any]) -> str:
+    """``name(arg, ...)`` as ``inspect.signature`` renders it, without annotations."""
+    sig = inspect.signature(hook)
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+    bare = sig.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    return f"{hook.__name__}{bare}"
+
+
+def code_blocks(path: Path) -> list[tuple[str, int, str]]:
+    """``(language, first line number, text)`` of every fenced block in a Markdown file."""
+    blocks: list[tuple[str, int, str]] = []
+    language: str | None = None
+    start = 0
+    lines: list[str] = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if language is None and line.startswith("```"):
+            language, start, lines = line[3:].strip(), number + 1, []
+        elif language is not None and line.startswith("```"):
+            blocks.append((language, start, "\n".join(lines) + "\n"))
+            language = None
+        elif language is not None:
+            lines.append(line)
+    assert language is None, f"{path.name}: a code block opened at line {start - 1} never ends"
+    return blocks
+
+
+def headings(path: Path) -> list[str]:
+    """The text of every ``##`` heading outside code blocks."""
+    found: list[str] = []
+    in_code = False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("## "):
+            found.append(line[3:].strip())
+    return found
+
+
+def defined_test_names() -> set[str]:
+    names: set[str] = set()
+    for path in TESTS.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+    return names
+
+
+def test_hookspecs_are_found() -> None:
+    """Verify the marker scan sees the hooks, so the tests below cannot pass vacuously."""
+    assert {"register_modes", "render_frame", "teardown"} <= set(hooks())
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_has_a_section_headed_by_its_signature(name: str) -> None:
+    expected = signature(hooks()[name])
+    assert expected in headings(HOOKS_DOC), (
+        f"docs/plugin_hooks.md has no section '## {expected}' for the hook {name!r}: "
+        "add one, or update its heading if the signature changed"
+    )
+
+
+def test_no_section_documents_a_hook_that_does_not_exist() -> None:
+    current = {signature(hook) for hook in hooks().values()}
+    stale = [h for h in headings(HOOKS_DOC) if HOOK_HEADING.match(h) and h not in current]
+    assert stale == [], f"docs/plugin_hooks.md documents hooks that do not exist: {stale}"
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_has_a_test(name: str) -> None:
+    prefix = f"test_hook_{name}"
+    found = [t for t in defined_test_names() if t == prefix or t.startswith(prefix + "_")]
+    assert found, f"no test named {prefix} or {prefix}_<edge> in tests/ for the hook {name!r}"
+
+
+@pytest.mark.parametrize("name", sdk.__all__)
+def test_every_public_sdk_name_is_mentioned_in_the_hooks_reference(name: str) -> None:
+    assert re.search(rf"\b{re.escape(name)}\b", HOOKS_DOC.read_text()), (
+        f"sdk.{name} is public (in sdk.__all__) but docs/plugin_hooks.md never mentions it"
+    )
+
+
+def test_settings_reference_is_generated_and_up_to_date() -> None:
+    assert SETTINGS_DOC.exists() and (
+        SETTINGS_DOC.read_text() == config.settings_reference_markdown()
+    ), f"docs/settings.md is out of date; regenerate it with:\n  {REGENERATE_SETTINGS}"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [*config.SETTINGS, *config.INSTANCE_SETTINGS],
+    ids=lambda s: f"{s.section}.{s.name}",
+)
+def test_every_setting_is_documented(setting: config.Setting) -> None:
+    text = SETTINGS_DOC.read_text()
+    section = text.index(f"## `[{setting.section}]`")
+    row = f"| `{setting.name}` |"
+    assert row in text[section:].split("\n## ")[0], (
+        f"{setting.section}.{setting.name} is missing from its section of docs/settings.md"
+    )
+    assert setting.env_var in text
+
+
+@pytest.mark.parametrize("doc", [HOOKS_DOC, TUTORIAL], ids=lambda p: p.name)
+def test_python_examples_parse(doc: Path) -> None:
+    blocks = [(line, text) for language, line, text in code_blocks(doc) if language == "python"]
+    assert blocks
+    for line, text in blocks:
+        try:
+            ast.parse(text)
+        except SyntaxError as exc:
+            pytest.fail(f"{doc.name}: the python block at line {line} does not parse: {exc}")
+
+
+# -- the tutorial, run as written ---------------------------------------------------------
+
+
+def tutorial_files() -> dict[str, str]:
+    """The files the tutorial spells out: blocks whose first line is ``# <path>``."""
+    files: dict[str, str] = {}
+    for _language, _line, text in code_blocks(TUTORIAL):
+        first = text.split("\n", 1)[0]
+        match = re.fullmatch(r"# ([\w./-]+\.(?:py|toml))", first)
+        if match:
+            files[match.group(1)] = text
+    return files
+
+
+def tutorial_commands() -> list[list[str]]:
+    """The arguments of every ``$ ledhost ...`` line in the tutorial's console blocks."""
+    commands = []
+    for language, _line, text in code_blocks(TUTORIAL):
+        if language == "console":
+            for line in text.splitlines():
+                if line.startswith("$ ledhost "):
+                    commands.append(shlex.split(line[2:])[1:])
+    return commands
+
+
+def write_package(root: Path) -> Path:
+    files = tutorial_files()
+    package = root / "ledhost-myplugin"
+    for name, text in files.items():
+        if name.startswith(("ledhost_myplugin/", "tests/")) or name == "pyproject.toml":
+            target = package / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    return package
+
+
+def test_tutorial_spells_out_a_whole_package() -> None:
+    files = tutorial_files()
+    assert {
+        "pyproject.toml",
+        "ledhost_myplugin/__init__.py",
+        "tests/test_myplugin.py",
+        "ada.toml",
+        "ledhost.toml",
+    } <= set(files)
+    project = tomllib.loads(files["pyproject.toml"])["project"]
+    assert project["name"] == "ledhost-myplugin"
+    assert project["entry-points"][sdk.ENTRY_POINT_GROUP] == {"myplugin": "ledhost_myplugin"}
+
+
+def test_tutorial_package_passes_its_own_tests(tmp_path: Path) -> None:
+    package = write_package(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        cwd=package,
+        env={**dict(os.environ), "PYTHONPATH": str(package)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def test_tutorial_config_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ledhost.toml"
+    path.write_text(tutorial_files()["ledhost.toml"])
+    cfg = config.load_config(path, env={})
+    assert cfg.plugins["myplugin"].options == {"name": "Ada"}
+
+
+def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
+    """Verify every ``ledhost`` command parses, and render/plugins work on the package."""
+    commands = tutorial_commands()
+    assert {c[0] for c in commands} == {"render", "plugins", "run"}
+    parser = build_parser()
+    for argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"docs/writing_plugins.md: `ledhost {shlex.join(argv)}` does not parse")
+
+    # Install the package the way pip would lay it out: the module beside a dist-info.
+    package = write_package(tmp_path)
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "ledhost_myplugin").mkdir()
+    (site / "ledhost_myplugin" / "__init__.py").write_text(
+        (package / "ledhost_myplugin" / "__init__.py").read_text()
+    )
+    dist_info = site / f"ledhost_myplugin-{project['version']}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    entry_points = project["entry-points"][sdk.ENTRY_POINT_GROUP]
+    (dist_info / "entry_points.txt").write_text(
+        f"[{sdk.ENTRY_POINT_GROUP}]\n"
+        + "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+    )
+    (tmp_path / "ada.toml").write_text(tutorial_files()["ada.toml"])
+
+    runnable = [argv for argv in commands if argv[0] in ("render", "plugins")]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "host", *argv, "--plugin-path", str(site)],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in runnable
+    ]
+    for argv, process in zip(runnable, processes, strict=True):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, f"ledhost {shlex.join(argv)}:\n{out}{err}"
+        if argv[0] == "plugins" and "--json" in argv:
+            rows = {row["id"]: row for row in json.loads(out)}
+            assert rows["myplugin"]["modes"] == ["greeting"]
+            assert rows["myplugin"]["distribution"] == "ledhost-myplugin"
+        elif argv[0] == "plugins":
+            assert re.search(r"^myplugin\s+ledhost-myplugin 0\.1\.0 .*modes: greeting$", out, re.M)
+        elif argv[0] == "render":
+            image = Image.open(tmp_path / argv[argv.index("--out") + 1])
+            width, height = (int(x) for x in _option(argv, "--size", "64x32").split("x"))
+            scale = int(_option(argv, "--scale", "1"))
+            assert image.size == (width * scale, height * scale), argv
+            assert image.getbbox() is not None, f"{argv}: the image is black"
+
+
+def _option(argv: list[str], name: str, default: str) -> str:
+    return argv[argv.index(name) + 1] if name in argv else default
