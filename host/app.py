@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import HostConfig
+from config import HostConfig, is_valid_id
 from host.backends import Backend, open_backend
 from host.compositor import Compositor
 from host.discovery import PluginSpec, discover
@@ -85,6 +85,12 @@ def plan_instances(
     """Decide which instances run: ``([(instance, spec, options)], [(instance, plugin, why)])``."""
     wanted: list[tuple[str, str, dict[str, Any]]] = []
     if only is not None:
+        bad = [iid for iid in only if not is_valid_id(iid)]
+        if bad:
+            raise HostError(
+                f"invalid plugin instance id {bad[0]!r}: ids are 1-64 of a-z, 0-9, '_' or "
+                "'-', starting with a letter"
+            )
         for iid in only:
             section = cfg.plugins.get(iid)
             if section is not None:

@@ -14,12 +14,10 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from config import is_valid_id
 from sdk.hookspecs import ENTRY_POINT_GROUP
 
 log = logging.getLogger(__name__)
-
-#: Valid plugin and instance ids: they name folders, processes and URL segments.
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def _make_spec(
     source: str,
     paths: tuple[str, ...],
 ) -> PluginSpec | None:
-    if not ID_PATTERN.match(ep.name):
+    if not is_valid_id(ep.name):  # ids name folders, processes and URL segments
         log.warning(
             "ignoring plugin %r from %s: ids are 1-64 of a-z, 0-9, '_', '-' starting with a letter",
             ep.name,

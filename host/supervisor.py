@@ -204,17 +204,23 @@ class Supervisor:
         :param events: the ready events (``EVENT_READ``/``EVENT_WRITE``) the selector gave.
         """
         handle, kind = key.data
-        if kind == "exit":
-            self.reap(handle, now)
-        elif kind == "frames":
-            self._read_frames(handle)
-        elif kind == "control":
-            if events & selectors.EVENT_WRITE and handle.channel is not None:
-                with contextlib.suppress(EOFError, OSError):
-                    handle.channel.flush()
-                if not handle.channel.backlog:
-                    self._watch_writable(handle, False)
-            self._read_control(handle, now)
+        try:
+            if kind == "exit":
+                self.reap(handle, now)
+            elif kind == "frames":
+                self._read_frames(handle)
+            elif kind == "control":
+                if events & selectors.EVENT_WRITE and handle.channel is not None:
+                    with contextlib.suppress(EOFError, OSError):
+                        handle.channel.flush()
+                    if not handle.channel.backlog:
+                        self._watch_writable(handle, False)
+                self._read_control(handle, now)
+        except Exception as exc:  # noqa: BLE001 - the plugin boundary (STYLE.md rule 16)
+            # Whatever went wrong while handling this worker stays with this worker: the
+            # host and every other plugin go on.
+            log.exception("plugin instance %r: error handling its %s", handle.instance_id, kind)
+            self._kill(handle, f"host could not handle its {kind}: {type(exc).__name__}: {exc}")
 
     def _read_frames(self, handle: WorkerHandle) -> None:
         assert handle.bus is not None
@@ -317,7 +323,16 @@ class Supervisor:
             self._send(handle, {"t": "stop"})
             return
         data_dir = self.data_dir / handle.instance_id
-        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            handle.last_error = f"cannot create its data folder {data_dir}: {exc.strerror}"
+            log.error(
+                "plugin instance %r does not start: %s", handle.instance_id, handle.last_error
+            )
+            handle.config = None
+            self._send(handle, {"t": "stop"})
+            return
         self._send(
             handle,
             {

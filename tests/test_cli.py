@@ -271,3 +271,13 @@ def test_workers_die_with_a_killed_host(launcher: str) -> None:
         proc.kill()
         proc.wait()
     assert _wait_gone(pids, 10.0) == []
+
+
+@pytest.mark.parametrize("ids", ["../../etc", "Clock", "a/b", "te xt", ""])
+def test_hostile_plugin_ids_are_refused(tmp_path: Path, ids: str) -> None:
+    result = ledhost("run", "--duration", "1", "--plugins", f"clock,{ids}", cwd=tmp_path)
+    if ids == "":
+        assert result.returncode == 0  # "clock," is just clock
+        return
+    _one_line_error(result, "invalid plugin instance id")
+    assert list(tmp_path.iterdir()) == []

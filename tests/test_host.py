@@ -248,3 +248,16 @@ def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> Non
     ]
     at = {s["mode"] + s["reason"]: s["at"] for s in stats["modes_shown"]}
     assert 0.8 < at["interrupter:alertinterrupt"] < 3.0
+
+
+def test_unwritable_data_dir_stops_only_that_plugin(tmp_path: Path) -> None:
+    """Verify a host-side failure preparing one plugin leaves the host and others running."""
+    data = tmp_path / "data"
+    (data / "plugins").mkdir(parents=True)
+    (data / "plugins" / "text").write_text("a file where the folder should be")
+    _host, _backend, stats = _run(
+        {"paths": {"data_dir": str(data)}}, 2.0, tmp_path, only=("clock", "text"), launcher="spawn"
+    )
+    text = stats["plugins"]["text"]
+    assert text["state"] == "exited" and "cannot create its data folder" in text["last_error"]
+    assert stats["plugins"]["clock"]["frames"] >= 1
