@@ -52,7 +52,7 @@ class Compositor:
     def strip_period(self, strip: StripImage) -> int:
         """Pixels of motion before the strip repeats: its width plus the gap."""
         gap = self.width if strip.gap is None else strip.gap
-        return strip.pixels.shape[1] + gap
+        return int(strip.pixels.shape[1]) + gap
 
     def compose_strip(self, strip: StripImage, offset: int) -> np.ndarray:
         """The output with ``strip`` moved ``offset`` pixels left from just off the right edge.

@@ -17,7 +17,7 @@ import struct
 import threading
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped, unused-ignore]  # ships no type information
 
 from host.errors import ProtocolError
 
@@ -33,7 +33,7 @@ Message = dict[str, Any]
 
 def encode(message: Message) -> bytes:
     """Serialise one message with its length prefix."""
-    payload = msgpack.packb(message, use_bin_type=True)
+    payload: bytes = msgpack.packb(message, use_bin_type=True)
     if len(payload) > MAX_MESSAGE:
         raise ProtocolError(
             f"{message.get('t')!r} message of {len(payload)} bytes exceeds {MAX_MESSAGE}"

@@ -31,8 +31,8 @@ class RestartPolicy:
     def delay(self, consecutive_failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before restart number ``consecutive_failures`` (from 1)."""
         n = max(consecutive_failures, 1)
-        base = min(self.max_delay, self.base_delay * 2 ** (n - 1))
-        spread = (rng or random).random() * self.jitter * base
+        base = min(self.max_delay, self.base_delay * 2.0 ** (n - 1))
+        spread = (rng.random() if rng else random.random()) * self.jitter * base
         return min(self.max_delay, base + spread)
 
     def should_quarantine(self, failure_times: Sequence[float], now: float) -> bool:

@@ -201,10 +201,9 @@ def _rebuild_fd(dup: Any) -> int:
     return int(dup.detach())
 
 
-def _run_with_inherited(
-    args: WorkerArgs, control: _InheritedFd | int, frames: tuple[Any, ...]
-) -> None:
-    fixed = replace(args, control_fd=int(control), frame_fds=tuple(int(f) for f in frames))
+def _run_with_inherited(args: WorkerArgs, control: int, frames: tuple[int, int, int]) -> None:
+    # In the child, every _InheritedFd has been rebuilt into a plain int by unpickling.
+    fixed = replace(args, control_fd=control, frame_fds=frames)
     run_forked(fixed)
 
 

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -119,8 +119,8 @@ class Worker:
         root = logging.getLogger()
         root.handlers[:] = [handler]
         root.setLevel(logging.INFO)
-        sys.stdout = StreamToLog(self.log, logging.INFO)  # type: ignore[assignment]
-        sys.stderr = StreamToLog(self.log, logging.WARNING)  # type: ignore[assignment]
+        sys.stdout = StreamToLog(self.log, logging.INFO)
+        sys.stderr = StreamToLog(self.log, logging.WARNING)
         for path in reversed(self.args.paths):
             if path not in sys.path:
                 sys.path.insert(0, path)
@@ -181,7 +181,9 @@ class Worker:
                 f"{hook} raised {type(exc).__name__}: {exc}", exitcodes.HOOKS_INVALID
             ) from exc
 
-    def _trace_before(self, hook_name: str, hook_impls: Any, kwargs: dict[str, Any]) -> None:
+    def _trace_before(
+        self, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
         self.log.info("calling %s(%s)", hook_name, ", ".join(kwargs))
 
     def _trace_after(self, outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
