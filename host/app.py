@@ -27,9 +27,9 @@ from host.discovery import PluginSpec, discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
 from host.scheduler import Decision, Scheduler, Slot
-from host.spawner import make_launcher
+from host.spawner import make_launcher, process_cpu_seconds
 from host.stats import RunStats, own_cpu_seconds, write_json
-from host.supervisor import Supervisor, process_cpu_seconds
+from host.supervisor import Supervisor
 from host.worker_handle import StripImage, WorkerHandle
 
 log = logging.getLogger("ledhost.host")

@@ -268,3 +268,17 @@ def terminate(process: WorkerProcess) -> None:
 def kill(process: WorkerProcess) -> None:
     """SIGKILL to the whole group."""
     process.signal_group(signal.SIGKILL)
+
+
+def process_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
+    """User+system CPU seconds of ``pid`` from ``/proc`` (works for non-children too)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (reaped children)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -27,6 +27,7 @@ from host.control import Channel, Message, field
 from host.errors import ProtocolError
 from host.framebus import Frame, FrameBus, Geometry
 from host.restart_policy import RestartPolicy
+from host.spawner import process_cpu_seconds
 from host.states import LIVE_STATES, WorkerState
 from host.worker import WorkerArgs
 from host.worker_handle import StripImage, WorkerHandle
@@ -505,19 +506,3 @@ class Supervisor:
 
     def status(self) -> dict[str, Any]:
         return {iid: h.status() for iid, h in self.handles.items()}
-
-
-def process_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
-    """User+system CPU seconds of ``pid`` from ``/proc`` (works for non-children too)."""
-    import os
-
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (reaped children)
-    return ticks / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,489 @@
+"""The worker's main loop: one plugin's hooks served to the host.
+
+:class:`Worker` says hello, waits for its config, runs ``setup`` and then serves the
+host: renders the active mode when a frame falls due and hands frames over through the
+frame bus, sends strips and content reports, runs actions, and refreshes data on a thread
+of its own, off the render path. Every hook call is wrapped: an exception is reported to
+the host with the hook name and traceback, and the worker carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from host import exitcodes
+from host.control import Channel, Message, field
+from host.errors import FrameError, ProtocolError
+from host.framebus import FrameWriter, Geometry
+from host.worker_boot import (
+    BootError,
+    ChannelLogHandler,
+    StreamToLog,
+    collect_actions,
+    collect_modes,
+    distribution_of,
+    load_plugin,
+    make_plugin_manager,
+)
+
+#: Seconds to wait for the host's ``start`` after ``hello``.
+HANDSHAKE_TIMEOUT = 30.0
+#: Longest strip accepted from a plugin, in pixels.
+MAX_STRIP_WIDTH = 16384
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    """What a worker needs to start; plain data so it crosses fork, spawn or pickling."""
+
+    plugin_id: str
+    instance_id: str
+    control_fd: int
+    frame_fds: tuple[int, int, int]
+    width: int
+    height: int
+    slots: int
+    #: Extra ``sys.path`` entries (a plugin environment's site-packages, test plugins).
+    paths: tuple[str, ...] = ()
+    #: Only report hello (modes, schema) and exit: ``ledhost plugins`` uses this.
+    describe: bool = False
+    #: Log every hook call (the ``LEDHOST_TRACE_PLUGINS`` switch).
+    trace: bool = False
+
+
+class Worker:
+    """The running worker: one plugin, one channel, one frame writer."""
+
+    def __init__(self, args: WorkerArgs) -> None:
+        self.args = args
+        sock = socket.socket(fileno=args.control_fd)
+        self.channel = Channel(sock, peer="host", blocking_send=True)
+        self.pm = make_plugin_manager()
+        self.log = logging.getLogger(f"ledhost.plugin.{args.instance_id}")
+        self.modes: list[dict[str, Any]] = []
+        self.context: Any = None
+        self.writer: FrameWriter | None = None
+        self.active: str | None = None
+        self.token = 0
+        self.frame_index = 0
+        self.next_due: float | None = None
+        self.content: dict[str, bool] = {}
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._redraw = threading.Event()
+        self._refresh_wake = threading.Event()
+        self._refreshed = threading.Event()
+        self._stopping = threading.Event()
+        self.heartbeat_interval = 1.0
+
+    # -- boot ---------------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Load the plugin, say hello; unless describing, wait for config and set up."""
+        handler = ChannelLogHandler(self.channel)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        root.setLevel(logging.INFO)
+        sys.stdout = StreamToLog(self.log, logging.INFO)
+        sys.stderr = StreamToLog(self.log, logging.WARNING)
+        for path in reversed(self.args.paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        load_plugin(self.pm, self.args.plugin_id)
+        if self.args.trace:
+            self.pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
+        self.modes = self._boot_call("register_modes", lambda: collect_modes(self.pm))
+        actions = self._boot_call("register_actions", lambda: collect_actions(self.pm))
+        schema = self._boot_call("config_schema", lambda: self.pm.hook.config_schema())
+        if schema is not None:
+            self._check_schema(schema)
+        hooks = sorted(
+            name
+            for name in self.pm.hook.__dict__
+            if not name.startswith("_") and getattr(self.pm.hook, name).get_hookimpls()
+        )
+        self._send_hello(
+            {
+                "t": "hello",
+                "plugin": self.args.plugin_id,
+                "instance": self.args.instance_id,
+                "pid": os.getpid(),
+                "modes": self.modes,
+                "actions": actions,
+                "schema": schema,
+                "hooks": hooks,
+                "distribution": distribution_of(self.pm),
+            }
+        )
+
+    def _check_schema(self, schema: Any) -> None:
+        """A broken schema is the plugin author's bug: refuse to boot, naming it."""
+        from config import PluginSchemaError, check_schema
+
+        if not isinstance(schema, dict):
+            raise BootError("config_schema must return a dict or None", exitcodes.HOOKS_INVALID)
+        try:
+            check_schema(schema, plugin_id=self.args.plugin_id)
+        except PluginSchemaError as exc:
+            raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
+
+    def _send_hello(self, hello: Message) -> None:
+        try:
+            self.channel.send(hello)
+        except (TypeError, ValueError, ProtocolError) as exc:
+            raise BootError(
+                f"modes, actions and config schema must be plain data (JSON-like): {exc}",
+                exitcodes.HOOKS_INVALID,
+            ) from exc
+
+    def _boot_call(self, hook: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except BootError:
+            raise
+        except Exception as exc:
+            raise BootError(
+                f"{hook} raised {type(exc).__name__}: {exc}", exitcodes.HOOKS_INVALID
+            ) from exc
+
+    def _trace_before(
+        self, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
+        self.log.info("calling %s(%s)", hook_name, ", ".join(kwargs))
+
+    def _trace_after(self, outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
+        self.log.info("%s returned %r", hook_name, outcome.get_result())
+
+    def wait_for_start(self) -> None:
+        """Wait for the host's ``start`` with config, then run ``setup``."""
+        from sdk.context import PluginContext
+
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BootError("no start message from the host", exitcodes.HANDSHAKE_FAILED)
+            for message in self.channel.receive_blocking(remaining):
+                if message["t"] == "stop":
+                    raise SystemExit(exitcodes.OK)
+                if message["t"] != "start":
+                    continue
+                config = field(message, "config", dict)
+                secrets = field(message, "secrets", dict)
+                data_dir = Path(field(message, "data_dir", str))
+                self.heartbeat_interval = float(message.get("heartbeat", 1.0))
+                self.context = PluginContext(
+                    plugin_id=self.args.plugin_id,
+                    instance_id=self.args.instance_id,
+                    width=self.args.width,
+                    height=self.args.height,
+                    config=config,
+                    secrets=secrets,
+                    data_dir=data_dir,
+                    requests_to_host=self,
+                    logger=self.log,
+                )
+                self.writer = FrameWriter(
+                    self.args.frame_fds,
+                    Geometry(self.args.width, self.args.height, self.args.slots),
+                )
+                try:
+                    self.pm.hook.setup(context=self.context)
+                except Exception as exc:
+                    self.report_error("setup", exc)
+                    raise BootError(
+                        f"setup raised {type(exc).__name__}: {exc}", exitcodes.SETUP_FAILED
+                    ) from exc
+                self.channel.send({"t": "ready"})
+                return
+
+    # -- requests from the plugin (sdk.context.Requests), any thread ---------------------
+
+    def request_redraw(self, mode: str | None) -> None:
+        if mode is None or mode == self.active:
+            self._redraw.set()
+            self._wake()
+
+    def request_interrupt(self, mode: str, priority: int, seconds: float) -> None:
+        self.channel.send(
+            {"t": "interrupt", "mode": mode, "priority": int(priority), "seconds": float(seconds)}
+        )
+
+    def release_interrupt(self, mode: str) -> None:
+        self.channel.send({"t": "release", "mode": mode})
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
+
+    # -- running --------------------------------------------------------------------------
+
+    def report_error(self, hook: str, exc: BaseException) -> None:
+        """Tell the host a hook failed; the worker itself carries on."""
+        from sdk.errors import PluginError
+
+        text = "".join(traceback.format_exception(exc))[-8000:]
+        # A PluginError is a message for the user, written by the plugin: show it as is.
+        shown = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+        self.channel.send(
+            {
+                "t": "error",
+                "hook": hook,
+                "message": shown[:1000],
+                "traceback": text,
+            }
+        )
+
+    def serve(self) -> None:
+        """The main loop: control messages, due frames, heartbeats, until ``stop``."""
+        refresher = threading.Thread(target=self._refresh_loop, name="refresh", daemon=True)
+        if self.pm.hook.refresh_data.get_hookimpls():
+            refresher.start()
+        self._update_content()
+        selector = selectors.DefaultSelector()
+        selector.register(self.channel.sock, selectors.EVENT_READ, "control")
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        next_beat = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= next_beat:
+                self.channel.send({"t": "hb"})
+                next_beat = now + self.heartbeat_interval
+            timeout = next_beat - now
+            if self.next_due is not None:
+                timeout = min(timeout, self.next_due - now)
+            for key, _ in selector.select(max(0.0, timeout)):
+                if key.data == "wake":
+                    os.read(self._wake_r, 4096)
+                    continue
+                for message in self.channel.receive():
+                    if not self.handle(message):
+                        return
+            if self._refreshed.is_set():
+                self._refreshed.clear()
+                self._update_content()
+            if self._redraw.is_set():
+                self._redraw.clear()
+                if self.active is not None:
+                    self._render_active(restart=False)
+                    continue
+            if self.next_due is not None and time.monotonic() >= self.next_due:
+                self._render_frame()
+
+    def handle(self, message: Message) -> bool:
+        """Act on one host message; ``False`` means stop."""
+        kind = message["t"]
+        if kind == "activate":
+            mode = field(message, "mode", str)
+            self.token = field(message, "token", int)
+            if mode not in {m["name"] for m in self.modes}:
+                self.channel.send(
+                    {"t": "error", "hook": "activate", "message": f"no mode {mode!r}"}
+                )
+                return True
+            self.active = mode
+            self._render_active(restart=True)
+        elif kind == "deactivate":
+            self.active = None
+            self.next_due = None
+        elif kind == "configure":
+            config = field(message, "config", dict)
+            self.context.config = config
+            try:
+                self.pm.hook.configure(context=self.context, config=config)
+            except Exception as exc:
+                self.report_error("configure", exc)
+            self._refresh_wake.set()
+            self._update_content()
+            if self.active is not None:
+                self._render_active(restart=False)
+        elif kind == "action":
+            self._handle_action(message)
+        elif kind == "stop":
+            return False
+        return True
+
+    def _handle_action(self, message: Message) -> None:
+        request_id = message.get("id")
+        try:
+            result = self.pm.hook.handle_action(
+                context=self.context,
+                name=field(message, "name", str),
+                params=message.get("params") or {},
+            )
+        except Exception as exc:
+            self.report_error("handle_action", exc)
+            self.channel.send(
+                {
+                    "t": "action_result",
+                    "id": request_id,
+                    "ok": False,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+            return
+        try:
+            self.channel.send(
+                {"t": "action_result", "id": request_id, "ok": True, "result": result}
+            )
+        except (TypeError, ValueError, ProtocolError) as exc:
+            # Encoding failed before anything was queued: say so instead of dying.
+            error = TypeError(f"handle_action returned something that is not plain data: {exc}")
+            self.report_error("handle_action", error)
+            self.channel.send(
+                {"t": "action_result", "id": request_id, "ok": False, "error": str(error)}
+            )
+
+    def _update_content(self) -> None:
+        for mode in self.modes:
+            name = mode["name"]
+            try:
+                answer = self.pm.hook.has_content(context=self.context, mode=name)
+            except Exception as exc:
+                self.report_error("has_content", exc)
+                answer = False
+            has = answer is not False
+            if self.content.get(name) != has:
+                self.content[name] = has
+                self.channel.send({"t": "content", "mode": name, "has": has})
+
+    def _render_active(self, *, restart: bool) -> None:
+        """Start showing the active mode: a strip if the plugin draws one, else frames."""
+        assert self.active is not None
+        if restart:
+            self.frame_index = 0
+        if self.pm.hook.render_strip.get_hookimpls():
+            try:
+                strip = self.pm.hook.render_strip(
+                    context=self.context, mode=self.active, height=self.args.height
+                )
+            except Exception as exc:
+                self.report_error("render_strip", exc)
+                strip = None
+                self.next_due = None
+                return
+            if strip is not None:
+                self.next_due = None
+                try:
+                    self._send_strip(strip)
+                except Exception as exc:
+                    self.report_error("render_strip", exc)
+                return
+        self.next_due = time.monotonic()
+        self._render_frame()
+
+    def _send_strip(self, strip: Any) -> None:
+        from sdk.canvas import Canvas
+        from sdk.strip import Strip
+
+        if not isinstance(strip, Strip) or not isinstance(strip.canvas, Canvas):
+            raise TypeError(
+                f"render_strip must return an sdk.Strip holding an sdk.Canvas or None, "
+                f"not {type(strip).__name__}"
+            )
+        pixels = strip.canvas.to_array()
+        height, width = pixels.shape[:2]
+        if height != self.args.height or not 1 <= width <= MAX_STRIP_WIDTH:
+            self.report_error(
+                "render_strip",
+                FrameError(
+                    f"strip of {width}x{height}; it must be {self.args.height} high and "
+                    f"1-{MAX_STRIP_WIDTH} wide"
+                ),
+            )
+            return
+        self.channel.send(
+            {
+                "t": "strip",
+                "mode": self.active,
+                "token": self.token,
+                "width": width,
+                "height": height,
+                "pixels": pixels.tobytes(),
+                "speed": float(strip.speed),
+                "gap": strip.gap,
+            }
+        )
+
+    def _render_frame(self) -> None:
+        from sdk.canvas import Canvas
+
+        assert self.active is not None and self.writer is not None
+        canvas = Canvas(self.args.width, self.args.height)
+        due = self.next_due or time.monotonic()
+        now = time.time() + (due - time.monotonic())
+        try:
+            delay = self.pm.hook.render_frame(
+                context=self.context,
+                canvas=canvas,
+                mode=self.active,
+                frame=self.frame_index,
+                now=now,
+            )
+            pixels = canvas.to_array()
+            self.writer.publish(pixels, self.token)
+        except Exception as exc:
+            self.report_error("render_frame", exc)
+            self.next_due = None
+            return
+        self.frame_index += 1
+        if isinstance(delay, int | float) and delay >= 0:
+            # Schedule from when this frame was due, not from now, so timing doesn't drift.
+            self.next_due = max(due + max(float(delay), 0.001), time.monotonic() - 1.0)
+        else:
+            self.next_due = None
+
+    def _refresh_loop(self) -> None:
+        """Call ``refresh_data`` on the plugin's own schedule, on this thread only."""
+        failures = 0
+        while not self._stopping.is_set():
+            wait: float | None
+            try:
+                # Not firstresult: pluggy returns the list of non-None answers.
+                answers = self.pm.hook.refresh_data(context=self.context)
+                failures = 0
+                delays = [float(d) for d in answers if isinstance(d, int | float)]
+                wait = max(min(delays), 0.1) if delays else None
+            except Exception as exc:
+                self.report_error("refresh_data", exc)
+                failures += 1
+                wait = min(300.0, 5.0 * 2 ** min(failures, 6))
+            self._refreshed.set()
+            self._wake()
+            self._refresh_wake.wait(timeout=wait)
+            self._refresh_wake.clear()
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self._refresh_wake.set()
+        if self.context is not None:
+            try:
+                self.pm.hook.teardown(context=self.context)
+            except Exception as exc:
+                self.report_error("teardown", exc)
+            self.context.close()
+        self._send_bye()
+
+    def _send_bye(self) -> None:
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+        try:
+            self.channel.send({"t": "bye", "cpu": cpu})
+        except (EOFError, OSError):
+            pass
