@@ -161,19 +161,7 @@ class SpawnLauncher:
         return _SpawnedProcess(popen)
 
     def close(self) -> None:
-        """Stop the zygote, so a host that ends leaves no process behind.
-
-        multiprocessing has no public way to stop its forkserver (it dies with its parent,
-        which is enough for the CLI); ``_stop`` is what CPython's own tests use, so use it
-        when present and otherwise rely on the forkserver exiting with us.
-        """
-        from multiprocessing import forkserver
-
-        server = getattr(forkserver, "_forkserver", None)
-        stop = getattr(server, "_stop", None)
-        if callable(stop):
-            with contextlib.suppress(OSError):
-                stop()
+        """Nothing to release: every spawned worker is reaped by the supervisor."""
 
 
 def _ledhost_paths() -> list[str]:
