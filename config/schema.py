@@ -268,10 +268,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("display", "pixel_mapper", str, "",
             help="rgbmatrix pixel mappers, semicolon-separated, e.g. `U-mapper;Rotate:90` "
                  "(`--led-pixel-mapper`); empty for none."),
-    Setting("display", "drop_privileges", bool, True,
-            help="Drop root once the panel is open. The host opens what it needs first and "
-                 "drops privileges itself, instead of letting rgbmatrix switch to the "
-                 "`daemon` user behind its back."),
+    Setting("display", "drop_privileges", bool, False,
+            help="Let the rgbmatrix binding switch the whole host to user `daemon` once the "
+                 "panel is open. Off by default: after that switch the host can no longer "
+                 "start workers from a root-owned install, read a root-only config or write "
+                 "its data folder. Running plugin workers as an unprivileged user is the "
+                 "host's job (planned); until then they run as the host's user."),
     # [rotation]
     Setting("rotation", "default_duration", float, 10.0, min=1, max=86400,
             help="Seconds a mode stays on screen when neither its rotation entry nor its "

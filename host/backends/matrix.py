@@ -6,12 +6,12 @@ adapter takes the module as a parameter and the emulator exercises, here, the ex
 that drives the panel on a Pi.
 
 Privileges (hardware). Creating ``RGBMatrix`` as root makes the binding drop the whole
-process to user ``daemon`` (option ``drop_privileges``, on by default; newer bindings
+process to user ``daemon`` (option ``drop_privileges``, on in the binding; newer bindings
 also take ``drop_priv_user``/``drop_priv_group``). After that, files only root could read
-(fonts, plugin environments, TLS certificates, the config) fail to open. ledhost keeps the
-binding's default but the host opens the backend last, once it has opened what it needs;
-a deployment that would rather drop privileges itself sets ``drop_privileges: false``.
-Either way the workers never run as root.
+(fonts, plugin environments, TLS certificates, the config) fail to open, and the host
+could no longer start workers from a root-owned install. So ledhost's own setting
+``display.drop_privileges`` defaults to off and is passed to the binding explicitly; the
+host keeps root to drive the panel and is responsible for running workers unprivileged.
 
 Emulator. RGBMatrixEmulator reads, and if missing writes, ``emulator_config.json`` in the
 current directory, already while ``import RGBMatrixEmulator`` runs (``RGBMatrix`` has an
