@@ -28,7 +28,16 @@ from typing import Any, Protocol
 from host.worker import WorkerArgs, run_forked
 
 #: What the zygote imports once so every fork starts warm.
-ZYGOTE_PRELOAD = ("numpy", "PIL.Image", "PIL.ImageDraw", "msgpack", "pluggy", "sdk", "host.worker")
+ZYGOTE_PRELOAD = (
+    "numpy",
+    "PIL.Image",
+    "PIL.ImageDraw",
+    "msgpack",
+    "pluggy",
+    "sdk",
+    "host.worker",
+    "host.zygote_preload",
+)
 
 
 class WorkerProcess(Protocol):
