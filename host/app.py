@@ -28,6 +28,7 @@ from host.errors import HostError
 from host.framebus import Frame, Geometry
 from host.scheduler import Decision, Scheduler, Slot
 from host.spawner import make_launcher, process_cpu_seconds
+from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
 from host.worker_handle import StripImage, WorkerHandle
@@ -36,6 +37,9 @@ log = logging.getLogger("ledhost.host")
 
 #: How often the supervisor's housekeeping (restarts, CPU samples) runs at the least.
 TICK = 0.5
+#: At start, how long the rotation waits for its first mode's worker before skipping it:
+#: workers boot in parallel, and the sign should open on the mode the user put first.
+STARTUP_GRACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,8 @@ class Host:
         return handle is not None and handle.has_content(slot.mode)
 
     def _decide(self, now: float) -> None:
+        if self._current is None and self._first_mode_booting(now):
+            return
         decision = self.scheduler.decide(now, self._can_show)
         if decision is None:
             if self._current is not None:
@@ -264,6 +270,18 @@ class Host:
             return
         if decision.slot != self._current:
             self._switch_to(decision, now)
+
+    def _first_mode_booting(self, now: float) -> bool:
+        """Whether nothing was shown yet and the first slot's worker is still booting."""
+        if self.stats.modes_shown or now - self.stats.started > STARTUP_GRACE:
+            return False
+        # The first configured entry, not the first slot: slots exist only for workers that
+        # said hello, so a fast second plugin would otherwise open the show.
+        entries = [
+            e.instance for e in self.cfg.rotation.entries if e.instance in self.supervisor.handles
+        ] or list(self.supervisor.handles)
+        first = self.supervisor.handles.get(entries[0]) if entries else None
+        return first is not None and first.state is WorkerState.STARTING
 
     def _switch_to(self, decision: Decision | None, now: float) -> None:
         previous = self._current

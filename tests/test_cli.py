@@ -281,3 +281,36 @@ def test_hostile_plugin_ids_are_refused(tmp_path: Path, ids: str) -> None:
         return
     _one_line_error(result, "invalid plugin instance id")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_with_a_config_file_and_two_instances_of_one_plugin(tmp_path: Path) -> None:
+    """Verify instances: two clocks in two timezones, each its own worker and status."""
+    config = tmp_path / "ledhost.toml"
+    config.write_text(
+        "[display]\nrows = 32\ncols = 64\nchain_length = 2\nbrightness = 50\n"
+        "[rotation]\nmodes = [{mode = 'home:time', duration = 1.0}, 'tokyo']\n"
+        "[plugins.home]\nplugin = 'clock'\n"
+        "[plugins.tokyo]\nplugin = 'clock'\ntimezone = 'Asia/Tokyo'\n"
+    )
+    stats = tmp_path / "stats.json"
+    snapshot = tmp_path / "last.png"
+    result = ledhost(
+        "run",
+        "--config",
+        str(config),
+        "--duration",
+        "2.5",
+        "--stats-json",
+        str(stats),
+        "--snapshot",
+        str(snapshot),
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(stats.read_text())
+    assert set(data["plugins"]) == {"home", "tokyo"}
+    assert {p["plugin"] for p in data["plugins"].values()} == {"clock"}
+    assert data["plugins"]["home"]["pid"] != data["plugins"]["tokyo"]["pid"]
+    assert all(p["frames"] >= 1 for p in data["plugins"].values())
+    assert [s["mode"] for s in data["modes_shown"]][:2] == ["home:time", "tokyo:time"]
+    assert Image.open(snapshot).size == (128 * 8, 32 * 8)  # chained: 128 wide
