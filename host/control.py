@@ -23,6 +23,9 @@ from host.errors import ProtocolError
 
 #: Largest message accepted, in bytes: room for a long strip (16384 x 64 x 3 = 3 MiB).
 MAX_MESSAGE = 8 * 1024 * 1024
+#: Most bytes read from one peer per call: a worker that writes without pause must not
+#: keep the host loop reading its messages forever; the rest waits for the next turn.
+READ_BUDGET = 1024 * 1024
 #: Largest backlog of unsent bytes toward a peer before it counts as not reading.
 MAX_BACKLOG = 4 * 1024 * 1024
 
@@ -121,9 +124,10 @@ class Channel:
         :raises ProtocolError: the peer sent garbage; the channel is unusable afterwards.
         """
         eof = False
-        while True:
+        budget = READ_BUDGET
+        while budget > 0:
             try:
-                chunk = self.sock.recv(262144)
+                chunk = self.sock.recv(min(262144, budget))
             except BlockingIOError:
                 break
             except ConnectionResetError:
@@ -133,6 +137,7 @@ class Channel:
                 eof = True
                 break
             self._inbuf += chunk
+            budget -= len(chunk)
         messages = []
         while len(self._inbuf) >= _LEN.size:
             (length,) = _LEN.unpack_from(self._inbuf)

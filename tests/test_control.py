@@ -95,3 +95,20 @@ def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
             break
     assert host.backlog == 0
     assert got == [{"t": "strip", "pixels": blob}]
+
+
+def test_a_flooding_peer_gets_a_bounded_share_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify one receive() reads at most READ_BUDGET bytes, so a flood cannot starve the
+    host loop, and nothing is lost: the rest comes with the next calls."""
+    import host.control
+
+    monkeypatch.setattr(host.control, "READ_BUDGET", 10_000)
+    host_end, worker = _pair()
+    for i in range(100):
+        worker.send({"t": "log", "i": i, "msg": "x" * 1000})  # ~100 kB, fits the buffer
+    first = host_end.receive()
+    assert 0 < len(first) <= 11
+    got = list(first)
+    while len(got) < 100:
+        got += host_end.receive_blocking(1.0)
+    assert [m["i"] for m in got] == list(range(100))
