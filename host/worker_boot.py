@@ -166,6 +166,19 @@ def collect_actions(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return actions
 
 
+def exception_text(exc: BaseException) -> str:
+    """How a plugin's exception is shown to the user.
+
+    A :class:`sdk.PluginError` is a message the plugin wrote for the user, so it is shown
+    as is; anything else is a bug, shown with its type so it can be searched for.
+    """
+    from sdk.errors import PluginError
+
+    if isinstance(exc, PluginError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def distribution_of(pm: pluggy.PluginManager) -> dict[str, str] | None:
     for _plugin, dist in pm.list_plugin_distributions():
         return {"name": str(dist.metadata["Name"]), "version": str(dist.version)}

@@ -33,6 +33,7 @@ from host.worker_boot import (
     collect_actions,
     collect_modes,
     distribution_of,
+    exception_text,
     load_plugin,
     make_plugin_manager,
 )
@@ -203,7 +204,7 @@ class Worker:
                 except Exception as exc:
                     self.report_error("setup", exc)
                     raise BootError(
-                        f"setup raised {type(exc).__name__}: {exc}", exitcodes.SETUP_FAILED
+                        f"setup failed: {exception_text(exc)}", exitcodes.SETUP_FAILED
                     ) from exc
                 self.channel.send({"t": "ready"})
                 return
@@ -233,11 +234,8 @@ class Worker:
 
     def report_error(self, hook: str, exc: BaseException) -> None:
         """Tell the host a hook failed; the worker itself carries on."""
-        from sdk.errors import PluginError
-
         text = "".join(traceback.format_exception(exc))[-8000:]
-        # A PluginError is a message for the user, written by the plugin: show it as is.
-        shown = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+        shown = exception_text(exc)
         self.channel.send(
             {
                 "t": "error",

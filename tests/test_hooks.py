@@ -196,6 +196,17 @@ def test_hook_config_schema_rejects_a_bad_option_before_setup(
     assert calls(harness, handle, "setup") == []
 
 
+def test_hook_config_schema_that_is_not_json_schema_is_a_boot_error(
+    harness: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    """Verify a broken schema is the plugin's bug: exit status 4, the plugin named."""
+    handle = harness.start(test_specs["badschema"])
+    harness.wait_for(lambda: handle.last_exit is not None, what="badschema to fail its boot")
+    assert handle.last_exit == "plugin hooks invalid"
+    assert handle.last_error is not None and "badschema" in handle.last_error
+    assert "fast" in handle.last_error
+
+
 # -- setup -------------------------------------------------------------------------------
 
 
@@ -213,6 +224,18 @@ def test_hook_setup_gets_its_context_once_in_the_worker(
     assert setup["data_dir"] == str(harness.supervisor.data_dir / "porch")
     assert setup["secrets"] == {}
     assert setup["font_height"] > 0
+
+
+def test_hook_setup_plugin_error_is_shown_as_written(
+    harness: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    """Verify a PluginError reaches the user as its own words, with no type name."""
+    handle = harness.start(test_specs["usererror"])
+    harness.wait_for(lambda: handle.last_exit is not None, what="usererror to fail its boot")
+    assert handle.last_exit == "plugin setup failed"
+    assert handle.last_error == (
+        "boot: setup failed: the API key was refused: check it in the plugin's settings"
+    )
 
 
 # -- configure ---------------------------------------------------------------------------
