@@ -314,3 +314,14 @@ def test_run_with_a_config_file_and_two_instances_of_one_plugin(tmp_path: Path) 
     assert all(p["frames"] >= 1 for p in data["plugins"].values())
     assert [s["mode"] for s in data["modes_shown"]][:2] == ["home:time", "tokyo:time"]
     assert Image.open(snapshot).size == (128 * 8, 32 * 8)  # chained: 128 wide
+
+
+def test_trace_switch_logs_every_hook_call(tmp_path: Path) -> None:
+    result = ledhost(
+        "run", "--duration", "1.5", "--plugins", "clock", env={"LEDHOST_TRACE_PLUGINS": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ledhost.plugin.clock: calling render_frame(" in result.stderr
+    assert "ledhost.plugin.clock: calling setup(context)" in result.stderr
+    quiet = ledhost("run", "--duration", "1.5", "--plugins", "clock")
+    assert "calling render_frame" not in quiet.stderr
