@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from config import HostConfig, is_valid_id
+from host import __version__
 from host.backends import Backend, open_backend
 from host.compositor import Compositor
 from host.discovery import PluginSpec, discover
@@ -373,6 +374,14 @@ class Host:
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         try:
             self._add_instances()
+            log.info(
+                "ledhost %s: %dx%d on the %s backend, plugins: %s",
+                __version__,
+                display.width,
+                display.height,
+                self.backend.name,
+                ", ".join(self.supervisor.handles) or "none",
+            )
             now = time.monotonic()
             self.stats = RunStats(started=now)
             self.supervisor.start_all(now)
