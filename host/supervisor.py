@@ -28,7 +28,7 @@ from host.errors import ProtocolError
 from host.framebus import Frame, FrameBus, Geometry
 from host.restart_policy import RestartPolicy
 from host.spawner import process_cpu_seconds
-from host.states import LIVE_STATES, WorkerState
+from host.states import WorkerState
 from host.worker import WorkerArgs
 from host.worker_handle import StripImage, WorkerHandle
 
@@ -500,9 +500,6 @@ class Supervisor:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()
-
-    def live_handles(self) -> list[WorkerHandle]:
-        return [h for h in self.handles.values() if h.state in LIVE_STATES]
 
     def status(self) -> dict[str, Any]:
         return {iid: h.status() for iid, h in self.handles.items()}
