@@ -32,6 +32,7 @@ from config.schema import (
     RotationConfig,
     RotationEntry,
     Setting,
+    WorkersConfig,
     is_valid_id,
     settings_reference_markdown,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "PluginInstanceConfig",
     "PluginSchemaError",
     "RotationConfig",
+    "WorkersConfig",
     "RotationEntry",
     "Setting",
     "check_schema",

@@ -33,6 +33,7 @@ from config.schema import (
     RotationConfig,
     RotationEntry,
     Setting,
+    WorkersConfig,
     describe_value,
     format_key,
     is_valid_id,
@@ -262,7 +263,7 @@ class _Validator:
 
     def plugins(self) -> dict[str, PluginInstanceConfig]:
         instances: dict[str, PluginInstanceConfig] = {}
-        plugin_setting, enabled_setting = INSTANCE_SETTINGS
+        plugin_setting, enabled_setting, memory_setting = INSTANCE_SETTINGS
         for instance_id, raw in self.table(("plugins",), self.data.get("plugins", {})).items():
             path: KeyPath = ("plugins", instance_id)
             if not is_valid_id(instance_id):
@@ -279,11 +280,15 @@ class _Validator:
             enabled, problem = enabled_setting.check(table.get("enabled", True))
             if problem is not None:
                 self.add((*path, "enabled"), problem)
+            memory, problem = memory_setting.check(table.get("memory_limit_mb", 0))
+            if problem is not None:
+                self.add((*path, "memory_limit_mb"), problem)
             options = {k: plain_data(v) for k, v in table.items() if k not in _RESERVED}
             instances[instance_id] = PluginInstanceConfig(
                 instance_id=instance_id,
                 plugin_id=plugin_id,
                 enabled=bool(enabled),
+                memory_limit_mb=int(memory or 0),
                 options=MappingProxyType(options),
                 source=self.origin_of(path)[1],
             )
@@ -374,6 +379,7 @@ class _Validator:
         return HostConfig(
             display=DisplayConfig(**sections["display"]),
             rotation=RotationConfig(entries=entries, **rotation),
+            workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),
             plugins=MappingProxyType(instances),
             path=path,

@@ -37,6 +37,7 @@ __all__ = [
     "RotationConfig",
     "RotationEntry",
     "Setting",
+    "WorkersConfig",
     "describe_value",
     "format_key",
     "format_toml_value",
@@ -272,8 +273,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Let the rgbmatrix binding switch the whole host to user `daemon` once the "
                  "panel is open. Off by default: after that switch the host can no longer "
                  "start workers from a root-owned install, read a root-only config or write "
-                 "its data folder. Running plugin workers as an unprivileged user is the "
-                 "host's job (planned); until then they run as the host's user."),
+                 "its data folder. Workers never run as root either way (`workers.user`)."),
     # [rotation]
     Setting("rotation", "default_duration", float, 10.0, min=1, max=86400,
             help="Seconds a mode stays on screen when neither its rotation entry nor its "
@@ -284,6 +284,51 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  '`{ mode = "instance:mode", duration = 12.5 }`. Empty means every mode of '
                  "every enabled plugin instance, in config order. Entries naming a disabled "
                  "instance are skipped."),
+    # [workers] -- how plugin workers are contained; see docs/writing_plugins.md.
+    Setting("workers", "user", str, "auto",
+            help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
+                 "run as this unprivileged user. `auto` picks `ledhost` if that user exists, "
+                 "else `nobody`; empty keeps the host's user (not recommended as root)."),
+    Setting("workers", "memory_limit_mb", int, 256, min=16, max=65536,
+            help="Resident memory a worker and the processes it starts may use together, in "
+                 "MiB, before the host kills it (\"over memory limit\"). A plugin instance "
+                 "may set its own `memory_limit_mb`."),
+    Setting("workers", "max_processes", int, 32, min=1, max=4096,
+            help="Processes a worker may have alive at once, itself included; more is "
+                 "treated as a runaway (\"too many processes\")."),
+    Setting("workers", "max_open_files", int, 256, min=32, max=65536,
+            help="Open file descriptors per worker process (`RLIMIT_NOFILE`)."),
+    Setting("workers", "nice", int, 5, min=0, max=19,
+            help="CPU niceness added to workers, so the host, which composites and pushes "
+                 "frames, wins when the CPU is busy."),
+    Setting("workers", "render_timeout", float, 5.0, min=0.1, max=600,
+            help="Seconds one `render_frame`, `render_strip`, `has_content`, `configure` or "
+                 "`handle_action` call may take before the worker counts as hung and is "
+                 "killed; the panel shows the other plugins meanwhile."),
+    Setting("workers", "refresh_timeout", float, 120.0, min=0.1, max=86400,
+            help="Seconds one `refresh_data` call may take before the worker counts as hung."),
+    Setting("workers", "setup_timeout", float, 30.0, min=0.5, max=3600,
+            help="Seconds from starting a worker to the end of the plugin's `setup` "
+                 "(import, handshake, setup) before it counts as hung."),
+    Setting("workers", "heartbeat_timeout", float, 10.0, min=0.2, max=3600,
+            help="Seconds without a heartbeat before a worker counts as hung (for code that "
+                 "blocks the whole interpreter); workers beat four times per timeout."),
+    Setting("workers", "stop_timeout", float, 3.0, min=0.1, max=600,
+            help="Seconds a worker gets to stop after being asked (or after SIGTERM) "
+                 "before SIGKILL goes to its whole process group."),
+    Setting("workers", "restart_delay", float, 0.5, min=0.01, max=3600,
+            help="Delay before the first restart of a failed worker; it doubles with each "
+                 "failure in a row, plus up to 10% jitter."),
+    Setting("workers", "restart_max_delay", float, 60.0, min=0.01, max=86400,
+            help="Longest delay between restarts."),
+    Setting("workers", "stable_after", float, 10.0, min=0.1, max=86400,
+            help="Seconds a worker must run before a later failure starts the delays from "
+                 "`restart_delay` again."),
+    Setting("workers", "quarantine_after", int, 5, min=1, max=1000,
+            help="Failures within `quarantine_window` that quarantine a plugin instance: it "
+                 "is not restarted until the user retries it."),
+    Setting("workers", "quarantine_window", float, 300.0, min=1, max=604800,
+            help="Seconds over which failures are counted for `quarantine_after`."),
     # [paths]
     Setting("paths", "data_dir", str, "",
             help="Folder for plugin data, plugin environments and state. Empty means "
@@ -300,6 +345,8 @@ INSTANCE_SETTINGS: Final[tuple[Setting, ...]] = (
                  '`plugin = "text"`.'),
     Setting("plugins.<instance_id>", "enabled", bool, True,
             help="Whether the instance runs at all."),
+    Setting("plugins.<instance_id>", "memory_limit_mb", int, 0, min=0, max=65536,
+            help="This instance's memory limit in MiB; 0 means `workers.memory_limit_mb`."),
 )
 # fmt: on
 
@@ -369,6 +416,28 @@ class RotationConfig:
 
 @final
 @dataclass(frozen=True, slots=True)
+class WorkersConfig:
+    """The ``[workers]`` table: containment, deadlines and restart policy of workers."""
+
+    user: str
+    memory_limit_mb: int
+    max_processes: int
+    max_open_files: int
+    nice: int
+    render_timeout: float
+    refresh_timeout: float
+    setup_timeout: float
+    heartbeat_timeout: float
+    stop_timeout: float
+    restart_delay: float
+    restart_max_delay: float
+    stable_after: float
+    quarantine_after: int
+    quarantine_window: float
+
+
+@final
+@dataclass(frozen=True, slots=True)
 class PathsConfig:
     """The ``[paths]`` table, resolved (nothing is created on disk)."""
 
@@ -383,6 +452,8 @@ class PluginInstanceConfig:
     instance_id: str
     plugin_id: str
     enabled: bool
+    #: This instance's memory limit in MiB; 0 means the ``[workers]`` default.
+    memory_limit_mb: int = 0
     #: The plugin's own options, not yet validated: the host validates them with
     #: :func:`config.validate_plugin_options` once the worker reports the plugin's schema.
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -398,6 +469,7 @@ class HostConfig:
 
     display: DisplayConfig
     rotation: RotationConfig
+    workers: WorkersConfig
     paths: PathsConfig
     #: Instances in config order (file order, then new ones from env, then overrides).
     plugins: Mapping[str, PluginInstanceConfig]
@@ -417,19 +489,22 @@ class HostConfig:
         display = {
             s.name: getattr(self.display, s.name) for s in SETTINGS if s.section == "display"
         }
+        workers = {
+            s.name: getattr(self.workers, s.name) for s in SETTINGS if s.section == "workers"
+        }
         plugins: dict[str, Any] = {}
         for instance in self.plugins.values():
-            plugins[instance.instance_id] = {
-                "plugin": instance.plugin_id,
-                "enabled": instance.enabled,
-                **plain_data(instance.options),
-            }
+            table: dict[str, Any] = {"plugin": instance.plugin_id, "enabled": instance.enabled}
+            if instance.memory_limit_mb:
+                table["memory_limit_mb"] = instance.memory_limit_mb
+            plugins[instance.instance_id] = {**table, **plain_data(instance.options)}
         return {
             "display": display,
             "rotation": {
                 "default_duration": self.rotation.default_duration,
                 "modes": [entry.to_toml_value() for entry in self.rotation.entries],
             },
+            "workers": workers,
             "paths": {"data_dir": str(self.paths.data_dir)},
             "plugins": plugins,
         }
