@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+import threading
+import time
+from typing import Any, Final
 
 import pluggy
 
 from host import exitcodes
 from host.control import Channel
+from host.plugin_logs import LogLimits, RateLimiter, truncate
 
 #: Mode and action names: short, safe in URLs, logs and config keys.
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # use with fullmatch: "$" allows "\n"
@@ -35,25 +38,69 @@ class ChannelLogHandler(logging.Handler):
     method and a queue shared with the parent, and it can hang when processes are created
     while threads run (its README says so) -- exactly what a restarting supervisor does.
     The control channel already exists, so records simply travel on it.
+
+    Records beyond the rate are dropped here, before they are formatted, so a plugin that
+    logs in a tight loop spends a bucket check per extra record rather than a format, an
+    encode and a socket write. The count of dropped records travels in the ``"dropped"``
+    field of the next record sent. The host limits again with the same
+    :class:`~host.plugin_logs.RateLimiter` (see :mod:`host.plugin_logs` for why both ends).
+
+    :param channel: the worker's control channel.
+    :param limits: rate, burst, reserve and ``max_message``; the host's defaults if omitted.
     """
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, limits: LogLimits | None = None) -> None:
         super().__init__()
         self.channel = channel
+        self.limits: Final = limits if limits is not None else LogLimits()
+        self._limiter = RateLimiter(self.limits)
+        # Not Handler.lock: this one is held only around the bucket, never during a send,
+        # so a record logged from inside Channel.send on the same thread cannot deadlock.
+        self._limit_lock = threading.Lock()
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped since the last one sent, not yet reported to the host."""
+        return self._dropped
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Send ``record`` to the host, or count it as dropped. Never raises."""
         try:
-            self.channel.send(
-                {
-                    "t": "log",
-                    "level": record.levelno,
-                    "logger": record.name,
-                    "msg": self.format(record)[:4000],
-                    "time": record.created,
-                }
-            )
+            with self._limit_lock:
+                if not self._limiter.allow(time.monotonic(), record.levelno):
+                    self._dropped += 1
+                    return
+                dropped, self._dropped = self._dropped, 0
+            message: dict[str, Any] = {
+                "t": "log",
+                "level": record.levelno,
+                "logger": record.name,
+                "msg": truncate(self._format(record), self.limits.max_message),
+                "time": record.created,
+            }
+            if dropped:
+                message["dropped"] = dropped
+            try:
+                self.channel.send(message)
+            except Exception:
+                # Report them with the next record that does get through, if any does.
+                with self._limit_lock:
+                    self._dropped += dropped + 1
         except Exception:  # noqa: BLE001 - a log line must never kill the worker
+            # Not handleError(): it prints to stderr, which StreamToLog feeds back here.
             pass
+
+    def _format(self, record: logging.LogRecord) -> str:
+        try:
+            return self.format(record)
+        except Exception as exc:
+            # Usually a plugin bug such as log.info("%d", "x"). Losing the line silently
+            # would hide it, so send what there is and say why.
+            return (
+                f"unformattable log record {record.msg!r} % {record.args!r} "
+                f"({type(exc).__name__}: {exc})"
+            )
 
 
 class StreamToLog:
