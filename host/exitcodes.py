@@ -25,9 +25,15 @@ SETUP_FAILED: Final = 5
 HANDSHAKE_FAILED: Final = 6
 #: The host went away (control channel closed); the worker exits on its own.
 HOST_GONE: Final = 7
+#: The plugin ran out of memory under the worker's limit (a ``MemoryError``).
+OVER_MEMORY: Final = 8
+#: The worker was told to stop with SIGTERM (by the host escalating, or by the system).
+TERMINATED: Final = 9
+#: The worker could not apply its limits or drop its privileges; it refuses to run.
+CONTAINMENT_FAILED: Final = 10
 
 #: Exit statuses that mean "will fail again the same way": count them as boot failures.
-BOOT_FAILURES: Final = frozenset({IMPORT_FAILED, HOOKS_INVALID, SETUP_FAILED})
+BOOT_FAILURES: Final = frozenset({IMPORT_FAILED, HOOKS_INVALID, SETUP_FAILED, CONTAINMENT_FAILED})
 
 _NAMES: Final = {
     OK: "exited cleanly",
@@ -37,6 +43,9 @@ _NAMES: Final = {
     SETUP_FAILED: "plugin setup failed",
     HANDSHAKE_FAILED: "handshake with host failed",
     HOST_GONE: "host went away",
+    OVER_MEMORY: "over memory limit",
+    TERMINATED: "stopped by SIGTERM",
+    CONTAINMENT_FAILED: "could not apply its limits",
 }
 
 

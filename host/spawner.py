@@ -158,6 +158,20 @@ class SpawnLauncher:
             cmd.append("--describe")
         if args.trace:
             cmd.append("--trace")
+        cmd += [
+            "--memory-limit",
+            str(args.memory_limit),
+            "--max-open-files",
+            str(args.max_open_files),
+            "--nice",
+            str(args.nice),
+            "--heartbeat",
+            str(args.heartbeat),
+        ]
+        if args.uid is not None:
+            cmd += ["--uid", str(args.uid)]
+        if args.gid is not None:
+            cmd += ["--gid", str(args.gid)]
         env = dict(os.environ)
         env.update(request.env)
         # The worker must import ``host`` and ``sdk`` even from a plugin environment.
@@ -171,6 +185,39 @@ class SpawnLauncher:
 
     def close(self) -> None:
         """Nothing to release: every spawned worker is reaped by the supervisor."""
+
+
+def check_runs_as(uid: int, gid: int, python: str = sys.executable) -> str | None:
+    """Try whether user ``uid`` can run a worker's imports with ``python``; say why not.
+
+    Workers drop root before loading a plugin, so the interpreter, its standard library
+    and ledhost's packages must be readable by the worker user. A Python installed under
+    ``/root`` (pyenv, for one) is not; finding that out once here gives one clear message
+    instead of every plugin failing to import.
+
+    :returns: ``None`` if it works, else the error as the user should read it.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(_ledhost_paths())
+    try:
+        result = subprocess.run(
+            [python, "-c", "import importlib.metadata, host.worker"],
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{python} cannot be started as uid {uid}: {exc}"
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        return f"{python} fails as uid {uid}: {lines[-1] if lines else result.returncode}"
+    return None
 
 
 def _ledhost_paths() -> list[str]:

@@ -61,6 +61,29 @@ class WorkerArgs:
     describe: bool = False
     #: Log every hook call (the ``LEDHOST_TRACE_PLUGINS`` switch).
     trace: bool = False
+    #: Memory limit in bytes (0: none); see :func:`host.worker.limit_address_space`.
+    memory_limit: int = 0
+    #: ``RLIMIT_NOFILE`` for the worker (0: leave as inherited).
+    max_open_files: int = 0
+    #: Niceness to add.
+    nice: int = 0
+    #: User and group to switch to when started as root (``None``: keep).
+    uid: int | None = None
+    gid: int | None = None
+    #: Seconds between heartbeats.
+    heartbeat: float = 1.0
+
+
+class Terminated(BaseException):
+    """Raised by the worker's SIGTERM handler.
+
+    A ``BaseException``, so plugin code catching ``Exception`` does not swallow it, and
+    not ``SystemExit``, so it is told apart from a plugin calling ``sys.exit()``.
+    """
+
+
+#: Which deadline applies to a hook call the worker reports as busy.
+REFRESH_HOOKS: frozenset[str] = frozenset({"refresh_data"})
 
 
 class Worker:
@@ -85,7 +108,12 @@ class Worker:
         self._refresh_wake = threading.Event()
         self._refreshed = threading.Event()
         self._stopping = threading.Event()
-        self.heartbeat_interval = 1.0
+        self.heartbeat_interval = args.heartbeat
+        #: Hook calls under way, by thread role: ``{"main": ("render_frame", t0)}``.
+        #: Read by the heartbeat thread, so the host learns which call hangs and since when.
+        self.busy: dict[str, tuple[str, float]] = {}
+        #: Deadlines in seconds by kind ("render", "refresh"), from the host's ``start``.
+        self.deadlines: dict[str, float] = {}
 
     # -- boot ---------------------------------------------------------------------------
 
@@ -166,8 +194,11 @@ class Worker:
     def _trace_after(self, outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
         self.log.info("%s returned %r", hook_name, outcome.get_result())
 
-    def wait_for_start(self) -> None:
-        """Wait for the host's ``start`` with config, then run ``setup``."""
+    def wait_for_start(self) -> bool:
+        """Wait for the host's ``start`` with config, then run ``setup``.
+
+        :returns: ``False`` if the host said ``stop`` instead (e.g. the config is invalid).
+        """
         from sdk.context import PluginContext
 
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT
@@ -177,13 +208,18 @@ class Worker:
                 raise BootError("no start message from the host", exitcodes.HANDSHAKE_FAILED)
             for message in self.channel.receive_blocking(remaining):
                 if message["t"] == "stop":
-                    raise SystemExit(exitcodes.OK)
+                    return False
                 if message["t"] != "start":
                     continue
                 config = field(message, "config", dict)
                 secrets = field(message, "secrets", dict)
                 data_dir = Path(field(message, "data_dir", str))
-                self.heartbeat_interval = float(message.get("heartbeat", 1.0))
+                self.heartbeat_interval = float(message.get("heartbeat", self.heartbeat_interval))
+                deadlines = message.get("deadlines")
+                if isinstance(deadlines, dict):
+                    self.deadlines = {
+                        str(k): float(v) for k, v in deadlines.items() if isinstance(v, int | float)
+                    }
                 self.context = PluginContext(
                     plugin_id=self.args.plugin_id,
                     instance_id=self.args.instance_id,
@@ -201,13 +237,19 @@ class Worker:
                 )
                 try:
                     self.pm.hook.setup(context=self.context)
+                except SystemExit as exc:
+                    # A plugin's sys.exit() in setup is a failed setup, whatever its status.
+                    raise BootError(
+                        f"setup failed: the plugin called sys.exit({exc.code!r})",
+                        exitcodes.SETUP_FAILED,
+                    ) from None
                 except Exception as exc:
                     self.report_error("setup", exc)
                     raise BootError(
                         f"setup failed: {exception_text(exc)}", exitcodes.SETUP_FAILED
                     ) from exc
                 self.channel.send({"t": "ready"})
-                return
+                return True
 
     # -- requests from the plugin (sdk.context.Requests), any thread ---------------------
 
@@ -233,20 +275,79 @@ class Worker:
     # -- running --------------------------------------------------------------------------
 
     def report_error(self, hook: str, exc: BaseException) -> None:
-        """Tell the host a hook failed; the worker itself carries on."""
-        text = "".join(traceback.format_exception(exc))[-8000:]
-        shown = exception_text(exc)
-        self.channel.send(
-            {
-                "t": "error",
-                "hook": hook,
-                "message": shown[:1000],
-                "traceback": text,
-            }
-        )
+        """Tell the host a hook failed; the worker itself carries on.
+
+        Except after a ``MemoryError``: the plugin hit its memory limit and its state is
+        unknown, so the worker exits at once with :data:`exitcodes.OVER_MEMORY` (from
+        whichever thread saw it) and the host restarts it with backoff.
+        """
+        out_of_memory = isinstance(exc, MemoryError)
+        if out_of_memory:
+            text = shown = f"{hook}: MemoryError (over the worker's memory limit)"
+        else:
+            text = "".join(traceback.format_exception(exc))[-8000:]
+            shown = exception_text(exc)
+        try:
+            self.channel.send(
+                {"t": "error", "hook": hook, "message": shown[:1000], "traceback": text}
+            )
+        finally:
+            if out_of_memory:
+                os._exit(exitcodes.OVER_MEMORY)
+
+    # -- heartbeats and deadlines ---------------------------------------------------------
+
+    def _enter(self, role: str, hook: str) -> None:
+        self.busy[role] = (hook, time.monotonic())
+
+    def _leave(self, role: str) -> None:
+        self.busy.pop(role, None)
+
+    def _deadline_of(self, hook: str) -> float | None:
+        return self.deadlines.get("refresh" if hook in REFRESH_HOOKS else "render")
+
+    def _beat_loop(self) -> None:
+        """Beat every interval, and at once when a call runs past its deadline.
+
+        A thread of its own, so a plugin stuck in a Python loop on the main or refresh
+        thread still lets the host hear which call hangs (the GIL is handed over every few
+        milliseconds). Code that holds the GIL for good stops the beats as well, which the
+        host's heartbeat timeout catches. The parent check is gunicorn's
+        ``is_parent_alive``: a re-parented worker exits instead of running orphaned.
+        """
+        parent = os.getppid()
+        reported: set[tuple[str, float]] = set()
+        next_beat = time.monotonic()
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            busy = list(self.busy.values())
+            overdue = []
+            wake = next_beat
+            for hook, started in busy:
+                limit = self._deadline_of(hook)
+                if limit is None:
+                    continue
+                if now - started >= limit and (hook, started) not in reported:
+                    overdue.append((hook, started))
+                elif now - started < limit:
+                    wake = min(wake, started + limit + 0.01)
+            if now >= next_beat or overdue:
+                reported.update(overdue)
+                if os.getppid() != parent:
+                    os._exit(exitcodes.HOST_GONE)
+                try:
+                    self.channel.send(
+                        {"t": "hb", "busy": [[hook, now - started] for hook, started in busy]}
+                    )
+                except (OSError, EOFError, ProtocolError):
+                    return
+                next_beat = now + self.heartbeat_interval
+                wake = min(wake, next_beat)
+            self._stopping.wait(max(0.005, wake - time.monotonic()))
 
     def serve(self) -> None:
         """The main loop: control messages, due frames, heartbeats, until ``stop``."""
+        threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True).start()
         refresher = threading.Thread(target=self._refresh_loop, name="refresh", daemon=True)
         if self.pm.hook.refresh_data.get_hookimpls():
             refresher.start()
@@ -254,16 +355,11 @@ class Worker:
         selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "control")
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        next_beat = time.monotonic()
         while True:
-            now = time.monotonic()
-            if now >= next_beat:
-                self.channel.send({"t": "hb"})
-                next_beat = now + self.heartbeat_interval
-            timeout = next_beat - now
+            timeout = None
             if self.next_due is not None:
-                timeout = min(timeout, self.next_due - now)
-            for key, _ in selector.select(max(0.0, timeout)):
+                timeout = max(0.0, self.next_due - time.monotonic())
+            for key, _ in selector.select(timeout):
                 if key.data == "wake":
                     os.read(self._wake_r, 4096)
                     continue
@@ -300,10 +396,13 @@ class Worker:
         elif kind == "configure":
             config = field(message, "config", dict)
             self.context.config = config
+            self._enter("main", "configure")
             try:
                 self.pm.hook.configure(context=self.context, config=config)
             except Exception as exc:
                 self.report_error("configure", exc)
+            finally:
+                self._leave("main")
             self._refresh_wake.set()
             self._update_content()
             if self.active is not None:
@@ -316,6 +415,7 @@ class Worker:
 
     def _handle_action(self, message: Message) -> None:
         request_id = message.get("id")
+        self._enter("main", "handle_action")
         try:
             result = self.pm.hook.handle_action(
                 context=self.context,
@@ -323,6 +423,7 @@ class Worker:
                 params=message.get("params") or {},
             )
         except Exception as exc:
+            self._leave("main")
             self.report_error("handle_action", exc)
             self.channel.send(
                 {
@@ -333,6 +434,7 @@ class Worker:
                 }
             )
             return
+        self._leave("main")
         try:
             self.channel.send(
                 {"t": "action_result", "id": request_id, "ok": True, "result": result}
@@ -348,11 +450,14 @@ class Worker:
     def _update_content(self) -> None:
         for mode in self.modes:
             name = mode["name"]
+            self._enter("main", "has_content")
             try:
                 answer = self.pm.hook.has_content(context=self.context, mode=name)
             except Exception as exc:
                 self.report_error("has_content", exc)
                 answer = False
+            finally:
+                self._leave("main")
             has = answer is not False
             if self.content.get(name) != has:
                 self.content[name] = has
@@ -364,15 +469,18 @@ class Worker:
         if restart:
             self.frame_index = 0
         if self.pm.hook.render_strip.get_hookimpls():
+            self._enter("main", "render_strip")
             try:
                 strip = self.pm.hook.render_strip(
                     context=self.context, mode=self.active, height=self.args.height
                 )
             except Exception as exc:
+                self._leave("main")
                 self.report_error("render_strip", exc)
                 strip = None
                 self.next_due = None
                 return
+            self._leave("main")
             if strip is not None:
                 self.next_due = None
                 try:
@@ -423,6 +531,7 @@ class Worker:
         canvas = Canvas(self.args.width, self.args.height)
         due = self.next_due or time.monotonic()
         now = time.time() + (due - time.monotonic())
+        self._enter("main", "render_frame")
         try:
             delay = self.pm.hook.render_frame(
                 context=self.context,
@@ -437,6 +546,8 @@ class Worker:
             self.report_error("render_frame", exc)
             self.next_due = None
             return
+        finally:
+            self._leave("main")
         self.frame_index += 1
         if isinstance(delay, int | float) and delay >= 0:
             # Schedule from when this frame was due, not from now, so timing doesn't drift.
@@ -451,7 +562,11 @@ class Worker:
             wait: float | None
             try:
                 # Not firstresult: pluggy returns the list of non-None answers.
-                answers = self.pm.hook.refresh_data(context=self.context)
+                self._enter("refresh", "refresh_data")
+                try:
+                    answers = self.pm.hook.refresh_data(context=self.context)
+                finally:
+                    self._leave("refresh")
                 failures = 0
                 delays = [float(d) for d in answers if isinstance(d, int | float)]
                 wait = max(min(delays), 0.1) if delays else None
