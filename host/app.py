@@ -16,22 +16,23 @@ import os
 import selectors
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from config import HostConfig, is_valid_id
-from host import __version__
+from host import __version__, proctree
 from host.backends import Backend, open_backend
 from host.compositor import Compositor
 from host.discovery import PluginSpec, discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
 from host.scheduler import Decision, Scheduler, Slot
-from host.spawner import make_launcher, process_cpu_seconds
+from host.spawner import check_runs_as, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
+from host.watchdog import MIB, WorkerRules, rules_from_config
 from host.worker_handle import StripImage, WorkerHandle
 
 log = logging.getLogger("ledhost.host")
@@ -117,6 +118,32 @@ def plan_instances(
     return runnable, missing
 
 
+def _checked_rules(cfg: HostConfig, rules: WorkerRules) -> WorkerRules:
+    """``rules``, with the worker user checked to be able to run workers.
+
+    With ``workers.user = "auto"`` an installation the unprivileged user cannot read
+    (a Python under ``/root``) falls back to the host's user, loudly; a user named
+    explicitly must work or the host does not start.
+
+    :raises HostError: the named user cannot run workers.
+    """
+    if rules.uid is None:
+        return rules
+    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
+    if problem is None:
+        log.info("workers run as user %r", rules.user)
+        return rules
+    if cfg.workers.user != "auto":
+        raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
+    log.warning(
+        "workers run as root: user %r cannot run them (%s). Install ledhost where other users "
+        "can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
+        rules.user,
+        problem,
+    )
+    return replace(rules, uid=None, gid=None, user=None)
+
+
 class Host:
     """One run of the display host."""
 
@@ -133,12 +160,17 @@ class Host:
         self.compositor = Compositor(display.width, display.height, display.brightness)
         #: Given by tests that record what is pushed; otherwise opened by :meth:`run`.
         self.backend: Backend | None = backend
+        try:
+            rules = rules_from_config(cfg.workers)
+        except ValueError as exc:
+            raise HostError(str(exc)) from None
         self.supervisor = Supervisor(
             launcher=make_launcher(self.options.launcher),
             geometry=self.geometry,
             selector=self.selector,
             listener=self,
             data_dir=cfg.paths.data_dir / "plugins",
+            rules=rules,
             trace=self.options.trace_plugins,
         )
         self.missing: dict[str, dict[str, Any]] = {}
@@ -172,8 +204,15 @@ class Host:
         for iid, spec, opts in runnable:
             section = self.cfg.plugins.get(iid)
             source = section.source if section is not None else "defaults"
+            memory = section.memory_limit_mb * MIB if section is not None else 0
             self.supervisor.add(
-                WorkerHandle(instance_id=iid, spec=spec, options=opts, options_source=source)
+                WorkerHandle(
+                    instance_id=iid,
+                    spec=spec,
+                    options=opts,
+                    options_source=source,
+                    memory_limit=memory,
+                )
             )
         if not runnable:
             log.warning("no plugin to run: the panel stays dark")
@@ -372,8 +411,13 @@ class Host:
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
+        # Orphans of plugin processes come to us rather than to init, so they can be
+        # found and killed (host.proctree); Linux-only, harmless if refused.
+        proctree.set_child_subreaper()
         try:
             self._add_instances()
+            if self.supervisor.handles:
+                self.supervisor.rules = _checked_rules(self.cfg, self.supervisor.rules)
             log.info(
                 "ledhost %s: %dx%d on the %s backend, plugins: %s",
                 __version__,
@@ -427,6 +471,7 @@ class Host:
             if now >= next_tick:
                 self.supervisor.tick(now)
                 next_tick = now + TICK
+                self.stats.sample_memory()
             self._decide(now)
             self._push_if_due(time.monotonic())
 

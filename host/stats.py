@@ -24,6 +24,23 @@ class RunStats:
     max_lateness: float = 0.0
     lateness_total: float = 0.0
     modes_shown: list[dict[str, Any]] = field(default_factory=list)
+    #: The host's own resident memory in bytes: first sample, latest, and highest. A host
+    #: that restarts crashing workers all day must not grow.
+    rss_first: int = 0
+    rss_last: int = 0
+    rss_max: int = 0
+
+    def sample_memory(self) -> None:
+        """Record the host process's resident memory (from ``/proc/self/statm``)."""
+        try:
+            with open("/proc/self/statm", "rb") as f:
+                rss = int(f.read().split()[1]) * resource.getpagesize()
+        except (OSError, ValueError, IndexError):
+            return
+        if not self.rss_first:
+            self.rss_first = rss
+        self.rss_last = rss
+        self.rss_max = max(self.rss_max, rss)
 
     def record_push(self, at: float, due: float) -> None:
         self.frames_shown += 1
@@ -45,6 +62,11 @@ class RunStats:
                 self.lateness_total / max(self.frames_shown, 1) * 1000.0, 3
             ),
             "cpu_seconds": round(cpu_seconds, 3),
+            "host_rss_mb": {
+                "first": round(self.rss_first / 1048576, 2),
+                "last": round(self.rss_last / 1048576, 2),
+                "max": round(self.rss_max / 1048576, 2),
+            },
             "duration_s": round(elapsed, 3),
             "modes_shown": self.modes_shown,
             "plugins": plugins,

@@ -62,12 +62,26 @@ class WorkerHandle:
     options: dict[str, Any]
     #: Where ``options`` came from (a file path, "environment", "overrides"), for errors.
     options_source: str = "config"
+    #: This instance's memory limit in bytes; 0 means the host-wide one.
+    memory_limit: int = 0
     state: WorkerState = WorkerState.STOPPED
     # -- counters and reasons shown to the user
     restarts: int = 0
     frames: int = 0
     last_error: str | None = None
+    #: Wall-clock time of ``last_error``.
+    last_error_at: float | None = None
+    #: Why the last run ended, in words: "hung in render_frame (...)", "killed by SIGSEGV".
     last_exit: str | None = None
+    #: How the process itself ended (exit status or signal), e.g. "killed by SIGTERM".
+    last_exit_status: str | None = None
+    #: Why the last *failed* run ended, and when (wall clock): a clean stop at shutdown
+    #: replaces ``last_exit`` but not this.
+    last_failure: str | None = None
+    last_failure_at: float | None = None
+    #: Monotonic and wall-clock times the instance was quarantined (``None`` if it is not).
+    quarantined_at: float | None = None
+    quarantined_wall: float | None = None
     history: list[tuple[float, WorkerState]] = field(default_factory=list)
     failure_times: list[float] = field(default_factory=list)
     consecutive_failures: int = 0
@@ -84,11 +98,27 @@ class WorkerHandle:
     process: WorkerProcess | None = None
     #: The pid of the current or last worker process.
     pid: int | None = None
+    #: Its start time (clock ticks after boot): with the pid, names it despite pid reuse.
+    pid_start: int | None = None
     channel: Channel | None = None
     bus: FrameBus | None = None
     started_at: float = 0.0
     restart_at: float | None = None
     last_heartbeat: float = 0.0
+    #: Hook calls under way at the last heartbeat: ``[(hook, seconds running)]``.
+    busy: list[tuple[str, float]] = field(default_factory=list)
+    #: Set when the host decided to end the worker: the reason, and when SIGTERM went out
+    #: (``None`` once SIGKILL went out too, or if it went straight to SIGKILL).
+    kill_reason: str | None = None
+    term_at: float | None = None
+    #: When a requested stop began (for the stop timeout).
+    stop_requested_at: float | None = None
+    #: Last measured resident memory (bytes) and process count of the worker's tree.
+    rss: int = 0
+    processes: int = 0
+    #: ``(pid, start time)`` of the processes last seen below the worker, so children that
+    #: left its session can still be found and killed after it died.
+    tree: frozenset[tuple[int, int]] = frozenset()
     #: CPU seconds of earlier runs of this instance (before restarts).
     cpu_past: float = 0.0
     #: CPU seconds of the current run: sampled from /proc, final once ``bye`` arrives.
@@ -118,15 +148,32 @@ class WorkerHandle:
     def has_content(self, mode: str) -> bool:
         return self.state is WorkerState.RUNNING and self.content.get(mode, True)
 
-    def status(self) -> dict[str, Any]:
-        """The per-plugin entry of ``--stats-json`` and the status API."""
+    def status(self, now: float) -> dict[str, Any]:
+        """The per-plugin entry of ``--stats-json`` and the status API.
+
+        :param now: the monotonic time, for durations such as ``quarantined_for``.
+        """
         return {
             "plugin": self.spec.plugin_id,
             "state": self.state.value,
             "restarts": self.restarts,
+            "failures": len(self.failure_times),
             "frames": self.frames,
             "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
             "last_exit": self.last_exit,
+            "last_exit_status": self.last_exit_status,
+            "last_failure": self.last_failure,
+            "last_failure_at": self.last_failure_at,
+            "quarantined_at": self.quarantined_wall,
+            "quarantined_for": (
+                None if self.quarantined_at is None else round(now - self.quarantined_at, 3)
+            ),
+            "restart_in": (
+                None if self.restart_at is None else round(max(0.0, self.restart_at - now), 3)
+            ),
             "pid": self.pid,
+            "memory_mb": round(self.rss / 1048576, 1),
+            "processes": self.processes,
             "modes": self.mode_names(),
         }

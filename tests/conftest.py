@@ -18,6 +18,7 @@ from host.framebus import Frame, Geometry
 from host.spawner import SpawnLauncher, ZygoteLauncher
 from host.states import WorkerState
 from host.supervisor import Supervisor
+from host.watchdog import WorkerRules
 from host.worker_handle import StripImage, WorkerHandle
 
 #: Distributions of one-behaviour test plugins, found through entry points.
@@ -136,7 +137,7 @@ def _harness(tmp_path: Path, launcher: SpawnLauncher | ZygoteLauncher) -> Iterat
         selector=selector,
         listener=harness,
         data_dir=tmp_path / "plugin-data",
-        heartbeat=0.2,
+        rules=WorkerRules(heartbeat_timeout=2.0),
     )
     try:
         yield harness
