@@ -1,45 +1,37 @@
-"""The supervisor: starts workers, talks to them, reaps them, restarts them.
+"""The supervisor: starts workers, reaps them, restarts them under the policy.
 
-It shares the host loop's selector (the host waits on everything in one place: every
-worker's ready eventfd, process sentinel and control socket) and turns what arrives into
-calls on a :class:`Listener` -- the host's display side -- and state changes on each
-:class:`~host.worker_handle.WorkerHandle`. A plugin failing in any way ends here as a
-recorded reason and a restart with backoff; nothing a worker does raises out of this
-module.
+The loop is gunicorn's Arbiter shape, folded into the host's one selector: every ready fd
+is dispatched to the :class:`~host.messenger.Messenger` (what workers say and are told),
+and :meth:`Supervisor.tick` runs the housekeeping -- restarts whose backoff is over,
+deadlines and limits through the :class:`~host.enforcer.Enforcer`, CPU figures, log
+summaries. A plugin failing in any way ends here as a recorded reason and a restart with
+backoff, or quarantine; nothing a worker does raises out of this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import selectors
 import socket
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
-from config.errors import ConfigError
-from config.plugin_schema import validate_plugin_options
 from host import exitcodes, proctree, spawner
-from host.control import Channel, Message, field
+from host.control import Channel
+from host.enforcer import Enforcer
 from host.errors import ProtocolError
 from host.framebus import Frame, FrameBus, Geometry
+from host.messenger import Messenger
 from host.plugin_logs import LogLimits, PluginLog
 from host.spawner import process_cpu_seconds
 from host.states import WorkerState
-from host.watchdog import WorkerRules, over_limit, overdue
+from host.watchdog import WorkerRules
 from host.worker import WorkerArgs
 from host.worker_handle import StripImage, WorkerHandle
 
 log = logging.getLogger("ledhost.supervisor")
-
-#: Seconds between two measurements of every worker's memory and processes.
-MONITOR_INTERVAL = 0.5
-#: Seconds the zombies of a killed plugin tree are looked for, to be reaped.
-GRAVE_WATCH = 5.0
 
 
 class Listener(Protocol):
@@ -78,17 +70,31 @@ class Supervisor:
         self.selector = selector
         self.listener = listener
         self.data_dir = data_dir
-        self.rules = rules or WorkerRules()
+        #: Each instance's log, kept across restarts (the lines before a crash matter).
+        self.logs: dict[str, PluginLog] = {}
+        self.enforcer = Enforcer(rules or WorkerRules(), self.logs)
         #: The restart policy; a separate attribute so tests can swap it on its own.
-        self.policy = self.rules.policy
+        self.policy = self.enforcer.rules.policy
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
         self.handles: dict[str, WorkerHandle] = {}
-        #: Each instance's log, kept across restarts (the lines before a crash matter).
-        self.logs: dict[str, PluginLog] = {}
-        self._next_monitor = 0.0
-        #: Killed trees still to reap: ``(worker pid, known processes, watch until)``.
-        self._graves: list[tuple[int, frozenset[tuple[int, int]], float]] = []
+        self.messenger = Messenger(
+            geometry=geometry,
+            selector=selector,
+            listener=listener,
+            data_dir=data_dir,
+            enforcer=self.enforcer,
+            reap=self.reap,
+        )
+
+    @property
+    def rules(self) -> WorkerRules:
+        """Limits and deadlines of every worker (held by the :class:`Enforcer`)."""
+        return self.enforcer.rules
+
+    @rules.setter
+    def rules(self, rules: WorkerRules) -> None:
+        self.enforcer.rules = rules
 
     # -- starting -------------------------------------------------------------------------
 
@@ -160,296 +166,28 @@ class Supervisor:
         self.selector.register(handle.process.sentinel, selectors.EVENT_READ, (handle, "exit"))
         self.listener.on_state(handle)
 
-    # -- what the host asks of workers ----------------------------------------------------
+    # -- what the host asks of workers (the messenger does the talking) -----------------
 
     def activate(self, handle: WorkerHandle, mode: str) -> None:
-        """Ask ``handle`` to render ``mode``; frames of earlier activations are ignored."""
-        handle.token += 1
-        handle.active_mode = mode
-        handle.frame = None
-        handle.strip = None
-        self._send(handle, {"t": "activate", "mode": mode, "token": handle.token})
+        """Ask ``handle`` to render ``mode``; see :meth:`Messenger.activate`."""
+        self.messenger.activate(handle, mode)
 
     def deactivate(self, handle: WorkerHandle) -> None:
-        if handle.active_mode is not None:
-            handle.active_mode = None
-            handle.token += 1
-            self._send(handle, {"t": "deactivate"})
+        self.messenger.deactivate(handle)
 
     def configure(self, handle: WorkerHandle, options: dict[str, Any]) -> None:
-        """Give a running instance new options without a restart.
-
-        :raises ConfigError: the options do not fit the plugin's schema; the running
-            config stays as it was.
-        """
-        config = validate_plugin_options(
-            handle.schema, options, where=f"plugins.{handle.instance_id}"
-        )
-        handle.options = dict(options)
-        handle.config = config
-        self._send(handle, {"t": "configure", "config": config})
+        """See :meth:`Messenger.configure`."""
+        self.messenger.configure(handle, options)
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
     ) -> int:
-        """Forward a user action; the answer lands in ``handle.action_results[id]``."""
-        known = {a["name"] for a in handle.actions}
-        if name not in known:
-            raise ValueError(
-                f"plugin instance {handle.instance_id!r} has no action {name!r} "
-                f"(actions: {', '.join(sorted(known)) or 'none'})"
-            )
-        handle.action_seq += 1
-        self._send(
-            handle, {"t": "action", "id": handle.action_seq, "name": name, "params": params or {}}
-        )
-        return handle.action_seq
-
-    def _send(self, handle: WorkerHandle, message: Message) -> None:
-        if handle.channel is None or handle.channel.closed:
-            return
-        try:
-            handle.channel.send(message)
-        except (EOFError, OSError):
-            return  # the sentinel will tell us it died
-        except ProtocolError as exc:
-            self._kill(handle, f"not reading its control channel ({exc})")
-            return
-        if handle.channel.backlog:
-            # The socket buffer is full: finish the message when the worker reads.
-            self._watch_writable(handle, True)
-
-    def _watch_writable(self, handle: WorkerHandle, on: bool) -> None:
-        assert handle.channel is not None
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.modify(handle.channel.sock, events, (handle, "control"))
-
-    # -- events ---------------------------------------------------------------------------
+        """See :meth:`Messenger.request_action`."""
+        return self.messenger.request_action(handle, name, params)
 
     def dispatch(self, key: selectors.SelectorKey, now: float, events: int = 0) -> None:
-        """Handle one ready fd registered by this supervisor.
-
-        :param events: the ready events (``EVENT_READ``/``EVENT_WRITE``) the selector gave.
-        """
-        handle, kind = key.data
-        try:
-            if kind == "exit":
-                self.reap(handle, now)
-            elif kind == "frames":
-                self._read_frames(handle)
-            elif kind == "control":
-                if events & selectors.EVENT_WRITE and handle.channel is not None:
-                    with contextlib.suppress(EOFError, OSError):
-                        handle.channel.flush()
-                    if not handle.channel.backlog:
-                        self._watch_writable(handle, False)
-                self._read_control(handle, now)
-        except Exception as exc:  # noqa: BLE001 - the plugin boundary (STYLE.md rule 16)
-            # Whatever went wrong while handling this worker stays with this worker: the
-            # host and every other plugin go on.
-            log.exception("plugin instance %r: error handling its %s", handle.instance_id, kind)
-            self._kill(handle, f"host could not handle its {kind}: {type(exc).__name__}: {exc}")
-
-    def _read_frames(self, handle: WorkerHandle) -> None:
-        assert handle.bus is not None
-        try:
-            frame, errors = handle.bus.poll()
-        except ProtocolError as exc:
-            self._kill(handle, str(exc))
-            return
-        for error in errors:
-            self._record_error(handle, f"frame rejected: {error}")
-        if frame is None:
-            return
-        handle.frames += 1
-        if frame.token == handle.token and handle.active_mode is not None:
-            handle.frame = frame
-            self.listener.on_frame(handle, frame)
-
-    def _read_control(self, handle: WorkerHandle, now: float) -> None:
-        assert handle.channel is not None
-        try:
-            messages = handle.channel.receive()
-        except EOFError:
-            # The worker is exiting; its sentinel follows within milliseconds.
-            self.selector.unregister(handle.channel.sock)
-            handle.channel.close()
-            return
-        except ProtocolError as exc:
-            self._kill(handle, f"protocol error: {exc}")
-            return
-        for message in messages:
-            try:
-                self._handle_message(handle, message, now)
-            except ProtocolError as exc:
-                self._kill(handle, f"protocol error: {exc}")
-                return
-
-    def _handle_message(self, handle: WorkerHandle, message: Message, now: float) -> None:
-        kind = message["t"]
-        if kind == "hb":
-            handle.last_heartbeat = now
-            handle.busy = _busy_calls(message.get("busy"))
-            if handle.busy:
-                self._check_deadline(handle, now)
-        elif kind == "log":
-            self._handle_log(handle, message, now)
-        elif kind == "hello":
-            self._handle_hello(handle, message)
-        elif kind == "ready":
-            handle.change_state(WorkerState.RUNNING, now)
-            handle.last_heartbeat = now
-            self.listener.on_state(handle)
-        elif kind == "content":
-            handle.content[field(message, "mode", str)] = bool(message.get("has"))
-            self.listener.on_content(handle)
-        elif kind == "strip":
-            self._handle_strip(handle, message)
-        elif kind == "error":
-            hook = message.get("hook", "?")
-            self._record_error(handle, f"{hook}: {message.get('message')}")
-            if message.get("traceback"):
-                log.debug(
-                    "plugin instance %r traceback:\n%s", handle.instance_id, message["traceback"]
-                )
-        elif kind in ("interrupt", "release"):
-            mode = field(message, "mode", str)
-            if mode not in handle.mode_names():
-                self._record_error(handle, f"interrupt for unknown mode {mode!r}")
-                return
-            seconds = float(message.get("seconds", 30.0)) if kind == "interrupt" else None
-            self.listener.on_interrupt(handle, mode, int(message.get("priority", 50)), seconds)
-        elif kind == "action_result":
-            request_id = message.get("id")
-            if isinstance(request_id, int):
-                handle.action_results[request_id] = {
-                    k: message.get(k) for k in ("ok", "result", "error")
-                }
-                del_keys = sorted(handle.action_results)[:-50]
-                for key in del_keys:
-                    del handle.action_results[key]
-        elif kind == "bye":
-            handle.cpu_seconds = float(message.get("cpu", handle.cpu_seconds))
-            handle.cpu_final = True
-
-    def _handle_log(self, handle: WorkerHandle, message: Message, now: float) -> None:
-        """Rate-limit, keep and forward one log record, tagged with the instance id."""
-        decision = self.logs[handle.instance_id].add_message(now, time.time(), message)
-        plugin_log = logging.getLogger(f"ledhost.plugin.{handle.instance_id}")
-        if decision.summary is not None:
-            plugin_log.warning("%s", decision.summary)
-        if decision.record is not None:
-            plugin_log.log(decision.record.level, "%s", decision.record.message)
-
-    def _handle_hello(self, handle: WorkerHandle, message: Message) -> None:
-        handle.modes = list(field(message, "modes", list))
-        handle.hooks = list(field(message, "hooks", list))
-        handle.actions = list(message.get("actions") or [])
-        schema = message.get("schema")
-        handle.schema = schema if isinstance(schema, dict) else None
-        try:
-            handle.config = validate_plugin_options(
-                handle.schema,
-                handle.options,
-                where=f"plugins.{handle.instance_id}",
-                source=handle.options_source,
-            )
-        except ConfigError as exc:
-            handle.last_error = f"invalid config: {exc}"
-            log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
-            handle.config = None
-            self._send(handle, {"t": "stop"})
-            return
-        data_dir = self.data_dir / handle.instance_id
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._hand_over(data_dir)
-        except OSError as exc:
-            handle.last_error = f"cannot create its data folder {data_dir}: {exc.strerror}"
-            log.error(
-                "plugin instance %r does not start: %s", handle.instance_id, handle.last_error
-            )
-            handle.config = None
-            self._send(handle, {"t": "stop"})
-            return
-        self._send(
-            handle,
-            {
-                "t": "start",
-                "config": handle.config,
-                "secrets": {},
-                "data_dir": str(data_dir),
-                "heartbeat": self.rules.heartbeat,
-                "deadlines": {
-                    "render": self.rules.render_timeout,
-                    "refresh": self.rules.refresh_timeout,
-                },
-            },
-        )
-        self.listener.on_hello(handle)
-
-    def _hand_over(self, data_dir: Path) -> None:
-        """Give the worker user its data folder, which it must reach from ``/``.
-
-        :raises OSError: naming the folder that the worker user cannot pass through.
-        """
-        uid, gid = self.rules.uid, self.rules.gid
-        if uid is None:
-            return
-        os.chown(data_dir, uid, gid if gid is not None else uid)
-        for parent in data_dir.parents:
-            st = parent.stat()
-            if not st.st_mode & 0o001 and st.st_uid != uid:
-                raise OSError(
-                    0,
-                    f"workers run as user {self.rules.user!r}, who cannot enter {parent} "
-                    "(mode {:o}); set paths.data_dir to a folder outside it, such as "
-                    "/var/lib/ledhost".format(st.st_mode & 0o777),
-                )
-
-    def _handle_strip(self, handle: WorkerHandle, message: Message) -> None:
-        width = field(message, "width", int)
-        height = field(message, "height", int)
-        data = field(message, "pixels", bytes)
-        if height != self.geometry.height or len(data) != width * height * 3:
-            self._record_error(
-                handle,
-                f"strip rejected: {width}x{height} with {len(data)} "
-                f"bytes; strips are {self.geometry.height} pixels high",
-            )
-            return
-        if field(message, "token", int) != handle.token:
-            return  # drawn for an earlier activation
-        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
-        gap = message.get("gap")
-        strip = StripImage(
-            mode=field(message, "mode", str),
-            token=handle.token,
-            pixels=pixels,
-            speed=max(1.0, min(float(message.get("speed", 30.0)), 2000.0)),
-            gap=gap if isinstance(gap, int) and gap >= 0 else None,
-        )
-        handle.strip = strip
-        handle.frames += 1  # a strip is one delivered image, like a frame
-        self.listener.on_strip(handle, strip)
-
-    def _record_error(self, handle: WorkerHandle, text: str) -> None:
-        """Keep ``text`` as the last error; log it within the instance's log rate limit.
-
-        A plugin that fails on every frame must not flood the host's log through its
-        errors any more than through its log records.
-        """
-        wall = time.time()
-        handle.last_error = text[:2000]
-        handle.last_error_at = wall
-        decision = self.logs[handle.instance_id].add(
-            time.monotonic(), wall, logging.WARNING, "ledhost.host", text
-        )
-        if decision.summary is not None:
-            log.warning("plugin instance %r: %s", handle.instance_id, decision.summary)
-        if decision.record is not None:
-            log.warning("plugin instance %r: %s", handle.instance_id, decision.record.message)
+        """Handle one ready fd registered by this supervisor (see :meth:`Messenger.dispatch`)."""
+        self.messenger.dispatch(key, now, events)
 
     # -- ends of processes ----------------------------------------------------------------
 
@@ -472,14 +210,14 @@ class Supervisor:
             with contextlib.suppress(EOFError, ProtocolError, OSError):
                 for message in handle.channel.receive():  # last words: error, bye
                     with contextlib.suppress(ProtocolError):
-                        self._handle_message(handle, message, now)
+                        self.messenger.handle_message(handle, message, now)
             handle.channel.close()
             handle.channel = None
         handle.cpu_past += handle.cpu_seconds
         handle.cpu_seconds = 0.0
         handle.cpu_final = False
         # Children a plugin left behind die with it, also those that left its group.
-        self._kill_leftovers(handle, process.pid)
+        self.enforcer.kill_leftovers(handle, process.pid)
         process.close()
         handle.process = None
         if handle.bus is not None:
@@ -508,28 +246,6 @@ class Supervisor:
         handle.term_at = None
         self.listener.on_state(handle)
 
-    def _kill_leftovers(self, handle: WorkerHandle, pid: int) -> None:
-        killed = proctree.kill_tree(pid, known=handle.tree, start_time=handle.pid_start)
-        if killed:
-            log.info(
-                "plugin instance %r: killed %d process(es) it left behind",
-                handle.instance_id,
-                killed,
-            )
-            # They die a moment later; those re-parented to the host (a child subreaper)
-            # become its zombies, reaped by later monitor passes.
-            self._graves.append((pid, handle.tree, time.monotonic() + GRAVE_WATCH))
-        handle.tree = frozenset()
-
-    def _reap_graves(self, table: dict[int, proctree.ProcInfo], now: float) -> None:
-        """Reap the zombies of killed plugin processes that were re-parented to us."""
-        keep = []
-        for pid, tree, until in self._graves:
-            proctree.reap_zombie_children(proctree.adopted_zombies(pid, table, known=tree))
-            if now < until:
-                keep.append((pid, tree, until))
-        self._graves = keep
-
     def _failed(self, handle: WorkerHandle, now: float, *, boot: bool) -> None:
         if handle.started_at and self.policy.was_stable(handle.started_at, now) and not boot:
             handle.consecutive_failures = 0
@@ -552,77 +268,6 @@ class Supervisor:
         handle.restart_at = now + self.policy.delay(handle.consecutive_failures)
         handle.change_state(WorkerState.BACKOFF, now)
 
-    def _kill(self, handle: WorkerHandle, reason: str) -> None:
-        """End the worker now: SIGKILL to it and every process below it."""
-        self._record_error(handle, reason)
-        if handle.kill_reason is None:
-            handle.kill_reason = reason
-        handle.term_at = None
-        if handle.process is not None:
-            proctree.kill_tree(handle.process.pid, known=handle.tree, start_time=handle.pid_start)
-
-    def _terminate(self, handle: WorkerHandle, reason: str, now: float) -> None:
-        """Ask a hung worker to go (SIGTERM to its group); SIGKILL follows on a later pass.
-
-        gunicorn's "WORKER TIMEOUT": the polite signal lets the plugin's ``finally``
-        blocks run, the stop timeout bounds how long that may take.
-        """
-        if handle.kill_reason is not None or handle.process is None:
-            return
-        handle.kill_reason = reason
-        handle.term_at = now
-        self._record_error(handle, reason)
-        log.error("WORKER TIMEOUT: plugin instance %r %s", handle.instance_id, reason)
-        spawner.terminate(handle.process)
-
-    def _check_deadline(self, handle: WorkerHandle, now: float) -> None:
-        reason = overdue(handle, self.rules, now)
-        if reason is not None:
-            self._terminate(handle, reason, now)
-
-    def check_deadlines(self, now: float) -> None:
-        """Terminate workers past a deadline; SIGKILL those that ignored SIGTERM."""
-        for handle in self.handles.values():
-            if handle.process is None:
-                continue
-            if handle.term_at is not None:
-                if now - handle.term_at >= self.rules.stop_timeout:
-                    log.error(
-                        "plugin instance %r ignored SIGTERM for %g s; sending SIGKILL",
-                        handle.instance_id,
-                        self.rules.stop_timeout,
-                    )
-                    self._kill(handle, handle.kill_reason or "did not stop")
-            elif handle.kill_reason is not None:
-                continue  # SIGKILL sent; the sentinel follows
-            elif handle.stop_requested_at is not None:
-                if now - handle.stop_requested_at >= self.rules.stop_timeout:
-                    self._terminate(handle, "did not stop when asked", now)
-            else:
-                self._check_deadline(handle, now)
-
-    def monitor(self, now: float) -> None:
-        """Measure every worker's tree; kill those over their memory or process limit."""
-        if now < self._next_monitor:
-            return
-        self._next_monitor = now + MONITOR_INTERVAL
-        live = [h for h in self.handles.values() if h.process is not None]
-        if not live and not self._graves:
-            return
-        table = proctree.scan()
-        self._reap_graves(table, now)
-        for handle in live:
-            assert handle.process is not None
-            pid = handle.process.pid
-            handle.tree = proctree.snapshot(pid, table, known=handle.tree)
-            use = proctree.usage(pid, table, known=handle.tree)
-            handle.rss, handle.processes = use.rss_bytes, use.processes
-            if handle.kill_reason is None:
-                reason = over_limit(handle, self.rules, use.rss_bytes, use.processes)
-                if reason is not None:
-                    log.error("plugin instance %r %s: killing it", handle.instance_id, reason)
-                    self._kill(handle, reason)
-
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
         for handle in self.handles.values():
@@ -633,8 +278,8 @@ class Supervisor:
                     self.start(handle, now)
             elif handle.process is not None:
                 self._sample_cpu(handle)
-        self.check_deadlines(now)
-        self.monitor(now)
+        self.enforcer.check_deadlines(self.handles.values(), now)
+        self.enforcer.monitor(self.handles.values(), now)
         wall = time.time()
         for instance_id, plugin_log in self.logs.items():
             summary = plugin_log.summarize(now, wall)
@@ -685,7 +330,7 @@ class Supervisor:
         now = time.monotonic()
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
-                self._send(handle, {"t": "stop"})
+                self.messenger.send(handle, {"t": "stop"})
                 handle.change_state(WorkerState.STOPPING, now)
                 handle.stop_requested_at = now
             elif handle.state is WorkerState.BACKOFF:
@@ -726,18 +371,3 @@ class Supervisor:
             entry["logs"] = dict(self.logs[iid].stats())
             result[iid] = entry
         return result
-
-
-def _busy_calls(raw: object) -> list[tuple[str, float]]:
-    """The ``busy`` field of a heartbeat, checked: ``[(hook name, seconds running)]``."""
-    calls: list[tuple[str, float]] = []
-    if isinstance(raw, list):
-        for item in raw[:8]:
-            if (
-                isinstance(item, list | tuple)
-                and len(item) == 2
-                and isinstance(item[0], str)
-                and isinstance(item[1], int | float)
-            ):
-                calls.append((item[0][:64], float(item[1])))
-    return calls
