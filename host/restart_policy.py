@@ -17,7 +17,7 @@ class RestartPolicy:
     """The knobs; defaults suit a sign that must keep going for years."""
 
     #: Seconds up before a worker counts as stable, which resets the backoff.
-    start_secs: float = 5.0
+    start_secs: float = 10.0
     #: First delay before a restart, in seconds.
     base_delay: float = 0.5
     #: Longest delay between restarts.
@@ -26,7 +26,7 @@ class RestartPolicy:
     jitter: float = 0.1
     #: Failures inside ``window`` seconds that lead to quarantine.
     max_failures: int = 5
-    window: float = 120.0
+    window: float = 300.0
 
     def delay(self, consecutive_failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before restart number ``consecutive_failures`` (from 1)."""

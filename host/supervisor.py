@@ -363,11 +363,24 @@ class Supervisor:
             time.sleep(0.01)
         self.launcher.close()
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, log_tail: int = 20) -> dict[str, Any]:
+        """Every instance's status, with its log counters and its last log records.
+
+        :param log_tail: how many of the newest log records to include per instance.
+        """
         now = time.monotonic()
         result = {}
         for iid, handle in self.handles.items():
             entry = handle.status(now)
-            entry["logs"] = dict(self.logs[iid].stats())
+            plugin_log = self.logs[iid]
+            entry["logs"] = dict(plugin_log.stats())
+            entry["recent_logs"] = [
+                {
+                    "time": round(record.time, 3),
+                    "level": logging.getLevelName(record.level),
+                    "message": record.message,
+                }
+                for record in plugin_log.records(limit=log_tail)
+            ]
             result[iid] = entry
         return result
