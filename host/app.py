@@ -28,7 +28,7 @@ from host.discovery import PluginSpec, discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
 from host.scheduler import Decision, Scheduler, Slot
-from host.spawner import check_runs_as, make_launcher, process_cpu_seconds
+from host.spawner import Undertaker, check_runs_as, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
@@ -414,6 +414,15 @@ class Host:
         # Orphans of plugin processes come to us rather than to init, so they can be
         # found and killed (host.proctree); Linux-only, harmless if refused.
         proctree.set_child_subreaper()
+        # And if the host is killed outright, the undertaker kills what plugins started.
+        undertaker = Undertaker()
+        if undertaker.start():
+            self.supervisor.enforcer.undertaker = undertaker
+        else:
+            log.warning(
+                "could not start the undertaker: if the host is killed, processes "
+                "started by plugins may survive it"
+            )
         try:
             self._add_instances()
             if self.supervisor.handles:
@@ -480,11 +489,29 @@ class Host:
         ended = time.monotonic()
         cpu_before = own_cpu_seconds()
         self.supervisor.stop_all()
+        if self.supervisor.enforcer.undertaker is not None:
+            self.supervisor.enforcer.undertaker.close()
+            self.supervisor.enforcer.undertaker = None
+        self._log_failures()
         if self.backend is not None:
             self.backend.close()
         if self.options.stats_json is not None:
             cpu = cpu_before + self._workers_cpu()
             write_json(self.options.stats_json, self.stats.to_dict(ended, cpu, self.status()))
+
+    def _log_failures(self) -> None:
+        """One line per instance that failed during the run: what a headless user reads."""
+        for handle in self.supervisor.handles.values():
+            if handle.last_failure is None:
+                continue
+            log.warning(
+                "plugin instance %r failed %d time(s), %d restart(s)%s; last failure: %s",
+                handle.instance_id,
+                len(handle.failure_times),
+                handle.restarts,
+                ", quarantined" if handle.quarantined_at is not None else "",
+                handle.last_failure,
+            )
 
     def _workers_cpu(self) -> float:
         total = sum(h.cpu_past + h.cpu_seconds for h in self.supervisor.handles.values())

@@ -43,6 +43,8 @@ class Enforcer:
         self.next_monitor = 0.0
         #: Killed trees still to reap: ``(worker pid, known processes, watch until)``.
         self.graves: list[tuple[int, frozenset[tuple[int, int]], float]] = []
+        #: Told about every worker and its descendants, to kill them if the host dies.
+        self.undertaker: spawner.Undertaker | None = None
 
     def record_error(self, handle: WorkerHandle, text: str) -> None:
         """Keep ``text`` as the last error; log it within the instance's log rate limit.
@@ -133,6 +135,8 @@ class Enforcer:
             assert handle.process is not None
             pid = handle.process.pid
             handle.tree = proctree.snapshot(pid, table, known=handle.tree)
+            if self.undertaker is not None:
+                self.undertaker.know(pid, handle.tree)
             use = proctree.usage(pid, table, known=handle.tree)
             handle.rss, handle.processes = use.rss_bytes, use.processes
             if handle.kill_reason is None:
@@ -152,6 +156,8 @@ class Enforcer:
             # They die a moment later; those re-parented to the host (a child subreaper)
             # become its zombies, reaped by later monitor passes.
             self.graves.append((pid, handle.tree, time.monotonic() + GRAVE_WATCH))
+        if self.undertaker is not None:
+            self.undertaker.forget(pid)
         handle.tree = frozenset()
 
     def reap_graves(self, table: dict[int, proctree.ProcInfo], now: float) -> None:

@@ -295,6 +295,82 @@ class ZygoteLauncher:
                 stop()
 
 
+class Undertaker:
+    """The host's end of :mod:`host.undertaker`: tells it what to kill if the host dies.
+
+    Everything here is best effort: if the undertaker cannot start or has died, the host
+    logs that once and runs on, because the host's own clean-up still works while it
+    lives.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._told: dict[int, set[tuple[int, int]]] = {}
+
+    def start(self) -> bool:
+        """Start the undertaker; ``False`` if it could not be started."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "host.undertaker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                cwd="/",
+            )
+        except OSError:
+            return False
+        return True
+
+    def _write(self, line: str) -> None:
+        process = self._process
+        if process is None or process.stdin is None:
+            return
+        try:
+            process.stdin.write(line.encode() + b"\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self._process = None  # it died; the host's own clean-up still works
+
+    def watch(self, pid: int, start_time: int | None) -> None:
+        """Remember a new worker."""
+        if start_time is not None:
+            self._told[pid] = set()
+            self._write(f"w {pid} {start_time}")
+
+    def know(self, worker: int, processes: frozenset[tuple[int, int]]) -> None:
+        """Remember the processes seen below ``worker`` (only new ones are sent)."""
+        told = self._told.get(worker)
+        if told is None:
+            return
+        for pid, start_time in processes - told:
+            self._write(f"k {pid} {start_time} {worker}")
+        told |= processes
+
+    def forget(self, worker: int) -> None:
+        """The worker and what it left behind are gone."""
+        if self._told.pop(worker, None) is not None:
+            self._write(f"f {worker}")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End it after a normal shutdown (it sweeps once more, finding nothing)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def make_launcher(name: str) -> SpawnLauncher | ZygoteLauncher:
     """``"zygote"`` or ``"spawn"``."""
     if name == "zygote":

@@ -148,6 +148,8 @@ class Supervisor:
         handle.pid = handle.process.pid
         info = proctree.proc_info(handle.pid)
         handle.pid_start = info.start_time if info is not None else None
+        if self.enforcer.undertaker is not None:
+            self.enforcer.undertaker.watch(handle.pid, handle.pid_start)
         handle.channel = Channel(host_sock, peer=f"plugin instance {handle.instance_id!r}")
         handle.bus = bus
         handle.started_at = now
@@ -285,6 +287,19 @@ class Supervisor:
             summary = plugin_log.summarize(now, wall)
             if summary is not None:
                 logging.getLogger(f"ledhost.plugin.{instance_id}").warning("%s", summary)
+
+    def run_once(self, timeout: float) -> None:
+        """One pass of the loop: wait up to ``timeout`` for worker events, handle them,
+        then the housekeeping of :meth:`tick` (supervisor's ``options.test`` break).
+
+        The host runs its own loop over the shared selector, because it also waits for
+        frame pushes and signals; tests and tools that drive workers without a display
+        step this one.
+        """
+        for key, events in self.selector.select(max(0.0, timeout)):
+            if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
+                self.dispatch(key, time.monotonic(), events)
+        self.tick(time.monotonic())
 
     def next_deadline(self) -> float | None:
         times = [h.restart_at for h in self.handles.values() if h.restart_at is not None]

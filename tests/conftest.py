@@ -92,9 +92,7 @@ class Harness:
         end = time.monotonic() + seconds
         while True:
             remaining = end - time.monotonic()
-            for key, events in self.selector.select(max(0.0, min(remaining, 0.05))):
-                self.supervisor.dispatch(key, time.monotonic(), events)
-            self.supervisor.tick(time.monotonic())
+            self.supervisor.run_once(min(remaining, 0.05))
             if remaining <= 0:
                 return
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -248,3 +250,53 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
 def stats_start_offset(started: float, host: Host) -> float:
     """The monotonic time the stats' offsets count from."""
     return host.stats.started
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_processes_plugins_started_die_when_the_host_is_killed(
+    tmp_path: Path, launcher: str
+) -> None:
+    """Verify SIGKILL of the host leaves nothing behind, grandchildren that left the
+    worker's session included: the workers die with the host, the undertaker kills the
+    rest."""
+    config = tmp_path / "ledhost.toml"
+    config.write_text(
+        '[workers]\nuser = ""\nmax_processes = 1000\n'
+        "[plugins.forkbomb]\nevery = 0.2\nescape = true\nmax_children = 4\n"
+        '[rotation]\nmodes = ["forkbomb"]\n'
+    )
+    before = set(_plugin_processes())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host",
+            "run",
+            "--config",
+            str(config),
+            "--backend",
+            "headless",
+            "--launcher",
+            launcher,
+            "--plugin-path",
+            str(TEST_PLUGINS),
+            "-q",
+        ],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sum("sleep 1000" in p for p in _plugin_processes()) < 8:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, _plugin_processes()
+            time.sleep(0.1)
+        # Give the host's monitor a pass to see the escaped grandchildren.
+        time.sleep(1.0)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while set(_plugin_processes()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(_plugin_processes()) - before == set()
