@@ -286,7 +286,6 @@ class Messenger:
         uid, gid = self.enforcer.rules.uid, self.enforcer.rules.gid
         if uid is None:
             return
-        os.chown(data_dir, uid, gid if gid is not None else uid)
         for parent in data_dir.parents:
             st = parent.stat()
             if not st.st_mode & 0o001 and st.st_uid != uid:
@@ -296,6 +295,7 @@ class Messenger:
                     "(mode {:o}); set paths.data_dir to a folder outside it, such as "
                     "/var/lib/ledhost".format(st.st_mode & 0o777),
                 )
+        os.chown(data_dir, uid, gid if gid is not None else uid)
 
     def _handle_strip(self, handle: WorkerHandle, message: Message) -> None:
         width = field(message, "width", int)

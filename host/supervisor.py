@@ -15,6 +15,7 @@ import logging
 import selectors
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from host.errors import ProtocolError
 from host.framebus import Frame, FrameBus, Geometry
 from host.messenger import Messenger
 from host.plugin_logs import LogLimits, PluginLog
+from host.restart_policy import RestartPolicy
 from host.spawner import process_cpu_seconds
 from host.states import WorkerState
 from host.watchdog import WorkerRules
@@ -69,12 +71,9 @@ class Supervisor:
         self.geometry = geometry
         self.selector = selector
         self.listener = listener
-        self.data_dir = data_dir
         #: Each instance's log, kept across restarts (the lines before a crash matter).
         self.logs: dict[str, PluginLog] = {}
         self.enforcer = Enforcer(rules or WorkerRules(), self.logs)
-        #: The restart policy; a separate attribute so tests can swap it on its own.
-        self.policy = self.enforcer.rules.policy
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
         self.handles: dict[str, WorkerHandle] = {}
@@ -95,6 +94,24 @@ class Supervisor:
     @rules.setter
     def rules(self, rules: WorkerRules) -> None:
         self.enforcer.rules = rules
+
+    @property
+    def policy(self) -> RestartPolicy:
+        """The restart policy, part of :attr:`rules`; settable on its own for tests."""
+        return self.enforcer.rules.policy
+
+    @policy.setter
+    def policy(self, policy: RestartPolicy) -> None:
+        self.enforcer.rules = replace(self.enforcer.rules, policy=policy)
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder holding each instance's data folder (used by the messenger)."""
+        return self.messenger.data_dir
+
+    @data_dir.setter
+    def data_dir(self, path: Path) -> None:
+        self.messenger.data_dir = path
 
     # -- starting -------------------------------------------------------------------------
 
