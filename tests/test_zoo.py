@@ -16,6 +16,8 @@ to the benchmarks.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -300,3 +302,58 @@ def test_processes_plugins_started_die_when_the_host_is_killed(
     while set(_plugin_processes()) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert set(_plugin_processes()) - before == set()
+
+
+def test_killed_worker_is_noticed_at_once_and_its_mode_shown_again(tmp_path: Path) -> None:
+    """Verify SIGKILL of a worker mid-show: the host notices within a moment, the panel
+    keeps its last frame meanwhile, and the mode is shown again after the backoff."""
+    restart_delay = 1.0
+    cfg = load_config(
+        None,
+        env={},
+        overrides={
+            "workers": {"user": "", "restart_delay": restart_delay},
+            "plugins": {"solid": {"fps": 30}},
+            "rotation": {"modes": ["solid"]},
+            "paths": {"data_dir": str(tmp_path / "data")},
+        },
+    )
+    backend = RecordingBackend(cfg.display.width, cfg.display.height)
+    host = Host(
+        cfg,
+        RunOptions(
+            duration=6.0,
+            environment_plugins=False,
+            plugin_paths=(str(TEST_PLUGINS),),
+        ),
+        backend=backend,
+    )
+    killed_at: list[float] = []
+
+    def kill_when_showing() -> None:
+        deadline = time.monotonic() + 20
+        while len(backend.pushes) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        handle = host.supervisor.handles["solid"]
+        assert handle.pid is not None
+        killed_at.append(time.monotonic())
+        os.kill(handle.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_showing)
+    killer.start()
+    assert host.run() == 0
+    killer.join()
+    handle = host.supervisor.handles["solid"]
+    assert handle.restarts == 1 and "SIGKILL" in (handle.last_failure or "")
+    noticed = next(t for t, state in handle.history if state.value == "backoff")
+    print(f"SIGKILL noticed after {(noticed - killed_at[0]) * 1000:.1f} ms")
+    # The issue's figure is 100 ms; the benchmark measures it. Here, a wide margin.
+    assert 0 <= noticed - killed_at[0] < 1.0
+    before = [at for _, at, _ in backend.pushes if at < killed_at[0]]
+    after = [at for _, at, _ in backend.pushes if at > noticed]
+    assert before and after, "the mode was not shown again"
+    # Nothing new while the worker was down (the panel kept its last frame), and the
+    # first new frame came after the backoff delay.
+    assert after[0] - noticed >= restart_delay * 0.99, after[0] - noticed
+    assert after[0] - noticed < restart_delay + 5.0
+    assert len(after) > 30
