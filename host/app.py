@@ -305,11 +305,26 @@ class Host:
             return
         decision = self.scheduler.decide(now, self._can_show)
         if decision is None:
-            if self._current is not None:
+            if self._current is not None and not self._coming_back(self._current):
                 self._switch_to(None, now)
             return
-        if decision.slot != self._current:
+        if decision.slot != self._current or not self._activated(decision.slot):
             self._switch_to(decision, now)
+
+    def _coming_back(self, slot: Slot) -> bool:
+        """Whether the slot's worker failed and will be restarted soon.
+
+        Then, with nothing else to show, the panel keeps the last good frame rather than
+        going dark: a crash must not blank the display. A quarantined or stopped worker is
+        not coming back, and a frozen frame would then mislead, so that blanks.
+        """
+        handle = self.supervisor.handles.get(slot.instance)
+        return handle is not None and handle.state in (WorkerState.BACKOFF, WorkerState.STARTING)
+
+    def _activated(self, slot: Slot) -> bool:
+        """Whether the slot's worker was asked to render it (a restarted one was not)."""
+        handle = self.supervisor.handles.get(slot.instance)
+        return handle is not None and handle.active_mode == slot.mode
 
     def _first_mode_booting(self, now: float) -> bool:
         """Whether nothing was shown yet and the first slot's worker is still booting."""
