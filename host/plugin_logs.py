@@ -77,9 +77,9 @@ class LogLimits:
     """
 
     #: Records per second that pass in the long run.
-    rate: float = 20.0
+    rate: float = 2.0
     #: Records that may pass at once after a quiet spell, which is also the bucket size.
-    burst: int = 100
+    burst: int = 50
     #: Records kept per instance for the UI.
     ring_size: int = 500
     #: Characters kept per message. Longer messages are cut and get a marker.
