@@ -118,15 +118,21 @@ def plan_instances(
     return runnable, missing
 
 
-def _checked_rules(cfg: HostConfig, rules: WorkerRules) -> WorkerRules:
+def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
     """``rules``, with the worker user checked to be able to run workers.
 
     With ``workers.user = "auto"`` an installation the unprivileged user cannot read
     (a Python under ``/root``) falls back to the host's user, loudly; a user named
     explicitly must work or the host does not start.
 
-    :raises HostError: the named user cannot run workers.
+    :param rules: the rules made from ``cfg``; ``None`` to make them here.
+    :raises HostError: the named user does not exist or cannot run workers.
     """
+    if rules is None:
+        try:
+            rules = rules_from_config(cfg.workers)
+        except ValueError as exc:
+            raise HostError(str(exc)) from None
     if rules.uid is None:
         return rules
     problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
@@ -441,7 +447,7 @@ class Host:
         try:
             self._add_instances()
             if self.supervisor.handles:
-                self.supervisor.rules = _checked_rules(self.cfg, self.supervisor.rules)
+                self.supervisor.rules = checked_rules(self.cfg, self.supervisor.rules)
             log.info(
                 "ledhost %s: %dx%d on the %s backend, plugins: %s",
                 __version__,
@@ -545,4 +551,4 @@ class Host:
         return status
 
 
-__all__ = ["Host", "HostError", "RunOptions", "plan_instances"]
+__all__ = ["Host", "HostError", "RunOptions", "checked_rules", "plan_instances"]

@@ -14,10 +14,13 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host import __version__
 from host.errors import HostError
+
+if TYPE_CHECKING:
+    from host.watchdog import WorkerRules
 
 #: Environment switch: run exactly these plugin instances (comma-separated; empty = none).
 PLUGINS_ENV = "LEDHOST_PLUGINS"
@@ -162,12 +165,23 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return Host(cfg, options).run()
 
 
+def _worker_rules() -> WorkerRules:
+    """Worker limits and user from the embedded config and ``LEDHOST_WORKERS__*``.
+
+    ``plugins`` and ``render`` start workers too, and plugin code runs in them.
+    """
+    from config import load_config
+    from host.app import checked_rules
+
+    return checked_rules(load_config(None))
+
+
 def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.discovery import discover
     from host.probe import describe_plugins
 
     specs = discover([str(p) for p in ns.plugin_path])
-    described = describe_plugins(list(specs.values()))
+    described = describe_plugins(list(specs.values()), rules=_worker_rules())
     rows = []
     for plugin_id, spec in specs.items():
         info = described.get(plugin_id, {})
@@ -219,7 +233,10 @@ def cmd_render(ns: argparse.Namespace) -> int:
     if spec is None:
         known = ", ".join(specs) or "none"
         raise HostError(f"unknown plugin {plugin_id!r} (installed: {known})")
+    rules = _worker_rules()
     with tempfile.TemporaryDirectory(prefix="ledhost-render-") as data_dir:
+        if rules.uid is not None:
+            os.chmod(data_dir, 0o711)  # the worker user must reach its data folder inside
         frames, durations = render_mode(
             spec,
             mode or None,
@@ -228,6 +245,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
             frames=ns.frames,
             options=options,
             data_dir=Path(data_dir),
+            rules=rules,
         )
     from PIL import Image
 

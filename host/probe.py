@@ -24,20 +24,29 @@ from host.framebus import Frame, FrameBus, Geometry
 from host.spawner import LaunchRequest, SpawnLauncher, ZygoteLauncher
 from host.states import WorkerState
 from host.supervisor import Supervisor
+from host.watchdog import WorkerRules
 from host.worker import WorkerArgs
 from host.worker_handle import StripImage, WorkerHandle
 
 
 def describe_plugins(
-    specs: list[PluginSpec], *, timeout: float = 30.0, launcher: str = "spawn"
+    specs: list[PluginSpec],
+    *,
+    timeout: float = 30.0,
+    launcher: str = "spawn",
+    rules: WorkerRules | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Start every plugin in describe mode at once and collect its hello.
+
+    Importing a plugin runs its code, so these workers are contained like any other:
+    ``rules`` gives their limits and user (``None``: the defaults, as the host's user).
 
     :returns: per plugin id, ``{"modes", "hooks", "schema", "actions"}`` or ``{"error"}``.
     """
     import socket
 
     launch = ZygoteLauncher() if launcher == "zygote" else SpawnLauncher()
+    rules = rules or WorkerRules()
     geometry = Geometry(1, 1, 1)
     pending: dict[str, tuple[Any, Channel, FrameBus]] = {}
     results: dict[str, dict[str, Any]] = {}
@@ -55,6 +64,11 @@ def describe_plugins(
             1,
             spec.paths,
             describe=True,
+            memory_limit=rules.memory_limit,
+            max_open_files=rules.max_open_files,
+            nice=rules.nice,
+            uid=rules.uid,
+            gid=rules.gid,
         )
         try:
             process = launch.launch(LaunchRequest(args, spec.python))
@@ -142,6 +156,7 @@ def render_mode(
     data_dir: Path,
     fps: float = 30.0,
     timeout: float = 30.0,
+    rules: WorkerRules | None = None,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Render ``frames`` frames of ``spec``'s ``mode`` through a real worker.
 
@@ -159,6 +174,7 @@ def render_mode(
         selector=selector,
         listener=collector,
         data_dir=data_dir,
+        rules=rules,
     )
     handle = WorkerHandle(instance_id=spec.plugin_id, spec=spec, options=options)
     sup.add(handle)

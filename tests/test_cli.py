@@ -97,6 +97,16 @@ def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], needles: lis
     _one_line_error(result, *needles)
 
 
+@pytest.mark.parametrize("command", [["run", "--duration", "1"], ["render", "clock"], ["plugins"]])
+def test_unknown_worker_user_is_one_clear_line(tmp_path: Path, command: list[str]) -> None:
+    """Verify every command that starts workers refuses a worker user that does not exist."""
+    if os.geteuid() != 0:
+        pytest.skip("the worker user only matters when ledhost runs as root")
+    args = [*command, "--out", str(tmp_path / "x.png")] if command[0] == "render" else command
+    result = ledhost(*args, env={"LEDHOST_WORKERS__USER": "nosuchuser"})
+    _one_line_error(result, "workers.user 'nosuchuser'", "no such user")
+
+
 def test_render_unwritable_folder(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
