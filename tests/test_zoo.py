@@ -162,7 +162,6 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
         ),
         backend=backend,
     )
-    started = time.monotonic()
     assert host.run() == 0
     stats = json.loads(stats_path.read_text())
     plugins = stats["plugins"]
@@ -225,21 +224,24 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
 
     # The display kept going: pushes throughout, the clock ticked, the text scrolled.
     pushes = backend.pushes
-    times = [at - started for _, at, _ in pushes]
-    assert times, "nothing was pushed"
+    assert pushes, "nothing was pushed"
     clock_spans = _spans(stats, "clock:", RUN_SECONDS)
     text_spans = _spans(stats, "text:", RUN_SECONDS)
     assert len(clock_spans) >= 2 and len(text_spans) >= 2, stats["modes_shown"]
-    t0 = stats_start_offset(started, host)
+    t0 = host.stats.started  # what the offsets in modes_shown count from
     for start, end in clock_spans:
         inside = [(at, frame) for frame, at, _ in pushes if start + 0.3 < at - t0 < end - 0.05]
         # A clock with seconds changes every second: never more than ~1 s between pushes.
         gaps = np.diff([at for at, _ in inside])
         assert len(inside) >= 2 and (gaps < 1.5).all(), (start, end, gaps)
     for start, end in text_spans:
-        inside = [frame for frame, at, _ in pushes if start + 0.3 < at - t0 < end - 0.05]
+        inside = [(at, f) for f, at, _ in pushes if start + 0.3 < at - t0 < end - 0.05]
         assert len(inside) > (end - start - 0.4) * 20, (start, end, len(inside))
-        assert not all(np.array_equal(inside[0], f) for f in inside[1:]), "text did not move"
+        first = inside[0][1]
+        assert not all(np.array_equal(first, f) for _, f in inside[1:]), "text did not move"
+        # Smoothly: a step every frame or two, never a stall (wide margin for CI).
+        gaps = np.diff([at for at, _ in inside])
+        assert gaps.max() < 0.25, (start, end, gaps.max())
     # Frame lateness over the whole run, failures included: within a few frame periods
     # on average; the worst single frame gets a wide margin for a shared CI machine.
     assert stats["mean_frame_lateness_ms"] < 3 * 1000 / FPS, stats["mean_frame_lateness_ms"]
@@ -247,11 +249,6 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
     # The host did not grow while workers crashed and restarted around it.
     rss = stats["host_rss_mb"]
     assert rss["last"] - rss["first"] < 25, rss
-
-
-def stats_start_offset(started: float, host: Host) -> float:
-    """The monotonic time the stats' offsets count from."""
-    return host.stats.started
 
 
 @pytest.mark.parametrize("launcher", ["zygote", "spawn"])
