@@ -63,7 +63,7 @@ def test_interrupt_preempts_and_rotation_resumes_where_it_was() -> None:
     assert s.decide(14.0, _everything).slot == B
 
 
-def test_higher_priority_interrupt_wins_and_equal_priority_newest_first() -> None:
+def test_higher_priority_interrupt_wins_and_equal_priorities_take_turns() -> None:
     s = Scheduler()
     s.set_slots([A])
     low, high, high2 = Slot("x", "a", 1), Slot("y", "b", 1), Slot("z", "c", 1)
@@ -71,9 +71,10 @@ def test_higher_priority_interrupt_wins_and_equal_priority_newest_first() -> Non
     s.interrupt(high, 90, until=100)
     assert s.decide(0.0, _everything).slot == high
     s.interrupt(high2, 90, until=100)
-    assert s.decide(0.0, _everything).slot == high2
+    assert s.decide(0.0, _everything).slot == high  # the newcomer waits for its turn
+    assert s.decide(1.0, _everything).slot == high2
     s.release("z")
-    assert s.decide(0.0, _everything).slot == high
+    assert s.decide(1.5, _everything).slot == high
 
 
 def test_pin_beats_interrupts_until_it_expires() -> None:
