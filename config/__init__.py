@@ -2,12 +2,14 @@
 
 ``load_config()`` reads the file, applies ``LEDHOST_<SECTION>__<NAME>`` environment
 variables and an override mapping, checks everything against the settings declared once
-in :mod:`config.schema`, and returns a frozen :class:`HostConfig`, or raises one
-:class:`ConfigError` listing every problem. Plugin options are checked later, against the
-JSON Schema each plugin reports, by :func:`validate_plugin_options`.
+in :mod:`config.schema`, and returns a frozen :class:`HostConfig` (:mod:`config.model`;
+time windows in :mod:`config.windows`), or raises one :class:`ConfigError` listing every
+problem. Plugin options are checked later, against the JSON Schema each plugin reports,
+by :func:`validate_plugin_options`.
 
 This package imports nothing else of ledhost's. Its core is pure — no I/O, clock or
-process state — except :mod:`config.loader` reading the one file (STYLE.md rule 17).
+process state — except :mod:`config.loader` reading the one file and
+:func:`config.windows.check_timezone` reading the time-zone database (STYLE.md rule 17).
 """
 
 from __future__ import annotations
@@ -19,23 +21,29 @@ from config.loader import (
     default_config_text,
     load_config,
 )
-from config.plugin_schema import check_schema, fill_defaults, validate_plugin_options
-from config.schema import (
-    ENV_PREFIX,
-    ID_PATTERN,
-    INSTANCE_SETTINGS,
-    SETTINGS,
+from config.model import (
     DisplayConfig,
     HostConfig,
     PathsConfig,
     PluginInstanceConfig,
     RotationConfig,
     RotationEntry,
-    Setting,
+    TickerConfig,
+    TransitionsConfig,
     WorkersConfig,
+)
+from config.plugin_schema import check_schema, fill_defaults, validate_plugin_options
+from config.schema import (
+    ENV_PREFIX,
+    ID_PATTERN,
+    INSTANCE_SETTINGS,
+    SETTINGS,
+    TRANSITION_KINDS,
+    Setting,
     is_valid_id,
     settings_reference_markdown,
 )
+from config.windows import TINTS, DimWindow, ScheduleConfig, Window
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -44,17 +52,24 @@ __all__ = [
     "ID_PATTERN",
     "INSTANCE_SETTINGS",
     "SETTINGS",
+    "TINTS",
+    "TRANSITION_KINDS",
     "ConfigError",
     "ConfigIssue",
+    "DimWindow",
     "DisplayConfig",
     "HostConfig",
     "PathsConfig",
     "PluginInstanceConfig",
     "PluginSchemaError",
     "RotationConfig",
-    "WorkersConfig",
     "RotationEntry",
+    "ScheduleConfig",
     "Setting",
+    "TickerConfig",
+    "TransitionsConfig",
+    "Window",
+    "WorkersConfig",
     "check_schema",
     "default_config_text",
     "fill_defaults",

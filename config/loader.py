@@ -20,20 +20,24 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from config.errors import ConfigError, ConfigIssue
+from config.model import (
+    DisplayConfig,
+    HostConfig,
+    PathsConfig,
+    PluginInstanceConfig,
+    RotationConfig,
+    RotationEntry,
+    TickerConfig,
+    TransitionsConfig,
+    WorkersConfig,
+)
 from config.schema import (
     ENV_PREFIX,
     INSTANCE_SETTINGS,
     SECTIONS,
     SETTINGS,
-    DisplayConfig,
-    HostConfig,
     KeyPath,
-    PathsConfig,
-    PluginInstanceConfig,
-    RotationConfig,
-    RotationEntry,
     Setting,
-    WorkersConfig,
     describe_value,
     format_key,
     is_valid_id,
@@ -41,6 +45,7 @@ from config.schema import (
     plain_data,
     suggest,
 )
+from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -69,6 +74,13 @@ _ID_RULE: Final = (
 _MODE_RULE: Final = "use 1-64 characters: lowercase ASCII letters, digits, '_' or '-'"
 _RESERVED: Final = tuple(s.name for s in INSTANCE_SETTINGS)
 _BY_KEY: Final[dict[tuple[str, str], Setting]] = {(s.section, s.name): s for s in SETTINGS}
+#: The keys of a rotation entry written as a table, and the setting that checks each.
+_ENTRY_KEYS: Final = ("mode", "duration", "transition", "transition_duration", "when")
+_ENTRY_CHECKS: Final[dict[str, Setting]] = {
+    "duration": _BY_KEY[("rotation", "default_duration")],
+    "transition": _BY_KEY[("transitions", "kind")],
+    "transition_duration": _BY_KEY[("transitions", "duration")],
+}
 
 
 def default_config_text() -> str:
@@ -302,20 +314,22 @@ class _Validator:
         ``instances`` is None when ``[plugins]`` itself is broken; then entries are not
         checked against it, rather than each reported as naming an unknown instance.
         """
-        duration_setting = _BY_KEY[("rotation", "default_duration")]
         entries: list[RotationEntry] = []
         for index, item in enumerate(modes or []):
             path: KeyPath = ("rotation", "modes", index)
-            duration: float | None = None
+            extras: dict[str, Any] = {}
             if isinstance(item, Mapping):
                 for key in item:
-                    if key not in ("mode", "duration"):
-                        hint = suggest(str(key), ("mode", "duration"))
+                    if key not in _ENTRY_KEYS:
+                        hint = suggest(str(key), _ENTRY_KEYS)
                         self.add((*path, key), f"unknown key {key!r} in a rotation entry{hint}")
-                if "duration" in item:
-                    duration, problem = duration_setting.check(item["duration"])
-                    if problem is not None:
-                        self.add((*path, "duration"), problem)
+                for key, setting in _ENTRY_CHECKS.items():
+                    if key in item:
+                        extras[key], problem = setting.check(item[key])
+                        if problem is not None:
+                            self.add((*path, key), problem)
+                if "when" in item:
+                    extras["when"] = parse_windows(item["when"], (*path, "when"), self.add)
                 if "mode" not in item:
                     self.add(path, 'missing "mode", e.g. { mode = "clock:digital", duration = 15 }')
                     continue
@@ -325,8 +339,8 @@ class _Validator:
             if not isinstance(text, str):
                 self.add(
                     path,
-                    f'expected "instance:mode", "instance" or a table with mode and '
-                    f"duration, found {describe_value(text)}",
+                    f'expected "instance:mode", "instance" or a table such as '
+                    f'{{ mode = "clock:digital", duration = 15 }}, found {describe_value(text)}',
                 )
                 continue
             instance, colon, mode = text.partition(":")
@@ -344,8 +358,19 @@ class _Validator:
                     f"{instance!r} is not a configured plugin instance{hint}; configured: {known}",
                 )
                 continue
-            entries.append(RotationEntry(instance, mode if colon else None, duration))
+            entries.append(RotationEntry(instance, mode if colon else None, **extras))
         return tuple(entries)
+
+    def schedule(self, values: dict[str, Any]) -> ScheduleConfig:
+        """Parse ``[schedule]`` (its values already checked against the declarations)."""
+        timezone = values["timezone"]
+        if isinstance(timezone, str) and timezone:
+            problem = check_timezone(timezone)
+            if problem is not None:
+                self.add(("schedule", "timezone"), problem)
+        on = parse_windows(values["on"], ("schedule", "on"), self.add)
+        dim = parse_dim_windows(values["dim"], ("schedule", "dim"), self.add)
+        return ScheduleConfig(timezone=timezone or "", on=on, dim=dim)
 
     def data_dir(self, raw: str | None) -> Path:
         home = Path(self.env.get("HOME") or Path.home())
@@ -373,12 +398,16 @@ class _Validator:
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
         entries = self.rotation_entries(rotation.pop("modes"), known)
+        schedule = self.schedule(sections["schedule"])
         data_dir = self.data_dir(sections["paths"]["data_dir"])
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
             display=DisplayConfig(**sections["display"]),
             rotation=RotationConfig(entries=entries, **rotation),
+            transitions=TransitionsConfig(**sections["transitions"]),
+            ticker=TickerConfig(**sections["ticker"]),
+            schedule=schedule,
             workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),
             plugins=MappingProxyType(instances),

@@ -1,11 +1,12 @@
-"""Every host setting, declared once as data, and the typed config the loader returns.
+"""Every host setting, declared once as data.
 
 The :data:`SETTINGS` table drives validation and defaults (:mod:`config.loader`), the
 generated reference (:func:`settings_reference_markdown`) and, through
 :attr:`Setting.key` / :attr:`Setting.env_var`, CLI flags and environment variables
 (gunicorn's ``config.py`` ``Setting`` classes, as a dataclass table). Adding a setting
-means adding one row here and one field to the section's dataclass; a test keeps the two
-in step.
+means adding one row here and one field to the section's dataclass in
+:mod:`config.model`; a test keeps the two in step. Time windows, which are tables rather
+than single values, are parsed by :mod:`config.windows`.
 
 Pure: no I/O, no clock, no environment (STYLE.md rule 17).
 """
@@ -18,8 +19,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Final, final
 
 __all__ = [
@@ -30,14 +30,8 @@ __all__ = [
     "MODE_PATTERN",
     "SECTIONS",
     "SETTINGS",
-    "DisplayConfig",
-    "HostConfig",
-    "PathsConfig",
-    "PluginInstanceConfig",
-    "RotationConfig",
-    "RotationEntry",
+    "TRANSITION_KINDS",
     "Setting",
-    "WorkersConfig",
     "describe_value",
     "format_key",
     "format_toml_value",
@@ -60,6 +54,12 @@ KeyPath = tuple[str | int, ...]
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _RGB_SEQUENCES: Final = ("RGB", "RBG", "GRB", "GBR", "BRG", "BGR")
+#: How one mode gives way to the next (``transitions.kind``, a rotation entry's ``transition``).
+TRANSITION_KINDS: Final[tuple[str, ...]] = (
+    "cut",
+    "crossfade",
+    *(f"{kind}-{side}" for kind in ("slide", "wipe") for side in ("left", "right", "up", "down")),
+)
 
 
 def is_valid_id(value: object) -> bool:
@@ -249,7 +249,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "(RGBMatrixEmulator), `headless` (live preview and snapshots only), or "
                  "`auto`: hardware when rgbmatrix imports, else headless."),
     Setting("display", "brightness", int, 100, min=0, max=100,
-            help="Brightness in percent; 0 blanks the panel."),
+            help="Brightness in percent; 0 blanks the panel. `[schedule]` dim windows "
+                 "override it while they last."),
+    Setting("display", "gamma", float, 1.0, min=0.5, max=4.0,
+            help="Gamma correction of every frame: 1.0 leaves colours as plugins draw them; "
+                 "2.2 makes dim colours darker, as LED panels look more natural with."),
     Setting("display", "fps", float, 60.0, min=1, max=240,
             help="Frame-rate ceiling for moving content (scrolling, animations, "
                  "transitions). Still content is pushed only when it changes."),
@@ -281,9 +285,59 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("rotation", "modes", list, [],
             help='What the rotation shows, in order. Each item is `"instance:mode"`, '
                  '`"instance"` (all of its modes) or a table '
-                 '`{ mode = "instance:mode", duration = 12.5 }`. Empty means every mode of '
-                 "every enabled plugin instance, in config order. Entries naming a disabled "
-                 "instance are skipped."),
+                 '`{ mode = "instance:mode", duration = 12.5 }` with optional keys besides '
+                 "`mode`: `duration` (seconds), `transition` and `transition_duration` "
+                 "(override `[transitions]` when switching to this entry) and `when`, an "
+                 "array of time windows as in `schedule.on`: outside them the entry is "
+                 'skipped, e.g. `when = [{ days = "mon-fri", from = "09:00", to = "17:00" }]`. '
+                 "Empty means every mode of every enabled plugin instance, in config order. "
+                 "Entries naming a disabled instance are skipped."),
+    Setting("rotation", "max_dwell", float, 120.0, min=1, max=86400,
+            help="Longest a mode's turn may last, in seconds, when its plugin asks for more "
+                 "time to finish a cycle (a message scrolling to its end). A configured "
+                 "`duration` longer than this still holds."),
+    # [transitions]
+    Setting("transitions", "kind", str, "cut", choices=TRANSITION_KINDS,
+            help="How one mode gives way to the next: `cut` (at once), `crossfade`, "
+                 "`slide-<side>` (the new mode moves in towards that side, pushing the old "
+                 "one out) or `wipe-<side>` (an edge moving towards that side uncovers the "
+                 "new mode). A rotation entry may set its own `transition`."),
+    Setting("transitions", "duration", float, 0.5, min=0.05, max=10,
+            help="Seconds a transition takes (`cut` takes none). A rotation entry may set "
+                 "its own `transition_duration`."),
+    # [ticker]
+    Setting("ticker", "speed", float, 30.0, min=1, max=1000,
+            help="Speed of the ticker band, in pixels per second: several plugins' strips "
+                 "scroll past as one seamless band."),
+    Setting("ticker", "separator", str, " \u2022 ",
+            help="Text drawn between two plugins' strips in the ticker band; empty for none."),
+    Setting("ticker", "gap", int, 8, min=0, max=256,
+            help="Blank pixels on each side of the separator (between two strips when the "
+                 "separator is empty)."),
+    # [schedule]
+    Setting("schedule", "timezone", str, "",
+            help="IANA time zone the windows of `[schedule]` and `rotation.modes` are read "
+                 "in, e.g. `Europe/Berlin`; empty means the system's local time."),
+    Setting("schedule", "on", list, [],
+            help="Windows when the panel is on; outside all of them it is off (dark). Empty "
+                 'means always on. A window is a table `{ days = "mon-fri", from = "07:00", '
+                 'to = "23:00" }`. `days` (default: every day) takes day names (`mon` to '
+                 "`sun`, or in full), ranges (`mon-fri`; `fri-mon` wraps), `all`, `daily`, "
+                 "`weekdays` or `weekends`, comma-separated or as an array. `from` and `to` "
+                 "are 24-hour `HH:MM` (default `00:00` and `24:00`). A window whose `to` is "
+                 "earlier than its `from` runs overnight and belongs to the day it starts: "
+                 '`{ days = "fri", from = "22:00", to = "02:00" }` is Friday 22:00 to '
+                 "Saturday 02:00. Windows follow the wall clock, so across a daylight-saving "
+                 "change they last an hour more or less; a time the clocks skip counts from "
+                 "the moment after the jump, and a time that occurs twice counts once, the "
+                 "first time."),
+    Setting("schedule", "dim", list, [],
+            help="Windows with their own brightness: each is a window as in `on` plus "
+                 "`brightness` (0-100 percent, required) and `tint` (`none`, `warm`, `red` or "
+                 '`"#rrggbb"`: a colour filter applied last, default `none`), e.g. '
+                 '`{ from = "22:00", to = "07:00", brightness = 20, tint = "warm" }`. The '
+                 "first window that matches wins; outside all of them `display.brightness` "
+                 "applies."),
     # [workers] -- how plugin workers are contained; see docs/writing_plugins.md.
     Setting("workers", "user", str, "auto",
             help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
@@ -352,162 +406,6 @@ INSTANCE_SETTINGS: Final[tuple[Setting, ...]] = (
 
 #: Host sections in file order; ``plugins`` is handled apart (see INSTANCE_SETTINGS).
 SECTIONS: Final[tuple[str, ...]] = tuple(dict.fromkeys(s.section for s in SETTINGS))
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class DisplayConfig:
-    """The ``[display]`` table; see :data:`SETTINGS` for each field."""
-
-    rows: int
-    cols: int
-    chain_length: int
-    parallel: int
-    backend: str
-    brightness: int
-    fps: float
-    hardware_mapping: str
-    gpio_slowdown: int
-    pwm_bits: int
-    rgb_sequence: str
-    pixel_mapper: str
-    drop_privileges: bool
-
-    @property
-    def width(self) -> int:
-        """Display width in pixels: ``cols * chain_length``."""
-        return self.cols * self.chain_length
-
-    @property
-    def height(self) -> int:
-        """Display height in pixels: ``rows * parallel``."""
-        return self.rows * self.parallel
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class RotationEntry:
-    """One item of ``rotation.modes``."""
-
-    #: The plugin instance id.
-    instance: str
-    #: The mode name, or ``None`` for every mode of the instance.
-    mode: str | None = None
-    #: Seconds on screen, or ``None`` for the mode's own or the default duration.
-    duration: float | None = None
-
-    def to_toml_value(self) -> str | dict[str, Any]:
-        """Return the entry as written in the config file."""
-        text = self.instance if self.mode is None else f"{self.instance}:{self.mode}"
-        if self.duration is None:
-            return text
-        return {"mode": text, "duration": self.duration}
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class RotationConfig:
-    """The ``[rotation]`` table."""
-
-    default_duration: float
-    #: Parsed ``modes``; empty means every mode of every enabled instance in config order.
-    entries: tuple[RotationEntry, ...] = ()
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class WorkersConfig:
-    """The ``[workers]`` table: containment, deadlines and restart policy of workers."""
-
-    user: str
-    memory_limit_mb: int
-    max_processes: int
-    max_open_files: int
-    nice: int
-    render_timeout: float
-    refresh_timeout: float
-    setup_timeout: float
-    heartbeat_timeout: float
-    stop_timeout: float
-    restart_delay: float
-    restart_max_delay: float
-    stable_after: float
-    quarantine_after: int
-    quarantine_window: float
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class PathsConfig:
-    """The ``[paths]`` table, resolved (nothing is created on disk)."""
-
-    data_dir: Path
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class PluginInstanceConfig:
-    """One ``[plugins.<instance_id>]`` table."""
-
-    instance_id: str
-    plugin_id: str
-    enabled: bool
-    #: This instance's memory limit in MiB; 0 means the ``[workers]`` default.
-    memory_limit_mb: int = 0
-    #: The plugin's own options, not yet validated: the host validates them with
-    #: :func:`config.validate_plugin_options` once the worker reports the plugin's schema.
-    options: Mapping[str, Any] = field(default_factory=dict)
-    #: Where the instance's table was first defined (file path, environment, overrides);
-    #: pass it as ``source`` to :func:`config.validate_plugin_options`.
-    source: str = "config"
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class HostConfig:
-    """The whole validated configuration. Immutable: a change is a new ``HostConfig``."""
-
-    display: DisplayConfig
-    rotation: RotationConfig
-    workers: WorkersConfig
-    paths: PathsConfig
-    #: Instances in config order (file order, then new ones from env, then overrides).
-    plugins: Mapping[str, PluginInstanceConfig]
-    #: The file it was loaded from; ``None`` for the embedded default.
-    path: Path | None = None
-
-    @property
-    def enabled_plugins(self) -> tuple[PluginInstanceConfig, ...]:
-        """The enabled instances, in config order."""
-        return tuple(p for p in self.plugins.values() if p.enabled)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the config as plain TOML-shaped data (for printing, JSON, writing back).
-
-        Feeding the result to ``load_config(overrides=...)`` yields an equal config.
-        """
-        display = {
-            s.name: getattr(self.display, s.name) for s in SETTINGS if s.section == "display"
-        }
-        workers = {
-            s.name: getattr(self.workers, s.name) for s in SETTINGS if s.section == "workers"
-        }
-        plugins: dict[str, Any] = {}
-        for instance in self.plugins.values():
-            table: dict[str, Any] = {"plugin": instance.plugin_id, "enabled": instance.enabled}
-            if instance.memory_limit_mb:
-                table["memory_limit_mb"] = instance.memory_limit_mb
-            plugins[instance.instance_id] = {**table, **plain_data(instance.options)}
-        return {
-            "display": display,
-            "rotation": {
-                "default_duration": self.rotation.default_duration,
-                "modes": [entry.to_toml_value() for entry in self.rotation.entries],
-            },
-            "workers": workers,
-            "paths": {"data_dir": str(self.paths.data_dir)},
-            "plugins": plugins,
-        }
 
 
 def plain_data(value: Any) -> Any:

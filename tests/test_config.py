@@ -23,11 +23,17 @@ from config import (
     INSTANCE_SETTINGS,
     SETTINGS,
     ConfigError,
+    DimWindow,
     DisplayConfig,
     PathsConfig,
     PluginSchemaError,
     RotationConfig,
     RotationEntry,
+    ScheduleConfig,
+    TickerConfig,
+    TransitionsConfig,
+    Window,
+    WorkersConfig,
     check_schema,
     fill_defaults,
     load_config,
@@ -35,6 +41,7 @@ from config import (
     validate_plugin_options,
 )
 from config.schema import format_toml_value
+from config.windows import format_days
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = "/home/pi"
@@ -94,8 +101,13 @@ def test_section_dataclasses_have_exactly_the_declared_settings() -> None:
     fields = {
         "display": DisplayConfig,
         "rotation": RotationConfig,
+        "transitions": TransitionsConfig,
+        "ticker": TickerConfig,
+        "schedule": ScheduleConfig,
+        "workers": WorkersConfig,
         "paths": PathsConfig,
     }
+    assert set(fields) == set(config.schema.SECTIONS)
     for section, cls in fields.items():
         declared = {s.name for s in SETTINGS if s.section == section}
         names = {f.name for f in dataclasses.fields(cls)}
@@ -234,11 +246,36 @@ def test_overrides_deep_merge_into_plugin_options_without_aliasing(tmp_path: Pat
 
 
 def test_to_dict_round_trips_through_overrides() -> None:
-    cfg = load_config(
-        env=ENV,
-        overrides={"rotation": {"modes": ["clock", {"mode": "text:scroll", "duration": 12.5}]}},
-    )
+    overrides = {
+        "display": {"gamma": 2.2},
+        "rotation": {
+            "max_dwell": 300,
+            "modes": [
+                "clock",
+                {"mode": "text:scroll", "duration": 12.5},
+                {"mode": "clock:digital", "transition": "wipe-up", "transition_duration": 2},
+                {"mode": "text", "when": [{"days": "fri-mon", "from": "22:00", "to": "02:00"}]},
+            ],
+        },
+        "transitions": {"kind": "crossfade", "duration": 1},
+        "ticker": {"speed": 45, "separator": "", "gap": 0},
+        "schedule": {
+            "timezone": "Europe/Berlin",
+            "on": [{"days": ["mon", "wed-fri"], "from": "06:30"}, {"days": "sat,sun"}],
+            "dim": [
+                {"from": "21:00", "to": "00:00", "brightness": 20, "tint": "#FFA060"},
+                {"days": "weekdays", "from": "00:00", "to": "06:30", "brightness": 5},
+            ],
+        },
+    }
+    cfg = load_config(env=ENV, overrides=overrides)
     assert load_config(env=ENV, overrides=cfg.to_dict()) == cfg
+    assert cfg.to_dict()["schedule"]["on"][0] == {
+        "days": "mon,wed-fri",
+        "from": "06:30",
+        "to": "24:00",
+    }
+    assert cfg.to_dict()["schedule"]["dim"][0]["tint"] == "#ffa060"
 
 
 def test_config_is_frozen() -> None:
@@ -492,6 +529,270 @@ def test_rotation_modes_must_be_an_array(tmp_path: Path) -> None:
         load_config(write(tmp_path, MINIMAL), env=env)
     assert errors_of(excinfo) == {
         "rotation.modes": "expected an array, found string 'clock' (set by LEDHOST_ROTATION__MODES)"
+    }
+
+
+def test_rotation_entry_table_takes_transition_and_when_windows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """\
+        [rotation]
+        max_dwell = 600
+        modes = [
+            { mode = "clock", transition = "slide-left", transition_duration = 1.5 },
+            { mode = "text:ticker", when = [{ days = "mon-fri", from = "09:00", to = "17:00" }] },
+        ]
+        """,
+    )
+    rotation = load_config(path, env=ENV).rotation
+    assert rotation.max_dwell == 600.0
+    assert rotation.entries == (
+        RotationEntry("clock", None, None, "slide-left", 1.5),
+        RotationEntry("text", "ticker", when=(Window(frozenset(range(5)), 9 * 60, 17 * 60),)),
+    )
+
+
+def test_transition_for_an_entry_falls_back_to_the_table() -> None:
+    transitions = TransitionsConfig("crossfade", 0.5)
+    assert transitions.for_entry(None) == ("crossfade", 0.5)
+    assert transitions.for_entry(RotationEntry("clock")) == ("crossfade", 0.5)
+    assert transitions.for_entry(RotationEntry("clock", transition="wipe-down")) == (
+        "wipe-down",
+        0.5,
+    )
+    entry = RotationEntry("clock", transition_duration=2.0)
+    assert transitions.for_entry(entry) == ("crossfade", 2.0)
+
+
+# --- transitions, ticker, schedule ------------------------------------------------------
+
+ALL = frozenset(range(7))
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('{ from = "09:00", to = "17:00" }', Window(ALL, 540, 1020)),
+        (
+            '{ days = "mon-fri", from = "9:00", to = "17:30" }',
+            Window(frozenset(range(5)), 540, 1050),
+        ),
+        ('{ days = "sat,sun" }', Window(frozenset((5, 6)), 0, 1440)),
+        (
+            '{ days = "fri-mon", from = "22:00", to = "02:00" }',
+            Window(frozenset((4, 5, 6, 0)), 1320, 120),
+        ),
+        ('{ days = ["Monday", "wed-fri"] }', Window(frozenset((0, 2, 3, 4)), 0, 1440)),
+        ('{ days = "tues, thurs", to = "12:00" }', Window(frozenset((1, 3)), 0, 720)),
+        ('{ days = "daily", from = "00:00", to = "24:00" }', Window(ALL, 0, 1440)),
+        (
+            '{ days = "weekends", from = "20:00", to = "00:00" }',
+            Window(frozenset((5, 6)), 1200, 1440),
+        ),
+        (
+            '{ days = "weekdays", from = 07:30:00, to = 08:00:00 }',
+            Window(frozenset(range(5)), 450, 480),
+        ),
+        ('{ days = "sun-sun", from = "23:59", to = "00:01" }', Window(frozenset((6,)), 1439, 1)),
+    ],
+)
+def test_windows_parse_every_form(tmp_path: Path, table: str, expected: Window) -> None:
+    path = write(tmp_path, f"{MINIMAL}[schedule]\non = [{table}]\n")
+    assert load_config(path, env=ENV).schedule.on == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [
+        (range(7), "all"),
+        (range(5), "mon-fri"),
+        ((5, 6), "sat,sun"),
+        ((4, 5, 6, 0), "fri-mon"),
+        ((0, 2, 3, 4, 6), "wed-fri,sun,mon"),
+        ((2,), "wed"),
+    ],
+)
+def test_days_are_written_back_canonically(days: range | tuple[int, ...], text: str) -> None:
+    assert format_days(days) == text
+
+
+def test_window_labels_name_days_only_when_not_daily() -> None:
+    assert Window(ALL, 1320, 420).label == "22:00-07:00"
+    assert Window(frozenset(range(5)), 540, 1020).label == "mon-fri 09:00-17:00"
+    assert Window(ALL, 1320, 420).overnight and not Window(ALL, 0, 1440).overnight
+
+
+def test_schedule_parses_timezone_on_and_dim_windows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """\
+        [schedule]
+        timezone = "America/New_York"
+        on = [{ days = "mon-fri", from = "06:30", to = "23:00" }]
+        dim = [
+            { from = "21:00", to = "07:00", brightness = 20, tint = "warm" },
+            { days = "sat", brightness = 0, tint = "#FF8000" },
+            { from = "12:00", to = "13:00", brightness = 100 },
+        ]
+        """,
+    )
+    schedule = load_config(path, env=ENV).schedule
+    assert schedule.timezone == "America/New_York"
+    assert schedule.on == (Window(frozenset(range(5)), 390, 1380),)
+    night, saturday, noon = schedule.dim
+    assert night == DimWindow(Window(ALL, 1260, 420), 20, "warm")
+    assert (night.tint_rgb, saturday.tint_rgb, noon.tint_rgb) == (
+        (255, 180, 110),
+        (255, 128, 0),
+        None,
+    )
+    assert saturday == DimWindow(Window(frozenset((5,)), 0, 1440), 0, "#ff8000")
+    assert night.label == "21:00-07:00, 20%, warm"
+
+
+def test_every_schedule_problem_is_reported_at_once_with_key_paths(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """\
+        [transitions]
+        kind = "crosfade"
+        duration = 0
+
+        [ticker]
+        speed = 0
+        gap = -1
+
+        [schedule]
+        timezone = "Europe/Berln"
+        on = [
+            { days = "mon-fir", from = "09:00", to = "17:00" },
+            { days = "sat", from = "25:00", to = "9" },
+            { from = "08:00", to = "08:00" },
+            { days = "sun", form = "08:00" },
+            "mon-fri 09:00-17:00",
+            { days = ["mon", 3, "frei"] },
+        ]
+        dim = [
+            { from = "22:00", to = "07:00" },
+            { from = "22:00", to = "07:00", brightness = 150, tint = "wram" },
+            { to = "24:01", brightness = 10, tint = "#12345" },
+        ]
+
+        [rotation]
+        modes = [
+            { mode = "clock", transition = "slide-lfet", transition_duration = 20 },
+            { mode = "text", when = [{ days = "xmas" }] },
+            { mode = "text", when = { from = "09:00" } },
+        ]
+        """,
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, env=ENV)
+    found = errors_of(excinfo)
+    expected = {
+        "transitions.kind": "expected one of 'cut', 'crossfade', 'slide-left', 'slide-right', "
+        "'slide-up', 'slide-down', 'wipe-left', 'wipe-right', 'wipe-up', 'wipe-down', found "
+        "string 'crosfade' (did you mean 'crossfade'?)",
+        "transitions.duration": "expected a number from 0.05 to 10, found integer 0",
+        "ticker.speed": "expected a number from 1 to 1000, found integer 0",
+        "ticker.gap": "expected an integer from 0 to 256, found integer -1",
+        "schedule.timezone": "unknown time zone 'Europe/Berln' (did you mean 'Europe/Berlin'?); "
+        "use an IANA name such as 'Europe/Berlin' or 'America/New_York', or '' for the "
+        "system's local time",
+        "schedule.on[0].days": "unknown day 'fir' in the range 'mon-fir' (did you mean 'fri'?); "
+        'use mon, tue, wed, thu, fri, sat, sun (or full names), ranges such as "mon-fri" or '
+        '"fri-mon", "all", "daily", "weekdays" or "weekends"',
+        "schedule.on[1].from": "expected \"HH:MM\" (24-hour, 00:00 to 23:59), found string '25:00'",
+        "schedule.on[1].to": "expected \"HH:MM\" (24-hour, 00:00 to 24:00), found string '9'",
+        "schedule.on[2]": 'empty window: "from" and "to" are both "08:00"; for a whole day '
+        'leave both out or write from = "00:00", to = "24:00"',
+        "schedule.on[3].form": "unknown key 'form' in a window (did you mean 'from'?); "
+        "it takes days, from, to",
+        "schedule.on[4]": 'expected a window table such as { days = "mon-fri", from = "09:00", '
+        "to = \"17:00\" }, found string 'mon-fri 09:00-17:00'",
+        "schedule.dim[0]": 'missing "brightness" (0-100 percent), e.g. { from = "22:00", '
+        'to = "07:00", brightness = 20, tint = "warm" }',
+        "schedule.dim[1].brightness": "expected an integer from 0 to 100, found integer 150",
+        "schedule.dim[1].tint": 'expected "none", "warm", "red" or a colour "#rrggbb", '
+        "found string 'wram' (did you mean 'warm'?)",
+        "schedule.dim[2].to": "expected \"HH:MM\" (24-hour, 00:00 to 24:00), found string '24:01'",
+        "schedule.dim[2].tint": 'expected "none", "warm", "red" or a colour "#rrggbb", '
+        "found string '#12345'",
+        "rotation.modes[0].transition": "(did you mean 'slide-left'?)",
+        "rotation.modes[0].transition_duration": "expected a number from 0.05 to 10, found "
+        "integer 20",
+        "rotation.modes[1].when[0].days": "unknown day 'xmas'",
+        "rotation.modes[2].when": "expected an array of windows such as [{ days = ",
+    }
+    assert set(found) - {"schedule.on[5].days[1]", "schedule.on[5].days[2]"} == set(expected)
+    for key, message in expected.items():
+        assert message in found[key], key
+    assert "found integer 3" in found["schedule.on[5].days[1]"]
+    assert "unknown day 'frei' (did you mean 'fri'?)" in found["schedule.on[5].days[2]"]
+    assert all(issue.source == str(path) for issue in excinfo.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("europe/berlin", "(did you mean 'Europe/Berlin'?)"),
+        ("Berlin", "(did you mean 'Europe/Berlin'?)"),
+        ("New York", "(did you mean 'America/New_York'?)"),
+        ("America/New_Yrok", "(did you mean 'America/New_York'?)"),
+        ("Europe", "unknown time zone 'Europe'"),
+        ("../../etc/passwd", "unknown time zone '../../etc/passwd'"),
+        ("/etc/localtime", "unknown time zone '/etc/localtime'"),
+    ],
+)
+def test_bad_timezone_is_an_error_suggesting_close_names(
+    tmp_path: Path, name: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, MINIMAL), env=ENV, overrides={"schedule": {"timezone": name}})
+    assert list(errors_of(excinfo)) == ["schedule.timezone"]
+    assert hint in errors_of(excinfo)["schedule.timezone"]
+
+
+@pytest.mark.parametrize("name", ["", "UTC", "Europe/Berlin", "America/New_York", "Etc/GMT-14"])
+def test_known_timezones_are_accepted(tmp_path: Path, name: str) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL), env=ENV, overrides={"schedule": {"timezone": name}})
+    assert cfg.schedule.timezone == name
+
+
+def test_env_vars_set_transitions_and_schedule_windows(tmp_path: Path) -> None:
+    env = {
+        **ENV,
+        "LEDHOST_TRANSITIONS__KIND": "slide-up",
+        "LEDHOST_TRANSITIONS__DURATION": "1",
+        "LEDHOST_TICKER__SEPARATOR": "|",
+        "LEDHOST_SCHEDULE__TIMEZONE": "UTC",
+        "LEDHOST_SCHEDULE__ON": '[{ days = "mon-fri", from = "07:00", to = "22:00" }]',
+    }
+    cfg = load_config(write(tmp_path, MINIMAL), env=env)
+    assert cfg.transitions == TransitionsConfig("slide-up", 1.0)
+    assert cfg.ticker == TickerConfig(30.0, "|", 8)
+    assert cfg.schedule == ScheduleConfig("UTC", (Window(frozenset(range(5)), 420, 1320),), ())
+
+
+def test_bad_env_transition_kind_names_the_variable_and_a_fix(tmp_path: Path) -> None:
+    env = {**ENV, "LEDHOST_TRANSITIONS__KIND": "wipe_left"}
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, MINIMAL), env=env)
+    issue = excinfo.value.errors[0]
+    assert (issue.source, issue.key) == ("environment", "transitions.kind")
+    assert "(did you mean 'wipe-left'?)" in issue.message
+    assert "(set by LEDHOST_TRANSITIONS__KIND)" in issue.message
+
+
+def test_schedule_windows_must_be_an_array(tmp_path: Path) -> None:
+    env = {**ENV, "LEDHOST_SCHEDULE__DIM": "{ brightness = 10 }"}
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, MINIMAL), env=env)
+    assert errors_of(excinfo) == {
+        "schedule.dim": "expected an array, found a table (set by LEDHOST_SCHEDULE__DIM)"
     }
 
 

@@ -1,0 +1,249 @@
+"""The typed, frozen config that :func:`config.load_config` returns.
+
+One dataclass per host section, with fields named as the settings declared in
+:data:`config.schema.SETTINGS` (a test keeps the two in step), plus the parsed rotation
+entries and the instances of ``[plugins.*]``. The ``[schedule]`` table and the time
+windows live in :mod:`config.windows`.
+
+Pure: no I/O, no clock, no environment (STYLE.md rule 17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, final
+
+from config.schema import SECTIONS, SETTINGS, plain_data
+from config.windows import ScheduleConfig, Window
+
+__all__ = [
+    "DisplayConfig",
+    "HostConfig",
+    "PathsConfig",
+    "PluginInstanceConfig",
+    "RotationConfig",
+    "RotationEntry",
+    "TickerConfig",
+    "TransitionsConfig",
+    "WorkersConfig",
+]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    """The ``[display]`` table; see :data:`~config.schema.SETTINGS` for each field."""
+
+    rows: int
+    cols: int
+    chain_length: int
+    parallel: int
+    backend: str
+    brightness: int
+    gamma: float
+    fps: float
+    hardware_mapping: str
+    gpio_slowdown: int
+    pwm_bits: int
+    rgb_sequence: str
+    pixel_mapper: str
+    drop_privileges: bool
+
+    @property
+    def width(self) -> int:
+        """Display width in pixels: ``cols * chain_length``."""
+        return self.cols * self.chain_length
+
+    @property
+    def height(self) -> int:
+        """Display height in pixels: ``rows * parallel``."""
+        return self.rows * self.parallel
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RotationEntry:
+    """One item of ``rotation.modes``."""
+
+    #: The plugin instance id.
+    instance: str
+    #: The mode name, or ``None`` for every mode of the instance.
+    mode: str | None = None
+    #: Seconds on screen, or ``None`` for the mode's own or the default duration.
+    duration: float | None = None
+    #: One of :data:`~config.schema.TRANSITION_KINDS` for switching *to* this entry, or
+    #: ``None`` for ``transitions.kind``; see :meth:`TransitionsConfig.for_entry`.
+    transition: str | None = None
+    #: Seconds that transition takes, or ``None`` for ``transitions.duration``.
+    transition_duration: float | None = None
+    #: Local-time windows the entry is shown in; empty means always
+    #: (``host.schedule.mode_allowed``).
+    when: tuple[Window, ...] = ()
+
+    def to_toml_value(self) -> str | dict[str, Any]:
+        """Return the entry as written in the config file."""
+        text = self.instance if self.mode is None else f"{self.instance}:{self.mode}"
+        table: dict[str, Any] = {"mode": text}
+        if self.duration is not None:
+            table["duration"] = self.duration
+        if self.transition is not None:
+            table["transition"] = self.transition
+        if self.transition_duration is not None:
+            table["transition_duration"] = self.transition_duration
+        if self.when:
+            table["when"] = [window.to_toml_value() for window in self.when]
+        return text if len(table) == 1 else table
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RotationConfig:
+    """The ``[rotation]`` table."""
+
+    default_duration: float
+    #: Longest a turn may last when the plugin asks for more time (a configured
+    #: ``duration`` longer than this still holds).
+    max_dwell: float = 120.0
+    #: Parsed ``modes``; empty means every mode of every enabled instance in config order.
+    entries: tuple[RotationEntry, ...] = ()
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class TransitionsConfig:
+    """The ``[transitions]`` table: how one mode gives way to the next."""
+
+    #: One of :data:`~config.schema.TRANSITION_KINDS`.
+    kind: str
+    #: Seconds a transition takes (``cut`` takes none).
+    duration: float
+
+    def for_entry(self, entry: RotationEntry | None) -> tuple[str, float]:
+        """Return ``(kind, duration)`` for switching to ``entry``: its own, else these.
+
+        :param entry: the rotation entry being switched to; ``None`` (an interrupt, a pin,
+            an entry-less rotation) takes the defaults.
+        """
+        if entry is None:
+            return self.kind, self.duration
+        kind = self.kind if entry.transition is None else entry.transition
+        duration = self.duration if entry.transition_duration is None else entry.transition_duration
+        return kind, duration
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class TickerConfig:
+    """The ``[ticker]`` table: the band several plugins' strips scroll in."""
+
+    #: Pixels per second.
+    speed: float
+    #: Text drawn between two strips; may be empty.
+    separator: str
+    #: Blank pixels on each side of the separator (between strips when it is empty).
+    gap: int
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WorkersConfig:
+    """The ``[workers]`` table: containment, deadlines and restart policy of workers."""
+
+    user: str
+    memory_limit_mb: int
+    max_processes: int
+    max_open_files: int
+    nice: int
+    render_timeout: float
+    refresh_timeout: float
+    setup_timeout: float
+    heartbeat_timeout: float
+    stop_timeout: float
+    restart_delay: float
+    restart_max_delay: float
+    stable_after: float
+    quarantine_after: int
+    quarantine_window: float
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PathsConfig:
+    """The ``[paths]`` table, resolved (nothing is created on disk)."""
+
+    data_dir: Path
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PluginInstanceConfig:
+    """One ``[plugins.<instance_id>]`` table."""
+
+    instance_id: str
+    plugin_id: str
+    enabled: bool
+    #: This instance's memory limit in MiB; 0 means the ``[workers]`` default.
+    memory_limit_mb: int = 0
+    #: The plugin's own options, not yet validated: the host validates them with
+    #: :func:`config.validate_plugin_options` once the worker reports the plugin's schema.
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the instance's table was first defined (file path, environment, overrides);
+    #: pass it as ``source`` to :func:`config.validate_plugin_options`.
+    source: str = "config"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """The whole validated configuration. Immutable: a change is a new ``HostConfig``."""
+
+    display: DisplayConfig
+    rotation: RotationConfig
+    transitions: TransitionsConfig
+    ticker: TickerConfig
+    #: On/off and dim windows, and the time zone they are read in.
+    schedule: ScheduleConfig
+    workers: WorkersConfig
+    paths: PathsConfig
+    #: Instances in config order (file order, then new ones from env, then overrides).
+    plugins: Mapping[str, PluginInstanceConfig]
+    #: The file it was loaded from; ``None`` for the embedded default.
+    path: Path | None = None
+
+    @property
+    def enabled_plugins(self) -> tuple[PluginInstanceConfig, ...]:
+        """The enabled instances, in config order."""
+        return tuple(p for p in self.plugins.values() if p.enabled)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain TOML-shaped data (for printing, JSON, writing back).
+
+        Feeding the result to ``load_config(overrides=...)`` yields an equal config.
+        """
+        parsed: dict[str, Any] = {
+            "rotation": {
+                "default_duration": self.rotation.default_duration,
+                "max_dwell": self.rotation.max_dwell,
+                "modes": [entry.to_toml_value() for entry in self.rotation.entries],
+            },
+            "schedule": self.schedule.to_dict(),
+            "paths": {"data_dir": str(self.paths.data_dir)},
+        }
+        tables = {
+            section: parsed.get(section)
+            or {
+                s.name: getattr(getattr(self, section), s.name)
+                for s in SETTINGS
+                if s.section == section
+            }
+            for section in SECTIONS
+        }
+        plugins: dict[str, Any] = {}
+        for instance in self.plugins.values():
+            table: dict[str, Any] = {"plugin": instance.plugin_id, "enabled": instance.enabled}
+            if instance.memory_limit_mb:
+                table["memory_limit_mb"] = instance.memory_limit_mb
+            plugins[instance.instance_id] = {**table, **plain_data(instance.options)}
+        return {**tables, "plugins": plugins}
