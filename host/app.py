@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import selectors
 import signal
@@ -20,18 +19,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from config import HostConfig, is_valid_id
+from config import HostConfig, RotationEntry, is_valid_id
 from host import __version__, proctree
 from host.backends import Backend, open_backend
+from host.color import TINTS, ColorSettings
 from host.compositor import Compositor
 from host.discovery import PluginSpec, discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
+from host.presenter import Presenter
 from host.scheduler import Decision, Scheduler, Slot
 from host.spawner import Undertaker, check_runs_as, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
+from host.timetable import Timetable
+from host.transitions import TransitionSpec, parse_transition
 from host.watchdog import MIB, WorkerRules, rules_from_config
 from host.worker_handle import StripImage, WorkerHandle
 
@@ -162,8 +165,10 @@ class Host:
         self.geometry = Geometry(display.width, display.height)
         self.min_interval = 1.0 / display.fps
         self.selector = selectors.DefaultSelector()
-        self.scheduler = Scheduler()
-        self.compositor = Compositor(display.width, display.height, display.brightness)
+        self.scheduler = Scheduler(max_dwell=cfg.rotation.max_dwell)
+        self.compositor = Compositor(
+            display.width, display.height, display.brightness, display.gamma
+        )
         #: Given by tests that record what is pushed; otherwise opened by :meth:`run`.
         self.backend: Backend | None = backend
         try:
@@ -181,14 +186,12 @@ class Host:
         )
         self.missing: dict[str, dict[str, Any]] = {}
         self.stats = RunStats(started=time.monotonic())
+        self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
         self._current: Slot | None = None
-        self._source: tuple[WorkerHandle, Frame | StripImage] | None = None
-        self._strip_t0 = 0.0
-        self._strip_offset = -1
-        self._due: float | None = None  # when unpushed content became due
-        self._last_push = -math.inf
-        self._blank_pending = False
+        #: The rotation entry each slot came from (transition, time windows).
+        self._entries: dict[str, RotationEntry] = {}
+        self.timetable = Timetable(cfg.schedule)
         self._warned: set[str] = set()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -230,8 +233,6 @@ class Host:
         if self.options.only is not None:
             entries = [e for e in entries if e.instance in handles]
         if not entries:
-            from config import RotationEntry
-
             entries = [RotationEntry(iid, None, None) for iid in handles]
         slots: list[Slot] = []
         default = self.cfg.rotation.default_duration
@@ -242,13 +243,30 @@ class Host:
             for mode in handle.modes:
                 if entry.mode is None or entry.mode == mode["name"]:
                     duration = entry.duration or mode["duration"] or default
-                    slots.append(Slot(entry.instance, mode["name"], float(duration)))
+                    slot = Slot(entry.instance, mode["name"], float(duration))
+                    slots.append(slot)
+                    self._entries[slot.key] = entry
             if entry.mode is not None and entry.mode not in handle.mode_names():
                 self._warn_once(
                     f"rotation names mode {entry.instance}:{entry.mode}, which "
                     f"the plugin does not offer ({', '.join(handle.mode_names())})"
                 )
         self.scheduler.set_slots(slots)
+        self.timetable.set_windows({key: entry.when for key, entry in self._entries.items()})
+
+    def _transition_into(self, slot: Slot) -> TransitionSpec | None:
+        """How the panel moves to ``slot``: its rotation entry's choice, else the default."""
+        entry = self._entries.get(slot.key)
+        kind = entry.transition if entry is not None and entry.transition else None
+        duration = entry.transition_duration if entry is not None else None
+        try:
+            return parse_transition(
+                kind or self.cfg.transitions.kind,
+                self.cfg.transitions.duration if duration is None else duration,
+            )
+        except ValueError as exc:  # the config layer checked it; be safe anyway
+            self._warn_once(f"{slot.key}: {exc}")
+            return None
 
     def _warn_once(self, text: str) -> None:
         if text not in self._warned:
@@ -261,23 +279,19 @@ class Host:
         self._rebuild_rotation()
 
     def on_state(self, handle: WorkerHandle) -> None:
-        if self._source is not None and self._source[0] is handle and handle.process is None:
-            self._source = None
+        if handle.process is None:
+            self.presenter.drop(handle)
 
     def on_content(self, handle: WorkerHandle) -> None:
         pass  # read by the next decision
 
     def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
         if self._shows(handle):
-            self._source = (handle, frame)
-            self._mark_due(min(frame.done_at, time.monotonic()))
+            self.presenter.frame(handle, frame, time.monotonic())
 
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
         if self._shows(handle):
-            self._source = (handle, strip)
-            self._strip_t0 = time.monotonic()
-            self._strip_offset = -1
-            self._mark_due(self._strip_t0)
+            self.presenter.strip(handle, strip, time.monotonic())
 
     def on_interrupt(
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
@@ -289,6 +303,12 @@ class Host:
         slot = Slot(handle.instance_id, mode, float(duration or seconds or 10.0))
         self.scheduler.interrupt(slot, priority, time.monotonic() + max(0.0, seconds))
 
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None:
+        """A plugin asks to keep its mode on screen longer (capped by rotation.max_dwell)."""
+        self.scheduler.extend(
+            handle.instance_id, mode, seconds, time.monotonic(), self.cfg.rotation.max_dwell
+        )
+
     def _shows(self, handle: WorkerHandle) -> bool:
         return (
             self._current is not None
@@ -296,17 +316,42 @@ class Host:
             and handle.active_mode == self._current.mode
         )
 
-    def _mark_due(self, at: float) -> None:
-        if self._due is None or at < self._due:
-            self._due = at
-
     # -- scheduling and pushing -----------------------------------------------------------
 
     def _can_show(self, slot: Slot) -> bool:
         handle = self.supervisor.handles.get(slot.instance)
-        return handle is not None and handle.has_content(slot.mode)
+        return (
+            handle is not None
+            and handle.has_content(slot.mode)
+            and self.timetable.allowed(slot.key)
+        )
+
+    def _follow_schedule(self, now: float) -> bool:
+        """Apply the display schedule; ``False`` while it says the panel is off."""
+        if self.timetable.refresh(time.time()):
+            state = self.timetable.state
+            log.info("schedule: %s", state.reason)
+            display = self.cfg.display
+            self.compositor.set_color(
+                ColorSettings(
+                    display.brightness if state.brightness is None else state.brightness,
+                    display.gamma,
+                    state.tint or TINTS["none"],
+                )
+            )
+            self.presenter.redraw(now)
+            if not state.on and self._current is not None:
+                self._switch_to(None, now, reason=f"schedule: {state.reason}")
+        if not self.timetable.state.on:
+            # Let the scheduler see nothing can show, so the turn ends rather than
+            # counting down in the dark (its rule for a display-off window).
+            self.scheduler.decide(now, lambda slot: False)
+            return False
+        return True
 
     def _decide(self, now: float) -> None:
+        if not self._follow_schedule(now):
+            return
         if self._current is None and self._first_mode_booting(now):
             return
         decision = self.scheduler.decide(now, self._can_show)
@@ -344,74 +389,26 @@ class Host:
         first = self.supervisor.handles.get(entries[0]) if entries else None
         return first is not None and first.state is WorkerState.STARTING
 
-    def _switch_to(self, decision: Decision | None, now: float) -> None:
+    def _switch_to(
+        self, decision: Decision | None, now: float, reason: str = "nothing to show"
+    ) -> None:
         previous = self._current
         if previous is not None:
             old = self.supervisor.handles.get(previous.instance)
             if old is not None and (decision is None or decision.slot.instance != old.instance_id):
                 self.supervisor.deactivate(old)
-        self._source = None
         if decision is None:
             self._current = None
-            self._blank_pending = True
-            self._mark_due(now)
-            self.stats.record_switch(now, "", "nothing to show")
+            self.presenter.blank(now)
+            self.stats.record_switch(now, "", reason)
             return
+        self.presenter.switched(self._transition_into(decision.slot) if previous else None)
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)
         self.supervisor.activate(
             self.supervisor.handles[decision.slot.instance], decision.slot.mode
         )
-
-    def _strip_step(self, now: float) -> tuple[int, float] | None:
-        """The strip offset at ``now`` and when it changed, if different from what's shown."""
-        assert self._source is not None
-        strip = self._source[1]
-        assert isinstance(strip, StripImage)
-        offset = int((now - self._strip_t0) * strip.speed)
-        if offset == self._strip_offset:
-            return None
-        return offset, self._strip_t0 + offset / strip.speed
-
-    def _next_push_at(self, now: float) -> float | None:
-        """When the loop must wake to push next; ``None`` if nothing is pending."""
-        earliest = self._last_push + self.min_interval
-        if self._due is not None:
-            return max(self._due, earliest)
-        if self._source is not None and isinstance(self._source[1], StripImage):
-            strip = self._source[1]
-            step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
-            return max(step_at, earliest)
-        return None
-
-    def _push_if_due(self, now: float) -> None:
-        at = self._next_push_at(now)
-        if at is None or now < at:
-            return
-        due = self._due if self._due is not None else at
-        frame = None
-        if self._blank_pending:
-            frame = self.compositor.blank()
-            self._blank_pending = False
-        if self._source is not None:
-            handle, content = self._source
-            if isinstance(content, StripImage):
-                step = self._strip_step(now)
-                if step is not None:
-                    self._strip_offset, step_at = step
-                    due = max(min(due, step_at), self._last_push + self.min_interval)
-                    frame = self.compositor.compose_strip(content, self._strip_offset)
-            else:
-                frame = self.compositor.compose_frame(content.pixels)
-        self._due = None
-        if frame is None:
-            return
-        assert self.backend is not None
-        pushed_at = time.monotonic()
-        self.backend.push(frame, pushed_at)
-        self._last_push = pushed_at
-        self.stats.record_push(pushed_at, due)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -458,6 +455,7 @@ class Host:
             )
             now = time.monotonic()
             self.stats = RunStats(started=now)
+            self.presenter.stats = self.stats
             self.supervisor.start_all(now)
             self._loop()
         finally:
@@ -484,7 +482,8 @@ class Host:
                 break
             self._decide(now)
             wake_times = [
-                self._next_push_at(now),
+                now + max(0.0, self.timetable.until - time.time()),
+                self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
                 self.supervisor.next_deadline(),
                 end,
@@ -503,7 +502,9 @@ class Host:
                 next_tick = now + TICK
                 self.stats.sample_memory()
             self._decide(now)
-            self._push_if_due(time.monotonic())
+            assert self.backend is not None
+            now = time.monotonic()
+            self.presenter.push_if_due(now, self.backend)
 
     def shutdown(self) -> None:
         """Stop workers, close the backend, write the stats."""

@@ -46,16 +46,18 @@ from typing import Final, final
 import numpy as np
 import numpy.typing as npt
 
+from config.windows import TINTS as CONFIG_TINTS
+
 __all__ = ["TINTS", "ColorSettings", "ColorTransform", "Tint", "build_luts", "parse_tint"]
 
 Frame = npt.NDArray[np.uint8]
 #: Per-channel multipliers out of 255: ``(255, 255, 255)`` leaves colours alone.
 Tint = tuple[int, int, int]
 
-#: Named tints for config. Warm is roughly a 2700 K lamp; red keeps a little green and blue
-#: so white text stays readable as a pale red rather than vanishing into pure red.
+#: Named tints, as the config declares them (``config.windows.TINTS``, where ``None`` is
+#: no tint): one list for validation and for the lookup tables.
 TINTS: Final[Mapping[str, Tint]] = MappingProxyType(
-    {"none": (255, 255, 255), "warm": (255, 180, 110), "red": (255, 40, 20)}
+    {name: rgb or (255, 255, 255) for name, rgb in CONFIG_TINTS.items()}
 )
 
 _HEX: Final = re.compile(r"#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})")

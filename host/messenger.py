@@ -211,6 +211,11 @@ class Messenger:
                 log.debug(
                     "plugin instance %r traceback:\n%s", handle.instance_id, message["traceback"]
                 )
+        elif kind == "dwell":
+            mode = field(message, "mode", str)
+            seconds = message.get("seconds")
+            if mode in handle.mode_names() and isinstance(seconds, int | float):
+                self.listener.on_dwell(handle, mode, max(0.0, min(float(seconds), 86400.0)))
         elif kind in ("interrupt", "release"):
             mode = field(message, "mode", str)
             if mode not in handle.mode_names():

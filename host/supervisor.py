@@ -47,6 +47,7 @@ class Listener(Protocol):
     def on_interrupt(
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
     ) -> None: ...
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
 
 
 class Supervisor:

@@ -48,23 +48,12 @@ from typing import Final, final
 import numpy as np
 import numpy.typing as npt
 
+# One list for the config's validation and the kernels (config imports nothing of ours).
+from config.schema import TRANSITION_KINDS
+
 __all__ = ["TRANSITION_KINDS", "TransitionSpec", "Transitioner", "parse_transition", "progress_at"]
 
 Frame = npt.NDArray[np.uint8]
-
-#: Every kind a config may name, in the order the UI should list them.
-TRANSITION_KINDS: Final[tuple[str, ...]] = (
-    "cut",
-    "crossfade",
-    "slide-left",
-    "slide-right",
-    "slide-up",
-    "slide-down",
-    "wipe-left",
-    "wipe-right",
-    "wipe-up",
-    "wipe-down",
-)
 
 #: Crossfade weights are integers out of 256 so the blend is a shift, not a division.
 _ALPHA_ONE: Final = 256

@@ -266,6 +266,9 @@ class Worker:
     def release_interrupt(self, mode: str) -> None:
         self.channel.send({"t": "release", "mode": mode})
 
+    def request_more_time(self, mode: str, seconds: float) -> None:
+        self.channel.send({"t": "dwell", "mode": mode, "seconds": float(seconds)})
+
     def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")

@@ -30,6 +30,8 @@ class Requests(Protocol):
 
     def release_interrupt(self, mode: str) -> None: ...
 
+    def request_more_time(self, mode: str, seconds: float) -> None: ...
+
 
 class PluginContext:
     """Everything a plugin may use besides its own code.
@@ -113,6 +115,21 @@ class PluginContext:
     def release_interrupt(self, mode: str) -> None:
         """End an interrupt requested for ``mode``; the rotation resumes."""
         self._requests.release_interrupt(mode)
+
+    def request_more_time(self, mode: str, seconds: float) -> None:
+        """Ask to keep ``mode`` on screen ``seconds`` longer than its turn, to finish a cycle.
+
+        For a mode that pages through items (every game of a scoreboard, every stock):
+        ask when a turn would cut the cycle short. Only the mode on screen in the rotation
+        is extended, and never beyond the user's ``rotation.max_dwell`` after its turn
+        began; otherwise the request is ignored. Safe from any thread.
+
+        :param mode: the mode on screen.
+        :param seconds: how much longer, from now.
+
+        .. versionadded:: 0.1
+        """
+        self._requests.request_more_time(mode, seconds)
 
     def close(self) -> None:
         """Close the HTTP session; called by the worker after ``teardown``."""

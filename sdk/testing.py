@@ -69,6 +69,8 @@ class RecordingRequests:
         self.interrupts: list[tuple[str, int, float]] = []
         #: One mode per ``context.release_interrupt``.
         self.releases: list[str] = []
+        #: ``(mode, seconds)`` per ``context.request_more_time``.
+        self.more_time: list[tuple[str, float]] = []
 
     def request_redraw(self, mode: str | None) -> None:
         self.redraws.append(mode)
@@ -78,6 +80,9 @@ class RecordingRequests:
 
     def release_interrupt(self, mode: str) -> None:
         self.releases.append(mode)
+
+    def request_more_time(self, mode: str, seconds: float) -> None:
+        self.more_time.append((mode, seconds))
 
 
 @dataclass(frozen=True)

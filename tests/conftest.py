@@ -56,6 +56,7 @@ class Harness:
     frames: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
     strips: list[tuple[str, StripImage]] = field(default_factory=list)
     interrupts: list[tuple[str, str, int, float | None]] = field(default_factory=list)
+    dwells: list[tuple[str, str, float]] = field(default_factory=list)
     hellos: list[str] = field(default_factory=list)
 
     # Listener -------------------------------------------------------------------------
@@ -76,6 +77,9 @@ class Harness:
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
     ) -> None:
         self.interrupts.append((handle.instance_id, mode, priority, seconds))
+
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None:
+        self.dwells.append((handle.instance_id, mode, seconds))
 
     # Driving --------------------------------------------------------------------------
     def start(

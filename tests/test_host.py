@@ -227,26 +227,50 @@ def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
 
 
 def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> None:
+    """Verify an interrupt mid-turn is on the panel at once and the rotation then resumes
+    on the mode it left (not the next one), for the rest of that mode's turn."""
     overrides = {
-        "plugins": {"solid": {"fps": 20}, "interrupter": {"after": 1.0, "seconds": 1.0}},
-        "rotation": {"modes": [{"mode": "solid:fill", "duration": 30.0}]},
+        "plugins": {
+            "solid": {"fps": 20},
+            "interrupter": {"after": 1.0, "seconds": 1.0},
+            "clock": {},
+        },
+        "rotation": {"modes": [{"mode": "solid:fill", "duration": 3.0}, "clock"]},
     }
-    _host, _backend, stats = _run(
+    host, backend, stats = _run(
         overrides,
-        4.0,
+        5.0,
         tmp_path,
-        only=("solid", "interrupter"),
+        only=("solid", "interrupter", "clock"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
     )
     shown = [(s["mode"], s["reason"]) for s in stats["modes_shown"]]
-    assert shown == [
+    assert shown[:4] == [
         ("solid:fill", "rotation"),
         ("interrupter:alert", "interrupt"),
         ("solid:fill", "rotation"),
-    ]
+        ("clock:time", "rotation"),
+    ], shown
     at = {s["mode"] + s["reason"]: s["at"] for s in stats["modes_shown"]}
-    assert 0.8 < at["interrupter:alertinterrupt"] < 3.0
+    asked = at["interrupter:alertinterrupt"]
+    assert 0.8 < asked < 3.0
+    # solid had about 1 s of its 3 s turn when the alert came: it gets the rest after.
+    solid_turns = [s["at"] for s in stats["modes_shown"] if s["mode"] == "solid:fill"]
+    clock_at = at["clock:timerotation"]
+    assert 2.5 < (asked - solid_turns[0]) + (clock_at - solid_turns[1]) < 3.6
+    # The alert (all red) reached the panel right after the request reached the host.
+    red = [
+        at_ - host.stats.started
+        for frame, at_, _ in backend.pushes
+        if (frame[..., 0] == 255).all() and not frame[..., 1:].any()
+    ]
+    assert red, "the alert was never pushed"
+    delay = red[0] - asked
+    print(f"interrupt on the panel {delay * 1000:.1f} ms after the request reached the host")
+    # One frame period (16.7 ms) is the design figure, measured by the benchmark; the
+    # worker has to render the alert first, so a shared CI machine gets a wide margin.
+    assert 0 <= delay < 0.25
 
 
 def test_unwritable_data_dir_stops_only_that_plugin(tmp_path: Path) -> None:

@@ -1,0 +1,158 @@
+"""The presenter: what is on the panel, and when the next push is due.
+
+The host decides *which* mode is shown (the scheduler); this holds the content of that
+mode as workers deliver it -- a frame, or a strip the host slides -- and pushes it
+through the compositor when something changed: a new frame, the next pixel of a strip,
+a step of a transition. The frame rate is a ceiling for moving content, never a constant
+tick, so a clock that changes once a second costs one push a second. It never waits on
+a worker: until a new mode's first frame arrives, the panel keeps what it shows, and the
+transition to the new mode starts when that frame is there.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol
+
+from host.compositor import Compositor
+from host.framebus import Frame
+from host.stats import RunStats
+from host.transitions import TransitionSpec
+from host.worker_handle import StripImage
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from host.worker_handle import WorkerHandle
+
+
+class Panel(Protocol):
+    """Where pushed frames go (a backend)."""
+
+    def push(self, frame: npt.NDArray[np.uint8], at: float) -> None: ...
+
+
+class Presenter:
+    """Holds the shown content and pushes it when due.
+
+    :param min_interval: seconds between two pushes at least (``1 / fps``).
+    :param stats: where every push and its lateness are counted.
+    """
+
+    def __init__(self, compositor: Compositor, min_interval: float, stats: RunStats) -> None:
+        self.compositor = compositor
+        self.min_interval = min_interval
+        self.stats = stats
+        self.source: tuple[WorkerHandle, Frame | StripImage] | None = None
+        self._strip_t0 = 0.0
+        self._strip_offset = -1
+        self._due: float | None = None  # when unpushed content became due
+        self._last_push = -math.inf
+        self._blank_pending = False
+        self._transition: TransitionSpec | None = None
+        self._recolour = False
+
+    # -- what changes ----------------------------------------------------------------------
+
+    def switched(self, transition: TransitionSpec | None) -> None:
+        """Another mode is on: drop the old content; ``transition`` starts with the new."""
+        self.source = None
+        self._transition = transition
+
+    def blank(self, now: float) -> None:
+        """Nothing to show: push a dark panel."""
+        self.source = None
+        self._transition = None
+        self._blank_pending = True
+        self._mark_due(now)
+
+    def frame(self, handle: WorkerHandle, frame: Frame, now: float) -> None:
+        """A frame of the shown mode arrived."""
+        self._begin(now)
+        self.source = (handle, frame)
+        self._mark_due(min(frame.done_at, now))
+
+    def strip(self, handle: WorkerHandle, strip: StripImage, now: float) -> None:
+        """A strip of the shown mode arrived: it slides in from the right from now on."""
+        self._begin(now)
+        self.source = (handle, strip)
+        self._strip_t0 = now
+        self._strip_offset = -1
+        self._mark_due(now)
+
+    def redraw(self, now: float) -> None:
+        """Push what is on the panel again, e.g. because brightness or tint changed."""
+        self._recolour = True
+        self._mark_due(now)
+
+    def drop(self, handle: WorkerHandle) -> None:
+        """``handle``'s worker is gone: its frame's memory is no longer ours to read."""
+        if self.source is not None and self.source[0] is handle:
+            self.source = None
+
+    def _begin(self, now: float) -> None:
+        if self._transition is not None:
+            self.compositor.begin_transition(self._transition, now)
+            self._transition = None
+
+    def _mark_due(self, at: float) -> None:
+        if self._due is None or at < self._due:
+            self._due = at
+
+    # -- pushing ---------------------------------------------------------------------------
+
+    def _strip_step(self, strip: StripImage, now: float) -> tuple[int, float] | None:
+        """The strip offset at ``now`` and when it changed, if different from what's shown."""
+        offset = int((now - self._strip_t0) * strip.speed)
+        if offset == self._strip_offset:
+            return None
+        return offset, self._strip_t0 + offset / strip.speed
+
+    def next_push_at(self, now: float) -> float | None:
+        """When the loop must wake to push next; ``None`` if nothing is pending."""
+        earliest = self._last_push + self.min_interval
+        if self._due is not None:
+            return max(self._due, earliest)
+        if self.compositor.transitioning(now):
+            return earliest
+        if self.source is not None and isinstance(self.source[1], StripImage):
+            strip = self.source[1]
+            step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
+            return max(step_at, earliest)
+        return None
+
+    def push_if_due(self, now: float, panel: Panel, clock: float | None = None) -> None:
+        """Compose and push if a push is due at ``now``.
+
+        :param clock: the time of the push as recorded (``now`` if ``None``).
+        """
+        at = self.next_push_at(now)
+        if at is None or now < at:
+            return
+        due = self._due if self._due is not None else at
+        changed = self._due is not None or self.compositor.transitioning(now)
+        blank_now, self._blank_pending = self._blank_pending, False
+        image = None
+        if self.source is not None:
+            content = self.source[1]
+            if isinstance(content, StripImage):
+                step = self._strip_step(content, now)
+                if step is not None:
+                    self._strip_offset, step_at = step
+                    due = max(min(due, step_at), self._last_push + self.min_interval)
+                    changed = True
+                image = self.compositor.strip_view(content, max(self._strip_offset, 0))
+            else:
+                image = content.pixels
+        self._due = None
+        if image is None and not blank_now and self._recolour:
+            image = self.compositor.shown  # what the panel holds, in the new colours
+        self._recolour = False
+        if not changed or (image is None and not blank_now):
+            return  # nothing new, or the content went away: the panel keeps its frame
+        frame = self.compositor.compose(image, now)
+        pushed_at = now if clock is None else clock
+        panel.push(frame, pushed_at)
+        self._last_push = pushed_at
+        self.stats.record_push(pushed_at, due)
