@@ -15,27 +15,28 @@ import os
 import selectors
 import signal
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import HostConfig, RotationEntry, is_valid_id
+from config import HostConfig, RotationEntry
 from host import __version__, proctree
 from host.backends import Backend, open_backend
 from host.color import TINTS, ColorSettings
 from host.compositor import Compositor
-from host.discovery import PluginSpec, discover
+from host.discovery import discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
+from host.planning import checked_rules, matrix_options, plan_instances
 from host.presenter import Presenter
 from host.scheduler import Decision, Scheduler, Slot
-from host.spawner import Undertaker, check_runs_as, make_launcher, process_cpu_seconds
+from host.spawner import Undertaker, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
 from host.timetable import Timetable
 from host.transitions import TransitionSpec, parse_transition
-from host.watchdog import MIB, WorkerRules, rules_from_config
+from host.watchdog import MIB, rules_from_config
 from host.worker_handle import StripImage, WorkerHandle
 
 log = logging.getLogger("ledhost.host")
@@ -63,94 +64,6 @@ class RunOptions:
     #: Look for plugins pip-installed into ledhost's environment.
     environment_plugins: bool = True
     trace_plugins: bool = False
-
-
-def matrix_options(cfg: HostConfig) -> dict[str, Any]:
-    """The ``RGBMatrixOptions`` the display settings ask for.
-
-    Brightness is not among them: the compositor applies it, so it is the same on every
-    backend, in snapshots and in the live preview.
-    """
-    d = cfg.display
-    options: dict[str, Any] = {
-        "rows": d.rows,
-        "cols": d.cols,
-        "chain_length": d.chain_length,
-        "parallel": d.parallel,
-        "hardware_mapping": d.hardware_mapping,
-        "gpio_slowdown": d.gpio_slowdown,
-        "pwm_bits": d.pwm_bits,
-        "rgb_sequence": d.rgb_sequence,
-        "drop_privileges": d.drop_privileges,
-    }
-    if d.pixel_mapper:
-        options["pixel_mapper_config"] = d.pixel_mapper
-    return options
-
-
-def plan_instances(
-    cfg: HostConfig, specs: dict[str, PluginSpec], only: tuple[str, ...] | None
-) -> tuple[list[tuple[str, PluginSpec, dict[str, Any]]], list[tuple[str, str, str]]]:
-    """Decide which instances run: ``([(instance, spec, options)], [(instance, plugin, why)])``."""
-    wanted: list[tuple[str, str, dict[str, Any]]] = []
-    if only is not None:
-        bad = [iid for iid in only if not is_valid_id(iid)]
-        if bad:
-            raise HostError(
-                f"invalid plugin instance id {bad[0]!r}: ids are 1-64 of a-z, 0-9, '_' or "
-                "'-', starting with a letter"
-            )
-        for iid in only:
-            section = cfg.plugins.get(iid)
-            if section is not None:
-                wanted.append((iid, section.plugin_id, dict(section.options)))
-            else:
-                wanted.append((iid, iid, {}))
-    else:
-        for iid, section in cfg.plugins.items():
-            if section.enabled:
-                wanted.append((iid, section.plugin_id, dict(section.options)))
-    runnable = []
-    missing = []
-    for iid, plugin_id, options in wanted:
-        spec = specs.get(plugin_id)
-        if spec is None:
-            missing.append((iid, plugin_id, f"no plugin named {plugin_id!r} is installed"))
-        else:
-            runnable.append((iid, spec, options))
-    return runnable, missing
-
-
-def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
-    """``rules``, with the worker user checked to be able to run workers.
-
-    With ``workers.user = "auto"`` an installation the unprivileged user cannot read
-    (a Python under ``/root``) falls back to the host's user, loudly; a user named
-    explicitly must work or the host does not start.
-
-    :param rules: the rules made from ``cfg``; ``None`` to make them here.
-    :raises HostError: the named user does not exist or cannot run workers.
-    """
-    if rules is None:
-        try:
-            rules = rules_from_config(cfg.workers)
-        except ValueError as exc:
-            raise HostError(str(exc)) from None
-    if rules.uid is None:
-        return rules
-    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
-    if problem is None:
-        log.info("workers run as user %r", rules.user)
-        return rules
-    if cfg.workers.user != "auto":
-        raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
-    log.warning(
-        "workers run as root: user %r cannot run them (%s). Install ledhost where other users "
-        "can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
-        rules.user,
-        problem,
-    )
-    return replace(rules, uid=None, gid=None, user=None)
 
 
 class Host:
@@ -519,7 +432,9 @@ class Host:
             self.backend.close()
         if self.options.stats_json is not None:
             cpu = cpu_before + self._workers_cpu()
-            write_json(self.options.stats_json, self.stats.to_dict(ended, cpu, self.status()))
+            data = self.stats.to_dict(ended, cpu, self.status())
+            data["display"] = self.display_status(ended)
+            write_json(self.options.stats_json, data)
 
     def _log_failures(self) -> None:
         """One line per instance that failed during the run: what a headless user reads."""
@@ -544,6 +459,53 @@ class Host:
         if isinstance(pid, int):
             total += process_cpu_seconds(pid) or 0.0
         return total
+
+    def display_status(self, now: float | None = None) -> dict[str, Any]:
+        """What the panel shows and why: the schedule's verdict and the scheduler's state.
+
+        Feeds ``--stats-json`` (key ``display``) and, later, the web UI.
+        """
+        now = time.monotonic() if now is None else now
+        state = self.timetable.state
+        return {
+            "on": state.on,
+            "brightness": self.compositor.brightness,
+            "tint": list(state.tint) if state.tint else None,
+            "schedule": state.reason,
+            "showing": self._current.key if self._current is not None else None,
+            **self.scheduler.status(now),
+        }
+
+    # -- what the user asks for (the control socket will call these) --------------------
+
+    def pin(self, instance: str, mode: str, seconds: float | None) -> None:
+        """Show ``instance:mode`` now, for ``seconds`` or until :meth:`unpin`.
+
+        Nothing restarts: the other plugins keep running and the rotation resumes after.
+
+        :raises HostError: no such instance or mode.
+        """
+        handle = self.supervisor.handles.get(instance)
+        if handle is None or mode not in handle.mode_names():
+            known = ", ".join(
+                f"{h.instance_id}:{m}"
+                for h in self.supervisor.handles.values()
+                for m in h.mode_names()
+            )
+            raise HostError(
+                f"cannot pin {instance}:{mode}: no such mode (modes: {known or 'none'})"
+            )
+        duration = next(float(m["duration"] or 10.0) for m in handle.modes if m["name"] == mode)
+        now = time.monotonic()
+        self.scheduler.pin(
+            Slot(instance, mode, duration), None if seconds is None else now + seconds
+        )
+        self._decide(now)
+
+    def unpin(self) -> None:
+        """End a pin; the rotation resumes."""
+        self.scheduler.unpin()
+        self._decide(time.monotonic())
 
     def status(self) -> dict[str, Any]:
         """Per-instance status, including instances that could not start at all."""

@@ -52,6 +52,7 @@ class Presenter:
         self._blank_pending = False
         self._transition: TransitionSpec | None = None
         self._recolour = False
+        self._settle = False
 
     # -- what changes ----------------------------------------------------------------------
 
@@ -114,8 +115,8 @@ class Presenter:
         earliest = self._last_push + self.min_interval
         if self._due is not None:
             return max(self._due, earliest)
-        if self.compositor.transitioning(now):
-            return earliest
+        if self.compositor.transitioning(now) or self._settle:
+            return earliest  # every frame of a transition, and one more once it ended
         if self.source is not None and isinstance(self.source[1], StripImage):
             strip = self.source[1]
             step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
@@ -131,7 +132,7 @@ class Presenter:
         if at is None or now < at:
             return
         due = self._due if self._due is not None else at
-        changed = self._due is not None or self.compositor.transitioning(now)
+        changed = self._due is not None or self.compositor.transitioning(now) or self._settle
         blank_now, self._blank_pending = self._blank_pending, False
         image = None
         if self.source is not None:
@@ -150,8 +151,12 @@ class Presenter:
             image = self.compositor.shown  # what the panel holds, in the new colours
         self._recolour = False
         if not changed or (image is None and not blank_now):
+            self._settle = False
             return  # nothing new, or the content went away: the panel keeps its frame
         frame = self.compositor.compose(image, now)
+        # A transition's last frames are pushed at progress < 1; once it ends, the pure
+        # new content must still reach the panel, so one more push follows.
+        self._settle = self.compositor.transitioning(now)
         pushed_at = now if clock is None else clock
         panel.push(frame, pushed_at)
         self._last_push = pushed_at

@@ -1,0 +1,111 @@
+"""Preparing a run: which plugin instances run, with which rules, on which panel options.
+
+Decisions made once before the host loop starts, apart from the loop itself
+(:mod:`host.app`). Only :func:`checked_rules` does I/O: it tries once that the worker user
+can run workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from config import HostConfig, is_valid_id
+from host.discovery import PluginSpec
+from host.errors import HostError
+from host.spawner import check_runs_as
+from host.watchdog import WorkerRules, rules_from_config
+
+log = logging.getLogger("ledhost.host")
+
+
+def matrix_options(cfg: HostConfig) -> dict[str, Any]:
+    """The ``RGBMatrixOptions`` the display settings ask for.
+
+    Brightness is not among them: the compositor applies it, so it is the same on every
+    backend, in snapshots and in the live preview.
+    """
+    d = cfg.display
+    options: dict[str, Any] = {
+        "rows": d.rows,
+        "cols": d.cols,
+        "chain_length": d.chain_length,
+        "parallel": d.parallel,
+        "hardware_mapping": d.hardware_mapping,
+        "gpio_slowdown": d.gpio_slowdown,
+        "pwm_bits": d.pwm_bits,
+        "rgb_sequence": d.rgb_sequence,
+        "drop_privileges": d.drop_privileges,
+    }
+    if d.pixel_mapper:
+        options["pixel_mapper_config"] = d.pixel_mapper
+    return options
+
+
+def plan_instances(
+    cfg: HostConfig, specs: dict[str, PluginSpec], only: tuple[str, ...] | None
+) -> tuple[list[tuple[str, PluginSpec, dict[str, Any]]], list[tuple[str, str, str]]]:
+    """Decide which instances run: ``([(instance, spec, options)], [(instance, plugin, why)])``."""
+    wanted: list[tuple[str, str, dict[str, Any]]] = []
+    if only is not None:
+        bad = [iid for iid in only if not is_valid_id(iid)]
+        if bad:
+            raise HostError(
+                f"invalid plugin instance id {bad[0]!r}: ids are 1-64 of a-z, 0-9, '_' or "
+                "'-', starting with a letter"
+            )
+        for iid in only:
+            section = cfg.plugins.get(iid)
+            if section is not None:
+                wanted.append((iid, section.plugin_id, dict(section.options)))
+            else:
+                wanted.append((iid, iid, {}))
+    else:
+        for iid, section in cfg.plugins.items():
+            if section.enabled:
+                wanted.append((iid, section.plugin_id, dict(section.options)))
+    runnable = []
+    missing = []
+    for iid, plugin_id, options in wanted:
+        spec = specs.get(plugin_id)
+        if spec is None:
+            missing.append((iid, plugin_id, f"no plugin named {plugin_id!r} is installed"))
+        else:
+            runnable.append((iid, spec, options))
+    return runnable, missing
+
+
+def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
+    """``rules``, with the worker user checked to be able to run workers.
+
+    With ``workers.user = "auto"`` an installation the unprivileged user cannot read
+    (a Python under ``/root``) falls back to the host's user, loudly; a user named
+    explicitly must work or the host does not start.
+
+    :param rules: the rules made from ``cfg``; ``None`` to make them here.
+    :raises HostError: the named user does not exist or cannot run workers.
+    """
+    if rules is None:
+        try:
+            rules = rules_from_config(cfg.workers)
+        except ValueError as exc:
+            raise HostError(str(exc)) from None
+    if rules.uid is None:
+        return rules
+    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
+    if problem is None:
+        log.info("workers run as user %r", rules.user)
+        return rules
+    if cfg.workers.user != "auto":
+        raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
+    log.warning(
+        "workers run as root: user %r cannot run them (%s). Install ledhost where other users "
+        "can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
+        rules.user,
+        problem,
+    )
+    return replace(rules, uid=None, gid=None, user=None)
+
+
+__all__ = ["checked_rules", "matrix_options", "plan_instances"]
