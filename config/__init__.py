@@ -18,6 +18,7 @@ from config.errors import ConfigError, ConfigIssue, PluginSchemaError
 from config.loader import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_CONFIG_PATH_TEXT,
+    TICKER,
     default_config_text,
     load_config,
 )
@@ -46,6 +47,7 @@ from config.schema import (
 from config.windows import TINTS, DimWindow, ScheduleConfig, Window
 
 __all__ = [
+    "TICKER",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_CONFIG_PATH_TEXT",
     "ENV_PREFIX",

@@ -48,6 +48,7 @@ from config.schema import (
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
+    "TICKER",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_CONFIG_PATH_TEXT",
     "ENV_SOURCE",
@@ -81,6 +82,10 @@ _ENTRY_CHECKS: Final[dict[str, Setting]] = {
     "transition": _BY_KEY[("transitions", "kind")],
     "transition_duration": _BY_KEY[("transitions", "duration")],
 }
+
+
+#: The rotation item that shows the continuous ticker (ids cannot contain "@").
+TICKER: Final = "@ticker"
 
 
 def default_config_text() -> str:
@@ -307,16 +312,20 @@ class _Validator:
         return instances
 
     def rotation_entries(
-        self, modes: list[Any] | None, instances: Mapping[str, object] | None
+        self,
+        modes: list[Any] | None,
+        instances: Mapping[str, object] | None,
+        where: KeyPath = ("rotation", "modes"),
     ) -> tuple[RotationEntry, ...]:
-        """Parse ``rotation.modes`` into entries.
+        """Parse ``rotation.modes`` (or ``ticker.modes``, per ``where``) into entries.
 
         ``instances`` is None when ``[plugins]`` itself is broken; then entries are not
         checked against it, rather than each reported as naming an unknown instance.
+        ``"@ticker"`` names the ticker, in the rotation only.
         """
         entries: list[RotationEntry] = []
         for index, item in enumerate(modes or []):
-            path: KeyPath = ("rotation", "modes", index)
+            path: KeyPath = (*where, index)
             extras: dict[str, Any] = {}
             if isinstance(item, Mapping):
                 for key in item:
@@ -342,6 +351,9 @@ class _Validator:
                     f'expected "instance:mode", "instance" or a table such as '
                     f'{{ mode = "clock:digital", duration = 15 }}, found {describe_value(text)}',
                 )
+                continue
+            if text == TICKER and where == ("rotation", "modes"):
+                entries.append(RotationEntry(TICKER, None, **extras))
                 continue
             instance, colon, mode = text.partition(":")
             if not is_valid_id(instance):
@@ -398,6 +410,14 @@ class _Validator:
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
         entries = self.rotation_entries(rotation.pop("modes"), known)
+        ticker = sections["ticker"]
+        ticker["entries"] = self.rotation_entries(ticker.pop("modes"), known, ("ticker", "modes"))
+        if any(e.instance == TICKER for e in entries) and not ticker["entries"]:
+            self.add(
+                ("rotation", "modes"),
+                '"@ticker" shows the ticker, but ticker.modes names no mode for it; '
+                'add e.g. modes = ["news"] to [ticker]',
+            )
         schedule = self.schedule(sections["schedule"])
         data_dir = self.data_dir(sections["paths"]["data_dir"])
         if self.issues:
@@ -406,7 +426,7 @@ class _Validator:
             display=DisplayConfig(**sections["display"]),
             rotation=RotationConfig(entries=entries, **rotation),
             transitions=TransitionsConfig(**sections["transitions"]),
-            ticker=TickerConfig(**sections["ticker"]),
+            ticker=TickerConfig(**ticker),
             schedule=schedule,
             workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),

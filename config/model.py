@@ -144,6 +144,8 @@ class TickerConfig:
     separator: str
     #: Blank pixels on each side of the separator (between strips when it is empty).
     gap: int
+    #: The contributing modes, parsed like rotation entries (``mode`` ``None``: all).
+    entries: tuple[RotationEntry, ...] = ()
 
 
 @final
@@ -229,6 +231,12 @@ class HostConfig:
                 "modes": [entry.to_toml_value() for entry in self.rotation.entries],
             },
             "schedule": self.schedule.to_dict(),
+            "ticker": {
+                "speed": self.ticker.speed,
+                "separator": self.ticker.separator,
+                "modes": [entry.to_toml_value() for entry in self.ticker.entries],
+                "gap": self.ticker.gap,
+            },
             "paths": {"data_dir": str(self.paths.data_dir)},
         }
         tables = {

@@ -311,6 +311,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "scroll past as one seamless band."),
     Setting("ticker", "separator", str, " \u2022 ",
             help="Text drawn between two plugins' strips in the ticker band; empty for none."),
+    Setting("ticker", "modes", list, [],
+            help='The modes whose strips make up the ticker, in order: `"instance:mode"` or '
+                 '`"instance"` (every mode of it that draws a strip). Put `"@ticker"` in '
+                 "`rotation.modes` (or `{ mode = \"@ticker\", duration = 60 }`) to show it."),
     Setting("ticker", "gap", int, 8, min=0, max=256,
             help="Blank pixels on each side of the separator (between two strips when the "
                  "separator is empty)."),

@@ -28,12 +28,13 @@ from host.discovery import discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
 from host.planning import checked_rules, matrix_options, plan_instances
-from host.presenter import Presenter
+from host.presenter import Presenter, TickerSource
 from host.scheduler import Decision, Scheduler, Slot
 from host.spawner import Undertaker, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
+from host.ticker_show import TICKER_MODE, TickerShow
 from host.timetable import Timetable
 from host.transitions import TransitionSpec, parse_transition
 from host.watchdog import MIB, rules_from_config
@@ -105,6 +106,7 @@ class Host:
         #: The rotation entry each slot came from (transition, time windows).
         self._entries: dict[str, RotationEntry] = {}
         self.timetable = Timetable(cfg.schedule)
+        self.ticker = TickerShow(cfg.ticker, display.width, display.height)
         self._warned: set[str] = set()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -144,12 +146,22 @@ class Host:
         handles = self.supervisor.handles
         entries = list(self.cfg.rotation.entries)
         if self.options.only is not None:
-            entries = [e for e in entries if e.instance in handles]
+            entries = [
+                e for e in entries if e.instance in handles or TickerShow.is_ticker(e.instance)
+            ]
         if not entries:
             entries = [RotationEntry(iid, None, None) for iid in handles]
         slots: list[Slot] = []
         default = self.cfg.rotation.default_duration
+        for warning in self.ticker.resolve(handles):
+            self._warn_once(warning)
         for entry in entries:
+            if TickerShow.is_ticker(entry.instance):
+                if self.ticker.members:
+                    slot = Slot(entry.instance, TICKER_MODE, float(entry.duration or default))
+                    slots.append(slot)
+                    self._entries[slot.key] = entry
+                continue
             handle = handles.get(entry.instance)
             if handle is None or not handle.modes:
                 continue
@@ -194,6 +206,9 @@ class Host:
     def on_state(self, handle: WorkerHandle) -> None:
         if handle.process is None:
             self.presenter.drop(handle)
+            mode = self.ticker.member_mode(handle)
+            if mode is not None:  # out of the band until its worker sends a strip again
+                self.ticker.stream.set_strip(f"{handle.instance_id}:{mode}", None)
 
     def on_content(self, handle: WorkerHandle) -> None:
         pass  # read by the next decision
@@ -205,6 +220,16 @@ class Host:
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
         if self._shows(handle):
             self.presenter.strip(handle, strip, time.monotonic())
+        elif self._ticker_on() and self.ticker.member_mode(handle) == strip.mode:
+            self.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
+            source = self.presenter.source
+            if source is None or not isinstance(source[1], TickerSource):
+                self.presenter.ticker(
+                    TickerSource(self.ticker.stream, self.cfg.ticker.speed), time.monotonic()
+                )
+
+    def _ticker_on(self) -> bool:
+        return self._current is not None and TickerShow.is_ticker(self._current.instance)
 
     def on_interrupt(
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
@@ -232,6 +257,9 @@ class Host:
     # -- scheduling and pushing -----------------------------------------------------------
 
     def _can_show(self, slot: Slot) -> bool:
+        if TickerShow.is_ticker(slot.instance):
+            allowed = self.timetable.allowed(slot.key)
+            return allowed and self.ticker.can_show(self.supervisor.handles)
         handle = self.supervisor.handles.get(slot.instance)
         return (
             handle is not None
@@ -287,6 +315,10 @@ class Host:
 
     def _activated(self, slot: Slot) -> bool:
         """Whether the slot's worker was asked to render it (a restarted one was not)."""
+        if TickerShow.is_ticker(slot.instance):
+            for member, mode in self.ticker.to_activate(self.supervisor.handles):
+                self.supervisor.activate(member, mode)  # a member that (re)started
+            return True
         handle = self.supervisor.handles.get(slot.instance)
         return handle is not None and handle.active_mode == slot.mode
 
@@ -307,9 +339,18 @@ class Host:
     ) -> None:
         previous = self._current
         if previous is not None:
-            old = self.supervisor.handles.get(previous.instance)
-            if old is not None and (decision is None or decision.slot.instance != old.instance_id):
-                self.supervisor.deactivate(old)
+            keep = {decision.slot.instance} if decision is not None else set()
+            if decision is not None and TickerShow.is_ticker(decision.slot.instance):
+                keep = self.ticker.instances()
+            olds = (
+                self.ticker.instances()
+                if TickerShow.is_ticker(previous.instance)
+                else {previous.instance}
+            )
+            for instance in olds - keep:
+                old = self.supervisor.handles.get(instance)
+                if old is not None:
+                    self.supervisor.deactivate(old)
         if decision is None:
             self._current = None
             self.presenter.blank(now)
@@ -319,6 +360,12 @@ class Host:
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)
+        if TickerShow.is_ticker(decision.slot.instance):
+            for handle, mode in self.ticker.to_activate(self.supervisor.handles):
+                self.supervisor.activate(handle, mode)
+            if self.ticker.stream.ready():  # members already drawing: go on at once
+                self.presenter.ticker(TickerSource(self.ticker.stream, self.cfg.ticker.speed), now)
+            return
         self.supervisor.activate(
             self.supervisor.handles[decision.slot.instance], decision.slot.mode
         )

@@ -12,11 +12,13 @@ transition to the new mode starts when that frame is there.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from host.compositor import Compositor
 from host.framebus import Frame
 from host.stats import RunStats
+from host.ticker import TickerStream
 from host.transitions import TransitionSpec
 from host.worker_handle import StripImage
 
@@ -25,6 +27,17 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from host.worker_handle import WorkerHandle
+
+
+@dataclass(eq=False)
+class TickerSource:
+    """The ticker as content: a stream of several plugins' strips and its speed."""
+
+    stream: TickerStream
+    speed: float
+
+
+Scrolling = StripImage | TickerSource
 
 
 class Panel(Protocol):
@@ -44,7 +57,7 @@ class Presenter:
         self.compositor = compositor
         self.min_interval = min_interval
         self.stats = stats
-        self.source: tuple[WorkerHandle, Frame | StripImage] | None = None
+        self.source: tuple[WorkerHandle | None, Frame | Scrolling] | None = None
         self._strip_t0 = 0.0
         self._strip_offset = -1
         self._due: float | None = None  # when unpushed content became due
@@ -87,6 +100,14 @@ class Presenter:
         self._recolour = True
         self._mark_due(now)
 
+    def ticker(self, source: TickerSource, now: float) -> None:
+        """The ticker has a strip to show: it slides in from the right from now on."""
+        self._begin(now)
+        self.source = (None, source)
+        self._strip_t0 = now
+        self._strip_offset = -1
+        self._mark_due(now)
+
     def drop(self, handle: WorkerHandle) -> None:
         """``handle``'s worker is gone: its frame's memory is no longer ours to read."""
         if self.source is not None and self.source[0] is handle:
@@ -103,7 +124,7 @@ class Presenter:
 
     # -- pushing ---------------------------------------------------------------------------
 
-    def _strip_step(self, strip: StripImage, now: float) -> tuple[int, float] | None:
+    def _strip_step(self, strip: Scrolling, now: float) -> tuple[int, float] | None:
         """The strip offset at ``now`` and when it changed, if different from what's shown."""
         offset = int((now - self._strip_t0) * strip.speed)
         if offset == self._strip_offset:
@@ -117,7 +138,7 @@ class Presenter:
             return max(self._due, earliest)
         if self.compositor.transitioning(now) or self._settle:
             return earliest  # every frame of a transition, and one more once it ended
-        if self.source is not None and isinstance(self.source[1], StripImage):
+        if self.source is not None and isinstance(self.source[1], Scrolling):
             strip = self.source[1]
             step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
             return max(step_at, earliest)
@@ -137,13 +158,18 @@ class Presenter:
         image = None
         if self.source is not None:
             content = self.source[1]
-            if isinstance(content, StripImage):
+            if isinstance(content, Scrolling):
                 step = self._strip_step(content, now)
                 if step is not None:
                     self._strip_offset, step_at = step
                     due = max(min(due, step_at), self._last_push + self.min_interval)
                     changed = True
-                image = self.compositor.strip_view(content, max(self._strip_offset, 0))
+                offset = max(self._strip_offset, 0)
+                if isinstance(content, TickerSource):
+                    # Start one panel left of the band, so it slides in from the right.
+                    image = content.stream.view(offset - content.stream.width)
+                else:
+                    image = self.compositor.strip_view(content, offset)
             else:
                 image = content.pixels
         self._due = None
