@@ -15,6 +15,7 @@ process state — except :mod:`config.loader` reading the one file and
 from __future__ import annotations
 
 from config.errors import ConfigError, ConfigIssue, PluginSchemaError
+from config.layouts import Layout, Region
 from config.loader import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_CONFIG_PATH_TEXT,
@@ -47,6 +48,8 @@ from config.schema import (
 from config.windows import TINTS, DimWindow, ScheduleConfig, Window
 
 __all__ = [
+    "Layout",
+    "Region",
     "TICKER",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_CONFIG_PATH_TEXT",

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from config.errors import ConfigError, ConfigIssue
+from config.layouts import Layout, parse_layouts
 from config.model import (
     DisplayConfig,
     HostConfig,
@@ -252,7 +253,7 @@ class _Validator:
         return {}
 
     def check_top_level(self) -> None:
-        known = (*SECTIONS, "plugins")
+        known = (*SECTIONS, "plugins", "layouts")
         for key in self.data:
             if key in known:
                 continue
@@ -316,6 +317,7 @@ class _Validator:
         modes: list[Any] | None,
         instances: Mapping[str, object] | None,
         where: KeyPath = ("rotation", "modes"),
+        layouts: Mapping[str, Layout] | None = None,
     ) -> tuple[RotationEntry, ...]:
         """Parse ``rotation.modes`` (or ``ticker.modes``, per ``where``) into entries.
 
@@ -352,8 +354,17 @@ class _Validator:
                     f'{{ mode = "clock:digital", duration = 15 }}, found {describe_value(text)}',
                 )
                 continue
-            if text == TICKER and where == ("rotation", "modes"):
-                entries.append(RotationEntry(TICKER, None, **extras))
+            if text.startswith("@") and where == ("rotation", "modes"):
+                name = text[1:]
+                if text != TICKER and name not in (layouts or {}):
+                    hint = suggest(name, list(layouts or {}))
+                    self.add(
+                        path,
+                        f"{text!r} names no layout{hint}: define [layouts.{name}] "
+                        'or use "@ticker" for the ticker',
+                    )
+                    continue
+                entries.append(RotationEntry(text, None, **extras))
                 continue
             instance, colon, mode = text.partition(":")
             if not is_valid_id(instance):
@@ -409,7 +420,13 @@ class _Validator:
         instances = self.plugins()
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
-        entries = self.rotation_entries(rotation.pop("modes"), known)
+        display = sections["display"]
+        dims = [display[k] for k in ("cols", "chain_length", "rows", "parallel")]
+        # An invalid display size is reported already; regions are then checked loosely.
+        cols, chain, rows, parallel = (v if isinstance(v, int) else 4096 for v in dims)
+        size = (cols * chain, rows * parallel)
+        layouts = parse_layouts(self.data.get("layouts", {}), size, known, self.add)
+        entries = self.rotation_entries(rotation.pop("modes"), known, layouts=layouts)
         ticker = sections["ticker"]
         ticker["entries"] = self.rotation_entries(ticker.pop("modes"), known, ("ticker", "modes"))
         if any(e.instance == TICKER for e in entries) and not ticker["entries"]:
@@ -431,6 +448,7 @@ class _Validator:
             workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),
             plugins=MappingProxyType(instances),
+            layouts=MappingProxyType(layouts),
             path=path,
         )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, final
 
+from config.layouts import Layout
 from config.schema import SECTIONS, SETTINGS, plain_data
 from config.windows import ScheduleConfig, Window
 
@@ -211,6 +212,8 @@ class HostConfig:
     paths: PathsConfig
     #: Instances in config order (file order, then new ones from env, then overrides).
     plugins: Mapping[str, PluginInstanceConfig]
+    #: ``[layouts.<name>]`` tables, shown by ``"@<name>"`` in the rotation.
+    layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
 
@@ -254,4 +257,8 @@ class HostConfig:
             if instance.memory_limit_mb:
                 table["memory_limit_mb"] = instance.memory_limit_mb
             plugins[instance.instance_id] = {**table, **plain_data(instance.options)}
-        return {**tables, "plugins": plugins}
+        layouts = {
+            name: {"regions": [region.to_toml_value() for region in layout.regions]}
+            for name, layout in self.layouts.items()
+        }
+        return {**tables, "plugins": plugins, **({"layouts": layouts} if layouts else {})}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import HostConfig, RotationEntry
+from config import HostConfig
 from host import __version__, proctree
 from host.backends import Backend, open_backend
 from host.color import TINTS, ColorSettings
@@ -27,6 +27,7 @@ from host.compositor import Compositor
 from host.discovery import discover
 from host.errors import HostError
 from host.framebus import Frame, Geometry
+from host.lineup import Lineup
 from host.planning import checked_rules, matrix_options, plan_instances
 from host.presenter import Presenter, TickerSource
 from host.scheduler import Decision, Scheduler, Slot
@@ -34,9 +35,8 @@ from host.spawner import Undertaker, make_launcher, process_cpu_seconds
 from host.states import WorkerState
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
-from host.ticker_show import TICKER_MODE, TickerShow
+from host.ticker_show import TickerShow
 from host.timetable import Timetable
-from host.transitions import TransitionSpec, parse_transition
 from host.watchdog import MIB, rules_from_config
 from host.worker_handle import StripImage, WorkerHandle
 
@@ -103,11 +103,9 @@ class Host:
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
         self._current: Slot | None = None
-        #: The rotation entry each slot came from (transition, time windows).
-        self._entries: dict[str, RotationEntry] = {}
         self.timetable = Timetable(cfg.schedule)
-        self.ticker = TickerShow(cfg.ticker, display.width, display.height)
         self._warned: set[str] = set()
+        self.lineup = Lineup(cfg, self._warn_once)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -144,54 +142,8 @@ class Host:
     def _rebuild_rotation(self) -> None:
         """Turn the configured rotation into slots, now that these modes are known."""
         handles = self.supervisor.handles
-        entries = list(self.cfg.rotation.entries)
-        if self.options.only is not None:
-            entries = [
-                e for e in entries if e.instance in handles or TickerShow.is_ticker(e.instance)
-            ]
-        if not entries:
-            entries = [RotationEntry(iid, None, None) for iid in handles]
-        slots: list[Slot] = []
-        default = self.cfg.rotation.default_duration
-        for warning in self.ticker.resolve(handles):
-            self._warn_once(warning)
-        for entry in entries:
-            if TickerShow.is_ticker(entry.instance):
-                if self.ticker.members:
-                    slot = Slot(entry.instance, TICKER_MODE, float(entry.duration or default))
-                    slots.append(slot)
-                    self._entries[slot.key] = entry
-                continue
-            handle = handles.get(entry.instance)
-            if handle is None or not handle.modes:
-                continue
-            for mode in handle.modes:
-                if entry.mode is None or entry.mode == mode["name"]:
-                    duration = entry.duration or mode["duration"] or default
-                    slot = Slot(entry.instance, mode["name"], float(duration))
-                    slots.append(slot)
-                    self._entries[slot.key] = entry
-            if entry.mode is not None and entry.mode not in handle.mode_names():
-                self._warn_once(
-                    f"rotation names mode {entry.instance}:{entry.mode}, which "
-                    f"the plugin does not offer ({', '.join(handle.mode_names())})"
-                )
-        self.scheduler.set_slots(slots)
-        self.timetable.set_windows({key: entry.when for key, entry in self._entries.items()})
-
-    def _transition_into(self, slot: Slot) -> TransitionSpec | None:
-        """How the panel moves to ``slot``: its rotation entry's choice, else the default."""
-        entry = self._entries.get(slot.key)
-        kind = entry.transition if entry is not None and entry.transition else None
-        duration = entry.transition_duration if entry is not None else None
-        try:
-            return parse_transition(
-                kind or self.cfg.transitions.kind,
-                self.cfg.transitions.duration if duration is None else duration,
-            )
-        except ValueError as exc:  # the config layer checked it; be safe anyway
-            self._warn_once(f"{slot.key}: {exc}")
-            return None
+        self.scheduler.set_slots(self.lineup.build(handles, self.options.only is not None))
+        self.timetable.set_windows({k: e.when for k, e in self.lineup.entries.items()})
 
     def _warn_once(self, text: str) -> None:
         if text not in self._warned:
@@ -206,9 +158,11 @@ class Host:
     def on_state(self, handle: WorkerHandle) -> None:
         if handle.process is None:
             self.presenter.drop(handle)
-            mode = self.ticker.member_mode(handle)
+            mode = self.lineup.ticker.member_mode(handle)
             if mode is not None:  # out of the band until its worker sends a strip again
-                self.ticker.stream.set_strip(f"{handle.instance_id}:{mode}", None)
+                self.lineup.ticker.stream.set_strip(f"{handle.instance_id}:{mode}", None)
+            for show in self.lineup.layouts.values():
+                show.drop(handle.instance_id)
 
     def on_content(self, handle: WorkerHandle) -> None:
         pass  # read by the next decision
@@ -216,16 +170,20 @@ class Host:
     def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
         if self._shows(handle):
             self.presenter.frame(handle, frame, time.monotonic())
+        elif self._current is not None and self._current.instance in self.lineup.layouts:
+            show = self.lineup.layouts[self._current.instance]
+            if show.mode_of(handle) == handle.active_mode and show.set_frame(handle, frame):
+                self.presenter.layout(show, time.monotonic())
 
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
         if self._shows(handle):
             self.presenter.strip(handle, strip, time.monotonic())
-        elif self._ticker_on() and self.ticker.member_mode(handle) == strip.mode:
-            self.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
+        elif self._ticker_on() and self.lineup.ticker.member_mode(handle) == strip.mode:
+            self.lineup.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
             source = self.presenter.source
             if source is None or not isinstance(source[1], TickerSource):
                 self.presenter.ticker(
-                    TickerSource(self.ticker.stream, self.cfg.ticker.speed), time.monotonic()
+                    TickerSource(self.lineup.ticker.stream, self.cfg.ticker.speed), time.monotonic()
                 )
 
     def _ticker_on(self) -> bool:
@@ -257,15 +215,7 @@ class Host:
     # -- scheduling and pushing -----------------------------------------------------------
 
     def _can_show(self, slot: Slot) -> bool:
-        if TickerShow.is_ticker(slot.instance):
-            allowed = self.timetable.allowed(slot.key)
-            return allowed and self.ticker.can_show(self.supervisor.handles)
-        handle = self.supervisor.handles.get(slot.instance)
-        return (
-            handle is not None
-            and handle.has_content(slot.mode)
-            and self.timetable.allowed(slot.key)
-        )
+        return self.lineup.can_show(slot, self.supervisor.handles, self.timetable)
 
     def _follow_schedule(self, now: float) -> bool:
         """Apply the display schedule; ``False`` while it says the panel is off."""
@@ -315,9 +265,10 @@ class Host:
 
     def _activated(self, slot: Slot) -> bool:
         """Whether the slot's worker was asked to render it (a restarted one was not)."""
-        if TickerShow.is_ticker(slot.instance):
-            for member, mode in self.ticker.to_activate(self.supervisor.handles):
-                self.supervisor.activate(member, mode)  # a member that (re)started
+        if TickerShow.is_ticker(slot.instance) or slot.instance in self.lineup.layouts:
+            self.lineup.activate_members(
+                slot, self.supervisor.handles, self.supervisor.activate
+            )  # members that (re)started
             return True
         handle = self.supervisor.handles.get(slot.instance)
         return handle is not None and handle.active_mode == slot.mode
@@ -339,15 +290,8 @@ class Host:
     ) -> None:
         previous = self._current
         if previous is not None:
-            keep = {decision.slot.instance} if decision is not None else set()
-            if decision is not None and TickerShow.is_ticker(decision.slot.instance):
-                keep = self.ticker.instances()
-            olds = (
-                self.ticker.instances()
-                if TickerShow.is_ticker(previous.instance)
-                else {previous.instance}
-            )
-            for instance in olds - keep:
+            keep = self.lineup.instances_of(decision.slot) if decision is not None else set()
+            for instance in self.lineup.instances_of(previous) - keep:
                 old = self.supervisor.handles.get(instance)
                 if old is not None:
                     self.supervisor.deactivate(old)
@@ -356,19 +300,32 @@ class Host:
             self.presenter.blank(now)
             self.stats.record_switch(now, "", reason)
             return
-        self.presenter.switched(self._transition_into(decision.slot) if previous else None)
+        self.presenter.switched(self.lineup.transition_into(decision.slot) if previous else None)
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)
+        if decision.slot.instance in self.lineup.layouts:
+            self.lineup.layouts[decision.slot.instance].clear()
+            self.lineup.activate_members(
+                decision.slot, self.supervisor.handles, self.supervisor.activate
+            )
+            return
         if TickerShow.is_ticker(decision.slot.instance):
-            for handle, mode in self.ticker.to_activate(self.supervisor.handles):
-                self.supervisor.activate(handle, mode)
-            if self.ticker.stream.ready():  # members already drawing: go on at once
-                self.presenter.ticker(TickerSource(self.ticker.stream, self.cfg.ticker.speed), now)
+            self.lineup.activate_members(
+                decision.slot, self.supervisor.handles, self.supervisor.activate
+            )
+            if self.lineup.ticker.stream.ready():  # members already drawing: go on at once
+                self.presenter.ticker(
+                    TickerSource(self.lineup.ticker.stream, self.cfg.ticker.speed), now
+                )
             return
         self.supervisor.activate(
             self.supervisor.handles[decision.slot.instance], decision.slot.mode
         )
+
+    def _activate_members(self, slot: Slot) -> None:
+        handles = self.supervisor.handles
+        self.lineup.activate_members(slot, handles, self.supervisor.activate)
 
     # -- the loop -------------------------------------------------------------------------
 

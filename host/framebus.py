@@ -75,6 +75,11 @@ class Geometry:
 
 
 def _map(fd: int, geometry: Geometry) -> tuple[mmap.mmap, list[np.ndarray], list[memoryview]]:
+    """Map the ring: per slot, its header and its pixel bytes as a flat uint8 array.
+
+    Flat, because a frame may be smaller than the display (a layout region): a frame of
+    ``w x h`` is the first ``w * h * 3`` bytes of its slot, shaped ``(h, w, 3)``.
+    """
     mem = mmap.mmap(fd, geometry.total_bytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     pixels = []
     headers = []
@@ -84,9 +89,13 @@ def _map(fd: int, geometry: Geometry) -> tuple[mmap.mmap, list[np.ndarray], list
         pixels.append(
             np.frombuffer(
                 mem, dtype=np.uint8, count=geometry.frame_bytes, offset=base + HEADER_SIZE
-            ).reshape(geometry.height, geometry.width, 3)
+            )
         )
     return mem, pixels, headers
+
+
+def _shaped(flat: np.ndarray, width: int, height: int) -> np.ndarray:
+    return flat[: width * height * 3].reshape(height, width, 3)
 
 
 class FrameBus:
@@ -163,12 +172,15 @@ class FrameBus:
         g = self.geometry
         if magic != _MAGIC:
             raise FrameError(f"plugin instance {self.owner!r} sent a frame with a bad header")
-        if (width, height, channels, dtype) != (g.width, g.height, 3, _DTYPE_UINT8):
+        if not (1 <= width <= g.width and 1 <= height <= g.height) or (channels, dtype) != (
+            3,
+            _DTYPE_UINT8,
+        ):
             raise FrameError(
                 f"plugin instance {self.owner!r} sent a {width}x{height}x{channels} frame "
-                f"(dtype code {dtype}); the display takes {g.width}x{g.height} RGB uint8"
+                f"(dtype code {dtype}); the display takes up to {g.width}x{g.height} RGB uint8"
             )
-        return Frame(self._pixels[slot], token, seq, done_at)
+        return Frame(_shaped(self._pixels[slot], width, height), token, seq, done_at)
 
     def _release(self, slot: int) -> None:
         # Slots go back oldest first: FIFO order is what lets no index travel.
@@ -204,18 +216,22 @@ class FrameWriter:
         self.seq = 0
         self.dropped = 0
 
-    def publish(self, pixels: np.ndarray, token: int) -> bool:
+    def publish(self, pixels: np.ndarray, token: int, size: tuple[int, int] | None = None) -> bool:
         """Copy ``pixels`` into the next free slot and hand it to the host.
 
+        :param size: ``(width, height)`` the host asked for (a layout region); ``None``
+            for the whole display.
         :returns: ``False`` if the host holds every slot (the frame is dropped, never
             waited for: a newer one will come).
         :raises FrameError: ``pixels`` is not a ``(height, width, 3)`` uint8 array.
         """
         g = self.geometry
-        if pixels.shape != (g.height, g.width, 3) or pixels.dtype != np.uint8:
+        width, height = size if size is not None else (g.width, g.height)
+        if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
+            where = "the display takes" if size is None else "the host asked for"
             raise FrameError(
-                f"frame of shape {pixels.shape} and dtype {pixels.dtype}; the display takes "
-                f"({g.height}, {g.width}, 3) uint8"
+                f"frame of shape {pixels.shape} and dtype {pixels.dtype}; {where} "
+                f"({height}, {width}, 3) uint8"
             )
         try:
             os.eventfd_read(self.free_fd)
@@ -224,9 +240,9 @@ class FrameWriter:
             return False
         slot = self._next
         self._next = (self._next + 1) % g.slots
-        np.copyto(self._pixels[slot], pixels)
+        np.copyto(_shaped(self._pixels[slot], width, height), pixels)
         self.seq += 1
-        self.write_header(slot, g.width, g.height, token)
+        self.write_header(slot, width, height, token)
         os.eventfd_write(self.ready_fd, 1)
         return True
 

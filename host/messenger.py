@@ -58,13 +58,23 @@ class Messenger:
         self.enforcer = enforcer
         self.reap = reap
 
-    def activate(self, handle: WorkerHandle, mode: str) -> None:
-        """Ask ``handle`` to render ``mode``; frames of earlier activations are ignored."""
+    def activate(
+        self, handle: WorkerHandle, mode: str, size: tuple[int, int] | None = None
+    ) -> None:
+        """Ask ``handle`` to render ``mode``; frames of earlier activations are ignored.
+
+        :param size: ``(width, height)`` of a layout region to draw at; ``None`` for the
+            whole display.
+        """
         handle.token += 1
         handle.active_mode = mode
+        handle.active_size = size or (self.geometry.width, self.geometry.height)
         handle.frame = None
         handle.strip = None
-        self.send(handle, {"t": "activate", "mode": mode, "token": handle.token})
+        message = {"t": "activate", "mode": mode, "token": handle.token}
+        if size is not None:
+            message["size"] = list(size)
+        self.send(handle, message)
 
     def deactivate(self, handle: WorkerHandle) -> None:
         if handle.active_mode is not None:
@@ -162,6 +172,13 @@ class Messenger:
             return
         handle.frames += 1
         if frame.token == handle.token and handle.active_mode is not None:
+            width, height = handle.active_size
+            if frame.pixels.shape[:2] != (height, width):
+                got = f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}"
+                self.enforcer.record_error(
+                    handle, f"frame rejected: {got}, but the host asked for {width}x{height}"
+                )
+                return
             handle.frame = frame
             self.listener.on_frame(handle, frame)
 
@@ -306,11 +323,11 @@ class Messenger:
         width = field(message, "width", int)
         height = field(message, "height", int)
         data = field(message, "pixels", bytes)
-        if height != self.geometry.height or len(data) != width * height * 3:
+        if height != handle.active_size[1] or len(data) != width * height * 3:
             self.enforcer.record_error(
                 handle,
                 f"strip rejected: {width}x{height} with {len(data)} "
-                f"bytes; strips are {self.geometry.height} pixels high",
+                f"bytes; strips are {handle.active_size[1]} pixels high here",
             )
             return
         if field(message, "token", int) != handle.token:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from host.compositor import Compositor
 from host.framebus import Frame
+from host.layout_show import LayoutShow
 from host.stats import RunStats
 from host.ticker import TickerStream
 from host.transitions import TransitionSpec
@@ -57,7 +58,7 @@ class Presenter:
         self.compositor = compositor
         self.min_interval = min_interval
         self.stats = stats
-        self.source: tuple[WorkerHandle | None, Frame | Scrolling] | None = None
+        self.source: tuple[WorkerHandle | None, Frame | Scrolling | LayoutShow] | None = None
         self._strip_t0 = 0.0
         self._strip_offset = -1
         self._due: float | None = None  # when unpushed content became due
@@ -106,6 +107,13 @@ class Presenter:
         self.source = (None, source)
         self._strip_t0 = now
         self._strip_offset = -1
+        self._mark_due(now)
+
+    def layout(self, show: LayoutShow, now: float) -> None:
+        """A region of the shown layout has a new frame."""
+        if self.source is None or self.source[1] is not show:
+            self._begin(now)
+            self.source = (None, show)
         self._mark_due(now)
 
     def drop(self, handle: WorkerHandle) -> None:
@@ -170,6 +178,8 @@ class Presenter:
                     image = content.stream.view(offset - content.stream.width)
                 else:
                     image = self.compositor.strip_view(content, offset)
+            elif isinstance(content, LayoutShow):
+                image = content.view()
             else:
                 image = content.pixels
         self._due = None

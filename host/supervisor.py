@@ -188,9 +188,11 @@ class Supervisor:
 
     # -- what the host asks of workers (the messenger does the talking) -----------------
 
-    def activate(self, handle: WorkerHandle, mode: str) -> None:
+    def activate(
+        self, handle: WorkerHandle, mode: str, size: tuple[int, int] | None = None
+    ) -> None:
         """Ask ``handle`` to render ``mode``; see :meth:`Messenger.activate`."""
-        self.messenger.activate(handle, mode)
+        self.messenger.activate(handle, mode, size)
 
     def deactivate(self, handle: WorkerHandle) -> None:
         self.messenger.deactivate(handle)

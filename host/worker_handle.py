@@ -127,6 +127,8 @@ class WorkerHandle:
     # -- what is on screen from this worker
     token: int = 0
     active_mode: str | None = None
+    #: ``(width, height)`` the active mode is drawn at: the display, or a layout region.
+    active_size: tuple[int, int] = (0, 0)
     frame: Frame | None = None
     strip: StripImage | None = None
 

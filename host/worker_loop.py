@@ -112,6 +112,8 @@ class Worker:
         #: Hook calls under way, by thread role: ``{"main": ("render_frame", t0)}``.
         #: Read by the heartbeat thread, so the host learns which call hangs and since when.
         self.busy: dict[str, tuple[str, float]] = {}
+        #: ``(width, height)`` drawn for the current activation: the display or a region.
+        self.size = (args.width, args.height)
         #: Deadlines in seconds by kind ("render", "refresh"), from the host's ``start``.
         self.deadlines: dict[str, float] = {}
 
@@ -386,6 +388,7 @@ class Worker:
         if kind == "activate":
             mode = field(message, "mode", str)
             self.token = field(message, "token", int)
+            self._set_size(message.get("size"))
             if mode not in {m["name"] for m in self.modes}:
                 self.channel.send(
                     {"t": "error", "hook": "activate", "message": f"no mode {mode!r}"}
@@ -415,6 +418,25 @@ class Worker:
         elif kind == "stop":
             return False
         return True
+
+    def _set_size(self, size: Any) -> None:
+        """Draw at ``size`` (a layout region) until the next activation, else full size.
+
+        ``context.width`` and ``context.height`` follow, so a plugin that lays out by
+        them fits its region.
+        """
+        width, height = self.args.width, self.args.height
+        if (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(v, int) for v in size)
+            and 1 <= size[0] <= width
+            and 1 <= size[1] <= height
+        ):
+            width, height = size
+        self.size = (width, height)
+        if self.context is not None:
+            self.context.width, self.context.height = width, height
 
     def _handle_action(self, message: Message) -> None:
         request_id = message.get("id")
@@ -475,7 +497,7 @@ class Worker:
             self._enter("main", "render_strip")
             try:
                 strip = self.pm.hook.render_strip(
-                    context=self.context, mode=self.active, height=self.args.height
+                    context=self.context, mode=self.active, height=self.size[1]
                 )
             except Exception as exc:
                 self._leave("main")
@@ -505,11 +527,11 @@ class Worker:
             )
         pixels = strip.canvas.to_array()
         height, width = pixels.shape[:2]
-        if height != self.args.height or not 1 <= width <= MAX_STRIP_WIDTH:
+        if height != self.size[1] or not 1 <= width <= MAX_STRIP_WIDTH:
             self.report_error(
                 "render_strip",
                 FrameError(
-                    f"strip of {width}x{height}; it must be {self.args.height} high and "
+                    f"strip of {width}x{height}; it must be {self.size[1]} high and "
                     f"1-{MAX_STRIP_WIDTH} wide"
                 ),
             )
@@ -531,7 +553,7 @@ class Worker:
         from sdk.canvas import Canvas
 
         assert self.active is not None and self.writer is not None
-        canvas = Canvas(self.args.width, self.args.height)
+        canvas = Canvas(*self.size)
         due = self.next_due or time.monotonic()
         now = time.time() + (due - time.monotonic())
         self._enter("main", "render_frame")
@@ -544,7 +566,8 @@ class Worker:
                 now=now,
             )
             pixels = canvas.to_array()
-            self.writer.publish(pixels, self.token)
+            full = self.size == (self.args.width, self.args.height)
+            self.writer.publish(pixels, self.token, None if full else self.size)
         except Exception as exc:
             self.report_error("render_frame", exc)
             self.next_due = None
