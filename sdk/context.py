@@ -59,9 +59,10 @@ class PluginContext:
         self.plugin_id = plugin_id
         #: This instance's id (equal to ``plugin_id`` unless the user runs several).
         self.instance_id = instance_id
-        #: Display width in pixels.
+        #: Width in pixels of what the plugin draws now: the display, or its region when
+        #: the user shows the mode in a layout (it changes between activations).
         self.width = width
-        #: Display height in pixels.
+        #: Height in pixels, likewise.
         self.height = height
         #: This instance's validated config section, defaults filled in.
         self.config: Mapping[str, Any] = config
@@ -76,7 +77,7 @@ class PluginContext:
 
     @property
     def size(self) -> tuple[int, int]:
-        """``(width, height)`` of the display."""
+        """``(width, height)`` of what the plugin draws now (see :attr:`width`)."""
         return (self.width, self.height)
 
     @property
