@@ -178,6 +178,11 @@ class Host:
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
         if self._shows(handle):
             self.presenter.strip(handle, strip, time.monotonic())
+        elif self._current is not None and self._current.instance in self.lineup.layouts:
+            show = self.lineup.layouts[self._current.instance]
+            now = time.monotonic()
+            if show.mode_of(handle) == strip.mode and show.set_strip(handle, strip, now):
+                self.presenter.layout(show, now)
         elif self._ticker_on() and self.lineup.ticker.member_mode(handle) == strip.mode:
             self.lineup.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
             source = self.presenter.source

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from config import Layout, Region
 from host.framebus import Frame
 from host.states import WorkerState
-from host.worker_handle import WorkerHandle
+from host.worker_handle import StripImage, WorkerHandle
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -33,6 +33,10 @@ class LayoutShow:
         self.key = f"@{layout.name}"
         self.out: Pixels = np.zeros((height, width, 3), dtype=np.uint8)
         self._frames: dict[str, Frame] = {}
+        #: Regions showing a strip: the strip, when it started, its band (built once).
+        self._strips: dict[str, tuple[StripImage, float, Pixels]] = {}
+        #: The strip offset each sliding region showed in the last view.
+        self._shown: dict[str, int] = {}
         #: Each region's mode once known (``Region.mode`` or the instance's first mode).
         self._modes: dict[str, str] = {}
 
@@ -82,22 +86,59 @@ class LayoutShow:
         self._frames[region.instance] = frame
         return True
 
+    def set_strip(self, handle: WorkerHandle, strip: StripImage, now: float) -> bool:
+        """A region's mode draws a strip (long text): slide it through the region."""
+        region = self.region_of(handle.instance_id)
+        if region is None or strip.pixels.shape[0] != region.height:
+            return False
+        # The band: a blank region's width, then the strip, repeated once more than needed,
+        # so every position is a plain slice (as the compositor does for the whole panel).
+        width = region.width
+        period = strip.pixels.shape[1] + width
+        cycle = np.zeros((region.height, period, 3), dtype=np.uint8)
+        cycle[:, width:] = strip.pixels
+        band = np.ascontiguousarray(np.tile(cycle, (1, 2, 1))[:, : period + width])
+        self._frames.pop(region.instance, None)
+        self._strips[region.instance] = (strip, now, band)
+        self._shown.pop(region.instance, None)
+        return True
+
+    def next_step(self, now: float) -> float | None:
+        """When a sliding region next moves past what was last shown; ``None`` if none
+        slides. It may be in the past: then a push is due."""
+        steps = [
+            t0 + (self._shown.get(instance, -1) + 1) / strip.speed
+            for instance, (strip, t0, _) in self._strips.items()
+        ]
+        return min(steps) if steps else None
+
     def drop(self, instance: str) -> None:
         """The instance's worker is gone: its frame memory is no longer ours to read."""
         self._frames.pop(instance, None)
+        self._strips.pop(instance, None)
 
     def clear(self) -> None:
         self._frames.clear()
+        self._strips.clear()
 
-    def view(self) -> Pixels:
-        """The panel: every region's newest frame in its place, the rest dark.
+    def view(self, now: float = 0.0) -> Pixels:
+        """The panel at ``now``: every region's newest frame, or its strip's position, in
+        its place; the rest dark.
 
         :returns: :attr:`out`, overwritten by the next call.
         """
         self.out.fill(0)
         for region in self.layout.regions:
+            x, y, w, h = region.x, region.y, region.width, region.height
             frame = self._frames.get(region.instance)
             if frame is not None:
-                x, y = region.x, region.y
-                self.out[y : y + region.height, x : x + region.width] = frame.pixels
+                self.out[y : y + h, x : x + w] = frame.pixels
+                continue
+            sliding = self._strips.get(region.instance)
+            if sliding is not None:
+                strip, t0, band = sliding
+                offset = int((now - t0) * strip.speed)
+                self._shown[region.instance] = offset
+                start = offset % (band.shape[1] - w)
+                self.out[y : y + h, x : x + w] = band[:, start : start + w]
         return self.out

@@ -146,6 +146,9 @@ class Presenter:
             return max(self._due, earliest)
         if self.compositor.transitioning(now) or self._settle:
             return earliest  # every frame of a transition, and one more once it ended
+        if self.source is not None and isinstance(self.source[1], LayoutShow):
+            step = self.source[1].next_step(now)
+            return None if step is None else max(step, earliest)
         if self.source is not None and isinstance(self.source[1], Scrolling):
             strip = self.source[1]
             step_at = self._strip_t0 + (self._strip_offset + 1) / strip.speed
@@ -179,7 +182,11 @@ class Presenter:
                 else:
                     image = self.compositor.strip_view(content, offset)
             elif isinstance(content, LayoutShow):
-                image = content.view()
+                moves_at = content.next_step(now)
+                if moves_at is not None and moves_at <= now:
+                    due = max(min(due, moves_at), self._last_push + self.min_interval)
+                    changed = True
+                image = content.view(now)
             else:
                 image = content.pixels
         self._due = None

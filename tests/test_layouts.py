@@ -137,3 +137,33 @@ def test_host_shows_two_instances_at_once_each_at_its_region_size(tmp_path: Path
     assert len({int(f[0, 0, 0]) for f in both}) > 5
     assert stats["plugins"]["solid"]["restarts"] == 0
     assert stats["plugins"]["solid"]["last_error"] is None
+
+
+def test_a_long_text_slides_through_its_region(tmp_path: Path) -> None:
+    """Verify a strip mode in a region: the text scrolls inside it, the rest stays put."""
+    overrides = {
+        "workers": {"user": ""},
+        "plugins": {
+            "solid": {"fps": 2},
+            "text": {"message": "A message far too long for its region", "speed": 40},
+        },
+        "layouts": {
+            "desk": {
+                "regions": [
+                    {"mode": "solid", "x": 0, "y": 0, "width": 22, "height": 32},
+                    {"mode": "text", "x": 22, "y": 0, "width": 42, "height": 32},
+                ]
+            }
+        },
+        "rotation": {"modes": ["@desk"]},
+    }
+    host, backend, stats = _run(
+        overrides, 3.0, tmp_path, only=("solid", "text"), plugin_paths=(str(TEST_PLUGINS),)
+    )
+    rights = [f[:, 22:].copy() for f, _, _ in backend.pushes if f[:, 22:].any()]
+    assert len(rights) > 30, len(rights)
+    # Each step moves the text one pixel left within the region (40 px/s).
+    moved = sum(
+        np.array_equal(a[:, 1:], b[:, :-1]) for a, b in zip(rights, rights[1:], strict=False)
+    )
+    assert moved > len(rights) // 2, (moved, len(rights))
