@@ -253,7 +253,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "override it while they last."),
     Setting("display", "gamma", float, 1.0, min=0.5, max=4.0,
             help="Gamma correction of every frame: 1.0 leaves colours as plugins draw them; "
-                 "2.2 makes dim colours darker, as LED panels look more natural with."),
+                 "2.2 makes dim colours darker, which LED panels often need. The hardware "
+                 "backend's rgbmatrix already corrects luminance (CIE1931), so keep 1.0 "
+                 "there unless that correction is off; it matters for the emulator."),
     Setting("display", "fps", float, 60.0, min=1, max=240,
             help="Frame-rate ceiling for moving content (scrolling, animations, "
                  "transitions). Still content is pushed only when it changes."),
