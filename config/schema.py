@@ -292,6 +292,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "(override `[transitions]` when switching to this entry) and `when`, an "
                  "array of time windows as in `schedule.on`: outside them the entry is "
                  'skipped, e.g. `when = [{ days = "mon-fri", from = "09:00", to = "17:00" }]`. '
+                 '`"@ticker"` shows the ticker (`[ticker]`) and `"@<name>"` the layout '
+                 "`[layouts.<name>]`. "
                  "Empty means every mode of every enabled plugin instance, in config order. "
                  "Entries naming a disabled instance are skipped."),
     Setting("rotation", "max_dwell", float, 120.0, min=1, max=86400,
