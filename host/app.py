@@ -476,13 +476,22 @@ class Host:
         """
         now = time.monotonic() if now is None else now
         state = self.timetable.state
+        scheduler: dict[str, Any] = dict(self.scheduler.status(now))
+        current = scheduler.get("current")
+        if isinstance(current, dict):
+            # Monotonic instants mean nothing outside this process: say how long instead.
+            current = dict(current)
+            since, ends = current.pop("since", None), current.pop("ends_at", None)
+            current["shown_for"] = None if since is None else round(now - since, 3)
+            current["ends_in"] = None if ends is None else round(ends - now, 3)
+            scheduler["current"] = current
         return {
             "on": state.on,
             "brightness": self.compositor.brightness,
             "tint": list(state.tint) if state.tint else None,
             "schedule": state.reason,
             "showing": self._current.key if self._current is not None else None,
-            **self.scheduler.status(now),
+            **scheduler,
         }
 
     # -- what the user asks for (the control socket will call these) --------------------
