@@ -36,6 +36,7 @@ class Timetable:
         self.state = DisplayState(True, None, None, "always on")
         self._allowed: dict[str, bool] = {}
         self._until = float("-inf")
+        self._checked = float("-inf")
         self.set_windows(windows or {})
 
     def set_windows(self, windows: Mapping[str, Sequence[Window]]) -> None:
@@ -48,8 +49,9 @@ class Timetable:
 
         :returns: whether the display state changed (on/off, brightness or tint).
         """
-        if now < self._until:
-            return False
+        if self._checked <= now < self._until:
+            return False  # (a clock set back makes now < _checked: re-evaluate then too)
+        self._checked = now
         before = self.state
         self.state = display_state(self.schedule, now, self.tz)
         self._allowed = {key: mode_allowed(w, now, self.tz) for key, w in self.windows.items()}
