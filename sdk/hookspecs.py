@@ -126,7 +126,8 @@ def render_strip(context: PluginContext, mode: str, height: int) -> Strip | None
 
     :param context: the worker-local context.
     :param mode: the mode being shown.
-    :param height: the strip's height in pixels (the display height).
+    :param height: the strip's height in pixels: the display's, or the layout region's
+        when the mode is shown in a layout.
     :return: a :class:`sdk.Strip`, or ``None`` to render frames with ``render_frame``.
     """
 
@@ -139,7 +140,9 @@ def render_frame(
 
     Called in the worker while ``mode`` is on screen, when the previous call said the next
     frame is due (or after ``context.request_redraw()``). The canvas is the size of the
-    display and starts cleared to black. Keep it quick: fetch data in ``refresh_data``.
+    display, or of the region when the user shows the mode in a layout (``canvas.width``
+    and ``context.width`` say which), and starts cleared to black. Keep it quick: fetch
+    data in ``refresh_data``.
 
     :param context: the worker-local context.
     :param canvas: the :class:`sdk.Canvas` to draw on.
