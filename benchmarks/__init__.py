@@ -29,6 +29,12 @@ __all__ = ["REGISTRY", "Row", "Spread"]
 #: parts of the benchmark issue (frame handover, worker start, ...) are added here.
 REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
     {
+        "handoff": "benchmarks.handoff",
         "compositor": "benchmarks.compositor",
+        "memory": "benchmarks.memory",
+        "recovery": "benchmarks.recovery",
+        "isolation": "benchmarks.isolation",
+        "startup": "benchmarks.startup",
+        "idle": "benchmarks.idle",
     }
 )
