@@ -431,16 +431,18 @@ class Host:
     def shutdown(self) -> None:
         """Stop workers, close the backend, write the stats."""
         ended = time.monotonic()
-        cpu_before = own_cpu_seconds()
+        # The zygote and the undertaker end below; read what they used while they exist.
+        helpers_cpu = self._helpers_cpu()
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()
             self.supervisor.enforcer.undertaker = None
+        cpu_before = own_cpu_seconds()
         self._log_failures()
         if self.backend is not None:
             self.backend.close()
         if self.options.stats_json is not None:
-            cpu = cpu_before + self._workers_cpu()
+            cpu = cpu_before + helpers_cpu + self._workers_cpu()
             data = self.stats.to_dict(ended, cpu, self.status())
             data["display"] = self.display_status(ended)
             write_json(self.options.stats_json, data)
@@ -460,14 +462,21 @@ class Host:
             )
 
     def _workers_cpu(self) -> float:
-        total = sum(h.cpu_past + h.cpu_seconds for h in self.supervisor.handles.values())
-        # The zygote (forkserver) process is ours too; multiprocessing keeps its pid private.
+        return sum(h.cpu_past + h.cpu_seconds for h in self.supervisor.handles.values())
+
+    def _helpers_cpu(self) -> float:
+        """CPU seconds of the zygote (forkserver) and the undertaker, ours too.
+
+        Read before they are stopped: afterwards their pids are gone (multiprocessing
+        even forgets the forkserver's pid when stopping it).
+        """
         from multiprocessing import forkserver
 
-        pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
-        if isinstance(pid, int):
-            total += process_cpu_seconds(pid) or 0.0
-        return total
+        pids = [getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)]
+        undertaker = self.supervisor.enforcer.undertaker
+        if undertaker is not None:
+            pids.append(undertaker.pid)
+        return sum(process_cpu_seconds(pid) or 0.0 for pid in pids if isinstance(pid, int))
 
     def display_status(self, now: float | None = None) -> dict[str, Any]:
         """What the panel shows and why: the schedule's verdict and the scheduler's state.

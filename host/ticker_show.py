@@ -29,7 +29,9 @@ class TickerShow:
         self.config = config
         self.width = width
         self.height = height
-        self.spacer = make_spacer(height, config.gap, draw_separator(config.separator, height))
+        # Drawing the separator parses the fonts: only when there is a ticker at all.
+        separator = draw_separator(config.separator, height) if config.entries else None
+        self.spacer = make_spacer(height, config.gap, separator)
         #: ``(instance, mode)`` of each member, in ticker order.
         self.members: list[tuple[str, str]] = []
         self.stream = TickerStream(width, height, [], self.spacer)
