@@ -14,7 +14,8 @@ every process.
     in interleaved rounds, with a floor in the same rounds: a bare process holding the
     zygote's preloads, killed and watched through a pidfd (the kernel's teardown). Per
     kill: until the host notices (state ``backoff``); how late the restart starts past
-    its delay; restart to the first new frame on the backend; restart to ``running``.
+    its delay; restart to the first new frame on the backend; restart to ``running``;
+    the host's CPU while the restart waits out its delay and while it is overdue.
 ``hang``
     ``spinrender`` draws one frame, asks for the next in 50 ms, then spins forever in
     that ``render_frame``. The hang starts no earlier than the host's activation + 50 ms,
@@ -196,7 +197,7 @@ def _kills(host: Any, panel: _Panel, count: int, rng: random.Random) -> list[Sam
     handle, killed, samples = _handle(host, "solid"), 0.0, []
     for i in range(count):
         _wait(partial(_showing, handle, panel, killed), f"frames before kill {i + 1}", 30.0)
-        time.sleep(rng.uniform(0.15, 0.45))  # any phase of the host's tick
+        time.sleep(rng.uniform(0.15, 0.65))  # any phase of the 0.5 s supervisor tick
         pid, killed = handle.pid, time.monotonic()
         os.kill(pid, signal.SIGKILL)
         # The host's CPU (all its threads; this one polls alike in both windows) while
@@ -247,7 +248,7 @@ def _stops(host: Any, timeouts: _Timeouts, count: int, rng: random.Random) -> li
     for i in range(count):
         _wait(lambda: handle.state.value == "running", f"the idle worker, stop {i + 1}")
         _wait(lambda: handle.last_heartbeat > handle.started_at, "a heartbeat")
-        time.sleep(rng.uniform(0.1, 0.3))
+        time.sleep(rng.uniform(0.1, 0.6))  # any phase of the tick
         pid, stopped = handle.pid, time.monotonic()
         os.kill(pid, signal.SIGSTOP)
         _wait(partial(timeouts.after, "idle", stopped), f"stop {i + 1} to be caught", limit)

@@ -419,7 +419,10 @@ class Host:
                     continue
                 self.supervisor.dispatch(key, time.monotonic(), events)
             now = time.monotonic()
-            if now >= next_tick:
+            deadline = self.supervisor.next_deadline()
+            if now >= next_tick or (deadline is not None and now >= deadline):
+                # A restart (or another supervisor deadline) that fell due is handled now,
+                # not at the next tick: waiting for it made the loop spin on select(0).
                 self.supervisor.tick(now)
                 next_tick = now + TICK
                 self.stats.sample_memory()

@@ -322,7 +322,26 @@ class Supervisor:
         self.tick(time.monotonic())
 
     def next_deadline(self) -> float | None:
-        times = [h.restart_at for h in self.handles.values() if h.restart_at is not None]
+        """The next moment :meth:`tick` has work: a restart, or a deadline that may pass.
+
+        The host loop wakes then instead of at its regular tick, so a due restart or a
+        silent worker's heartbeat timeout is handled on time.
+        """
+        rules = self.rules
+        times: list[float] = []
+        for h in self.handles.values():
+            if h.restart_at is not None:
+                times.append(h.restart_at)
+            if h.process is None:
+                continue
+            if h.term_at is not None:
+                times.append(h.term_at + rules.stop_timeout)
+            elif h.stop_requested_at is not None:
+                times.append(h.stop_requested_at + rules.stop_timeout)
+            elif h.state is WorkerState.STARTING:
+                times.append(h.started_at + rules.setup_timeout)
+            elif h.state is WorkerState.RUNNING and h.kill_reason is None:
+                times.append(h.last_heartbeat + rules.heartbeat_timeout)
         return min(times) if times else None
 
     def retry(self, handle: WorkerHandle, now: float) -> None:
