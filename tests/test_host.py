@@ -205,11 +205,13 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
     )
     plugins = stats["plugins"]
     assert "this plugin needs a library" in plugins["importfail"]["last_error"]
-    assert plugins["importfail"]["last_exit"] == "plugin failed to import"
+    # last_failure, not last_exit: a restart may be under way when the run ends, and
+    # its clean stop then becomes the last exit.
+    assert plugins["importfail"]["last_failure"] == "plugin failed to import"
     assert "cannot reach the sensor" in plugins["setupfail"]["last_error"]
-    assert plugins["setupfail"]["last_exit"] == "plugin setup failed"
+    assert plugins["setupfail"]["last_failure"] == "plugin setup failed"
     assert "render_frmae" in plugins["typo"]["last_error"]
-    assert plugins["typo"]["last_exit"] == "plugin hooks invalid"
+    assert plugins["typo"]["last_failure"] == "plugin hooks invalid"
     assert plugins["missing"]["last_error"] == "no plugin named 'missing' is installed"
     assert plugins["solid"]["frames"] > 10
     assert {s["mode"] for s in stats["modes_shown"]} == {"solid:fill"}
@@ -217,8 +219,9 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
 
 def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
     overrides = {"plugins": {"text": {"speed": "fast"}}}
+    # 4 s: a spawned worker on a loaded 2-core machine may take a second to boot.
     _host, _backend, stats = _run(
-        overrides, 2.0, tmp_path, only=("clock", "text"), launcher="spawn"
+        overrides, 4.0, tmp_path, only=("clock", "text"), launcher="spawn"
     )
     text = stats["plugins"]["text"]
     assert text["state"] == "exited" and text["frames"] == 0
