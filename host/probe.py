@@ -64,11 +64,7 @@ def describe_plugins(
             1,
             spec.paths,
             describe=True,
-            memory_limit=rules.memory_limit,
-            max_open_files=rules.max_open_files,
-            nice=rules.nice,
-            uid=rules.uid,
-            gid=rules.gid,
+            **rules.containment(),
         )
         try:
             process = launch.launch(LaunchRequest(args, spec.python))

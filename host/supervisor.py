@@ -139,12 +139,7 @@ class Supervisor:
             slots=self.geometry.slots,
             paths=handle.spec.paths,
             trace=self.trace,
-            memory_limit=self.rules.memory_limit_of(handle),
-            max_open_files=self.rules.max_open_files,
-            nice=self.rules.nice,
-            uid=self.rules.uid,
-            gid=self.rules.gid,
-            heartbeat=self.rules.heartbeat,
+            **self.rules.containment(handle.memory_limit),
         )
         handle.change_state(WorkerState.STARTING, now)
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import pwd
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from host.restart_policy import RestartPolicy
 from host.states import WorkerState
@@ -63,6 +63,20 @@ class WorkerRules:
     def deadline(self, hook: str) -> float:
         """How long one call of ``hook`` may take."""
         return self.refresh_timeout if hook in REFRESH_HOOKS else self.render_timeout
+
+    def containment(self, memory_limit: int | None = None) -> dict[str, Any]:
+        """The :class:`~host.worker.WorkerArgs` fields a worker applies to itself.
+
+        :param memory_limit: an instance's own limit in bytes; ``None`` for the default.
+        """
+        return {
+            "memory_limit": memory_limit or self.memory_limit,
+            "max_open_files": self.max_open_files,
+            "nice": self.nice,
+            "uid": self.uid,
+            "gid": self.gid,
+            "heartbeat": self.heartbeat,
+        }
 
     def memory_limit_of(self, handle: WorkerHandle) -> int:
         """The instance's own limit if it set one, else the host-wide one."""
