@@ -10,20 +10,26 @@ from __future__ import annotations
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
 from sdk.errors import PluginConfigError, PluginError
-from sdk.fonts import Font, font_names, load_font
+from sdk.fonts import Font, fit_font, font_names, load_font
 from sdk.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
+from sdk.http import Fetched, FetchError, HttpClient, network_properties
 from sdk.strip import Strip
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PROJECT_NAME",
     "Canvas",
+    "FetchError",
+    "Fetched",
     "Font",
+    "HttpClient",
     "PluginConfigError",
     "PluginContext",
     "PluginError",
     "Strip",
+    "fit_font",
     "font_names",
     "hookimpl",
     "load_font",
+    "network_properties",
 ]

@@ -10,7 +10,7 @@ plugin's config. The worker turns the finished canvas into a numpy array with
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 import numpy as np
@@ -19,13 +19,16 @@ from PIL import Image, ImageDraw
 
 from sdk.fonts import Font, load_font
 
-__all__ = ["Canvas", "Color", "RGB", "parse_color"]
+__all__ = ["STALE_COLOR", "Canvas", "Color", "RGB", "parse_color"]
 
 #: An RGB triple of 0-255 integers.
 RGB: TypeAlias = tuple[int, int, int]
 #: What every colour argument accepts: ``(r, g, b)`` (a list too, as JSON config gives
 #: it) or a ``"#rrggbb"`` / ``"#rgb"`` string.
 Color: TypeAlias = RGB | Sequence[int] | str
+
+#: The colour of the mark :meth:`Canvas.mark_stale` draws: orange, like a warning light.
+STALE_COLOR: RGB = (255, 96, 0)
 
 _HEX = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
@@ -180,3 +183,46 @@ class Canvas:
                 f"{self.width}x{self.height} canvas"
             )
         self.image.paste(Image.fromarray(np.ascontiguousarray(pixels)), (x, y))
+
+    def bitmap(self, x: int, y: int, rows: Sequence[str], palette: Mapping[str, Color]) -> None:
+        """Draw a small picture written as text, one character per pixel.
+
+        Pixel icons (weather symbols, arrows) read best as art in the source::
+
+            SUN = ["..y..", ".yyy.", "yyyyy", ".yyy.", "..y.."]
+            canvas.bitmap(2, 2, SUN, {"y": "#ffd000"})
+
+        Characters missing from ``palette`` (``.`` and space by convention) are left
+        untouched, so icons can sit on anything. Pixels outside the canvas are clipped.
+
+        :raises ValueError: if a palette colour is invalid.
+
+        .. versionadded:: 0.1
+        """
+        colors = {key: parse_color(value) for key, value in palette.items()}
+        pixels = self.image.load()
+        assert pixels is not None
+        for dy, row in enumerate(rows):
+            py = y + dy
+            if not 0 <= py < self.height:
+                continue
+            for dx, char in enumerate(row):
+                color = colors.get(char)
+                px = x + dx
+                if color is not None and 0 <= px < self.width:
+                    pixels[px, py] = color
+
+    def mark_stale(self, color: Color = STALE_COLOR) -> None:
+        """Mark the frame as showing old data: three pixels folded over the top right corner.
+
+        Network plugins keep showing their last good data when the network is down; this
+        mark is how every one of them says "this is old", so users learn one sign. Draw it
+        last, over the content.
+
+        .. versionadded:: 0.1
+        """
+        rgb = parse_color(color)
+        right = self.width - 1
+        for px, py in ((right, 0), (right - 1, 0), (right, 1)):
+            if 0 <= px and py < self.height:
+                self.draw.point((px, py), fill=rgb)

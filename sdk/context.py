@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import requests
 
     from sdk.fonts import Font
+    from sdk.http import Fetched, HttpClient
 
 __all__ = ["PluginContext", "Requests"]
 
@@ -74,6 +75,7 @@ class PluginContext:
         self.log = logger or logging.getLogger(f"ledhost.plugin.{instance_id}")
         self._requests = requests_to_host
         self._http: requests.Session | None = None
+        self._fetcher: HttpClient | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -85,10 +87,47 @@ class PluginContext:
         """A ``requests.Session`` with retries on connection errors and default timeouts.
 
         Created on first use, so plugins that never go online never import ``requests``.
+        For data the plugin shows, prefer :meth:`fetch_json`: it also caps the size and
+        keeps the last good answer for when the network is down.
         """
         if self._http is None:
             self._http = _make_session(self.HTTP_TIMEOUT)
         return self._http
+
+    @property
+    def fetcher(self) -> HttpClient:
+        """The :class:`sdk.http.HttpClient` behind :meth:`fetch_json` and :meth:`fetch_bytes`.
+
+        Its disk cache lives in ``data_dir / "http-cache"``, so the last good answers
+        survive a restart of the worker or of the Pi.
+
+        .. versionadded:: 0.1
+        """
+        if self._fetcher is None:
+            from sdk.http import HttpClient
+
+            self._fetcher = HttpClient(self.data_dir / "http-cache", logger=self.log)
+        return self._fetcher
+
+    def fetch_json(self, url: str, **options: Any) -> Fetched[Any]:
+        """GET JSON with timeouts, retries, a size cap and the last good answer on failure.
+
+        See :meth:`sdk.http.HttpClient.get_json` for ``options`` (``params``, ``parse``,
+        ``max_age``, ``timeout``...). Call it from ``refresh_data``, not from a render.
+
+        :raises sdk.http.FetchError: the fetch failed and nothing usable was cached.
+
+        .. versionadded:: 0.1
+        """
+        return self.fetcher.get_json(url, **options)
+
+    def fetch_bytes(self, url: str, **options: Any) -> Fetched[Any]:
+        """GET raw bytes (an image) like :meth:`fetch_json`; see
+        :meth:`sdk.http.HttpClient.get_bytes`.
+
+        .. versionadded:: 0.1
+        """
+        return self.fetcher.get_bytes(url, **options)
 
     def font(self, name: str = "small") -> Font:
         """Return a bundled pixel font by name (see :mod:`sdk.fonts`)."""
@@ -137,6 +176,9 @@ class PluginContext:
         if self._http is not None:
             self._http.close()
             self._http = None
+        if self._fetcher is not None:
+            self._fetcher.close()
+            self._fetcher = None
 
 
 def _make_session(timeout: tuple[float, float]) -> requests.Session:

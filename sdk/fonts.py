@@ -18,11 +18,12 @@ from __future__ import annotations
 import functools
 import io
 import unicodedata
+from collections.abc import Sequence
 from importlib import resources
 
 from PIL import BdfFontFile, Image, ImageDraw, ImageFont
 
-__all__ = ["Font", "font_names", "load_font"]
+__all__ = ["Font", "fit_font", "font_names", "load_font"]
 
 #: Bundled font name -> BDF file in ``sdk/fonts``; see ``sdk/fonts/README.md``.
 _BUNDLED: dict[str, str] = {
@@ -158,6 +159,34 @@ def font_names() -> list[str]:
     .. versionadded:: 0.1
     """
     return list(_BUNDLED)
+
+
+def fit_font(
+    text: str,
+    width: int,
+    height: int | None = None,
+    names: Sequence[str] | None = None,
+) -> Font | None:
+    """Return the biggest font in which ``text`` fits ``width`` (and ``height``), or ``None``.
+
+    The rule every builtin follows for text of unknown length: shrink to the next font
+    until it fits, and scroll it (a strip) when even the smallest does not, so text is
+    never clipped mid-glyph.
+
+    :param text: one line of text.
+    :param width: the room in pixels across.
+    :param height: the room in pixels down, or ``None`` for no limit.
+    :param names: the fonts to try, in the order to try them; by default every bundled
+        font from the biggest down.
+
+    .. versionadded:: 0.1
+    """
+    for name in reversed(font_names()) if names is None else names:
+        font = load_font(name)
+        text_width, text_height = font.measure(text)
+        if text_width <= width and (height is None or text_height <= height):
+            return font
+    return None
 
 
 def load_font(name: str) -> Font:

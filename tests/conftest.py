@@ -146,3 +146,15 @@ def _harness(tmp_path: Path, launcher: SpawnLauncher | ZygoteLauncher) -> Iterat
     finally:
         harness.supervisor.stop_all(graceful_timeout=3.0)
         selector.close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[Any]:
+    """A :class:`tests.httpserver.RecordedServer` on 127.0.0.1, closed after the test."""
+    from tests.httpserver import RecordedServer
+
+    server = RecordedServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -279,3 +279,55 @@ def test_sdk_imports_nothing_of_ledhost_outside_sdk() -> None:
             else:
                 continue
             assert not {n.split(".")[0] for n in names} & others, f"{path.name} imports {names}"
+
+
+# --- fit_font, bitmap, mark_stale ----------------------------------------------------------
+
+
+def test_fit_font_picks_the_biggest_font_that_fits_then_none() -> None:
+    from sdk import fit_font
+
+    assert fit_font("12:34", 64) is load_font("xlarge")  # 5 x 10 = 50 pixels
+    assert fit_font("12:34:56", 64) is load_font("large")  # 8 x 7 = 56
+    assert fit_font("12:34:56", 64, height=10) is load_font("medium")
+    assert fit_font("a much longer line than fits", 64) is None
+    assert fit_font("Hi", 64, names=["small", "medium"]) is load_font("small")  # order given
+
+
+def test_bitmap_draws_the_palette_and_leaves_other_characters_alone() -> None:
+    canvas = Canvas(4, 3)
+    canvas.clear("#000010")
+    canvas.bitmap(1, 0, ["r.g", " b ", "xyz"], {"r": "#ff0000", "g": (0, 255, 0), "b": "#00f"})
+    pixels = canvas.to_array()
+    assert tuple(pixels[0, 1]) == (255, 0, 0)
+    assert tuple(pixels[0, 2]) == (0, 0, 16)  # "." is transparent
+    assert tuple(pixels[0, 3]) == (0, 255, 0)
+    assert tuple(pixels[1, 2]) == (0, 0, 255)
+    assert (pixels[2] == (0, 0, 16)).all()  # characters not in the palette too
+
+
+def test_bitmap_is_clipped_at_every_edge() -> None:
+    canvas = Canvas(3, 3)
+    canvas.bitmap(-1, -1, ["rrrrr"] * 5, {"r": "#ff0000"})
+    assert (canvas.to_array() == (255, 0, 0)).all()
+    canvas.bitmap(10, 10, ["g"], {"g": "#00ff00"})  # wholly outside: nothing, no error
+
+
+def test_bitmap_rejects_a_bad_palette_colour() -> None:
+    with pytest.raises(ValueError, match="invalid colour"):
+        Canvas(3, 3).bitmap(0, 0, ["x"], {"x": "orange"})
+
+
+@pytest.mark.parametrize("size", [(64, 32), (1, 1), (2, 1)])
+def test_mark_stale_folds_three_pixels_over_the_top_right_corner(size: tuple[int, int]) -> None:
+    from sdk.canvas import STALE_COLOR
+
+    canvas = Canvas(*size)
+    canvas.mark_stale()
+    lit = {
+        (int(x), int(y)) for y, x in zip(*np.nonzero(canvas.to_array().any(axis=2)), strict=True)
+    }
+    right = size[0] - 1
+    expected = {(x, y) for x, y in ((right, 0), (right - 1, 0), (right, 1))}
+    assert lit == {(x, y) for x, y in expected if x >= 0 and y < size[1]}
+    assert all(tuple(canvas.to_array()[y, x]) == STALE_COLOR for x, y in lit)
