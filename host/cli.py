@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("--scale", type=int, default=1, help="enlarge each LED this much")
     render.add_argument("--led", action="store_true", help="draw LEDs as round dots")
+    render.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="give up if the plugin has not rendered after this many seconds (default 60)",
+    )
     render.add_argument("--plugin-path", action="append", default=[], type=Path)
     return parser
 
@@ -215,19 +221,22 @@ def cmd_render(ns: argparse.Namespace) -> int:
     from host.discovery import discover
     from host.probe import render_mode
 
-    plugin_id, _, mode = ns.target.partition(":")
+    instance_id, _, mode = ns.target.partition(":")
     width, height = _parse_size(ns.size)
     if not 1 <= ns.frames <= 3600:
         raise UsageError("--frames must be between 1 and 3600")
+    if not 0 < ns.timeout <= 3600:
+        raise UsageError("--timeout must be between 0 and 3600 seconds")
     if not 1 <= ns.scale <= 64:
         raise UsageError("--scale must be between 1 and 64")
     _check_writable(ns.out, (".png", ".gif"))
-    options: dict[str, Any] = {}
+    plugin_id, options = instance_id, dict[str, Any]()
     if ns.config is not None:
         try:
-            options = tomllib.loads(ns.config.read_text())
+            document = tomllib.loads(ns.config.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
+        plugin_id, options = _render_options(document, instance_id, ns.config)
     specs = discover([str(p) for p in ns.plugin_path])
     spec = specs.get(plugin_id)
     if spec is None:
@@ -246,6 +255,8 @@ def cmd_render(ns: argparse.Namespace) -> int:
             options=options,
             data_dir=Path(data_dir),
             rules=rules,
+            timeout=ns.timeout,
+            note=lambda text: print(f"ledhost: note: {text}", file=sys.stderr),
         )
     from PIL import Image
 
@@ -257,6 +268,33 @@ def cmd_render(ns: argparse.Namespace) -> int:
         f"{images[0].width}x{images[0].height})"
     )
     return 0
+
+
+def _render_options(
+    document: dict[str, Any], instance_id: str, path: Path
+) -> tuple[str, dict[str, Any]]:
+    """``(plugin id, options)`` for ``render`` from a TOML file.
+
+    The file is either a ledhost config (its ``[plugins.<instance>]`` section is used, so
+    ``ledhost render news:message --config ledhost.toml`` shows what the panel would) or
+    one bare plugin section.
+    """
+    from config import INSTANCE_SETTINGS
+
+    plugins = document.get("plugins")
+    if not isinstance(plugins, dict):
+        return instance_id, document
+    section = plugins.get(instance_id)
+    if not isinstance(section, dict):
+        known = ", ".join(sorted(k for k, v in plugins.items() if isinstance(v, dict)))
+        raise UsageError(
+            f"{path} has no [plugins.{instance_id}] section (it has: {known or 'none'})"
+        )
+    plugin_id = section.get("plugin") or instance_id
+    if not isinstance(plugin_id, str):
+        raise UsageError(f"{path}: plugins.{instance_id}.plugin must be a plugin id string")
+    instance_keys = {setting.name for setting in INSTANCE_SETTINGS}
+    return plugin_id, {k: v for k, v in section.items() if k not in instance_keys}
 
 
 def _enlarge(frame: Any, scale: int) -> Any:

@@ -219,6 +219,9 @@ class Messenger:
         elif kind == "content":
             handle.content[field(message, "mode", str)] = bool(message.get("has"))
             self.listener.on_content(handle)
+        elif kind == "refreshed":
+            handle.refreshes += 1
+            handle.last_refresh = now
         elif kind == "strip":
             self._handle_strip(handle, message)
         elif kind == "error":
@@ -256,6 +259,7 @@ class Messenger:
     def _handle_hello(self, handle: WorkerHandle, message: Message) -> None:
         handle.modes = list(field(message, "modes", list))
         handle.hooks = list(field(message, "hooks", list))
+        handle.refreshes = 0
         handle.actions = list(message.get("actions") or [])
         schema = message.get("schema")
         handle.schema = schema if isinstance(schema, dict) else None

@@ -8,8 +8,10 @@ Supervisor` with a small loop of their own.
 
 from __future__ import annotations
 
+import logging
 import selectors
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from host.supervisor import Supervisor
 from host.watchdog import WorkerRules
 from host.worker import WorkerArgs
 from host.worker_handle import StripImage, WorkerHandle
+
+log = logging.getLogger(__name__)
 
 
 def describe_plugins(
@@ -154,12 +158,18 @@ def render_mode(
     fps: float = 30.0,
     timeout: float = 30.0,
     rules: WorkerRules | None = None,
+    note: Callable[[str], None] = log.warning,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Render ``frames`` frames of ``spec``'s ``mode`` through a real worker.
 
     A strip mode gives the whole strip for one frame, and for more frames the strip as the
     host would scroll it at ``fps``.
 
+    A plugin with ``refresh_data`` is given until its first refresh has finished, so a
+    network plugin shows its data rather than its "no data yet" frame.
+
+    :param note: told of what the user should know about the result (the mode has no
+        content right now, and why).
     :returns: the frames and each one's duration in seconds.
     :raises HostError: the plugin failed to start, has no such mode, or rendered nothing.
     """
@@ -188,6 +198,21 @@ def render_mode(
         if chosen not in names:
             raise HostError(
                 f"plugin {spec.plugin_id!r} has no mode {chosen!r} (modes: {', '.join(names)})"
+            )
+        if "refresh_data" in handle.hooks:
+            # A network plugin's first frame before its first fetch would show "no data":
+            # render what the panel shows once the data is in (or the fetch gave up).
+            _wait(
+                sup,
+                selector,
+                deadline,
+                lambda: handle.refreshes > 0 or handle.state is not WorkerState.RUNNING,
+            )
+        if not handle.content.get(chosen, True):
+            note(
+                f"plugin {spec.plugin_id!r} has no content for mode {chosen!r} right now; "
+                "the rotation would skip it"
+                + (f" (last error: {handle.last_error})" if handle.last_error else "")
             )
         sup.activate(handle, chosen)
         started = time.monotonic()

@@ -94,6 +94,10 @@ class WorkerHandle:
     action_results: dict[int, dict[str, Any]] = field(default_factory=dict)
     content: dict[str, bool] = field(default_factory=dict)
     config: dict[str, Any] | None = None
+    #: ``refresh_data`` calls the current process finished (successful or not), and the
+    #: monotonic time of the last one.
+    refreshes: int = 0
+    last_refresh: float | None = None
     # -- the live process
     process: WorkerProcess | None = None
     #: The pid of the current or last worker process.

@@ -374,6 +374,8 @@ class Worker:
             if self._refreshed.is_set():
                 self._refreshed.clear()
                 self._update_content()
+                # After the content report, so whoever waits for data sees both.
+                self.channel.send({"t": "refreshed"})
             if self._redraw.is_set():
                 self._redraw.clear()
                 if self.active is not None:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -75,6 +76,25 @@ def test_render_with_plugin_config(tmp_path: Path) -> None:
     result = ledhost("render", "text", "--config", str(cfg), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (64, 32)  # fits: a static frame, not a strip
+
+
+def test_render_takes_an_instance_section_from_a_ledhost_config(tmp_path: Path) -> None:
+    """Verify that ``--config`` also accepts a whole ledhost config, using the instance's
+    section and resolving ``plugin =`` to the plugin it runs."""
+    cfg = tmp_path / "ledhost.toml"
+    cfg.write_text(
+        '[display]\nrows = 32\n\n[plugins.news]\nplugin = "text"\nenabled = true\n'
+        'message = "Hi"\ncolor = "#00ff00"\n'
+    )
+    out = tmp_path / "news.png"
+    result = ledhost("render", "news:message", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    lit = pixels[pixels.any(axis=2)]
+    assert len(lit) and (lit == (0, 255, 0)).all()  # the section's colour, not the default
+
+    missing = ledhost("render", "weather", "--config", str(cfg), "--out", str(out))
+    _one_line_error(missing, "no [plugins.weather] section", "news")
 
 
 @pytest.mark.parametrize(
