@@ -78,6 +78,20 @@ def test_render_with_plugin_config(tmp_path: Path) -> None:
     assert Image.open(out).size == (64, 32)  # fits: a static frame, not a strip
 
 
+def test_render_waits_for_the_first_data_refresh(tmp_path: Path) -> None:
+    """Verify that render shows a plugin's data, not the frame it draws before its first
+    (slow) refresh_data has finished."""
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text("delay = 1.5\n")
+    out = tmp_path / "slow.png"
+    result = ledhost(
+        "render", "slowdata", "--config", str(cfg), "--plugin-path", str(TEST_PLUGINS),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (np.asarray(Image.open(out).convert("RGB")) == (0, 255, 0)).all()
+
+
 def test_render_takes_an_instance_section_from_a_ledhost_config(tmp_path: Path) -> None:
     """Verify that ``--config`` also accepts a whole ledhost config, using the instance's
     section and resolving ``plugin =`` to the plugin it runs."""
