@@ -33,7 +33,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     their own files.
     """
     for name in list(os.environ):
-        if name.startswith("LEDHOST_"):
+        # Except the switch that makes golden-image tests write their images.
+        if name.startswith("LEDHOST_") and name != "LEDHOST_UPDATE_GOLDEN":
             monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))

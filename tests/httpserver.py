@@ -61,7 +61,12 @@ class RecordedServer:
                 server.seen.append(
                     Seen(parts.path, parse_qs(parts.query), {k: v for k, v in self.headers.items()})
                 )
-                found = server.routes.get(parts.path)
+                found: Route | list[Route] | None = server.routes.get(parts.path)
+                if found is None:  # a route ending in "/" answers everything below it
+                    prefixes = [p for p in server.routes if p.endswith("/")]
+                    below = [p for p in prefixes if parts.path.startswith(p)]
+                    found = server.routes[max(below, key=len)] if below else None
+                route: Route | None
                 if isinstance(found, list):
                     route = found.pop(0) if len(found) > 1 else found[0]
                 else:
@@ -101,7 +106,11 @@ class RecordedServer:
         return f"http://{host!s}:{port}"
 
     def serve(self, path: str, body: bytes | str | Any = b"", **options: Any) -> Route:
-        """Answer ``path`` with ``body`` (bytes, text, or data sent as JSON)."""
+        """Answer ``path`` with ``body`` (bytes, text, or data sent as JSON).
+
+        A ``path`` ending in ``/`` also answers every path below it that has no route of
+        its own.
+        """
         if isinstance(body, str):
             data = body.encode()
         elif isinstance(body, bytes):
@@ -126,6 +135,10 @@ class RecordedServer:
     def requests_to(self, path: str) -> list[Seen]:
         """The requests received for ``path``, oldest first."""
         return [s for s in self.seen if s.path == path]
+
+    def requests_to_prefix(self, prefix: str) -> list[Seen]:
+        """The requests received for any path starting with ``prefix``."""
+        return [s for s in self.seen if s.path.startswith(prefix)]
 
     def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Seen]:
         """Wait until ``path`` has been asked for ``count`` times."""
