@@ -41,7 +41,9 @@ class Compositor:
         self._blank: Pixels = np.zeros((height, width, 3), dtype=np.uint8)
         self._transition: tuple[TransitionSpec, float] | None = None
         self._band: Pixels | None = None
-        self._band_key: tuple[int, int | None] | None = None
+        # The strip the band was built from, held so its id can never be reused by a
+        # newer strip (an id-keyed cache showed a freed strip's pixels for a new one).
+        self._band_strip: StripImage | None = None
 
     # -- colour -----------------------------------------------------------------------------
 
@@ -115,10 +117,9 @@ class Compositor:
         The strip plus its gap is laid out once as a band one panel longer than a period,
         so every position is a plain slice (a view) of it: no per-frame allocation.
         """
-        key = (id(strip), strip.gap)
-        if self._band is None or self._band_key != key:
+        if self._band is None or self._band_strip is not strip:
             self._band = self._build_band(strip)
-            self._band_key = key
+            self._band_strip = strip
         # Offset 0 shows blank (the strip's start sits at the right edge); the start of the
         # band is the gap, so the strip enters from the right.
         start = offset % self.strip_period(strip)

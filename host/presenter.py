@@ -61,6 +61,8 @@ class Presenter:
         self.source: tuple[WorkerHandle | None, Frame | Scrolling | LayoutShow] | None = None
         self._strip_t0 = 0.0
         self._strip_offset = -1
+        #: A newer strip of the scrolling mode, shown from the current one's next loop.
+        self._next_strip: StripImage | None = None
         self._due: float | None = None  # when unpushed content became due
         self._last_push = -math.inf
         self._blank_pending = False
@@ -73,11 +75,13 @@ class Presenter:
     def switched(self, transition: TransitionSpec | None) -> None:
         """Another mode is on: drop the old content; ``transition`` starts with the new."""
         self.source = None
+        self._next_strip = None
         self._transition = transition
 
     def blank(self, now: float) -> None:
         """Nothing to show: push a dark panel."""
         self.source = None
+        self._next_strip = None
         self._transition = None
         self._blank_pending = True
         self._mark_due(now)
@@ -89,9 +93,24 @@ class Presenter:
         self._mark_due(min(frame.done_at, now))
 
     def strip(self, handle: WorkerHandle, strip: StripImage, now: float) -> None:
-        """A strip of the shown mode arrived: it slides in from the right from now on."""
+        """A strip of the shown mode arrived: it slides in from the right from now on.
+
+        A newer strip of a strip already scrolling (new prices, an edited message) waits
+        for the current one's loop to end: restarting from the right edge at once would
+        make the text jump back every time the data changes.
+        """
+        if (
+            self.source is not None
+            and self.source[0] is handle
+            and isinstance(self.source[1], StripImage)
+            and self.source[1].mode == strip.mode
+            and self._strip_offset >= 0
+        ):
+            self._next_strip = strip
+            return
         self._begin(now)
         self.source = (handle, strip)
+        self._next_strip = None
         self._strip_t0 = now
         self._strip_offset = -1
         self._mark_due(now)
@@ -132,6 +151,23 @@ class Presenter:
 
     # -- pushing ---------------------------------------------------------------------------
 
+    def _take_next_strip(self, now: float) -> None:
+        """Swap in the waiting strip once the shown one has finished a loop by ``now``."""
+        if self._next_strip is None or self.source is None:
+            return
+        handle, current = self.source
+        assert isinstance(current, StripImage)
+        period = self.compositor.strip_period(current)
+        loops = int((now - self._strip_t0) * current.speed) // period
+        if loops < 1 + max(self._strip_offset, 0) // period:
+            return
+        # The new strip starts where the old one's loop ended, as if it had always run.
+        loop_end = max(self._strip_offset, 0) // period * period + period
+        self._strip_t0 += loop_end / current.speed
+        self.source = (handle, self._next_strip)
+        self._next_strip = None
+        self._strip_offset = -1
+
     def _strip_step(self, strip: Scrolling, now: float) -> tuple[int, float] | None:
         """The strip offset at ``now`` and when it changed, if different from what's shown."""
         offset = int((now - self._strip_t0) * strip.speed)
@@ -168,6 +204,8 @@ class Presenter:
         blank_now, self._blank_pending = self._blank_pending, False
         image = None
         if self.source is not None:
+            if self._next_strip is not None:
+                self._take_next_strip(now)
             content = self.source[1]
             if isinstance(content, Scrolling):
                 step = self._strip_step(content, now)
