@@ -1,20 +1,40 @@
-"""Text: a message, still when it fits the display, scrolling when it does not.
+"""Text: messages, still when they fit the display, scrolling when they do not.
 
-An ordinary plugin that uses only :mod:`sdk`. A message too wide for the display is drawn
-once as a strip (``render_strip``) and the host slides it across the panel, so scrolling
-costs the worker one render, not one per pixel of motion.
+An ordinary plugin that uses only :mod:`sdk`. A message too wide for the display first
+shrinks to a smaller font (never bigger than the configured one) and, when even that does
+not fit, is drawn once as a strip (``render_strip``) that the host slides across the
+panel, so scrolling costs the worker one render, not one per pixel of motion.
+
+Several messages take turns: still ones one after another, each for
+``seconds_per_message``, timed by the delays ``render_frame`` returns. If any of them has
+to scroll, all of them scroll together as one strip, each in its own colour, so the
+reader never waits through a still message to see the rest of a moving one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sdk import Canvas, PluginConfigError, PluginContext, Strip, font_names, hookimpl, load_font
-from sdk.canvas import parse_color
+from sdk import (
+    Canvas,
+    Font,
+    PluginConfigError,
+    PluginContext,
+    Strip,
+    fit_font,
+    font_names,
+    hookimpl,
+    load_font,
+)
+from sdk.canvas import RGB, parse_color
 
 MODE = "message"
 DEFAULT_MESSAGE = "ledhost: every plugin in its own process — nothing can freeze the panel"
+
+_COLOR = {"type": "string", "pattern": "^#([0-9a-fA-F]{3}){1,2}$", "format": "color"}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -24,14 +44,42 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "maxLength": 1000,
             "default": DEFAULT_MESSAGE,
             "title": "Message",
-            "description": "The text to show, on one line. Empty: the mode is skipped.",
+            "description": "The text to show, on one line. Empty: the mode is skipped. "
+            "Ignored when Messages has any.",
+        },
+        "messages": {
+            "type": "array",
+            "maxItems": 50,
+            "default": [],
+            "title": "Messages",
+            "description": "Several messages shown in turn; when there are any, they "
+            "replace Message. Still ones take turns; if one must scroll, all scroll "
+            "together, each in its own colour.",
+            "items": {
+                "type": "object",
+                "required": ["text"],
+                "additionalProperties": False,
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "maxLength": 1000,
+                        "title": "Text",
+                        "description": "The message, on one line; empty ones are skipped.",
+                    },
+                    "color": {
+                        **_COLOR,
+                        "title": "Colour",
+                        "description": "This message's colour; left out, the Colour below.",
+                    },
+                },
+            },
         },
         "color": {
-            "type": "string",
-            "pattern": "^#([0-9a-fA-F]{3}){1,2}$",
-            "format": "color",
+            **_COLOR,
             "default": "#ffb000",
             "title": "Colour",
+            "description": "The colour of the message (and of messages without their own, "
+            "and of the separator).",
         },
         "speed": {
             "type": "number",
@@ -46,44 +94,205 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "enum": font_names(),
             "default": "medium",
             "title": "Font",
-            "description": "small 4x6, medium 6x10, large 7x13, xlarge 10x20 pixels.",
+            "description": "small 4x6, medium 6x10, large 7x13, xlarge 10x20 pixels: "
+            "the biggest used. A font taller than the display is never used.",
+        },
+        "shrink": {
+            "type": "boolean",
+            "default": True,
+            "title": "Shrink to fit",
+            "description": "A message wider than the display is set in the biggest smaller "
+            "font it fits in before it scrolls (or, with scrolling off, is shortened).",
         },
         "scroll": {
             "type": "string",
             "enum": ["auto", "always", "never"],
             "default": "auto",
             "title": "Scrolling",
-            "description": "auto: scroll only a message wider than the display; "
-            "never: show the start of a long message still.",
+            "description": "auto: scroll only what does not fit the display; always: "
+            "scroll every message; never: show a long message's start, shortened with …",
+        },
+        "align": {
+            "type": "string",
+            "enum": ["center", "left"],
+            "default": "center",
+            "title": "Alignment",
+            "description": "Where a still message sits across the display.",
+        },
+        "seconds_per_message": {
+            "type": "number",
+            "minimum": 1,
+            "maximum": 3600,
+            "default": 5,
+            "title": "Seconds per message",
+            "description": "How long each still message stays when there are several.",
+        },
+        "separator": {
+            "type": "string",
+            "maxLength": 20,
+            "default": "  \u2022  ",
+            "title": "Separator",
+            "description": "What goes between messages that scroll together; "
+            "empty: a gap of three spaces.",
         },
     },
 }
 
+#: Frames are asked for this long after a turn ends, never a float rounding before.
+_LATE = 0.001
+#: The widest strip the host accepts (``host.worker``'s limit; the SDK does not export it).
+MAX_STRIP_WIDTH = 16384
+_ELLIPSIS = "\u2026"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message to show, in its colour."""
+
+    text: str
+    color: RGB
+
+
+#: When each instance's rotation of still messages began (its frame 0), per context: one
+#: worker runs one instance, but tests run several in one process.
+_started: weakref.WeakKeyDictionary[PluginContext, float] = weakref.WeakKeyDictionary()
+
 
 def message(config: Mapping[str, Any]) -> str:
-    """The message to show: the configured one without surrounding whitespace."""
+    """The single message: the configured one without surrounding whitespace."""
     return str(config.get("message", "")).strip()
 
 
-def scrolls(config: Mapping[str, Any], width: int) -> bool:
-    """Whether the message scrolls on a display ``width`` pixels wide."""
+def entries(config: Mapping[str, Any]) -> list[Entry]:
+    """The messages to show, in order: those of ``messages`` that have text, else
+    ``message`` (so an empty row left in the web form hides nothing)."""
+    default = parse_color(config.get("color", "#ffb000"))
+    listed = [
+        Entry(str(item.get("text", "")).strip(), parse_color(item.get("color") or default))
+        for item in config.get("messages") or []
+        if isinstance(item, Mapping)
+    ]
+    listed = [entry for entry in listed if entry.text]
+    if listed:
+        return listed
     text = message(config)
-    if not text:
-        return False
+    return [Entry(text, default)] if text else []
+
+
+def configured_font(config: Mapping[str, Any], height: int) -> Font:
+    """The configured font, or the biggest smaller one no taller than ``height``: a font
+    taller than the display could only show glyphs cut in half."""
+    name = str(config.get("font", "medium"))
+    names = font_names()
+    allowed = list(reversed(names[: names.index(name) + 1]))
+    fitting = [n for n in allowed if load_font(n).height <= height]
+    return load_font(fitting[0] if fitting else names[0])
+
+
+def still_font(text: str, config: Mapping[str, Any], width: int, height: int) -> Font | None:
+    """The font ``text`` is shown still in at ``width`` x ``height``, or ``None`` if it
+    does not fit whole: the configured one, or with ``shrink`` the biggest smaller one it
+    fits in (:func:`sdk.fit_font`)."""
+    font = configured_font(config, height)
+    if not config.get("shrink", True):
+        return font if font.measure(text)[0] <= width else None
+    names = font_names()
+    smaller = list(reversed(names[: names.index(font.name) + 1]))
+    return fit_font(text, width, height, names=smaller)
+
+
+def scrolls(config: Mapping[str, Any], width: int, height: int) -> bool:
+    """Whether the messages scroll (as one strip) on a ``width`` x ``height`` display."""
+    shown = entries(config)
     mode = config.get("scroll", "auto")
-    if mode == "never":
+    if not shown or mode == "never":
         return False
-    text_width, _ = load_font(config.get("font", "medium")).measure(text)
-    return mode == "always" or text_width > width
+    return mode == "always" or any(still_font(e.text, config, width, height) is None for e in shown)
+
+
+def shorten(text: str, font: Font, width: int) -> str:
+    """The start of ``text`` that fits ``width`` in whole glyphs, ending in an ellipsis."""
+    if font.measure(text)[0] <= width:
+        return text
+    cut = len(text)
+    while cut > 0 and font.measure(text[:cut].rstrip() + _ELLIPSIS)[0] > width:
+        cut -= 1
+    head = text[:cut].rstrip()
+    return head + _ELLIPSIS if head else ""
+
+
+def draw_strip(shown: Sequence[Entry], config: Mapping[str, Any], height: int) -> Canvas:
+    """All messages on one line in the configured font, separated by ``separator``.
+
+    The host takes strips up to :data:`MAX_STRIP_WIDTH` pixels wide; 50 long messages
+    could make a wider one, so what would pass the limit is left out, ending in "…".
+    """
+    font = configured_font(config, height)
+    separator = str(config.get("separator", "  \u2022  ")) or "   "
+    separator_color = parse_color(config.get("color", "#ffb000"))
+    runs: list[tuple[str, RGB]] = []
+    for index, entry in enumerate(shown):
+        if index:
+            runs.append((separator, separator_color))
+        runs.append((entry.text, entry.color))
+    kept: list[tuple[str, RGB]] = []
+    width = 0
+    for text, color in runs:
+        room = MAX_STRIP_WIDTH - width
+        if font.measure(text)[0] > room:
+            kept.append((shorten(text, font, room), color))
+            break
+        kept.append((text, color))
+        width += font.measure(text)[0]
+    strip = Canvas(max(1, sum(font.measure(text)[0] for text, _ in kept)), height)
+    top = (height - font.height) // 2
+    x = 0
+    for text, color in kept:
+        x = strip.text(x, top, text, font, color)
+    return strip
+
+
+def draw_still(canvas: Canvas, entry: Entry, config: Mapping[str, Any]) -> None:
+    """One message, still: in the font it fits in whole, else shortened in the
+    configured font; centred (or left) across, centred down."""
+    font = still_font(entry.text, config, canvas.width, canvas.height)
+    text = entry.text
+    if font is None:
+        font = configured_font(config, canvas.height)
+        text = shorten(text, font, canvas.width)
+    width = font.measure(text)[0]
+    x = 0 if config.get("align", "center") == "left" else (canvas.width - width) // 2
+    canvas.text(x, (canvas.height - font.height) // 2, text, font, entry.color)
+
+
+def turn(now: float, started: float, count: int, seconds: float) -> tuple[int, float]:
+    """``(index of the message on screen, seconds until the next one)`` for ``count``
+    still messages shown ``seconds`` each since ``started``."""
+    elapsed = max(0.0, now - started)
+    index = int(elapsed // seconds) % count
+    return index, seconds - elapsed % seconds + _LATE
 
 
 def _check_config(config: Mapping[str, Any]) -> None:
     """Fail early, with a message for the user, on values the schema cannot rule out."""
     try:
         load_font(config.get("font", "medium"))
+    except ValueError as exc:
+        raise PluginConfigError(f"font: {exc}") from exc
+    try:
         parse_color(config.get("color", "#ffb000"))
     except ValueError as exc:
-        raise PluginConfigError(str(exc)) from exc
+        raise PluginConfigError(f"color: {exc}") from exc
+    for index, item in enumerate(config.get("messages") or []):
+        if not isinstance(item, Mapping):
+            raise PluginConfigError(
+                f"messages[{index}]: expected {{text = ..., color = ...}}, got {item!r}"
+            )
+        if item.get("color"):
+            try:
+                parse_color(item["color"])
+            except ValueError as exc:
+                raise PluginConfigError(f"messages[{index}].color: {exc}") from exc
     speed = config.get("speed", 24)
     if not isinstance(speed, int | float) or isinstance(speed, bool) or speed <= 0:
         raise PluginConfigError(f"speed must be a positive number of pixels per second: {speed!r}")
@@ -114,34 +323,36 @@ def configure(context: PluginContext, config: dict[str, Any]) -> None:
 def has_content(context: PluginContext, mode: str) -> bool | None:
     if mode != MODE:
         return None
-    return bool(message(context.config))
+    return bool(entries(context.config))
 
 
 @hookimpl
 def render_strip(context: PluginContext, mode: str, height: int) -> Strip | None:
     config = context.config
-    if mode != MODE or not scrolls(config, context.width):
+    if mode != MODE or not scrolls(config, context.width, height):
         return None
-    font = load_font(config.get("font", "medium"))
-    text = message(config)
-    width, line_height = font.measure(text)
-    strip = Canvas(width, height)
-    strip.text(0, (height - line_height) // 2, text, font, config.get("color", "#ffb000"))
+    strip = draw_strip(entries(config), config, height)
     return Strip(canvas=strip, speed=float(config.get("speed", 24)))
 
 
 @hookimpl
-def render_frame(context: PluginContext, canvas: Canvas, mode: str) -> float | None:
+def render_frame(
+    context: PluginContext, canvas: Canvas, mode: str, frame: int, now: float
+) -> float | None:
     if mode != MODE:
         return None
     config = context.config
-    text = message(config)
-    font = load_font(config.get("font", "medium"))
-    color = config.get("color", "#ffb000")
-    width, line_height = font.measure(text)
-    if width <= canvas.width:
-        canvas.text_centered(text, font, color)
-    else:
-        # scroll "never": the start of the message is the part worth reading.
-        canvas.text(0, (canvas.height - line_height) // 2, text, font, color)
-    return None
+    shown = entries(config)
+    if not shown:
+        return None
+    if len(shown) == 1:
+        draw_still(canvas, shown[0], config)
+        return None
+    seconds = float(config.get("seconds_per_message", 5))
+    if frame == 0 or context not in _started:
+        _started[context] = now
+        # Ask for a turn long enough to show every message once.
+        context.request_more_time(MODE, len(shown) * seconds)
+    index, delay = turn(now, _started[context], len(shown), seconds)
+    draw_still(canvas, shown[index], config)
+    return delay

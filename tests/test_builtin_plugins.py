@@ -287,21 +287,23 @@ def test_text_that_fits_is_a_still_centred_frame() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "scroll", "size", "strip_expected"),
+    ("message", "scroll", "shrink", "size", "strip_expected"),
     [
-        ("Hi", "auto", (64, 32), False),
-        ("Hi", "always", (64, 32), True),
-        ("A message far too long for the panel", "auto", (64, 32), True),
-        ("A message far too long for the panel", "never", (64, 32), False),
-        ("A message far too long for the panel", "auto", (256, 32), False),
-        ("0123456789", "auto", (60, 32), False),  # exactly 60 px in medium: fits
-        ("0123456789", "auto", (59, 32), True),
+        ("Hi", "auto", True, (64, 32), False),
+        ("Hi", "always", True, (64, 32), True),
+        ("A message far too long for the panel", "auto", True, (64, 32), True),
+        ("A message far too long for the panel", "never", True, (64, 32), False),
+        ("A message far too long for the panel", "auto", True, (256, 32), False),
+        ("0123456789", "auto", True, (60, 32), False),  # exactly 60 px in medium: fits
+        ("0123456789", "auto", False, (59, 32), True),
+        # Changed on purpose: a message that fits a smaller font shrinks before it scrolls.
+        ("0123456789", "auto", True, (59, 32), False),
     ],
 )
 def test_text_strip_or_still_decision(
-    message: str, scroll: str, size: tuple[int, int], strip_expected: bool
+    message: str, scroll: str, shrink: bool, size: tuple[int, int], strip_expected: bool
 ) -> None:
-    config = {"message": message, "scroll": scroll}
+    config = {"message": message, "scroll": scroll, "shrink": shrink}
     with PluginRunner(text, size=size, config=config) as runner:
         strip = runner.render_strip("message")
         assert (strip is not None) is strip_expected
@@ -311,14 +313,16 @@ def test_text_strip_or_still_decision(
             assert lit(runner.render_frame("message").pixels).any()
 
 
-@pytest.mark.parametrize("message", ["Wide " * 20, "0123456789AB"])
-def test_text_never_scrolling_shows_the_start_of_a_long_message(message: str) -> None:
-    config = {"message": message, "scroll": "never"}
+# Changed on purpose: the start of a long message is cut after whole glyphs and ends in an
+# ellipsis, instead of running off the edge with a glyph cut in half.
+@pytest.mark.parametrize(
+    ("message", "shown"), [("Wide " * 20, "Wide Wide\u2026"), ("0123456789AB", "012345678\u2026")]
+)
+def test_text_never_scrolling_shows_the_start_of_a_long_message(message: str, shown: str) -> None:
+    config = {"message": message, "scroll": "never", "shrink": False}
     (frame,) = render(text, "message", config=config)
     expected = Canvas(64, 32)
-    expected.text(
-        0, (32 - 10) // 2, message, "medium", text.CONFIG_SCHEMA["properties"]["color"]["default"]
-    )
+    expected.text_centered(shown, "medium", text.CONFIG_SCHEMA["properties"]["color"]["default"])
     assert np.array_equal(frame, expected.to_array())
 
 
