@@ -54,8 +54,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "An IANA time zone such as Europe/Berlin or America/New_York; "
             "empty for the Pi's own local time.",
         },
-        "color": {**_COLOR, "default": "#ffffff", "title": "Time colour"},
-        "date_color": {**_COLOR, "default": "#4f9dff", "title": "Date colour"},
+        "color": {
+            **_COLOR,
+            "default": "#ffffff",
+            "title": "Time colour",
+            "description": "Colour of the digits, as #rrggbb.",
+        },
+        "date_color": {
+            **_COLOR,
+            "default": "#4f9dff",
+            "title": "Date colour",
+            "description": "Colour of the weekday and date lines, as #rrggbb.",
+        },
     },
 }
 
