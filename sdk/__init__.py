@@ -10,9 +10,10 @@ from __future__ import annotations
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
 from sdk.errors import PluginConfigError, PluginError
-from sdk.fonts import Font, fit_font, font_names, load_font
+from sdk.fonts import Font, fit_font, font_names, load_font, shorten, wrap
 from sdk.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
 from sdk.http import Fetched, FetchError, HttpClient, network_properties
+from sdk.options import check_colors, color_option, time_zone, time_zone_option
 from sdk.strip import Strip
 
 __all__ = [
@@ -27,9 +28,15 @@ __all__ = [
     "PluginContext",
     "PluginError",
     "Strip",
+    "check_colors",
+    "color_option",
     "fit_font",
     "font_names",
     "hookimpl",
     "load_font",
     "network_properties",
+    "shorten",
+    "time_zone",
+    "time_zone_option",
+    "wrap",
 ]

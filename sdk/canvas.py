@@ -70,6 +70,12 @@ def _font(font: str | Font) -> Font:
     return font if isinstance(font, Font) else load_font(font)
 
 
+def _scale(scale: int) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 16:
+        raise ValueError(f"text scale must be a whole number from 1 to 16, got {scale!r}")
+    return scale
+
+
 class Canvas:
     """An RGB drawing surface of ``width`` x ``height`` pixels, black when created.
 
@@ -101,10 +107,12 @@ class Canvas:
         """Fill the whole canvas with ``color``."""
         self.draw.rectangle((0, 0, self.width - 1, self.height - 1), fill=parse_color(color))
 
-    def measure(self, text: str, font: str | Font = "small") -> tuple[int, int]:
+    def measure(self, text: str, font: str | Font = "small", *, scale: int = 1) -> tuple[int, int]:
         """Return ``(width, height)`` of ``text``'s line box in ``font`` (see
-        :meth:`sdk.Font.measure`): exactly the room :meth:`text` will use."""
-        return _font(font).measure(text)
+        :meth:`sdk.Font.measure`), ``scale`` times as big: exactly the room :meth:`text`
+        will use."""
+        width, height = _font(font).measure(text)
+        return width * _scale(scale), height * scale
 
     def text(
         self,
@@ -113,6 +121,8 @@ class Canvas:
         text: str,
         font: str | Font = "small",
         color: Color = (255, 255, 255),
+        *,
+        scale: int = 1,
     ) -> int:
         """Draw one line of ``text`` with its line box's top left corner at ``(x, y)``.
 
@@ -120,13 +130,27 @@ class Canvas:
         heights: the baseline is at ``y + font.ascent``. Text outside the canvas is clipped.
         Characters the font lacks are drawn as a look-alike or a box, never an error.
 
+        :param scale: draw each pixel of the font as a ``scale`` x ``scale`` block, for
+            digits bigger than the biggest bundled font on a large display (a countdown
+            on 256x64). Blocks stay crisp; the line box grows by the same factor.
         :return: the x just after the text, where a following piece of text would start.
+
+        .. versionchanged:: 0.1 ``scale``.
         """
+        scale = _scale(scale)
         face = _font(font)
         encoded = face.encode(text)
-        if encoded:
+        width, height = face.measure(text)
+        if not encoded or width == 0:
+            return x + width * scale
+        if scale == 1:
             self.draw.text((x, y), encoded, font=face.pil, fill=parse_color(color))
-        return x + face.measure(text)[0]
+            return x + width
+        mask = Image.new("L", (width, height))
+        ImageDraw.Draw(mask).text((0, 0), encoded, font=face.pil, fill=255)
+        mask = mask.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+        self.image.paste(parse_color(color), (x, y), mask)
+        return x + width * scale
 
     def text_centered(
         self,
@@ -135,19 +159,21 @@ class Canvas:
         color: Color = (255, 255, 255),
         *,
         y: int | None = None,
+        scale: int = 1,
     ) -> tuple[int, int]:
         """Draw ``text`` centred horizontally, and vertically too unless ``y`` is given.
 
         Centring uses the line box, so text of one font keeps still when it changes;
         an odd pixel left over goes to the right and bottom.
 
+        :param scale: as for :meth:`text`.
         :return: the ``(x, y)`` the line box was drawn at.
         """
         face = _font(font)
-        width, height = face.measure(text)
+        width, height = self.measure(text, face, scale=scale)
         x = (self.width - width) // 2
         top = (self.height - height) // 2 if y is None else y
-        self.text(x, top, text, face, color)
+        self.text(x, top, text, face, color, scale=scale)
         return (x, top)
 
     def to_array(self) -> npt.NDArray[np.uint8]:

@@ -23,7 +23,10 @@ from importlib import resources
 
 from PIL import BdfFontFile, Image, ImageDraw, ImageFont
 
-__all__ = ["Font", "fit_font", "font_names", "load_font"]
+__all__ = ["ELLIPSIS", "Font", "fit_font", "font_names", "load_font", "shorten", "wrap"]
+
+#: What :func:`shorten` ends a cut text with.
+ELLIPSIS = "\u2026"
 
 #: Bundled font name -> BDF file in ``sdk/fonts``; see ``sdk/fonts/README.md``.
 _BUNDLED: dict[str, str] = {
@@ -187,6 +190,57 @@ def fit_font(
         if text_width <= width and (height is None or text_height <= height):
             return font
     return None
+
+
+def shorten(text: str, font: Font, width: int, *, at_words: bool = False, scale: int = 1) -> str:
+    """Return ``text`` cut to fit ``width`` pixels in whole glyphs, ending in an ellipsis.
+
+    For text that may neither scroll nor shrink further (a label under a clock, a team
+    name): cutting at a glyph boundary and saying so beats a letter sliced in half.
+
+    :param at_words: cut after a whole word instead, when that keeps at least half the
+        room; a single long word is still cut between letters.
+    :param scale: the text is drawn this many times as big (see :meth:`sdk.Canvas.text`).
+    :return: ``text`` itself if it fits; ``""`` if not even one letter and the ellipsis do.
+
+    .. versionadded:: 0.1
+    """
+
+    def measure(part: str) -> int:
+        return font.measure(part)[0] * scale
+
+    if measure(text) <= width:
+        return text
+    cut = len(text)
+    while cut > 0 and measure(text[:cut].rstrip() + ELLIPSIS) > width:
+        cut -= 1
+    head = text[:cut].rstrip()
+    if at_words and not text[len(head) : len(head) + 1].isspace():
+        words = head.rpartition(" ")[0].rstrip()
+        if words and measure(words + ELLIPSIS) * 2 >= width:
+            head = words
+    return head + ELLIPSIS if head else ""
+
+
+def wrap(text: str, font: Font, width: int, *, scale: int = 1) -> list[str] | None:
+    """Return ``text`` broken at spaces into lines no wider than ``width`` pixels.
+
+    :param scale: the text is drawn this many times as big.
+    :return: the lines (none for blank text), or ``None`` when one word alone is wider
+        than ``width``: the caller then shrinks, shortens or scrolls instead.
+
+    .. versionadded:: 0.1
+    """
+    lines: list[str] = []
+    for word in text.split():
+        if font.measure(word)[0] * scale > width:
+            return None
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and font.measure(joined)[0] * scale <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines
 
 
 def load_font(name: str) -> Font:

@@ -331,3 +331,117 @@ def test_mark_stale_folds_three_pixels_over_the_top_right_corner(size: tuple[int
     expected = {(x, y) for x, y in ((right, 0), (right - 1, 0), (right, 1))}
     assert lit == {(x, y) for x, y in expected if x >= 0 and y < size[1]}
     assert all(tuple(canvas.to_array()[y, x]) == STALE_COLOR for x, y in lit)
+
+
+# --- shorten, wrap, scaled text ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "at_words", "expected"),
+    [
+        ("Hello", 40, False, "Hello"),  # fits: untouched
+        ("Hello world", 40, False, "Hello wor…"),  # 4 px per glyph: 10 glyphs
+        ("Hello world", 32, False, "Hello w…"),
+        ("Hello world", 28, False, "Hello…"),  # no space before the ellipsis
+        ("Hello wonderful world", 40, True, "Hello…"),  # a whole word, not "Hello won…"
+        ("Hello wonderful world", 40, False, "Hello won…"),
+        ("Hello wonderful world", 60, True, "Hello wonderfu…"),  # "Hello…" is under half
+        ("Supercalifragilistic", 24, True, "Super…"),  # one long word: cut between letters
+        ("Hi there", 4, False, ""),  # not even one letter and the ellipsis
+    ],
+)
+def test_shorten_cuts_whole_glyphs_and_says_so(
+    text: str, width: int, at_words: bool, expected: str
+) -> None:
+    from sdk import shorten
+
+    small = load_font("small")
+    result = shorten(text, small, width, at_words=at_words)
+    assert result == expected
+    assert small.measure(result)[0] <= width
+
+
+def test_shorten_and_wrap_measure_scaled_text() -> None:
+    from sdk import shorten, wrap
+
+    small = load_font("small")
+    assert shorten("Hello", small, 40, scale=2) == "Hello"  # 5 glyphs x 8 px = 40 fits
+    assert shorten("Hello!", small, 40, scale=2) == "Hell…"
+    assert wrap("ab cd", small, 16, scale=2) == ["ab", "cd"]
+    assert wrap("ab cd", small, 20) == ["ab cd"]
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "expected"),
+    [
+        ("one two three", 32, ["one two", "three"]),
+        ("one two three", 100, ["one two three"]),
+        ("  spaced   out  ", 100, ["spaced out"]),
+        ("", 100, []),
+        ("unbreakable", 20, None),  # one word wider than the room
+    ],
+)
+def test_wrap_breaks_at_spaces(text: str, width: int, expected: list[str] | None) -> None:
+    from sdk import wrap
+
+    small = load_font("small")
+    lines = wrap(text, small, width)
+    assert lines == expected
+    assert all(small.measure(line)[0] <= width for line in lines or [])
+
+
+def test_scaled_text_is_each_pixel_as_a_block() -> None:
+    plain = Canvas(20, 6)
+    plain.text(0, 0, "H", "small", "#ff0000")
+    big = Canvas(40, 12)
+    end = big.text(0, 0, "H", "small", "#ff0000", scale=2)
+    assert end == 2 * plain.measure("H")[0]
+    expected = plain.to_array().repeat(2, axis=0).repeat(2, axis=1)
+    assert (big.to_array() == expected).all()
+    assert big.measure("H", "small", scale=2) == (8, 12)
+
+
+def test_scaled_text_centres_and_clips() -> None:
+    canvas = Canvas(30, 20)
+    x, y = canvas.text_centered("88", "small", scale=3)
+    assert (x, y) == ((30 - 24) // 2, (20 - 18) // 2)
+    canvas.text(-5, -5, "8", "small", scale=3)  # partly outside: clipped, no error
+
+
+@pytest.mark.parametrize("scale", [0, -1, 17, 1.5, True])
+def test_text_scale_must_be_a_small_whole_number(scale: object) -> None:
+    with pytest.raises(ValueError, match="text scale"):
+        Canvas(8, 8).text(0, 0, "x", scale=scale)  # type: ignore[arg-type]
+
+
+# --- sdk.options ---------------------------------------------------------------------------
+
+
+def test_time_zone_resolves_names_and_names_the_key_when_unknown() -> None:
+    from sdk import PluginConfigError, time_zone
+
+    assert time_zone("") is None
+    assert str(time_zone("Europe/Berlin")) == "Europe/Berlin"
+    with pytest.raises(PluginConfigError, match="^tz: unknown time zone 'Mars/Olympus'"):
+        time_zone("Mars/Olympus", key="tz")
+    with pytest.raises(PluginConfigError, match="timezone: unknown time zone"):
+        time_zone("../../etc/passwd")
+
+
+def test_color_option_is_a_schema_with_a_valid_default() -> None:
+    import jsonschema
+
+    from sdk import check_colors, color_option
+
+    option = color_option("#ff8800", "Colour", "What colour.")
+    schema = {"type": "object", "properties": {"c": option}}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert option["format"] == "color" and option["default"] == "#ff8800"
+    assert not jsonschema.Draft202012Validator(schema).is_valid({"c": "orange"})
+    with pytest.raises(ValueError, match="invalid colour"):
+        color_option("orange", "Colour", "What colour.")
+    check_colors({"a": "#fff", "b": [1, 2, 3]}, "a", "b", "missing")
+    from sdk import PluginConfigError
+
+    with pytest.raises(PluginConfigError, match="^b: invalid colour"):
+        check_colors({"a": "#fff", "b": "blue"}, "a", "b")
