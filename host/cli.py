@@ -306,6 +306,11 @@ def _enlarge(frame: Any, scale: int) -> Any:
 def _save_images(images: list[Any], durations: list[float], out: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); a picture is meant to be shared like any
+    # file the user creates, so it gets the mode the umask gives.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         if out.suffix.lower() == ".gif" and len(images) > 1:
             ms = [max(20, int(round(d * 1000))) for d in durations]

@@ -130,3 +130,39 @@ def test_every_mode_draws_at_every_size_even_offline(
             frame = runner.render_frame(mode, now=1_790_000_000.0)
             assert frame.pixels.shape == (size[1], size[0], 3)
             assert frame.pixels.dtype == np.uint8
+
+
+def _doc_sections() -> list[tuple[str, str, dict[str, Any]]]:
+    """``(doc file, instance id, section)`` for every ``[plugins.*]`` in the plugin pages."""
+    import re
+    import tomllib
+
+    found = []
+    for page in sorted((BUILTIN_DIR.parent / "docs" / "plugins").glob("*.md")):
+        for block in re.findall(r"```toml\n(.*?)```", page.read_text(), flags=re.S):
+            document = tomllib.loads(block)
+            for instance, section in document.get("plugins", {}).items():
+                found.append((page.name, instance, section))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("page", "instance", "section"), _doc_sections(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_toml_example_in_the_plugin_pages_is_valid(
+    page: str, instance: str, section: dict[str, Any]
+) -> None:
+    """Verify a user who copies an example from a plugin's page gets a valid config."""
+    from config import INSTANCE_SETTINGS, validate_plugin_options
+
+    plugin_id = section.get("plugin") or instance
+    instance_keys = {setting.name for setting in INSTANCE_SETTINGS}
+    options = {k: v for k, v in section.items() if k not in instance_keys}
+    schema = load(plugin_id).config_schema()
+    validate_plugin_options(schema, options, where=f"{page}: plugins.{instance}")
+
+
+def test_every_builtin_has_a_page() -> None:
+    pages = {p.stem for p in (BUILTIN_DIR.parent / "docs" / "plugins").glob("*.md")}
+    assert EXPECTED <= pages
+    assert len(_doc_sections()) >= len(EXPECTED)

@@ -14,6 +14,7 @@ import pytest
 from plugins_builtin import clock, text
 from sdk import Canvas, PluginConfigError, PluginContext, Strip, hookimpl, load_font
 from sdk.testing import PluginRunner, RecordingRequests, default_config, render
+from tests.golden import PANEL_SIZES, assert_golden, size_id
 
 # 2023-11-14 22:13:20 UTC, a Tuesday.
 T = 1_700_000_000.0
@@ -472,3 +473,22 @@ def test_default_config_keeps_given_values_and_fills_nested_defaults() -> None:
         "b": {"c": [1], "d": "y"},
     }
     assert default_config(None, {"k": 1}) == {"k": 1}
+
+
+# --- clock golden images -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", PANEL_SIZES, ids=size_id)
+@pytest.mark.parametrize(
+    ("case", "config"),
+    [
+        ("24h", {}),
+        ("12h", {"format": "12h", "show_seconds": False}),
+        ("time_only", {"show_date": False}),
+    ],
+)
+def test_clock_golden(case: str, config: dict[str, Any], size: tuple[int, int]) -> None:
+    """Verify each face at each panel size against its reviewed image (regenerate with
+    ``LEDHOST_UPDATE_GOLDEN=1``, see tests/golden.py)."""
+    (frame,) = render(clock, "time", size=size, config=clock_config(**config), now=T)
+    assert_golden(f"clock/{case}_{size_id(size)}", frame)

@@ -69,6 +69,15 @@ def test_render_text_strip_gif_scaled(tmp_path: Path) -> None:
     assert image.size == (256, 128) and image.n_frames >= 2
 
 
+def test_render_output_gets_the_umask_mode_not_a_private_one(tmp_path: Path) -> None:
+    out = tmp_path / "clock.png"
+    result = ledhost("render", "clock", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_render_with_plugin_config(tmp_path: Path) -> None:
     cfg = tmp_path / "text.toml"
     cfg.write_text('message = "Hi"\n')
