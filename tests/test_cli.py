@@ -205,7 +205,7 @@ def test_run_writes_snapshot_and_stats(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(stats.read_text())
     assert data["frames_shown"] >= 2
-    assert set(data["plugins"]) == {"clock", "text"}
+    assert set(data["plugins"]) == {"clock", "text", "system"}
     image = Image.open(gif)
     assert image.size == (512, 256) and image.n_frames >= 2
 

@@ -69,13 +69,13 @@ message = "hello"
 # --- the embedded default ---------------------------------------------------------------
 
 
-def test_embedded_default_loads_as_64x32_with_clock_and_text() -> None:
+def test_embedded_default_loads_as_64x32_with_clock_text_and_system() -> None:
     cfg = load_config(env=ENV)
     assert (cfg.display.width, cfg.display.height) == (64, 32)
     assert cfg.path is None
-    assert list(cfg.plugins) == ["clock", "text"]
+    assert list(cfg.plugins) == ["clock", "text", "system"]
     assert all(p.enabled for p in cfg.plugins.values())
-    assert [e.instance for e in cfg.rotation.entries] == ["clock", "text"]
+    assert [e.instance for e in cfg.rotation.entries] == ["clock", "text", "system"]
     # At 5-6 px per glyph, 64 px hold about a dozen characters: the message must scroll.
     assert len(cfg.plugins["text"].options["message"]) * 5 > 2 * cfg.display.width
     assert cfg.paths.data_dir == Path(HOME, ".local/share/ledhost")
