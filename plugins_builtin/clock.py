@@ -14,16 +14,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sdk import Canvas, Font, PluginConfigError, PluginContext, hookimpl, load_font
+from sdk import (
+    Canvas,
+    Font,
+    PluginContext,
+    check_colors,
+    color_option,
+    hookimpl,
+    load_font,
+    time_zone,
+    time_zone_option,
+)
 from sdk.canvas import RGB, parse_color
 
 MODE = "time"
-
-_COLOR = {"type": "string", "pattern": "^#([0-9a-fA-F]{3}){1,2}$", "format": "color"}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -47,25 +54,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "title": "Show date",
             "description": "Show the weekday and date below the time when they fit.",
         },
-        "timezone": {
-            "type": "string",
-            "default": "",
-            "title": "Time zone",
-            "description": "An IANA time zone such as Europe/Berlin or America/New_York; "
-            "empty for the Pi's own local time.",
-        },
-        "color": {
-            **_COLOR,
-            "default": "#ffffff",
-            "title": "Time colour",
-            "description": "Colour of the digits, as #rrggbb.",
-        },
-        "date_color": {
-            **_COLOR,
-            "default": "#4f9dff",
-            "title": "Date colour",
-            "description": "Colour of the weekday and date lines, as #rrggbb.",
-        },
+        "timezone": time_zone_option(),
+        "color": color_option("#ffffff", "Time colour", "Colour of the digits, as #rrggbb."),
+        "date_color": color_option(
+            "#4f9dff", "Date colour", "Colour of the weekday and date lines, as #rrggbb."
+        ),
     },
 }
 
@@ -101,7 +94,7 @@ class Piece:
 
 def local_time(now: float, config: Mapping[str, Any]) -> datetime:
     """``now`` (epoch seconds) as an aware datetime in the configured time zone."""
-    return datetime.fromtimestamp(now, _zone(str(config.get("timezone", ""))))
+    return datetime.fromtimestamp(now, time_zone(str(config.get("timezone", ""))))
 
 
 def time_parts(now: float, config: Mapping[str, Any]) -> tuple[str, str]:
@@ -279,32 +272,10 @@ def _ink_rows(font: Font, glyphs: str) -> tuple[int, int]:
     return box[1], box[3]
 
 
-@functools.cache
-def _zone(name: str) -> tzinfo | None:
-    """The time zone called ``name``; ``None`` (the system's local zone) for ``""``.
-
-    :raises PluginConfigError: for a name that is not an IANA time zone.
-    """
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PluginConfigError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or "
-            "'America/New_York', or leave it empty for the Pi's local time"
-        ) from exc
-
-
 def _check_config(config: Mapping[str, Any]) -> None:
     """Fail early, with a message for the user, on values the schema cannot rule out."""
-    _zone(str(config.get("timezone", "")))
-    for key in ("color", "date_color"):
-        if key in config:
-            try:
-                parse_color(config[key])
-            except ValueError as exc:
-                raise PluginConfigError(f"{key}: {exc}") from exc
+    time_zone(str(config.get("timezone", "")))
+    check_colors(config, "color", "date_color")
 
 
 @hookimpl

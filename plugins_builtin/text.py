@@ -24,17 +24,19 @@ from sdk import (
     PluginConfigError,
     PluginContext,
     Strip,
+    check_colors,
+    color_option,
     fit_font,
     font_names,
     hookimpl,
     load_font,
+    shorten,
 )
 from sdk.canvas import RGB, parse_color
+from sdk.options import COLOR_PATTERN
 
 MODE = "message"
 DEFAULT_MESSAGE = "ledhost: every plugin in its own process — nothing can freeze the panel"
-
-_COLOR = {"type": "string", "pattern": "^#([0-9a-fA-F]{3}){1,2}$", "format": "color"}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,21 +68,22 @@ CONFIG_SCHEMA: dict[str, Any] = {
                         "title": "Text",
                         "description": "The message, on one line; empty ones are skipped.",
                     },
+                    # No default: a message without a colour takes the one below.
                     "color": {
-                        **_COLOR,
+                        "type": "string",
+                        "pattern": COLOR_PATTERN,
+                        "format": "color",
                         "title": "Colour",
                         "description": "This message's colour; left out, the Colour below.",
                     },
                 },
             },
         },
-        "color": {
-            **_COLOR,
-            "default": "#ffb000",
-            "title": "Colour",
-            "description": "The colour of the message (and of messages without their own, "
-            "and of the separator).",
-        },
+        "color": color_option(
+            "#ffb000",
+            "Colour",
+            "The colour of the message (and of messages without their own, and of the separator).",
+        ),
         "speed": {
             "type": "number",
             "exclusiveMinimum": 0,
@@ -142,7 +145,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
 _LATE = 0.001
 #: The widest strip the host accepts (``host.worker``'s limit; the SDK does not export it).
 MAX_STRIP_WIDTH = 16384
-_ELLIPSIS = "\u2026"
 
 
 @dataclass(frozen=True)
@@ -210,17 +212,6 @@ def scrolls(config: Mapping[str, Any], width: int, height: int) -> bool:
     return mode == "always" or any(still_font(e.text, config, width, height) is None for e in shown)
 
 
-def shorten(text: str, font: Font, width: int) -> str:
-    """The start of ``text`` that fits ``width`` in whole glyphs, ending in an ellipsis."""
-    if font.measure(text)[0] <= width:
-        return text
-    cut = len(text)
-    while cut > 0 and font.measure(text[:cut].rstrip() + _ELLIPSIS)[0] > width:
-        cut -= 1
-    head = text[:cut].rstrip()
-    return head + _ELLIPSIS if head else ""
-
-
 def draw_strip(shown: Sequence[Entry], config: Mapping[str, Any], height: int) -> Canvas:
     """All messages on one line in the configured font, separated by ``separator``.
 
@@ -279,10 +270,7 @@ def _check_config(config: Mapping[str, Any]) -> None:
         load_font(config.get("font", "medium"))
     except ValueError as exc:
         raise PluginConfigError(f"font: {exc}") from exc
-    try:
-        parse_color(config.get("color", "#ffb000"))
-    except ValueError as exc:
-        raise PluginConfigError(f"color: {exc}") from exc
+    check_colors(config, "color")
     for index, item in enumerate(config.get("messages") or []):
         if not isinstance(item, Mapping):
             raise PluginConfigError(

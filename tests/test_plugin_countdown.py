@@ -21,7 +21,7 @@ from host.probe import render_mode
 from host.watchdog import WorkerRules
 from plugins_builtin import countdown
 from plugins_builtin.countdown import arrange
-from sdk import PluginConfigError
+from sdk import PluginConfigError, shorten
 from sdk.testing import PluginRunner, default_config
 from tests.golden import PANEL_SIZES, assert_golden, size_id
 
@@ -310,14 +310,20 @@ def test_countdown_lines_keep_still_as_the_digits_tick() -> None:
         assert len(shapes) == 1, size
 
 
-def test_countdown_shorten_never_cuts_a_glyph() -> None:
+def test_countdown_shortens_at_a_word_and_never_cuts_a_glyph() -> None:
+    """Labels and done texts are cut by ``sdk.shorten(..., at_words=True)``: the examples
+    of the rule the countdown had before the SDK took it over."""
     face = arrange.Face("medium")
-    assert arrange.shorten("Hello", face, 64) == "Hello"
-    assert arrange.shorten("Supercalifragilistic", face, 64) == "Supercali\u2026"
-    assert arrange.shorten("Go to the big city", face, 64) == "Go to the\u2026"
-    assert arrange.shorten("Go to a big city", face, 64) == "Go to a\u2026"  # not "Go to a b…"
+
+    def cut(text: str, width: int) -> str:
+        return shorten(text, face.font, width, at_words=True, scale=face.scale)
+
+    assert cut("Hello", 64) == "Hello"
+    assert cut("Supercalifragilistic", 64) == "Supercali\u2026"
+    assert cut("Go to the big city", 64) == "Go to the\u2026"
+    assert cut("Go to a big city", 64) == "Go to a\u2026"  # not "Go to a b…"
     for width in range(0, 80):
-        assert face.width(arrange.shorten("Supercalifragilistic", face, width)) <= width
+        assert face.width(cut("Supercalifragilistic", width)) <= width
 
 
 # --- through a real worker ---------------------------------------------------------------

@@ -26,17 +26,23 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugins_builtin.countdown.arrange import Piece, draw, place_countdown, place_text
-from sdk import Canvas, PluginConfigError, PluginContext, hookimpl
+from sdk import (
+    Canvas,
+    PluginConfigError,
+    PluginContext,
+    check_colors,
+    color_option,
+    hookimpl,
+    time_zone,
+    time_zone_option,
+)
 from sdk.canvas import parse_color
 
 MODE = "countdown"
-
-_COLOR = {"type": "string", "pattern": "^#([0-9a-fA-F]{3}){1,2}$", "format": "color"}
 #: A local date, optionally with a time: what ``datetime.fromisoformat`` reads without an
 #: offset. The schema lets the web form refuse typos; ``setup`` catches impossible dates.
 _TARGET_PATTERN = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?)?$"
@@ -53,13 +59,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "The local date and time to count down to, e.g. "
             "2026-12-24T18:00 (a date alone means midnight). Empty: the mode is skipped.",
         },
-        "timezone": {
-            "type": "string",
-            "default": "",
-            "title": "Time zone",
-            "description": "The IANA time zone the target is given in, such as "
-            "Europe/Berlin; empty for the Pi's own local time.",
-        },
+        "timezone": time_zone_option(
+            "The IANA time zone the target is given in, such as Europe/Berlin; empty for "
+            "the Pi's own local time."
+        ),
         "label": {
             "type": "string",
             "maxLength": 60,
@@ -83,24 +86,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "auto: 12d 04:33:10, and 04:33:10 on the last day. "
             "days: 12 days, and 04:33:10 on the last day.",
         },
-        "color": {
-            **_COLOR,
-            "default": "#ffd000",
-            "title": "Digits colour",
-            "description": "Colour of the time left.",
-        },
-        "label_color": {
-            **_COLOR,
-            "default": "#4f9dff",
-            "title": "Label colour",
-            "description": "Colour of the label.",
-        },
-        "done_color": {
-            **_COLOR,
-            "default": "#ff4060",
-            "title": "Done text colour",
-            "description": "Colour of the text shown once the target has passed.",
-        },
+        "color": color_option("#ffd000", "Digits colour", "Colour of the time left."),
+        "label_color": color_option("#4f9dff", "Label colour", "Colour of the label."),
+        "done_color": color_option(
+            "#ff4060", "Done text colour", "Colour of the text shown once the target has passed."
+        ),
         "after": {
             "type": "object",
             "title": "After the target",
@@ -158,20 +148,6 @@ class State:
 
 
 @functools.cache
-def _zone(name: str) -> tzinfo | None:
-    """The time zone called ``name``; ``None`` (the system's local zone) for ``""``."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PluginConfigError(
-            f"timezone: unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin' "
-            "or 'America/New_York', or leave it empty for the Pi's local time"
-        ) from exc
-
-
-@functools.cache
 def target_instant(target: str, timezone: str) -> float | None:
     """The target as epoch seconds, or ``None`` when no target is set.
 
@@ -184,7 +160,7 @@ def target_instant(target: str, timezone: str) -> float | None:
     text = target.strip()
     if not text:
         return None
-    zone = _zone(timezone)
+    zone = time_zone(timezone)
     try:
         wall = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -311,14 +287,9 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
 
 def _check_config(config: Mapping[str, Any]) -> None:
     """Fail early, with a message for the user, on values the schema cannot rule out."""
-    _zone(str(config.get("timezone", "")))
+    time_zone(str(config.get("timezone", "")))
     target_instant(str(config.get("target", "")), str(config.get("timezone", "")))
-    for key in ("color", "label_color", "done_color"):
-        if key in config:
-            try:
-                parse_color(config[key])
-            except ValueError as exc:
-                raise PluginConfigError(f"{key}: {exc}") from exc
+    check_colors(config, "color", "label_color", "done_color")
 
 
 @hookimpl

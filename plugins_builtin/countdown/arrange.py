@@ -13,20 +13,10 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from PIL import Image
-
-from sdk import Canvas, Font, fit_font, load_font
+from sdk import Canvas, Font, fit_font, load_font, shorten, wrap
 from sdk.canvas import RGB
 
-__all__ = [
-    "Face",
-    "Piece",
-    "draw",
-    "place_countdown",
-    "place_text",
-    "shorten",
-    "wrap_words",
-]
+__all__ = ["Face", "Piece", "draw", "place_countdown", "place_text"]
 
 #: Bundled fonts, largest first.
 FONTS = ("xlarge", "large", "medium", "small")
@@ -45,7 +35,6 @@ _BIG = (
 _LEGIBLE = "medium"
 #: Blank pixels between lines, at least.
 LINE_GAP = 2
-_ELLIPSIS = "\u2026"
 #: Every glyph a counting line can hold, so lines keep still as digits tick over.
 DIGIT_GLYPHS = "0123456789:d"
 DAYS_GLYPHS = "0123456789 days"
@@ -143,14 +132,15 @@ def place_text(text: str, width: int, height: int, color: RGB) -> list[Piece]:
     last resort shortened on one line in "small"."""
     for name, scale in _BIG:
         face = Face(name, scale)
-        rows = wrap_words(text, face, width)
+        rows = wrap(text, face.font, width, scale=scale)
         if rows is None:
             continue
         lines = [_Line(row, face, color, text) for row in rows]
         if _stack_height(lines) <= height:
             return _stack(lines, width, height)
     small = Face("small")
-    return _stack([_Line(shorten(text, small, width), small, color, text)], width, height)
+    short = shorten(text, small.font, width, at_words=True)
+    return _stack([_Line(short, small, color, text)], width, height)
 
 
 @functools.lru_cache(maxsize=64)
@@ -246,41 +236,12 @@ def _label_options(
     biggest = fit_font(label, width, names=allowed)
     if biggest is None:
         small = Face("small")
-        options.append((_Line(shorten(label, small, width), small, color, ""), True))
+        short = shorten(label, small.font, width, at_words=True)
+        options.append((_Line(short, small, color, ""), True))
         return options
     for name in allowed[allowed.index(biggest.name) :]:
         options.append((_Line(label, Face(name), color, ""), False))
     return options
-
-
-def wrap_words(text: str, face: Face, width: int) -> list[str] | None:
-    """``text`` wrapped at spaces into lines no wider than ``width``; ``None`` if a word
-    alone is wider."""
-    rows: list[str] = []
-    for word in text.split():
-        if face.width(word) > width:
-            return None
-        if rows and face.width(f"{rows[-1]} {word}") <= width:
-            rows[-1] = f"{rows[-1]} {word}"
-        else:
-            rows.append(word)
-    return rows
-
-
-def shorten(text: str, face: Face, width: int) -> str:
-    """``text`` cut to fit ``width`` with an ellipsis: after a whole word when that keeps
-    at least half the room, else after whole letters. Never cuts a glyph in half."""
-    if face.width(text) <= width:
-        return text
-    cut = len(text)
-    while cut > 0 and face.width(text[:cut].rstrip() + _ELLIPSIS) > width:
-        cut -= 1
-    head = text[:cut].rstrip()
-    words = head.rpartition(" ")[0].rstrip()
-    mid_word = not text[len(head) : len(head) + 1].isspace()
-    if mid_word and words and face.width(words + _ELLIPSIS) * 2 >= width:
-        head = words
-    return head + _ELLIPSIS if head else ""
 
 
 def _stack_height(lines: Sequence[_Line]) -> int:
@@ -335,16 +296,7 @@ def _ink_box(font: Font, glyphs: str) -> tuple[int, int, int, int]:
 
 
 def draw(canvas: Canvas, pieces: Sequence[Piece]) -> None:
-    """Draw ``pieces``; doubled faces are drawn small and enlarged pixel by pixel."""
+    """Draw ``pieces``, doubled faces pixel by pixel (:meth:`sdk.Canvas.text`'s ``scale``)."""
     for piece in pieces:
-        if piece.face.scale == 1:
-            canvas.text(piece.x, piece.y, piece.text, piece.face.font, piece.color)
-            continue
-        font, scale = piece.face.font, piece.face.scale
-        small = Canvas(max(font.measure(piece.text)[0], 1), font.height)
-        small.text(0, 0, piece.text, font, piece.color)
-        big = small.image.resize(
-            (small.width * scale, small.height * scale), Image.Resampling.NEAREST
-        )
-        mask = big.convert("L").point(lambda v: 255 if v else 0)
-        canvas.image.paste(big, (piece.x, piece.y), mask)
+        face = piece.face
+        canvas.text(piece.x, piece.y, piece.text, face.font, piece.color, scale=face.scale)

@@ -33,10 +33,11 @@ from sdk import (
     PluginConfigError,
     PluginContext,
     Strip,
+    check_colors,
+    color_option,
     hookimpl,
     network_properties,
 )
-from sdk.canvas import parse_color
 
 __all__ = ["BASE_URL", "BOARD", "CONFIG_SCHEMA", "TICKER", "markets_request"]
 
@@ -48,8 +49,6 @@ BASE_URL = "https://api.coingecko.com/api/v3"
 _COIN_ID = "^[a-z0-9][a-z0-9._-]{0,79}$"
 #: The longest wait before another try after a failed fetch.
 _RETRY = 60.0
-
-_COLOR = {"type": "string", "pattern": "^#([0-9a-fA-F]{3}){1,2}$", "format": "color"}
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -96,30 +95,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "Fetch the last 7 days of prices and draw them as a small chart "
             "where there is room (board pages from 128x32, ticker strips from 48 pixels high).",
         },
-        "up_color": {
-            **_COLOR,
-            "default": "#00e060",
-            "title": "Up colour",
-            "description": "Colour of a rise: its arrow, change and chart.",
-        },
-        "down_color": {
-            **_COLOR,
-            "default": "#ff3040",
-            "title": "Down colour",
-            "description": "Colour of a fall: its arrow, change and chart.",
-        },
-        "symbol_color": {
-            **_COLOR,
-            "default": "#ffb000",
-            "title": "Symbol colour",
-            "description": "Colour of the coin's symbol (BTC).",
-        },
-        "price_color": {
-            **_COLOR,
-            "default": "#ffffff",
-            "title": "Price colour",
-            "description": "Colour of the price.",
-        },
+        "up_color": color_option(
+            "#00e060", "Up colour", "Colour of a rise: its arrow, change and chart."
+        ),
+        "down_color": color_option(
+            "#ff3040", "Down colour", "Colour of a fall: its arrow, change and chart."
+        ),
+        "symbol_color": color_option(
+            "#ffb000", "Symbol colour", "Colour of the coin's symbol (BTC)."
+        ),
+        "price_color": color_option("#ffffff", "Price colour", "Colour of the price."),
         "speed": {
             "type": "number",
             "exclusiveMinimum": 0,
@@ -190,12 +175,7 @@ def _check_config(config: Mapping[str, Any]) -> None:
                 f"coins: {coin!r} is not a CoinGecko id; use the lower-case id from the "
                 "coin's page address, e.g. 'bitcoin' or 'usd-coin'"
             )
-    for key in ("up_color", "down_color", "symbol_color", "price_color"):
-        if key in config:
-            try:
-                parse_color(config[key])
-            except ValueError as exc:
-                raise PluginConfigError(f"{key}: {exc}") from exc
+    check_colors(config, "up_color", "down_color", "symbol_color", "price_color")
 
 
 def _coins(context: PluginContext) -> tuple[Market | None, list[Coin]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from plugins_builtin.image.show import Look, Settings, Show
-from sdk import Canvas, PluginConfigError, PluginContext, hookimpl
+from sdk import Canvas, PluginConfigError, PluginContext, check_colors, color_option, hookimpl
 from sdk.canvas import parse_color
 
 MODE: Final = "slideshow"
@@ -91,15 +91,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "name: by file name (img2 before img10); newest: most "
             "recently changed first; shuffle: a random order, new each time round.",
         },
-        "background": {
-            "type": "string",
-            "pattern": "^#([0-9a-fA-F]{3}){1,2}$",
-            "format": "color",
-            "default": "#000000",
-            "title": "Background",
-            "description": "Colour around images that do not fill the display and "
-            "behind transparent pixels.",
-        },
+        "background": color_option(
+            "#000000",
+            "Background",
+            "Colour around images that do not fill the display and behind transparent pixels.",
+        ),
     },
     "additionalProperties": False,
 }
@@ -121,17 +117,14 @@ def settings(config: Mapping[str, Any], data_dir: Path) -> Settings:
 
     :raises PluginConfigError: for a value the schema cannot rule out, naming the key.
     """
-    try:
-        background = parse_color(config.get("background", "#000000"))
-    except ValueError as exc:
-        raise PluginConfigError(f"background: {exc}") from exc
+    check_colors(config, "background")
     return Settings(
         folder=image_folder(config, data_dir),
         recursive=bool(config.get("recursive", False)),
         look=Look(
             fit=str(config.get("fit", "fit")),
             resample=str(config.get("resample", "auto")),
-            background=background,
+            background=parse_color(config.get("background", "#000000")),
         ),
         order=str(config.get("order", "name")),
         seconds_per_image=float(config.get("seconds_per_image", 10)),

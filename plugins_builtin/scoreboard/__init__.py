@@ -31,9 +31,9 @@ from typing import Any
 from plugins_builtin.scoreboard.layout import Bar, Label, LogoBox, Piece, Scene, arrange
 from plugins_builtin.scoreboard.logos import LogoStore
 from plugins_builtin.scoreboard.model import Board, Game, GameState, games_for, parse_scoreboard
-from plugins_builtin.scoreboard.schema import CONFIG_SCHEMA, check_config, zone
+from plugins_builtin.scoreboard.schema import CONFIG_SCHEMA, check_config
 from plugins_builtin.scoreboard.status import local, status_candidates
-from sdk import Canvas, FetchError, PluginContext, hookimpl
+from sdk import Canvas, FetchError, PluginContext, hookimpl, time_zone
 from sdk.images import paste_centered
 
 __all__ = ["CONFIG_SCHEMA", "MODES", "date_range", "scoreboard_url"]
@@ -105,7 +105,7 @@ def scoreboard_url(base_url: str, league: str) -> str:
 
 def date_range(now: float, timezone: str, recent_days: int, upcoming_days: int) -> str:
     """ESPN's ``dates`` parameter: ``YYYYMMDD-YYYYMMDD`` around today in ``timezone``."""
-    today = local(now, zone(timezone)).date()
+    today = local(now, time_zone(timezone)).date()
     first = today - timedelta(days=recent_days)
     last = today + timedelta(days=upcoming_days)
     if first == last:
@@ -231,7 +231,7 @@ def render_frame(
         status=status_candidates(
             game,
             now,
-            zone(str(config["timezone"])),
+            time_zone(str(config["timezone"])),
             twelve_hour=config["time_format"] == "12h",
         ),
         logos=frozenset(_state.logos.images) if config["logos"] else frozenset(),

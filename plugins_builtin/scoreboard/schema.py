@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugins_builtin.scoreboard.model import KNOWN_LEAGUES
-from sdk import PluginConfigError, network_properties
+from sdk import PluginConfigError, network_properties, time_zone, time_zone_option
 
-__all__ = ["CONFIG_SCHEMA", "DEFAULT_BASE_URL", "check_config", "zone"]
+__all__ = ["CONFIG_SCHEMA", "DEFAULT_BASE_URL", "check_config"]
 
 DEFAULT_BASE_URL = "https://site.api.espn.com/apis/site/v2/sports"
 
@@ -113,14 +110,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "title": "Refresh during live games (seconds)",
             "description": "How often scores are fetched while a shown game is live.",
         },
-        "timezone": {
-            "type": "string",
-            "maxLength": 64,
-            "default": "",
-            "title": "Time zone",
-            "description": "An IANA time zone such as Europe/London or America/Chicago for "
-            "start times; empty for the Pi's own local time.",
-        },
+        "timezone": time_zone_option(
+            "An IANA time zone such as Europe/London or America/Chicago for start times; "
+            "empty for the Pi's own local time."
+        ),
         "time_format": {
             "type": "string",
             "enum": ["24h", "12h"],
@@ -133,26 +126,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@functools.cache
-def zone(name: str) -> tzinfo | None:
-    """The time zone called ``name``; ``None`` (the Pi's local zone) for ``""``.
-
-    :raises PluginConfigError: for a name that is not an IANA time zone.
-    """
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PluginConfigError(
-            f"timezone: unknown time zone {name!r}; use an IANA name such as "
-            "'America/New_York' or 'Europe/London', or leave it empty for the Pi's local time"
-        ) from exc
-
-
 def check_config(config: Mapping[str, Any]) -> None:
     """Fail early, naming the key and the fix, on what the schema cannot rule out."""
-    zone(str(config.get("timezone", "")))
+    time_zone(str(config.get("timezone", "")))
     leagues = [str(league) for league in config.get("leagues", [])]
     slugs = {league.partition("/")[2].upper() for league in leagues}
     for entry in config.get("teams", []):

@@ -35,8 +35,9 @@ from plugins_builtin.weather.drawing import (
     widest_temperature,
 )
 from plugins_builtin.weather.model import Day, Weather
-from sdk import load_font
+from sdk import load_font, shorten
 from sdk.canvas import RGB
+from sdk.fonts import ELLIPSIS
 
 __all__ = ["Hero", "Line", "layout_current"]
 
@@ -194,13 +195,17 @@ def _widest_word(font: str) -> int:
 
 
 def _location_line(location: str, font: str, width: int) -> Line | None:
-    """The location name, shortened with an ellipsis if it must be; ``None`` if empty."""
+    """The location name, shortened with an ellipsis if it must be; ``None`` if empty or
+    if fewer than three letters would be left."""
     text = location.strip()
-    if not text:
-        return None
-    while text and ink_width(text, font) > width:
-        text = text[:-2].rstrip() + "…" if len(text) > 2 else ""
-    return Line(text, font, Colors.LOCATION) if len(text.strip("…")) >= 3 else None
+    if ink_width(text, font) > width:
+        # sdk.shorten fits advances, these layouts fit lit columns: the blank columns that
+        # end the ellipsis may pass the edge. The space stops shorten from keeping the
+        # whole text, whose last glyph may light its cell's last column (xlarge "J").
+        face = load_font(font)
+        room = width + face.measure(ELLIPSIS)[0] - ink_width(ELLIPSIS, font)
+        text = shorten(text + " ", face, room)
+    return Line(text, font, Colors.LOCATION) if len(text.strip(ELLIPSIS)) >= 3 else None
 
 
 def _hero_pieces(x: int, y: int, hero: Hero, weather: Weather) -> list[Piece]:
