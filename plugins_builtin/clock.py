@@ -70,6 +70,9 @@ _MONTHS = (
 )  # fmt: skip
 #: Largest first. A date is set smaller than the time (unless both must be "small").
 _FONTS = ("xlarge", "large", "medium", "small")
+#: Faces for the time, largest first: on a 128x64 or 256x64 panel the biggest bundled
+#: font leaves most of the panel empty, so it is also drawn twice as big (crisp blocks).
+_TIME_FACES = (("xlarge", 2), ("large", 2)) + tuple((name, 1) for name in _FONTS)
 #: Smallest date font read from across a room; smaller ones are a last resort.
 _LEGIBLE = "medium"
 #: Blank pixels between lines, at least, and between the time and its AM/PM.
@@ -82,14 +85,28 @@ _DATE_GLYPHS = "".join(sorted(set("0123456789" + "".join(_WEEKDAYS + _MONTHS))))
 
 
 @dataclass(frozen=True)
+class Face:
+    """A bundled font drawn ``scale`` times as big."""
+
+    font: Font
+    scale: int = 1
+
+    @property
+    def height(self) -> int:
+        return self.font.height * self.scale
+
+
+@dataclass(frozen=True)
 class Piece:
-    """One run of text the clock draws: line box top left ``(x, y)``, font and colour."""
+    """One run of text the clock draws: line box top left ``(x, y)``, font, colour and
+    the factor it is drawn enlarged by."""
 
     x: int
     y: int
     text: str
     font: Font
     color: RGB
+    scale: int = 1
 
 
 def local_time(now: float, config: Mapping[str, Any]) -> datetime:
@@ -148,14 +165,15 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
         seconds=bool(config.get("show_seconds", True)),
         date=bool(config.get("show_date", True)),
     )
-    time_font, date_font, option = choice
+    time_face, date_face, option = choice
     main, suffix = time_parts(now, config)
     date_lines = [] if option is None else date_options(now, config)[option]
-    small = load_font("small")
+    # AM/PM is small beside the digits, and grows with them.
+    suffix_face = Face(load_font("small"), time_face.scale)
 
     # Vertical: the lit rows of each line, spread evenly with at least _LINE_GAP between.
-    time_top, time_bottom = _ink_rows(time_font, _TIME_GLYPHS)
-    date_top, date_bottom = _ink_rows(date_font, _DATE_GLYPHS)
+    time_top, time_bottom = _ink_rows(time_face, _TIME_GLYPHS)
+    date_top, date_bottom = _ink_rows(date_face, _DATE_GLYPHS)
     heights = [time_bottom - time_top] + [date_bottom - date_top] * len(date_lines)
     free = height - sum(heights)
     between = max(_LINE_GAP, free // (len(heights) + 1))
@@ -164,19 +182,21 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
     time_color = parse_color(config.get("color", "#ffffff"))
     date_color = parse_color(config.get("date_color", "#4f9dff"))
     pieces: list[Piece] = []
-    runs = [(main, time_font, _TIME_GLYPHS)] + ([(suffix, small, "AMP")] if suffix else [])
+    runs = [(main, time_face, _TIME_GLYPHS)]
+    if suffix:
+        runs.append((suffix, suffix_face, "AMP"))
     x = (width - _visible_width(runs)) // 2
-    for text, font, glyphs in runs:
-        left = _ink_columns(font, glyphs)[0]
+    for text, face, glyphs in runs:
+        left = _ink_columns(face, glyphs)[0]
         # The suffix hangs from the top of the digits, like a superscript.
-        y = top - _ink_rows(font, glyphs)[0]
-        pieces.append(Piece(x - left, y, text, font, time_color))
-        x += _visible_width([(text, font, glyphs)]) + _SUFFIX_GAP
+        y = top - _ink_rows(face, glyphs)[0]
+        pieces.append(Piece(x - left, y, text, face.font, time_color, face.scale))
+        x += _visible_width([(text, face, glyphs)]) + _SUFFIX_GAP
     cursor = top + heights[0] + between
     for text in date_lines:
-        x = (width - _visible_width([(text, date_font, _DATE_GLYPHS)])) // 2
-        left = _ink_columns(date_font, _DATE_GLYPHS)[0]
-        pieces.append(Piece(x - left, cursor - date_top, text, date_font, date_color))
+        x = (width - _visible_width([(text, date_face, _DATE_GLYPHS)])) // 2
+        left = _ink_columns(date_face, _DATE_GLYPHS)[0]
+        pieces.append(Piece(x - left, cursor - date_top, text, date_face.font, date_color))
         cursor += date_bottom - date_top + between
     return pieces
 
@@ -184,47 +204,52 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
 @functools.cache
 def _choose(
     width: int, height: int, *, twelve_hour: bool, seconds: bool, date: bool
-) -> tuple[Font, Font, int | None]:
-    """Pick ``(time font, date font, date option index or None)`` for a display.
+) -> tuple[Face, Face, int | None]:
+    """Pick ``(time face, date face, date option index or None)`` for a display.
 
     From the widest text each format can produce, not the current text, so nothing
-    changes size while the clock runs. The biggest time font that leaves room for a
-    date wins; among dates, a legible font (medium or bigger) beats more words, and more
-    words beat a bigger font. With no room for any date the time is shown alone.
+    changes size while the clock runs. The biggest time face that leaves room for a
+    legible date (medium or bigger) wins, else the biggest that leaves room for any date;
+    among dates, a legible font beats more words, and more words beat a bigger font.
+    With no room for any date the time is shown alone.
     """
     small, legible = load_font("small"), load_font(_LEGIBLE)
     widest_time = "00:00:00" if seconds else "00:00"
-    fonts = [load_font(name) for name in _FONTS]
+    date_faces = [Face(load_font(name)) for name in _FONTS]
 
-    def time_fits(font: Font) -> bool:
-        runs = [(widest_time, font, _TIME_GLYPHS)]
+    def time_fits(face: Face) -> bool:
+        runs = [(widest_time, face, _TIME_GLYPHS)]
         if twelve_hour:
-            runs.append(("PM", small, "AMP"))
-        top, bottom = _ink_rows(font, _TIME_GLYPHS)
+            runs.append(("PM", Face(small, face.scale), "AMP"))
+        top, bottom = _ink_rows(face, _TIME_GLYPHS)
         return _visible_width(runs) <= width and bottom - top <= height
 
-    fitting = [font for font in fonts if time_fits(font)]
-    if date:
-        for time_font in fitting:
-            time_top, time_bottom = _ink_rows(time_font, _TIME_GLYPHS)
+    faces = (Face(load_font(name), scale) for name, scale in _TIME_FACES)
+    fitting = [face for face in faces if time_fits(face)]
+    # First a legible date under the biggest time that allows one, then any date: a
+    # doubled time is not worth a date too small to read from across the room.
+    for legible_only in (True, False) if date else ():
+        for time_face in fitting:
+            time_top, time_bottom = _ink_rows(time_face, _TIME_GLYPHS)
             candidates = sorted(
                 (
-                    (date_font.height < legible.height, index, -date_font.height, date_font)
-                    for date_font in fonts
+                    (date.font.height < legible.height, index, -date.height, date)
+                    for date in date_faces
                     # A date as big as the time competes with it; only "small" may repeat.
-                    if date_font.height < time_font.height or date_font is small
+                    if date.height < time_face.height or date.font is small
+                    if date.font.height >= legible.height or not legible_only
                     for index in range(len(_WIDEST_DATES))
                 ),
                 key=lambda c: c[:3],
             )
-            for *_, index, _size, date_font in candidates:
+            for *_, index, _size, date_face in candidates:
                 lines = _WIDEST_DATES[index]
-                top, bottom = _ink_rows(date_font, _DATE_GLYPHS)
+                top, bottom = _ink_rows(date_face, _DATE_GLYPHS)
                 rows = time_bottom - time_top + len(lines) * (bottom - top + _LINE_GAP)
-                wide = max(_visible_width([(t, date_font, _DATE_GLYPHS)]) for t in lines)
+                wide = max(_visible_width([(t, date_face, _DATE_GLYPHS)]) for t in lines)
                 if rows <= height and wide <= width:
-                    return time_font, date_font, index
-    return (fitting[0] if fitting else small), small, None
+                    return time_face, date_face, index
+    return (fitting[0] if fitting else Face(small)), Face(small), None
 
 
 def _widest_dates() -> list[list[str]]:
@@ -237,38 +262,38 @@ def _widest_dates() -> list[list[str]]:
 _WIDEST_DATES = _widest_dates()
 
 
-def _visible_width(runs: Sequence[tuple[str, Font, str]]) -> int:
+def _visible_width(runs: Sequence[tuple[str, Face, str]]) -> int:
     """Width of the lit columns of text runs set side by side, _SUFFIX_GAP apart.
 
-    Each run is ``(text, font, glyphs)``; ``glyphs`` are all the characters the run can
+    Each run is ``(text, face, glyphs)``; ``glyphs`` are all the characters the run can
     hold, so the width does not change as digits tick over.
     """
     total = 0
-    for text, font, glyphs in runs:
-        left, right = _ink_columns(font, glyphs)
-        total += font.measure(text[:-1])[0] + right - left
+    for text, face, glyphs in runs:
+        left, right = _ink_columns(face, glyphs)
+        total += face.font.measure(text[:-1])[0] * face.scale + right - left
     return total + _SUFFIX_GAP * (len(runs) - 1)
 
 
 @functools.cache
-def _ink_box(font: Font, glyphs: str) -> tuple[int, int, int, int]:
+def _ink_box(face: Face, glyphs: str) -> tuple[int, int, int, int]:
     """Union of the ink boxes of each of ``glyphs`` alone, relative to its cell."""
-    boxes = [box for box in (font.ink_box(c) for c in glyphs) if box is not None]
+    boxes = [box for box in (face.font.ink_box(c) for c in glyphs) if box is not None]
     return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
+        min(b[0] for b in boxes) * face.scale,
+        min(b[1] for b in boxes) * face.scale,
+        max(b[2] for b in boxes) * face.scale,
+        max(b[3] for b in boxes) * face.scale,
     )
 
 
-def _ink_columns(font: Font, glyphs: str) -> tuple[int, int]:
-    box = _ink_box(font, glyphs)
+def _ink_columns(face: Face, glyphs: str) -> tuple[int, int]:
+    box = _ink_box(face, glyphs)
     return box[0], box[2]
 
 
-def _ink_rows(font: Font, glyphs: str) -> tuple[int, int]:
-    box = _ink_box(font, glyphs)
+def _ink_rows(face: Face, glyphs: str) -> tuple[int, int]:
+    box = _ink_box(face, glyphs)
     return box[1], box[3]
 
 
@@ -303,5 +328,5 @@ def render_frame(context: PluginContext, canvas: Canvas, mode: str, now: float) 
     if mode != MODE:
         return None
     for piece in layout(canvas.width, canvas.height, now, context.config):
-        canvas.text(piece.x, piece.y, piece.text, piece.font, piece.color)
+        canvas.text(piece.x, piece.y, piece.text, piece.font, piece.color, scale=piece.scale)
     return next_delay(now, context.config)

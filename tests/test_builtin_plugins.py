@@ -156,7 +156,7 @@ def test_render_follows_the_delays_the_plugin_returns() -> None:
 
 # --- clock layout ------------------------------------------------------------------------
 
-SIZES = [(64, 32), (128, 32), (128, 64)]
+SIZES = [(64, 32), (128, 32), (128, 64), (256, 64)]
 CONFIGS = [
     {},
     {"format": "12h"},
@@ -193,11 +193,13 @@ def test_clock_is_legible_and_nothing_is_clipped(
     for piece in pieces:
         box = piece.font.ink_box(piece.text)
         assert box is not None
-        x0, y0, x1, y1 = box
+        x0, y0, x1, y1 = (edge * piece.scale for edge in box)
         assert 0 <= piece.x + x0 and piece.x + x1 <= width, piece
         assert 0 <= piece.y + y0 and piece.y + y1 <= height, piece
-        alone = Canvas(width + 40, height + 40)
-        alone.text(piece.x + 20, piece.y + 20, piece.text, piece.font, piece.color)
+        alone = Canvas(width + 80, height + 80)
+        alone.text(
+            piece.x + 40, piece.y + 40, piece.text, piece.font, piece.color, scale=piece.scale
+        )
         lit_total += int(lit(alone.to_array()).sum())
     # Every pixel each piece lights on its own is lit in the frame: none clipped or shared.
     assert int(lit(frame).sum()) == lit_total
@@ -209,7 +211,7 @@ def test_clock_is_legible_and_nothing_is_clipped(
     for piece in lines:
         box = piece.font.ink_box(piece.text)
         assert box is not None
-        rows.append((piece.y + box[1], piece.y + box[3]))
+        rows.append((piece.y + box[1] * piece.scale, piece.y + box[3] * piece.scale))
     gaps = [below[0] - above[1] for above, below in zip(rows, rows[1:], strict=False)]
     assert all(gap >= 2 for gap in gaps), gaps
     top_margin, bottom_margin = rows[0][0], height - rows[-1][1]
