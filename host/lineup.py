@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from host.timetable import Timetable
 
 #: ``activate(handle, mode, size)``: the supervisor's, for members of groups.
-Activate = Callable[[WorkerHandle, str, "tuple[int, int] | None"], None]
+#: ``activate(handle, mode, size, ticker)``: see :meth:`host.supervisor.Supervisor.activate`.
+Activate = Callable[[WorkerHandle, str, "tuple[int, int] | None", bool], None]
 
 
 class Lineup:
@@ -110,10 +111,10 @@ class Lineup:
         """Set every member of a ticker or layout drawing (again, after a restart)."""
         if slot.instance in self.layouts:
             for handle, mode, size in self.layouts[slot.instance].to_activate(handles):
-                activate(handle, mode, size)
+                activate(handle, mode, size, False)
         elif TickerShow.is_ticker(slot.instance):
             for handle, mode in self.ticker.to_activate(handles):
-                activate(handle, mode, None)
+                activate(handle, mode, None, True)
 
     def transition_into(self, slot: Slot) -> TransitionSpec | None:
         """How the panel moves to ``slot``: its rotation entry's choice, else the default."""

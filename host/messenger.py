@@ -59,12 +59,17 @@ class Messenger:
         self.reap = reap
 
     def activate(
-        self, handle: WorkerHandle, mode: str, size: tuple[int, int] | None = None
+        self,
+        handle: WorkerHandle,
+        mode: str,
+        size: tuple[int, int] | None = None,
+        ticker: bool = False,
     ) -> None:
         """Ask ``handle`` to render ``mode``; frames of earlier activations are ignored.
 
         :param size: ``(width, height)`` of a layout region to draw at; ``None`` for the
             whole display.
+        :param ticker: the mode feeds the continuous ticker, which carries only strips.
         """
         handle.token += 1
         handle.active_mode = mode
@@ -74,6 +79,8 @@ class Messenger:
         message = {"t": "activate", "mode": mode, "token": handle.token}
         if size is not None:
             message["size"] = list(size)
+        if ticker:
+            message["ticker"] = True
         self.send(handle, message)
 
     def deactivate(self, handle: WorkerHandle) -> None:

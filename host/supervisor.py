@@ -184,10 +184,14 @@ class Supervisor:
     # -- what the host asks of workers (the messenger does the talking) -----------------
 
     def activate(
-        self, handle: WorkerHandle, mode: str, size: tuple[int, int] | None = None
+        self,
+        handle: WorkerHandle,
+        mode: str,
+        size: tuple[int, int] | None = None,
+        ticker: bool = False,
     ) -> None:
         """Ask ``handle`` to render ``mode``; see :meth:`Messenger.activate`."""
-        self.messenger.activate(handle, mode, size)
+        self.messenger.activate(handle, mode, size, ticker)
 
     def deactivate(self, handle: WorkerHandle) -> None:
         self.messenger.deactivate(handle)

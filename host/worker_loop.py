@@ -100,6 +100,8 @@ class Worker:
         self.writer: FrameWriter | None = None
         self.active: str | None = None
         self.token = 0
+        #: Whether the active mode feeds the host's ticker (``render_strip``'s ``ticker``).
+        self.for_ticker = False
         self.frame_index = 0
         self.next_due: float | None = None
         self.content: dict[str, bool] = {}
@@ -391,6 +393,7 @@ class Worker:
             mode = field(message, "mode", str)
             self.token = field(message, "token", int)
             self._set_size(message.get("size"))
+            self.for_ticker = message.get("ticker") is True
             if mode not in {m["name"] for m in self.modes}:
                 self.channel.send(
                     {"t": "error", "hook": "activate", "message": f"no mode {mode!r}"}
@@ -499,7 +502,10 @@ class Worker:
             self._enter("main", "render_strip")
             try:
                 strip = self.pm.hook.render_strip(
-                    context=self.context, mode=self.active, height=self.size[1]
+                    context=self.context,
+                    mode=self.active,
+                    height=self.size[1],
+                    ticker=self.for_ticker,
                 )
             except Exception as exc:
                 self._leave("main")

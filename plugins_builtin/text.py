@@ -315,9 +315,14 @@ def has_content(context: PluginContext, mode: str) -> bool | None:
 
 
 @hookimpl
-def render_strip(context: PluginContext, mode: str, height: int) -> Strip | None:
+def render_strip(
+    context: PluginContext, mode: str, height: int, ticker: bool = False
+) -> Strip | None:
     config = context.config
-    if mode != MODE or not scrolls(config, context.width, height):
+    if mode != MODE or not entries(config):
+        return None
+    # The ticker carries only strips: a message that would stand still goes in as one.
+    if not ticker and not scrolls(config, context.width, height):
         return None
     strip = draw_strip(entries(config), config, height)
     return Strip(canvas=strip, speed=float(config.get("speed", 24)))

@@ -116,7 +116,7 @@ def has_content(context: PluginContext, mode: str) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def render_strip(context: PluginContext, mode: str, height: int) -> Strip | None:
+def render_strip(context: PluginContext, mode: str, height: int, ticker: bool) -> Strip | None:
     """Draw moving content that is only a translation of one image, once.
 
     Called in the worker when ``mode`` becomes active, and again after
@@ -128,7 +128,12 @@ def render_strip(context: PluginContext, mode: str, height: int) -> Strip | None
     :param mode: the mode being shown.
     :param height: the strip's height in pixels: the display's, or the layout region's
         when the mode is shown in a layout.
+    :param ticker: ``True`` when the strip feeds the continuous ticker, which carries
+        only strips: return one even for content that would fit the panel standing
+        still (a short message), or the mode is left out of the ticker.
     :return: a :class:`sdk.Strip`, or ``None`` to render frames with ``render_frame``.
+
+    .. versionchanged:: 0.1 ``ticker``.
     """
 
 

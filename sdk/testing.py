@@ -257,10 +257,15 @@ class PluginRunner:
         self._check_mode(mode)
         return self.pm.hook.has_content(context=self.context, mode=mode) is not False
 
-    def render_strip(self, mode: str) -> Strip | None:
-        """Call ``render_strip`` and check the strip as the host does."""
+    def render_strip(self, mode: str, *, ticker: bool = False) -> Strip | None:
+        """Call ``render_strip`` and check the strip as the host does.
+
+        :param ticker: as the host passes it when the mode feeds the ticker.
+        """
         self._check_mode(mode)
-        strip = self.pm.hook.render_strip(context=self.context, mode=mode, height=self.height)
+        strip = self.pm.hook.render_strip(
+            context=self.context, mode=mode, height=self.height, ticker=ticker
+        )
         if strip is None:
             return None
         if not isinstance(strip, Strip):

@@ -360,6 +360,7 @@ def test_hook_render_strip_reaches_the_host_with_its_width_speed_and_gap(
     assert handle.strip is strip
     (call,) = wait_calls(harness, handle, "render_strip")
     assert call["height"] == 32
+    assert call["ticker"] is False
     # A strip mode is drawn once: no render_frame for it, however long it is shown.
     harness.pump(0.3)
     assert calls(harness, handle, "render_frame") == []
@@ -370,6 +371,19 @@ def test_hook_render_strip_reaches_the_host_with_its_width_speed_and_gap(
     assert wait_action(harness, handle, request_id)["ok"] is True
     harness.wait_for(lambda: len(harness.strips) >= 2, what="a second strip")
     assert len(calls(harness, handle, "render_strip")) == 2
+
+
+def test_hook_render_strip_is_told_when_the_strip_feeds_the_ticker(
+    harness: Harness, everyhook: PluginSpec
+) -> None:
+    """Verify the ticker flag of an activation reaches the hook, and only that one."""
+    handle = start(harness, everyhook)
+    harness.supervisor.activate(handle, "strip", None, True)
+    harness.wait_for(lambda: len(harness.strips) >= 1, what="a strip")
+    harness.supervisor.activate(handle, "strip")
+    harness.wait_for(lambda: len(harness.strips) >= 2, what="a second strip")
+    first, second = wait_calls(harness, handle, "render_strip", count=2)
+    assert (first["ticker"], second["ticker"]) == (True, False)
 
 
 def test_hook_render_strip_returning_a_canvas_is_a_reported_error_not_a_crash(

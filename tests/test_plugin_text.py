@@ -293,3 +293,17 @@ def test_text_messages_scroll_through_a_real_worker(
         expected = runner.render_strip("message")
     assert expected is not None
     assert np.array_equal(strip, expected.canvas.to_array())
+
+
+def test_text_that_fits_is_still_a_strip_for_the_ticker() -> None:
+    """Verify a short message joins the ticker: the ticker carries only strips."""
+    from plugins_builtin import text
+    from sdk.testing import PluginRunner
+
+    with PluginRunner(text, size=(64, 32), config={"message": "Hi"}) as runner:
+        assert runner.render_strip("message") is None  # on its own: a still frame
+        strip = runner.render_strip("message", ticker=True)
+        assert strip is not None and strip.canvas.height == 32
+        assert strip.canvas.to_array().any()
+    with PluginRunner(text, config={"message": ""}) as runner:
+        assert runner.render_strip("message", ticker=True) is None  # nothing to say

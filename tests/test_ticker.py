@@ -101,7 +101,8 @@ def test_separator_is_drawn_in_a_font_that_fits() -> None:
 def test_host_scrolls_two_plugins_strips_as_one_band_at_the_configured_speed(
     tmp_path: object,
 ) -> None:
-    """Verify the ticker end to end: both texts in one band, moving at ticker.speed."""
+    """Verify the ticker end to end: both texts in one band (the short one too, drawn as
+    a strip because it feeds the ticker), moving at ticker.speed."""
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
@@ -111,7 +112,8 @@ def test_host_scrolls_two_plugins_strips_as_one_band_at_the_configured_speed(
         "display": {"fps": 60},
         "plugins": {
             "news": {"plugin": "text", "message": "NEWS " + long, "color": "#ff0000"},
-            "sport": {"plugin": "text", "message": "SPORT " + long, "color": "#00ff00"},
+            # Short enough to stand still on the panel: it must still join the ticker.
+            "sport": {"plugin": "text", "message": "GOAL!", "color": "#00ff00"},
         },
         "ticker": {"modes": ["news", "sport"], "speed": 60, "separator": " * "},
         "rotation": {"modes": ["@ticker"]},

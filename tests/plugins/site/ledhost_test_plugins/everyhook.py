@@ -102,12 +102,14 @@ def has_content(context: PluginContext, mode: str) -> bool | None:
 
 
 @hookimpl
-def render_strip(context: PluginContext, mode: str, height: int) -> Strip | Canvas | None:
+def render_strip(
+    context: PluginContext, mode: str, height: int, ticker: bool
+) -> Strip | Canvas | None:
     if mode == "badstrip":
         return Canvas(10, height)
     if mode != "strip":
         return None
-    _record(context, "render_strip", mode=mode, height=height)
+    _record(context, "render_strip", mode=mode, height=height, ticker=ticker)
     config = context.config
     canvas = Canvas(config["strip_width"], height)
     canvas.clear(config["color"])
