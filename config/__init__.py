@@ -35,16 +35,15 @@ from config.model import (
     WorkersConfig,
 )
 from config.plugin_schema import check_schema, fill_defaults, validate_plugin_options
+from config.reference import settings_reference_markdown
 from config.schema import (
     ENV_PREFIX,
     ID_PATTERN,
-    INSTANCE_SETTINGS,
-    SETTINGS,
     TRANSITION_KINDS,
     Setting,
     is_valid_id,
-    settings_reference_markdown,
 )
+from config.settings import INSTANCE_SETTINGS, SETTINGS
 from config.windows import TINTS, DimWindow, ScheduleConfig, Window
 
 __all__ = [

@@ -34,9 +34,6 @@ from config.model import (
 )
 from config.schema import (
     ENV_PREFIX,
-    INSTANCE_SETTINGS,
-    SECTIONS,
-    SETTINGS,
     KeyPath,
     Setting,
     describe_value,
@@ -46,6 +43,7 @@ from config.schema import (
     plain_data,
     suggest,
 )
+from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The typed, frozen config that :func:`config.load_config` returns.
 
 One dataclass per host section, with fields named as the settings declared in
-:data:`config.schema.SETTINGS` (a test keeps the two in step), plus the parsed rotation
+:data:`config.settings.SETTINGS` (a test keeps the two in step), plus the parsed rotation
 entries and the instances of ``[plugins.*]``. The ``[schedule]`` table and the time
 windows live in :mod:`config.windows`.
 
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, final
 
 from config.layouts import Layout
-from config.schema import SECTIONS, SETTINGS, plain_data
+from config.schema import plain_data
+from config.settings import SECTIONS, SETTINGS
 from config.windows import ScheduleConfig, Window
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 @final
 @dataclass(frozen=True, slots=True)
 class DisplayConfig:
-    """The ``[display]`` table; see :data:`~config.schema.SETTINGS` for each field."""
+    """The ``[display]`` table; see :data:`~config.settings.SETTINGS` for each field."""
 
     rows: int
     cols: int

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from config.schema import SETTINGS, KeyPath, describe_value, suggest
+from config.schema import KeyPath, describe_value, suggest
+from config.settings import SETTINGS
 
 __all__ = [
     "ALL_DAYS",

@@ -107,7 +107,7 @@ def test_section_dataclasses_have_exactly_the_declared_settings() -> None:
         "workers": WorkersConfig,
         "paths": PathsConfig,
     }
-    assert set(fields) == set(config.schema.SECTIONS)
+    assert set(fields) == set(config.settings.SECTIONS)
     for section, cls in fields.items():
         declared = {s.name for s in SETTINGS if s.section == section}
         names = {f.name for f in dataclasses.fields(cls)}

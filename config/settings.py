@@ -1,0 +1,226 @@
+"""Every host setting, declared once as data.
+
+The :data:`SETTINGS` table drives validation and defaults (:mod:`config.loader`), the
+generated reference (:mod:`config.reference`), what a live reload may change without a
+restart (:attr:`~config.schema.Setting.live`) and, through
+:attr:`~config.schema.Setting.env_var`, environment variables (gunicorn's ``config.py``
+``Setting`` classes, as a dataclass table). Adding a setting means adding one row here
+and one field to the section's dataclass in :mod:`config.model`; a test keeps the two in
+step. Time windows, which are tables rather than single values, are parsed by
+:mod:`config.windows`.
+
+Pure: no I/O, no clock, no environment (STYLE.md rule 17).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from config.schema import RGB_SEQUENCES, TRANSITION_KINDS, Setting
+
+__all__ = ["INSTANCE_SETTINGS", "SECTIONS", "SETTINGS"]
+
+# The tables below are kept one declaration per row, like the table they are; ruff's
+# formatter would spread each call over eight lines and hide the table.
+# fmt: off
+
+#: Every host setting, in reference order. Plugin sections are not here: each plugin
+#: declares its own options as a JSON Schema (see :mod:`config.plugin_schema`).
+SETTINGS: Final[tuple[Setting, ...]] = (
+    # [display] -- mirrors hzeller's RGBMatrixOptions / RuntimeOptions (same defaults).
+    Setting("display", "rows", int, 32, min=1, max=512,
+            help="Rows of one panel, in pixels (typically 16, 32 or 64)."),
+    Setting("display", "cols", int, 64, min=1, max=512,
+            help="Columns of one panel, in pixels (typically 32 or 64)."),
+    Setting("display", "chain_length", int, 1, min=1, max=64,
+            help="Panels daisy-chained on one connector; the display is "
+                 "`cols * chain_length` pixels wide."),
+    Setting("display", "parallel", int, 1, min=1, max=6,
+            help="Chains driven in parallel (1-3 on most Pis, up to 6 with the "
+                 "compute-module mapping); the display is `rows * parallel` pixels high."),
+    Setting("display", "backend", str, "auto",
+            choices=("auto", "headless", "emulator", "hardware"),
+            help="Where frames go: `hardware` (the rgbmatrix binding), `emulator` "
+                 "(RGBMatrixEmulator), `headless` (live preview and snapshots only), or "
+                 "`auto`: hardware when rgbmatrix imports, else headless."),
+    Setting("display", "brightness", int, 100, min=0, max=100,
+            live=True,
+            help="Brightness in percent; 0 blanks the panel. `[schedule]` dim windows "
+                 "override it while they last."),
+    Setting("display", "gamma", float, 1.0, min=0.5, max=4.0,
+            live=True,
+            help="Gamma correction of every frame: 1.0 leaves colours as plugins draw them; "
+                 "2.2 makes dim colours darker, which LED panels often need. The hardware "
+                 "backend's rgbmatrix already corrects luminance (CIE1931), so keep 1.0 "
+                 "there unless that correction is off; it matters for the emulator."),
+    Setting("display", "fps", float, 60.0, min=1, max=240,
+            live=True,
+            help="Frame-rate ceiling for moving content (scrolling, animations, "
+                 "transitions). Still content is pushed only when it changes."),
+    Setting("display", "hardware_mapping", str, "regular",
+            help="GPIO mapping of the HAT or wiring (`regular`, `adafruit-hat`, "
+                 "`adafruit-hat-pwm`, `compute-module`, ...), as rgbmatrix's "
+                 "`--led-gpio-mapping`. Not restricted here: the binding knows its own list."),
+    Setting("display", "gpio_slowdown", int, 1, min=0, max=5,
+            help="Slows GPIO writes for faster Pis or slower panels; try 2-4 on a Pi 4 if "
+                 "the picture flickers (`--led-slowdown-gpio`)."),
+    Setting("display", "pwm_bits", int, 11, min=1, max=11,
+            help="PWM bits per colour: fewer bits trade colour depth for refresh rate "
+                 "(`--led-pwm-bits`)."),
+    Setting("display", "rgb_sequence", str, "RGB", choices=RGB_SEQUENCES,
+            help="Order of the colour channels for panels that swap them "
+                 "(`--led-rgb-sequence`)."),
+    Setting("display", "pixel_mapper", str, "",
+            help="rgbmatrix pixel mappers, semicolon-separated, e.g. `U-mapper;Rotate:90` "
+                 "(`--led-pixel-mapper`); empty for none."),
+    Setting("display", "drop_privileges", bool, False,
+            help="Let the rgbmatrix binding switch the whole host to user `daemon` once the "
+                 "panel is open. Off by default: after that switch the host can no longer "
+                 "start workers from a root-owned install, read a root-only config or write "
+                 "its data folder. Workers never run as root either way (`workers.user`)."),
+    # [rotation]
+    Setting("rotation", "default_duration", float, 10.0, min=1, max=86400,
+            live=True,
+            help="Seconds a mode stays on screen when neither its rotation entry nor its "
+                 "plugin says otherwise."),
+    Setting("rotation", "modes", list, [],
+            live=True,
+            help='What the rotation shows, in order. Each item is `"instance:mode"`, '
+                 '`"instance"` (all of its modes) or a table '
+                 '`{ mode = "instance:mode", duration = 12.5 }` with optional keys besides '
+                 "`mode`: `duration` (seconds), `transition` and `transition_duration` "
+                 "(override `[transitions]` when switching to this entry) and `when`, an "
+                 "array of time windows as in `schedule.on`: outside them the entry is "
+                 'skipped, e.g. `when = [{ days = "mon-fri", from = "09:00", to = "17:00" }]`. '
+                 '`"@ticker"` shows the ticker (`[ticker]`) and `"@<name>"` the layout '
+                 "`[layouts.<name>]`. "
+                 "Empty means every mode of every enabled plugin instance, in config order. "
+                 "Entries naming a disabled instance are skipped."),
+    Setting("rotation", "max_dwell", float, 120.0, min=1, max=86400,
+            live=True,
+            help="Longest a mode's turn may last, in seconds, when its plugin asks for more "
+                 "time to finish a cycle (a message scrolling to its end). A configured "
+                 "`duration` longer than this still holds."),
+    # [transitions]
+    Setting("transitions", "kind", str, "cut", choices=TRANSITION_KINDS,
+            live=True,
+            help="How one mode gives way to the next: `cut` (at once), `crossfade`, "
+                 "`slide-<side>` (the new mode moves in towards that side, pushing the old "
+                 "one out) or `wipe-<side>` (an edge moving towards that side uncovers the "
+                 "new mode). A rotation entry may set its own `transition`."),
+    Setting("transitions", "duration", float, 0.5, min=0.05, max=10,
+            live=True,
+            help="Seconds a transition takes (`cut` takes none). A rotation entry may set "
+                 "its own `transition_duration`."),
+    # [ticker]
+    Setting("ticker", "speed", float, 30.0, min=1, max=1000,
+            live=True,
+            help="Speed of the ticker band, in pixels per second: several plugins' strips "
+                 "scroll past as one seamless band."),
+    Setting("ticker", "separator", str, " \u2022 ",
+            live=True,
+            help="Text drawn between two plugins' strips in the ticker band; empty for none."),
+    Setting("ticker", "modes", list, [],
+            live=True,
+            help='The modes whose strips make up the ticker, in order: `"instance:mode"` or '
+                 '`"instance"` (every mode of it that draws a strip). Put `"@ticker"` in '
+                 "`rotation.modes` (or `{ mode = \"@ticker\", duration = 60 }`) to show it."),
+    Setting("ticker", "gap", int, 8, min=0, max=256,
+            live=True,
+            help="Blank pixels on each side of the separator (between two strips when the "
+                 "separator is empty)."),
+    # [schedule]
+    Setting("schedule", "timezone", str, "",
+            live=True,
+            help="IANA time zone the windows of `[schedule]` and `rotation.modes` are read "
+                 "in, e.g. `Europe/Berlin`; empty means the system's local time."),
+    Setting("schedule", "on", list, [],
+            live=True,
+            help="Windows when the panel is on; outside all of them it is off (dark). Empty "
+                 'means always on. A window is a table `{ days = "mon-fri", from = "07:00", '
+                 'to = "23:00" }`. `days` (default: every day) takes day names (`mon` to '
+                 "`sun`, or in full), ranges (`mon-fri`; `fri-mon` wraps), `all`, `daily`, "
+                 "`weekdays` or `weekends`, comma-separated or as an array. `from` and `to` "
+                 "are 24-hour `HH:MM` (default `00:00` and `24:00`). A window whose `to` is "
+                 "earlier than its `from` runs overnight and belongs to the day it starts: "
+                 '`{ days = "fri", from = "22:00", to = "02:00" }` is Friday 22:00 to '
+                 "Saturday 02:00. Windows follow the wall clock, so across a daylight-saving "
+                 "change they last an hour more or less; a time the clocks skip counts from "
+                 "the moment after the jump, and a time that occurs twice counts once, the "
+                 "first time."),
+    Setting("schedule", "dim", list, [],
+            live=True,
+            help="Windows with their own brightness: each is a window as in `on` plus "
+                 "`brightness` (0-100 percent, required) and `tint` (`none`, `warm`, `red` or "
+                 '`"#rrggbb"`: a colour filter applied last, default `none`), e.g. '
+                 '`{ from = "22:00", to = "07:00", brightness = 20, tint = "warm" }`. The '
+                 "first window that matches wins; outside all of them `display.brightness` "
+                 "applies."),
+    # [workers] -- how plugin workers are contained; see docs/writing_plugins.md.
+    Setting("workers", "user", str, "auto",
+            help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
+                 "run as this unprivileged user. `auto` picks `ledhost` if that user exists, "
+                 "else `nobody`; empty keeps the host's user (not recommended as root)."),
+    Setting("workers", "memory_limit_mb", int, 256, min=16, max=65536,
+            help="Resident memory a worker and the processes it starts may use together, in "
+                 "MiB, before the host kills it (\"over memory limit\"). A plugin instance "
+                 "may set its own `memory_limit_mb`."),
+    Setting("workers", "max_processes", int, 32, min=1, max=4096,
+            help="Processes a worker may have alive at once, itself included; more is "
+                 "treated as a runaway (\"too many processes\")."),
+    Setting("workers", "max_open_files", int, 256, min=32, max=65536,
+            help="Open file descriptors per worker process (`RLIMIT_NOFILE`)."),
+    Setting("workers", "nice", int, 5, min=0, max=19,
+            help="CPU niceness added to workers, so the host, which composites and pushes "
+                 "frames, wins when the CPU is busy."),
+    Setting("workers", "render_timeout", float, 5.0, min=0.1, max=600,
+            help="Seconds one `render_frame`, `render_strip`, `has_content`, `configure` or "
+                 "`handle_action` call may take before the worker counts as hung and is "
+                 "killed; the panel shows the other plugins meanwhile."),
+    Setting("workers", "refresh_timeout", float, 120.0, min=0.1, max=86400,
+            help="Seconds one `refresh_data` call may take before the worker counts as hung."),
+    Setting("workers", "setup_timeout", float, 30.0, min=0.5, max=3600,
+            help="Seconds from starting a worker to the end of the plugin's `setup` "
+                 "(import, handshake, setup) before it counts as hung."),
+    Setting("workers", "heartbeat_timeout", float, 10.0, min=0.2, max=3600,
+            help="Seconds without a heartbeat before a worker counts as hung (for code that "
+                 "blocks the whole interpreter); workers beat four times per timeout."),
+    Setting("workers", "stop_timeout", float, 3.0, min=0.1, max=600,
+            help="Seconds a worker gets to stop after being asked (or after SIGTERM) "
+                 "before SIGKILL goes to its whole process group."),
+    Setting("workers", "restart_delay", float, 0.5, min=0.01, max=3600,
+            help="Delay before the first restart of a failed worker; it doubles with each "
+                 "failure in a row, plus up to 10% jitter."),
+    Setting("workers", "restart_max_delay", float, 60.0, min=0.01, max=86400,
+            help="Longest delay between restarts."),
+    Setting("workers", "stable_after", float, 10.0, min=0.1, max=86400,
+            help="Seconds a worker must run before a later failure starts the delays from "
+                 "`restart_delay` again."),
+    Setting("workers", "quarantine_after", int, 5, min=1, max=1000,
+            help="Failures within `quarantine_window` that quarantine a plugin instance: it "
+                 "is not restarted until the user retries it."),
+    Setting("workers", "quarantine_window", float, 300.0, min=1, max=604800,
+            help="Seconds over which failures are counted for `quarantine_after`."),
+    # [paths]
+    Setting("paths", "data_dir", str, "",
+            help="Folder for plugin data, plugin environments and state. Empty means "
+                 "`$XDG_DATA_HOME/ledhost` (default `~/.local/share/ledhost`); otherwise an "
+                 "absolute path or one starting with `~/`."),
+)
+
+#: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the
+#: table are that plugin's own options.
+INSTANCE_SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting("plugins.<instance_id>", "plugin", str, "",
+            help="Id of the plugin this instance runs; empty or absent means the instance "
+                 'id itself. Run one plugin twice with e.g. `[plugins.news]` and '
+                 '`plugin = "text"`.'),
+    Setting("plugins.<instance_id>", "enabled", bool, True,
+            help="Whether the instance runs at all."),
+    Setting("plugins.<instance_id>", "memory_limit_mb", int, 0, min=0, max=65536,
+            help="This instance's memory limit in MiB; 0 means `workers.memory_limit_mb`."),
+)
+# fmt: on
+
+#: Host sections in file order; ``plugins`` is handled apart (see INSTANCE_SETTINGS).
+SECTIONS: Final[tuple[str, ...]] = tuple(dict.fromkeys(s.section for s in SETTINGS))
