@@ -152,9 +152,9 @@ def _time_activations(host: Any) -> list[tuple[str, float]]:
     messenger = host.supervisor.messenger
     send, times = messenger.activate, []
 
-    def activate(handle: Any, mode: str, size: tuple[int, int] | None = None) -> None:
+    def activate(handle: Any, mode: str, *args: Any, **kwargs: Any) -> None:
         times.append((handle.instance_id, time.monotonic()))
-        send(handle, mode, size)
+        send(handle, mode, *args, **kwargs)
 
     messenger.activate = activate
     return times
