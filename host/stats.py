@@ -7,12 +7,12 @@ rename or remove them.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from config.atomic import atomic_write
 
 
 @dataclass
@@ -79,16 +79,6 @@ def own_cpu_seconds() -> float:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically: a reader sees the old file or the whole new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as indented JSON with :func:`config.atomic.atomic_write`: a reader
+    sees the old file or the whole new one, and a new file gets the umask's mode."""
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
