@@ -4,8 +4,14 @@ The host learns a plugin's schema at run time, from the worker's hello (the
 ``config_schema`` hook); the host never imports plugin code. Two kinds of failure stay
 apart: a bad *schema* is the plugin author's bug (:class:`~config.errors.PluginSchemaError`
 from :func:`check_schema`), a bad *value* is the user's to fix
-(:class:`~config.errors.ConfigError` from :func:`validate_plugin_options`, one issue per
+(:class:`~config.errors.ConfigError` from :func:`validate_plugin_config`, one issue per
 key, all at once).
+
+Secrets (properties marked ``"writeOnly": true``, see :mod:`config.secrets`) are
+validated with the rest — type, length, pattern, required — but come out apart from the
+options, and no issue ever quotes a secret value: jsonschema's messages quote the value
+they judge (``'hunter2' is too short``), so for a secret, or for the whole table when it
+holds secrets, the message is rebuilt from the failed keyword and the schema alone.
 
 Pure: no I/O (STYLE.md rule 17).
 """
@@ -14,19 +20,33 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, final
 
 # jsonschema ships no type information; ``types-jsonschema`` provides it when installed.
 # "unused-ignore" keeps mypy --strict quiet in both cases.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from config.errors import ConfigError, ConfigIssue, PluginSchemaError
+from config.model import PluginInstanceConfig
 from config.schema import describe_value, format_key, plain_data, suggest
+from config.secrets import describe_failure, scrub_text, secret_keys, secret_strings
 
-__all__ = ["check_schema", "fill_defaults", "validate_plugin_options"]
+__all__ = [
+    "PluginConfig",
+    "check_schema",
+    "fill_defaults",
+    "validate_instance",
+    "validate_plugin_config",
+    "validate_plugin_options",
+]
 
 _MISSING: Final = object()
+#: Keywords whose message at the table's top level names keys only, never values.
+_KEYS_ONLY: Final = frozenset(
+    {"required", "dependentRequired", "dependencies", "propertyNames", "unevaluatedProperties"}
+)
 _BUG: Final = "a bug in the plugin's config_schema(), not in your config: report it to its author"
 
 
@@ -176,6 +196,21 @@ def check_schema(schema: object, *, plugin_id: str) -> None:
         raise PluginSchemaError(issues)
 
 
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` refusing unknown top-level options, unless it says what to do with them.
+
+    JSON Schema accepts any extra key by default, so a misspelt option (``mesage``) would
+    be ignored without a word. An option that is not declared is reported instead, with
+    a did-you-mean; a plugin that takes free-form keys says so with
+    ``additionalProperties`` or ``patternProperties``.
+    """
+    if "properties" not in schema or {"additionalProperties", "patternProperties"} & set(
+        schema
+    ):
+        return schema
+    return {**schema, "additionalProperties": False}
+
+
 def _unknown_keys(error: Any) -> list[str]:
     """The keys an ``additionalProperties`` error complains about."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -188,6 +223,201 @@ def _unknown_keys(error: Any) -> list[str]:
     ]
 
 
+@final
+@dataclass(frozen=True, slots=True)
+class PluginConfig:
+    """One instance's validated values: options and secrets apart, defaults filled in."""
+
+    #: What the worker gets as ``context.config``: every non-secret key.
+    options: dict[str, Any]
+    #: What the worker gets as ``context.secrets``: the keys the schema marks secret.
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _issue_source(path: tuple[str | int, ...], sources: Mapping[str, str], default: str) -> str:
+    top = path[0] if path else None
+    return sources.get(top, default) if isinstance(top, str) else default
+
+
+def _secret_home(secrets_file: str) -> str:
+    return f"the secrets file {secrets_file}" if secrets_file else "the secrets file"
+
+
+def _misplaced_secret_issues(
+    schema_props: Mapping[str, Any],
+    marked: frozenset[str],
+    options: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    where: str,
+    source: str,
+    sources: Mapping[str, str],
+    file_keys: Collection[str],
+    secrets_file: str,
+) -> list[ConfigIssue]:
+    """A secret written in the config file, and a non-secret in the secrets file."""
+    issues = [
+        ConfigIssue(
+            source,
+            f"{where}.{format_key((key,))}",
+            f"this option is secret: move it to {_secret_home(secrets_file)} "
+            "(readable by its owner only, mode 0600) and remove it from this file",
+        )
+        # Also when the secrets file or the environment set it again afterwards: the
+        # config file still holds it.
+        for key in dict.fromkeys((*options, *secrets))
+        if key in marked and key in file_keys
+    ]
+    home = secrets_file or "the secrets file"
+    for key in secrets:
+        if key in marked:
+            continue
+        if key in schema_props:
+            message = (
+                f"{key!r} is an ordinary option of this plugin, not a secret: set it in the "
+                f"config file's [{where}] instead"
+            )
+        else:
+            known = ", ".join(sorted(marked)) or "none"
+            message = (
+                f"unknown secret {key!r}{suggest(key, sorted(marked))}: this plugin's "
+                f"secret options are: {known}"
+            )
+        issues.append(ConfigIssue(sources.get(key, home), f"{where}.{format_key((key,))}", message))
+    return issues
+
+
+def _hidden_message(error: Any, marked: frozenset[str], instance: Mapping[str, Any]) -> str | None:
+    """The message for ``error`` if jsonschema's own could quote a secret, else ``None``."""
+    path = tuple(error.absolute_path)
+    if path and path[0] in marked:
+        phrase = describe_failure(error.validator, error.validator_value)
+        return f"the secret value {phrase} (value hidden)"
+    if not path and error.validator not in _KEYS_ONLY and marked & instance.keys():
+        phrase = describe_failure(error.validator, error.validator_value)
+        return f"the table {phrase} (values hidden: it holds secrets)"
+    return None
+
+
+def validate_plugin_config(
+    schema: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+    secrets: Mapping[str, Any] | None = None,
+    *,
+    where: str,
+    source: str = "config",
+    plugin_id: str | None = None,
+    key_sources: Mapping[str, str] | None = None,
+    file_keys: Collection[str] = frozenset(),
+    secrets_file: str = "",
+) -> PluginConfig:
+    """Validate one instance's values, fill in defaults, and split secrets from options.
+
+    A key the schema marks ``"writeOnly": true`` is a secret. Its value is validated like
+    any other, then returned in :attr:`PluginConfig.secrets`, never in the options.
+
+    :param schema: the plugin's JSON Schema (Draft 2020-12), or ``None`` when the plugin
+        takes no options, in which case every option and secret is an error.
+    :param options: the instance's options (``PluginInstanceConfig.options``): values
+        from the config file, the environment and overrides. A secret among them is fine
+        (an environment variable may set one) unless the config file wrote it.
+    :param secrets: the values the secrets file set (``PluginInstanceConfig.secrets``);
+        each must be a key the schema marks secret.
+    :param where: the key prefix of every issue, e.g. ``"plugins.text"``.
+    :param source: where the options came from (``PluginInstanceConfig.source``): the
+        source of issues about keys without an entry in ``key_sources``.
+    :param plugin_id: names the plugin if its schema is broken; defaults to ``where``.
+    :param key_sources: the layer that set each key (``PluginInstanceConfig.key_sources``).
+    :param file_keys: the keys written in the config file itself; a secret among them is
+        an error, since that file is not private (``PluginInstanceConfig.file_keys``).
+    :param secrets_file: the secrets file, named in the hint of that error.
+    :returns: the options and the secrets, each a new plain dict with defaults filled in.
+    :raises PluginSchemaError: the schema itself is invalid (see :func:`check_schema`).
+    :raises ConfigError: listing every bad value, e.g.
+        ``plugins.text.speed: 'fast' is not of type 'number'``, or for a secret
+        ``plugins.weather.api_key: the secret value is too short (at least 16
+        characters)``: an issue never quotes a secret value.
+    """
+    secrets = secrets or {}
+    sources = key_sources or {}
+    if schema is None:
+        validate_plugin_options(None, {**options, **secrets}, where=where, source=source)
+        return PluginConfig({}, {})
+    check_schema(schema, plugin_id=where if plugin_id is None else plugin_id)
+    plain_schema: dict[str, Any] = plain_data(schema)
+    marked = secret_keys(plain_schema)
+    props = plain_schema.get("properties")
+    issues = _misplaced_secret_issues(
+        props if isinstance(props, Mapping) else {},
+        marked,
+        options,
+        secrets,
+        where,
+        source,
+        sources,
+        file_keys,
+        secrets_file,
+    )
+    # A non-secret from the secrets file was reported above; it is a secret to us all the
+    # same (the user put it there), so it stays out of what is checked and quoted.
+    merged = {**options, **{k: v for k, v in secrets.items() if k in marked}}
+    hidden = secret_strings({**{k: v for k, v in options.items() if k in marked}, **dict(secrets)})
+    result = fill_defaults(plain_schema, merged)
+    validator = Draft202012Validator(
+        _closed(plain_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    for error in validator.iter_errors(result):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            names = list(error.schema.get("properties", {}))
+            for key in _unknown_keys(error):
+                key_path = f"{where}.{format_key((*path, key))}"
+                message = f"unknown option {key!r}{suggest(key, names)}"
+                issues.append(
+                    ConfigIssue(_issue_source((key,), sources, source), key_path, message)
+                )
+            continue
+        message = _hidden_message(error, marked, result) or error.message
+        if error.validator == "required":
+            missing = [k for k in marked if error.message == f"{k!r} is a required property"]
+            if missing and not path:
+                message += f": it is secret, so set it in {_secret_home(secrets_file)}"
+        key_path = f"{where}.{format_key(path)}" if path else where
+        issues.append(
+            ConfigIssue(_issue_source(path, sources, source), key_path, scrub_text(message, hidden))
+        )
+    if issues:
+        raise ConfigError(issues)
+    return PluginConfig(
+        options={k: v for k, v in result.items() if k not in marked},
+        secrets={k: v for k, v in result.items() if k in marked},
+    )
+
+
+def validate_instance(
+    schema: Mapping[str, Any] | None,
+    instance: PluginInstanceConfig,
+    *,
+    plugin_id: str | None = None,
+) -> PluginConfig:
+    """:func:`validate_plugin_config` for one loaded instance, with all it knows.
+
+    :param schema: the plugin's JSON Schema, or ``None`` for a plugin without options.
+    :param instance: from ``HostConfig.plugins``: options, secrets and where each came from.
+    :param plugin_id: names the plugin if its schema is broken; defaults to the key prefix.
+    """
+    return validate_plugin_config(
+        schema,
+        instance.options,
+        instance.secrets,
+        where=f"plugins.{instance.instance_id}",
+        source=instance.source,
+        plugin_id=plugin_id,
+        key_sources=instance.key_sources,
+        file_keys=instance.file_keys,
+        secrets_file=instance.secrets_source,
+    )
+
+
 def validate_plugin_options(
     schema: Mapping[str, Any] | None,
     options: Mapping[str, Any],
@@ -197,6 +427,9 @@ def validate_plugin_options(
     plugin_id: str | None = None,
 ) -> dict[str, Any]:
     """Validate one instance's options and fill in the schema's defaults.
+
+    :func:`validate_plugin_config` without secrets: a key the schema marks secret is
+    validated and then left out of the result.
 
     :param schema: the plugin's JSON Schema (Draft 2020-12), or ``None`` when the plugin
         takes no options, in which case every option is an error.
@@ -220,25 +453,6 @@ def validate_plugin_options(
                 for key in options
             )
         return {}
-    check_schema(schema, plugin_id=where if plugin_id is None else plugin_id)
-    plain_schema: dict[str, Any] = plain_data(schema)
-    result = fill_defaults(plain_schema, options)
-    validator = Draft202012Validator(
-        plain_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
-    issues: list[ConfigIssue] = []
-    for error in validator.iter_errors(result):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            names = list(error.schema.get("properties", {}))
-            for key in _unknown_keys(error):
-                key_path = f"{where}.{format_key((*path, key))}"
-                issues.append(
-                    ConfigIssue(source, key_path, f"unknown option {key!r}{suggest(key, names)}")
-                )
-            continue
-        key_path = f"{where}.{format_key(path)}" if path else where
-        issues.append(ConfigIssue(source, key_path, error.message))
-    if issues:
-        raise ConfigError(issues)
-    return result
+    return validate_plugin_config(
+        schema, options, where=where, source=source, plugin_id=plugin_id
+    ).options

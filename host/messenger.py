@@ -14,14 +14,15 @@ import contextlib
 import logging
 import os
 import selectors
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from config.errors import ConfigError
-from config.plugin_schema import validate_plugin_options
+from config.model import PluginInstanceConfig
+from config.plugin_schema import PluginConfig, validate_plugin_config
 from host.control import Message, field
 from host.enforcer import Enforcer, busy_calls
 from host.errors import ProtocolError
@@ -89,18 +90,77 @@ class Messenger:
             handle.token += 1
             self.send(handle, {"t": "deactivate"})
 
-    def configure(self, handle: WorkerHandle, options: dict[str, Any]) -> None:
-        """Give a running instance new options without a restart.
+    def check(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> PluginConfig:
+        """Validate new values as :meth:`configure` would, without sending anything.
 
-        :raises ConfigError: the options do not fit the plugin's schema; the running
-            config stays as it was.
+        A live reload checks every changed instance first, so that one bad value refuses
+        the whole edit before any worker hears of it.
+
+        :param options: the new options (``PluginInstanceConfig.options``).
+        :param secrets: the new values from the secrets file
+            (``PluginInstanceConfig.secrets``); ``None`` for those of ``section``, or
+            without one, the handle's current ones.
+        :param section: the new config of the instance when it comes from a (re)loaded
+            config: which file set each key, so a secret written into the config file is
+            refused and issues name the right file; ``None`` for what the handle knows
+            (options from the API or a test).
+        :returns: the validated options and secrets, apart.
+        :raises ConfigError: a value does not fit the plugin's schema, or a secret is in
+            the wrong file; no issue quotes a secret.
         """
-        config = validate_plugin_options(
-            handle.schema, options, where=f"plugins.{handle.instance_id}"
+        key_sources: Mapping[str, str]
+        if section is None:
+            source, key_sources = handle.options_source, handle.key_sources
+            file_keys, secrets_file = handle.file_keys, handle.secrets_file
+            current = handle.secrets
+        else:
+            source, key_sources = section.source, section.key_sources
+            file_keys, secrets_file = section.file_keys, section.secrets_source
+            current = dict(section.secrets)
+        return validate_plugin_config(
+            handle.schema,
+            options,
+            current if secrets is None else secrets,
+            where=f"plugins.{handle.instance_id}",
+            source=source,
+            key_sources=key_sources,
+            file_keys=file_keys,
+            secrets_file=secrets_file,
         )
+
+    def configure(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> None:
+        """Give a running instance new options (and secrets) without a restart.
+
+        The worker gets the validated options and its own secrets in one ``configure``
+        message; ``context.secrets`` changes with ``context.config``. Parameters as for
+        :meth:`check`.
+
+        :raises ConfigError: the values do not fit; the running config stays as it was.
+        """
+        validated = self.check(handle, options, secrets, section=section)
+        if section is not None:
+            handle.take_section(section)
         handle.options = dict(options)
-        handle.config = config
-        self.send(handle, {"t": "configure", "config": config})
+        if secrets is not None:
+            handle.secrets = dict(secrets)
+        handle.config = validated.options
+        self.send(
+            handle, {"t": "configure", "config": validated.options, "secrets": validated.secrets}
+        )
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
@@ -220,9 +280,11 @@ class Messenger:
         elif kind == "hello":
             self._handle_hello(handle, message)
         elif kind == "ready":
-            handle.change_state(WorkerState.RUNNING, now)
-            handle.last_heartbeat = now
-            self.listener.on_state(handle)
+            # A worker asked to stop (a reload retired it) may still report ready.
+            if handle.state is WorkerState.STARTING:
+                handle.change_state(WorkerState.RUNNING, now)
+                handle.last_heartbeat = now
+                self.listener.on_state(handle)
         elif kind == "content":
             handle.content[field(message, "mode", str)] = bool(message.get("has"))
             self.listener.on_content(handle)
@@ -271,18 +333,16 @@ class Messenger:
         schema = message.get("schema")
         handle.schema = schema if isinstance(schema, dict) else None
         try:
-            handle.config = validate_plugin_options(
-                handle.schema,
-                handle.options,
-                where=f"plugins.{handle.instance_id}",
-                source=handle.options_source,
-            )
+            validated = self.check(handle, handle.options)
         except ConfigError as exc:
+            # The issues never quote a secret (config.plugin_schema), so they may be
+            # logged and shown as they are.
             handle.last_error = f"invalid config: {exc}"
             log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
             handle.config = None
             self.send(handle, {"t": "stop"})
             return
+        handle.config = validated.options
         data_dir = self.data_dir / handle.instance_id
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -299,8 +359,10 @@ class Messenger:
             handle,
             {
                 "t": "start",
-                "config": handle.config,
-                "secrets": {},
+                "config": validated.options,
+                # This instance's own secrets, to its own worker: the only place they
+                # leave the host.
+                "secrets": validated.secrets,
                 "data_dir": str(data_dir),
                 "heartbeat": self.enforcer.rules.heartbeat,
                 "deadlines": {

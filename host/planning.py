@@ -1,7 +1,8 @@
 """Preparing a run: which plugin instances run, with which rules, on which panel options.
 
 Decisions made once before the host loop starts, apart from the loop itself
-(:mod:`host.app`). Only :func:`checked_rules` does I/O: it tries once that the worker user
+(:mod:`host.app`), including which secrets go on which instance's handle
+(:func:`make_handle`). Only :func:`checked_rules` does I/O: it tries once that the worker user
 can run workers.
 """
 
@@ -15,7 +16,8 @@ from config import HostConfig, is_valid_id
 from host.discovery import PluginSpec
 from host.errors import HostError
 from host.spawner import check_runs_as
-from host.watchdog import WorkerRules, rules_from_config
+from host.watchdog import MIB, WorkerRules, rules_from_config
+from host.worker_handle import WorkerHandle
 
 log = logging.getLogger("ledhost.host")
 
@@ -30,7 +32,7 @@ def matrix_options(cfg: HostConfig) -> dict[str, Any]:
     options: dict[str, Any] = {
         "rows": d.rows,
         "cols": d.cols,
-        "chain_length": d.chain_length,
+        "chain_length": d.chain,  # rgbmatrix calls it chain_length
         "parallel": d.parallel,
         "hardware_mapping": d.hardware_mapping,
         "gpio_slowdown": d.gpio_slowdown,
@@ -76,6 +78,32 @@ def plan_instances(
     return runnable, missing
 
 
+def make_handle(
+    cfg: HostConfig, instance_id: str, spec: PluginSpec, options: dict[str, Any]
+) -> WorkerHandle:
+    """The :class:`WorkerHandle` of one planned instance, with its secrets and limits.
+
+    The instance's secrets travel on the handle to its own worker only (in ``start``);
+    an instance run with ``--plugins`` but absent from the config has none.
+
+    :param options: the options :func:`plan_instances` planned for it.
+    """
+    section = cfg.plugins.get(instance_id)
+    if section is None:
+        return WorkerHandle(
+            instance_id=instance_id, spec=spec, options=options, options_source="defaults"
+        )
+    handle = WorkerHandle(
+        instance_id=instance_id,
+        spec=spec,
+        options=options,
+        memory_limit=section.memory_limit_mb * MIB,
+    )
+    handle.take_section(section)
+    handle.options = options
+    return handle
+
+
 def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
     """``rules``, with the worker user checked to be able to run workers.
 
@@ -108,4 +136,4 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
     return replace(rules, uid=None, gid=None, user=None)
 
 
-__all__ = ["checked_rules", "matrix_options", "plan_instances"]
+__all__ = ["checked_rules", "make_handle", "matrix_options", "plan_instances"]

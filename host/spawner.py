@@ -64,6 +64,19 @@ class WorkerProcess(Protocol):
         """Release OS resources after the process has been reaped."""
 
 
+def _child_environ() -> dict[str, str]:
+    """The environment for a process we start: ours, without config overrides.
+
+    ``LEDHOST_PLUGINS__<ID>__<KEY>`` may hold one plugin's secret; the host has read them
+    already, and no worker (or helper that starts workers) should see them.
+    """
+    from host.worker_secrets import forget_config_environment
+
+    env = dict(os.environ)
+    forget_config_environment(env)
+    return env
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -177,7 +190,7 @@ class SpawnLauncher:
             cmd += ["--uid", str(args.uid)]
         if args.gid is not None:
             cmd += ["--gid", str(args.gid)]
-        env = dict(os.environ)
+        env = _child_environ()
         env.update(request.env)
         # The worker must import ``host`` and ``sdk`` even from a plugin environment.
         env["PYTHONPATH"] = os.pathsep.join(
@@ -202,7 +215,7 @@ def check_runs_as(uid: int, gid: int, python: str = sys.executable) -> str | Non
 
     :returns: ``None`` if it works, else the error as the user should read it.
     """
-    env = dict(os.environ)
+    env = _child_environ()
     env["PYTHONPATH"] = os.pathsep.join(_ledhost_paths())
     try:
         result = subprocess.run(
@@ -314,7 +327,7 @@ class Undertaker:
 
     def start(self) -> bool:
         """Start the undertaker; ``False`` if it could not be started."""
-        env = dict(os.environ)
+        env = _child_environ()
         env["PYTHONPATH"] = os.pathsep.join(
             [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
         )

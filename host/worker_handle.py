@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from host.states import WorkerState
 
 if TYPE_CHECKING:
+    from config.model import PluginInstanceConfig
     from host.control import Channel
     from host.discovery import PluginSpec
     from host.framebus import Frame, FrameBus
@@ -62,6 +63,16 @@ class WorkerHandle:
     options: dict[str, Any]
     #: Where ``options`` came from (a file path, "environment", "overrides"), for errors.
     options_source: str = "config"
+    #: The values the secrets file set for this instance, not yet validated; they go to
+    #: this instance's worker only, in ``start`` and ``configure``. Never shown: kept out
+    #: of ``repr()`` and of :meth:`status`.
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The layer that set each key of ``options`` and ``secrets``, for errors.
+    key_sources: dict[str, str] = field(default_factory=dict)
+    #: The keys written in the config file itself (a secret there is an error).
+    file_keys: frozenset[str] = frozenset()
+    #: The secrets file, named when a secret is in the wrong place.
+    secrets_file: str = ""
     #: This instance's memory limit in bytes; 0 means the host-wide one.
     memory_limit: int = 0
     state: WorkerState = WorkerState.STOPPED
@@ -93,6 +104,7 @@ class WorkerHandle:
     action_seq: int = 0
     action_results: dict[int, dict[str, Any]] = field(default_factory=dict)
     content: dict[str, bool] = field(default_factory=dict)
+    #: The validated options the worker has (``context.config``); never any secret.
     config: dict[str, Any] | None = None
     #: ``refresh_data`` calls the current process finished (successful or not), and the
     #: monotonic time of the last one.
@@ -135,6 +147,19 @@ class WorkerHandle:
     active_size: tuple[int, int] = (0, 0)
     frame: Frame | None = None
     strip: StripImage | None = None
+
+    def take_section(self, section: PluginInstanceConfig) -> None:
+        """Take the options, secrets and their origins from the instance's config.
+
+        For a handle made from a (re)loaded config: what the worker gets at its next
+        ``start`` (the messenger validates it then), or with ``configure``.
+        """
+        self.options = dict(section.options)
+        self.options_source = section.source
+        self.secrets = dict(section.secrets)
+        self.key_sources = dict(section.key_sources)
+        self.file_keys = section.file_keys
+        self.secrets_file = section.secrets_source
 
     def change_state(self, new: WorkerState, now: float) -> None:
         """Move to ``new``, checking the edge is allowed."""

@@ -5,6 +5,11 @@ host: renders the active mode when a frame falls due and hands frames over throu
 frame bus, sends strips and content reports, runs actions, and refreshes data on a thread
 of its own, off the render path. Every hook call is wrapped: an exception is reported to
 the host with the hook name and traceback, and the worker carries on.
+
+The instance's secrets arrive with ``start`` and ``configure`` and live in
+``context.secrets`` only; every text the worker sends back (log records, errors,
+tracebacks, action results) has them replaced by ``<redacted>``
+(:mod:`host.worker_secrets`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from host.worker_boot import (
     load_plugin,
     make_plugin_manager,
 )
+from host.worker_secrets import SecretScrubber, forget_config_environment, read_only
 
 #: Seconds to wait for the host's ``start`` after ``hello``.
 HANDSHAKE_TIMEOUT = 30.0
@@ -118,6 +124,8 @@ class Worker:
         self.size = (args.width, args.height)
         #: Deadlines in seconds by kind ("render", "refresh"), from the host's ``start``.
         self.deadlines: dict[str, float] = {}
+        #: Keeps this instance's secrets out of every log line and error sent to the host.
+        self.scrubber = SecretScrubber()
 
     # -- boot ---------------------------------------------------------------------------
 
@@ -125,6 +133,7 @@ class Worker:
         """Load the plugin, say hello; unless describing, wait for config and set up."""
         handler = ChannelLogHandler(self.channel)
         handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(self.scrubber)
         root = logging.getLogger()
         root.handlers[:] = [handler]
         root.setLevel(logging.INFO)
@@ -133,6 +142,8 @@ class Worker:
         for path in reversed(self.args.paths):
             if path not in sys.path:
                 sys.path.insert(0, path)
+        # Before any plugin code runs: a config variable may hold another plugin's secret.
+        forget_config_environment()
         load_plugin(self.pm, self.args.plugin_id)
         if self.args.trace:
             self.pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
@@ -217,6 +228,7 @@ class Worker:
                     continue
                 config = field(message, "config", dict)
                 secrets = field(message, "secrets", dict)
+                self.scrubber.remember(secrets)
                 data_dir = Path(field(message, "data_dir", str))
                 self.heartbeat_interval = float(message.get("heartbeat", self.heartbeat_interval))
                 deadlines = message.get("deadlines")
@@ -230,7 +242,7 @@ class Worker:
                     width=self.args.width,
                     height=self.args.height,
                     config=config,
-                    secrets=secrets,
+                    secrets=read_only(secrets),
                     data_dir=data_dir,
                     requests_to_host=self,
                     logger=self.log,
@@ -244,13 +256,16 @@ class Worker:
                 except SystemExit as exc:
                     # A plugin's sys.exit() in setup is a failed setup, whatever its status.
                     raise BootError(
-                        f"setup failed: the plugin called sys.exit({exc.code!r})",
+                        self.scrubber.text(
+                            f"setup failed: the plugin called sys.exit({exc.code!r})"
+                        ),
                         exitcodes.SETUP_FAILED,
                     ) from None
                 except Exception as exc:
                     self.report_error("setup", exc)
                     raise BootError(
-                        f"setup failed: {exception_text(exc)}", exitcodes.SETUP_FAILED
+                        f"setup failed: {self.scrubber.text(exception_text(exc))}",
+                        exitcodes.SETUP_FAILED,
                     ) from exc
                 self.channel.send({"t": "ready"})
                 return True
@@ -292,8 +307,8 @@ class Worker:
         if out_of_memory:
             text = shown = f"{hook}: MemoryError (over the worker's memory limit)"
         else:
-            text = "".join(traceback.format_exception(exc))[-8000:]
-            shown = exception_text(exc)
+            text = self.scrubber.text("".join(traceback.format_exception(exc)))[-8000:]
+            shown = self.scrubber.text(exception_text(exc))
         try:
             self.channel.send(
                 {"t": "error", "hook": hook, "message": shown[:1000], "traceback": text}
@@ -407,6 +422,10 @@ class Worker:
         elif kind == "configure":
             config = field(message, "config", dict)
             self.context.config = config
+            secrets = message.get("secrets")
+            if isinstance(secrets, dict):
+                self.scrubber.remember(secrets)
+                self.context.secrets = read_only(secrets)
             self._enter("main", "configure")
             try:
                 self.pm.hook.configure(context=self.context, config=config)
@@ -460,14 +479,19 @@ class Worker:
                     "t": "action_result",
                     "id": request_id,
                     "ok": False,
-                    "error": f"{type(exc).__name__}: {exc}",
+                    "error": self.scrubber.text(f"{type(exc).__name__}: {exc}"),
                 }
             )
             return
         self._leave("main")
         try:
             self.channel.send(
-                {"t": "action_result", "id": request_id, "ok": True, "result": result}
+                {
+                    "t": "action_result",
+                    "id": request_id,
+                    "ok": True,
+                    "result": self.scrubber.data(result),
+                }
             )
         except (TypeError, ValueError, ProtocolError) as exc:
             # Encoding failed before anything was queued: say so instead of dying.

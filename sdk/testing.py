@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -208,7 +208,7 @@ class PluginRunner:
             width=self.width,
             height=self.height,
             config=filled,
-            secrets=dict(secrets or {}),
+            secrets=MappingProxyType(dict(secrets or {})),
             data_dir=data_dir,
             requests_to_host=self.requests,
         )
