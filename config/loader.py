@@ -1,10 +1,15 @@
-"""Load the host config: file, then environment, then overrides; validate; freeze.
+"""Load the host config: file, secrets file, environment, overrides; validate; freeze.
 
-The only I/O here is reading the one TOML file (:func:`read_config_file`). Everything
-else — turning environment variables into a layer, deep-merging layers while remembering
-where each value came from, and validating the merged data against :data:`SETTINGS` —
-is pure, so a later issue can add a secrets layer, atomic writes and live reload around
-it: reload is "call :func:`load_config` again and diff the two ``HostConfig``\\ s".
+The only I/O here is reading the config file (:func:`read_config_file`) and the secrets
+file (:func:`config.secrets.load_secrets_file`). Everything else — turning environment
+variables into a layer, deep-merging layers while remembering where each value came
+from, and validating the merged data against :data:`SETTINGS` — is pure: reload is
+"call :func:`load_config` again and diff the two ``HostConfig``\\ s".
+
+Plugin secrets join their instance's table like any other layer, but the loader keeps
+note of which keys the secrets file set and which the config file wrote, so that the
+plugin's schema, known only later, can tell a secret from an option
+(:func:`config.plugin_schema.validate_plugin_config`).
 
 Validation never stops at the first problem: every issue is collected and raised in one
 :class:`~config.errors.ConfigError`.
@@ -17,19 +22,22 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from config.errors import ConfigError, ConfigIssue
 from config.layouts import Layout, parse_layouts
+from config.migrate import VERSION_KEY, migrate_document
 from config.model import (
     DisplayConfig,
     HostConfig,
+    LoggingConfig,
     PathsConfig,
     PluginInstanceConfig,
     RotationConfig,
     RotationEntry,
     TickerConfig,
     TransitionsConfig,
+    WebConfig,
     WorkersConfig,
 )
 from config.schema import (
@@ -42,6 +50,13 @@ from config.schema import (
     is_valid_mode,
     plain_data,
     suggest,
+)
+from config.secrets import (
+    SecretsLayer,
+    default_secrets_path,
+    instance_ids,
+    read_secrets_file,
+    secrets_layer,
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
@@ -218,11 +233,13 @@ class _Validator:
         origin: dict[KeyPath, str],
         env_names: dict[KeyPath, str],
         env: Mapping[str, str],
+        secrets: SecretsLayer | None = None,
     ) -> None:
         self.data: Final = data
         self.origin: Final = origin
         self.env_names: Final = env_names
         self.env: Final = env
+        self.secrets: Final = secrets or SecretsLayer("", {}, {})
         self.issues: Final[list[ConfigIssue]] = []
 
     def origin_of(self, path: KeyPath) -> tuple[KeyPath, str]:
@@ -251,7 +268,7 @@ class _Validator:
         return {}
 
     def check_top_level(self) -> None:
-        known = (*SECTIONS, "plugins", "layouts")
+        known = (*SECTIONS, "plugins", "layouts", VERSION_KEY)
         for key in self.data:
             if key in known:
                 continue
@@ -299,14 +316,19 @@ class _Validator:
             memory, problem = memory_setting.check(table.get("memory_limit_mb", 0))
             if problem is not None:
                 self.add((*path, "memory_limit_mb"), problem)
-            options = {k: plain_data(v) for k, v in table.items() if k not in _RESERVED}
+            secret = self.secrets.keys.get(instance_id, frozenset())
+            values = {k: plain_data(v) for k, v in table.items() if k not in _RESERVED}
             instances[instance_id] = PluginInstanceConfig(
                 instance_id=instance_id,
                 plugin_id=plugin_id,
                 enabled=bool(enabled),
                 memory_limit_mb=int(memory or 0),
-                options=MappingProxyType(options),
+                options=MappingProxyType({k: v for k, v in values.items() if k not in secret}),
                 source=self.origin_of(path)[1],
+                secrets=MappingProxyType({k: v for k, v in values.items() if k in secret}),
+                key_sources=MappingProxyType({k: self.origin_of((*path, k))[1] for k in values}),
+                file_keys=self.secrets.file_keys.get(instance_id, frozenset()),
+                secrets_source=self.secrets.source,
             )
         return instances
 
@@ -412,14 +434,14 @@ class _Validator:
         )
         return Path(raw)
 
-    def host_config(self, path: Path | None) -> HostConfig:
+    def host_config(self, path: Path | None, secrets_path: Path | None = None) -> HostConfig:
         self.check_top_level()
         sections = {name: self.section(name) for name in SECTIONS}
         instances = self.plugins()
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
         display = sections["display"]
-        dims = [display[k] for k in ("cols", "chain_length", "rows", "parallel")]
+        dims = [display[k] for k in ("cols", "chain", "rows", "parallel")]
         # An invalid display size is reported already; regions are then checked loosely.
         cols, chain, rows, parallel = (v if isinstance(v, int) else 4096 for v in dims)
         size = (cols * chain, rows * parallel)
@@ -445,9 +467,12 @@ class _Validator:
             schedule=schedule,
             workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),
+            web=WebConfig(**sections["web"]),
+            logging=LoggingConfig(**sections["logging"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             path=path,
+            secrets_path=secrets_path,
         )
 
 
@@ -456,29 +481,67 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    secrets_path: Path | str | Literal[False] | None = None,
 ) -> HostConfig:
     """Load, merge and validate the host config.
 
-    Sources, later winning: the file, then ``LEDHOST_<SECTION>__<NAME>`` environment
-    variables (``__`` nests deeper: ``LEDHOST_PLUGINS__TEXT__MESSAGE``), then
-    ``overrides`` (nested, deep-merged; for tests and CLI flags).
+    Sources, later winning: the file, then the secrets file (``[plugins.<id>]`` tables of
+    secret values, mode 0600), then ``LEDHOST_<SECTION>__<NAME>`` environment variables
+    (``__`` nests deeper: ``LEDHOST_PLUGINS__TEXT__MESSAGE``, which may set a secret too),
+    then ``overrides`` (nested, deep-merged; for tests and CLI flags).
 
     :param path: the TOML file; ``None`` for the embedded default (``default.toml``).
     :param env: the environment to read; ``None`` for ``os.environ``. Also supplies
-        ``HOME`` and ``XDG_DATA_HOME`` for the default data folder.
+        ``HOME``, ``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` for the default folders.
     :param overrides: nested mapping applied last, e.g. ``{"display": {"fps": 30}}``.
+    :param secrets_path: the secrets file; ``None`` for ``secrets.toml`` next to the
+        config file (for the embedded default: ``$XDG_CONFIG_HOME/ledhost/secrets.toml``,
+        see :func:`config.secrets.default_secrets_path`). A missing file means no secrets.
+        ``False`` reads none: for commands that need the host settings only (worker
+        limits for ``ledhost plugins``), which must not fail on a secrets file that
+        belongs with another config file.
     :returns: the frozen config.
-    :raises ConfigError: listing every problem found, each with its source and key.
+    :raises ConfigError: listing every problem found, each with its source and key. No
+        issue quotes a value from the secrets file.
     """
     env = os.environ if env is None else env
     file_path = DEFAULT_CONFIG_PATH if path is None else Path(path)
     source = str(file_path)
     file_data = read_config_file(file_path, source=source)
+    # A file an older ledhost wrote, which `ledhost run` / `config check` could not
+    # upgrade on disk (read-only), is upgraded here in memory; a newer one is an error.
+    file_data, _ = migrate_document(file_data, source=source)
+    secrets_file = (
+        default_secrets_path(None if path is None else file_path, env)
+        if secrets_path is None or secrets_path is False
+        else Path(secrets_path)
+    )
+    issues: list[ConfigIssue]
+    try:
+        secret_tables, issues = (
+            ({}, []) if secrets_path is False else read_secrets_file(secrets_file)
+        )
+    except ConfigError as exc:
+        # Reported with everything else; the rest of the config is still checked.
+        issues, secret_tables = list(exc.errors), {}
 
     data: dict[str, Any] = {}
     origin: dict[KeyPath, str] = {}
     _merge(data, file_data, source, origin)
-    layer, env_names, issues = env_layer(env)
+    layer, env_names, env_issues = env_layer(env)
+    issues.extend(env_issues)
+    defined = instance_ids(file_data) | instance_ids(layer) | instance_ids(overrides)
+    secrets_data, secrets, secret_issues = secrets_layer(
+        secret_tables,
+        file_data,
+        defined,
+        str(secrets_file),
+        source
+        if path is not None
+        else f"your own config file ({DEFAULT_CONFIG_PATH_TEXT} is in use)",
+    )
+    issues.extend(secret_issues)
+    _merge(data, secrets_data, str(secrets_file), origin)
     _merge(data, layer, ENV_SOURCE, origin)
     if overrides is not None:
         if not isinstance(overrides, Mapping):
@@ -487,6 +550,8 @@ def load_config(
         else:
             _merge(data, overrides, OVERRIDES_SOURCE, origin)
 
-    validator = _Validator(data, origin, env_names, env)
+    validator = _Validator(data, origin, env_names, env, secrets)
     validator.issues.extend(issues)
-    return validator.host_config(None if path is None else file_path)
+    return validator.host_config(
+        None if path is None else file_path, None if secrets_path is False else secrets_file
+    )

@@ -13,22 +13,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, final
+from typing import Any, Literal, final
 
 from config.layouts import Layout
 from config.schema import plain_data
+from config.secrets import REDACTED
 from config.settings import SECTIONS, SETTINGS
 from config.windows import ScheduleConfig, Window
 
 __all__ = [
     "DisplayConfig",
     "HostConfig",
+    "LoggingConfig",
     "PathsConfig",
     "PluginInstanceConfig",
     "RotationConfig",
     "RotationEntry",
     "TickerConfig",
     "TransitionsConfig",
+    "WebConfig",
     "WorkersConfig",
 ]
 
@@ -40,7 +43,7 @@ class DisplayConfig:
 
     rows: int
     cols: int
-    chain_length: int
+    chain: int
     parallel: int
     backend: str
     brightness: int
@@ -55,8 +58,8 @@ class DisplayConfig:
 
     @property
     def width(self) -> int:
-        """Display width in pixels: ``cols * chain_length``."""
-        return self.cols * self.chain_length
+        """Display width in pixels: ``cols * chain``."""
+        return self.cols * self.chain
 
     @property
     def height(self) -> int:
@@ -182,6 +185,29 @@ class PathsConfig:
 
 @final
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The ``[web]`` table: where the admin UI listens."""
+
+    enabled: bool
+    bind: str
+    port: int
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """The ``[logging]`` table: the host's log level, file and plugin level."""
+
+    #: One of :data:`~config.settings.LOG_LEVELS`.
+    level: str
+    #: As written (``~/`` not yet expanded); empty means standard error.
+    file: str
+    #: One of :data:`~config.settings.LOG_LEVELS`.
+    plugin_level: str
+
+
+@final
+@dataclass(frozen=True, slots=True)
 class PluginInstanceConfig:
     """One ``[plugins.<instance_id>]`` table."""
 
@@ -191,11 +217,26 @@ class PluginInstanceConfig:
     #: This instance's memory limit in MiB; 0 means the ``[workers]`` default.
     memory_limit_mb: int = 0
     #: The plugin's own options, not yet validated: the host validates them with
-    #: :func:`config.validate_plugin_options` once the worker reports the plugin's schema.
+    #: :func:`config.validate_plugin_config` once the worker reports the plugin's schema.
+    #: Everything but what the secrets file set; a secret set by an environment variable
+    #: is here too (the loader cannot know it is one), and the validation moves it over.
     options: Mapping[str, Any] = field(default_factory=dict)
     #: Where the instance's table was first defined (file path, environment, overrides);
-    #: pass it as ``source`` to :func:`config.validate_plugin_options`.
+    #: pass it as ``source`` to :func:`config.validate_plugin_config`.
     source: str = "config"
+    #: The values of the keys the secrets file set (an environment variable or override
+    #: may have replaced one since), not yet validated. Never shown: not in ``repr()``,
+    #: not in :meth:`HostConfig.to_dict` unless redacted.
+    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The layer that set each key of ``options`` and ``secrets`` last (a file path,
+    #: ``"environment"``, ``"overrides"``), so an issue names where to fix it.
+    key_sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The keys written in the config file itself, even if a later layer replaced them:
+    #: a secret found there is an error, since the file is not private. Compared, so an
+    #: edit that only writes a secret into the config file is still a change to check.
+    file_keys: frozenset[str] = frozenset()
+    #: The secrets file that was read (or would have been): where secrets belong.
+    secrets_source: str = field(default="", compare=False)
 
 
 @final
@@ -211,22 +252,33 @@ class HostConfig:
     schedule: ScheduleConfig
     workers: WorkersConfig
     paths: PathsConfig
+    web: WebConfig
+    logging: LoggingConfig
     #: Instances in config order (file order, then new ones from env, then overrides).
     plugins: Mapping[str, PluginInstanceConfig]
     #: ``[layouts.<name>]`` tables, shown by ``"@<name>"`` in the rotation.
     layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
+    #: The secrets file read with it (which may not exist: then there are no secrets);
+    #: ``None`` if none was read (``load_config(secrets_path=False)``).
+    secrets_path: Path | None = None
 
     @property
     def enabled_plugins(self) -> tuple[PluginInstanceConfig, ...]:
         """The enabled instances, in config order."""
         return tuple(p for p in self.plugins.values() if p.enabled)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, secrets: Literal["omit", "redact"] = "omit") -> dict[str, Any]:
         """Return the config as plain TOML-shaped data (for printing, JSON, writing back).
 
-        Feeding the result to ``load_config(overrides=...)`` yields an equal config.
+        Feeding the result to ``load_config(overrides=...)`` yields an equal config when
+        there are no secrets.
+
+        :param secrets: ``"omit"`` leaves the keys the secrets file set out (what belongs
+            in the config file); ``"redact"`` shows each as :data:`config.secrets.REDACTED`
+            (what ``ledhost config show`` prints). Secret values are never returned: see
+            :meth:`secrets_to_dict` for the secrets file's own content.
         """
         parsed: dict[str, Any] = {
             "rotation": {
@@ -257,9 +309,23 @@ class HostConfig:
             table: dict[str, Any] = {"plugin": instance.plugin_id, "enabled": instance.enabled}
             if instance.memory_limit_mb:
                 table["memory_limit_mb"] = instance.memory_limit_mb
-            plugins[instance.instance_id] = {**table, **plain_data(instance.options)}
+            hidden = {key: REDACTED for key in instance.secrets} if secrets == "redact" else {}
+            plugins[instance.instance_id] = {**table, **plain_data(instance.options), **hidden}
         layouts = {
             name: {"regions": [region.to_toml_value() for region in layout.regions]}
             for name, layout in self.layouts.items()
         }
         return {**tables, "plugins": plugins, **({"layouts": layouts} if layouts else {})}
+
+    def secrets_to_dict(self) -> dict[str, Any]:
+        """Return the secrets as the secrets file holds them: ``{"plugins": {id: {...}}}``.
+
+        Only for writing that file back; never print or send the result.
+        """
+        return {
+            "plugins": {
+                instance.instance_id: plain_data(instance.secrets)
+                for instance in self.plugins.values()
+                if instance.secrets
+            }
+        }

@@ -10,6 +10,7 @@ A test checks the file is up to date.
 
 from __future__ import annotations
 
+from config.migrate import CURRENT_VERSION, STEPS, VERSION_KEY
 from config.schema import ENV_PREFIX, TYPE_NAMES, Setting, format_toml_value
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
 
@@ -67,6 +68,13 @@ def settings_reference_markdown() -> str:
         "Unknown keys in host sections are errors. A running host watches its config file: "
         "settings marked *live* below change at once when the file is saved, the others "
         "on the next restart (the host says which are waiting).",
+        "",
+        f"A file records its format in a top-level `{VERSION_KEY} = {CURRENT_VERSION}`; one "
+        "without it is version 1 (ledhost 0.1). `ledhost run` and `ledhost config check` "
+        "upgrade an older file in place, keeping its comments and the old file in "
+        "`.ledhost-backups/` beside it (a read-only file is upgraded in memory on every "
+        "start), and refuse a file from a newer ledhost. Changes: "
+        + " ".join(f"version {step.version + 1}: {step.summary}" for step in STEPS),
         "",
     ]
     for section in SECTIONS:

@@ -18,7 +18,10 @@ from typing import Final
 
 from config.schema import RGB_SEQUENCES, TRANSITION_KINDS, Setting
 
-__all__ = ["INSTANCE_SETTINGS", "SECTIONS", "SETTINGS"]
+__all__ = ["INSTANCE_SETTINGS", "LOG_LEVELS", "SECTIONS", "SETTINGS"]
+
+#: Names of the log levels ``[logging]`` accepts, least severe first.
+LOG_LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error")
 
 # The tables below are kept one declaration per row, like the table they are; ruff's
 # formatter would spread each call over eight lines and hide the table.
@@ -32,9 +35,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Rows of one panel, in pixels (typically 16, 32 or 64)."),
     Setting("display", "cols", int, 64, min=1, max=512,
             help="Columns of one panel, in pixels (typically 32 or 64)."),
-    Setting("display", "chain_length", int, 1, min=1, max=64,
-            help="Panels daisy-chained on one connector; the display is "
-                 "`cols * chain_length` pixels wide."),
+    Setting("display", "chain", int, 1, min=1, max=64,
+            help="Panels daisy-chained on one connector (`--led-chain`); the display is "
+                 "`cols * chain` pixels wide. Config version 1 called it `chain_length`; "
+                 "ledhost renames it when it upgrades the file."),
     Setting("display", "parallel", int, 1, min=1, max=6,
             help="Chains driven in parallel (1-3 on most Pis, up to 6 with the "
                  "compute-module mapping); the display is `rows * parallel` pixels high."),
@@ -206,6 +210,31 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Folder for plugin data, plugin environments and state. Empty means "
                  "`$XDG_DATA_HOME/ledhost` (default `~/.local/share/ledhost`); otherwise an "
                  "absolute path or one starting with `~/`."),
+    # [web] -- the admin UI, a separate process (DESIGN.md "Web").
+    Setting("web", "enabled", bool, True,
+            help="Whether the host starts the admin web UI (dashboard, plugins, store, "
+                 "settings). Without it the panel is configured through this file only."),
+    Setting("web", "bind", str, "0.0.0.0",
+            help="Address the admin UI listens on. The default, `0.0.0.0` (every IPv4 "
+                 "interface), makes the UI of a headless Pi reachable from the other "
+                 "machines on the LAN, which is how it is meant to be used; every page "
+                 "asks for the admin password. `127.0.0.1` keeps it to the Pi itself (reach "
+                 "it through `ssh -L`); `::` listens on IPv6 as well."),
+    Setting("web", "port", int, 8080, min=1, max=65535,
+            help="TCP port of the admin UI; the `system` plugin shows the URL with it. "
+                 "Ports below 1024 need root."),
+    # [logging] -- the host's own log; plugin records reach it through the host.
+    Setting("logging", "level", str, "info", choices=LOG_LEVELS,
+            help="Least severe record the host logs. `ledhost run -v` (debug) and `-q` "
+                 "(warning) win over it."),
+    Setting("logging", "file", str, "",
+            help="Log file; empty logs to standard error, which systemd puts in the journal. "
+                 "An absolute path or one starting with `~/`; the file is rotated at 1 MiB "
+                 "and 3 old ones are kept (`.1` to `.3`)."),
+    Setting("logging", "plugin_level", str, "info", choices=LOG_LEVELS,
+            help="Least severe plugin record the host logs, to quiet a chatty plugin "
+                 "(`warning`); records below `level` are not logged either. Workers send "
+                 "no debug records, so `debug` logs what `info` does."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

@@ -1,4 +1,4 @@
-"""The ``ledhost`` command line: ``run``, ``plugins`` and ``render``.
+"""The ``ledhost`` command line: ``run``, ``plugins``, ``render`` and ``config``.
 
 Thin by design: parse, build what the command needs, report a failure as one line on
 stderr with a non-zero status (2 for bad usage, 1 otherwise), never a traceback.
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host import __version__
+from host.cli_config import add_config_parser, cmd_config, migrate_and_note
 from host.errors import HostError
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up if the plugin has not rendered after this many seconds (default 60)",
     )
     render.add_argument("--plugin-path", action="append", default=[], type=Path)
+
+    add_config_parser(sub, common)
     return parser
 
 
@@ -118,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(ns)
         if ns.command == "plugins":
             return cmd_plugins(ns)
+        if ns.command == "config":
+            return cmd_config(ns)
         return cmd_render(ns)
     except UsageError as exc:
         print(f"ledhost: error: {exc}", file=sys.stderr)
@@ -149,8 +154,16 @@ def _check_writable(path: Path, suffixes: tuple[str, ...]) -> None:
 def cmd_run(ns: argparse.Namespace) -> int:
     from config import load_config
     from host.app import Host, RunOptions
+    from host.logsetup import apply_logging
+    from host.worker_secrets import forget_config_environment
 
-    cfg = load_config(ns.config)
+    migrate_and_note(ns.config)
+    # Live reloads read the environment as it was at start; everything the host starts
+    # (zygote, workers, helpers) gets it without config overrides, which may be secrets.
+    env = dict(os.environ)
+    cfg = load_config(ns.config, env=env)
+    forget_config_environment(os.environ)
+    apply_logging(cfg.logging, verbose=ns.verbose, quiet=ns.quiet)
     only = _parse_plugins(ns.plugins if ns.plugins is not None else os.environ.get(PLUGINS_ENV))
     if ns.snapshot is not None:
         _check_writable(ns.snapshot, (".gif", ".png"))
@@ -167,6 +180,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         launcher=ns.launcher,
         plugin_paths=tuple(str(p) for p in ns.plugin_path),
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
+        config_env=env,
     )
     return Host(cfg, options).run()
 
@@ -179,7 +193,7 @@ def _worker_rules() -> WorkerRules:
     from config import load_config
     from host.app import checked_rules
 
-    return checked_rules(load_config(None))
+    return checked_rules(load_config(None, secrets_path=False))
 
 
 def cmd_plugins(ns: argparse.Namespace) -> int:
@@ -304,20 +318,23 @@ def _enlarge(frame: Any, scale: int) -> Any:
 
 
 def _save_images(images: list[Any], durations: list[float], out: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    # mkstemp makes the file private (0600); a picture is meant to be shared like any
-    # file the user creates, so it gets the mode the umask gives.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        if out.suffix.lower() == ".gif" and len(images) > 1:
-            ms = [max(20, int(round(d * 1000))) for d in durations]
-            images[0].save(tmp, save_all=True, append_images=images[1:], duration=ms, loop=0)
-        else:
-            images[-1 if out.suffix.lower() == ".png" else 0].save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Encode the picture in memory, then write it with one ``atomic_write``.
+
+    A viewer never sees half a picture, and a new file gets the mode the umask gives like
+    any file the user creates (a picture is meant to be shared, not private).
+    """
+    import io
+
+    from config.atomic import atomic_write
+
+    buffer = io.BytesIO()
+    if out.suffix.lower() == ".gif" and len(images) > 1:
+        ms = [max(20, int(round(d * 1000))) for d in durations]
+        images[0].save(
+            buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
+        )
+    elif out.suffix.lower() == ".png":
+        images[-1].save(buffer, format="PNG")
+    else:
+        images[0].save(buffer, format="GIF")
+    atomic_write(out, buffer.getvalue())

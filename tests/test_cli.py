@@ -340,7 +340,7 @@ def test_run_with_a_config_file_and_two_instances_of_one_plugin(tmp_path: Path) 
     """Verify instances: two clocks in two timezones, each its own worker and status."""
     config = tmp_path / "ledhost.toml"
     config.write_text(
-        "[display]\nrows = 32\ncols = 64\nchain_length = 2\nbrightness = 50\n"
+        "[display]\nrows = 32\ncols = 64\nchain = 2\nbrightness = 50\n"
         "[rotation]\nmodes = [{mode = 'home:time', duration = 1.0}, 'tokyo']\n"
         "[plugins.home]\nplugin = 'clock'\n"
         "[plugins.tokyo]\nplugin = 'clock'\ntimezone = 'Asia/Tokyo'\n"

@@ -82,7 +82,7 @@ def test_embedded_default_loads_as_64x32_with_clock_text_and_system() -> None:
 
 
 def test_derived_width_and_height_follow_chain_and_parallel() -> None:
-    overrides = {"display": {"rows": 64, "cols": 32, "chain_length": 3, "parallel": 2}}
+    overrides = {"display": {"rows": 64, "cols": 32, "chain": 3, "parallel": 2}}
     display = load_config(env=ENV, overrides=overrides).display
     assert (display.width, display.height) == (96, 128)
 
@@ -106,6 +106,8 @@ def test_section_dataclasses_have_exactly_the_declared_settings() -> None:
         "schedule": ScheduleConfig,
         "workers": WorkersConfig,
         "paths": PathsConfig,
+        "web": config.model.WebConfig,
+        "logging": config.model.LoggingConfig,
     }
     assert set(fields) == set(config.settings.SECTIONS)
     for section, cls in fields.items():
@@ -985,3 +987,22 @@ def test_config_package_imports_nothing_else_of_ledhost() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_unknown_plugin_option_is_reported_with_a_suggestion() -> None:
+    """Verify a misspelt option is an error even though JSON Schema allows extra keys."""
+    schema = {"type": "object", "properties": {"message": {"type": "string", "default": ""}}}
+    with pytest.raises(ConfigError) as info:
+        config.validate_plugin_options(schema, {"mesage": "hi"}, where="plugins.text")
+    assert "plugins.text.mesage: unknown option 'mesage' (did you mean 'message'?)" in str(
+        info.value
+    )
+
+
+@pytest.mark.parametrize(
+    "extra", [{"additionalProperties": True}, {"patternProperties": {"^x-": {}}}]
+)
+def test_a_schema_that_says_so_takes_free_form_options(extra: dict[str, Any]) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer", "default": 1}}, **extra}
+    result = config.validate_plugin_options(schema, {"x-b": 2}, where="plugins.p")
+    assert result == {"a": 1, "x-b": 2}

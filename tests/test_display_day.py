@@ -82,7 +82,9 @@ def test_inside_an_on_window_the_rotation_runs(tmp_path: Path) -> None:
     host, backend, stats = _run_pair(
         # Long enough for a worker to start on a loaded machine: only "something showed"
         # is asserted, never how soon.
-        tmp_path, {"schedule": {"on": [_window_around_now(inside=True)]}}, seconds=6.0
+        tmp_path,
+        {"schedule": {"on": [_window_around_now(inside=True)]}},
+        seconds=6.0,
     )
     assert stats["display"]["on"] is True
     assert stats["modes_shown"][0]["mode"] == "solid:fill"
