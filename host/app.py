@@ -4,7 +4,9 @@ One thread waits on everything in one place (every worker's ready eventfd, senti
 control socket, plus a signal pipe) with a timeout to the next thing that falls due: a
 scroll step, the end of a mode's turn, a restart. It composites and pushes only when
 something changed, never more often than the frame-rate ceiling, and never waits on a
-worker: until a new mode's first frame arrives, the panel keeps what it shows.
+worker: until a new mode's first frame arrives, the panel keeps what it shows. An edited
+config file is noticed by :mod:`host.reload` on the same loop and applied by
+:mod:`host.reconfigure`, restarting only what cannot change otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import selectors
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from host.framebus import Frame, Geometry
 from host.lineup import Lineup
 from host.planning import checked_rules, matrix_options, plan_instances
 from host.presenter import Presenter, TickerSource
+from host.reconfigure import Reconfigurer
 from host.scheduler import Decision, Scheduler, Slot
 from host.spawner import Undertaker, make_launcher, process_cpu_seconds
 from host.states import WorkerState
@@ -37,7 +41,7 @@ from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervisor import Supervisor
 from host.ticker_show import TickerShow
 from host.timetable import Timetable
-from host.watchdog import MIB, rules_from_config
+from host.watchdog import rules_from_config
 from host.worker_handle import StripImage, WorkerHandle
 
 log = logging.getLogger("ledhost.host")
@@ -65,6 +69,14 @@ class RunOptions:
     #: Look for plugins pip-installed into ledhost's environment.
     environment_plugins: bool = True
     trace_plugins: bool = False
+    #: Reload the config file when it changes and apply what can change live.
+    watch_config: bool = True
+    #: The environment and overrides the config was loaded with, to reload it the same
+    #: way (``None``: ``os.environ``; no overrides).
+    config_env: Mapping[str, str] | None = None
+    config_overrides: Mapping[str, Any] | None = None
+    #: More files the config is read from (the secrets file), watched as well.
+    config_files: tuple[Path, ...] = ()
 
 
 class Host:
@@ -106,36 +118,15 @@ class Host:
         self.timetable = Timetable(cfg.schedule)
         self._warned: set[str] = set()
         self.lineup = Lineup(cfg, self._warn_once)
+        #: Applies config edits while running; its watcher notices them.
+        self.reconfigurer = Reconfigurer(self)
 
     # -- set-up ---------------------------------------------------------------------------
 
     def _add_instances(self) -> None:
         specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
         runnable, missing = plan_instances(self.cfg, specs, self.options.only)
-        for iid, plugin_id, why in missing:
-            log.error("plugin instance %r: %s", iid, why)
-            self.missing[iid] = {
-                "plugin": plugin_id,
-                "state": "stopped",
-                "restarts": 0,
-                "frames": 0,
-                "last_error": why,
-                "last_exit": None,
-                "modes": [],
-            }
-        for iid, spec, opts in runnable:
-            section = self.cfg.plugins.get(iid)
-            source = section.source if section is not None else "defaults"
-            memory = section.memory_limit_mb * MIB if section is not None else 0
-            self.supervisor.add(
-                WorkerHandle(
-                    instance_id=iid,
-                    spec=spec,
-                    options=opts,
-                    options_source=source,
-                    memory_limit=memory,
-                )
-            )
+        self.reconfigurer.add_instances(runnable, missing, None)
         if not runnable:
             log.warning("no plugin to run: the panel stays dark")
 
@@ -222,11 +213,17 @@ class Host:
     def _can_show(self, slot: Slot) -> bool:
         return self.lineup.can_show(slot, self.supervisor.handles, self.timetable)
 
-    def _follow_schedule(self, now: float) -> bool:
-        """Apply the display schedule; ``False`` while it says the panel is off."""
-        if self.timetable.refresh(time.time()):
+    def _follow_schedule(self, now: float, restyle: bool = False) -> bool:
+        """Apply the display schedule; ``False`` while it says the panel is off.
+
+        :param restyle: set the colours and redraw even if the schedule's verdict is the
+            same (brightness or gamma were reconfigured).
+        """
+        changed = self.timetable.refresh(time.time())
+        if changed or restyle:
             state = self.timetable.state
-            log.info("schedule: %s", state.reason)
+            if changed:
+                log.info("schedule: %s", state.reason)
             display = self.cfg.display
             self.compositor.set_color(
                 ColorSettings(
@@ -328,10 +325,6 @@ class Host:
             self.supervisor.handles[decision.slot.instance], decision.slot.mode
         )
 
-    def _activate_members(self, slot: Slot) -> None:
-        handles = self.supervisor.handles
-        self.lineup.activate_members(slot, handles, self.supervisor.activate)
-
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -398,12 +391,16 @@ class Host:
     def _loop(self) -> None:
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_tick = 0.0
+        watcher = self.reconfigurer.watcher
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
+            if watcher is not None:
+                watcher.poll(now)
             self._decide(now)
             wake_times = [
+                watcher.next_look() if watcher is not None else None,
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
@@ -504,6 +501,7 @@ class Host:
             "schedule": state.reason,
             "showing": self._current.key if self._current is not None else None,
             **scheduler,
+            "config": self.reconfigurer.status(),
         }
 
     # -- what the user asks for (the control socket will call these) --------------------

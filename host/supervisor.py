@@ -15,10 +15,13 @@ import logging
 import selectors
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from config.model import PluginInstanceConfig
+from config.plugin_schema import PluginConfig
 from host import exitcodes, proctree, spawner
 from host.control import Channel
 from host.enforcer import Enforcer
@@ -78,6 +81,11 @@ class Supervisor:
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
         self.handles: dict[str, WorkerHandle] = {}
+        #: Workers of instances taken out of :attr:`handles` (a live reload removed or
+        #: replaced them), until their process is reaped.
+        self.retiring: list[WorkerHandle] = []
+        #: Instances to start once the retiring worker of the same id is gone.
+        self.pending: set[str] = set()
         self.messenger = Messenger(
             geometry=geometry,
             selector=selector,
@@ -124,6 +132,21 @@ class Supervisor:
         for handle in self.handles.values():
             if handle.state is WorkerState.STOPPED:
                 self.start(handle, now)
+
+    def start_soon(self, handle: WorkerHandle, now: float) -> None:
+        """Add ``handle`` and start it now, or once the old worker of its instance is gone.
+
+        A replaced instance's new worker waits for the old one: both would use the same
+        data folder, and a plugin may hold files or ports there.
+        """
+        self.add(handle)
+        if self._retiring(handle.instance_id):
+            self.pending.add(handle.instance_id)
+        else:
+            self.start(handle, now)
+
+    def _retiring(self, instance_id: str) -> bool:
+        return any(h.instance_id == instance_id for h in self.retiring)
 
     def start(self, handle: WorkerHandle, now: float) -> None:
         """Spawn ``handle``'s worker; a failure to spawn is a failure like any other."""
@@ -196,9 +219,33 @@ class Supervisor:
     def deactivate(self, handle: WorkerHandle) -> None:
         self.messenger.deactivate(handle)
 
-    def configure(self, handle: WorkerHandle, options: dict[str, Any]) -> None:
+    def configure(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> None:
         """See :meth:`Messenger.configure`."""
-        self.messenger.configure(handle, options)
+        self.messenger.configure(handle, options, secrets, section=section)
+
+    def check_options(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> PluginConfig:
+        """Validate new options as :meth:`configure` would, without sending anything.
+
+        A live reload checks every changed instance first, so that one bad option
+        refuses the whole edit before any worker hears of it (see :meth:`Messenger.check`).
+
+        :raises ConfigError: naming each bad option (``plugins.<instance>.<key>``).
+        """
+        return self.messenger.check(handle, options, secrets, section=section)
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
@@ -291,6 +338,13 @@ class Supervisor:
 
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
+        self.retiring = [h for h in self.retiring if h.process is not None]
+        for instance_id in list(self.pending):
+            if not self._retiring(instance_id):
+                self.pending.discard(instance_id)
+                handle = self.handles.get(instance_id)
+                if handle is not None and handle.state is WorkerState.STOPPED:
+                    self.start(handle, now)
         for handle in self.handles.values():
             if handle.state is WorkerState.BACKOFF and handle.restart_at is not None:
                 if now >= handle.restart_at:
@@ -299,7 +353,7 @@ class Supervisor:
                     self.start(handle, now)
             elif handle.process is not None:
                 self._sample_cpu(handle)
-        self.enforcer.check_deadlines(self.handles.values(), now)
+        self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
         self.enforcer.monitor(self.handles.values(), now)
         wall = time.time()
         for instance_id, plugin_log in self.logs.items():
@@ -328,7 +382,7 @@ class Supervisor:
         """
         rules = self.rules
         times: list[float] = []
-        for h in self.handles.values():
+        for h in [*self.handles.values(), *self.retiring]:
             if h.restart_at is not None:
                 times.append(h.restart_at)
             if h.process is None:
@@ -372,6 +426,27 @@ class Supervisor:
 
     # -- stopping -------------------------------------------------------------------------
 
+    def retire(self, handle: WorkerHandle, now: float) -> None:
+        """Take an instance out (the config no longer has it) and stop its worker.
+
+        It leaves :attr:`handles` at once, so nothing shows or restarts it; a live process
+        is asked to stop and, like any stop, gets SIGTERM and then SIGKILL if it takes
+        longer than the stop timeout (:meth:`tick`). It is reaped as usual.
+        """
+        if self.handles.get(handle.instance_id) is handle:
+            del self.handles[handle.instance_id]
+        self.pending.discard(handle.instance_id)
+        handle.restart_at = None
+        if handle.process is None:
+            if handle.state in (WorkerState.BACKOFF, WorkerState.EXITED, WorkerState.QUARANTINED):
+                handle.change_state(WorkerState.STOPPED, now)
+            return
+        self.messenger.send(handle, {"t": "stop"})
+        if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
+            handle.change_state(WorkerState.STOPPING, now)
+        handle.stop_requested_at = now
+        self.retiring.append(handle)
+
     def stop_all(self, graceful_timeout: float | None = None) -> None:
         """The stop ladder (gunicorn ``stop()``): ask, wait, SIGKILL the trees, reap.
 
@@ -381,6 +456,7 @@ class Supervisor:
         if graceful_timeout is None:
             graceful_timeout = self.rules.stop_timeout
         now = time.monotonic()
+        self.pending.clear()
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
                 self.messenger.send(handle, {"t": "stop"})
@@ -390,14 +466,15 @@ class Supervisor:
                 handle.restart_at = None
                 handle.change_state(WorkerState.STOPPED, now)
         deadline = now + graceful_timeout
-        while any(h.process is not None for h in self.handles.values()):
+        everyone = [*self.handles.values(), *self.retiring]
+        while any(h.process is not None for h in everyone):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             for key, events in self.selector.select(min(remaining, 0.1)):
                 if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
                     self.dispatch(key, time.monotonic(), events)
-        for handle in self.handles.values():
+        for handle in everyone:
             if handle.process is not None:
                 log.warning(
                     "plugin instance %r did not stop in %.1fs; killing it",
@@ -410,8 +487,8 @@ class Supervisor:
                     handle.process.pid, known=handle.tree, start_time=handle.pid_start
                 )
         end = time.monotonic() + 2.0
-        while any(h.process is not None for h in self.handles.values()) and time.monotonic() < end:
-            for handle in self.handles.values():
+        while any(h.process is not None for h in everyone) and time.monotonic() < end:
+            for handle in everyone:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()

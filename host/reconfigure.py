@@ -1,0 +1,256 @@
+"""Applying a reloaded config to the running host, without restarting what need not.
+
+:class:`Reconfigurer` takes a newly loaded, valid :class:`~config.HostConfig`, diffs it
+against the running one (:func:`config.diff.diff_configs`) and applies it in two steps:
+
+1. **Check** what only the workers can judge: each changed instance's options against
+   the JSON Schema its worker reported. One bad option refuses the whole edit with a
+   :class:`~config.ConfigError`, before anything changed, so the running config stays
+   whole (never half old, half new).
+2. **Apply**: ``configure`` goes to the changed instances only (their workers call the
+   ``configure`` hook and redraw; the others hear nothing); added instances start,
+   removed ones stop, instances with a new plugin id or memory limit get a new worker;
+   brightness, gamma, frame rate, rotation, transitions, ticker, layouts and schedules
+   change at once. The mode on screen may finish its turn; the next one follows the new
+   rotation. Settings that need a restart (panel geometry) keep their running values
+   (:func:`config.diff.keep_running_values`) and are reported.
+
+It also adds the instances at start (:meth:`Reconfigurer.add_instances`), so the host
+builds workers in one place, and owns the :class:`~host.reload.ConfigWatcher`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from config import ConfigError, ConfigIssue, HostConfig, PluginInstanceConfig, load_config
+from config.diff import ConfigDiff, diff_configs, keep_running_values
+from host.discovery import PluginSpec, discover
+from host.lineup import Lineup
+from host.planning import make_handle, plan_instances
+from host.reload import ConfigWatcher
+from host.states import WorkerState
+from host.timetable import Timetable
+from host.worker_handle import WorkerHandle
+
+if TYPE_CHECKING:
+    from host.app import Host
+
+log = logging.getLogger("ledhost.config")
+
+#: Settings whose change means new colour tables and a redraw of what is shown.
+_COLOUR_KEYS = frozenset({"display.brightness", "display.gamma"})
+
+
+class Reconfigurer:
+    """Adds the host's plugin instances and applies config reloads to it.
+
+    :param host: the host to change; only its loop thread may call :meth:`apply`.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.loaded_at = time.time()
+        #: Watches the config file; ``None`` when there is no file (the built-in default)
+        #: or the run asked not to (``RunOptions.watch_config``).
+        self.watcher: ConfigWatcher | None = None
+        options, path, secrets = host.options, host.cfg.path, host.cfg.secrets_path
+        if path is not None and options.watch_config:
+            load = functools.partial(
+                load_config,
+                path,
+                env=options.config_env,
+                overrides=options.config_overrides,
+                secrets_path=secrets,
+            )
+            files = [path, *([secrets] if secrets is not None else []), *options.config_files]
+            self.watcher = ConfigWatcher(files, load, self.apply)
+            log.info("watching %s for changes", ", ".join(map(str, files)))
+
+    def status(self) -> dict[str, Any]:
+        """The ``config`` block of :meth:`Host.display_status <host.app.Host.display_status>`."""
+        if self.watcher is not None:
+            return self.watcher.status()
+        path = self.host.cfg.path
+        return {
+            "path": None if path is None else str(path),
+            "loaded_at": self.loaded_at,
+            "reloads": 0,
+            "last_error": None,
+            "last_error_at": None,
+            "restart_needed": [],
+        }
+
+    # -- instances ------------------------------------------------------------------------
+
+    def add_instances(
+        self,
+        runnable: Iterable[tuple[str, PluginSpec, dict[str, Any]]],
+        missing: Iterable[tuple[str, str, str]],
+        now: float | None,
+    ) -> None:
+        """Give the supervisor a worker per runnable instance; record the missing ones.
+
+        :param runnable: ``(instance, spec, options)`` from :func:`plan_instances`.
+        :param missing: ``(instance, plugin id, why)`` of instances that cannot run.
+        :param now: start the workers now (a reload); ``None`` at set-up, where the host
+            starts them all together.
+        """
+        host = self.host
+        for iid, plugin_id, why in missing:
+            log.error("plugin instance %r: %s", iid, why)
+            host.missing[iid] = {
+                "plugin": plugin_id,
+                "state": "stopped",
+                "restarts": 0,
+                "frames": 0,
+                "last_error": why,
+                "last_exit": None,
+                "modes": [],
+            }
+        for iid, spec, opts in runnable:
+            host.missing.pop(iid, None)
+            handle = make_handle(host.cfg, iid, spec, opts)
+            if now is None:
+                host.supervisor.add(handle)
+            else:
+                host.supervisor.start_soon(handle, now)
+
+    # -- reloads --------------------------------------------------------------------------
+
+    def apply(self, new: HostConfig) -> ConfigDiff:
+        """Apply ``new`` to the running host, or refuse it whole.
+
+        :returns: what changed (settings waiting for a restart included).
+        :raises ConfigError: an instance's new options do not fit its plugin's schema;
+            nothing was changed.
+        """
+        host = self.host
+        old = host.cfg
+        diff = diff_configs(old, new)
+        handles = host.supervisor.handles
+        changed = [iid for iid in diff.changed_instances if iid in handles]
+        # An instance picked by --plugins that the config now defines: new options.
+        changed += [
+            iid
+            for iid in diff.added_instances
+            if iid in handles and handles[iid].spec.plugin_id == new.plugins[iid].plugin_id
+        ]
+        self._check_options(new, changed)
+        running = keep_running_values(old, new, diff)
+        now = time.monotonic()
+        host.cfg = running
+        if diff.instances_changed:
+            self._change_instances(running, diff, now)
+        for iid in changed:
+            if iid in handles:
+                self._configure(handles[iid], running.plugins[iid], now)
+        self._apply_display(old, running, diff, now)
+        return diff
+
+    def _check_options(self, new: HostConfig, changed: list[str]) -> None:
+        """Refuse the reload if any changed instance's options do not fit its schema."""
+        issues: list[ConfigIssue] = []
+        for iid in changed:
+            handle = self.host.supervisor.handles[iid]
+            if handle.config is None:
+                continue  # not started yet, or refused: its next start checks them
+            instance = new.plugins[iid]
+            try:
+                self.host.supervisor.check_options(handle, instance.options, section=instance)
+            except ConfigError as exc:
+                issues.extend(exc.errors)
+        if issues:
+            raise ConfigError(issues)
+
+    def _configure(self, handle: WorkerHandle, instance: PluginInstanceConfig, now: float) -> None:
+        """New options (and secrets) for one instance: to its live worker, or for its
+        next start."""
+        supervisor = self.host.supervisor
+        if handle.config is not None and handle.process is not None:
+            supervisor.configure(handle, instance.options, section=instance)
+            return
+        handle.take_section(instance)
+        if handle.process is None and handle.state in (WorkerState.EXITED, WorkerState.QUARANTINED):
+            # Stopped by its old options, or by failures these options may fix: try again
+            # with a clean record (the supervisor's "retry now").
+            supervisor.retry(handle, now)
+
+    def _change_instances(self, cfg: HostConfig, diff: ConfigDiff, now: float) -> None:
+        """Stop removed and replaced instances; start added and replacing ones."""
+        host = self.host
+        only = host.options.only
+        wanted = set(only) if only is not None else {p.instance_id for p in cfg.enabled_plugins}
+        for iid, handle in list(host.supervisor.handles.items()):
+            if iid not in wanted or iid in diff.restart_instances:
+                host.scheduler.release(iid)
+                host.supervisor.retire(handle, now)
+                log.info(
+                    "plugin instance %r stopped: %s",
+                    iid,
+                    "replaced" if iid in wanted else "removed",
+                )
+        for iid in [iid for iid in host.missing if iid not in wanted]:
+            del host.missing[iid]
+        fresh = tuple(
+            iid
+            for iid in (*diff.added_instances, *diff.restart_instances)
+            if iid in wanted and iid not in host.supervisor.handles
+        )
+        if fresh:
+            options = host.options
+            specs = discover(options.plugin_paths, environment=options.environment_plugins)
+            runnable, missing = plan_instances(cfg, specs, fresh)
+            self.add_instances(runnable, missing, now)
+
+    def _apply_display(
+        self, old: HostConfig, new: HostConfig, diff: ConfigDiff, now: float
+    ) -> None:
+        """Frame rate, colours, schedule, rotation, ticker and layouts, from now on."""
+        host = self.host
+        keys = set(diff.live_keys)
+        host.scheduler.max_dwell = new.rotation.max_dwell
+        host.min_interval = host.presenter.min_interval = 1.0 / new.display.fps
+        schedule = any(key.startswith("schedule.") for key in keys)
+        if schedule:
+            host.timetable = Timetable(new.schedule)
+        if old.ticker != new.ticker or diff.layouts_changed:
+            self._regroup(new, now)
+        else:
+            host.lineup.cfg = new
+            host.lineup.entries.clear()
+        host._rebuild_rotation()
+        if schedule or keys & _COLOUR_KEYS:
+            host._follow_schedule(now, restyle=True)
+
+    def _regroup(self, new: HostConfig, now: float) -> None:
+        """A new ticker and layouts; one on screen is shown again from its start.
+
+        Its members are told to stop drawing for the old one, so that the next decision
+        activates them afresh for the new one (a member already drawing would otherwise
+        never send the new band its strip).
+        """
+        host = self.host
+        current = host._current
+        on_screen = current is not None and host.lineup.is_group(current.instance)
+        members = host.lineup.instances_of(current) if current is not None and on_screen else set()
+        host.lineup = Lineup(new, host._warn_once)
+        if not on_screen:
+            return
+        for iid in members:
+            handle = host.supervisor.handles.get(iid)
+            if handle is not None:
+                host.supervisor.deactivate(handle)
+        host._current = None
+        host.presenter.switched(None)
+        host._rebuild_rotation()
+        host._decide(now)
+        if host._current is None:
+            host.presenter.blank(now)  # the group is gone and nothing else can show
+
+
+__all__ = ["Reconfigurer"]

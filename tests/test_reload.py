@@ -1,0 +1,533 @@
+"""Live reload, end to end: a real host, real workers, a real config file edited on disk.
+
+The host loop must own the main thread (it installs signal handlers), so each test runs
+its edits in a helper thread beside ``host.run()``: write the file as an editor saves it
+(a temp file renamed over it), then wait -- generously, the box is shared -- until the
+effect shows: in the pushed pixels, the worker's ``calls.jsonl`` (the ``everyhook`` test
+plugin logs every hook call there), the supervisor's handles or the reload status. The
+thread stops the host when done; assertions on what it saw run in the test itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tomlkit
+
+from config import ConfigError, ConfigIssue, HostConfig, load_config
+from config.diff import ConfigDiff
+from host.app import Host, RunOptions
+from host.color import ColorSettings, build_luts
+from host.reload import ConfigWatcher
+from host.states import WorkerState
+from tests.conftest import TEST_PLUGINS
+from tests.test_host import RecordingBackend
+
+#: Longest one wait may take; a test run is capped at a few of these.
+WAIT = 20.0
+WHITE = (255, 255, 255)
+GREEN = (0, 255, 0)
+RED = (255, 0, 0)
+
+
+def _instance(color: str) -> dict[str, Any]:
+    # frame_delay: one frame an hour, a still image: whatever the panel shows after an
+    # edit was drawn again by the host or by a worker the edit reached.
+    return {"plugin": "everyhook", "color": color, "frame_delay": 3600}
+
+
+@dataclass
+class LiveHost:
+    """A host running on a config file, and what a test does to it meanwhile."""
+
+    host: Host
+    backend: RecordingBackend
+    path: Path
+    tables: dict[str, Any]
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    # -- the file ---------------------------------------------------------------------
+
+    def save(self, text: str | None = None) -> None:
+        """Write :attr:`tables` (or ``text``) as an editor saves: a temp file, renamed over."""
+        data = tomlkit.dumps(self.tables) if text is None else text
+        fd, tmp = tempfile.mkstemp(prefix=".ledhost.", dir=self.path.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
+        os.replace(tmp, self.path)
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        change(self.tables)
+        self.save()
+
+    # -- what the host does -------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
+        end = time.monotonic() + WAIT
+        while not predicate():
+            if self.finished.is_set():
+                raise AssertionError(f"the host stopped before {what}")
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out waiting for {what}; status: {self.status()}")
+            time.sleep(0.05)
+
+    def status(self) -> dict[str, Any]:
+        watcher = self.host.reconfigurer.watcher
+        assert watcher is not None
+        return watcher.status()
+
+    def wait_reloads(self, count: int) -> None:
+        self.wait_for(lambda: self.status()["reloads"] >= count, f"{count} reload(s)")
+
+    def wait_refused(self, after: float) -> str:
+        """Wait until an edit is refused later than ``after`` (wall time); its error."""
+        self.wait_for(
+            lambda: (self.status()["last_error_at"] or 0.0) > after, "the edit to be refused"
+        )
+        error: str = self.status()["last_error"]
+        return error
+
+    def handles(self) -> dict[str, Any]:
+        return dict(self.host.supervisor.handles)
+
+    def pids(self) -> dict[str, int | None]:
+        return {iid: h.pid for iid, h in self.handles().items()}
+
+    def running(self, *instances: str) -> bool:
+        handles = self.handles()
+        return all(
+            iid in handles and handles[iid].state is WorkerState.RUNNING for iid in instances
+        )
+
+    def last_pixel(self) -> tuple[int, ...] | None:
+        pushes = self.backend.pushes
+        return tuple(int(c) for c in pushes[-1][0][0, 0]) if pushes else None
+
+    def wait_pixel(self, pixel: tuple[int, ...], what: str) -> None:
+        self.wait_for(lambda: self.last_pixel() == pixel, what)
+
+    def calls(self, instance: str, hook: str) -> list[dict[str, Any]]:
+        path = self.host.cfg.paths.data_dir / "plugins" / instance / "calls.jsonl"
+        if not path.exists():
+            return []
+        lines = path.read_text().split("\n")[:-1]
+        return [r for r in map(json.loads, lines) if r["hook"] == hook]
+
+
+def run_live(
+    tmp_path: Path, tables: dict[str, Any], scenario: Callable[[LiveHost], None]
+) -> LiveHost:
+    """Run a host on ``tables`` (saved as its config file) while ``scenario`` edits it."""
+    tables = {
+        "workers": {"user": ""},
+        "paths": {"data_dir": str(tmp_path / "data")},
+        **tables,
+    }
+    path = tmp_path / "ledhost.toml"
+    path.write_text(tomlkit.dumps(tables))
+    cfg = load_config(path, env={})
+    backend = RecordingBackend(cfg.display.width, cfg.display.height)
+    options = RunOptions(
+        duration=4 * WAIT,  # a cap only: the scenario stops the host when it is done
+        stats_json=tmp_path / "stats.json",
+        environment_plugins=False,
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+        config_env={},
+    )
+    live = LiveHost(Host(cfg, options, backend=backend), backend, path, tables)
+    errors: list[BaseException] = []
+
+    def steps() -> None:
+        try:
+            scenario(live)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            live.host._stop = True
+
+    helper = threading.Thread(target=steps, daemon=True)
+    helper.start()
+    try:
+        assert live.host.run() == 0
+    finally:
+        live.finished.set()
+        helper.join(WAIT)
+    if errors:
+        raise errors[0]
+    return live
+
+
+def stats(tmp_path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((tmp_path / "stats.json").read_text())
+    return data
+
+
+# -- noticing a change (the watcher alone, with the time passed in) ----------------------
+
+
+@dataclass
+class Loads:
+    """A stand-in loader: counts loads, fails while :attr:`error` is set."""
+
+    cfg: HostConfig
+    error: str | None = None
+    loads: int = 0
+    applied: int = 0
+
+    def load(self) -> HostConfig:
+        self.loads += 1
+        if self.error is not None:
+            raise ConfigError([ConfigIssue("ledhost.toml", "display.brightness", self.error)])
+        return self.cfg
+
+    def apply(self, cfg: HostConfig) -> ConfigDiff:
+        self.applied += 1
+        return ConfigDiff(restart_keys=("display.rows",))
+
+
+def _watch(tmp_path: Path, *names: str) -> tuple[ConfigWatcher, Loads, list[Path]]:
+    paths = [tmp_path / name for name in names]
+    loads = Loads(load_config(None, env={}))
+    return ConfigWatcher(paths, loads.load, loads.apply, clock=lambda: 0.0), loads, paths
+
+
+def _poll_until(watcher: ConfigWatcher, start: float, end: float) -> float:
+    """Poll at every moment the watcher asks for, from ``start`` to ``end``; the last one."""
+    now = start
+    while now <= end:
+        watcher.poll(now)
+        now = max(now, watcher.next_look())
+    return now
+
+
+def test_watcher_looks_once_a_second_and_reads_a_file_written_in_pieces_once(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ledhost.toml").write_text("[display]\n")
+    watcher, loads, (path,) = _watch(tmp_path, "ledhost.toml")
+    assert watcher.next_look() == 1.0
+    assert not watcher.poll(0.5) and watcher.next_look() == 1.0, "not before a second"
+    assert not watcher.poll(1.0) and watcher.next_look() == 2.0
+    with path.open("a") as f:
+        f.write("brightness")
+    assert not watcher.poll(2.0)  # changed: wait for it to settle
+    assert watcher.next_look() == pytest.approx(2.3)
+    with path.open("a") as f:
+        f.write(" = 40\n")
+    assert not watcher.poll(2.3), "still being written"
+    assert watcher.poll(2.6), "settled: read once, whole"
+    assert (loads.loads, loads.applied, watcher.reloads) == (1, 1, 1)
+    assert watcher.next_look() == pytest.approx(3.6)
+    _poll_until(watcher, 3.6, 10.0)
+    assert loads.loads == 1, "an unchanged file is not read again"
+    assert watcher.status()["restart_needed"] == ["display.rows"]
+
+
+def test_watcher_sees_a_rename_over_the_file_even_with_the_same_size_and_time(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ledhost.toml").write_text("a = 1\n")
+    watcher, loads, (path,) = _watch(tmp_path, "ledhost.toml")
+    before = path.stat()
+    replacement = tmp_path / "new.toml"
+    replacement.write_text("a = 2\n")
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, path)
+    _poll_until(watcher, 1.0, 3.0)
+    assert loads.loads == 1
+
+
+def test_watcher_refuses_an_invalid_edit_and_retries_only_after_the_next_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "ledhost.toml").write_text("")
+    watcher, loads, (path, secrets) = _watch(tmp_path, "ledhost.toml", "secrets.toml")
+    loads.error = "expected an integer from 0 to 100, found string 'loud'"
+    path.write_text("[display]\nbrightness = 'loud'\n")
+    now = _poll_until(watcher, 1.0, 5.0)
+    assert (loads.loads, loads.applied, watcher.reloads) == (1, 0, 0)
+    status = watcher.status()
+    assert "display.brightness" in status["last_error"] and "'loud'" in status["last_error"]
+    (record,) = [r for r in caplog.records if "edit refused" in r.getMessage()]
+    assert record.levelno == logging.WARNING and "display.brightness" in record.getMessage()
+    now = _poll_until(watcher, now, now + 5.0)
+    assert loads.loads == 1, "the same broken file is not read again"
+    # A file that did not exist (the secrets file) appearing is a change too.
+    loads.error = None
+    secrets.write_text("")
+    _poll_until(watcher, now, now + 3.0)
+    assert (loads.loads, loads.applied, watcher.reloads) == (2, 1, 1)
+    assert watcher.status()["last_error"] is None
+
+
+# -- host settings ------------------------------------------------------------------------
+
+
+def test_brightness_change_recolours_the_shown_frame_without_restarting_workers(
+    tmp_path: Path,
+) -> None:
+    dimmed = tuple(int(c) for c in build_luts(ColorSettings(25, 1.0))[:, 255])
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(WHITE, "a white frame")
+        seen["pids"] = live.pids()
+        seen["renders"] = len(live.calls("one", "render_frame"))
+        live.edit(lambda t: t["display"].update(brightness=25))
+        live.wait_pixel(dimmed, "the white frame, dimmed")
+        seen["after"] = live.pids()
+        seen["renders_after"] = len(live.calls("one", "render_frame"))
+
+    live = run_live(
+        tmp_path,
+        {
+            "display": {"brightness": 100},
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#ffffff")},
+        },
+        scenario,
+    )
+    assert dimmed[0] < 255
+    assert seen["after"] == seen["pids"], "no worker was restarted"
+    # The host pushed the frame it had again, in the new colours: the worker drew nothing.
+    assert seen["renders_after"] == seen["renders"] == 1
+    assert live.calls("one", "configure") == []
+    assert live.host.compositor.brightness == 25
+    config = stats(tmp_path)["display"]["config"]
+    assert config["reloads"] == 1 and config["last_error"] is None
+    assert config["restart_needed"] == [] and config["path"] == str(live.path)
+
+
+def test_geometry_change_says_restart_needed_and_changes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREEN, "a green frame")
+        seen["pids"] = live.pids()
+        live.edit(lambda t: t["display"].update(rows=16))
+        live.wait_reloads(1)
+        seen["after"] = live.pids()
+        # An edit afterwards still reports it: the file still asks for 16 rows.
+        live.edit(lambda t: t["display"].update(brightness=60))
+        live.wait_reloads(2)
+        seen["status"] = live.status()
+
+    caplog.set_level(logging.INFO, logger="ledhost")
+    live = run_live(
+        tmp_path,
+        {
+            "display": {"rows": 32},
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#00ff00")},
+        },
+        scenario,
+    )
+    assert seen["status"]["restart_needed"] == ["display.rows"]
+    assert seen["after"] == seen["pids"]
+    assert live.host.cfg.display.rows == 32 and live.host.geometry.height == 32
+    assert all(frame.shape == (32, 64, 3) for frame, _, _ in live.backend.pushes)
+    assert live.host.compositor.brightness == 60, "the live part of the edit applied"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("display.rows" in w and "restart ledhost to apply" in w for w in warnings)
+    assert stats(tmp_path)["display"]["config"]["restart_needed"] == ["display.rows"]
+
+
+def test_invalid_edits_are_refused_and_the_host_keeps_the_running_config(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Verify a bad host setting and a bad plugin option each refuse the whole edit."""
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREEN, "a green frame")
+        seen["pids"] = live.pids()
+        # A host setting of the wrong type.
+        before = time.time()
+        live.edit(lambda t: t["display"].update(brightness="loud"))
+        seen["host_error"] = live.wait_refused(before)
+        seen["brightness"] = live.host.compositor.brightness
+        # A valid setting with a plugin option of the wrong type: refused as a whole.
+        before = time.time()
+        live.tables["display"]["brightness"] = 50
+        live.edit(lambda t: t["plugins"]["one"].update(frame_delay="soon"))
+        seen["plugin_error"] = live.wait_refused(before)
+        seen["brightness_after"] = live.host.compositor.brightness
+        seen["configures"] = len(live.calls("one", "configure"))
+        # Fixed: the next save applies.
+        live.edit(lambda t: t["plugins"]["one"].update(frame_delay=3600))
+        live.wait_reloads(1)
+        seen["status"] = live.status()
+        seen["after"] = live.pids()
+
+    caplog.set_level(logging.INFO, logger="ledhost")
+    live = run_live(
+        tmp_path,
+        {
+            "display": {"brightness": 100},
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#00ff00")},
+        },
+        scenario,
+    )
+    assert "display.brightness" in seen["host_error"]
+    assert "plugins.one.frame_delay" in seen["plugin_error"]
+    assert seen["brightness"] == seen["brightness_after"] == 100, "the running config stayed"
+    assert seen["configures"] == 0, "no worker heard of a refused edit"
+    assert seen["status"]["last_error"] is None
+    assert live.host.compositor.brightness == 50
+    assert seen["after"] == seen["pids"], "no worker was restarted"
+    refusals = [r.getMessage() for r in caplog.records if "edit refused" in r.getMessage()]
+    assert len(refusals) == 2, refusals
+    assert "display.brightness" in refusals[0] and "plugins.one.frame_delay" in refusals[1]
+    assert all(r.levelno == logging.WARNING for r in caplog.records if "edit refused" in r.msg)
+
+
+# -- plugin instances ---------------------------------------------------------------------
+
+
+def test_editing_one_instance_reconfigures_only_its_worker(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("one", "two"), "both workers to run")
+        live.wait_pixel(GREEN, "one's green frame")
+        seen["pids"] = live.pids()
+        live.edit(lambda t: t["plugins"]["one"].update(color="#ff0000", label="edited"))
+        live.wait_pixel(RED, "one's frame in its new colour")
+        live.wait_for(lambda: len(live.calls("one", "configure")) == 1, "one's configure call")
+        seen["after"] = live.pids()
+
+    live = run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#00ff00"), "two": _instance("#0000ff")},
+        },
+        scenario,
+    )
+    (configure,) = live.calls("one", "configure")
+    assert configure["config"]["color"] == "#ff0000" and configure["config"]["label"] == "edited"
+    assert live.calls("two", "configure") == [], "the other instance heard nothing"
+    assert seen["after"] == seen["pids"], "no worker was restarted"
+    assert all(h.restarts == 0 for h in live.host.supervisor.handles.values())
+    assert len(live.calls("one", "setup")) == len(live.calls("two", "setup")) == 1
+
+
+def test_adding_an_instance_starts_a_worker_and_removing_one_stops_it(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREEN, "one's green frame")
+        live.tables["rotation"]["modes"] = ["one:frames", "two:frames"]
+        live.edit(lambda t: t["plugins"].update(two=_instance("#ff0000")))
+        live.wait_for(lambda: live.running("two"), "the added instance to run")
+        seen["pids"] = live.pids()
+        live.tables["rotation"]["modes"] = ["two:frames"]
+        live.edit(lambda t: t["plugins"].pop("one"))
+        live.wait_for(lambda: "one" not in live.handles(), "the removed instance to go")
+        gone = seen["pids"]["one"]
+        live.wait_for(lambda: not Path(f"/proc/{gone}").exists(), "its worker to be reaped")
+        # The rotation moves on to what is left.
+        live.wait_pixel(RED, "the added instance on the panel")
+        seen["status"] = live.status()
+        # A new memory limit cannot reach a running worker: a new one replaces it.
+        live.edit(lambda t: t["plugins"]["two"].update(memory_limit_mb=200))
+        live.wait_for(
+            lambda: live.running("two") and live.pids()["two"] != seen["pids"]["two"],
+            "a new worker for the instance with a new memory limit",
+        )
+        old = seen["pids"]["two"]
+        live.wait_for(lambda: not Path(f"/proc/{old}").exists(), "its old worker to be reaped")
+        live.wait_pixel(RED, "the new worker's frame on the panel")
+        seen["replaced"] = live.handles()["two"]
+
+    live = run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#00ff00")},
+        },
+        scenario,
+    )
+    assert seen["status"]["reloads"] == 2 and seen["status"]["last_error"] is None
+    assert list(live.host.supervisor.handles) == ["two"]
+    assert live.host.supervisor.handles["two"] is seen["replaced"]
+    assert seen["replaced"].memory_limit == 200 * 1024 * 1024
+    assert live.calls("one", "teardown"), "the removed worker was stopped politely"
+    assert len(live.calls("two", "setup")) == 2 and len(live.calls("two", "teardown")) == 2
+    plugins = stats(tmp_path)["plugins"]
+    assert set(plugins) == {"two"}
+
+
+# -- groups on screen ---------------------------------------------------------------------
+
+
+def _holds(frame: np.ndarray, color: tuple[int, int, int]) -> bool:
+    return bool((frame == np.array(color, dtype=np.uint8)).all(axis=-1).any())
+
+
+def test_a_ticker_on_screen_changed_live_shows_its_new_members(tmp_path: Path) -> None:
+    def scenario(live: LiveHost) -> None:
+        pushes = live.backend.pushes
+        live.wait_for(lambda: any(_holds(f, GREEN) for f, _, _ in pushes), "one's strip")
+        live.edit(lambda t: t["ticker"].update(modes=["two:strip"]))
+        live.wait_reloads(1)
+        live.wait_for(
+            lambda: _holds(pushes[-1][0], RED) and not _holds(pushes[-1][0], GREEN),
+            "a band of two's strip only",
+        )
+
+    live = run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": ["@ticker"]},
+            "ticker": {"modes": ["one:strip"], "speed": 200},
+            "plugins": {"one": _instance("#00ff00"), "two": _instance("#ff0000")},
+        },
+        scenario,
+    )
+    assert live.host.lineup.ticker.members == [("two", "strip")]
+    assert live.calls("one", "configure") == live.calls("two", "configure") == []
+
+
+def test_a_layout_on_screen_changed_live_draws_its_new_regions(tmp_path: Path) -> None:
+    def layout(left: str, right: str) -> dict[str, Any]:
+        return {
+            "regions": [
+                {"mode": f"{left}:frames", "x": 0, "y": 0, "width": 32, "height": 32},
+                {"mode": f"{right}:frames", "x": 32, "y": 0, "width": 32, "height": 32},
+            ]
+        }
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREEN, "one on the left")
+        live.edit(lambda t: t["layouts"].update(split=layout("two", "one")))
+        pushes = live.backend.pushes
+        live.wait_for(
+            lambda: tuple(pushes[-1][0][0, 0]) == RED and tuple(pushes[-1][0][0, 63]) == GREEN,
+            "two on the left and one on the right",
+        )
+
+    run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": ["@split"]},
+            "layouts": {"split": layout("one", "two")},
+            "plugins": {"one": _instance("#00ff00"), "two": _instance("#ff0000")},
+        },
+        scenario,
+    )
