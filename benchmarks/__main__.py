@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
 import traceback
@@ -98,11 +97,12 @@ def run_benchmark(name: str, quick: bool) -> tuple[dict[str, Any], list[Row]]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    # Temp file and rename: an interrupted run never leaves a half-written results.json.
+    # Through ledhost's one atomic-write helper: an interrupted run never leaves a
+    # half-written results.json.
+    from config.atomic import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
