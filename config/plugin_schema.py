@@ -204,9 +204,7 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
     a did-you-mean; a plugin that takes free-form keys says so with
     ``additionalProperties`` or ``patternProperties``.
     """
-    if "properties" not in schema or {"additionalProperties", "patternProperties"} & set(
-        schema
-    ):
+    if "properties" not in schema or {"additionalProperties", "patternProperties"} & set(schema):
         return schema
     return {**schema, "additionalProperties": False}
 
