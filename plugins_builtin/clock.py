@@ -95,6 +95,17 @@ class Face:
     def height(self) -> int:
         return self.font.height * self.scale
 
+    def ink(self, glyphs: str) -> tuple[int, int, int, int]:
+        """:meth:`sdk.Font.cell_ink` of ``glyphs``, enlarged; the clock's glyphs all light."""
+        box = self.font.cell_ink(glyphs)
+        assert box is not None, f"none of {glyphs!r} lights a pixel in {self.font.name}"
+        return (box[0] * self.scale, box[1] * self.scale, box[2] * self.scale, box[3] * self.scale)
+
+    def rows(self, glyphs: str) -> tuple[int, int]:
+        """Top and bottom (exclusive) of the rows any of ``glyphs`` lights."""
+        box = self.ink(glyphs)
+        return box[1], box[3]
+
 
 @dataclass(frozen=True)
 class Piece:
@@ -172,8 +183,8 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
     suffix_face = Face(load_font("small"), time_face.scale)
 
     # Vertical: the lit rows of each line, spread evenly with at least _LINE_GAP between.
-    time_top, time_bottom = _ink_rows(time_face, _TIME_GLYPHS)
-    date_top, date_bottom = _ink_rows(date_face, _DATE_GLYPHS)
+    time_top, time_bottom = time_face.rows(_TIME_GLYPHS)
+    date_top, date_bottom = date_face.rows(_DATE_GLYPHS)
     heights = [time_bottom - time_top] + [date_bottom - date_top] * len(date_lines)
     free = height - sum(heights)
     between = max(_LINE_GAP, free // (len(heights) + 1))
@@ -187,15 +198,15 @@ def layout(width: int, height: int, now: float, config: Mapping[str, Any]) -> li
         runs.append((suffix, suffix_face, "AMP"))
     x = (width - _visible_width(runs)) // 2
     for text, face, glyphs in runs:
-        left = _ink_columns(face, glyphs)[0]
+        left = face.ink(glyphs)[0]
         # The suffix hangs from the top of the digits, like a superscript.
-        y = top - _ink_rows(face, glyphs)[0]
+        y = top - face.rows(glyphs)[0]
         pieces.append(Piece(x - left, y, text, face.font, time_color, face.scale))
         x += _visible_width([(text, face, glyphs)]) + _SUFFIX_GAP
     cursor = top + heights[0] + between
     for text in date_lines:
         x = (width - _visible_width([(text, date_face, _DATE_GLYPHS)])) // 2
-        left = _ink_columns(date_face, _DATE_GLYPHS)[0]
+        left = date_face.ink(_DATE_GLYPHS)[0]
         pieces.append(Piece(x - left, cursor - date_top, text, date_face.font, date_color))
         cursor += date_bottom - date_top + between
     return pieces
@@ -221,7 +232,7 @@ def _choose(
         runs = [(widest_time, face, _TIME_GLYPHS)]
         if twelve_hour:
             runs.append(("PM", Face(small, face.scale), "AMP"))
-        top, bottom = _ink_rows(face, _TIME_GLYPHS)
+        top, bottom = face.rows(_TIME_GLYPHS)
         return _visible_width(runs) <= width and bottom - top <= height
 
     faces = (Face(load_font(name), scale) for name, scale in _TIME_FACES)
@@ -230,7 +241,7 @@ def _choose(
     # doubled time is not worth a date too small to read from across the room.
     for legible_only in (True, False) if date else ():
         for time_face in fitting:
-            time_top, time_bottom = _ink_rows(time_face, _TIME_GLYPHS)
+            time_top, time_bottom = time_face.rows(_TIME_GLYPHS)
             candidates = sorted(
                 (
                     (date.font.height < legible.height, index, -date.height, date)
@@ -244,7 +255,7 @@ def _choose(
             )
             for *_, index, _size, date_face in candidates:
                 lines = _WIDEST_DATES[index]
-                top, bottom = _ink_rows(date_face, _DATE_GLYPHS)
+                top, bottom = date_face.rows(_DATE_GLYPHS)
                 rows = time_bottom - time_top + len(lines) * (bottom - top + _LINE_GAP)
                 wide = max(_visible_width([(t, date_face, _DATE_GLYPHS)]) for t in lines)
                 if rows <= height and wide <= width:
@@ -268,33 +279,8 @@ def _visible_width(runs: Sequence[tuple[str, Face, str]]) -> int:
     Each run is ``(text, face, glyphs)``; ``glyphs`` are all the characters the run can
     hold, so the width does not change as digits tick over.
     """
-    total = 0
-    for text, face, glyphs in runs:
-        left, right = _ink_columns(face, glyphs)
-        total += face.font.measure(text[:-1])[0] * face.scale + right - left
+    total = sum(face.font.steady_width(text, glyphs) * face.scale for text, face, glyphs in runs)
     return total + _SUFFIX_GAP * (len(runs) - 1)
-
-
-@functools.cache
-def _ink_box(face: Face, glyphs: str) -> tuple[int, int, int, int]:
-    """Union of the ink boxes of each of ``glyphs`` alone, relative to its cell."""
-    boxes = [box for box in (face.font.ink_box(c) for c in glyphs) if box is not None]
-    return (
-        min(b[0] for b in boxes) * face.scale,
-        min(b[1] for b in boxes) * face.scale,
-        max(b[2] for b in boxes) * face.scale,
-        max(b[3] for b in boxes) * face.scale,
-    )
-
-
-def _ink_columns(face: Face, glyphs: str) -> tuple[int, int]:
-    box = _ink_box(face, glyphs)
-    return box[0], box[2]
-
-
-def _ink_rows(face: Face, glyphs: str) -> tuple[int, int]:
-    box = _ink_box(face, glyphs)
-    return box[1], box[3]
 
 
 def _check_config(config: Mapping[str, Any]) -> None:

@@ -445,3 +445,83 @@ def test_color_option_is_a_schema_with_a_valid_default() -> None:
 
     with pytest.raises(PluginConfigError, match="^b: invalid colour"):
         check_colors({"a": "#fff", "b": "blue"}, "a", "b")
+
+
+# font, glyphs -> each glyph's ink_box alone (read off the drawn glyphs), and their union.
+CELL_INK_TABLE = [
+    ("small", "1.", [(0, 0, 3, 5), (1, 4, 2, 5)], (0, 0, 3, 5)),
+    ("small", ":.", [(1, 1, 2, 5), (1, 4, 2, 5)], (1, 1, 2, 5)),
+    ("medium", "1:", [(0, 1, 5, 8), (1, 2, 4, 9)], (0, 1, 5, 9)),
+    ("medium", "gj", [(0, 3, 5, 10), (1, 1, 5, 10)], (0, 1, 5, 10)),
+    ("large", "1.", [(1, 2, 6, 11), (2, 9, 5, 12)], (1, 2, 6, 12)),
+    ("large", "0 1", [(0, 2, 6, 11), None, (1, 2, 6, 11)], (0, 2, 6, 11)),
+    ("xlarge", "j:", [(2, 5, 9, 20), (4, 8, 7, 16)], (2, 5, 9, 20)),
+]
+
+
+@pytest.mark.parametrize(("name", "glyphs", "boxes", "union"), CELL_INK_TABLE)
+def test_cell_ink_is_the_union_of_each_glyphs_ink_box_in_its_own_cell(
+    name: str,
+    glyphs: str,
+    boxes: list[tuple[int, int, int, int] | None],
+    union: tuple[int, int, int, int],
+) -> None:
+    font = load_font(name)
+    assert [font.ink_box(c) for c in glyphs] == boxes
+    assert font.cell_ink(glyphs) == union
+    # Relative to each glyph's own cell: not the ink of the glyphs set side by side.
+    assert font.cell_ink(glyphs[::-1]) == union
+    assert font.cell_ink(glyphs) != font.ink_box(glyphs.replace(" ", ""))
+
+
+@pytest.mark.parametrize("name", font_names())
+def test_cell_ink_of_digits_covers_every_digit_and_is_cached(name: str) -> None:
+    font = load_font(name)
+    box = font.cell_ink("0123456789:")
+    assert box is not None
+    for digit in "0123456789:":
+        x0, y0, x1, y1 = font.ink_box(digit) or (0, 0, 0, 0)
+        assert box[0] <= x0 and box[1] <= y0 and x1 <= box[2] and y1 <= box[3]
+    assert font.cell_ink("0123456789:") is box
+
+
+@pytest.mark.parametrize("glyphs", ["", " ", "  \t\n"])
+def test_cell_ink_of_glyphs_that_light_nothing_is_none(glyphs: str) -> None:
+    for name in font_names():
+        assert load_font(name).cell_ink(glyphs) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "width"),
+    [
+        # advance of "12:3" + the width of the digits' and colon's cell ink.
+        ("small", "12:34", 4 * 4 + 3 - 0),
+        ("medium", "12:34", 4 * 6 + 5 - 0),
+        ("large", "12:34", 4 * 7 + 6 - 0),
+        ("xlarge", "00:00", 4 * 10 + 9 - 1),
+        ("large", "7", 6 - 0),
+        ("medium", "", 0),
+    ],
+)
+def test_steady_width_is_the_advance_but_the_last_glyph_plus_its_cell_ink(
+    name: str, text: str, width: int
+) -> None:
+    assert load_font(name).steady_width(text, "0123456789:") == width
+
+
+def test_steady_width_of_glyphs_that_light_nothing_is_zero() -> None:
+    assert load_font("medium").steady_width("12:34", "  ") == 0
+
+
+@pytest.mark.parametrize("name", font_names())
+def test_steady_width_holds_the_ink_of_every_time_it_stands_for(name: str) -> None:
+    font = load_font(name)
+    glyphs = "0123456789:"
+    box = font.cell_ink(glyphs)
+    assert box is not None
+    width = font.steady_width("00:00", glyphs)
+    for text in ("00:00", "11:11", "10:47", "19:59", "23:01"):
+        assert font.steady_width(text, glyphs) == width
+        ink = font.ink_box(text)
+        assert ink is not None
+        assert box[0] <= ink[0] and ink[2] <= box[0] + width

@@ -61,8 +61,8 @@ class Face:
         return self.font.measure(text)[0] * self.scale
 
     def ink(self, glyphs: str) -> tuple[int, int, int, int]:
-        """Union of the ink boxes of each of ``glyphs`` alone, relative to its cell."""
-        box = _ink_box(self.font, glyphs)
+        """:meth:`sdk.Font.cell_ink` of ``glyphs``, enlarged; a blank line's is the line box."""
+        box = self.font.cell_ink(glyphs) or (0, 0, 0, self.font.height)
         return (
             box[0] * self.scale,
             box[1] * self.scale,
@@ -269,30 +269,13 @@ def _stack(lines: Sequence[_Line], width: int, height: int) -> list[Piece]:
 
 
 def _ink_width(text: str, face: Face, glyphs: str) -> int:
-    """Width of the lit columns of ``text``, taking every glyph of ``glyphs`` as possible
-    at each end so the width does not change as digits tick over."""
-    if not text:
-        return 0
-    left, _top, right, _bottom = face.ink(glyphs)
-    return face.width(text[:-1]) + right - left
+    """Width of the lit columns of ``text`` (:meth:`sdk.Font.steady_width`), enlarged."""
+    return face.font.steady_width(text, glyphs) * face.scale
 
 
 def _ink_rows(line: _Line) -> tuple[int, int]:
     box = line.face.ink(line.glyphs or line.text)
     return box[1], box[3]
-
-
-@functools.cache
-def _ink_box(font: Font, glyphs: str) -> tuple[int, int, int, int]:
-    boxes = [box for box in (font.ink_box(c) for c in glyphs) if box is not None]
-    if not boxes:
-        return (0, 0, 0, font.height)
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
 
 
 def draw(canvas: Canvas, pieces: Sequence[Piece]) -> None:

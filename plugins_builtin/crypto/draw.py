@@ -191,11 +191,11 @@ def draw_pieces(canvas: Canvas, pieces: Sequence[Text | Arrow]) -> None:
             canvas.text(piece.x, piece.y, piece.text, piece.font, piece.color)
 
 
-@functools.cache
 def _ink_rows(font: Font, glyphs: str) -> tuple[int, int]:
     """Top and bottom (exclusive) of the rows any of ``glyphs`` lights in a line box."""
-    boxes = [box for box in (font.ink_box(c) for c in glyphs) if box is not None]
-    return min(b[1] for b in boxes), max(b[3] for b in boxes)
+    box = font.cell_ink(glyphs)
+    assert box is not None, f"none of {glyphs!r} lights a pixel in {font.name}"
+    return box[1], box[3]
 
 
 def _ink_height(font: Font, glyphs: str) -> int:

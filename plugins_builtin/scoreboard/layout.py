@@ -448,10 +448,10 @@ def _fit(text: str, width: int, height: int) -> Font | None:
     return None
 
 
-@functools.cache
 def _ink_rows(font: Font) -> tuple[int, int]:
-    boxes = [b for b in (font.ink_box(c) for c in _GLYPHS) if b is not None]
-    return min(b[1] for b in boxes), max(b[3] for b in boxes)
+    box = font.cell_ink(_GLYPHS)
+    assert box is not None, f"capitals and digits light nothing in {font.name}"
+    return box[1], box[3]
 
 
 def _ink_height(font: Font) -> int:

@@ -99,11 +99,11 @@ def band(font_name: str, descenders: bool = True) -> tuple[int, int]:
     height on the panel.
     """
     font = load_font(font_name)
-    box = font.ink_box(_TALL)
+    box = font.cell_ink(_TALL)
     assert box is not None
     bottom = font.ascent
     if descenders:
-        low = font.ink_box(_DESCENDERS)
+        low = font.cell_ink(_DESCENDERS)
         bottom = max(bottom, low[3] if low else bottom)
     return box[1], bottom
 
