@@ -39,20 +39,23 @@ INTERVAL: Final = 1.0
 SETTLE: Final = 0.3
 
 #: What identifies one version of a file; ``None`` while it does not exist.
-Signature = tuple[int, int, int] | None
+Signature = tuple[int, int, int, int] | None
 
 
 def signature(path: Path) -> Signature:
-    """``(st_mtime_ns, st_size, st_ino)`` of ``path``, or ``None`` if it cannot be stat'ed.
+    """``(st_mtime_ns, st_size, st_ino, st_mode)`` of ``path``, or ``None`` if it cannot be
+    stat'ed.
 
     The inode catches an atomic rename that kept size and (coarse) mtime; the size catches
-    a rewrite within one mtime tick on filesystems with 1-2 s timestamps.
+    a rewrite within one mtime tick on filesystems with 1-2 s timestamps; the mode catches
+    a ``chmod``, which changes none of them: a secrets file made readable by others must
+    be reported, and the ``chmod 600`` a refusal asks for must let the edit through.
     """
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
 
 
 class ConfigWatcher:

@@ -6,10 +6,13 @@ its edits in a helper thread beside ``host.run()``: write the file as an editor 
 effect shows: in the pushed pixels, the worker's ``calls.jsonl`` (the ``everyhook`` test
 plugin logs every hook call there), the supervisor's handles or the reload status. The
 thread stops the host when done; assertions on what it saw run in the test itself.
+Secrets-file edits use the ``secretive`` test plugin, whose frame is green once its
+worker holds its key, and search everything shown for the secret values.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import numpy as np
 import pytest
 import tomlkit
 
-from config import ConfigError, ConfigIssue, HostConfig, load_config
+from config import REDACTED, ConfigError, ConfigIssue, HostConfig, load_config
 from config.diff import ConfigDiff
 from host.app import Host, RunOptions
 from host.color import ColorSettings, build_luts
@@ -39,6 +43,16 @@ WAIT = 20.0
 WHITE = (255, 255, 255)
 GREEN = (0, 255, 0)
 RED = (255, 0, 0)
+GREY = (128, 128, 128)
+
+
+def _replace(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``path`` as an editor saves it: a temp file in the same folder, renamed over."""
+    fd, tmp = tempfile.mkstemp(prefix=".ledhost.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def _instance(color: str) -> dict[str, Any]:
@@ -61,11 +75,7 @@ class LiveHost:
 
     def save(self, text: str | None = None) -> None:
         """Write :attr:`tables` (or ``text``) as an editor saves: a temp file, renamed over."""
-        data = tomlkit.dumps(self.tables) if text is None else text
-        fd, tmp = tempfile.mkstemp(prefix=".ledhost.", dir=self.path.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-        os.replace(tmp, self.path)
+        _replace(self.path, tomlkit.dumps(self.tables) if text is None else text)
 
     def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
         change(self.tables)
@@ -310,6 +320,129 @@ def test_brightness_change_recolours_the_shown_frame_without_restarting_workers(
     assert config["restart_needed"] == [] and config["path"] == str(live.path)
 
 
+def test_gamma_change_recolours_the_shown_frame_without_restarting_workers(
+    tmp_path: Path,
+) -> None:
+    # Gamma leaves black and full white alone: a mid grey shows it.
+    corrected = tuple(int(c) for c in build_luts(ColorSettings(100, 2.2))[:, 128])
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREY, "a grey frame")
+        seen["pids"] = live.pids()
+        seen["renders"] = len(live.calls("one", "render_frame"))
+        live.edit(lambda t: t["display"].update(gamma=2.2))
+        live.wait_pixel(corrected, "the grey frame, gamma-corrected")
+        seen["after"] = live.pids()
+        seen["renders_after"] = len(live.calls("one", "render_frame"))
+
+    live = run_live(
+        tmp_path,
+        {
+            "display": {"gamma": 1.0},
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#808080")},
+        },
+        scenario,
+    )
+    assert corrected[0] < 128
+    assert seen["after"] == seen["pids"], "no worker was restarted"
+    assert seen["renders_after"] == seen["renders"] == 1, "the host recoloured, no redraw"
+    assert live.calls("one", "configure") == []
+    assert live.host.compositor.color.settings.gamma == 2.2
+    config = stats(tmp_path)["display"]["config"]
+    assert config["reloads"] == 1 and config["last_error"] is None
+
+
+@pytest.mark.slow
+def test_fps_change_sets_the_push_rate_of_a_scrolling_strip_live(tmp_path: Path) -> None:
+    """Verify a lower frame rate spaces the pushes of a strip already scrolling.
+
+    The frame rate is a ceiling the presenter never breaks: every push after the edit
+    comes at least ``1 / fps`` after the one before, on any machine. Before the edit the
+    strip moved far faster; how fast depends on the load, so only a loose bound.
+    """
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        pushes = live.backend.pushes
+        live.wait_for(lambda: any(_holds(f, GREEN) for f, _, _ in pushes), "the strip")
+        first = len(pushes)
+        live.wait_for(lambda: len(pushes) >= first + 30, "30 pushes of the scrolling strip")
+        seen["before"] = [at for _, at, _ in pushes[first : first + 30]]
+        seen["pids"] = live.pids()
+        live.edit(lambda t: t["display"].update(fps=5.0))
+        live.wait_reloads(1)
+        # Every push from here on was made after the new rate applied.
+        mark = len(pushes)
+        live.wait_for(lambda: len(pushes) >= mark + 8, "8 pushes at the new rate")
+        seen["after"] = [at for _, at, _ in pushes[mark - 1 : mark + 8]]
+        seen["after_pids"] = live.pids()
+
+    live = run_live(
+        tmp_path,
+        {
+            "display": {"fps": 50.0},
+            "rotation": {"modes": ["one:strip"]},
+            "plugins": {"one": {**_instance("#00ff00"), "strip_speed": 400, "strip_width": 150}},
+        },
+        scenario,
+    )
+    before, after = np.diff(seen["before"]), np.diff(seen["after"])
+    assert min(before) >= 1 / 50 * 0.999, "the old ceiling held"
+    assert np.median(before) < 0.1, f"the strip moved fast before: gaps {before}"
+    assert min(after) >= 1 / 5 * 0.999, f"no two pushes closer than 1/5 s after: {after}"
+    assert np.median(after) < 1.0, f"and it still scrolls: gaps {after}"
+    assert seen["after_pids"] == seen["pids"], "no worker was restarted"
+    assert live.host.presenter.min_interval == live.host.min_interval == 0.2
+    assert live.calls("one", "configure") == []
+    assert len(live.calls("one", "render_strip")) == 1, "the worker drew its strip once"
+
+
+def _window_excluding_now() -> dict[str, str]:
+    """An hour-long daily window (UTC) starting six hours from now: now is outside it."""
+    start = datetime.now(UTC) + timedelta(hours=6)
+    return {"from": start.strftime("%H:%M"), "to": (start + timedelta(hours=1)).strftime("%H:%M")}
+
+
+def test_schedule_edit_turns_the_panel_off_and_back_on_without_restarting_workers(
+    tmp_path: Path,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def dark(live: LiveHost) -> bool:
+        pushes = live.backend.pushes
+        return bool(pushes) and not pushes[-1][0].any()
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_pixel(GREEN, "a green frame")
+        seen["pids"] = live.pids()
+        live.edit(lambda t: t["schedule"].update(on=[_window_excluding_now()]))
+        live.wait_for(lambda: dark(live), "a dark panel")
+        seen["off"] = live.host.display_status()
+        seen["off_pids"] = live.pids()
+        live.edit(lambda t: t["schedule"].update(on=[]))
+        live.wait_pixel(GREEN, "the rotation back on the panel")
+        seen["on"] = live.host.display_status()
+        seen["after"] = live.pids()
+
+    live = run_live(
+        tmp_path,
+        {
+            "schedule": {"timezone": "UTC"},
+            "rotation": {"modes": ["one:frames"]},
+            "plugins": {"one": _instance("#00ff00")},
+        },
+        scenario,
+    )
+    assert seen["off"]["on"] is False and seen["off"]["showing"] is None
+    assert seen["on"]["on"] is True and seen["on"]["showing"] == "one:frames"
+    assert seen["after"] == seen["off_pids"] == seen["pids"], "no worker was restarted"
+    assert all(h.restarts == 0 for h in live.host.supervisor.handles.values())
+    assert len(live.calls("one", "setup")) == 1 and live.calls("one", "configure") == []
+    assert stats(tmp_path)["display"]["config"]["reloads"] == 2
+
+
 def test_geometry_change_says_restart_needed_and_changes_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -531,3 +664,169 @@ def test_a_layout_on_screen_changed_live_draws_its_new_regions(tmp_path: Path) -
         },
         scenario,
     )
+
+
+# -- the secrets file ---------------------------------------------------------------------
+
+#: Secrets no test writes anywhere but the secrets file: a search for them finds leaks.
+SECRET = "hunter2-Zq9vX-reload-only"
+OTHER_SECRET = "second-Kx7wP-reload-only"
+
+
+def _secretive(label: str) -> dict[str, Any]:
+    return {"plugin": "secretive", "label": label}
+
+
+def _secrets_toml(key: str) -> str:
+    return f'[plugins.vault]\napi_key = "{key}"\n'
+
+
+def _worker_logs(live: LiveHost, instance: str) -> str:
+    return "\n".join(r.message for r in live.host.supervisor.logs[instance].records(limit=1000))
+
+
+@pytest.mark.slow
+def test_secrets_file_edit_reaches_only_its_instance_and_a_readable_one_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Verify a new secret reaches its worker live, and is never shown anywhere.
+
+    ``secretive`` draws green once ``context.secrets`` holds its key (red before) and
+    logs ``reconfigured with key ...`` (redacted by the host) in its ``configure`` hook.
+    """
+    secrets = tmp_path / "secrets.toml"
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("vault", "plain"), "both workers to run")
+        live.wait_pixel(RED, "vault's frame without its key")
+        seen["pids"] = live.pids()
+        _replace(secrets, _secrets_toml(SECRET), 0o600)
+        live.wait_reloads(1)
+        live.wait_pixel(GREEN, "vault's frame with its key")
+        seen["status"] = live.status()
+        # Readable by others: refused, with the fix; the key vault has stays.
+        before = time.time()
+        _replace(secrets, _secrets_toml(OTHER_SECRET), 0o644)
+        seen["error"] = live.wait_refused(before)
+        seen["vault_secrets"] = dict(live.handles()["vault"].secrets)
+        seen["after"] = live.pids()
+
+    caplog.set_level(logging.DEBUG)
+    live = run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": [{"mode": "vault:show", "duration": 60}]},
+            "plugins": {"vault": _secretive("front door"), "plain": _secretive("back door")},
+        },
+        scenario,
+    )
+    assert seen["status"]["reloads"] == 1 and seen["status"]["last_error"] is None
+    assert seen["after"] == seen["pids"], "no worker was restarted"
+    assert all(h.restarts == 0 for h in live.host.supervisor.handles.values())
+    vault, plain = _worker_logs(live, "vault"), _worker_logs(live, "plain")
+    assert vault.count(f"reconfigured with key {REDACTED}") == 1, vault
+    assert "reconfigured" not in plain, "the other instance heard nothing"
+    assert live.handles()["plain"].secrets == {}
+    # The refusal names the file and the fix, never a value; the running key stayed.
+    assert f"chmod 600 {secrets}" in seen["error"] and "0644" in seen["error"]
+    assert seen["vault_secrets"] == {"api_key": SECRET}
+    assert live.handles()["vault"].secrets == {"api_key": SECRET}
+    assert live.host.cfg.plugins["vault"].secrets == {"api_key": SECRET}
+    shown = "\n".join(
+        [
+            seen["error"],
+            (tmp_path / "stats.json").read_text(),
+            json.dumps(live.host.status(), default=str),
+            json.dumps(live.host.display_status(), default=str),
+            caplog.text,
+            vault,
+            plain,
+        ]
+    )
+    assert SECRET not in shown and OTHER_SECRET not in shown
+
+
+def test_instance_refused_for_a_short_secret_starts_once_the_secrets_file_is_fixed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    short = "tiny7"  # api_key needs 8 characters or more
+    secrets = tmp_path / "secrets.toml"
+    _replace(secrets, _secrets_toml(short), 0o600)
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        def refused() -> bool:
+            vault = live.handles().get("vault")
+            return vault is not None and vault.state is WorkerState.EXITED
+
+        live.wait_for(refused, "vault to be refused")
+        seen["error"] = live.handles()["vault"].last_error
+        live.wait_for(lambda: live.running("plain"), "plain to run")
+        seen["plain"] = live.pids()["plain"]
+        _replace(secrets, _secrets_toml(SECRET), 0o600)
+        live.wait_pixel(GREEN, "vault's frame with its key")
+        seen["after"] = live.pids()
+        seen["status"] = live.status()
+
+    caplog.set_level(logging.DEBUG)
+    live = run_live(
+        tmp_path,
+        {
+            "rotation": {"modes": [{"mode": "vault:show", "duration": 60}]},
+            "plugins": {"vault": _secretive("front door"), "plain": _secretive("back door")},
+        },
+        scenario,
+    )
+    assert "plugins.vault.api_key: the secret value is too short" in seen["error"]
+    assert seen["status"]["reloads"] == 1 and seen["status"]["last_error"] is None
+    assert seen["after"]["plain"] == seen["plain"], "the other worker was not restarted"
+    assert live.handles()["vault"].secrets == {"api_key": SECRET}
+    assert "reconfigured" not in _worker_logs(live, "plain")
+    shown = "\n".join(
+        [
+            seen["error"],
+            (tmp_path / "stats.json").read_text(),
+            caplog.text,
+            _worker_logs(live, "vault"),
+        ]
+    )
+    assert short not in shown and SECRET not in shown
+
+
+def _watch_secrets(tmp_path: Path) -> tuple[ConfigWatcher, list[HostConfig], Path]:
+    """A watcher on a real config and 0600 secrets file, reloading with the real loader."""
+    path = tmp_path / "ledhost.toml"
+    path.write_text(tomlkit.dumps({"plugins": {"vault": _secretive("front door")}}))
+    secrets = tmp_path / "secrets.toml"
+    _replace(secrets, _secrets_toml(SECRET), 0o600)
+    applied: list[HostConfig] = []
+
+    def apply(cfg: HostConfig) -> ConfigDiff:
+        applied.append(cfg)
+        return ConfigDiff()
+
+    load = functools.partial(load_config, path, env={})
+    watcher = ConfigWatcher([path, secrets], load, apply, clock=lambda: 0.0)
+    return watcher, applied, secrets
+
+
+def test_following_the_chmod_hint_applies_the_refused_secrets_edit(tmp_path: Path) -> None:
+    watcher, applied, secrets = _watch_secrets(tmp_path)
+    _replace(secrets, _secrets_toml(OTHER_SECRET), 0o644)
+    now = _poll_until(watcher, 1.0, 4.0)
+    assert applied == [] and f"chmod 600 {secrets}" in str(watcher.status()["last_error"])
+
+    secrets.chmod(0o600)  # what the error message says to do
+    _poll_until(watcher, now, now + 4.0)
+
+    assert [cfg.plugins["vault"].secrets for cfg in applied] == [{"api_key": OTHER_SECRET}]
+    assert watcher.status()["last_error"] is None
+
+
+def test_secrets_file_made_readable_by_others_is_reported(tmp_path: Path) -> None:
+    watcher, applied, secrets = _watch_secrets(tmp_path)
+    secrets.chmod(0o644)
+    _poll_until(watcher, 1.0, 4.0)
+    assert applied == []
+    assert f"chmod 600 {secrets}" in str(watcher.status()["last_error"])
