@@ -13,6 +13,10 @@ plugin's schema, known only later, can tell a secret from an option
 
 Validation never stops at the first problem: every issue is collected and raised in one
 :class:`~config.errors.ConfigError`.
+
+The environment layer and the deep merge live in :mod:`config.loader_layers` (split off
+to keep this module within STYLE.md rule 21) and are re-exported here, where callers
+import them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ from typing import Any, Final, Literal
 
 from config.errors import ConfigError, ConfigIssue
 from config.layouts import Layout, parse_layouts
+from config.loader_layers import (
+    ENV_SOURCE,
+    OVERRIDES_SOURCE,
+    env_layer,
+    merge_layer,
+    parse_env_value,
+)
 from config.migrate import VERSION_KEY, migrate_document
 from config.model import (
     DisplayConfig,
@@ -41,7 +52,6 @@ from config.model import (
     WorkersConfig,
 )
 from config.schema import (
-    ENV_PREFIX,
     KeyPath,
     Setting,
     describe_value,
@@ -78,9 +88,6 @@ __all__ = [
 DEFAULT_CONFIG_PATH: Final = Path(__file__).with_name("default.toml")
 #: How help texts and messages name the config used when no path is given.
 DEFAULT_CONFIG_PATH_TEXT: Final = "the built-in default config (config/default.toml)"
-#: ``ConfigIssue.source`` of values from environment variables and from overrides.
-ENV_SOURCE: Final = "environment"
-OVERRIDES_SOURCE: Final = "overrides"
 
 _ID_RULE: Final = (
     "use 1-64 characters: a lowercase ASCII letter first, then lowercase letters, "
@@ -134,94 +141,6 @@ def read_config_file(path: Path, *, source: str | None = None) -> dict[str, Any]
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)".
         raise ConfigError([ConfigIssue(where, "", f"invalid TOML: {exc}")]) from None
-
-
-def parse_env_value(raw: str) -> Any:
-    """Parse an environment value as a TOML value (``40``, ``true``, ``["a"]``), else keep it.
-
-    ``"hello"`` is not valid TOML, so it stays the string ``hello``; quote a string that
-    would parse as something else (``'"2024"'``).
-    """
-    try:
-        parsed = tomllib.loads(f"v = {raw}")
-    except tomllib.TOMLDecodeError:
-        return raw
-    # A value with a newline could smuggle in more keys ("1\nx = 2"): not one value.
-    return parsed["v"] if list(parsed) == ["v"] else raw
-
-
-def _env_segment(segment: str) -> str:
-    # Env names are conventionally upper case while keys are lower case; a segment with
-    # lower-case letters is kept as written so camelCase plugin options stay reachable.
-    return segment.lower() if segment == segment.upper() else segment
-
-
-def env_layer(
-    env: Mapping[str, str],
-) -> tuple[dict[str, Any], dict[KeyPath, str], list[ConfigIssue]]:
-    """Turn ``LEDHOST_<SECTION>__<NAME>[__<SUB>...]`` variables into a nested layer.
-
-    Variables without ``__`` (``LEDHOST_PLUGINS``, the CLI's plugin switch) are not config
-    and are ignored.
-
-    :returns: the layer, the variable that set each key path, and malformed names.
-    """
-    layer: dict[str, Any] = {}
-    names: dict[KeyPath, str] = {}
-    issues: list[ConfigIssue] = []
-    for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
-            continue
-        segments = name[len(ENV_PREFIX) :].split("__")
-        if any(not segment for segment in segments):
-            issues.append(ConfigIssue(ENV_SOURCE, name, "empty key segment in the name"))
-            continue
-        path = tuple(_env_segment(segment) for segment in segments)
-        value = parse_env_value(env[name])
-        setting = _BY_KEY.get((path[0], path[1])) if len(path) == 2 else None
-        if setting is not None and setting.type is str and not isinstance(value, str):
-            value = env[name]  # LEDHOST_DISPLAY__PIXEL_MAPPER=1 means the string "1".
-        node = layer
-        for depth, part in enumerate(path[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                other = names.get(path[: depth + 1], "another variable")
-                issues.append(ConfigIssue(ENV_SOURCE, name, f"conflicts with {other}"))
-                break
-            node = child
-        else:
-            if isinstance(node.get(path[-1]), dict):
-                message = "conflicts with variables that set keys inside it"
-                issues.append(ConfigIssue(ENV_SOURCE, name, message))
-                continue
-            node[path[-1]] = value
-            names[path] = name
-    return layer, names, issues
-
-
-def _merge(
-    into: dict[str, Any],
-    layer: Mapping[str, Any],
-    source: str,
-    origin: dict[KeyPath, str],
-    prefix: KeyPath = (),
-) -> None:
-    """Deep-merge ``layer`` into ``into`` (tables merge, anything else replaces).
-
-    ``origin`` records the source of every table and value written, so an issue found
-    later names the layer its value came from.
-    """
-    for key, value in layer.items():
-        path = (*prefix, key)
-        if not (isinstance(value, Mapping) and isinstance(into.get(key), dict)):
-            for stale in [p for p in origin if p[: len(path)] == path]:
-                del origin[stale]
-            origin[path] = source
-            if not isinstance(value, Mapping):
-                into[key] = plain_data(value)
-                continue
-            into[key] = {}
-        _merge(into[key], value, source, origin, path)
 
 
 class _Validator:
@@ -527,7 +446,7 @@ def load_config(
 
     data: dict[str, Any] = {}
     origin: dict[KeyPath, str] = {}
-    _merge(data, file_data, source, origin)
+    merge_layer(data, file_data, source, origin)
     layer, env_names, env_issues = env_layer(env)
     issues.extend(env_issues)
     defined = instance_ids(file_data) | instance_ids(layer) | instance_ids(overrides)
@@ -541,14 +460,14 @@ def load_config(
         else f"your own config file ({DEFAULT_CONFIG_PATH_TEXT} is in use)",
     )
     issues.extend(secret_issues)
-    _merge(data, secrets_data, str(secrets_file), origin)
-    _merge(data, layer, ENV_SOURCE, origin)
+    merge_layer(data, secrets_data, str(secrets_file), origin)
+    merge_layer(data, layer, ENV_SOURCE, origin)
     if overrides is not None:
         if not isinstance(overrides, Mapping):
             message = f"expected a mapping of tables, found {describe_value(overrides)}"
             issues.append(ConfigIssue(OVERRIDES_SOURCE, "", message))
         else:
-            _merge(data, overrides, OVERRIDES_SOURCE, origin)
+            merge_layer(data, overrides, OVERRIDES_SOURCE, origin)
 
     validator = _Validator(data, origin, env_names, env, secrets)
     validator.issues.extend(issues)
