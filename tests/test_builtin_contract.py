@@ -29,6 +29,8 @@ BUILTIN_DIR = Path(__file__).parent.parent / "plugins_builtin"
 EXPECTED = {"clock", "text", "image", "weather", "crypto", "scoreboard", "countdown", "system"}
 #: Builtins that fetch from the network and so must offer the SDK's network options.
 NETWORK = {"weather", "crypto", "scoreboard"}
+#: Builtins with nothing to show until the user sets them up (a target date, images).
+NEEDS_SETUP = {"countdown", "image"}
 
 
 def builtin_entry_points() -> dict[str, str]:
@@ -119,10 +121,12 @@ def test_every_mode_draws_at_every_size_even_offline(
         config = {"base_url": dead_url, "timeout": 0.5}
     runner = PluginRunner(module, size=size, config=config, data_dir=tmp_path)
     runner.context.fetcher.backoff = 0.01  # refused connections: no need to wait between
+    drawn = 0
     with runner:
         for mode in runner.modes:
             if not runner.has_content(mode):
                 continue
+            drawn += 1
             strip = runner.render_strip(mode)
             if strip is not None:
                 assert strip.canvas.height == size[1]
@@ -130,6 +134,9 @@ def test_every_mode_draws_at_every_size_even_offline(
             frame = runner.render_frame(mode, now=1_790_000_000.0)
             assert frame.pixels.shape == (size[1], size[0], 3)
             assert frame.pixels.dtype == np.uint8
+    if plugin_id not in NETWORK | NEEDS_SETUP:
+        # Else a plugin that never has content would pass without drawing anything.
+        assert drawn, f"{plugin_id} has no content with its defaults"
 
 
 def _doc_sections() -> list[tuple[str, str, dict[str, Any]]]:
