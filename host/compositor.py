@@ -101,9 +101,6 @@ class Compositor:
         """The output for a worker frame (the caller checked its shape)."""
         return self.compose(pixels, now)
 
-    def blank(self, now: float = 0.0) -> Pixels:
-        return self.compose(None, now)
-
     # -- strips -----------------------------------------------------------------------------
 
     def strip_period(self, strip: StripImage) -> int:
@@ -131,7 +128,7 @@ class Compositor:
 
     def _build_band(self, strip: StripImage) -> Pixels:
         gap = self.width if strip.gap is None else strip.gap
-        period = strip.pixels.shape[1] + gap
+        period = self.strip_period(strip)
         # Layout: [gap blank][strip] repeated; with the gap first, offset 0 is a blank
         # panel (for the default gap) with the strip about to enter from the right.
         cycle = np.zeros((self.height, period, 3), dtype=np.uint8)

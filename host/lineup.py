@@ -21,8 +21,8 @@ from host.worker_handle import WorkerHandle
 if TYPE_CHECKING:
     from host.timetable import Timetable
 
-#: ``activate(handle, mode, size)``: the supervisor's, for members of groups.
-#: ``activate(handle, mode, size, ticker)``: see :meth:`host.supervisor.Supervisor.activate`.
+#: ``activate(handle, mode, size, ticker)``: the supervisor's, for members of groups (see
+#: :meth:`host.supervisor.Supervisor.activate`).
 Activate = Callable[[WorkerHandle, str, "tuple[int, int] | None", bool], None]
 
 

@@ -290,7 +290,6 @@ class Messenger:
             self.listener.on_content(handle)
         elif kind == "refreshed":
             handle.refreshes += 1
-            handle.last_refresh = now
         elif kind == "strip":
             self._handle_strip(handle, message)
         elif kind == "error":

@@ -106,10 +106,8 @@ class WorkerHandle:
     content: dict[str, bool] = field(default_factory=dict)
     #: The validated options the worker has (``context.config``); never any secret.
     config: dict[str, Any] | None = None
-    #: ``refresh_data`` calls the current process finished (successful or not), and the
-    #: monotonic time of the last one.
+    #: ``refresh_data`` calls the current process finished (successful or not).
     refreshes: int = 0
-    last_refresh: float | None = None
     # -- the live process
     process: WorkerProcess | None = None
     #: The pid of the current or last worker process.

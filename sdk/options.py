@@ -9,7 +9,6 @@ plugin. These are the pieces every builtin needed; they are here for every plugi
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
@@ -57,11 +56,6 @@ def time_zone_option(description: str = "") -> dict[str, Any]:
     }
 
 
-@functools.cache
-def _zone(name: str) -> tzinfo:
-    return ZoneInfo(name)
-
-
 def time_zone(name: str, *, key: str = "timezone") -> tzinfo | None:
     """Return the time zone called ``name``, or ``None`` (the Pi's local time) for ``""``.
 
@@ -73,7 +67,7 @@ def time_zone(name: str, *, key: str = "timezone") -> tzinfo | None:
     if not name:
         return None
     try:
-        return _zone(name)
+        return ZoneInfo(name)  # cached by ZoneInfo itself
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise PluginConfigError(
             f"{key}: unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin' "
