@@ -22,7 +22,6 @@ import them.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -58,6 +57,7 @@ from config.schema import (
     format_key,
     is_valid_id,
     is_valid_mode,
+    parse_toml,
     plain_data,
     suggest,
 )
@@ -131,16 +131,8 @@ def read_config_file(path: Path, *, source: str | None = None) -> dict[str, Any]
     except OSError as exc:
         message = f"cannot read the config file: {exc.strerror or exc}"
         raise ConfigError([ConfigIssue(where, "", message)]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
-        raise ConfigError([ConfigIssue(where, "", message)]) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message ends with "(at line L, column C)".
-        raise ConfigError([ConfigIssue(where, "", f"invalid TOML: {exc}")]) from None
+    # tomllib's message ends with "(at line L, column C)".
+    return parse_toml(raw, where, lambda exc: f"invalid TOML: {exc}")
 
 
 class _Validator:

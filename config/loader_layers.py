@@ -22,7 +22,14 @@ from config.errors import ConfigIssue
 from config.schema import ENV_PREFIX, KeyPath, Setting, plain_data
 from config.settings import SETTINGS
 
-__all__ = ["ENV_SOURCE", "OVERRIDES_SOURCE", "env_layer", "merge_layer", "parse_env_value"]
+__all__ = [
+    "ENV_SOURCE",
+    "OVERRIDES_SOURCE",
+    "env_layer",
+    "is_config_variable",
+    "merge_layer",
+    "parse_env_value",
+]
 
 #: ``ConfigIssue.source`` of values from environment variables and from overrides.
 ENV_SOURCE: Final = "environment"
@@ -47,6 +54,16 @@ def parse_env_value(raw: str) -> Any:
     return parsed["v"] if list(parsed) == ["v"] else raw
 
 
+def is_config_variable(name: str) -> bool:
+    """Whether the environment variable ``name`` sets a config value, which is
+    ``LEDHOST_<SECTION>__<NAME>...``; a switch without ``__`` (``LEDHOST_PLUGINS``) does not.
+
+    The one test of :func:`env_layer` and of the worker dropping these variables
+    (:func:`host.worker_secrets.forget_config_environment`), so the two always agree.
+    """
+    return name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]
+
+
 def _env_segment(segment: str) -> str:
     # Env names are conventionally upper case while keys are lower case; a segment with
     # lower-case letters is kept as written so camelCase plugin options stay reachable.
@@ -67,7 +84,7 @@ def env_layer(
     names: dict[KeyPath, str] = {}
     issues: list[ConfigIssue] = []
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+        if not is_config_variable(name):
             continue
         segments = name[len(ENV_PREFIX) :].split("__")
         if any(not segment for segment in segments):

@@ -14,9 +14,12 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, final
+
+from config.errors import ConfigError, ConfigIssue
 
 __all__ = [
     "ENV_PREFIX",
@@ -30,6 +33,7 @@ __all__ = [
     "format_toml_value",
     "is_valid_id",
     "is_valid_mode",
+    "parse_toml",
     "plain_data",
     "suggest",
 ]
@@ -232,3 +236,25 @@ def plain_data(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
+
+
+def parse_toml(
+    raw: bytes, where: str, problem: Callable[[tomllib.TOMLDecodeError], str]
+) -> dict[str, Any]:
+    """Decode ``raw`` as UTF-8 and parse it as TOML: the config file's and the secrets file's
+    one reader.
+
+    :param where: how the issue names the file.
+    :param problem: turns tomllib's error into the issue's message (the secrets file's
+        never quotes its text).
+    :raises ConfigError: one issue: not UTF-8 (with the bad byte's offset), or not TOML.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
+        raise ConfigError([ConfigIssue(where, "", message)]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigIssue(where, "", problem(exc))]) from None

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from config.errors import ConfigError, ConfigIssue
-from config.schema import format_key, is_valid_id, plain_data, suggest
+from config.schema import format_key, is_valid_id, parse_toml, plain_data, suggest
 from config.settings import INSTANCE_SETTINGS
 
 __all__ = [
@@ -353,16 +353,7 @@ def read_secrets_file(
     raw = _read_private(path, where)
     if raw is None:
         return {}, []
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
-        raise ConfigError([ConfigIssue(where, "", message)]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigIssue(where, "", _toml_problem(exc))]) from None
-    return _check_shape(data, where)
+    return _check_shape(parse_toml(raw, where, _toml_problem), where)
 
 
 def load_secrets_file(path: Path | str, *, source: str | None = None) -> dict[str, dict[str, Any]]:

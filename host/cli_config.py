@@ -217,12 +217,13 @@ def _worker_rules(cfg: HostConfig | None, issues: list[ConfigIssue]) -> WorkerRu
     variables (one of those may be what is invalid). A worker user that cannot run
     workers is an issue of the config (``None``: skip the plugins).
     """
-    from config import ENV_PREFIX, ConfigIssue, load_config
+    from config import ConfigIssue, load_config
+    from config.loader_layers import is_config_variable
     from host.errors import HostError
     from host.planning import checked_rules
 
     if cfg is None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        env = {k: v for k, v in os.environ.items() if not is_config_variable(k)}
         base = load_config(None, env=env)
     else:
         base = cfg

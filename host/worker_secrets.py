@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from config.schema import ENV_PREFIX, plain_data
+from config.loader_layers import is_config_variable
+from config.schema import plain_data
 from config.secrets import scrub_text, secret_strings
 
 __all__ = ["SecretScrubber", "forget_config_environment", "read_only"]
@@ -46,11 +47,7 @@ def forget_config_environment(environ: Any = os.environ) -> list[str]:
 
     :returns: the names removed.
     """
-    names = [
-        name
-        for name in list(environ)
-        if name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]
-    ]
+    names = [name for name in list(environ) if is_config_variable(name)]
     for name in names:
         del environ[name]
     return names

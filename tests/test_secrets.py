@@ -187,6 +187,19 @@ def test_secrets_file_invalid_character_is_not_quoted(tmp_path: Path) -> None:
     assert "\\x01" not in str(excinfo.value) and "line 2" in str(excinfo.value)
 
 
+def test_secrets_file_not_utf8_names_the_file_and_offset_but_not_the_bytes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "secrets.toml"
+    path.write_bytes(b'[plugins.vault]\napi_key = "hun\xfftr2"\n')
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as excinfo:
+        load_secrets_file(path)
+    message = str(excinfo.value)
+    assert str(path) in message and "not valid UTF-8" in message and "offset 30" in message
+    assert "hun" not in message
+
+
 def test_secrets_file_unknown_tables_and_misplaced_keys_are_reported_together(
     tmp_path: Path,
 ) -> None:
