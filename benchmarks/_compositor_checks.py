@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks._util import Row, check_row
-from host.color import TINTS, ColorSettings, ColorTransform
-from host.compositor import Compositor
-from host.transitions import Transitioner, TransitionSpec
-from host.worker_handle import StripImage
+from host.display.color import TINTS, ColorSettings, ColorTransform
+from host.display.compositor import Compositor
+from host.display.transitions import Transitioner, TransitionSpec
+from host.supervise.handle import StripImage
 
 __all__ = ["check_rows"]
 

@@ -37,10 +37,10 @@ import numpy.typing as npt
 
 from benchmarks._compositor_checks import check_rows
 from benchmarks._util import Row, check_row, progress, rotations, spread_of
-from host.color import TINTS, ColorSettings, ColorTransform
-from host.compositor import Compositor
-from host.transitions import Transitioner, TransitionSpec, progress_at
-from host.worker_handle import StripImage
+from host.display.color import TINTS, ColorSettings, ColorTransform
+from host.display.compositor import Compositor
+from host.display.transitions import Transitioner, TransitionSpec, progress_at
+from host.supervise.handle import StripImage
 
 __all__ = ["NAME", "TITLE", "run"]
 

@@ -2,10 +2,10 @@
 against pixels in control messages. CPU per frame, the writer's call, one-way latency.
 
 Why: with a process per plugin every frame crosses a process boundary. The frame bus
-(:mod:`host.framebus`) copies it once into shared memory and passes the slot with eventfd
+(:mod:`host.ipc.framebus`) copies it once into shared memory and passes the slot with eventfd
 syscalls; the obvious alternatives pickle it through a ``multiprocessing.Queue`` (a feeder
 thread pickles it down a pipe, the host unpickles it) or send its bytes in a msgpack
-control message (:mod:`host.control`).
+control message (:mod:`host.ipc.channel`).
 
 How: one worker per case, started once by multiprocessing's ``spawn`` (a fresh interpreter,
 as production workers are exec'd). The frame bus worker receives each size's memfd and
@@ -45,8 +45,8 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks._util import Row, check_row, progress, rotations, spread_of
-from host.control import Channel
-from host.framebus import FrameBus, FrameWriter, Geometry
+from host.ipc.channel import Channel
+from host.ipc.framebus import FrameBus, FrameWriter, Geometry
 
 __all__ = ["NAME", "TITLE", "run"]
 

@@ -198,10 +198,10 @@ def idle_round(plan: Plan, config: Path, rotation: Rotation, figures: Figures) -
 
 def scan_paced(until: float, figures: Figures) -> None:
     """Until ``until``, do what the host's enforcer does every SCAN_INTERVAL (a full scan) -- read
-    every process in /proc (:func:`host.proctree.scan`) -- and time it: the profile of
+    every process in /proc (:func:`host.supervise.proctree.scan`) -- and time it: the profile of
     the host's idle cost, measured at the host's own pace rather than in a hot loop."""
-    from host.enforcer import SCAN_INTERVAL as MONITOR_INTERVAL
-    from host.proctree import scan
+    from host.supervise.enforcer import SCAN_INTERVAL as MONITOR_INTERVAL
+    from host.supervise.proctree import scan
 
     at = time.monotonic()
     while at < until:
@@ -216,7 +216,7 @@ def scan_paced(until: float, figures: Figures) -> None:
 def run(quick: bool) -> list[Row]:
     """First-frame pairs, then the idle rounds; rows of shares, times and ratios."""
     from benchmarks._util import Row, check_row, progress, spread_of
-    from host.enforcer import SCAN_INTERVAL as MONITOR_INTERVAL
+    from host.supervise.enforcer import SCAN_INTERVAL as MONITOR_INTERVAL
 
     plan = QUICK if quick else FULL
     rotation = [("clock", "time", plan.duration)]

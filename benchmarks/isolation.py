@@ -3,8 +3,8 @@
 Issue 7, part 5. ``ledhost run --backend headless`` shows the builtin clock (with seconds)
 and a scrolling text for a fixed time; a reference process renders the same two plugins
 in one process, as LEDMatrix would: :class:`sdk.testing.PluginRunner` calls their hooks,
-:class:`host.compositor.Compositor` does the frame math (so it is identical), and frames go
-to the same null backend (:class:`host.backends.headless.HeadlessBackend`). Same rotation,
+:class:`host.display.compositor.Compositor` does the frame math (so it is identical), and frames go
+to the same null backend (:class:`host.display.backends.headless.HeadlessBackend`). Same rotation,
 same durations, clock frames once a second, the text strip rendered once per turn and
 scrolled by slicing at its speed under the 60 fps ceiling, paced by sleeping until the
 next due time. The reference exists only for this comparison.
@@ -163,7 +163,7 @@ Sample = dict[int, tuple[int, float, str]]
 _KINDS: Final = (
     (b"multiprocessing.forkserver", "zygote"),
     (b"multiprocessing.resource_tracker", "resource tracker"),
-    (b"host.undertaker", "undertaker"),
+    (b"host.supervise.undertaker", "undertaker"),
 )
 
 
@@ -366,9 +366,9 @@ def show(
     the presenter); a strip is rendered once per turn and slid one slice per pixel of
     motion, never faster than the frame-rate ceiling (``Presenter.next_push_at``).
     """
-    from host.backends.headless import HeadlessBackend
-    from host.compositor import Compositor
-    from host.worker_handle import StripImage
+    from host.display.backends.headless import HeadlessBackend
+    from host.display.compositor import Compositor
+    from host.supervise.handle import StripImage
 
     compositor = Compositor(WIDTH, HEIGHT, 100, 1.0)
     panel = HeadlessBackend(width=WIDTH, height=HEIGHT)
@@ -424,8 +424,8 @@ def _own_cpu() -> float:
 
 def reference_main(spec_json: str) -> None:
     """The reference process: set the plugins up, say READY, show, print RESULT."""
-    import host.backends.headless  # noqa: F401  (what show() uses, loaded before READY)
-    import host.compositor  # noqa: F401
+    import host.display.backends.headless  # noqa: F401  (what show() uses, loaded before READY)
+    import host.display.compositor  # noqa: F401
     import plugins_builtin.clock
     import plugins_builtin.text
     from sdk.testing import PluginRunner

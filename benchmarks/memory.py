@@ -91,8 +91,8 @@ FULL: Final = Plan((1, 5, 10, 20), 4, 1.0, 6, 6)
 _HOST_DRIVER: Final = """
 import json, sys
 import host.app
-from host.cli import main
-from host.states import WorkerState
+from host.cli.main import main
+from host.supervise.states import WorkerState
 
 count, told, on_state = int(sys.argv[1]), [], host.app.Host.on_state
 
@@ -162,7 +162,7 @@ def _part(pid: int, workers: set[int], host: int) -> str:
     cmd = cmdline(pid)
     for needle, part in (
         ("forkserver", "zygote"),
-        ("host.undertaker", "undertaker"),
+        ("host.supervise.undertaker", "undertaker"),
         ("resource_tracker", "tracker"),
     ):
         if needle in cmd:
@@ -239,12 +239,12 @@ def start_times(launcher_name: str, starts: int, data_dir: Path) -> list[float]:
     import selectors
 
     from host.discovery import discover
-    from host.framebus import Geometry
-    from host.spawner import make_launcher
-    from host.states import WorkerState
-    from host.supervisor import Supervisor
-    from host.watchdog import WorkerRules
-    from host.worker_handle import WorkerHandle
+    from host.ipc.framebus import Geometry
+    from host.supervise.handle import WorkerHandle
+    from host.supervise.rules import WorkerRules
+    from host.supervise.spawner import make_launcher
+    from host.supervise.states import WorkerState
+    from host.supervise.supervisor import Supervisor
 
     spec = discover((), environment=False)["clock"]
     selector = selectors.DefaultSelector()

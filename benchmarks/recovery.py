@@ -267,7 +267,7 @@ def child() -> None:
     """
     from config import load_config
     from host.app import Host, RunOptions
-    from host.restart_policy import RestartPolicy
+    from host.supervise.restart_policy import RestartPolicy
 
     spec: dict[str, Any] = json.loads(sys.argv[1])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -364,7 +364,7 @@ def _exit_floor(count: int) -> list[float]:
     """SIGKILL -> pidfd readable for a process holding what a worker holds (the zygote's
     preloads, a second thread), watched as the host watches a spawned worker: the
     kernel's teardown alone, which no host can beat."""
-    from host.spawner import ZYGOTE_PRELOAD
+    from host.supervise.spawner import ZYGOTE_PRELOAD
 
     code = "".join(f"import {m}\n" for m in ("sys", "threading", "time", *ZYGOTE_PRELOAD))
     code += "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"

@@ -85,7 +85,7 @@ import time
 marks = {"interpreter": time.monotonic()}
 import json, os, runpy, signal, sys
 import host.app
-import host.backends.headless as headless
+import host.display.backends.headless as headless
 
 push, run = headless.HeadlessBackend.push, host.app.Host.run
 

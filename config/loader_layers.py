@@ -59,7 +59,7 @@ def is_config_variable(name: str) -> bool:
     ``LEDHOST_<SECTION>__<NAME>...``; a switch without ``__`` (``LEDHOST_PLUGINS``) does not.
 
     The one test of :func:`env_layer` and of the worker dropping these variables
-    (:func:`host.worker_secrets.forget_config_environment`), so the two always agree.
+    (:func:`host.worker.secrets.forget_config_environment`), so the two always agree.
     """
     return name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]
 

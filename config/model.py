@@ -84,7 +84,7 @@ class RotationEntry:
     #: Seconds that transition takes, or ``None`` for ``transitions.duration``.
     transition_duration: float | None = None
     #: Local-time windows the entry is shown in; empty means always
-    #: (``host.schedule.mode_allowed``).
+    #: (``host.schedule.windows.mode_allowed``).
     when: tuple[Window, ...] = ()
 
     def to_toml_value(self) -> str | dict[str, Any]:

@@ -5,7 +5,7 @@ read as local wall-clock time. This module declares the frozen values
 (:class:`Window`, :class:`DimWindow`, :class:`ScheduleConfig`) and parses raw config data
 into them, reporting every problem through a callback with its key path, as the rest of
 :mod:`config.loader` does. Deciding whether a moment falls inside a window is the host's
-job (``host.schedule``), where the time zone and the clock are.
+job (``host.schedule.windows``), where the time zone and the clock are.
 
 Pure, except :func:`check_timezone`, which reads the time-zone database (STYLE.md rule 17).
 """
@@ -46,7 +46,7 @@ DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS: Final = frozenset(range(7))
 #: Named tints as per-channel multipliers out of 255; ``None`` means no tint. Any
 #: ``"#rrggbb"`` works too. ``warm`` is roughly a 2700 K lamp; ``red`` keeps a little green
-#: and blue so white text stays readable as a pale red instead of vanishing. ``host.color``
+#: and blue so white text stays readable as a pale red instead of vanishing. ``host.display.color``
 #: builds its lookup tables from this one table.
 TINTS: Final[Mapping[str, tuple[int, int, int] | None]] = {
     "none": None,

@@ -23,26 +23,27 @@ from pathlib import Path
 from typing import Any
 
 from config import HostConfig
-from host import __version__, proctree
-from host.backends import Backend, open_backend
-from host.color import TINTS, ColorSettings
-from host.compositor import Compositor
+from host import __version__
 from host.discovery import discover
+from host.display.backends import Backend, open_backend
+from host.display.color import TINTS, ColorSettings
+from host.display.compositor import Compositor
+from host.display.presenter import Presenter, TickerSource
+from host.display.ticker_show import TickerShow
 from host.errors import HostError
-from host.framebus import Frame, Geometry
-from host.lineup import Lineup
+from host.ipc.framebus import Frame, Geometry
 from host.planning import checked_rules, matrix_options, plan_instances
-from host.presenter import Presenter, TickerSource
 from host.reconfigure import Reconfigurer
-from host.scheduler import Decision, Scheduler, Slot
-from host.spawner import Undertaker, make_launcher, process_cpu_seconds
-from host.states import WorkerState
+from host.schedule.lineup import Lineup
+from host.schedule.rotation import Decision, Scheduler, Slot
+from host.schedule.timetable import Timetable
 from host.stats import RunStats, own_cpu_seconds, write_json
-from host.supervisor import Supervisor
-from host.ticker_show import TickerShow
-from host.timetable import Timetable
-from host.watchdog import rules_from_config
-from host.worker_handle import StripImage, WorkerHandle
+from host.supervise import proctree
+from host.supervise.handle import StripImage, WorkerHandle
+from host.supervise.rules import rules_from_config
+from host.supervise.spawner import Undertaker, make_launcher, process_cpu_seconds
+from host.supervise.states import WorkerState
+from host.supervise.supervisor import Supervisor
 
 log = logging.getLogger("ledhost.host")
 
@@ -345,7 +346,7 @@ class Host:
         }
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         # Orphans of plugin processes come to us rather than to init, so they can be
-        # found and killed (host.proctree); Linux-only, harmless if refused.
+        # found and killed (host.supervise.proctree); Linux-only, harmless if refused.
         proctree.set_child_subreaper()
         # And if the host is killed outright, the undertaker kills what plugins started.
         undertaker = Undertaker()

@@ -15,9 +15,9 @@ from typing import Any
 from config import HostConfig, is_valid_id
 from host.discovery import PluginSpec
 from host.errors import HostError
-from host.spawner import check_runs_as
-from host.watchdog import MIB, WorkerRules, rules_from_config
-from host.worker_handle import WorkerHandle
+from host.supervise.handle import WorkerHandle
+from host.supervise.rules import MIB, WorkerRules, rules_from_config
+from host.supervise.spawner import check_runs_as
 
 log = logging.getLogger("ledhost.host")
 

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 from config import ConfigError, ConfigIssue, HostConfig, PluginInstanceConfig, load_config
 from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
-from host.lineup import Lineup
 from host.planning import make_handle, plan_instances
 from host.reload import ConfigWatcher
-from host.states import WorkerState
-from host.timetable import Timetable
-from host.worker_handle import WorkerHandle
+from host.schedule.lineup import Lineup
+from host.schedule.timetable import Timetable
+from host.supervise.handle import WorkerHandle
+from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
     from host.app import Host

@@ -143,7 +143,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 #: Frames are asked for this long after a turn ends, never a float rounding before.
 _LATE = 0.001
-#: The widest strip the host accepts (``host.worker``'s limit; the SDK does not export it).
+#: The widest strip the host accepts (``host.worker.main``'s limit; the SDK does not export it).
 MAX_STRIP_WIDTH = 16384
 
 

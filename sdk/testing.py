@@ -52,7 +52,7 @@ __all__ = [
 
 #: Mode and action names the worker accepts.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # fullmatch: "$" would allow a "\n"
-#: The widest strip the host accepts (``host.worker.MAX_STRIP_WIDTH``).
+#: The widest strip the host accepts (``host.worker.main.MAX_STRIP_WIDTH``).
 _MAX_STRIP_WIDTH = 16384
 
 

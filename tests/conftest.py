@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from host.discovery import PluginSpec, discover
-from host.framebus import Frame, Geometry
-from host.spawner import SpawnLauncher, ZygoteLauncher
-from host.states import WorkerState
-from host.supervisor import Supervisor
-from host.watchdog import WorkerRules
-from host.worker_handle import StripImage, WorkerHandle
+from host.ipc.framebus import Frame, Geometry
+from host.supervise.handle import StripImage, WorkerHandle
+from host.supervise.rules import WorkerRules
+from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
+from host.supervise.states import WorkerState
+from host.supervise.supervisor import Supervisor
 
 #: Distributions of one-behaviour test plugins, found through entry points.
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"

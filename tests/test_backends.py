@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from host.backends import BackendError, open_backend
-from host.backends.headless import HeadlessBackend
-from host.backends.ledlook import BACKGROUND, UNLIT, dot_mask, led_look
-from host.backends.snapshot import SnapshotRecorder
+from host.display.backends import BackendError, open_backend
+from host.display.backends.headless import HeadlessBackend
+from host.display.backends.ledlook import BACKGROUND, UNLIT, dot_mask, led_look
+from host.display.backends.snapshot import SnapshotRecorder
 
 REPO = Path(__file__).resolve().parents[1]
 W, H, S = 8, 4, 8  # a small display keeps the GIFs small; S is the snapshot scale
@@ -256,7 +256,7 @@ def test_gif_recording_stops_at_the_time_cap_with_one_warning(
 ) -> None:
     path = tmp_path / "capped.gif"
     backend = recording_backend(path, end=9.0, max_seconds=1.0)
-    with caplog.at_level(logging.WARNING, logger="host.backends.snapshot"):
+    with caplog.at_level(logging.WARNING, logger="host.display.backends.snapshot"):
         for colour, at in ((RED, 0.0), (GREEN, 0.5), (BLUE, 1.0), (WHITE, 1.5), (RED, 2.0)):
             backend.push(solid(colour), at)
         backend.close()
@@ -391,7 +391,7 @@ def test_emulator_import_in_a_fresh_interpreter_writes_nothing_and_prints_nothin
     """Verify the first import of RGBMatrixEmulator (which builds options) is sandboxed."""
     code = (
         "import numpy as np\n"
-        "from host.backends import open_backend\n"
+        "from host.display.backends import open_backend\n"
         "b = open_backend('emulator', width=32, height=16)\n"
         "b.push(np.full((16, 32, 3), 9, np.uint8), 0.0)\n"
         "b.close()\n"

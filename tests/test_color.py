@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from host.color import TINTS, ColorSettings, ColorTransform, build_luts, parse_tint
+from host.display.color import TINTS, ColorSettings, ColorTransform, build_luts, parse_tint
 
 W, H = 8, 4
 V = np.arange(256, dtype=np.int64)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host.compositor import Compositor
-from host.scheduler import Scheduler, Slot
-from host.worker_handle import StripImage
+from host.display.compositor import Compositor
+from host.schedule.rotation import Scheduler, Slot
+from host.supervise.handle import StripImage
 
 A = Slot("clock", "time", 10.0)
 B = Slot("text", "message", 5.0)

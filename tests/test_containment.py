@@ -35,16 +35,16 @@ import numpy
 import pytest
 
 import host
-from host import exitcodes
 from host.discovery import PluginSpec
-from host.framebus import Geometry
-from host.restart_policy import RestartPolicy
-from host.spawner import SpawnLauncher, check_runs_as
-from host.states import WorkerState
-from host.supervisor import Supervisor
-from host.watchdog import MIB, WorkerRules
-from host.worker import WorkerArgs, contain, limit_address_space
-from host.worker_handle import WorkerHandle
+from host.ipc import exitcodes
+from host.ipc.framebus import Geometry
+from host.supervise.handle import WorkerHandle
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.rules import MIB, WorkerRules
+from host.supervise.spawner import SpawnLauncher, check_runs_as
+from host.supervise.states import WorkerState
+from host.supervise.supervisor import Supervisor
+from host.worker.main import WorkerArgs, contain, limit_address_space
 from tests.conftest import TEST_PLUGINS, Harness
 
 #: A Python other users can read (Debian's), for workers that drop root.

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from host.control import MAX_BACKLOG, Channel, decode, encode, field
 from host.errors import ProtocolError
+from host.ipc.channel import MAX_BACKLOG, Channel, decode, encode, field
 
 
 def _pair() -> tuple[Channel, Channel]:
@@ -100,9 +100,9 @@ def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
 def test_a_flooding_peer_gets_a_bounded_share_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """Verify one receive() reads at most READ_BUDGET bytes, so a flood cannot starve the
     host loop, and nothing is lost: the rest comes with the next calls."""
-    import host.control
+    import host.ipc.channel
 
-    monkeypatch.setattr(host.control, "READ_BUDGET", 10_000)
+    monkeypatch.setattr(host.ipc.channel, "READ_BUDGET", 10_000)
     host_end, worker = _pair()
     for i in range(40):
         worker.send({"t": "log", "i": i, "msg": "x" * 1000})  # fits the socket buffer

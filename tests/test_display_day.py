@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from host.color import ColorSettings, build_luts
+from host.display.color import ColorSettings, build_luts
 from tests.conftest import TEST_PLUGINS
 from tests.test_host import _run
 

@@ -27,7 +27,7 @@ from PIL import Image
 
 import config
 import sdk
-from host.cli import build_parser
+from host.cli.main import build_parser
 from sdk import hookspecs
 
 ROOT = Path(__file__).parent.parent

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from host.errors import FrameError
-from host.framebus import FrameBus, FrameWriter, Geometry
+from host.ipc.framebus import FrameBus, FrameWriter, Geometry
 
 
 def _write_uniform_frames(fds: tuple[int, int, int], geometry: Geometry, count: int) -> None:

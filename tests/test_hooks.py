@@ -1,7 +1,8 @@
 """One or more ``test_hook_<name>`` per hook in ``sdk.hookspecs``, through real workers.
 
 Every test drives the ``everyhook`` test plugin (``tests/plugins/site``) in a real worker
-subprocess through the real :class:`~host.supervisor.Supervisor` (the ``harness`` fixture).
+subprocess through the real :class:`~host.supervise.supervisor.Supervisor` (the ``harness``
+fixture).
 The plugin appends one JSON line per hook call to ``calls.jsonl`` in its data dir, so a
 test sees what the worker did as well as what reached the host. ``tests/test_docs.py``
 checks that every hook has a test here.
@@ -25,8 +26,8 @@ import pytest
 
 from config import ConfigError
 from host.discovery import PluginSpec
-from host.states import WorkerState
-from host.worker_handle import WorkerHandle
+from host.supervise.handle import WorkerHandle
+from host.supervise.states import WorkerState
 from sdk import hookspecs
 from tests.conftest import Harness
 

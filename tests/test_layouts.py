@@ -9,8 +9,8 @@ import pytest
 
 from config import ConfigError, load_config
 from config.layouts import Region
-from host.framebus import Frame
-from host.layout_show import LayoutShow
+from host.display.layout_show import LayoutShow
+from host.ipc.framebus import Frame
 from tests.conftest import TEST_PLUGINS
 from tests.test_host import _run
 

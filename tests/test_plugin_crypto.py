@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from host.discovery import PluginSpec
-from host.probe import render_mode
-from host.watchdog import WorkerRules
+from host.supervise.probe import render_mode
+from host.supervise.rules import WorkerRules
 from plugins_builtin import crypto
 from plugins_builtin.crypto import draw, model
 from sdk import Canvas, PluginConfigError

@@ -22,8 +22,8 @@ from PIL import Image
 
 import plugins_builtin.image as image
 from host.discovery import PluginSpec
-from host.probe import render_mode
-from host.watchdog import WorkerRules
+from host.supervise.probe import render_mode
+from host.supervise.rules import WorkerRules
 from plugins_builtin.image import library
 from plugins_builtin.image.player import Player, natural_key, planned_seconds
 from sdk import Canvas, PluginConfigError

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from host.control import Channel, Message
-from host.plugin_logs import SUMMARY_LOGGER, LogLimits, PluginLog, truncate
-from host.worker_boot import ChannelLogHandler
+from host.ipc.channel import Channel, Message
+from host.supervise.plugin_logs import SUMMARY_LOGGER, LogLimits, PluginLog, truncate
+from host.worker.boot import ChannelLogHandler
 
 DEBUG, INFO, WARN, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
 WALL = 1_700_000_000.0

@@ -27,8 +27,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from host.discovery import PluginSpec
-from host.probe import render_mode
-from host.watchdog import WorkerRules
+from host.supervise.probe import render_mode
+from host.supervise.rules import WorkerRules
 from plugins_builtin import scoreboard
 from plugins_builtin.scoreboard import layout, model, status
 from plugins_builtin.scoreboard.model import Board, GameState, parse_scoreboard

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from host.discovery import PluginSpec
-from host.probe import render_mode
-from host.watchdog import WorkerRules
+from host.supervise.probe import render_mode
+from host.supervise.rules import WorkerRules
 from plugins_builtin import system
 from plugins_builtin.system import pages, readings
 from plugins_builtin.system.readings import SystemInfo

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from host.discovery import PluginSpec
-from host.probe import render_mode
-from host.watchdog import WorkerRules
+from host.supervise.probe import render_mode
+from host.supervise.rules import WorkerRules
 from plugins_builtin import text
 from sdk import Canvas, PluginConfigError, font_names, load_font
 from sdk.testing import PluginRunner, default_config

@@ -638,8 +638,8 @@ def test_weather_default_config_is_valid_and_points_at_open_meteo() -> None:
 def test_weather_renders_through_a_real_worker_from_the_local_server(
     http_server: Any, tmp_path: Path, test_specs: dict[str, Any]
 ) -> None:
-    from host.probe import render_mode
-    from host.watchdog import WorkerRules
+    from host.supervise.probe import render_mode
+    from host.supervise.rules import WorkerRules
 
     http_server.serve_recorded(PATH, METRIC)
     frames, _ = render_mode(

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from host.compositor import Compositor
-from host.presenter import Presenter
+from host.display.compositor import Compositor
+from host.display.presenter import Presenter
 from host.stats import RunStats
-from host.worker_handle import StripImage
+from host.supervise.handle import StripImage
 
 W, H = 8, 2
 

@@ -1,4 +1,5 @@
-"""host.proctree against real process trees: no mocks, every process killed in ``finally``.
+"""host.supervise.proctree against real process trees: no mocks, every process killed in
+``finally``.
 
 Each tree's top is started like a worker, with ``start_new_session=True``. The commands
 all run ``sleep 1000`` so a leak is easy to spot with ``pgrep -f "sleep 1000"``.
@@ -21,8 +22,8 @@ from typing import TypeVar
 
 import pytest
 
-from host import proctree
-from host.proctree import ProcInfo
+from host.supervise import proctree
+from host.supervise.proctree import ProcInfo
 
 T = TypeVar("T")
 
@@ -269,7 +270,7 @@ def test_reap_zombie_children_reaps_only_the_given_exited_children(trees: Trees)
 SUBREAPER_SCRIPT = textwrap.dedent(
     """
     import json, os, subprocess, time
-    from host import proctree
+    from host.supervise import proctree
 
     me = os.getpid()
     result = {"set": proctree.set_child_subreaper(), "is": proctree.is_child_subreaper()}

@@ -32,9 +32,9 @@ import tomlkit
 from config import REDACTED, ConfigError, ConfigIssue, HostConfig, load_config
 from config.diff import ConfigDiff
 from host.app import Host, RunOptions
-from host.color import ColorSettings, build_luts
+from host.display.color import ColorSettings, build_luts
 from host.reload import ConfigWatcher
-from host.states import WorkerState
+from host.supervise.states import WorkerState
 from tests.conftest import TEST_PLUGINS
 from tests.test_host import RecordingBackend
 

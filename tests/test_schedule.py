@@ -1,4 +1,4 @@
-"""Tables for ``host.schedule``: windows, on/off and dim states, and DST changes.
+"""Tables for ``host.schedule.windows``: windows, on/off and dim states, and DST changes.
 
 Every moment is an explicit timestamp built from an aware datetime; nothing reads the
 clock. The week used: 2026-06-01 is a Monday, so 06-05 is a Friday and 06-07 a Sunday.
@@ -19,7 +19,7 @@ import pytest
 from config import DimWindow, ScheduleConfig, Window
 from config.schema import KeyPath
 from config.windows import parse_window
-from host.schedule import (
+from host.schedule.windows import (
     DisplayState,
     display_state,
     in_window,

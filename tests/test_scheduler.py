@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from host.scheduler import Scheduler, Slot
+from host.schedule.rotation import Scheduler, Slot
 
 A = Slot("a", "m", 10.0)
 B = Slot("b", "m", 5.0)

@@ -32,8 +32,8 @@ from config import (
 )
 from host.discovery import PluginSpec, discover
 from host.planning import make_handle
-from host.states import WorkerState
-from host.worker_handle import WorkerHandle
+from host.supervise.handle import WorkerHandle
+from host.supervise.states import WorkerState
 from tests.conftest import TEST_PLUGINS, Harness
 
 #: The secret every test hides; long and unusual, so a search for it finds only leaks.
@@ -657,7 +657,7 @@ def test_ledhost_plugins_json_shows_no_secret(
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "secrets.toml", f'[plugins.clock]\napi_key = "{SECRET}"\n')
     monkeypatch.setenv("LEDHOST_PLUGINS__SECRETIVE__API_KEY", OTHER_SECRET)
-    from host.cli import main
+    from host.cli.main import main
 
     assert main(["plugins", "--json", "--plugin-path", str(TEST_PLUGINS)]) == 0
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from host import exitcodes
 from host.discovery import PluginSpec
-from host.restart_policy import RestartPolicy
-from host.states import WorkerState
-from host.worker_handle import ALLOWED, WorkerHandle
+from host.ipc import exitcodes
+from host.supervise.handle import ALLOWED, WorkerHandle
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.states import WorkerState
 
 S = WorkerState
 

@@ -7,8 +7,8 @@ import signal
 import time
 
 from host.discovery import PluginSpec
-from host.restart_policy import RestartPolicy
-from host.states import WorkerState
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.states import WorkerState
 from tests.conftest import Harness
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host.ticker import TickerStream, draw_separator, make_spacer
+from host.display.ticker import TickerStream, draw_separator, make_spacer
 from tests.test_host import _run
 
 H = 2

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from config import DimWindow, ScheduleConfig, Window
-from host.timetable import RECHECK, Timetable
+from host.schedule.timetable import RECHECK, Timetable
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from host.transitions import (
+from host.display.transitions import (
     TRANSITION_KINDS,
     Transitioner,
     TransitionSpec,

@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 
 from config import load_config
-from host import proctree
 from host.app import Host, RunOptions
+from host.supervise import proctree
 from tests.conftest import TEST_PLUGINS
 from tests.test_host import RecordingBackend, _children
 

@@ -1,0 +1,340 @@
+"""The ``ledhost`` command line: ``run``, ``plugins``, ``render`` and ``config``.
+
+Thin by design: parse, build what the command needs, report a failure as one line on
+stderr with a non-zero status (2 for bad usage, 1 otherwise), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from host import __version__
+from host.cli.config_commands import add_config_parser, cmd_config, migrate_and_note
+from host.errors import HostError
+
+if TYPE_CHECKING:
+    from host.supervise.rules import WorkerRules
+
+#: Environment switch: run exactly these plugin instances (comma-separated; empty = none).
+PLUGINS_ENV = "LEDHOST_PLUGINS"
+#: Environment switch: log every hook call in every worker.
+TRACE_ENV = "LEDHOST_TRACE_PLUGINS"
+
+
+class UsageError(HostError):
+    """Bad command-line input; exits with status 2."""
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"size {text!r} should look like 64x32") from None
+    if not (1 <= width <= 1024 and 1 <= height <= 1024):
+        raise UsageError(f"size {text!r} is out of range (1-1024 each way)")
+    return width, height
+
+
+def _parse_plugins(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledhost", description="Drive an RGB LED matrix sign.")
+    parser.add_argument("--version", action="version", version=f"ledhost {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    common.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="show the rotation on the display")
+    run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
+    run.add_argument("--backend", choices=["auto", "headless", "emulator", "hardware"])
+    run.add_argument("--duration", type=float, help="exit after this many seconds")
+    run.add_argument("--snapshot", type=Path, help="write what was shown to a .gif or .png")
+    run.add_argument("--stats-json", type=Path, help="write run statistics here at the end")
+    run.add_argument("--plugins", help=f"run exactly these instances (also ${PLUGINS_ENV})")
+    run.add_argument(
+        "--launcher",
+        choices=["zygote", "spawn"],
+        default="zygote",
+        help="start workers forked from a preloaded zygote, or as fresh interpreters",
+    )
+    run.add_argument(
+        "--plugin-path",
+        action="append",
+        default=[],
+        type=Path,
+        help="another folder of plugin distributions (repeatable)",
+    )
+
+    plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.add_argument("--plugin-path", action="append", default=[], type=Path)
+
+    render = sub.add_parser("render", parents=[common], help="render a plugin's mode to an image")
+    render.add_argument("target", metavar="PLUGIN[:MODE]")
+    render.add_argument("--frames", type=int, default=1)
+    render.add_argument("--out", type=Path, required=True, help=".png or .gif")
+    render.add_argument("--size", default="64x32", help="WIDTHxHEIGHT (default 64x32)")
+    render.add_argument(
+        "--config", type=Path, help="a TOML file with the plugin's options (a plugin section)"
+    )
+    render.add_argument("--scale", type=int, default=1, help="enlarge each LED this much")
+    render.add_argument("--led", action="store_true", help="draw LEDs as round dots")
+    render.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="give up if the plugin has not rendered after this many seconds (default 60)",
+    )
+    render.add_argument("--plugin-path", action="append", default=[], type=Path)
+
+    add_config_parser(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    # ``run`` is a service: it logs what it does. The one-shot commands report their own
+    # failure as one line, so their plugins' log lines only show with -v.
+    quiet_default = logging.INFO if ns.command == "run" else logging.CRITICAL
+    level = logging.DEBUG if ns.verbose else logging.WARNING if ns.quiet else quiet_default
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from config import ConfigError
+
+    try:
+        if ns.command == "run":
+            return cmd_run(ns)
+        if ns.command == "plugins":
+            return cmd_plugins(ns)
+        if ns.command == "config":
+            return cmd_config(ns)
+        return cmd_render(ns)
+    except UsageError as exc:
+        print(f"ledhost: error: {exc}", file=sys.stderr)
+        return 2
+    except (HostError, ConfigError) as exc:
+        text = str(exc).replace("\n", "\n  ")
+        print(f"ledhost: error: {text}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"ledhost: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _check_writable(path: Path, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{path}: the file must end in {' or '.join(suffixes)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{path}: folder {folder} is not writable")
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from config import load_config
+    from host.app import Host, RunOptions
+    from host.cli.logsetup import apply_logging
+    from host.worker.secrets import forget_config_environment
+
+    migrate_and_note(ns.config)
+    # Live reloads read the environment as it was at start; everything the host starts
+    # (zygote, workers, helpers) gets it without config overrides, which may be secrets.
+    env = dict(os.environ)
+    cfg = load_config(ns.config, env=env)
+    forget_config_environment(os.environ)
+    apply_logging(cfg.logging, verbose=ns.verbose, quiet=ns.quiet)
+    only = _parse_plugins(ns.plugins if ns.plugins is not None else os.environ.get(PLUGINS_ENV))
+    if ns.snapshot is not None:
+        _check_writable(ns.snapshot, (".gif", ".png"))
+    if ns.stats_json is not None:
+        _check_writable(ns.stats_json, (".json",))
+    if ns.duration is not None and ns.duration <= 0:
+        raise UsageError("--duration must be positive")
+    options = RunOptions(
+        duration=ns.duration,
+        snapshot=ns.snapshot,
+        stats_json=ns.stats_json,
+        backend=ns.backend,
+        only=only,
+        launcher=ns.launcher,
+        plugin_paths=tuple(str(p) for p in ns.plugin_path),
+        trace_plugins=bool(os.environ.get(TRACE_ENV)),
+        config_env=env,
+    )
+    return Host(cfg, options).run()
+
+
+def _worker_rules() -> WorkerRules:
+    """Worker limits and user from the embedded config and ``LEDHOST_WORKERS__*``.
+
+    ``plugins`` and ``render`` start workers too, and plugin code runs in them.
+    """
+    from config import load_config
+    from host.app import checked_rules
+
+    return checked_rules(load_config(None, secrets_path=False))
+
+
+def cmd_plugins(ns: argparse.Namespace) -> int:
+    from host.discovery import discover
+    from host.supervise.probe import describe_plugins
+
+    specs = discover([str(p) for p in ns.plugin_path])
+    described = describe_plugins(list(specs.values()), rules=_worker_rules())
+    rows = []
+    for plugin_id, spec in specs.items():
+        info = described.get(plugin_id, {})
+        row: dict[str, Any] = {
+            "id": plugin_id,
+            "distribution": spec.distribution,
+            "version": spec.version,
+            "modes": [m["name"] for m in info.get("modes") or []],
+            "found": spec.source,
+            "entry_point": spec.value,
+        }
+        if "error" in info:
+            row["error"] = info["error"]
+        rows.append(row)
+    if ns.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            modes = ", ".join(row["modes"]) or f"error: {row.get('error')}"
+            print(
+                f"{row['id']:<16} {row['distribution']} {row['version']:<10} "
+                f"[{row['found']}]  modes: {modes}"
+            )
+    return 0
+
+
+def cmd_render(ns: argparse.Namespace) -> int:
+    import tomllib
+
+    from host.discovery import discover
+    from host.display.backends.ledlook import led_look
+    from host.supervise.probe import render_mode
+
+    instance_id, _, mode = ns.target.partition(":")
+    width, height = _parse_size(ns.size)
+    if not 1 <= ns.frames <= 3600:
+        raise UsageError("--frames must be between 1 and 3600")
+    if not 0 < ns.timeout <= 3600:
+        raise UsageError("--timeout must be between 0 and 3600 seconds")
+    if not 1 <= ns.scale <= 64:
+        raise UsageError("--scale must be between 1 and 64")
+    _check_writable(ns.out, (".png", ".gif"))
+    plugin_id, options = instance_id, dict[str, Any]()
+    if ns.config is not None:
+        try:
+            document = tomllib.loads(ns.config.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{ns.config}: {exc}") from None
+        plugin_id, options = _render_options(document, instance_id, ns.config)
+    specs = discover([str(p) for p in ns.plugin_path])
+    spec = specs.get(plugin_id)
+    if spec is None:
+        known = ", ".join(specs) or "none"
+        raise HostError(f"unknown plugin {plugin_id!r} (installed: {known})")
+    rules = _worker_rules()
+    with tempfile.TemporaryDirectory(prefix="ledhost-render-") as data_dir:
+        if rules.uid is not None:
+            os.chmod(data_dir, 0o711)  # the worker user must reach its data folder inside
+        frames, durations = render_mode(
+            spec,
+            mode or None,
+            width=width,
+            height=height,
+            frames=ns.frames,
+            options=options,
+            data_dir=Path(data_dir),
+            rules=rules,
+            timeout=ns.timeout,
+            note=lambda text: print(f"ledhost: note: {text}", file=sys.stderr),
+        )
+    from PIL import Image
+
+    scale = ns.scale if ns.scale > 1 or not ns.led else 8
+    images = [Image.fromarray(led_look(f, scale) if ns.led else _enlarge(f, scale)) for f in frames]
+    _save_images(images, durations, ns.out)
+    print(
+        f"wrote {ns.out} ({len(images)} frame{'s' if len(images) != 1 else ''}, "
+        f"{images[0].width}x{images[0].height})"
+    )
+    return 0
+
+
+def _render_options(
+    document: dict[str, Any], instance_id: str, path: Path
+) -> tuple[str, dict[str, Any]]:
+    """``(plugin id, options)`` for ``render`` from a TOML file.
+
+    The file is either a ledhost config (its ``[plugins.<instance>]`` section is used, so
+    ``ledhost render news:message --config ledhost.toml`` shows what the panel would) or
+    one bare plugin section.
+    """
+    from config import INSTANCE_SETTINGS
+
+    plugins = document.get("plugins")
+    if not isinstance(plugins, dict):
+        return instance_id, document
+    section = plugins.get(instance_id)
+    if not isinstance(section, dict):
+        known = ", ".join(sorted(k for k, v in plugins.items() if isinstance(v, dict)))
+        raise UsageError(
+            f"{path} has no [plugins.{instance_id}] section (it has: {known or 'none'})"
+        )
+    plugin_id = section.get("plugin") or instance_id
+    if not isinstance(plugin_id, str):
+        raise UsageError(f"{path}: plugins.{instance_id}.plugin must be a plugin id string")
+    instance_keys = {setting.name for setting in INSTANCE_SETTINGS}
+    return plugin_id, {k: v for k, v in section.items() if k not in instance_keys}
+
+
+def _enlarge(frame: Any, scale: int) -> Any:
+    if scale == 1:
+        return frame
+    return frame.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def _save_images(images: list[Any], durations: list[float], out: Path) -> None:
+    """Encode the picture in memory, then write it with one ``atomic_write``.
+
+    A viewer never sees half a picture, and a new file gets the mode the umask gives like
+    any file the user creates (a picture is meant to be shared, not private).
+    """
+    import io
+
+    from config.atomic import atomic_write
+
+    buffer = io.BytesIO()
+    if out.suffix.lower() == ".gif" and len(images) > 1:
+        ms = [max(20, int(round(d * 1000))) for d in durations]
+        images[0].save(
+            buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
+        )
+    elif out.suffix.lower() == ".png":
+        images[-1].save(buffer, format="PNG")
+    else:
+        images[0].save(buffer, format="GIF")
+    atomic_write(out, buffer.getvalue())

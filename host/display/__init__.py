@@ -1,0 +1,12 @@
+"""The display path: from a worker's frame to the pixels on the panel.
+
+A frame that :mod:`host.supervise` received from a worker's frame bus is handed to the
+:mod:`~host.display.presenter`, which holds what is on screen (a frame, a strip it
+scrolls, a ticker band, a layout of regions) and says when the next push is due; the
+:mod:`~host.display.compositor` applies transitions (:mod:`~host.display.transitions`),
+brightness, gamma and tint (:mod:`~host.display.color`) into a preallocated buffer; a
+backend (:mod:`host.display.backends`: hardware, emulator, headless) pushes it.
+
+May import: :mod:`host.ipc` (frame types), :mod:`host.errors`, :mod:`config`. Never the
+supervisor or the scheduler: they call into this package, not the other way round.
+"""

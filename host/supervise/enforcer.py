@@ -1,0 +1,212 @@
+"""The enforcer: holds workers to their deadlines and limits, and keeps their logs.
+
+The supervisor starts, reaps and restarts workers; this decides when one must go and
+makes it go. Deadlines (setup, heartbeat, each hook call) and limits (memory and
+processes over the worker's whole tree) are judged by the pure :mod:`host.supervise.rules`;
+here they become signals: SIGTERM to a hung worker's group, SIGKILL to its whole tree
+if it ignores that or breaks a limit, and after any end, SIGKILL to every process it
+left behind. Errors and log records pass through each instance's
+:class:`~host.supervise.plugin_logs.PluginLog`, so a plugin failing or logging on every frame
+cannot flood the host's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from host.ipc.channel import Message
+from host.supervise import proctree, spawner
+from host.supervise.handle import WorkerHandle
+from host.supervise.plugin_logs import PluginLog
+from host.supervise.rules import WorkerRules, over_limit, overdue
+
+log = logging.getLogger("ledhost.supervisor")
+
+#: Seconds between two measurements of every worker's memory (known processes only).
+MONITOR_INTERVAL = 0.5
+#: Seconds between two full scans of ``/proc`` (new descendants, process counts).
+SCAN_INTERVAL = 2.0
+#: Seconds the zombies of a killed plugin tree are looked for, to be reaped.
+GRAVE_WATCH = 5.0
+
+
+class Enforcer:
+    """Deadlines, limits, kills and logs for the workers of one supervisor.
+
+    :param rules: the limits and deadlines; the supervisor may replace them.
+    :param logs: each instance's log, by instance id (shared with the supervisor).
+    """
+
+    def __init__(self, rules: WorkerRules, logs: dict[str, PluginLog]) -> None:
+        self.rules = rules
+        self.logs = logs
+        self.next_monitor = 0.0
+        self.next_scan = 0.0
+        #: Killed trees still to reap: ``(worker pid, known processes, watch until)``.
+        self.graves: list[tuple[int, frozenset[tuple[int, int]], float]] = []
+        #: Told about every worker and its descendants, to kill them if the host dies.
+        self.undertaker: spawner.Undertaker | None = None
+
+    def record_error(self, handle: WorkerHandle, text: str) -> None:
+        """Keep ``text`` as the last error; log it within the instance's log rate limit.
+
+        A plugin that fails on every frame must not flood the host's log through its
+        errors any more than through its log records.
+        """
+        wall = time.time()
+        handle.last_error = text[:2000]
+        handle.last_error_at = wall
+        decision = self.logs[handle.instance_id].add(
+            time.monotonic(), wall, logging.WARNING, "ledhost.host", text
+        )
+        if decision.summary is not None:
+            log.warning("plugin instance %r: %s", handle.instance_id, decision.summary)
+        if decision.record is not None:
+            log.warning("plugin instance %r: %s", handle.instance_id, decision.record.message)
+
+    def handle_log(self, handle: WorkerHandle, message: Message, now: float) -> None:
+        """Rate-limit, keep and forward one log record, tagged with the instance id."""
+        decision = self.logs[handle.instance_id].add_message(now, time.time(), message)
+        plugin_log = logging.getLogger(f"ledhost.plugin.{handle.instance_id}")
+        if decision.summary is not None:
+            plugin_log.warning("%s", decision.summary)
+        if decision.record is not None:
+            plugin_log.log(decision.record.level, "%s", decision.record.message)
+
+    def kill(self, handle: WorkerHandle, reason: str) -> None:
+        """End the worker now: SIGKILL to it and every process below it."""
+        self.record_error(handle, reason)
+        if handle.kill_reason is None:
+            handle.kill_reason = reason
+        handle.term_at = None
+        if handle.process is not None:
+            proctree.kill_tree(handle.process.pid, known=handle.tree, start_time=handle.pid_start)
+
+    def terminate(self, handle: WorkerHandle, reason: str, now: float) -> None:
+        """Ask a hung worker to go (SIGTERM to its group); SIGKILL follows on a later pass.
+
+        gunicorn's "WORKER TIMEOUT": the polite signal lets the plugin's ``finally``
+        blocks run, the stop timeout bounds how long that may take.
+        """
+        if handle.kill_reason is not None or handle.process is None:
+            return
+        handle.kill_reason = reason
+        handle.term_at = now
+        self.record_error(handle, reason)
+        log.error("WORKER TIMEOUT: plugin instance %r %s", handle.instance_id, reason)
+        spawner.terminate(handle.process)
+
+    def check_deadline(self, handle: WorkerHandle, now: float) -> None:
+        reason = overdue(handle, self.rules, now)
+        if reason is not None:
+            self.terminate(handle, reason, now)
+
+    def check_deadlines(self, handles: Iterable[WorkerHandle], now: float) -> None:
+        """Terminate workers past a deadline; SIGKILL those that ignored SIGTERM."""
+        for handle in handles:
+            if handle.process is None:
+                continue
+            if handle.term_at is not None:
+                if now - handle.term_at >= self.rules.stop_timeout:
+                    log.error(
+                        "plugin instance %r ignored SIGTERM for %g s; sending SIGKILL",
+                        handle.instance_id,
+                        self.rules.stop_timeout,
+                    )
+                    self.kill(handle, handle.kill_reason or "did not stop")
+            elif handle.kill_reason is not None:
+                continue  # SIGKILL sent; the sentinel follows
+            elif handle.stop_requested_at is not None:
+                if now - handle.stop_requested_at >= self.rules.stop_timeout:
+                    self.terminate(handle, "did not stop when asked", now)
+            else:
+                self.check_deadline(handle, now)
+
+    def monitor(self, handles: Iterable[WorkerHandle], now: float) -> None:
+        """Measure every worker's tree; kill those over their memory or process limit.
+
+        Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
+        machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
+        idle host's CPU). Every :data:`MONITOR_INTERVAL` the processes already known in
+        each tree are re-read, a few files, so a memory hog is still caught within half a
+        second; every :data:`SCAN_INTERVAL` the whole table is scanned to find new
+        descendants and count processes.
+        """
+        if now < self.next_monitor:
+            return
+        self.next_monitor = now + MONITOR_INTERVAL
+        live = [h for h in handles if h.process is not None]
+        if not live and not self.graves:
+            return
+        if now >= self.next_scan:
+            self.next_scan = now + SCAN_INTERVAL
+            table = proctree.scan()
+            self.reap_graves(table, now)
+        else:
+            table = self._known_table(live)
+        for handle in live:
+            assert handle.process is not None
+            pid = handle.process.pid
+            handle.tree = proctree.snapshot(pid, table, known=handle.tree)
+            if self.undertaker is not None:
+                self.undertaker.know(pid, handle.tree)
+            use = proctree.usage(pid, table, known=handle.tree)
+            handle.rss, handle.processes = use.rss_bytes, use.processes
+            if handle.kill_reason is None:
+                reason = over_limit(handle, self.rules, use.rss_bytes, use.processes)
+                if reason is not None:
+                    log.error("plugin instance %r %s: killing it", handle.instance_id, reason)
+                    self.kill(handle, reason)
+
+    @staticmethod
+    def _known_table(live: list[WorkerHandle]) -> dict[int, proctree.ProcInfo]:
+        """Just the workers and their known descendants, read one by one."""
+        table: dict[int, proctree.ProcInfo] = {}
+        for handle in live:
+            assert handle.process is not None
+            for pid in (handle.process.pid, *(p for p, _ in handle.tree)):
+                info = proctree.proc_info(pid)
+                if info is not None:
+                    table[pid] = info
+        return table
+
+    def kill_leftovers(self, handle: WorkerHandle, pid: int) -> None:
+        killed = proctree.kill_tree(pid, known=handle.tree, start_time=handle.pid_start)
+        if killed:
+            log.info(
+                "plugin instance %r: killed %d process(es) it left behind",
+                handle.instance_id,
+                killed,
+            )
+            # They die a moment later; those re-parented to the host (a child subreaper)
+            # become its zombies, reaped by later monitor passes.
+            self.graves.append((pid, handle.tree, time.monotonic() + GRAVE_WATCH))
+        if self.undertaker is not None:
+            self.undertaker.forget(pid)
+        handle.tree = frozenset()
+
+    def reap_graves(self, table: dict[int, proctree.ProcInfo], now: float) -> None:
+        """Reap the zombies of killed plugin processes that were re-parented to us."""
+        keep = []
+        for pid, tree, until in self.graves:
+            proctree.reap_zombie_children(proctree.adopted_zombies(pid, table, known=tree))
+            if now < until:
+                keep.append((pid, tree, until))
+        self.graves = keep
+
+
+def busy_calls(raw: object) -> list[tuple[str, float]]:
+    """The ``busy`` field of a heartbeat, checked: ``[(hook name, seconds running)]``."""
+    calls: list[tuple[str, float]] = []
+    if isinstance(raw, list):
+        for item in raw[:8]:
+            if (
+                isinstance(item, list | tuple)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], int | float)
+            ):
+                calls.append((item[0][:64], float(item[1])))
+    return calls

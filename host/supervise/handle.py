@@ -1,0 +1,208 @@
+"""The host's record of one plugin instance's worker: state, counters, what it offers.
+
+No I/O here: the supervisor does the processes and channels, this holds what they tell.
+Only :meth:`WorkerHandle.change_state` changes the state, and every change is recorded, so
+the status API and ``--stats-json`` see the same history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from host.supervise.states import WorkerState
+
+if TYPE_CHECKING:
+    from config.model import PluginInstanceConfig
+    from host.discovery import PluginSpec
+    from host.ipc.channel import Channel
+    from host.ipc.framebus import Frame, FrameBus
+    from host.supervise.spawner import WorkerProcess
+
+#: Which state may follow which; anything else is a bug in the supervisor.
+ALLOWED: dict[WorkerState, frozenset[WorkerState]] = {
+    WorkerState.STOPPED: frozenset({WorkerState.STARTING, WorkerState.QUARANTINED}),
+    WorkerState.STARTING: frozenset(
+        {
+            WorkerState.RUNNING,
+            WorkerState.BACKOFF,
+            WorkerState.STOPPING,
+            WorkerState.QUARANTINED,
+            WorkerState.EXITED,
+        }
+    ),
+    WorkerState.RUNNING: frozenset(
+        {WorkerState.BACKOFF, WorkerState.STOPPING, WorkerState.QUARANTINED, WorkerState.EXITED}
+    ),
+    WorkerState.BACKOFF: frozenset(
+        {WorkerState.STARTING, WorkerState.QUARANTINED, WorkerState.STOPPED}
+    ),
+    WorkerState.STOPPING: frozenset({WorkerState.EXITED}),
+    WorkerState.EXITED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
+    WorkerState.QUARANTINED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StripImage:
+    """A strip received from a worker, ready for the compositor to slide."""
+
+    mode: str
+    token: int
+    pixels: Any  # numpy (height, width, 3) uint8
+    speed: float
+    gap: int | None
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    """Everything the host knows about one instance's worker."""
+
+    instance_id: str
+    spec: PluginSpec
+    options: dict[str, Any]
+    #: Where ``options`` came from (a file path, "environment", "overrides"), for errors.
+    options_source: str = "config"
+    #: The values the secrets file set for this instance, not yet validated; they go to
+    #: this instance's worker only, in ``start`` and ``configure``. Never shown: kept out
+    #: of ``repr()`` and of :meth:`status`.
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The layer that set each key of ``options`` and ``secrets``, for errors.
+    key_sources: dict[str, str] = field(default_factory=dict)
+    #: The keys written in the config file itself (a secret there is an error).
+    file_keys: frozenset[str] = frozenset()
+    #: The secrets file, named when a secret is in the wrong place.
+    secrets_file: str = ""
+    #: This instance's memory limit in bytes; 0 means the host-wide one.
+    memory_limit: int = 0
+    state: WorkerState = WorkerState.STOPPED
+    # -- counters and reasons shown to the user
+    restarts: int = 0
+    frames: int = 0
+    last_error: str | None = None
+    #: Wall-clock time of ``last_error``.
+    last_error_at: float | None = None
+    #: Why the last run ended, in words: "hung in render_frame (...)", "killed by SIGSEGV".
+    last_exit: str | None = None
+    #: How the process itself ended (exit status or signal), e.g. "killed by SIGTERM".
+    last_exit_status: str | None = None
+    #: Why the last *failed* run ended, and when (wall clock): a clean stop at shutdown
+    #: replaces ``last_exit`` but not this.
+    last_failure: str | None = None
+    last_failure_at: float | None = None
+    #: Monotonic and wall-clock times the instance was quarantined (``None`` if it is not).
+    quarantined_at: float | None = None
+    quarantined_wall: float | None = None
+    history: list[tuple[float, WorkerState]] = field(default_factory=list)
+    failure_times: list[float] = field(default_factory=list)
+    consecutive_failures: int = 0
+    # -- what the worker said in hello
+    modes: list[dict[str, Any]] = field(default_factory=list)
+    schema: dict[str, Any] | None = None
+    hooks: list[str] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    action_seq: int = 0
+    action_results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    content: dict[str, bool] = field(default_factory=dict)
+    #: The validated options the worker has (``context.config``); never any secret.
+    config: dict[str, Any] | None = None
+    #: ``refresh_data`` calls the current process finished (successful or not).
+    refreshes: int = 0
+    # -- the live process
+    process: WorkerProcess | None = None
+    #: The pid of the current or last worker process.
+    pid: int | None = None
+    #: Its start time (clock ticks after boot): with the pid, names it despite pid reuse.
+    pid_start: int | None = None
+    channel: Channel | None = None
+    bus: FrameBus | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    last_heartbeat: float = 0.0
+    #: Hook calls under way at the last heartbeat: ``[(hook, seconds running)]``.
+    busy: list[tuple[str, float]] = field(default_factory=list)
+    #: Set when the host decided to end the worker: the reason, and when SIGTERM went out
+    #: (``None`` once SIGKILL went out too, or if it went straight to SIGKILL).
+    kill_reason: str | None = None
+    term_at: float | None = None
+    #: When a requested stop began (for the stop timeout).
+    stop_requested_at: float | None = None
+    #: Last measured resident memory (bytes) and process count of the worker's tree.
+    rss: int = 0
+    processes: int = 0
+    #: ``(pid, start time)`` of the processes last seen below the worker, so children that
+    #: left its session can still be found and killed after it died.
+    tree: frozenset[tuple[int, int]] = frozenset()
+    #: CPU seconds of earlier runs of this instance (before restarts).
+    cpu_past: float = 0.0
+    #: CPU seconds of the current run: sampled from /proc, final once ``bye`` arrives.
+    cpu_seconds: float = 0.0
+    cpu_final: bool = False
+    # -- what is on screen from this worker
+    token: int = 0
+    active_mode: str | None = None
+    #: ``(width, height)`` the active mode is drawn at: the display, or a layout region.
+    active_size: tuple[int, int] = (0, 0)
+    frame: Frame | None = None
+    strip: StripImage | None = None
+
+    def take_section(self, section: PluginInstanceConfig) -> None:
+        """Take the options, secrets and their origins from the instance's config.
+
+        For a handle made from a (re)loaded config: what the worker gets at its next
+        ``start`` (the messenger validates it then), or with ``configure``.
+        """
+        self.options = dict(section.options)
+        self.options_source = section.source
+        self.secrets = dict(section.secrets)
+        self.key_sources = dict(section.key_sources)
+        self.file_keys = section.file_keys
+        self.secrets_file = section.secrets_source
+
+    def change_state(self, new: WorkerState, now: float) -> None:
+        """Move to ``new``, checking the edge is allowed."""
+        if new is not self.state and new not in ALLOWED[self.state]:
+            raise AssertionError(
+                f"plugin instance {self.instance_id!r}: {self.state.value} -> {new.value} "
+                f"is not allowed (from {self.state.value}: "
+                f"{sorted(s.value for s in ALLOWED[self.state])})"
+            )
+        self.state = new
+        self.history.append((now, new))
+        del self.history[:-50]
+
+    def mode_names(self) -> list[str]:
+        return [m["name"] for m in self.modes]
+
+    def has_content(self, mode: str) -> bool:
+        return self.state is WorkerState.RUNNING and self.content.get(mode, True)
+
+    def status(self, now: float) -> dict[str, Any]:
+        """The per-plugin entry of ``--stats-json`` and the status API.
+
+        :param now: the monotonic time, for durations such as ``quarantined_for``.
+        """
+        return {
+            "plugin": self.spec.plugin_id,
+            "state": self.state.value,
+            "restarts": self.restarts,
+            "failures": len(self.failure_times),
+            "frames": self.frames,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "last_exit": self.last_exit,
+            "last_exit_status": self.last_exit_status,
+            "last_failure": self.last_failure,
+            "last_failure_at": self.last_failure_at,
+            "quarantined_at": self.quarantined_wall,
+            "quarantined_for": (
+                None if self.quarantined_at is None else round(now - self.quarantined_at, 3)
+            ),
+            "restart_in": (
+                None if self.restart_at is None else round(max(0.0, self.restart_at - now), 3)
+            ),
+            "pid": self.pid,
+            "memory_mb": round(self.rss / 1048576, 1),
+            "processes": self.processes,
+            "modes": self.mode_names(),
+        }

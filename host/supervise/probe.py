@@ -1,0 +1,273 @@
+"""Run plugins in real workers outside the display loop: describe them, render samples.
+
+``ledhost plugins`` learns each plugin's modes from a worker started in describe mode (the
+host never imports plugin code), and ``ledhost render`` shows one mode through a real
+worker, exactly as the host would get it. Both drive the :class:`~host.supervise.supervisor.
+Supervisor` with a small loop of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from host.discovery import PluginSpec
+from host.display.compositor import Compositor
+from host.errors import HostError, ProtocolError
+from host.ipc.channel import Channel
+from host.ipc.framebus import Frame, FrameBus, Geometry
+from host.supervise.handle import StripImage, WorkerHandle
+from host.supervise.rules import WorkerRules
+from host.supervise.spawner import LaunchRequest, SpawnLauncher, ZygoteLauncher
+from host.supervise.states import WorkerState
+from host.supervise.supervisor import Supervisor
+from host.worker.main import WorkerArgs
+
+log = logging.getLogger(__name__)
+
+
+def describe_plugins(
+    specs: list[PluginSpec],
+    *,
+    timeout: float = 30.0,
+    launcher: str = "spawn",
+    rules: WorkerRules | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Start every plugin in describe mode at once and collect its hello.
+
+    Importing a plugin runs its code, so these workers are contained like any other:
+    ``rules`` gives their limits and user (``None``: the defaults, as the host's user).
+
+    :returns: per plugin id, ``{"modes", "hooks", "schema", "actions"}`` or ``{"error"}``.
+    """
+    import socket
+
+    launch = ZygoteLauncher() if launcher == "zygote" else SpawnLauncher()
+    rules = rules or WorkerRules()
+    geometry = Geometry(1, 1, 1)
+    pending: dict[str, tuple[Any, Channel, FrameBus]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    selector = selectors.DefaultSelector()
+    for spec in specs:
+        host_sock, worker_sock = socket.socketpair()
+        bus = FrameBus(spec.plugin_id, geometry)
+        args = WorkerArgs(
+            spec.plugin_id,
+            spec.plugin_id,
+            worker_sock.fileno(),
+            bus.worker_fds(),
+            1,
+            1,
+            1,
+            spec.paths,
+            describe=True,
+            **rules.containment(),
+        )
+        try:
+            process = launch.launch(LaunchRequest(args, spec.python))
+        except OSError as exc:
+            results[spec.plugin_id] = {"error": f"could not start a worker: {exc}"}
+            bus.close()
+            host_sock.close()
+            continue
+        finally:
+            worker_sock.close()
+        channel = Channel(host_sock, peer=spec.plugin_id)
+        pending[spec.plugin_id] = (process, channel, bus)
+        selector.register(host_sock, selectors.EVENT_READ, spec.plugin_id)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
+            plugin_id = key.data
+            process, channel, bus = pending[plugin_id]
+            try:
+                messages = channel.receive()
+            except (EOFError, ProtocolError) as exc:
+                messages = []
+                results.setdefault(plugin_id, {"error": f"worker ended without hello ({exc})"})
+                _finish(pending.pop(plugin_id), selector)
+                continue
+            for message in messages:
+                if message["t"] == "hello":
+                    results[plugin_id] = {
+                        k: message.get(k) for k in ("modes", "hooks", "schema", "actions")
+                    }
+                elif message["t"] == "error":
+                    results[plugin_id] = {"error": str(message.get("message"))}
+            if plugin_id in results:
+                _finish(pending.pop(plugin_id), selector)
+    for plugin_id, item in list(pending.items()):
+        results[plugin_id] = {"error": f"no answer within {timeout:.0f}s"}
+        _finish(item, selector)
+    return results
+
+
+def _finish(item: tuple[Any, Channel, FrameBus], selector: selectors.BaseSelector) -> None:
+    process, channel, bus = item
+    selector.unregister(channel.sock)
+    channel.close()
+    end = time.monotonic() + 5.0
+    while process.poll() is None and time.monotonic() < end:
+        time.sleep(0.005)
+    process.signal_group(9)
+    while process.poll() is None:
+        time.sleep(0.005)
+    process.close()
+    bus.close()
+
+
+@dataclass
+class _Collector:
+    """A supervisor listener that keeps the frames of one instance."""
+
+    frames: list[np.ndarray] = field(default_factory=list)
+    strip: StripImage | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def on_hello(self, handle: WorkerHandle) -> None: ...
+    def on_state(self, handle: WorkerHandle) -> None: ...
+    def on_content(self, handle: WorkerHandle) -> None: ...
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
+    def on_interrupt(
+        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
+    ) -> None: ...
+
+    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
+        self.frames.append(frame.pixels.copy())
+
+    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
+        self.strip = strip
+
+
+def render_mode(
+    spec: PluginSpec,
+    mode: str | None,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    options: dict[str, Any],
+    data_dir: Path,
+    fps: float = 30.0,
+    timeout: float = 30.0,
+    rules: WorkerRules | None = None,
+    note: Callable[[str], None] = log.warning,
+) -> tuple[list[np.ndarray], list[float]]:
+    """Render ``frames`` frames of ``spec``'s ``mode`` through a real worker.
+
+    A strip mode gives the whole strip for one frame, and for more frames the strip as the
+    host would scroll it at ``fps``.
+
+    A plugin with ``refresh_data`` is given until its first refresh has finished, so a
+    network plugin shows its data rather than its "no data yet" frame.
+
+    :param note: told of what the user should know about the result (the mode has no
+        content right now, and why).
+    :returns: the frames and each one's duration in seconds.
+    :raises HostError: the plugin failed to start, has no such mode, or rendered nothing.
+    """
+    selector = selectors.DefaultSelector()
+    collector = _Collector()
+    sup = Supervisor(
+        launcher=SpawnLauncher(),
+        geometry=Geometry(width, height),
+        selector=selector,
+        listener=collector,
+        data_dir=data_dir,
+        rules=rules,
+    )
+    handle = WorkerHandle(instance_id=spec.plugin_id, spec=spec, options=options)
+    sup.add(handle)
+    sup.start(handle, time.monotonic())
+    deadline = time.monotonic() + timeout
+    try:
+        _wait(sup, selector, deadline, lambda: handle.state is not WorkerState.STARTING)
+        if handle.state is not WorkerState.RUNNING:
+            raise HostError(
+                f"plugin {spec.plugin_id!r} did not start: {handle.last_error or handle.last_exit}"
+            )
+        names = handle.mode_names()
+        chosen = mode or names[0]
+        if chosen not in names:
+            raise HostError(
+                f"plugin {spec.plugin_id!r} has no mode {chosen!r} (modes: {', '.join(names)})"
+            )
+        if "refresh_data" in handle.hooks:
+            # A network plugin's first frame before its first fetch would show "no data":
+            # render what the panel shows once the data is in (or the fetch gave up).
+            _wait(
+                sup,
+                selector,
+                deadline,
+                lambda: handle.refreshes > 0 or handle.state is not WorkerState.RUNNING,
+            )
+        if not handle.content.get(chosen, True):
+            note(
+                f"plugin {spec.plugin_id!r} has no content for mode {chosen!r} right now; "
+                "the rotation would skip it"
+                + (f" (last error: {handle.last_error})" if handle.last_error else "")
+            )
+        sup.activate(handle, chosen)
+        started = time.monotonic()
+        _wait(
+            sup,
+            selector,
+            deadline,
+            lambda: (
+                collector.strip is not None
+                or len(collector.frames) >= frames
+                or handle.state is not WorkerState.RUNNING
+                or (handle.last_error is not None and not collector.frames)
+            ),
+        )
+        if collector.strip is not None:
+            return _scroll(collector.strip, width, height, frames, fps)
+        if not collector.frames:
+            raise HostError(
+                f"plugin {spec.plugin_id!r} rendered nothing: "
+                f"{handle.last_error or handle.last_exit}"
+            )
+        elapsed = time.monotonic() - started
+        per = elapsed / max(len(collector.frames), 1)
+        return collector.frames[:frames], [per] * min(frames, len(collector.frames))
+    finally:
+        sup.stop_all(graceful_timeout=3.0)
+
+
+def _wait(sup: Supervisor, selector: selectors.BaseSelector, deadline: float, done: Any) -> None:
+    while not done():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise HostError("the plugin's worker did not answer in time")
+        for key, events in selector.select(min(remaining, 0.2)):
+            sup.dispatch(key, time.monotonic(), events)
+        sup.tick(time.monotonic())
+        if all(
+            h.state in (WorkerState.BACKOFF, WorkerState.QUARANTINED, WorkerState.EXITED)
+            for h in sup.handles.values()
+        ):
+            return
+
+
+def _scroll(
+    strip: StripImage, width: int, height: int, frames: int, fps: float
+) -> tuple[list[np.ndarray], list[float]]:
+    if frames == 1:
+        return [strip.pixels.copy()], [0.0]
+    compositor = Compositor(width, height)
+    out = []
+    step = 1.0 / fps
+    for i in range(frames):
+        offset = int(i * step * strip.speed)
+        out.append(compositor.compose_strip(strip, offset).copy())
+    return out, [step] * frames
+
+
+__all__ = ["describe_plugins", "render_mode"]

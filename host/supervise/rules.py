@@ -1,0 +1,181 @@
+"""What the supervisor enforces on a worker: deadlines and limits, decided purely.
+
+:class:`WorkerRules` is the ``[workers]`` config turned into the numbers the supervisor
+and the worker use. :func:`overdue` and :func:`over_limit` look at one worker's record and
+say, in words meant for the user, why it must go -- or ``None``. They do no I/O and read
+no clock (``now`` is passed in), like :mod:`host.supervise.restart_policy`; the supervisor does
+the signalling (STYLE.md rules 14 and 17).
+
+Hang detection has three layers, because a plugin can hang in three ways:
+
+* a call that never returns while the interpreter still runs (a Python loop, a socket
+  read without timeout): the worker's heartbeat thread reports the call and its age, and
+  the call's own deadline applies (``render_timeout`` or ``refresh_timeout``);
+* code that holds the interpreter for good (a C loop that never releases the GIL): the
+  heartbeats stop, and ``heartbeat_timeout`` applies;
+* a worker that never finishes starting (import, handshake, ``setup``): ``setup_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.states import WorkerState
+
+if TYPE_CHECKING:
+    from config import WorkersConfig
+    from host.supervise.handle import WorkerHandle
+
+#: Hooks whose calls get ``refresh_timeout``; every other hook gets ``render_timeout``.
+REFRESH_HOOKS: Final = frozenset({"refresh_data"})
+
+MIB: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRules:
+    """Limits, deadlines and restart policy for every worker of one host."""
+
+    memory_limit: int = 256 * MIB
+    max_processes: int = 32
+    max_open_files: int = 256
+    nice: int = 5
+    render_timeout: float = 5.0
+    refresh_timeout: float = 120.0
+    setup_timeout: float = 30.0
+    heartbeat_timeout: float = 10.0
+    stop_timeout: float = 3.0
+    #: User and group workers switch to when the host is root; ``None`` keeps the host's.
+    uid: int | None = None
+    gid: int | None = None
+    user: str | None = None
+    policy: RestartPolicy = RestartPolicy()
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between a worker's beats: four per timeout, so one lost beat is fine."""
+        return self.heartbeat_timeout / 4.0
+
+    def deadline(self, hook: str) -> float:
+        """How long one call of ``hook`` may take."""
+        return self.refresh_timeout if hook in REFRESH_HOOKS else self.render_timeout
+
+    def containment(self, memory_limit: int | None = None) -> dict[str, Any]:
+        """The :class:`~host.worker.main.WorkerArgs` fields a worker applies to itself.
+
+        :param memory_limit: an instance's own limit in bytes; ``None`` for the default.
+        """
+        return {
+            "memory_limit": memory_limit or self.memory_limit,
+            "max_open_files": self.max_open_files,
+            "nice": self.nice,
+            "uid": self.uid,
+            "gid": self.gid,
+            "heartbeat": self.heartbeat,
+        }
+
+    def memory_limit_of(self, handle: WorkerHandle) -> int:
+        """The instance's own limit if it set one, else the host-wide one."""
+        return handle.memory_limit or self.memory_limit
+
+
+def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
+    """Turn ``[workers]`` into :class:`WorkerRules`, resolving the worker user.
+
+    :param euid: the host's effective uid (tests pass it); ``None`` asks the OS.
+    :raises ValueError: naming the user when ``workers.user`` does not exist.
+    """
+    euid = os.geteuid() if euid is None else euid
+    uid = gid = None
+    user = None
+    if euid == 0 and workers.user:
+        entry = _resolve_user(workers.user)
+        uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
+    return WorkerRules(
+        memory_limit=workers.memory_limit_mb * MIB,
+        max_processes=workers.max_processes,
+        max_open_files=workers.max_open_files,
+        nice=workers.nice,
+        render_timeout=workers.render_timeout,
+        refresh_timeout=workers.refresh_timeout,
+        setup_timeout=workers.setup_timeout,
+        heartbeat_timeout=workers.heartbeat_timeout,
+        stop_timeout=workers.stop_timeout,
+        uid=uid,
+        gid=gid,
+        user=user,
+        policy=RestartPolicy(
+            start_secs=workers.stable_after,
+            base_delay=workers.restart_delay,
+            max_delay=max(workers.restart_max_delay, workers.restart_delay),
+            max_failures=workers.quarantine_after,
+            window=workers.quarantine_window,
+        ),
+    )
+
+
+def _resolve_user(name: str) -> pwd.struct_passwd:
+    candidates = ["ledhost", "nobody"] if name == "auto" else [name]
+    for candidate in candidates:
+        try:
+            entry = pwd.getpwnam(candidate)
+        except KeyError:
+            continue
+        if entry.pw_uid == 0:
+            raise ValueError(f"workers.user {candidate!r} is root; workers must not run as root")
+        return entry
+    raise ValueError(
+        f"workers.user {name!r}: no such user"
+        + (" (looked for 'ledhost' and 'nobody')" if name == "auto" else "")
+        + "; create it or name another unprivileged user"
+    )
+
+
+def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
+    """Why ``handle``'s worker counts as hung at ``now``, or ``None`` if it does not.
+
+    :returns: the reason as the user will read it, e.g. ``"hung in render_frame (no
+        answer within 5 s)"``.
+    """
+    if handle.process is None:
+        return None
+    if handle.state is WorkerState.STARTING:
+        if now - handle.started_at > rules.setup_timeout:
+            phase = "setup" if handle.modes else "starting (import or handshake)"
+            return f"hung in {phase} (not ready within {rules.setup_timeout:g} s)"
+        return None
+    if handle.state is not WorkerState.RUNNING:
+        return None
+    silent = now - handle.last_heartbeat
+    if silent > rules.heartbeat_timeout:
+        return (
+            f"hung: no heartbeat for {silent:.1f} s (code holding the interpreter, "
+            f"limit {rules.heartbeat_timeout:g} s)"
+        )
+    for hook, elapsed in handle.busy:
+        limit = rules.deadline(hook)
+        if elapsed + (now - handle.last_heartbeat) >= limit:
+            return f"hung in {hook} (no answer within {limit:g} s)"
+    return None
+
+
+def over_limit(
+    handle: WorkerHandle, rules: WorkerRules, rss_bytes: int, processes: int
+) -> str | None:
+    """Why the worker's measured use breaks a limit, or ``None``.
+
+    :param rss_bytes: resident memory of the worker and its descendants.
+    :param processes: how many processes that is, the worker included.
+    """
+    limit = rules.memory_limit_of(handle)
+    if rss_bytes > limit:
+        return (
+            f"over memory limit ({rss_bytes / MIB:.0f} MiB resident, limit {limit / MIB:.0f} MiB)"
+        )
+    if processes > rules.max_processes:
+        return f"too many processes ({processes}, limit {rules.max_processes})"
+    return None

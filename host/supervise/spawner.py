@@ -1,0 +1,427 @@
+"""Starting, signalling and reaping worker processes: the only code that does so.
+
+Two launchers, one interface:
+
+* :class:`ZygoteLauncher` forks workers from a zygote -- a ``multiprocessing`` forkserver
+  that has numpy, Pillow, msgpack, pluggy and the SDK imported already. Measured here:
+  ~20 ms and ~9 MiB PSS per worker against ~140 ms and ~19 MiB for a plain spawn. Used for
+  plugins that run in ledhost's own environment.
+* :class:`SpawnLauncher` runs ``<python> -m host.worker`` with the plugin environment's
+  interpreter: for environments that override a preloaded package, and as the fallback.
+
+Each worker is the leader of its own process group, so signals reach the children a
+plugin may start (supervisor's ``killasgroup``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.reduction
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from host.worker.main import WorkerArgs, run_forked
+
+#: What the zygote imports once so every fork starts warm.
+ZYGOTE_PRELOAD = (
+    "numpy",
+    "PIL.Image",
+    "PIL.ImageDraw",
+    "msgpack",
+    "pluggy",
+    "sdk",
+    "host.worker.main",
+    "host.worker.preload",
+    # Every worker imports these at boot (pluggy's entry points; the config schema check).
+    # Preloaded, a warm worker starts in ~35 ms instead of ~160 ms and shares ~4 MiB more
+    # (benchmarks/memory.py).
+    "importlib.metadata",
+    "config",
+)
+
+
+class WorkerProcess(Protocol):
+    """A started worker as the supervisor sees it."""
+
+    pid: int
+
+    @property
+    def sentinel(self) -> int:
+        """A file descriptor that becomes readable when the process ends."""
+
+    def poll(self) -> int | None:
+        """The return code once ended (negative: killed by that signal), else ``None``."""
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the worker's whole process group."""
+
+    def close(self) -> None:
+        """Release OS resources after the process has been reaped."""
+
+
+def _child_environ() -> dict[str, str]:
+    """The environment for a process we start: ours, without config overrides.
+
+    ``LEDHOST_PLUGINS__<ID>__<KEY>`` may hold one plugin's secret; the host has read them
+    already, and no worker (or helper that starts workers) should see them.
+    """
+    from host.worker.secrets import forget_config_environment
+
+    env = dict(os.environ)
+    forget_config_environment(env)
+    return env
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    # The worker calls setsid() first thing; if it died before that, its group is not its
+    # own yet, so signal the process itself as well.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+class _SpawnedProcess:
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self._pidfd = os.pidfd_open(popen.pid)
+
+    @property
+    def sentinel(self) -> int:
+        return self._pidfd
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def signal_group(self, sig: int) -> None:
+        if self._popen.returncode is None:
+            _signal_group(self.pid, sig)
+        else:
+            # Reaped already: the pid may be reused, but the group may still hold children.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+
+    def close(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+
+class _ForkedProcess:
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+        assert process.pid is not None
+        self.pid = process.pid
+
+    @property
+    def sentinel(self) -> int:
+        return self._process.sentinel
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def signal_group(self, sig: int) -> None:
+        _signal_group(self.pid, sig)
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._process.close()
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One worker to start: its arguments and the environment it runs in."""
+
+    args: WorkerArgs
+    #: The interpreter of the plugin's environment (``sys.executable`` for ledhost's own).
+    python: str = sys.executable
+    #: Extra environment variables for the worker.
+    env: tuple[tuple[str, str], ...] = ()
+
+
+class SpawnLauncher:
+    """Start each worker as ``python -m host.worker`` (a fresh interpreter)."""
+
+    name = "spawn"
+
+    def launch(self, request: LaunchRequest) -> WorkerProcess:
+        args = request.args
+        fds = (args.control_fd, *args.frame_fds)
+        cmd = [
+            request.python,
+            "-m",
+            "host.worker",
+            "--plugin",
+            args.plugin_id,
+            "--instance",
+            args.instance_id,
+            "--control-fd",
+            str(args.control_fd),
+            "--frame-fds",
+            ",".join(str(fd) for fd in args.frame_fds),
+            "--size",
+            f"{args.width}x{args.height}",
+            "--slots",
+            str(args.slots),
+        ]
+        for path in args.paths:
+            cmd += ["--path", path]
+        if args.describe:
+            cmd.append("--describe")
+        if args.trace:
+            cmd.append("--trace")
+        cmd += [
+            "--memory-limit",
+            str(args.memory_limit),
+            "--max-open-files",
+            str(args.max_open_files),
+            "--nice",
+            str(args.nice),
+            "--heartbeat",
+            str(args.heartbeat),
+        ]
+        if args.uid is not None:
+            cmd += ["--uid", str(args.uid)]
+        if args.gid is not None:
+            cmd += ["--gid", str(args.gid)]
+        env = _child_environ()
+        env.update(request.env)
+        # The worker must import ``host`` and ``sdk`` even from a plugin environment.
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        popen = subprocess.Popen(
+            cmd, pass_fds=fds, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+        )
+        return _SpawnedProcess(popen)
+
+    def close(self) -> None:
+        """Nothing to release: every spawned worker is reaped by the supervisor."""
+
+
+def check_runs_as(uid: int, gid: int, python: str = sys.executable) -> str | None:
+    """Try whether user ``uid`` can run a worker's imports with ``python``; say why not.
+
+    Workers drop root before loading a plugin, so the interpreter, its standard library
+    and ledhost's packages must be readable by the worker user. A Python installed under
+    ``/root`` (pyenv, for one) is not; finding that out once here gives one clear message
+    instead of every plugin failing to import.
+
+    :returns: ``None`` if it works, else the error as the user should read it.
+    """
+    env = _child_environ()
+    env["PYTHONPATH"] = os.pathsep.join(_ledhost_paths())
+    try:
+        result = subprocess.run(
+            [python, "-c", "import importlib.metadata, host.worker.main"],
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{python} cannot be started as uid {uid}: {exc}"
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        return f"{python} fails as uid {uid}: {lines[-1] if lines else result.returncode}"
+    return None
+
+
+def _ledhost_paths() -> list[str]:
+    """The folder holding ledhost's top-level packages (editable or installed)."""
+    import host
+
+    return [os.path.dirname(os.path.dirname(os.path.abspath(host.__file__)))]
+
+
+class _InheritedFd:
+    """Pickles as a file descriptor duplicated into the forked child.
+
+    multiprocessing's forkserver sends these over a Unix socket (SCM_RIGHTS) with the
+    process object, the same mechanism it uses for sockets and pipes.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_rebuild_fd, (multiprocessing.reduction.DupFd(self.fd),))
+
+
+def _rebuild_fd(dup: Any) -> int:
+    return int(dup.detach())
+
+
+def _run_with_inherited(args: WorkerArgs, control: int, frames: tuple[int, int, int]) -> None:
+    # In the child, every _InheritedFd has been rebuilt into a plain int by unpickling.
+    fixed = replace(args, control_fd=control, frame_fds=frames)
+    run_forked(fixed)
+
+
+class ZygoteLauncher:
+    """Fork workers from a preloaded zygote (multiprocessing's forkserver).
+
+    The forkserver is started lazily on the first launch and stops with the host (it
+    exits when its connection to us closes).
+    """
+
+    name = "zygote"
+
+    def __init__(self) -> None:
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(list(ZYGOTE_PRELOAD))
+
+    def launch(self, request: LaunchRequest) -> WorkerProcess:
+        args = request.args
+        process = self._ctx.Process(
+            target=_run_with_inherited,
+            args=(
+                args,
+                _InheritedFd(args.control_fd),
+                tuple(_InheritedFd(fd) for fd in args.frame_fds),
+            ),
+            name=f"ledhost-worker-{args.instance_id}",
+            daemon=True,
+        )
+        process.start()
+        return _ForkedProcess(process)
+
+    def close(self) -> None:
+        """Stop the zygote, so a host that ends leaves no process behind.
+
+        multiprocessing has no public way to stop its forkserver (it dies with its parent,
+        which is enough for the CLI); ``_stop`` is what CPython's own tests use, so use it
+        when present and otherwise rely on the forkserver exiting with us.
+        """
+        from multiprocessing import forkserver
+
+        server = getattr(forkserver, "_forkserver", None)
+        stop = getattr(server, "_stop", None)
+        if callable(stop):
+            with contextlib.suppress(OSError):
+                stop()
+
+
+class Undertaker:
+    """The host's end of :mod:`host.supervise.undertaker`: tells it what to kill if the host dies.
+
+    Everything here is best effort: if the undertaker cannot start or has died, the host
+    logs that once and runs on, because the host's own clean-up still works while it
+    lives.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._told: dict[int, set[tuple[int, int]]] = {}
+
+    def start(self) -> bool:
+        """Start the undertaker; ``False`` if it could not be started."""
+        env = _child_environ()
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "host.supervise.undertaker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                cwd="/",
+            )
+        except OSError:
+            return False
+        return True
+
+    def _write(self, line: str) -> None:
+        process = self._process
+        if process is None or process.stdin is None:
+            return
+        try:
+            process.stdin.write(line.encode() + b"\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self._process = None  # it died; the host's own clean-up still works
+
+    @property
+    def pid(self) -> int | None:
+        """The undertaker's pid while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def watch(self, pid: int, start_time: int | None) -> None:
+        """Remember a new worker."""
+        if start_time is not None:
+            self._told[pid] = set()
+            self._write(f"w {pid} {start_time}")
+
+    def know(self, worker: int, processes: frozenset[tuple[int, int]]) -> None:
+        """Remember the processes seen below ``worker`` (only new ones are sent)."""
+        told = self._told.get(worker)
+        if told is None:
+            return
+        for pid, start_time in processes - told:
+            self._write(f"k {pid} {start_time} {worker}")
+        told |= processes
+
+    def forget(self, worker: int) -> None:
+        """The worker and what it left behind are gone."""
+        if self._told.pop(worker, None) is not None:
+            self._write(f"f {worker}")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End it after a normal shutdown (it sweeps once more, finding nothing)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_launcher(name: str) -> SpawnLauncher | ZygoteLauncher:
+    """``"zygote"`` or ``"spawn"``."""
+    if name == "zygote":
+        return ZygoteLauncher()
+    if name == "spawn":
+        return SpawnLauncher()
+    raise ValueError(f"unknown launcher {name!r}: use 'zygote' or 'spawn'")
+
+
+def terminate(process: WorkerProcess) -> None:
+    """The polite signal to the whole group."""
+    process.signal_group(signal.SIGTERM)
+
+
+def kill(process: WorkerProcess) -> None:
+    """SIGKILL to the whole group."""
+    process.signal_group(signal.SIGKILL)
+
+
+def process_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
+    """User+system CPU seconds of ``pid`` from ``/proc`` (works for non-children too)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (reaped children)
+    return ticks / os.sysconf("SC_CLK_TCK")

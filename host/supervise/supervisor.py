@@ -1,0 +1,517 @@
+"""The supervisor: starts workers, reaps them, restarts them under the policy.
+
+The loop is gunicorn's Arbiter shape, folded into the host's one selector: every ready fd
+is dispatched to the :class:`~host.supervise.messenger.Messenger` (what workers say and are told),
+and :meth:`Supervisor.tick` runs the housekeeping -- restarts whose backoff is over,
+deadlines and limits through the :class:`~host.supervise.enforcer.Enforcer`, CPU figures, log
+summaries. A plugin failing in any way ends here as a recorded reason and a restart with
+backoff, or quarantine; nothing a worker does raises out of this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from config.model import PluginInstanceConfig
+from config.plugin_schema import PluginConfig
+from host.errors import ProtocolError
+from host.ipc import exitcodes
+from host.ipc.channel import Channel
+from host.ipc.framebus import Frame, FrameBus, Geometry
+from host.supervise import proctree, spawner
+from host.supervise.enforcer import Enforcer
+from host.supervise.handle import StripImage, WorkerHandle
+from host.supervise.messenger import Messenger
+from host.supervise.plugin_logs import LogLimits, PluginLog
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.rules import WorkerRules
+from host.supervise.spawner import process_cpu_seconds
+from host.supervise.states import WorkerState
+from host.worker.main import WorkerArgs
+
+log = logging.getLogger("ledhost.supervisor")
+
+
+class Listener(Protocol):
+    """What the display side of the host hears from the supervisor."""
+
+    def on_hello(self, handle: WorkerHandle) -> None: ...
+    def on_state(self, handle: WorkerHandle) -> None: ...
+    def on_content(self, handle: WorkerHandle) -> None: ...
+    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None: ...
+    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None: ...
+    def on_interrupt(
+        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
+    ) -> None: ...
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
+
+
+class Supervisor:
+    """Owns every worker process of the host.
+
+    :param selector: the host loop's selector; fds are registered with ``(handle, kind)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        launcher: spawner.SpawnLauncher | spawner.ZygoteLauncher,
+        geometry: Geometry,
+        selector: selectors.BaseSelector,
+        listener: Listener,
+        data_dir: Path,
+        rules: WorkerRules | None = None,
+        log_limits: LogLimits | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.launcher = launcher
+        self.geometry = geometry
+        self.selector = selector
+        self.listener = listener
+        #: Each instance's log, kept across restarts (the lines before a crash matter).
+        self.logs: dict[str, PluginLog] = {}
+        self.enforcer = Enforcer(rules or WorkerRules(), self.logs)
+        self.log_limits = log_limits or LogLimits()
+        self.trace = trace
+        self.handles: dict[str, WorkerHandle] = {}
+        #: Workers of instances taken out of :attr:`handles` (a live reload removed or
+        #: replaced them), until their process is reaped.
+        self.retiring: list[WorkerHandle] = []
+        #: Instances to start once the retiring worker of the same id is gone.
+        self.pending: set[str] = set()
+        self.messenger = Messenger(
+            geometry=geometry,
+            selector=selector,
+            listener=listener,
+            data_dir=data_dir,
+            enforcer=self.enforcer,
+            reap=self.reap,
+        )
+
+    @property
+    def rules(self) -> WorkerRules:
+        """Limits and deadlines of every worker (held by the :class:`Enforcer`)."""
+        return self.enforcer.rules
+
+    @rules.setter
+    def rules(self, rules: WorkerRules) -> None:
+        self.enforcer.rules = rules
+
+    @property
+    def policy(self) -> RestartPolicy:
+        """The restart policy, part of :attr:`rules`; settable on its own for tests."""
+        return self.enforcer.rules.policy
+
+    @policy.setter
+    def policy(self, policy: RestartPolicy) -> None:
+        self.enforcer.rules = replace(self.enforcer.rules, policy=policy)
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder holding each instance's data folder (used by the messenger)."""
+        return self.messenger.data_dir
+
+    @data_dir.setter
+    def data_dir(self, path: Path) -> None:
+        self.messenger.data_dir = path
+
+    # -- starting -------------------------------------------------------------------------
+
+    def add(self, handle: WorkerHandle) -> None:
+        self.handles[handle.instance_id] = handle
+        self.logs.setdefault(handle.instance_id, PluginLog(self.log_limits))
+
+    def start_all(self, now: float) -> None:
+        for handle in self.handles.values():
+            if handle.state is WorkerState.STOPPED:
+                self.start(handle, now)
+
+    def start_soon(self, handle: WorkerHandle, now: float) -> None:
+        """Add ``handle`` and start it now, or once the old worker of its instance is gone.
+
+        A replaced instance's new worker waits for the old one: both would use the same
+        data folder, and a plugin may hold files or ports there.
+        """
+        self.add(handle)
+        if self._retiring(handle.instance_id):
+            self.pending.add(handle.instance_id)
+        else:
+            self.start(handle, now)
+
+    def _retiring(self, instance_id: str) -> bool:
+        return any(h.instance_id == instance_id for h in self.retiring)
+
+    def start(self, handle: WorkerHandle, now: float) -> None:
+        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other."""
+        host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        bus = FrameBus(handle.instance_id, self.geometry)
+        args = WorkerArgs(
+            plugin_id=handle.spec.plugin_id,
+            instance_id=handle.instance_id,
+            control_fd=worker_sock.fileno(),
+            frame_fds=bus.worker_fds(),
+            width=self.geometry.width,
+            height=self.geometry.height,
+            slots=self.geometry.slots,
+            paths=handle.spec.paths,
+            trace=self.trace,
+            **self.rules.containment(handle.memory_limit),
+        )
+        handle.change_state(WorkerState.STARTING, now)
+        try:
+            launcher = self.launcher
+            if handle.spec.python != spawner.LaunchRequest.python and not isinstance(
+                launcher, spawner.SpawnLauncher
+            ):
+                launcher = spawner.SpawnLauncher()  # another environment: its interpreter
+            handle.process = launcher.launch(spawner.LaunchRequest(args, handle.spec.python))
+        except Exception as exc:  # noqa: BLE001 - e.g. fork failing under memory pressure
+            host_sock.close()
+            bus.close()
+            handle.last_error = f"could not start worker: {exc}"
+            log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
+            self._failed(handle, now, boot=True)
+            return
+        finally:
+            worker_sock.close()
+        handle.pid = handle.process.pid
+        info = proctree.proc_info(handle.pid)
+        handle.pid_start = info.start_time if info is not None else None
+        if self.enforcer.undertaker is not None:
+            self.enforcer.undertaker.watch(handle.pid, handle.pid_start)
+        handle.channel = Channel(host_sock, peer=f"plugin instance {handle.instance_id!r}")
+        handle.bus = bus
+        handle.started_at = now
+        handle.last_heartbeat = now
+        handle.busy = []
+        handle.kill_reason = None
+        handle.term_at = None
+        handle.stop_requested_at = None
+        handle.tree = frozenset()
+        handle.token = 0
+        handle.active_mode = None
+        handle.frame = None
+        handle.strip = None
+        self.selector.register(handle.channel.sock, selectors.EVENT_READ, (handle, "control"))
+        self.selector.register(bus.ready_fd, selectors.EVENT_READ, (handle, "frames"))
+        self.selector.register(handle.process.sentinel, selectors.EVENT_READ, (handle, "exit"))
+        self.listener.on_state(handle)
+
+    # -- what the host asks of workers (the messenger does the talking) -----------------
+
+    def activate(
+        self,
+        handle: WorkerHandle,
+        mode: str,
+        size: tuple[int, int] | None = None,
+        ticker: bool = False,
+    ) -> None:
+        """Ask ``handle`` to render ``mode``; see :meth:`Messenger.activate`."""
+        self.messenger.activate(handle, mode, size, ticker)
+
+    def deactivate(self, handle: WorkerHandle) -> None:
+        self.messenger.deactivate(handle)
+
+    def configure(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> None:
+        """See :meth:`Messenger.configure`."""
+        self.messenger.configure(handle, options, secrets, section=section)
+
+    def check_options(
+        self,
+        handle: WorkerHandle,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, Any] | None = None,
+        *,
+        section: PluginInstanceConfig | None = None,
+    ) -> PluginConfig:
+        """Validate new options as :meth:`configure` would, without sending anything.
+
+        A live reload checks every changed instance first, so that one bad option
+        refuses the whole edit before any worker hears of it (see :meth:`Messenger.check`).
+
+        :raises ConfigError: naming each bad option (``plugins.<instance>.<key>``).
+        """
+        return self.messenger.check(handle, options, secrets, section=section)
+
+    def request_action(
+        self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
+    ) -> int:
+        """See :meth:`Messenger.request_action`."""
+        return self.messenger.request_action(handle, name, params)
+
+    def dispatch(self, key: selectors.SelectorKey, now: float, events: int = 0) -> None:
+        """Handle one ready fd registered by this supervisor (see :meth:`Messenger.dispatch`)."""
+        self.messenger.dispatch(key, now, events)
+
+    # -- ends of processes ----------------------------------------------------------------
+
+    def reap(self, handle: WorkerHandle, now: float) -> None:
+        """The process ended: clean up, kill what it left behind, decide what comes next."""
+        process = handle.process
+        if process is None:
+            return
+        code = process.poll()
+        if code is None:
+            return
+        self._sample_cpu(handle)
+        for fd in (process.sentinel, handle.bus.ready_fd if handle.bus else None):
+            if fd is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(fd)
+        if handle.channel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(handle.channel.sock)
+            with contextlib.suppress(EOFError, ProtocolError, OSError):
+                for message in handle.channel.receive():  # last words: error, bye
+                    with contextlib.suppress(ProtocolError):
+                        self.messenger.handle_message(handle, message, now)
+            handle.channel.close()
+            handle.channel = None
+        handle.cpu_past += handle.cpu_seconds
+        handle.cpu_seconds = 0.0
+        handle.cpu_final = False
+        # Children a plugin left behind die with it, also those that left its group.
+        self.enforcer.kill_leftovers(handle, process.pid)
+        process.close()
+        handle.process = None
+        if handle.bus is not None:
+            handle.bus.close()
+            handle.bus = None
+        handle.frame = None
+        handle.strip = None
+        handle.active_mode = None
+        handle.busy = []
+        handle.rss = 0
+        handle.processes = 0
+        handle.last_exit_status = exitcodes.describe(code)
+        handle.last_exit = handle.kill_reason or handle.last_exit_status
+        if handle.kill_reason is None and (
+            handle.state is WorkerState.STOPPING or (code == exitcodes.OK and handle.config is None)
+        ):
+            handle.change_state(WorkerState.EXITED, now)
+        elif handle.state is WorkerState.STOPPING:
+            handle.change_state(WorkerState.EXITED, now)
+        else:
+            log.warning("plugin instance %r %s", handle.instance_id, handle.last_exit)
+            handle.last_failure = handle.last_exit
+            handle.last_failure_at = time.time()
+            self._failed(handle, now, boot=code in exitcodes.BOOT_FAILURES)
+        handle.kill_reason = None
+        handle.term_at = None
+        self.listener.on_state(handle)
+
+    def _failed(self, handle: WorkerHandle, now: float, *, boot: bool) -> None:
+        if handle.started_at and self.policy.was_stable(handle.started_at, now) and not boot:
+            handle.consecutive_failures = 0
+        handle.consecutive_failures += 1
+        handle.failure_times.append(now)
+        del handle.failure_times[:-50]
+        if self.policy.should_quarantine(handle.failure_times, now):
+            handle.change_state(WorkerState.QUARANTINED, now)
+            handle.quarantined_at = now
+            handle.quarantined_wall = time.time()
+            log.error(
+                "plugin instance %r quarantined after %d failures within %g s (last: %s); "
+                "it stays stopped until retried",
+                handle.instance_id,
+                len([t for t in handle.failure_times if now - t <= self.policy.window]),
+                self.policy.window,
+                handle.last_exit,
+            )
+            return
+        handle.restart_at = now + self.policy.delay(handle.consecutive_failures)
+        handle.change_state(WorkerState.BACKOFF, now)
+
+    def tick(self, now: float) -> None:
+        """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
+        self.retiring = [h for h in self.retiring if h.process is not None]
+        for instance_id in list(self.pending):
+            if not self._retiring(instance_id):
+                self.pending.discard(instance_id)
+                handle = self.handles.get(instance_id)
+                if handle is not None and handle.state is WorkerState.STOPPED:
+                    self.start(handle, now)
+        for handle in self.handles.values():
+            if handle.state is WorkerState.BACKOFF and handle.restart_at is not None:
+                if now >= handle.restart_at:
+                    handle.restart_at = None
+                    handle.restarts += 1
+                    self.start(handle, now)
+            elif handle.process is not None:
+                self._sample_cpu(handle)
+        self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
+        self.enforcer.monitor(self.handles.values(), now)
+        wall = time.time()
+        for instance_id, plugin_log in self.logs.items():
+            summary = plugin_log.summarize(now, wall)
+            if summary is not None:
+                logging.getLogger(f"ledhost.plugin.{instance_id}").warning("%s", summary)
+
+    def run_once(self, timeout: float) -> None:
+        """One pass of the loop: wait up to ``timeout`` for worker events, handle them,
+        then the housekeeping of :meth:`tick` (supervisor's ``options.test`` break).
+
+        The host runs its own loop over the shared selector, because it also waits for
+        frame pushes and signals; tests and tools that drive workers without a display
+        step this one.
+        """
+        for key, events in self.selector.select(max(0.0, timeout)):
+            if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
+                self.dispatch(key, time.monotonic(), events)
+        self.tick(time.monotonic())
+
+    def next_deadline(self) -> float | None:
+        """The next moment :meth:`tick` has work: a restart, or a deadline that may pass.
+
+        The host loop wakes then instead of at its regular tick, so a due restart or a
+        silent worker's heartbeat timeout is handled on time.
+        """
+        rules = self.rules
+        times: list[float] = []
+        for h in [*self.handles.values(), *self.retiring]:
+            if h.restart_at is not None:
+                times.append(h.restart_at)
+            if h.process is None:
+                continue
+            if h.term_at is not None:
+                times.append(h.term_at + rules.stop_timeout)
+            elif h.stop_requested_at is not None:
+                times.append(h.stop_requested_at + rules.stop_timeout)
+            elif h.state is WorkerState.STARTING:
+                times.append(h.started_at + rules.setup_timeout)
+            elif h.state is WorkerState.RUNNING and h.kill_reason is None:
+                times.append(h.last_heartbeat + rules.heartbeat_timeout)
+        return min(times) if times else None
+
+    def retry(self, handle: WorkerHandle, now: float) -> None:
+        """Start a quarantined, backing-off or stopped instance now, with a clean record.
+
+        The user's "retry now": the failures counted toward quarantine are forgotten, so
+        a plugin fixed by a config change or an update gets the full number of tries.
+
+        :raises ValueError: if the instance has a live worker already.
+        """
+        if handle.process is not None:
+            raise ValueError(
+                f"plugin instance {handle.instance_id!r} is {handle.state.value}; "
+                "only a stopped, exited, backing-off or quarantined instance can be retried"
+            )
+        handle.failure_times.clear()
+        handle.consecutive_failures = 0
+        handle.quarantined_at = handle.quarantined_wall = None
+        handle.restart_at = None
+        log.info("plugin instance %r: retry requested", handle.instance_id)
+        self.start(handle, now)
+
+    def _sample_cpu(self, handle: WorkerHandle) -> None:
+        if handle.process is None or handle.cpu_final:
+            return
+        seconds = process_cpu_seconds(handle.process.pid, children=True)
+        if seconds is not None:
+            handle.cpu_seconds = seconds
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def retire(self, handle: WorkerHandle, now: float) -> None:
+        """Take an instance out (the config no longer has it) and stop its worker.
+
+        It leaves :attr:`handles` at once, so nothing shows or restarts it; a live process
+        is asked to stop and, like any stop, gets SIGTERM and then SIGKILL if it takes
+        longer than the stop timeout (:meth:`tick`). It is reaped as usual.
+        """
+        if self.handles.get(handle.instance_id) is handle:
+            del self.handles[handle.instance_id]
+        self.pending.discard(handle.instance_id)
+        handle.restart_at = None
+        if handle.process is None:
+            if handle.state in (WorkerState.BACKOFF, WorkerState.EXITED, WorkerState.QUARANTINED):
+                handle.change_state(WorkerState.STOPPED, now)
+            return
+        self.messenger.send(handle, {"t": "stop"})
+        if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
+            handle.change_state(WorkerState.STOPPING, now)
+        handle.stop_requested_at = now
+        self.retiring.append(handle)
+
+    def stop_all(self, graceful_timeout: float | None = None) -> None:
+        """The stop ladder (gunicorn ``stop()``): ask, wait, SIGKILL the trees, reap.
+
+        :param graceful_timeout: seconds workers get to stop; ``None`` for the rules'
+            ``stop_timeout``.
+        """
+        if graceful_timeout is None:
+            graceful_timeout = self.rules.stop_timeout
+        now = time.monotonic()
+        self.pending.clear()
+        for handle in self.handles.values():
+            if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
+                self.messenger.send(handle, {"t": "stop"})
+                handle.change_state(WorkerState.STOPPING, now)
+                handle.stop_requested_at = now
+            elif handle.state is WorkerState.BACKOFF:
+                handle.restart_at = None
+                handle.change_state(WorkerState.STOPPED, now)
+        deadline = now + graceful_timeout
+        everyone = [*self.handles.values(), *self.retiring]
+        while any(h.process is not None for h in everyone):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for key, events in self.selector.select(min(remaining, 0.1)):
+                if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
+                    self.dispatch(key, time.monotonic(), events)
+        for handle in everyone:
+            if handle.process is not None:
+                log.warning(
+                    "plugin instance %r did not stop in %.1fs; killing it",
+                    handle.instance_id,
+                    graceful_timeout,
+                )
+                if handle.state is not WorkerState.STOPPING:
+                    handle.change_state(WorkerState.STOPPING, time.monotonic())
+                proctree.kill_tree(
+                    handle.process.pid, known=handle.tree, start_time=handle.pid_start
+                )
+        end = time.monotonic() + 2.0
+        while any(h.process is not None for h in everyone) and time.monotonic() < end:
+            for handle in everyone:
+                self.reap(handle, time.monotonic())
+            time.sleep(0.01)
+        self.launcher.close()
+
+    def status(self, *, log_tail: int = 20) -> dict[str, Any]:
+        """Every instance's status, with its log counters and its last log records.
+
+        :param log_tail: how many of the newest log records to include per instance.
+        """
+        now = time.monotonic()
+        result = {}
+        for iid, handle in self.handles.items():
+            entry = handle.status(now)
+            plugin_log = self.logs[iid]
+            entry["logs"] = dict(plugin_log.stats())
+            entry["recent_logs"] = [
+                {
+                    "time": round(record.time, 3),
+                    "level": logging.getLevelName(record.level),
+                    "message": record.message,
+                }
+                for record in plugin_log.records(limit=log_tail)
+            ]
+            result[iid] = entry
+        return result

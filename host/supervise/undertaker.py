@@ -1,0 +1,65 @@
+"""The undertaker: kills what plugins left behind when the host itself dies.
+
+When the host ends normally, or a worker dies while the host lives, the host kills every
+process the plugin started (:mod:`host.supervise.proctree`). When the host is killed outright --
+SIGKILL, the OOM killer -- its workers die with it (``PR_SET_PDEATHSIG``), but the
+processes *they* started have no such tie and would live on. This small process, started
+by the host (``python -m host.supervise.undertaker``) in a session of its own, hears from the host
+which workers exist and which of their descendants left the worker's session, and waits
+for end of file on its stdin. EOF means the host has gone, for whatever reason: it then
+kills each worker's tree and exits. It ignores SIGINT, SIGTERM and SIGHUP, so a Ctrl-C or
+a service stop that reaches it before the host has stopped its workers cannot make it
+miss the end.
+
+Protocol, one line each on stdin: ``w <pid> <start_time>`` (a worker), ``k <pid>
+<start_time> <worker pid>`` (a process below that worker that may have left its session),
+``f <pid>`` (a worker the host has reaped and cleaned up after: forget it). Nothing else
+is read; a malformed line is ignored.
+
+With systemd (``KillMode=control-group``) the service's cgroup does the same job; this
+covers a host run by hand, in a terminal or a container.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import BinaryIO
+
+from host.supervise import proctree
+
+
+def serve(stream: BinaryIO) -> int:
+    """Read the host's lines until EOF, then kill every remembered worker tree.
+
+    :returns: how many processes were signalled in the end.
+    """
+    workers: dict[int, int] = {}
+    known: dict[int, set[tuple[int, int]]] = {}
+    for raw in stream:
+        parts = raw.split()
+        try:
+            if parts[:1] == [b"w"] and len(parts) == 3:
+                workers[int(parts[1])] = int(parts[2])
+            elif parts[:1] == [b"k"] and len(parts) == 4:
+                known.setdefault(int(parts[3]), set()).add((int(parts[1]), int(parts[2])))
+            elif parts[:1] == [b"f"] and len(parts) == 2:
+                workers.pop(int(parts[1]), None)
+                known.pop(int(parts[1]), None)
+        except ValueError:
+            continue
+    killed = 0
+    for pid, start_time in workers.items():
+        if pid > 1:
+            killed += proctree.kill_tree(pid, known=known.get(pid, ()), start_time=start_time)
+    return killed
+
+
+def main() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    serve(sys.stdin.buffer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Loading one plugin inside its worker: entry point, hook checks, registrations, logs.
+
+Split from :mod:`host.worker.main` so the worker's loop reads on its own. Everything here runs
+in the worker process; a problem the plugin cannot recover from is a :class:`BootError`
+carrying the exit status the host will see (see :mod:`host.ipc.exitcodes`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any, Final
+
+import pluggy
+
+from host.ipc import exitcodes
+from host.ipc.channel import Channel
+from host.supervise.plugin_logs import LogLimits, RateLimiter, truncate
+
+#: Mode and action names: short, safe in URLs, logs and config keys.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # use with fullmatch: "$" allows "\n"
+
+
+class BootError(Exception):
+    """The plugin cannot start; carries the exit status to use."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelLogHandler(logging.Handler):
+    """Ships log records to the host, which tags, rate-limits and stores them.
+
+    Not ``multiprocessing-logging``: its ``install_mp_handler()`` needs the ``fork`` start
+    method and a queue shared with the parent, and it can hang when processes are created
+    while threads run (its README says so) -- exactly what a restarting supervisor does.
+    The control channel already exists, so records simply travel on it.
+
+    Records beyond the rate are dropped here, before they are formatted, so a plugin that
+    logs in a tight loop spends a bucket check per extra record rather than a format, an
+    encode and a socket write. The count of dropped records travels in the ``"dropped"``
+    field of the next record sent. The host limits again with the same
+    :class:`~host.supervise.plugin_logs.RateLimiter` (see :mod:`host.supervise.plugin_logs`
+    for why both ends).
+
+    :param channel: the worker's control channel.
+    :param limits: rate, burst, reserve and ``max_message``; the host's defaults if omitted.
+    """
+
+    def __init__(self, channel: Channel, limits: LogLimits | None = None) -> None:
+        super().__init__()
+        self.channel = channel
+        self.limits: Final = limits if limits is not None else LogLimits()
+        self._limiter = RateLimiter(self.limits)
+        # Not Handler.lock: this one is held only around the bucket, never during a send,
+        # so a record logged from inside Channel.send on the same thread cannot deadlock.
+        self._limit_lock = threading.Lock()
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped since the last one sent, not yet reported to the host."""
+        return self._dropped
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send ``record`` to the host, or count it as dropped. Never raises."""
+        try:
+            with self._limit_lock:
+                if not self._limiter.allow(time.monotonic(), record.levelno):
+                    self._dropped += 1
+                    return
+                dropped, self._dropped = self._dropped, 0
+            message: dict[str, Any] = {
+                "t": "log",
+                "level": record.levelno,
+                "logger": record.name,
+                "msg": truncate(self._format(record), self.limits.max_message),
+                "time": record.created,
+            }
+            if dropped:
+                message["dropped"] = dropped
+            try:
+                self.channel.send(message)
+            except Exception:
+                # Report them with the next record that does get through, if any does.
+                with self._limit_lock:
+                    self._dropped += dropped + 1
+        except Exception:  # noqa: BLE001 - a log line must never kill the worker
+            # Not handleError(): it prints to stderr, which StreamToLog feeds back here.
+            pass
+
+    def _format(self, record: logging.LogRecord) -> str:
+        try:
+            return self.format(record)
+        except Exception as exc:
+            # Usually a plugin bug such as log.info("%d", "x"). Losing the line silently
+            # would hide it, so send what there is and say why.
+            return (
+                f"unformattable log record {record.msg!r} % {record.args!r} "
+                f"({type(exc).__name__}: {exc})"
+            )
+
+
+class StreamToLog:
+    """Turns a plugin's ``print()`` into log records instead of host console noise."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self.logger = logger
+        self.level = level
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.logger.log(self.level, line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def load_plugin(pm: pluggy.PluginManager, plugin_id: str) -> None:
+    """Register the one entry point named ``plugin_id`` and validate its hooks.
+
+    :raises BootError: not found, failed to import, or hooks that do not match the specs.
+    """
+    from sdk.hookspecs import ENTRY_POINT_GROUP
+
+    try:
+        count = pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=plugin_id)
+    except pluggy.PluginValidationError as exc:
+        raise BootError(f"invalid hook implementation: {exc}", exitcodes.HOOKS_INVALID) from exc
+    except Exception as exc:
+        raise BootError(
+            f"importing the plugin failed: {type(exc).__name__}: {exc}", exitcodes.IMPORT_FAILED
+        ) from exc
+    if count == 0:
+        raise BootError(
+            f"no entry point named {plugin_id!r} in group {ENTRY_POINT_GROUP!r}",
+            exitcodes.IMPORT_FAILED,
+        )
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise BootError(f"unknown hook: {exc}", exitcodes.HOOKS_INVALID) from exc
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A fresh manager with ledhost's hookspecs (pluggy's eggsample pattern)."""
+    from sdk import hookspecs
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def collect_modes(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Run ``register_modes`` and check what was registered."""
+    modes: list[dict[str, Any]] = []
+
+    def register(name: str, title: str | None = None, duration: float | None = None) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise BootError(
+                f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, '_' or '-'",
+                exitcodes.HOOKS_INVALID,
+            )
+        if any(m["name"] == name for m in modes):
+            raise BootError(f"duplicate mode name {name!r}", exitcodes.HOOKS_INVALID)
+        if duration is not None and (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not 0 < duration <= 86400
+        ):
+            raise BootError(
+                f"mode {name!r}: duration must be seconds in (0, 86400], got {duration!r}",
+                exitcodes.HOOKS_INVALID,
+            )
+        modes.append(
+            {
+                "name": name,
+                "title": str(title or name),
+                "duration": None if duration is None else float(duration),
+            }
+        )
+
+    pm.hook.register_modes(register=register)
+    if not modes:
+        raise BootError("the plugin registered no display mode", exitcodes.HOOKS_INVALID)
+    return modes
+
+
+def collect_actions(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Run ``register_actions`` and check what was registered."""
+    actions: list[dict[str, Any]] = []
+
+    def register(
+        name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
+    ) -> None:
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise BootError(f"action name {name!r} is invalid", exitcodes.HOOKS_INVALID)
+        if any(a["name"] == name for a in actions):
+            raise BootError(f"duplicate action name {name!r}", exitcodes.HOOKS_INVALID)
+        actions.append({"name": name, "title": str(title or name), "params": params_schema})
+
+    pm.hook.register_actions(register=register)
+    return actions
+
+
+def exception_text(exc: BaseException) -> str:
+    """How a plugin's exception is shown to the user.
+
+    A :class:`sdk.PluginError` is a message the plugin wrote for the user, so it is shown
+    as is; anything else is a bug, shown with its type so it can be searched for.
+    """
+    from sdk.errors import PluginError
+
+    if isinstance(exc, PluginError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def distribution_of(pm: pluggy.PluginManager) -> dict[str, str] | None:
+    for _plugin, dist in pm.list_plugin_distributions():
+        return {"name": str(dist.metadata["Name"]), "version": str(dist.version)}
+    return None

@@ -1,0 +1,224 @@
+"""The worker process: runs exactly one plugin instance in a process of its own.
+
+Started either forked from the zygote (:mod:`host.supervise.spawner`) or spawned with the plugin
+environment's interpreter as ``python -m host.worker.main``; both end in :func:`run`, which
+sets the process up (own process group, death with the parent, signals), then boots and
+serves the plugin with :class:`host.worker.loop.Worker` and turns how that ended into an
+exit status from :mod:`host.ipc.exitcodes`. Nothing here imports host-side modules beyond the
+wire formats, so the worker stays small in every plugin environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import os
+import resource
+import signal
+import sys
+from typing import NoReturn
+
+from host.errors import ProtocolError
+from host.ipc import exitcodes
+from host.worker.boot import BootError
+from host.worker.loop import MAX_STRIP_WIDTH, Terminated, Worker, WorkerArgs
+
+__all__ = ["MAX_STRIP_WIDTH", "Terminated", "WorkerArgs", "contain", "main", "run", "run_forked"]
+
+
+def _set_parent_death_signal() -> None:
+    """Die with the parent even while stuck in plugin code (Linux ``PR_SET_PDEATHSIG``).
+
+    The control channel's EOF covers a worker that is listening; this covers one that is
+    busy in an endless loop when the host dies. Set after dropping privileges: the kernel
+    clears it when the credentials change.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def contain(args: WorkerArgs) -> None:
+    """Apply the worker's limits and drop root, before any plugin code runs.
+
+    Order matters: niceness and limits first (raising them again needs privileges the
+    worker is about to give up), then groups, gid and uid (uid last, or setgid would be
+    refused), then the parent-death signal, which a change of credentials clears.
+
+    :raises OSError: a limit or the privilege drop could not be applied; the worker must
+        not run the plugin then.
+    """
+    if args.nice > 0:
+        os.nice(args.nice)
+    if args.max_open_files > 0:
+        _lower_limit(resource.RLIMIT_NOFILE, args.max_open_files)
+    if args.uid is not None and os.geteuid() == 0:
+        gid = args.gid if args.gid is not None else args.uid
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(args.uid)
+        if os.geteuid() == 0 or os.getuid() == 0:
+            raise OSError("still root after setuid")
+    _set_parent_death_signal()
+
+
+def _lower_limit(which: int, value: int) -> None:
+    """Set both soft and hard limits to at most ``value`` (never raise them)."""
+    soft, hard = resource.getrlimit(which)
+    new_hard = value if hard == resource.RLIM_INFINITY else min(hard, value)
+    resource.setrlimit(which, (min(value, new_hard), new_hard))
+
+
+def limit_address_space(memory_limit: int, headroom: int = 256 * 1024 * 1024) -> None:
+    """Cap the address space as a backstop to the host's resident-memory limit.
+
+    The host samples each worker's resident memory and kills it over the limit; between
+    two samples a runaway allocation could still exhaust a Pi's RAM. ``RLIMIT_AS`` stops
+    it at once with a ``MemoryError``. It counts address space, not memory: the mapped
+    interpreter, numpy and thread stacks are already part of it, so the cap is what is
+    mapped now plus the limit plus headroom for threads and their malloc arenas (which
+    :func:`_cap_malloc_arenas` keeps few).
+    """
+    if memory_limit <= 0:
+        return
+    mapped = 0
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/statm", "rb") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    _cap_malloc_arenas()
+    _lower_limit(resource.RLIMIT_AS, mapped + memory_limit + headroom)
+
+
+def _cap_malloc_arenas() -> None:
+    """Allow glibc two malloc arenas: each reserves 64 MiB of address space per thread."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        m_arena_max = -8
+        libc.mallopt(m_arena_max, 2)
+
+
+def run(args: WorkerArgs) -> int:
+    """Run a worker to the end and return its exit status."""
+    if os.getpid() != os.getsid(0):
+        os.setsid()  # own process group, so the host can signal the plugin's children too
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    worker = Worker(args)
+    try:
+        contain(args)
+    except OSError as exc:
+        _report_boot_error(worker, f"could not apply the worker's limits: {exc}")
+        return exitcodes.CONTAINMENT_FAILED
+    try:
+        worker.boot()
+        if args.describe:
+            return exitcodes.OK
+        limit_address_space(args.memory_limit)
+        if not worker.wait_for_start():
+            return exitcodes.OK  # asked to stop before starting (e.g. invalid config)
+        worker.serve()
+    except BootError as exc:
+        _report_boot_error(worker, str(exc))
+        return exc.status
+    except Terminated:
+        return exitcodes.TERMINATED
+    except (EOFError, ConnectionError):
+        return exitcodes.HOST_GONE
+    except ProtocolError as exc:
+        _report_boot_error(worker, f"protocol error: {exc}")
+        return exitcodes.HANDSHAKE_FAILED
+    except MemoryError as exc:
+        with contextlib.suppress(Exception):
+            worker.report_error("worker", exc)
+        return exitcodes.OVER_MEMORY
+    except SystemExit as exc:
+        # Not ours (the worker exits by returning): the plugin called sys.exit() in a hook.
+        with contextlib.suppress(Exception):
+            worker.report_error("worker", RuntimeError(f"the plugin called sys.exit({exc.code!r})"))
+        return exitcodes.CRASHED
+    except Exception as exc:
+        # A bug in the worker or a plugin doing something unexpected outside a hook: tell
+        # the host what it was instead of leaving only a traceback on a console nobody reads.
+        with contextlib.suppress(Exception):
+            worker.report_error("worker", exc)
+        return exitcodes.CRASHED
+    try:
+        worker.shutdown()
+    except Terminated:
+        return exitcodes.TERMINATED
+    return exitcodes.OK
+
+
+def _report_boot_error(worker: Worker, message: str) -> None:
+    try:
+        worker.channel.send({"t": "error", "hook": "boot", "message": message, "fatal": True})
+    except (EOFError, OSError, ProtocolError):
+        pass
+
+
+def run_forked(args: WorkerArgs) -> NoReturn:
+    """Entry point in a child of the zygote (multiprocessing forkserver)."""
+    status = run(args)
+    _exit(status)
+
+
+def _exit(status: int) -> NoReturn:
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(status)
+
+
+def parse_args(argv: list[str] | None = None) -> WorkerArgs:
+    parser = argparse.ArgumentParser(prog="python -m host.worker")
+    parser.add_argument("--plugin", required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--frame-fds", required=True, help="memfd,ready,free")
+    parser.add_argument("--size", required=True, help="WIDTHxHEIGHT")
+    parser.add_argument("--slots", type=int, default=3)
+    parser.add_argument("--path", action="append", default=[])
+    parser.add_argument("--describe", action="store_true")
+    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--memory-limit", type=int, default=0, help="bytes; 0 for none")
+    parser.add_argument("--max-open-files", type=int, default=0)
+    parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--uid", type=int, default=None)
+    parser.add_argument("--gid", type=int, default=None)
+    parser.add_argument("--heartbeat", type=float, default=1.0)
+    ns = parser.parse_args(argv)
+    memfd, ready, free = (int(x) for x in ns.frame_fds.split(","))
+    width, height = (int(x) for x in ns.size.split("x"))
+    return WorkerArgs(
+        plugin_id=ns.plugin,
+        instance_id=ns.instance,
+        control_fd=ns.control_fd,
+        frame_fds=(memfd, ready, free),
+        width=width,
+        height=height,
+        slots=ns.slots,
+        paths=tuple(ns.path),
+        describe=ns.describe,
+        trace=ns.trace,
+        memory_limit=ns.memory_limit,
+        max_open_files=ns.max_open_files,
+        nice=ns.nice,
+        uid=ns.uid,
+        gid=ns.gid,
+        heartbeat=ns.heartbeat,
+    )
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    _exit(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
