@@ -45,6 +45,8 @@ def register_modes(register: Callable[..., None]) -> None:
         rotation entry overrides either). A duplicate or malformed mode stops the plugin
         at boot with an error naming it.
     :return: nothing; the return value is ignored.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -57,6 +59,8 @@ def config_schema() -> dict[str, Any] | None:
     answer counts.
 
     :return: a JSON Schema (draft 2020-12) object, or ``None`` for a plugin with no options.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -70,6 +74,8 @@ def setup(context: PluginContext) -> None:
 
     :param context: the worker-local :class:`sdk.PluginContext`.
     :return: nothing.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -84,6 +90,8 @@ def configure(context: PluginContext, config: dict[str, Any]) -> None:
     :param context: the worker-local context.
     :param config: the new config section.
     :return: nothing.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -98,6 +106,8 @@ def refresh_data(context: PluginContext) -> float | None:
     :param context: the worker-local context.
     :return: seconds until the next refresh, or ``None`` to not be called again until the
         config changes.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -112,6 +122,8 @@ def has_content(context: PluginContext, mode: str) -> bool | None:
     :param context: the worker-local context.
     :param mode: a mode name from ``register_modes``.
     :return: ``False`` to be skipped; ``True`` or ``None`` (the default) to be shown.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -134,6 +146,8 @@ def render_strip(context: PluginContext, mode: str, height: int, ticker: bool) -
     :return: a :class:`sdk.Strip`, or ``None`` to render frames with ``render_frame``.
 
     .. versionchanged:: 0.1 ``ticker``.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -157,6 +171,8 @@ def render_frame(
         time-dependent content (a clock) from it, not from your own clock reading.
     :return: seconds until the next frame is due, or ``None`` for a still image that only
         changes on ``request_redraw()``.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -168,6 +184,8 @@ def register_actions(register: Callable[..., None]) -> None:
 
     :param register: call ``register(name, title=None, params_schema=None)`` per action.
     :return: nothing.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -183,6 +201,8 @@ def handle_action(
     :param name: the action name given to ``register_actions``.
     :param params: the request's parameters (plain data).
     :return: a result shown to the user (plain data), or ``None``.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -195,4 +215,6 @@ def teardown(context: PluginContext) -> None:
 
     :param context: the worker-local context.
     :return: nothing.
+
+    .. versionadded:: 0.1
     """

@@ -21,7 +21,9 @@ class Strip:
     .. versionadded:: 0.1
     """
 
-    #: The drawn strip; its height must equal the display height, its width is free.
+    #: The drawn strip. Its height must equal the ``height`` that ``render_strip`` was
+    #: given: the height of the region the mode is shown in (the whole display, a layout
+    #: region or the ticker band), not necessarily the display's. Its width is free.
     canvas: Canvas
     #: Scroll speed in pixels per second (the host moves whole pixels, smoothly).
     speed: float = 30.0

@@ -122,6 +122,20 @@ def test_no_section_documents_a_hook_that_does_not_exist() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_says_since_which_version_it_exists(name: str) -> None:
+    """Verify the SDK's stability promise is checkable: docstring and doc name a version."""
+    doc = hooks()[name].__doc__ or ""
+    since = re.search(r"^\s*\.\. versionadded:: (\d+\.\d+)\s*$", doc, re.M)
+    assert since, f"sdk.hookspecs.{name} has no '.. versionadded::' line in its docstring"
+    section = HOOKS_DOC.read_text().split(f"## {signature(hooks()[name])}\n", 1)[1]
+    first_paragraph = section.lstrip("\n").split("\n\n", 1)[0]
+    assert first_paragraph == f"*Since {since.group(1)}.*", (
+        f"docs/plugin_hooks.md's section for {name!r} must open with "
+        f"'*Since {since.group(1)}.*', the version its docstring gives"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
 def test_every_hook_has_a_test(name: str) -> None:
     prefix = f"test_hook_{name}"
     found = [t for t in defined_test_names() if t == prefix or t.startswith(prefix + "_")]
