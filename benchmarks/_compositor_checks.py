@@ -25,7 +25,7 @@ from benchmarks._util import Row, check_row
 from host.display.color import TINTS, ColorSettings, ColorTransform
 from host.display.compositor import Compositor
 from host.display.transitions import Transitioner, TransitionSpec
-from host.supervise.handle import StripImage
+from host.ipc.strip import StripImage
 
 __all__ = ["check_rows"]
 

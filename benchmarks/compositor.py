@@ -40,7 +40,7 @@ from benchmarks._util import Row, check_row, progress, rotations, spread_of
 from host.display.color import TINTS, ColorSettings, ColorTransform
 from host.display.compositor import Compositor
 from host.display.transitions import Transitioner, TransitionSpec, progress_at
-from host.supervise.handle import StripImage
+from host.ipc.strip import StripImage
 
 __all__ = ["NAME", "TITLE", "run"]
 

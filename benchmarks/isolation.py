@@ -368,7 +368,7 @@ def show(
     """
     from host.display.backends.headless import HeadlessBackend
     from host.display.compositor import Compositor
-    from host.supervise.handle import StripImage
+    from host.ipc.strip import StripImage
 
     compositor = Compositor(WIDTH, HEIGHT, 100, 1.0)
     panel = HeadlessBackend(width=WIDTH, height=HEIGHT)

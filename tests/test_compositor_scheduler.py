@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from host.display.compositor import Compositor
+from host.ipc.strip import StripImage
 from host.schedule.rotation import Scheduler, Slot
-from host.supervise.handle import StripImage
 
 A = Slot("clock", "time", 10.0)
 B = Slot("text", "message", 5.0)

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from host.cli.probe import render_mode
 from host.discovery import PluginSpec
-from host.supervise.probe import render_mode
 from host.supervise.rules import WorkerRules
 from plugins_builtin import countdown
 from plugins_builtin.countdown import arrange

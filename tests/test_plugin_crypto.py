@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from host.cli.probe import render_mode
 from host.discovery import PluginSpec
-from host.supervise.probe import render_mode
 from host.supervise.rules import WorkerRules
 from plugins_builtin import crypto
 from plugins_builtin.crypto import draw, model

@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 
 import plugins_builtin.image as image
+from host.cli.probe import render_mode
 from host.discovery import PluginSpec
-from host.supervise.probe import render_mode
 from host.supervise.rules import WorkerRules
 from plugins_builtin.image import library
 from plugins_builtin.image.player import Player, natural_key, planned_seconds

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from host.cli.probe import render_mode
 from host.discovery import PluginSpec
-from host.supervise.probe import render_mode
 from host.supervise.rules import WorkerRules
 from plugins_builtin import scoreboard
 from plugins_builtin.scoreboard import layout, model, status

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from host.cli.probe import render_mode
 from host.discovery import PluginSpec
-from host.supervise.probe import render_mode
 from host.supervise.rules import WorkerRules
 from plugins_builtin import system
 from plugins_builtin.system import pages, readings

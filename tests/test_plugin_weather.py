@@ -638,7 +638,7 @@ def test_weather_default_config_is_valid_and_points_at_open_meteo() -> None:
 def test_weather_renders_through_a_real_worker_from_the_local_server(
     http_server: Any, tmp_path: Path, test_specs: dict[str, Any]
 ) -> None:
-    from host.supervise.probe import render_mode
+    from host.cli.probe import render_mode
     from host.supervise.rules import WorkerRules
 
     http_server.serve_recorded(PATH, METRIC)

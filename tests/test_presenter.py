@@ -8,8 +8,8 @@ import numpy as np
 
 from host.display.compositor import Compositor
 from host.display.presenter import Presenter
+from host.ipc.strip import StripImage
 from host.stats import RunStats
-from host.supervise.handle import StripImage
 
 W, H = 8, 2
 

@@ -240,8 +240,8 @@ def _check_instances(
 ) -> _Described:
     """Describe the instances' plugins in workers and validate each instance's options."""
     from config import ConfigIssue
+    from host.cli.probe import describe_plugins
     from host.discovery import discover
-    from host.supervise.probe import describe_plugins
 
     issues: list[ConfigIssue] = []
     specs = discover([str(p) for p in plugin_paths])

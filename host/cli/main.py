@@ -197,8 +197,8 @@ def _worker_rules() -> WorkerRules:
 
 
 def cmd_plugins(ns: argparse.Namespace) -> int:
+    from host.cli.probe import describe_plugins
     from host.discovery import discover
-    from host.supervise.probe import describe_plugins
 
     specs = discover([str(p) for p in ns.plugin_path])
     described = describe_plugins(list(specs.values()), rules=_worker_rules())
@@ -231,9 +231,9 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
 def cmd_render(ns: argparse.Namespace) -> int:
     import tomllib
 
+    from host.cli.probe import render_mode
     from host.discovery import discover
     from host.display.backends.ledlook import led_look
-    from host.supervise.probe import render_mode
 
     instance_id, _, mode = ns.target.partition(":")
     width, height = _parse_size(ns.size)

@@ -7,6 +7,8 @@ scrolls, a ticker band, a layout of regions) and says when the next push is due;
 brightness, gamma and tint (:mod:`~host.display.color`) into a preallocated buffer; a
 backend (:mod:`host.display.backends`: hardware, emulator, headless) pushes it.
 
-May import: :mod:`host.ipc` (frame types), :mod:`host.errors`, :mod:`config`. Never the
-supervisor or the scheduler: they call into this package, not the other way round.
+May import: :mod:`host.ipc` (frame and strip types), the records of :mod:`host.supervise`
+(a worker's handle and state, read to know what it offers), :mod:`host.stats`,
+:mod:`host.errors`, :mod:`config`. Never the scheduler or the host's assembly: they call
+into this package, not the other way round (``tests/test_layers.py`` holds the order).
 """

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from host.display.color import ColorSettings, ColorTransform
 from host.display.transitions import Transitioner, TransitionSpec, progress_at
-from host.supervise.handle import StripImage
+from host.ipc.strip import StripImage
 
 Pixels = npt.NDArray[np.uint8]
 

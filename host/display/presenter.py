@@ -20,8 +20,8 @@ from host.display.layout_show import LayoutShow
 from host.display.ticker import TickerStream
 from host.display.transitions import TransitionSpec
 from host.ipc.framebus import Frame
+from host.ipc.strip import StripImage
 from host.stats import RunStats
-from host.supervise.handle import StripImage
 
 if TYPE_CHECKING:
     import numpy as np

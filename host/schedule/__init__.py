@@ -9,5 +9,5 @@
   plugins' modes are known (plain modes, ``@ticker``, ``@<layout>``).
 
 No I/O and no clock (STYLE rule 17). May import: :mod:`host.display` (the ticker and
-layout shows a slot stands for), :mod:`host.supervise.states`, :mod:`config`.
+layout shows a slot stands for), the records of :mod:`host.supervise`, :mod:`config`.
 """

@@ -11,10 +11,11 @@
   :mod:`~host.supervise.undertaker`: the only code that starts, signals and reaps
   processes, and finds what a plugin left behind.
 - :mod:`~host.supervise.plugin_logs`: plugin log records, rate-limited, per instance.
-- :mod:`~host.supervise.probe`: plugins run in workers outside the display loop
+- :mod:`~host.cli.probe`: plugins run in workers outside the display loop
   (``ledhost plugins``, ``ledhost render``, ``config check``).
 
-May import: :mod:`host.ipc`, :mod:`host.worker` (the arguments a worker is started
-with), :mod:`host.errors`, :mod:`host.discovery`, :mod:`config`. Never the display or
-the scheduler: it reports to them through its ``Listener``.
+May import: :mod:`host.ipc`, :mod:`host.worker` (the zygote forks into the worker's
+entry point), :mod:`host.errors`, :mod:`host.discovery`, :mod:`config`. Never the
+display or the scheduler: it reports to them through its ``Listener``
+(``tests/test_layers.py`` holds the order).
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from host.ipc.strip import StripImage
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
@@ -41,17 +42,6 @@ ALLOWED: dict[WorkerState, frozenset[WorkerState]] = {
     WorkerState.EXITED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
     WorkerState.QUARANTINED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class StripImage:
-    """A strip received from a worker, ready for the compositor to slide."""
-
-    mode: str
-    token: int
-    pixels: Any  # numpy (height, width, 3) uint8
-    speed: float
-    gap: int | None
 
 
 @dataclass(eq=False)

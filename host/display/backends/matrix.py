@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from host.display.backends import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
+from host.display.backends.base import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
 from host.display.backends.headless import check_frame
 from host.display.backends.snapshot import SnapshotRecorder
 

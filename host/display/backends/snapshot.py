@@ -29,7 +29,7 @@ from typing import IO
 import numpy as np
 from PIL import Image
 
-from host.display.backends import BackendError
+from host.display.backends.base import BackendError
 from host.display.backends.ledlook import DEFAULT_SCALE, led_image
 
 log = logging.getLogger(__name__)
