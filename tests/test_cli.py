@@ -244,7 +244,7 @@ def _alive(pid: int) -> bool:
 
 
 def _worker_pids(parent: int, timeout: float = 20.0) -> list[int]:
-    """Descendants of ``parent`` running ``host.worker.main`` or forked as ledhost workers."""
+    """Descendants of ``parent`` running ``host.worker`` or forked as ledhost workers."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pids = [p for p in _descendants(parent) if _is_worker(p)]
@@ -278,7 +278,7 @@ def _is_worker(pid: int) -> bool:
             cmdline = f.read()
     except OSError:
         return False
-    return b"host.worker.main" in cmdline or b"forkserver" in cmdline
+    return b"host.worker" in cmdline or b"forkserver" in cmdline
 
 
 @pytest.mark.parametrize("launcher", ["zygote", "spawn"])
