@@ -41,10 +41,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from benchmarks._util import Row, check_row, progress, rotations, spread_of
+from host.ipc import protocol
 from host.ipc.channel import Channel
 from host.ipc.framebus import FrameBus, FrameWriter, Geometry
 
@@ -77,6 +79,23 @@ LABELS: Final = {
     "queue": "mp.Queue pickled",
     "messages": "control messages",
 }
+
+
+class _PixelsMessage(protocol.Message, tag="frame"):
+    """The baseline of pixels in control messages: typed like every real message."""
+
+    seq: int
+    at: float
+    w: int
+    h: int
+    px: bytes
+
+
+_pixels_decoder = msgspec.msgpack.Decoder(_PixelsMessage)
+
+
+def _decode_pixels(payload: bytes) -> _PixelsMessage:
+    return _pixels_decoder.decode(payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +154,13 @@ def _givers(case: str, sizes: list[Size], link: Any) -> dict[Size, Give]:
 
         return dict.fromkeys(sizes, put)
     if case == "messages":
-        channel = Channel(link, peer="host", blocking_send=True)
+        channel: Channel[_PixelsMessage] = Channel(
+            link, peer="host", decode=_decode_pixels, blocking_send=True
+        )
 
         def send(seq: int, frame: Frame) -> bool:
             height, width = frame.shape[:2]
-            pixels = frame.tobytes()
-            message = {"t": "frame", "seq": seq, "at": time.monotonic(), "w": width, "h": height}
-            channel.send({**message, "px": pixels})
+            channel.send(_PixelsMessage(seq, time.monotonic(), width, height, frame.tobytes()))
             return True
 
         return dict.fromkeys(sizes, send)
@@ -224,7 +243,9 @@ class Host:
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.queue = frames
         self.sock, self.worker_sock = socket.socketpair()
-        self.channel = Channel(self.sock, peer="bench worker")
+        self.channel: Channel[_PixelsMessage] = Channel(
+            self.sock, peer="bench worker", decode=_decode_pixels
+        )
         self.sel = {case: selectors.DefaultSelector() for case in CASES}
         for case, sel in self.sel.items():
             sel.register(cmds[case], selectors.EVENT_READ, None)
@@ -291,8 +312,8 @@ class Host:
 
     def _messages(self, size: Size) -> None:
         for m in self.channel.receive():
-            pixels = np.frombuffer(m["px"], np.uint8).reshape(m["h"], m["w"], 3)
-            self._take("messages", size, m["seq"], m["at"], pixels)
+            pixels = np.frombuffer(m.px, np.uint8).reshape(m.h, m.w, 3)
+            self._take("messages", size, m.seq, m.at, pixels)
 
     def close(self) -> None:
         for sel in self.sel.values():

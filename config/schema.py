@@ -42,7 +42,10 @@ __all__ = [
 ENV_PREFIX: Final = "LEDHOST_"
 #: Instance ids and plugin ids: they become folder names, so nothing else is allowed.
 ID_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-#: Mode names, as ``sdk.hookspecs.register_modes`` allows them.
+#: Mode names, as ``sdk.hookspecs.register_modes`` allows them. A copy of
+#: ``sdk.registration.NAME_PATTERN``, the rule's home: ``config`` may import nothing of
+#: ours (it loads before anything else and in tools that have no SDK in mind), so
+#: ``tests/test_rules_one_home.py`` holds the two equal instead.
 MODE_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 #: A key path: table keys and array indexes, e.g. ``("rotation", "modes", 2)``.

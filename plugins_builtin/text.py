@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdk import (
+    MAX_STRIP_WIDTH,
     Canvas,
     Font,
     PluginConfigError,
@@ -143,8 +144,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 #: Frames are asked for this long after a turn ends, never a float rounding before.
 _LATE = 0.001
-#: The widest strip the host accepts (``host.worker.main``'s limit; the SDK does not export it).
-MAX_STRIP_WIDTH = 16384
 
 
 @dataclass(frozen=True)

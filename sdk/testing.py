@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ import pluggy
 from sdk import hookspecs
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
+from sdk.registration import MAX_STRIP_WIDTH, ModeInfo, collect_actions, collect_modes
 from sdk.strip import Strip
 
 __all__ = [
@@ -49,11 +49,6 @@ __all__ = [
     "default_config",
     "render",
 ]
-
-#: Mode and action names the worker accepts.
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # fullmatch: "$" would allow a "\n"
-#: The widest strip the host accepts (``host.worker.main.MAX_STRIP_WIDTH``).
-_MAX_STRIP_WIDTH = 16384
 
 
 class RecordingRequests:
@@ -83,18 +78,6 @@ class RecordingRequests:
 
     def request_more_time(self, mode: str, seconds: float) -> None:
         self.more_time.append((mode, seconds))
-
-
-@dataclass(frozen=True)
-class ModeInfo:
-    """A mode as the plugin registered it.
-
-    .. versionadded:: 0.1
-    """
-
-    name: str
-    title: str
-    duration: float | None
 
 
 @dataclass(frozen=True)
@@ -271,10 +254,10 @@ class PluginRunner:
         if not isinstance(strip, Strip):
             raise TypeError(f"render_strip returned {type(strip).__name__}, not sdk.Strip")
         width, height = strip.canvas.size
-        if height != self.height or not 1 <= width <= _MAX_STRIP_WIDTH:
+        if height != self.height or not 1 <= width <= MAX_STRIP_WIDTH:
             raise ValueError(
                 f"strip of {width}x{height}; it must be {self.height} high "
-                f"and 1-{_MAX_STRIP_WIDTH} wide"
+                f"and 1-{MAX_STRIP_WIDTH} wide"
             )
         return strip
 
@@ -319,39 +302,12 @@ class PluginRunner:
             raise ValueError(f"no mode {mode!r}; the plugin registered {sorted(self.modes)}")
 
     def _collect_modes(self) -> dict[str, ModeInfo]:
-        modes: dict[str, ModeInfo] = {}
-
-        def register(name: str, title: str | None = None, duration: float | None = None) -> None:
-            if not isinstance(name, str) or not _NAME.fullmatch(name):
-                raise ValueError(f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, _ or -")
-            if name in modes:
-                raise ValueError(f"duplicate mode name {name!r}")
-            if duration is not None and (
-                isinstance(duration, bool)
-                or not isinstance(duration, int | float)
-                or not 0 < duration <= 86400
-            ):
-                raise ValueError(f"mode {name!r}: duration must be seconds in (0, 86400]")
-            seconds = None if duration is None else float(duration)
-            modes[name] = ModeInfo(name, str(title or name), seconds)
-
-        self.pm.hook.register_modes(register=register)
-        if not modes:
-            raise ValueError("the plugin registered no display mode")
-        return modes
+        modes = collect_modes(lambda register: self.pm.hook.register_modes(register=register))
+        return {m.name: m for m in modes}
 
     def _collect_actions(self) -> list[str]:
-        actions: list[str] = []
-
-        def register(
-            name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
-        ) -> None:
-            if not isinstance(name, str) or not _NAME.fullmatch(name) or name in actions:
-                raise ValueError(f"action name {name!r} is invalid or a duplicate")
-            actions.append(name)
-
-        self.pm.hook.register_actions(register=register)
-        return actions
+        actions = collect_actions(lambda register: self.pm.hook.register_actions(register=register))
+        return [a.name for a in actions]
 
 
 def render(

@@ -15,7 +15,8 @@ import pytest
 
 from host.discovery import PluginSpec, discover
 from host.ipc.framebus import Frame, Geometry
-from host.supervise.handle import StripImage, WorkerHandle
+from host.ipc.strip import StripImage
+from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState

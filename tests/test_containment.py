@@ -38,13 +38,14 @@ import host
 from host.discovery import PluginSpec
 from host.ipc import exitcodes
 from host.ipc.framebus import Geometry
+from host.ipc.workerargs import WorkerArgs
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import SpawnLauncher, check_runs_as
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.worker.main import WorkerArgs, contain, limit_address_space
+from host.worker.main import contain, limit_address_space
 from tests.conftest import TEST_PLUGINS, Harness
 
 #: A Python other users can read (Debian's), for workers that drop root.

@@ -12,8 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from host.ipc.channel import Channel, Message
-from host.supervise.plugin_logs import SUMMARY_LOGGER, LogLimits, PluginLog, truncate
+from host.ipc import protocol
+from host.ipc.channel import Channel
+from host.ipc.lograte import LogLimits, truncate
+from host.ipc.protocol import HostMessage, WorkerMessage, decode_from_worker
+from host.supervise.plugin_logs import SUMMARY_LOGGER, PluginLog
 from host.worker.boot import ChannelLogHandler
 
 DEBUG, INFO, WARN, ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
@@ -152,14 +155,17 @@ def test_summarize_with_nothing_pending_is_none() -> None:
 # -- worker-reported drops --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "dropped, counted",
-    [(5, 5), (0, 0), (-3, 0), ("7", 0), (True, 0), (2.5, 0), (None, 0)],
-)
-def test_dropped_field_from_the_worker_counts_as_suppressed(dropped: object, counted: int) -> None:
+def _log(msg: str, dropped: int = 0) -> protocol.Log:
+    return protocol.Log(level=INFO, logger="p", msg=msg, time=WALL, dropped=dropped)
+
+
+@pytest.mark.parametrize("dropped, counted", [(5, 5), (0, 0)])
+def test_dropped_field_from_the_worker_counts_as_suppressed(dropped: int, counted: int) -> None:
+    """Verify the worker's count of dropped records counts on the host (hostile values of
+    the field are refused on decoding: tests/test_protocol.py)."""
     log = PluginLog()
-    log.add_message(10.0, WALL, {"t": "log", "msg": "before"})
-    decision = log.add_message(12.0, WALL, {"t": "log", "msg": "after", "dropped": dropped})
+    log.add_message(10.0, WALL, _log("before"))
+    decision = log.add_message(12.0, WALL, _log("after", dropped))
     assert decision.accepted
     assert log.stats()["suppressed_total"] == counted
     if counted:
@@ -329,17 +335,23 @@ def test_limits_out_of_range_name_the_knob(knob: str, value: float) -> None:
 # -- the worker's handler over a real channel -------------------------------------------
 
 
+Channels = tuple[Channel[WorkerMessage], Channel[HostMessage]]
+
+
 @pytest.fixture
-def channels() -> Iterator[tuple[Channel, Channel]]:
+def channels() -> Iterator[tuple[Channel[WorkerMessage], Channel[HostMessage]]]:
     a, b = socket.socketpair()
-    host, worker = Channel(a, peer="worker"), Channel(b, peer="host", blocking_send=True)
+    host: Channel[WorkerMessage] = Channel(a, peer="worker", decode=decode_from_worker)
+    worker: Channel[HostMessage] = Channel(
+        b, peer="host", decode=protocol.decode_from_host, blocking_send=True
+    )
     yield host, worker
     host.close()
     worker.close()
 
 
 @pytest.fixture
-def flood_logger(channels: tuple[Channel, Channel]) -> logging.Logger:
+def flood_logger(channels: Channels) -> logging.Logger:
     handler = ChannelLogHandler(channels[1])
     handler.setFormatter(logging.Formatter("%(message)s"))
     # Not logging.getLogger(): a logger outside the manager has no parent, and pytest does
@@ -351,16 +363,16 @@ def flood_logger(channels: tuple[Channel, Channel]) -> logging.Logger:
     return logger
 
 
-def _receive_until(host: Channel, msg: str) -> list[Message]:
-    got: list[Message] = []
+def _receive_until(host: Channel[WorkerMessage], msg: str) -> list[protocol.Log]:
+    got: list[protocol.Log] = []
     deadline = time.monotonic() + 5.0
-    while not any(m.get("msg") == msg for m in got) and time.monotonic() < deadline:
-        got += host.receive_blocking(0.5)
+    while not any(m.msg == msg for m in got) and time.monotonic() < deadline:
+        got += [m for m in host.receive_blocking(0.5) if isinstance(m, protocol.Log)]
     return got
 
 
 def test_handler_drops_a_flood_from_several_threads_and_reports_the_count(
-    channels: tuple[Channel, Channel], flood_logger: logging.Logger
+    channels: Channels, flood_logger: logging.Logger
 ) -> None:
     """Verify that 10,000 records from 4 threads cost about one burst on the channel, and
     that the "dropped" fields plus the records sent add up to all of them."""
@@ -382,14 +394,12 @@ def test_handler_drops_a_flood_from_several_threads_and_reports_the_count(
     flood_logger.error("after the flood")
 
     messages = _receive_until(host, "after the flood")
-    infos = [m for m in messages if m["level"] == INFO]
-    assert messages[-1]["msg"] == "after the flood"
+    infos = [m for m in messages if m.level == INFO]
+    assert messages[-1].msg == "after the flood"
     assert len(infos) <= limits.burst + math.ceil(limits.rate * elapsed) + 1
-    assert len(infos) + sum(m.get("dropped", 0) for m in messages) == 10_000
-    assert messages[-1]["dropped"] > 0
-    for m in messages:
-        assert set(m) <= {"t", "level", "logger", "msg", "time", "dropped"}
-        assert m["t"] == "log" and m["logger"] == "tests.plugin_logs.flood"
+    assert len(infos) + sum(m.dropped for m in messages) == 10_000
+    assert messages[-1].dropped > 0
+    assert {m.logger for m in messages} == {"tests.plugin_logs.flood"}
 
     # The host counts the worker's drops as its own suppressed records.
     log = PluginLog()
@@ -402,17 +412,18 @@ def test_handler_drops_a_flood_from_several_threads_and_reports_the_count(
 
 
 def test_handler_sends_unformattable_records_with_the_reason(
-    channels: tuple[Channel, Channel], flood_logger: logging.Logger
+    channels: Channels, flood_logger: logging.Logger
 ) -> None:
     """Verify that a plugin's bad format arguments show up instead of vanishing."""
     flood_logger.info("%d widgets", "three")
     (message,) = channels[0].receive_blocking(5.0)
-    assert message["msg"].startswith("unformattable log record '%d widgets' % ('three',)")
-    assert "TypeError" in message["msg"]
+    assert isinstance(message, protocol.Log)
+    assert message.msg.startswith("unformattable log record '%d widgets' % ('three',)")
+    assert "TypeError" in message.msg
 
 
 def test_handler_never_raises_on_a_closed_channel(
-    channels: tuple[Channel, Channel], flood_logger: logging.Logger
+    channels: Channels, flood_logger: logging.Logger
 ) -> None:
     channels[0].close()
     channels[1].close()

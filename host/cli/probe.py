@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from host.discovery import PluginSpec
 from host.display.compositor import Compositor
 from host.errors import HostError, ProtocolError
+from host.ipc import protocol
 from host.ipc.channel import Channel
 from host.ipc.framebus import Frame, FrameBus, Geometry
-from host.supervise.handle import StripImage, WorkerHandle
+from host.ipc.strip import StripImage
+from host.ipc.workerargs import WorkerArgs
+from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import LaunchRequest, SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.worker.main import WorkerArgs
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +55,21 @@ def describe_plugins(
     launch = ZygoteLauncher() if launcher == "zygote" else SpawnLauncher()
     rules = rules or WorkerRules()
     geometry = Geometry(1, 1, 1)
-    pending: dict[str, tuple[Any, Channel, FrameBus]] = {}
+    pending: dict[str, tuple[Any, Channel[protocol.WorkerMessage], FrameBus]] = {}
     results: dict[str, dict[str, Any]] = {}
     selector = selectors.DefaultSelector()
     for spec in specs:
         host_sock, worker_sock = socket.socketpair()
         bus = FrameBus(spec.plugin_id, geometry)
         args = WorkerArgs(
-            spec.plugin_id,
-            spec.plugin_id,
-            worker_sock.fileno(),
-            bus.worker_fds(),
-            1,
-            1,
-            1,
-            spec.paths,
+            plugin_id=spec.plugin_id,
+            instance_id=spec.plugin_id,
+            control_fd=worker_sock.fileno(),
+            frame_fds=bus.worker_fds(),
+            width=1,
+            height=1,
+            slots=1,
+            paths=spec.paths,
             describe=True,
             **rules.containment(),
         )
@@ -79,7 +82,9 @@ def describe_plugins(
             continue
         finally:
             worker_sock.close()
-        channel = Channel(host_sock, peer=spec.plugin_id)
+        channel: Channel[protocol.WorkerMessage] = Channel(
+            host_sock, peer=spec.plugin_id, decode=protocol.decode_from_worker
+        )
         pending[spec.plugin_id] = (process, channel, bus)
         selector.register(host_sock, selectors.EVENT_READ, spec.plugin_id)
     deadline = time.monotonic() + timeout
@@ -95,12 +100,15 @@ def describe_plugins(
                 _finish(pending.pop(plugin_id), selector)
                 continue
             for message in messages:
-                if message["t"] == "hello":
+                if isinstance(message, protocol.Hello):
                     results[plugin_id] = {
-                        k: message.get(k) for k in ("modes", "hooks", "schema", "actions")
+                        "modes": msgspec.to_builtins(message.modes),
+                        "hooks": list(message.hooks),
+                        "schema": message.schema,
+                        "actions": msgspec.to_builtins(message.actions),
                     }
-                elif message["t"] == "error":
-                    results[plugin_id] = {"error": str(message.get("message"))}
+                elif isinstance(message, protocol.Error):
+                    results[plugin_id] = {"error": message.message}
             if plugin_id in results:
                 _finish(pending.pop(plugin_id), selector)
     for plugin_id, item in list(pending.items()):
@@ -109,7 +117,9 @@ def describe_plugins(
     return results
 
 
-def _finish(item: tuple[Any, Channel, FrameBus], selector: selectors.BaseSelector) -> None:
+def _finish(
+    item: tuple[Any, Channel[protocol.WorkerMessage], FrameBus], selector: selectors.BaseSelector
+) -> None:
     process, channel, bus = item
     selector.unregister(channel.sock)
     channel.close()

@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 from config import Layout, Region
 from host.ipc.framebus import Frame
-from host.supervise.handle import StripImage, WorkerHandle
+from host.ipc.strip import StripImage
+from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
 
 Pixels = npt.NDArray[np.uint8]

@@ -1,10 +1,13 @@
 """What crosses between the host and a worker: the wire formats, nothing else.
 
+- :mod:`~host.ipc.protocol`: every control message, declared once and typed.
 - :mod:`~host.ipc.channel`: length-prefixed msgpack messages over a Unix socket.
 - :mod:`~host.ipc.framebus`: the shared-memory ring of frame slots, ownership passed
   through eventfds.
 - :mod:`~host.ipc.exitcodes`: the worker's exit statuses and what they mean.
+- :mod:`~host.ipc.lograte`: how much a plugin may log, applied at both ends.
+- :mod:`~host.ipc.strip`: a received strip, as the supervisor and the display name it.
 
-May import: :mod:`host.errors` and the standard library, numpy and msgpack. Both sides
-import this package, so it imports neither.
+May import: :mod:`host.errors`, :mod:`sdk.registration` (the naming rules), the standard
+library, numpy and msgspec. Both sides import this package, so it imports neither.
 """

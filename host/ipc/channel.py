@@ -1,7 +1,9 @@
 """The control channel: length-prefixed msgpack messages over a Unix stream socket.
 
-Every message is a map with a string ``"t"`` (its type) and plain-data fields. Frames do
-not travel here (see :mod:`host.ipc.framebus`); strips, logs and status do.
+Every message is one of the types declared in :mod:`host.ipc.protocol`; each end decodes
+only what the other may send, and a message that does not match its declaration is a
+:class:`ProtocolError`. Frames do not travel here (see :mod:`host.ipc.framebus`); strips,
+logs and status do.
 
 The host side is non-blocking: a worker that stops reading must never block the host, so
 unsent bytes are buffered (bounded) and flushed when the socket becomes writable. The
@@ -15,11 +17,11 @@ import select
 import socket
 import struct
 import threading
-from typing import Any
-
-import msgpack  # type: ignore[import-untyped, unused-ignore]  # ships no type information
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from host.errors import ProtocolError
+from host.ipc import protocol
 
 #: Largest message accepted, in bytes: room for a long strip (16384 x 64 x 3 = 3 MiB).
 MAX_MESSAGE = 8 * 1024 * 1024
@@ -31,42 +33,45 @@ MAX_BACKLOG = 4 * 1024 * 1024
 
 _LEN = struct.Struct("!I")
 
-Message = dict[str, Any]
+#: What one end receives: worker messages on the host's side, host messages on a worker's.
+M = TypeVar("M")
 
 
-def encode(message: Message) -> bytes:
-    """Serialise one message with its length prefix."""
-    payload: bytes = msgpack.packb(message, use_bin_type=True)
+def encode(message: protocol.Message) -> bytes:
+    """Serialise one message with its length prefix.
+
+    :raises ProtocolError: the message is larger than :data:`MAX_MESSAGE`.
+    :raises TypeError: a field holds something msgpack cannot carry.
+    """
+    payload = protocol.encode(message)
     if len(payload) > MAX_MESSAGE:
-        raise ProtocolError(
-            f"{message.get('t')!r} message of {len(payload)} bytes exceeds {MAX_MESSAGE}"
-        )
+        tag = type(message).__struct_config__.tag
+        raise ProtocolError(f"{tag!r} message of {len(payload)} bytes exceeds {MAX_MESSAGE}")
     return _LEN.pack(len(payload)) + payload
 
 
-def decode(payload: bytes) -> Message:
-    """Parse one message body, checking it is a map with a string type."""
-    try:
-        message = msgpack.unpackb(payload, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types on garbage
-        raise ProtocolError(f"undecodable message ({type(exc).__name__}: {exc})") from None
-    if not isinstance(message, dict) or not isinstance(message.get("t"), str):
-        raise ProtocolError(f"message is not a map with a string 't': {message!r:.80}")
-    return message
-
-
-class Channel:
+class Channel(Generic[M]):
     """One end of a control connection.
 
     :param sock: a connected ``AF_UNIX`` stream socket; the channel takes ownership.
     :param peer: a name for error messages (the instance id, or ``"host"``).
+    :param decode: what the peer may send: :func:`protocol.decode_from_worker` on the
+        host's side, :func:`protocol.decode_from_host` on the worker's.
     :param blocking_send: ``True`` on the worker side (send waits for room).
     """
 
-    def __init__(self, sock: socket.socket, *, peer: str, blocking_send: bool = False) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        peer: str,
+        decode: Callable[[bytes], M],
+        blocking_send: bool = False,
+    ) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.peer = peer
+        self._decode = decode
         self._blocking_send = blocking_send
         self._inbuf = bytearray()
         self._outbuf = bytearray()
@@ -83,7 +88,7 @@ class Channel:
         """Bytes queued but not yet written to the socket."""
         return len(self._outbuf)
 
-    def send(self, message: Message) -> None:
+    def send(self, message: protocol.Message) -> None:
         """Queue ``message`` and write as much as the socket takes now.
 
         :raises ProtocolError: the peer let more than ``MAX_BACKLOG`` bytes pile up.
@@ -117,7 +122,7 @@ class Channel:
                     raise
                 del self._outbuf[:sent]
 
-    def receive(self) -> list[Message]:
+    def receive(self) -> list[M]:
         """Read everything available now and return the complete messages.
 
         :raises EOFError: the peer closed the connection (a crash, or an exit).
@@ -138,7 +143,7 @@ class Channel:
                 break
             self._inbuf += chunk
             budget -= len(chunk)
-        messages = []
+        messages: list[M] = []
         while len(self._inbuf) >= _LEN.size:
             (length,) = _LEN.unpack_from(self._inbuf)
             if length > MAX_MESSAGE:
@@ -147,13 +152,13 @@ class Channel:
                 break
             payload = bytes(self._inbuf[_LEN.size : _LEN.size + length])
             del self._inbuf[: _LEN.size + length]
-            messages.append(decode(payload))
+            messages.append(self._decode(payload))
         if eof and not messages:
             self.closed = True
             raise EOFError(f"control channel to {self.peer} closed")
         return messages
 
-    def receive_blocking(self, timeout: float) -> list[Message]:
+    def receive_blocking(self, timeout: float) -> list[M]:
         """Wait up to ``timeout`` seconds for at least one message (worker side, handshake)."""
         ready, _, _ = select.select([self.sock], [], [], timeout)
         if not ready:
@@ -164,13 +169,3 @@ class Channel:
         with self._lock:
             self.closed = True
             self.sock.close()
-
-
-def field(message: Message, name: str, kind: type | tuple[type, ...]) -> Any:
-    """Return ``message[name]`` if it has type ``kind``, else raise a ProtocolError naming it."""
-    value = message.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ProtocolError(
-            f"{message.get('t')!r} message field {name!r} should be {kind}, got {value!r:.60}"
-        )
-    return value

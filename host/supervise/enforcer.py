@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Iterable
 
-from host.ipc.channel import Message
 from host.supervise import proctree, spawner
 from host.supervise.handle import WorkerHandle
 from host.supervise.plugin_logs import PluginLog
@@ -65,15 +64,6 @@ class Enforcer:
             log.warning("plugin instance %r: %s", handle.instance_id, decision.summary)
         if decision.record is not None:
             log.warning("plugin instance %r: %s", handle.instance_id, decision.record.message)
-
-    def handle_log(self, handle: WorkerHandle, message: Message, now: float) -> None:
-        """Rate-limit, keep and forward one log record, tagged with the instance id."""
-        decision = self.logs[handle.instance_id].add_message(now, time.time(), message)
-        plugin_log = logging.getLogger(f"ledhost.plugin.{handle.instance_id}")
-        if decision.summary is not None:
-            plugin_log.warning("%s", decision.summary)
-        if decision.record is not None:
-            plugin_log.log(decision.record.level, "%s", decision.record.message)
 
     def kill(self, handle: WorkerHandle, reason: str) -> None:
         """End the worker now: SIGKILL to it and every process below it."""
@@ -195,18 +185,3 @@ class Enforcer:
             if now < until:
                 keep.append((pid, tree, until))
         self.graves = keep
-
-
-def busy_calls(raw: object) -> list[tuple[str, float]]:
-    """The ``busy`` field of a heartbeat, checked: ``[(hook name, seconds running)]``."""
-    calls: list[tuple[str, float]] = []
-    if isinstance(raw, list):
-        for item in raw[:8]:
-            if (
-                isinstance(item, list | tuple)
-                and len(item) == 2
-                and isinstance(item[0], str)
-                and isinstance(item[1], int | float)
-            ):
-                calls.append((item[0][:64], float(item[1])))
-    return calls

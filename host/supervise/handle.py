@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from host.ipc.strip import StripImage
+from host.ipc.strip import StripImage as StripImage
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from host.discovery import PluginSpec
     from host.ipc.channel import Channel
     from host.ipc.framebus import Frame, FrameBus
+    from host.ipc.protocol import WorkerMessage
     from host.supervise.spawner import WorkerProcess
 
 #: Which state may follow which; anything else is a bug in the supervisor.
@@ -104,7 +105,7 @@ class WorkerHandle:
     pid: int | None = None
     #: Its start time (clock ticks after boot): with the pid, names it despite pid reuse.
     pid_start: int | None = None
-    channel: Channel | None = None
+    channel: Channel[WorkerMessage] | None = None
     bus: FrameBus | None = None
     started_at: float = 0.0
     restart_at: float | None = None

@@ -14,20 +14,24 @@ import contextlib
 import logging
 import os
 import selectors
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from config.errors import ConfigError
 from config.model import PluginInstanceConfig
 from config.plugin_schema import PluginConfig, validate_plugin_config
 from host.errors import ProtocolError
-from host.ipc.channel import Message, field
+from host.ipc import protocol
 from host.ipc.framebus import Geometry
-from host.supervise.enforcer import Enforcer, busy_calls
-from host.supervise.handle import StripImage, WorkerHandle
+from host.ipc.strip import StripImage
+from host.supervise.enforcer import Enforcer
+from host.supervise.handle import WorkerHandle
+from host.supervise.plugin_logs import PluginLog
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ log = logging.getLogger("ledhost.supervisor")
 class Messenger:
     """Talks to every worker of one supervisor over its control channel and frame bus.
 
+    :param logs: each instance's log ring, by instance id.
     :param reap: the supervisor's reaper, called when a worker's sentinel fires.
     """
 
@@ -50,9 +55,12 @@ class Messenger:
         listener: Listener,
         data_dir: Path,
         enforcer: Enforcer,
+        logs: Mapping[str, PluginLog],
         reap: Callable[[WorkerHandle, float], None],
     ) -> None:
         self.geometry = geometry
+        #: Each instance's log, by instance id (the supervisor's).
+        self.logs = logs
         self.selector = selector
         self.listener = listener
         self.data_dir = data_dir
@@ -77,18 +85,15 @@ class Messenger:
         handle.active_size = size or (self.geometry.width, self.geometry.height)
         handle.frame = None
         handle.strip = None
-        message = {"t": "activate", "mode": mode, "token": handle.token}
-        if size is not None:
-            message["size"] = list(size)
-        if ticker:
-            message["ticker"] = True
-        self.send(handle, message)
+        self.send(
+            handle, protocol.Activate(mode=mode, token=handle.token, size=size, ticker=ticker)
+        )
 
     def deactivate(self, handle: WorkerHandle) -> None:
         if handle.active_mode is not None:
             handle.active_mode = None
             handle.token += 1
-            self.send(handle, {"t": "deactivate"})
+            self.send(handle, protocol.Deactivate())
 
     def check(
         self,
@@ -158,9 +163,7 @@ class Messenger:
         if secrets is not None:
             handle.secrets = dict(secrets)
         handle.config = validated.options
-        self.send(
-            handle, {"t": "configure", "config": validated.options, "secrets": validated.secrets}
-        )
+        self.send(handle, protocol.Configure(config=validated.options, secrets=validated.secrets))
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
@@ -174,11 +177,11 @@ class Messenger:
             )
         handle.action_seq += 1
         self.send(
-            handle, {"t": "action", "id": handle.action_seq, "name": name, "params": params or {}}
+            handle, protocol.Action(id=handle.action_seq, name=name, params=dict(params or {}))
         )
         return handle.action_seq
 
-    def send(self, handle: WorkerHandle, message: Message) -> None:
+    def send(self, handle: WorkerHandle, message: protocol.HostMessage) -> None:
         if handle.channel is None or handle.channel.closed:
             return
         try:
@@ -268,69 +271,78 @@ class Messenger:
                 self.enforcer.kill(handle, f"protocol error: {exc}")
                 return
 
-    def handle_message(self, handle: WorkerHandle, message: Message, now: float) -> None:
-        kind = message["t"]
-        if kind == "hb":
-            handle.last_heartbeat = now
-            handle.busy = busy_calls(message.get("busy"))
-            if handle.busy:
-                self.enforcer.check_deadline(handle, now)
-        elif kind == "log":
-            self.enforcer.handle_log(handle, message, now)
-        elif kind == "hello":
-            self._handle_hello(handle, message)
-        elif kind == "ready":
-            # A worker asked to stop (a reload retired it) may still report ready.
-            if handle.state is WorkerState.STARTING:
-                handle.change_state(WorkerState.RUNNING, now)
-                handle.last_heartbeat = now
-                self.listener.on_state(handle)
-        elif kind == "content":
-            handle.content[field(message, "mode", str)] = bool(message.get("has"))
-            self.listener.on_content(handle)
-        elif kind == "refreshed":
-            handle.refreshes += 1
-        elif kind == "strip":
-            self._handle_strip(handle, message)
-        elif kind == "error":
-            hook = message.get("hook", "?")
-            self.enforcer.record_error(handle, f"{hook}: {message.get('message')}")
-            if message.get("traceback"):
-                log.debug(
-                    "plugin instance %r traceback:\n%s", handle.instance_id, message["traceback"]
-                )
-        elif kind == "dwell":
-            mode = field(message, "mode", str)
-            seconds = message.get("seconds")
-            if mode in handle.mode_names() and isinstance(seconds, int | float):
-                self.listener.on_dwell(handle, mode, max(0.0, min(float(seconds), 86400.0)))
-        elif kind in ("interrupt", "release"):
-            mode = field(message, "mode", str)
-            if mode not in handle.mode_names():
-                self.enforcer.record_error(handle, f"interrupt for unknown mode {mode!r}")
-                return
-            seconds = float(message.get("seconds", 30.0)) if kind == "interrupt" else None
-            self.listener.on_interrupt(handle, mode, int(message.get("priority", 50)), seconds)
-        elif kind == "action_result":
-            request_id = message.get("id")
-            if isinstance(request_id, int):
-                handle.action_results[request_id] = {
-                    k: message.get(k) for k in ("ok", "result", "error")
-                }
-                del_keys = sorted(handle.action_results)[:-50]
-                for key in del_keys:
-                    del handle.action_results[key]
-        elif kind == "bye":
-            handle.cpu_seconds = float(message.get("cpu", handle.cpu_seconds))
-            handle.cpu_final = True
+    def handle_message(
+        self, handle: WorkerHandle, message: protocol.WorkerMessage, now: float
+    ) -> None:
+        """Act on one decoded message of ``handle``'s worker.
 
-    def _handle_hello(self, handle: WorkerHandle, message: Message) -> None:
-        handle.modes = list(field(message, "modes", list))
-        handle.hooks = list(field(message, "hooks", list))
+        Each message was checked against its declaration on decoding; what is left here
+        is what the host allows (known modes, bounds on dwell and strips).
+        """
+        match message:
+            case protocol.Heartbeat(busy=busy):
+                handle.last_heartbeat = now
+                handle.busy = list(busy)
+                if handle.busy:
+                    self.enforcer.check_deadline(handle, now)
+            case protocol.Log():
+                self._handle_log(handle, message, now)
+            case protocol.Hello():
+                self._handle_hello(handle, message)
+            case protocol.Ready():
+                # A worker asked to stop (a reload retired it) may still report ready.
+                if handle.state is WorkerState.STARTING:
+                    handle.change_state(WorkerState.RUNNING, now)
+                    handle.last_heartbeat = now
+                    self.listener.on_state(handle)
+            case protocol.Content(mode=mode, has=has):
+                handle.content[mode] = has
+                self.listener.on_content(handle)
+            case protocol.Refreshed():
+                handle.refreshes += 1
+            case protocol.Strip():
+                self._handle_strip(handle, message)
+            case protocol.Error(hook=hook, message=text, traceback=traceback):
+                self.enforcer.record_error(handle, f"{hook}: {text}")
+                if traceback:
+                    log.debug("plugin instance %r traceback:\n%s", handle.instance_id, traceback)
+            case protocol.Dwell(mode=mode, seconds=seconds):
+                if mode in handle.mode_names():
+                    self.listener.on_dwell(handle, mode, min(seconds, 86400.0))
+            case protocol.Interrupt(mode=mode) | protocol.Release(mode=mode):
+                if mode not in handle.mode_names():
+                    self.enforcer.record_error(handle, f"interrupt for unknown mode {mode!r}")
+                elif isinstance(message, protocol.Interrupt):
+                    self.listener.on_interrupt(handle, mode, message.priority, message.seconds)
+                else:
+                    self.listener.on_interrupt(handle, mode, 0, None)
+            case protocol.ActionResult(id=request_id):
+                handle.action_results[request_id] = {
+                    "ok": message.ok,
+                    "result": message.result,
+                    "error": message.error,
+                }
+                for key in sorted(handle.action_results)[:-50]:
+                    del handle.action_results[key]
+            case protocol.Bye(cpu=cpu):
+                handle.cpu_seconds = cpu
+                handle.cpu_final = True
+
+    def _handle_log(self, handle: WorkerHandle, message: protocol.Log, now: float) -> None:
+        """Rate-limit, keep and forward one log record, tagged with the instance id."""
+        decision = self.logs[handle.instance_id].add_message(now, time.time(), message)
+        plugin_log = logging.getLogger(f"ledhost.plugin.{handle.instance_id}")
+        if decision.summary is not None:
+            plugin_log.warning("%s", decision.summary)
+        if decision.record is not None:
+            plugin_log.log(decision.record.level, "%s", decision.record.message)
+
+    def _handle_hello(self, handle: WorkerHandle, message: protocol.Hello) -> None:
+        handle.modes = [msgspec.structs.asdict(m) for m in message.modes]
+        handle.hooks = list(message.hooks)
         handle.refreshes = 0
-        handle.actions = list(message.get("actions") or [])
-        schema = message.get("schema")
-        handle.schema = schema if isinstance(schema, dict) else None
+        handle.actions = [msgspec.structs.asdict(a) for a in message.actions]
+        handle.schema = message.schema
         try:
             validated = self.check(handle, handle.options)
         except ConfigError as exc:
@@ -339,7 +351,7 @@ class Messenger:
             handle.last_error = f"invalid config: {exc}"
             log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
             handle.config = None
-            self.send(handle, {"t": "stop"})
+            self.send(handle, protocol.Stop())
             return
         handle.config = validated.options
         data_dir = self.data_dir / handle.instance_id
@@ -352,23 +364,22 @@ class Messenger:
                 "plugin instance %r does not start: %s", handle.instance_id, handle.last_error
             )
             handle.config = None
-            self.send(handle, {"t": "stop"})
+            self.send(handle, protocol.Stop())
             return
+        rules = self.enforcer.rules
         self.send(
             handle,
-            {
-                "t": "start",
-                "config": validated.options,
+            protocol.Start(
+                config=validated.options,
                 # This instance's own secrets, to its own worker: the only place they
                 # leave the host.
-                "secrets": validated.secrets,
-                "data_dir": str(data_dir),
-                "heartbeat": self.enforcer.rules.heartbeat,
-                "deadlines": {
-                    "render": self.enforcer.rules.render_timeout,
-                    "refresh": self.enforcer.rules.refresh_timeout,
-                },
-            },
+                secrets=validated.secrets,
+                data_dir=str(data_dir),
+                heartbeat=rules.heartbeat,
+                deadlines=protocol.Deadlines(
+                    render=rules.render_timeout, refresh=rules.refresh_timeout
+                ),
+            ),
         )
         self.listener.on_hello(handle)
 
@@ -391,27 +402,24 @@ class Messenger:
                 )
         os.chown(data_dir, uid, gid if gid is not None else uid)
 
-    def _handle_strip(self, handle: WorkerHandle, message: Message) -> None:
-        width = field(message, "width", int)
-        height = field(message, "height", int)
-        data = field(message, "pixels", bytes)
-        if height != handle.active_size[1] or len(data) != width * height * 3:
+    def _handle_strip(self, handle: WorkerHandle, message: protocol.Strip) -> None:
+        width, height = message.width, message.height
+        if height != handle.active_size[1] or len(message.pixels) != width * height * 3:
             self.enforcer.record_error(
                 handle,
-                f"strip rejected: {width}x{height} with {len(data)} "
+                f"strip rejected: {width}x{height} with {len(message.pixels)} "
                 f"bytes; strips are {handle.active_size[1]} pixels high here",
             )
             return
-        if field(message, "token", int) != handle.token:
+        if message.token != handle.token:
             return  # drawn for an earlier activation
-        pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
-        gap = message.get("gap")
+        pixels = np.frombuffer(message.pixels, dtype=np.uint8).reshape(height, width, 3)
         strip = StripImage(
-            mode=field(message, "mode", str),
+            mode=message.mode,
             token=handle.token,
             pixels=pixels,
-            speed=max(1.0, min(float(message.get("speed", 30.0)), 2000.0)),
-            gap=gap if isinstance(gap, int) and gap >= 0 else None,
+            speed=max(1.0, min(message.speed, 2000.0)),
+            gap=message.gap,
         )
         handle.strip = strip
         handle.frames += 1  # a strip is one delivered image, like a frame

@@ -23,15 +23,13 @@ import pwd
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from host.ipc.protocol import REFRESH_HOOKS
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
     from config import WorkersConfig
     from host.supervise.handle import WorkerHandle
-
-#: Hooks whose calls get ``refresh_timeout``; every other hook gets ``render_timeout``.
-REFRESH_HOOKS: Final = frozenset({"refresh_data"})
 
 MIB: Final = 1024 * 1024
 

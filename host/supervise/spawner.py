@@ -22,17 +22,20 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from host.worker.main import WorkerArgs, run_forked
+import msgspec
+
+from host.ipc.workerargs import WorkerArgs
+from host.worker.main import run_forked
 
 #: What the zygote imports once so every fork starts warm.
 ZYGOTE_PRELOAD = (
     "numpy",
     "PIL.Image",
     "PIL.ImageDraw",
-    "msgpack",
+    "msgspec",
     "pluggy",
     "sdk",
     "host.worker.main",
@@ -152,44 +155,7 @@ class SpawnLauncher:
 
     def launch(self, request: LaunchRequest) -> WorkerProcess:
         args = request.args
-        fds = (args.control_fd, *args.frame_fds)
-        cmd = [
-            request.python,
-            "-m",
-            "host.worker",
-            "--plugin",
-            args.plugin_id,
-            "--instance",
-            args.instance_id,
-            "--control-fd",
-            str(args.control_fd),
-            "--frame-fds",
-            ",".join(str(fd) for fd in args.frame_fds),
-            "--size",
-            f"{args.width}x{args.height}",
-            "--slots",
-            str(args.slots),
-        ]
-        for path in args.paths:
-            cmd += ["--path", path]
-        if args.describe:
-            cmd.append("--describe")
-        if args.trace:
-            cmd.append("--trace")
-        cmd += [
-            "--memory-limit",
-            str(args.memory_limit),
-            "--max-open-files",
-            str(args.max_open_files),
-            "--nice",
-            str(args.nice),
-            "--heartbeat",
-            str(args.heartbeat),
-        ]
-        if args.uid is not None:
-            cmd += ["--uid", str(args.uid)]
-        if args.gid is not None:
-            cmd += ["--gid", str(args.gid)]
+        cmd = [request.python, "-m", "host.worker", *args.to_argv()]
         env = _child_environ()
         env.update(request.env)
         # The worker must import ``host`` and ``sdk`` even from a plugin environment.
@@ -197,7 +163,7 @@ class SpawnLauncher:
             [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
         )
         popen = subprocess.Popen(
-            cmd, pass_fds=fds, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+            cmd, pass_fds=args.fds, env=env, start_new_session=True, stdin=subprocess.DEVNULL
         )
         return _SpawnedProcess(popen)
 
@@ -265,7 +231,7 @@ def _rebuild_fd(dup: Any) -> int:
 
 def _run_with_inherited(args: WorkerArgs, control: int, frames: tuple[int, int, int]) -> None:
     # In the child, every _InheritedFd has been rebuilt into a plain int by unpickling.
-    fixed = replace(args, control_fd=control, frame_fds=frames)
+    fixed = msgspec.structs.replace(args, control_fd=control, frame_fds=frames)
     run_forked(fixed)
 
 

@@ -23,19 +23,21 @@ from typing import Any, Protocol
 from config.model import PluginInstanceConfig
 from config.plugin_schema import PluginConfig
 from host.errors import ProtocolError
-from host.ipc import exitcodes
+from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
 from host.ipc.framebus import Frame, FrameBus, Geometry
+from host.ipc.lograte import LogLimits
+from host.ipc.strip import StripImage
+from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree, spawner
 from host.supervise.enforcer import Enforcer
-from host.supervise.handle import StripImage, WorkerHandle
+from host.supervise.handle import WorkerHandle
 from host.supervise.messenger import Messenger
-from host.supervise.plugin_logs import LogLimits, PluginLog
+from host.supervise.plugin_logs import PluginLog
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
-from host.worker.main import WorkerArgs
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -93,6 +95,7 @@ class Supervisor:
             listener=listener,
             data_dir=data_dir,
             enforcer=self.enforcer,
+            logs=self.logs,
             reap=self.reap,
         )
 
@@ -187,7 +190,11 @@ class Supervisor:
         handle.pid_start = info.start_time if info is not None else None
         if self.enforcer.undertaker is not None:
             self.enforcer.undertaker.watch(handle.pid, handle.pid_start)
-        handle.channel = Channel(host_sock, peer=f"plugin instance {handle.instance_id!r}")
+        handle.channel = Channel(
+            host_sock,
+            peer=f"plugin instance {handle.instance_id!r}",
+            decode=protocol.decode_from_worker,
+        )
         handle.bus = bus
         handle.started_at = now
         handle.last_heartbeat = now
@@ -442,7 +449,7 @@ class Supervisor:
             if handle.state in (WorkerState.BACKOFF, WorkerState.EXITED, WorkerState.QUARANTINED):
                 handle.change_state(WorkerState.STOPPED, now)
             return
-        self.messenger.send(handle, {"t": "stop"})
+        self.messenger.send(handle, protocol.Stop())
         if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
             handle.change_state(WorkerState.STOPPING, now)
         handle.stop_requested_at = now
@@ -460,7 +467,7 @@ class Supervisor:
         self.pending.clear()
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
-                self.messenger.send(handle, {"t": "stop"})
+                self.messenger.send(handle, protocol.Stop())
                 handle.change_state(WorkerState.STOPPING, now)
                 handle.stop_requested_at = now
             elif handle.state is WorkerState.BACKOFF:

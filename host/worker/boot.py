@@ -8,19 +8,19 @@ carrying the exit status the host will see (see :mod:`host.ipc.exitcodes`).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from typing import Any, Final
+from typing import Final
 
 import pluggy
 
-from host.ipc import exitcodes
+from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
-from host.supervise.plugin_logs import LogLimits, RateLimiter, truncate
+from host.ipc.lograte import LogLimits, RateLimiter, truncate
+from sdk import registration
+from sdk.registration import ActionInfo, ModeInfo
 
 #: Mode and action names: short, safe in URLs, logs and config keys.
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # use with fullmatch: "$" allows "\n"
 
 
 class BootError(Exception):
@@ -50,7 +50,9 @@ class ChannelLogHandler(logging.Handler):
     :param limits: rate, burst, reserve and ``max_message``; the host's defaults if omitted.
     """
 
-    def __init__(self, channel: Channel, limits: LogLimits | None = None) -> None:
+    def __init__(
+        self, channel: Channel[protocol.HostMessage], limits: LogLimits | None = None
+    ) -> None:
         super().__init__()
         self.channel = channel
         self.limits: Final = limits if limits is not None else LogLimits()
@@ -73,15 +75,13 @@ class ChannelLogHandler(logging.Handler):
                     self._dropped += 1
                     return
                 dropped, self._dropped = self._dropped, 0
-            message: dict[str, Any] = {
-                "t": "log",
-                "level": record.levelno,
-                "logger": record.name,
-                "msg": truncate(self._format(record), self.limits.max_message),
-                "time": record.created,
-            }
-            if dropped:
-                message["dropped"] = dropped
+            message = protocol.Log(
+                level=max(0, min(record.levelno, 100)),
+                logger=record.name[:200],
+                msg=truncate(self._format(record), self.limits.max_message)[:65536],
+                time=record.created,
+                dropped=dropped,
+            )
             try:
                 self.channel.send(message)
             except Exception:
@@ -162,56 +162,30 @@ def make_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def collect_modes(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Run ``register_modes`` and check what was registered."""
-    modes: list[dict[str, Any]] = []
+def collect_modes(pm: pluggy.PluginManager) -> list[ModeInfo]:
+    """Run ``register_modes`` and check what was registered (:mod:`sdk.registration`).
 
-    def register(name: str, title: str | None = None, duration: float | None = None) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise BootError(
-                f"mode name {name!r} is invalid: use 1-32 of a-z, 0-9, '_' or '-'",
-                exitcodes.HOOKS_INVALID,
-            )
-        if any(m["name"] == name for m in modes):
-            raise BootError(f"duplicate mode name {name!r}", exitcodes.HOOKS_INVALID)
-        if duration is not None and (
-            isinstance(duration, bool)
-            or not isinstance(duration, int | float)
-            or not 0 < duration <= 86400
-        ):
-            raise BootError(
-                f"mode {name!r}: duration must be seconds in (0, 86400], got {duration!r}",
-                exitcodes.HOOKS_INVALID,
-            )
-        modes.append(
-            {
-                "name": name,
-                "title": str(title or name),
-                "duration": None if duration is None else float(duration),
-            }
+    :raises BootError: naming the bad registration (exit status ``HOOKS_INVALID``).
+    """
+    try:
+        return registration.collect_modes(
+            lambda register: pm.hook.register_modes(register=register)
         )
-
-    pm.hook.register_modes(register=register)
-    if not modes:
-        raise BootError("the plugin registered no display mode", exitcodes.HOOKS_INVALID)
-    return modes
+    except registration.RegistrationError as exc:
+        raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
 
 
-def collect_actions(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Run ``register_actions`` and check what was registered."""
-    actions: list[dict[str, Any]] = []
+def collect_actions(pm: pluggy.PluginManager) -> list[ActionInfo]:
+    """Run ``register_actions`` and check what was registered (:mod:`sdk.registration`).
 
-    def register(
-        name: str, title: str | None = None, params_schema: dict[str, Any] | None = None
-    ) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise BootError(f"action name {name!r} is invalid", exitcodes.HOOKS_INVALID)
-        if any(a["name"] == name for a in actions):
-            raise BootError(f"duplicate action name {name!r}", exitcodes.HOOKS_INVALID)
-        actions.append({"name": name, "title": str(title or name), "params": params_schema})
-
-    pm.hook.register_actions(register=register)
-    return actions
+    :raises BootError: naming the bad registration (exit status ``HOOKS_INVALID``).
+    """
+    try:
+        return registration.collect_actions(
+            lambda register: pm.hook.register_actions(register=register)
+        )
+    except registration.RegistrationError as exc:
+        raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
 
 
 def exception_text(exc: BaseException) -> str:
@@ -227,7 +201,10 @@ def exception_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def distribution_of(pm: pluggy.PluginManager) -> dict[str, str] | None:
+def distribution_of(pm: pluggy.PluginManager) -> protocol.Distribution | None:
+    """The distribution the plugin was loaded from, as the hello reports it."""
     for _plugin, dist in pm.list_plugin_distributions():
-        return {"name": str(dist.metadata["Name"]), "version": str(dist.version)}
+        return protocol.Distribution(
+            name=str(dist.metadata["Name"])[:200], version=str(dist.version)[:200]
+        )
     return None

@@ -22,51 +22,18 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 from host.errors import ProtocolError
-from host.ipc import exitcodes
+from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
 from host.ipc.framebus import FrameWriter
+from host.ipc.workerargs import WorkerArgs
 from host.worker.boot import exception_text, make_plugin_manager
 from host.worker.secrets import SecretScrubber
+from sdk.registration import ModeInfo
 
-__all__ = ["REFRESH_HOOKS", "WorkerArgs", "WorkerCore"]
-
-
-@dataclass(frozen=True)
-class WorkerArgs:
-    """What a worker needs to start; plain data so it crosses fork, spawn or pickling."""
-
-    plugin_id: str
-    instance_id: str
-    control_fd: int
-    frame_fds: tuple[int, int, int]
-    width: int
-    height: int
-    slots: int
-    #: Extra ``sys.path`` entries (a plugin environment's site-packages, test plugins).
-    paths: tuple[str, ...] = ()
-    #: Only report hello (modes, schema) and exit: ``ledhost plugins`` uses this.
-    describe: bool = False
-    #: Log every hook call (the ``LEDHOST_TRACE_PLUGINS`` switch).
-    trace: bool = False
-    #: Memory limit in bytes (0: none); see :func:`host.worker.main.limit_address_space`.
-    memory_limit: int = 0
-    #: ``RLIMIT_NOFILE`` for the worker (0: leave as inherited).
-    max_open_files: int = 0
-    #: Niceness to add.
-    nice: int = 0
-    #: User and group to switch to when started as root (``None``: keep).
-    uid: int | None = None
-    gid: int | None = None
-    #: Seconds between heartbeats.
-    heartbeat: float = 1.0
-
-
-#: Which deadline applies to a hook call the worker reports as busy.
-REFRESH_HOOKS: frozenset[str] = frozenset({"refresh_data"})
+__all__ = ["WorkerArgs", "WorkerCore"]
 
 
 class WorkerCore:
@@ -78,10 +45,12 @@ class WorkerCore:
     def __init__(self, args: WorkerArgs) -> None:
         self.args = args
         sock = socket.socket(fileno=args.control_fd)
-        self.channel = Channel(sock, peer="host", blocking_send=True)
+        self.channel: Channel[protocol.HostMessage] = Channel(
+            sock, peer="host", decode=protocol.decode_from_host, blocking_send=True
+        )
         self.pm = make_plugin_manager()
         self.log = logging.getLogger(f"ledhost.plugin.{args.instance_id}")
-        self.modes: list[dict[str, Any]] = []
+        self.modes: list[ModeInfo] = []
         self.context: Any = None
         self.writer: FrameWriter | None = None
         self.active: str | None = None
@@ -102,8 +71,8 @@ class WorkerCore:
         self.busy: dict[str, tuple[str, float]] = {}
         #: ``(width, height)`` drawn for the current activation: the display or a region.
         self.size = (args.width, args.height)
-        #: Deadlines in seconds by kind ("render", "refresh"), from the host's ``start``.
-        self.deadlines: dict[str, float] = {}
+        #: Deadlines of hook calls, from the host's ``start`` (``None`` before it).
+        self.deadlines: protocol.Deadlines | None = None
         #: Keeps this instance's secrets out of every log line and error sent to the host.
         self.scrubber = SecretScrubber()
 
@@ -131,9 +100,7 @@ class WorkerCore:
             text = self.scrubber.text("".join(traceback.format_exception(exc)))[-8000:]
             shown = self.scrubber.text(exception_text(exc))
         try:
-            self.channel.send(
-                {"t": "error", "hook": hook, "message": shown[:1000], "traceback": text}
-            )
+            self.channel.send(protocol.Error(hook=hook, message=shown[:1000], traceback=text))
         finally:
             if out_of_memory:
                 os._exit(exitcodes.OVER_MEMORY)
@@ -147,7 +114,7 @@ class WorkerCore:
         self.busy.pop(role, None)
 
     def _deadline_of(self, hook: str) -> float | None:
-        return self.deadlines.get("refresh" if hook in REFRESH_HOOKS else "render")
+        return None if self.deadlines is None else self.deadlines.of(hook)
 
     def _beat_loop(self) -> None:
         """Beat every interval, and at once when a call runs past its deadline.
@@ -180,7 +147,9 @@ class WorkerCore:
                     os._exit(exitcodes.HOST_GONE)
                 try:
                     self.channel.send(
-                        {"t": "hb", "busy": [[hook, now - started] for hook, started in busy]}
+                        protocol.Heartbeat(
+                            busy=[(hook[:64], now - started) for hook, started in busy[:8]]
+                        )
                     )
                 except (OSError, EOFError, ProtocolError):
                     return

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from host.errors import ProtocolError
-from host.ipc import exitcodes
-from host.ipc.channel import Message, field
+from host.ipc import exitcodes, protocol
 from host.ipc.framebus import FrameWriter, Geometry
 from host.worker.boot import (
     BootError,
@@ -45,13 +44,10 @@ from host.worker.boot import (
     exception_text,
     load_plugin,
 )
-from host.worker.core import WorkerArgs
 from host.worker.messages import MessageMixin
-from host.worker.render import MAX_STRIP_WIDTH
 from host.worker.secrets import forget_config_environment, read_only
 
-# WorkerArgs and MAX_STRIP_WIDTH live with their code; host.worker.main imports them from here.
-__all__ = ["HANDSHAKE_TIMEOUT", "MAX_STRIP_WIDTH", "Terminated", "Worker", "WorkerArgs"]
+__all__ = ["HANDSHAKE_TIMEOUT", "Terminated", "Worker"]
 
 #: Seconds to wait for the host's ``start`` after ``hello``.
 HANDSHAKE_TIMEOUT = 30.0
@@ -99,17 +95,22 @@ class Worker(MessageMixin):
             if not name.startswith("_") and getattr(self.pm.hook, name).get_hookimpls()
         )
         self._send_hello(
-            {
-                "t": "hello",
-                "plugin": self.args.plugin_id,
-                "instance": self.args.instance_id,
-                "pid": os.getpid(),
-                "modes": self.modes,
-                "actions": actions,
-                "schema": schema,
-                "hooks": hooks,
-                "distribution": distribution_of(self.pm),
-            }
+            protocol.Hello(
+                plugin=self.args.plugin_id,
+                instance=self.args.instance_id,
+                pid=os.getpid(),
+                modes=[
+                    protocol.ModeInfo(name=m.name, title=m.title, duration=m.duration)
+                    for m in self.modes
+                ],
+                actions=[
+                    protocol.ActionInfo(name=a.name, title=a.title, params=a.params)
+                    for a in actions
+                ],
+                schema=schema,
+                hooks=hooks,
+                distribution=distribution_of(self.pm),
+            )
         )
 
     def _check_schema(self, schema: Any) -> None:
@@ -123,7 +124,7 @@ class Worker(MessageMixin):
         except PluginSchemaError as exc:
             raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
 
-    def _send_hello(self, hello: Message) -> None:
+    def _send_hello(self, hello: protocol.Hello) -> None:
         try:
             self.channel.send(hello)
         except (TypeError, ValueError, ProtocolError) as exc:
@@ -163,20 +164,15 @@ class Worker(MessageMixin):
             if remaining <= 0:
                 raise BootError("no start message from the host", exitcodes.HANDSHAKE_FAILED)
             for message in self.channel.receive_blocking(remaining):
-                if message["t"] == "stop":
+                if isinstance(message, protocol.Stop):
                     return False
-                if message["t"] != "start":
+                if not isinstance(message, protocol.Start):
                     continue
-                config = field(message, "config", dict)
-                secrets = field(message, "secrets", dict)
+                config, secrets = message.config, message.secrets
                 self.scrubber.remember(secrets)
-                data_dir = Path(field(message, "data_dir", str))
-                self.heartbeat_interval = float(message.get("heartbeat", self.heartbeat_interval))
-                deadlines = message.get("deadlines")
-                if isinstance(deadlines, dict):
-                    self.deadlines = {
-                        str(k): float(v) for k, v in deadlines.items() if isinstance(v, int | float)
-                    }
+                data_dir = Path(message.data_dir)
+                self.heartbeat_interval = message.heartbeat
+                self.deadlines = message.deadlines
                 self.context = PluginContext(
                     plugin_id=self.args.plugin_id,
                     instance_id=self.args.instance_id,
@@ -208,7 +204,7 @@ class Worker(MessageMixin):
                         f"setup failed: {self.scrubber.text(exception_text(exc))}",
                         exitcodes.SETUP_FAILED,
                     ) from exc
-                self.channel.send({"t": "ready"})
+                self.channel.send(protocol.Ready())
                 return True
 
     # -- running --------------------------------------------------------------------------
@@ -238,7 +234,7 @@ class Worker(MessageMixin):
                 self._refreshed.clear()
                 self._update_content()
                 # After the content report, so whoever waits for data sees both.
-                self.channel.send({"t": "refreshed"})
+                self.channel.send(protocol.Refreshed())
             if self._redraw.is_set():
                 self._redraw.clear()
                 if self.active is not None:
@@ -265,6 +261,6 @@ class Worker(MessageMixin):
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
         try:
-            self.channel.send({"t": "bye", "cpu": cpu})
+            self.channel.send(protocol.Bye(cpu=cpu))
         except (EOFError, OSError):
             pass

@@ -10,7 +10,6 @@ wire formats, so the worker stays small in every plugin environment.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import logging
@@ -21,11 +20,12 @@ import sys
 from typing import NoReturn
 
 from host.errors import ProtocolError
-from host.ipc import exitcodes
+from host.ipc import exitcodes, protocol
+from host.ipc.workerargs import WorkerArgs
 from host.worker.boot import BootError
-from host.worker.loop import MAX_STRIP_WIDTH, Terminated, Worker, WorkerArgs
+from host.worker.loop import Terminated, Worker
 
-__all__ = ["MAX_STRIP_WIDTH", "Terminated", "WorkerArgs", "contain", "main", "run", "run_forked"]
+__all__ = ["Terminated", "contain", "main", "run", "run_forked"]
 
 
 def _set_parent_death_signal() -> None:
@@ -159,7 +159,7 @@ def run(args: WorkerArgs) -> int:
 
 def _report_boot_error(worker: Worker, message: str) -> None:
     try:
-        worker.channel.send({"t": "error", "hook": "boot", "message": message, "fatal": True})
+        worker.channel.send(protocol.Error(hook="boot", message=message[:65536], fatal=True))
     except (EOFError, OSError, ProtocolError):
         pass
 
@@ -176,48 +176,8 @@ def _exit(status: int) -> NoReturn:
     os._exit(status)
 
 
-def parse_args(argv: list[str] | None = None) -> WorkerArgs:
-    parser = argparse.ArgumentParser(prog="python -m host.worker")
-    parser.add_argument("--plugin", required=True)
-    parser.add_argument("--instance", required=True)
-    parser.add_argument("--control-fd", type=int, required=True)
-    parser.add_argument("--frame-fds", required=True, help="memfd,ready,free")
-    parser.add_argument("--size", required=True, help="WIDTHxHEIGHT")
-    parser.add_argument("--slots", type=int, default=3)
-    parser.add_argument("--path", action="append", default=[])
-    parser.add_argument("--describe", action="store_true")
-    parser.add_argument("--trace", action="store_true")
-    parser.add_argument("--memory-limit", type=int, default=0, help="bytes; 0 for none")
-    parser.add_argument("--max-open-files", type=int, default=0)
-    parser.add_argument("--nice", type=int, default=0)
-    parser.add_argument("--uid", type=int, default=None)
-    parser.add_argument("--gid", type=int, default=None)
-    parser.add_argument("--heartbeat", type=float, default=1.0)
-    ns = parser.parse_args(argv)
-    memfd, ready, free = (int(x) for x in ns.frame_fds.split(","))
-    width, height = (int(x) for x in ns.size.split("x"))
-    return WorkerArgs(
-        plugin_id=ns.plugin,
-        instance_id=ns.instance,
-        control_fd=ns.control_fd,
-        frame_fds=(memfd, ready, free),
-        width=width,
-        height=height,
-        slots=ns.slots,
-        paths=tuple(ns.path),
-        describe=ns.describe,
-        trace=ns.trace,
-        memory_limit=ns.memory_limit,
-        max_open_files=ns.max_open_files,
-        nice=ns.nice,
-        uid=ns.uid,
-        gid=ns.gid,
-        heartbeat=ns.heartbeat,
-    )
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
-    _exit(run(parse_args(argv)))
+    _exit(run(WorkerArgs.from_argv(sys.argv[1:] if argv is None else argv)))
 
 
 if __name__ == "__main__":

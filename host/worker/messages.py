@@ -12,7 +12,7 @@ Split from :mod:`host.worker.loop` (see :mod:`host.worker.core` for why as a mix
 from __future__ import annotations
 
 from host.errors import ProtocolError
-from host.ipc.channel import Message, field
+from host.ipc import protocol
 from host.worker.refresh import RefreshMixin
 from host.worker.render import RenderMixin
 from host.worker.secrets import read_only
@@ -32,40 +32,37 @@ class MessageMixin(RenderMixin, RefreshMixin):
 
     def request_interrupt(self, mode: str, priority: int, seconds: float) -> None:
         self.channel.send(
-            {"t": "interrupt", "mode": mode, "priority": int(priority), "seconds": float(seconds)}
+            protocol.Interrupt(mode=mode, priority=int(priority), seconds=float(seconds))
         )
 
     def release_interrupt(self, mode: str) -> None:
-        self.channel.send({"t": "release", "mode": mode})
+        self.channel.send(protocol.Release(mode=mode))
 
     def request_more_time(self, mode: str, seconds: float) -> None:
-        self.channel.send({"t": "dwell", "mode": mode, "seconds": float(seconds)})
+        self.channel.send(protocol.Dwell(mode=mode, seconds=float(seconds)))
 
     # -- messages from the host, main thread ----------------------------------------------
 
-    def handle(self, message: Message) -> bool:
+    def handle(self, message: protocol.HostMessage) -> bool:
         """Act on one host message; ``False`` means stop."""
-        kind = message["t"]
-        if kind == "activate":
-            mode = field(message, "mode", str)
-            self.token = field(message, "token", int)
-            self._set_size(message.get("size"))
-            self.for_ticker = message.get("ticker") is True
-            if mode not in {m["name"] for m in self.modes}:
-                self.channel.send(
-                    {"t": "error", "hook": "activate", "message": f"no mode {mode!r}"}
-                )
+        if isinstance(message, protocol.Activate):
+            mode = message.mode
+            self.token = message.token
+            self._set_size(message.size)
+            self.for_ticker = message.ticker
+            if mode not in {m.name for m in self.modes}:
+                self.channel.send(protocol.Error(hook="activate", message=f"no mode {mode!r}"))
                 return True
             self.active = mode
             self._render_active(restart=True)
-        elif kind == "deactivate":
+        elif isinstance(message, protocol.Deactivate):
             self.active = None
             self.next_due = None
-        elif kind == "configure":
-            config = field(message, "config", dict)
+        elif isinstance(message, protocol.Configure):
+            config = message.config
             self.context.config = config
-            secrets = message.get("secrets")
-            if isinstance(secrets, dict):
+            secrets = message.secrets
+            if secrets is not None:
                 self.scrubber.remember(secrets)
                 self.context.secrets = read_only(secrets)
             self._enter("main", "configure")
@@ -79,47 +76,37 @@ class MessageMixin(RenderMixin, RefreshMixin):
             self._update_content()
             if self.active is not None:
                 self._render_active(restart=False)
-        elif kind == "action":
+        elif isinstance(message, protocol.Action):
             self._handle_action(message)
-        elif kind == "stop":
+        elif isinstance(message, protocol.Stop):
             return False
         return True
 
-    def _handle_action(self, message: Message) -> None:
-        request_id = message.get("id")
+    def _handle_action(self, message: protocol.Action) -> None:
+        request_id = message.id
         self._enter("main", "handle_action")
         try:
             result = self.pm.hook.handle_action(
-                context=self.context,
-                name=field(message, "name", str),
-                params=message.get("params") or {},
+                context=self.context, name=message.name, params=message.params
             )
         except Exception as exc:
             self._leave("main")
             self.report_error("handle_action", exc)
             self.channel.send(
-                {
-                    "t": "action_result",
-                    "id": request_id,
-                    "ok": False,
-                    "error": self.scrubber.text(f"{type(exc).__name__}: {exc}"),
-                }
+                protocol.ActionResult(
+                    id=request_id,
+                    ok=False,
+                    error=self.scrubber.text(f"{type(exc).__name__}: {exc}")[:65536],
+                )
             )
             return
         self._leave("main")
         try:
             self.channel.send(
-                {
-                    "t": "action_result",
-                    "id": request_id,
-                    "ok": True,
-                    "result": self.scrubber.data(result),
-                }
+                protocol.ActionResult(id=request_id, ok=True, result=self.scrubber.data(result))
             )
         except (TypeError, ValueError, ProtocolError) as exc:
             # Encoding failed before anything was queued: say so instead of dying.
             error = TypeError(f"handle_action returned something that is not plain data: {exc}")
             self.report_error("handle_action", error)
-            self.channel.send(
-                {"t": "action_result", "id": request_id, "ok": False, "error": str(error)}
-            )
+            self.channel.send(protocol.ActionResult(id=request_id, ok=False, error=str(error)))

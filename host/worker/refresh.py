@@ -11,6 +11,7 @@ Split from :mod:`host.worker.loop` (see :mod:`host.worker.core` for why as a mix
 
 from __future__ import annotations
 
+from host.ipc import protocol
 from host.worker.core import WorkerCore
 
 __all__ = ["RefreshMixin"]
@@ -21,7 +22,7 @@ class RefreshMixin(WorkerCore):
 
     def _update_content(self) -> None:
         for mode in self.modes:
-            name = mode["name"]
+            name = mode.name
             self._enter("main", "has_content")
             try:
                 answer = self.pm.hook.has_content(context=self.context, mode=name)
@@ -33,7 +34,7 @@ class RefreshMixin(WorkerCore):
             has = answer is not False
             if self.content.get(name) != has:
                 self.content[name] = has
-                self.channel.send({"t": "content", "mode": name, "has": has})
+                self.channel.send(protocol.Content(mode=name, has=has))
 
     def _refresh_loop(self) -> None:
         """Call ``refresh_data`` on the plugin's own schedule, on this thread only."""

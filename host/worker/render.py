@@ -15,31 +15,24 @@ import time
 from typing import Any
 
 from host.errors import FrameError
+from host.ipc import protocol
 from host.worker.core import WorkerCore
+from sdk.registration import MAX_STRIP_WIDTH
 
 __all__ = ["MAX_STRIP_WIDTH", "RenderMixin"]
-
-#: Longest strip accepted from a plugin, in pixels.
-MAX_STRIP_WIDTH = 16384
 
 
 class RenderMixin(WorkerCore):
     """Drawing the active mode: size, strip or frames, and the next frame's due time."""
 
-    def _set_size(self, size: Any) -> None:
+    def _set_size(self, size: tuple[int, int] | None) -> None:
         """Draw at ``size`` (a layout region) until the next activation, else full size.
 
         ``context.width`` and ``context.height`` follow, so a plugin that lays out by
         them fits its region.
         """
         width, height = self.args.width, self.args.height
-        if (
-            isinstance(size, list)
-            and len(size) == 2
-            and all(isinstance(v, int) for v in size)
-            and 1 <= size[0] <= width
-            and 1 <= size[1] <= height
-        ):
+        if size is not None and 1 <= size[0] <= width and 1 <= size[1] <= height:
             width, height = size
         self.size = (width, height)
         if self.context is not None:
@@ -96,17 +89,24 @@ class RenderMixin(WorkerCore):
                 ),
             )
             return
+        speed, gap = strip.speed, strip.gap
+        if not isinstance(speed, int | float) or not 0 <= speed <= 1e6:  # NaN fails too
+            raise ValueError(f"Strip.speed must be pixels per second in [0, 1e6], got {speed!r}")
+        if gap is not None and (
+            not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= MAX_STRIP_WIDTH
+        ):
+            raise ValueError(f"Strip.gap must be None or 0-{MAX_STRIP_WIDTH} pixels, got {gap!r}")
+        assert self.active is not None
         self.channel.send(
-            {
-                "t": "strip",
-                "mode": self.active,
-                "token": self.token,
-                "width": width,
-                "height": height,
-                "pixels": pixels.tobytes(),
-                "speed": float(strip.speed),
-                "gap": strip.gap,
-            }
+            protocol.Strip(
+                mode=self.active,
+                token=self.token,
+                width=width,
+                height=height,
+                pixels=pixels.tobytes(),
+                speed=float(speed),
+                gap=gap,
+            )
         )
 
     def _render_frame(self) -> None:

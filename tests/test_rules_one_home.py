@@ -1,0 +1,128 @@
+"""One home per rule: each check the host, the worker and ``sdk.testing`` share lives once.
+
+Where a package boundary forbids the import (``config`` and the runtime ``sdk`` import
+nothing of ours), the copy is held equal here.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import schema as config_schema
+from host.ipc import protocol
+from host.supervise import rules
+from host.worker import boot, core
+from sdk import hookimpl, registration, testing
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_configs_mode_pattern_is_the_sdks() -> None:
+    assert config_schema.MODE_PATTERN.pattern == registration.NAME_PATTERN
+
+
+@pytest.mark.parametrize(
+    "name", ["time", "x" * 32, "x" * 33, "Big", "news\n", "-x", "a_b-c", "", "é", "9lives"]
+)
+def test_config_and_sdk_agree_on_every_name(name: str) -> None:
+    assert config_schema.is_valid_mode(name) == registration.is_name(name)
+
+
+def test_the_refresh_deadline_rule_has_one_home() -> None:
+    """Verify the worker (which reports overdue calls) and the host (which ends them) use
+    the same set of hooks that get the refresh deadline."""
+    assert rules.REFRESH_HOOKS is protocol.REFRESH_HOOKS
+    assert not hasattr(core, "REFRESH_HOOKS")
+    deadlines = protocol.Deadlines(render=1.0, refresh=2.0)
+    assert [deadlines.of(h) for h in ("refresh_data", "render_frame", "setup")] == [2.0, 1.0, 1.0]
+    assert rules.WorkerRules().deadline("refresh_data") == rules.WorkerRules().refresh_timeout
+
+
+def _registration_error(caller: Any) -> str:
+    try:
+        caller()
+    except Exception as exc:  # noqa: BLE001 - the message is what is compared
+        return str(exc)
+    return ""
+
+
+def _plugin(modes: list[tuple[Any, ...]]) -> types.SimpleNamespace:
+    """A plugin registering what ``modes`` says: one table drives both the worker's and
+    sdk.testing's checks, so a plugin refused by one is refused by the other in the same
+    words."""
+
+    @hookimpl
+    def register_modes(register: Any) -> None:
+        for args in modes:
+            register(*args)
+
+    return types.SimpleNamespace(__name__="table_plugin", register_modes=register_modes)
+
+
+@pytest.mark.parametrize(
+    "modes",
+    [
+        [("ok",), ("ok",)],
+        [("Bad Name",)],
+        [("news\n",)],
+        [("x", None, 0)],
+        [("x", None, 86401)],
+        [("x", None, True)],
+        [],
+    ],
+)
+def test_the_worker_and_sdk_testing_refuse_the_same_registrations(
+    modes: list[tuple[Any, ...]],
+) -> None:
+    pm = boot.make_plugin_manager()
+    pm.register(_plugin(modes), name="table_plugin")
+    worker_says = _registration_error(lambda: boot.collect_modes(pm))
+    testing_says = _registration_error(lambda: testing.PluginRunner(_plugin(modes)).close())
+    assert worker_says and worker_says == testing_says
+
+
+def test_both_accept_what_the_host_accepts() -> None:
+    modes = [("ok", "OK", 5), ("other",)]
+    pm = boot.make_plugin_manager()
+    pm.register(_plugin(modes), name="table_plugin")
+    worker = boot.collect_modes(pm)
+    with testing.PluginRunner(_plugin(modes)) as runner:
+        assert list(runner.modes.values()) == worker
+
+
+def test_the_runtime_sdk_imports_nothing_else_of_ledhost() -> None:
+    """Verify what a plugin imports at run time pulls in no host code (``sdk.testing``, a
+    development harness, is the one module allowed to reach ``config``)."""
+    code = (
+        "import sys, pkgutil, importlib, sdk\n"
+        "for m in pkgutil.iter_modules(sdk.__path__):\n"
+        "    if m.name != 'testing':\n"
+        "        importlib.import_module('sdk.' + m.name)\n"
+        "ours = {'config', 'host', 'store', 'web', 'plugins_builtin'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ours))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_no_copy_of_the_name_pattern_outside_its_homes() -> None:
+    """Verify the mode-name regex is written in the SDK and config's held copy only."""
+    homes = {REPO / "sdk" / "registration.py", REPO / "config" / "schema.py"}
+    literal = "[a-z0-9][a-z0-9_-]{0,31}"
+    found = []
+    for package in ("sdk", "config", "host", "plugins_builtin"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if literal in node.value and path not in homes:
+                        found.append(str(path.relative_to(REPO)))
+    assert found == []
