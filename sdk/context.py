@@ -23,7 +23,7 @@ __all__ = ["PluginContext", "Requests"]
 
 
 class Requests(Protocol):
-    """What the context forwards to the worker runtime; implemented by ``host.worker.main``."""
+    """What the context forwards to the worker runtime; implemented by ``host.worker.requests``."""
 
     def request_redraw(self, mode: str | None) -> None: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -239,3 +240,39 @@ def test_a_worker_that_forges_its_hello_is_failed_and_the_host_goes_on(
     frames = good.frames
     harness.wait_for(lambda: good.frames > frames + 3, what="the good worker's frames")
     assert good.state is WorkerState.RUNNING
+
+
+@pytest.mark.parametrize(
+    "call, named",
+    [
+        (lambda r: r.request_interrupt("time", 50, math.nan), "$.seconds"),
+        (lambda r: r.request_interrupt("time", 2**70, 30), "$.priority"),
+        (lambda r: r.request_interrupt("Not A Mode", 50, 30), "$.mode"),
+        (lambda r: r.request_more_time("time", math.inf), "$.seconds"),
+        (lambda r: r.release_interrupt("x\n"), "$.mode"),
+    ],
+)
+def test_a_plugins_bad_request_fails_its_own_call_not_the_worker(call: Any, named: str) -> None:
+    """Verify the worker checks a plugin's request as the host would: the plugin gets a
+    ValueError naming the field, and nothing reaches the host to end the worker over."""
+    import socket
+
+    from host.ipc.channel import Channel
+    from host.worker.requests import HostRequests
+
+    a, b = socket.socketpair()
+    host: Channel[protocol.WorkerMessage] = Channel(
+        a, peer="worker", decode=protocol.decode_from_worker
+    )
+    worker: Channel[protocol.HostMessage] = Channel(
+        b, peer="host", decode=protocol.decode_from_host, blocking_send=True
+    )
+    requests = HostRequests(worker, lambda: "time", lambda: None)
+    with pytest.raises(ValueError, match=re.escape(named)):
+        call(requests)
+    requests.request_interrupt("time", 60.0, 30)  # whole floats and ints are fine
+    assert host.receive_blocking(2.0) == [
+        protocol.Interrupt(mode="time", priority=60, seconds=30.0)
+    ]
+    host.close()
+    worker.close()

@@ -64,6 +64,7 @@ __all__ = [
     "decode_from_host",
     "decode_from_worker",
     "encode",
+    "validate",
 ]
 
 #: Mode and action names: the SDK's one rule (``\Z``, not ``$``, which allows a newline).
@@ -100,7 +101,11 @@ def check_plain(value: object, where: str, depth: int = 0) -> None:
     """
     if depth > MAX_DEPTH:
         raise TypeError(f"{where}: nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool | int | float | str | bytes):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**64:
+            raise TypeError(f"{where}: {value} does not fit msgpack's 64-bit integers")
+        return
+    if value is None or isinstance(value, bool | float | str | bytes):
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
@@ -398,6 +403,30 @@ def _tag_of(payload: bytes) -> str:
         return "message"
     tag = raw.get("t") if isinstance(raw, dict) else None
     return f"{tag[:32]!r} message" if isinstance(tag, str) else "message without a 't' tag"
+
+
+def validate(message: WorkerMessage) -> None:
+    """Check a message the worker built from plugin-supplied values, before sending it.
+
+    Constructing a Struct does not check its bounds (decoding does), so a plugin's NaN
+    duration would otherwise reach the host and cost the worker its life there. Checked
+    here, it is an error in the plugin's own call, naming the field.
+
+    :raises ValueError: as the host would refuse it.
+    """
+    try:
+        decode_from_worker(encode(message))
+    except OverflowError:
+        # msgpack has no integer beyond 64 bits: name the field, as decoding would.
+        tag = type(message).__struct_config__.tag
+        for name in message.__struct_fields__:
+            value = getattr(message, name)
+            if isinstance(value, int) and not -(2**63) <= value < 2**64:
+                where = f"{value} is out of range - at `$.{name}`"
+                raise ValueError(f"{tag!r} message: {where}") from None
+        raise ValueError(f"{tag!r} message: an integer is out of range") from None
+    except (ProtocolError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def decode_from_worker(payload: bytes) -> WorkerMessage:

@@ -1,31 +1,31 @@
-"""The worker's main loop: one plugin's hooks served to the host.
+"""The worker: one plugin's hooks served to the host, from boot to ``bye``.
 
-:class:`Worker` says hello, waits for its config, runs ``setup`` and then serves the
-host: renders the active mode when a frame falls due and hands frames over through the
-frame bus, sends strips and content reports, runs actions, and refreshes data on a thread
-of its own, off the render path. Every hook call is wrapped: an exception is reported to
-the host with the hook name and traceback, and the worker carries on.
+:class:`Worker` loads the plugin and says hello, waits for the host's ``start`` (config,
+secrets, deadlines), runs ``setup`` and then serves: one thread waits on the control
+channel and a wake-up pipe, renders when a frame falls due and answers the host's
+messages. It is wired from parts that each own their state:
+
+- :class:`~host.worker.calls.HookCaller` calls hooks, records which call runs where, and
+  reports errors; :class:`~host.worker.calls.Heartbeat` is the thread that tells the host;
+- :class:`~host.worker.render.Renderer` draws the active mode as frames or a strip;
+- :class:`~host.worker.refresh.Refresher` runs ``refresh_data`` on its own thread and
+  reports ``has_content``;
+- :class:`~host.worker.requests.HostRequests` carries the plugin's own requests
+  (redraw, interrupt, more time) from any thread.
 
 The instance's secrets arrive with ``start`` and ``configure`` and live in
 ``context.secrets`` only; every text the worker sends back (log records, errors,
-tracebacks, action results) has them replaced by ``<redacted>``
-(:mod:`host.worker.secrets`).
-
-The worker is split by concept into mixins that :class:`Worker` puts together, so that
-no module outgrows STYLE.md rule 21: :mod:`host.worker.core` (shared state, hook-call
-bookkeeping, heartbeats, error reports), :mod:`host.worker.render` (frames and strips),
-:mod:`host.worker.refresh` (``refresh_data`` and content reports) and
-:mod:`host.worker.messages` (host messages, plugin requests). This module keeps the
-lifecycle: boot, the handshake, the main loop and shutdown.
+tracebacks, action results) has them replaced by ``<redacted>`` (:mod:`host.worker.secrets`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import resource
 import selectors
+import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,7 +33,9 @@ from typing import Any
 
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
+from host.ipc.channel import Channel
 from host.ipc.framebus import FrameWriter, Geometry
+from host.ipc.workerargs import WorkerArgs
 from host.worker.boot import (
     BootError,
     ChannelLogHandler,
@@ -43,9 +45,15 @@ from host.worker.boot import (
     distribution_of,
     exception_text,
     load_plugin,
+    make_plugin_manager,
 )
-from host.worker.messages import MessageMixin
-from host.worker.secrets import forget_config_environment, read_only
+from host.worker.calls import Heartbeat, HookCaller
+from host.worker.refresh import Refresher
+from host.worker.render import Renderer
+from host.worker.requests import HostRequests
+from host.worker.secrets import SecretScrubber, forget_config_environment, read_only
+from sdk.context import PluginContext
+from sdk.registration import ModeInfo
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Terminated", "Worker"]
 
@@ -61,13 +69,48 @@ class Terminated(BaseException):
     """
 
 
-class Worker(MessageMixin):
-    """The running worker: one plugin, one channel, one frame writer."""
+class Worker:
+    """One plugin instance in its worker process."""
+
+    def __init__(self, args: WorkerArgs) -> None:
+        self.args = args
+        self.channel: Channel[protocol.HostMessage] = Channel(
+            socket.socket(fileno=args.control_fd),
+            peer="host",
+            decode=protocol.decode_from_host,
+            blocking_send=True,
+        )
+        self.log = logging.getLogger(f"ledhost.plugin.{args.instance_id}")
+        #: Keeps this instance's secrets out of every log line and error sent to the host.
+        self.scrubber = SecretScrubber()
+        self.calls = HookCaller(make_plugin_manager(), self.channel, self.scrubber)
+        self.modes: list[ModeInfo] = []
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.requests = HostRequests(self.channel, self._active_mode, self._wake)
+        # Made by wait_for_start(), once the host has sent the config:
+        self.context: PluginContext | None = None
+        self.renderer: Renderer | None = None
+        self.refresher: Refresher | None = None
+        self.heartbeat: Heartbeat | None = None
+
+    def report_error(self, hook: str, exc: BaseException) -> None:
+        """Tell the host ``hook`` (or the worker itself) failed."""
+        self.calls.report_error(hook, exc)
+
+    def _active_mode(self) -> str | None:
+        return self.renderer.active if self.renderer is not None else None
+
+    def _wake(self) -> None:
+        """Wake the main loop, from any thread."""
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # a wake-up is already pending
 
     # -- boot ---------------------------------------------------------------------------
 
     def boot(self) -> None:
-        """Load the plugin, say hello; unless describing, wait for config and set up."""
+        """Route logs to the host, load the plugin, check what it offers, say hello."""
         handler = ChannelLogHandler(self.channel)
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.addFilter(self.scrubber)
@@ -81,37 +124,38 @@ class Worker(MessageMixin):
                 sys.path.insert(0, path)
         # Before any plugin code runs: a config variable may hold another plugin's secret.
         forget_config_environment()
-        load_plugin(self.pm, self.args.plugin_id)
+        pm = self.calls.pm
+        load_plugin(pm, self.args.plugin_id)
         if self.args.trace:
-            self.pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
-        self.modes = self._boot_call("register_modes", lambda: collect_modes(self.pm))
-        actions = self._boot_call("register_actions", lambda: collect_actions(self.pm))
-        schema = self._boot_call("config_schema", lambda: self.pm.hook.config_schema())
+            pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
+        self.modes = _boot_call("register_modes", lambda: collect_modes(pm))
+        actions = _boot_call("register_actions", lambda: collect_actions(pm))
+        schema = _boot_call("config_schema", lambda: pm.hook.config_schema())
         if schema is not None:
             self._check_schema(schema)
         hooks = sorted(
             name
-            for name in self.pm.hook.__dict__
-            if not name.startswith("_") and getattr(self.pm.hook, name).get_hookimpls()
+            for name in pm.hook.__dict__
+            if not name.startswith("_") and getattr(pm.hook, name).get_hookimpls()
         )
-        self._send_hello(
-            protocol.Hello(
-                plugin=self.args.plugin_id,
-                instance=self.args.instance_id,
-                pid=os.getpid(),
-                modes=[
-                    protocol.ModeInfo(name=m.name, title=m.title, duration=m.duration)
-                    for m in self.modes
-                ],
-                actions=[
-                    protocol.ActionInfo(name=a.name, title=a.title, params=a.params)
-                    for a in actions
-                ],
-                schema=schema,
-                hooks=hooks,
-                distribution=distribution_of(self.pm),
+        try:
+            self.channel.send(
+                protocol.Hello(
+                    plugin=self.args.plugin_id,
+                    instance=self.args.instance_id,
+                    pid=os.getpid(),
+                    modes=[protocol.ModeInfo(m.name, m.title, m.duration) for m in self.modes],
+                    actions=[protocol.ActionInfo(a.name, a.title, a.params) for a in actions],
+                    schema=schema,
+                    hooks=hooks,
+                    distribution=distribution_of(pm),
+                )
             )
-        )
+        except (TypeError, ValueError, ProtocolError) as exc:
+            raise BootError(
+                f"modes, actions and config schema must be plain data (JSON-like): {exc}",
+                exitcodes.HOOKS_INVALID,
+            ) from exc
 
     def _check_schema(self, schema: Any) -> None:
         """A broken schema is the plugin author's bug: refuse to boot, naming it."""
@@ -123,25 +167,6 @@ class Worker(MessageMixin):
             check_schema(schema, plugin_id=self.args.plugin_id)
         except PluginSchemaError as exc:
             raise BootError(str(exc), exitcodes.HOOKS_INVALID) from exc
-
-    def _send_hello(self, hello: protocol.Hello) -> None:
-        try:
-            self.channel.send(hello)
-        except (TypeError, ValueError, ProtocolError) as exc:
-            raise BootError(
-                f"modes, actions and config schema must be plain data (JSON-like): {exc}",
-                exitcodes.HOOKS_INVALID,
-            ) from exc
-
-    def _boot_call(self, hook: str, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except BootError:
-            raise
-        except Exception as exc:
-            raise BootError(
-                f"{hook} raised {type(exc).__name__}: {exc}", exitcodes.HOOKS_INVALID
-            ) from exc
 
     def _trace_before(
         self, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
@@ -156,8 +181,6 @@ class Worker(MessageMixin):
 
         :returns: ``False`` if the host said ``stop`` instead (e.g. the config is invalid).
         """
-        from sdk.context import PluginContext
-
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         while True:
             remaining = deadline - time.monotonic()
@@ -166,63 +189,62 @@ class Worker(MessageMixin):
             for message in self.channel.receive_blocking(remaining):
                 if isinstance(message, protocol.Stop):
                     return False
-                if not isinstance(message, protocol.Start):
-                    continue
-                config, secrets = message.config, message.secrets
-                self.scrubber.remember(secrets)
-                data_dir = Path(message.data_dir)
-                self.heartbeat_interval = message.heartbeat
-                self.deadlines = message.deadlines
-                self.context = PluginContext(
-                    plugin_id=self.args.plugin_id,
-                    instance_id=self.args.instance_id,
-                    width=self.args.width,
-                    height=self.args.height,
-                    config=config,
-                    secrets=read_only(secrets),
-                    data_dir=data_dir,
-                    requests_to_host=self,
-                    logger=self.log,
-                )
-                self.writer = FrameWriter(
-                    self.args.frame_fds,
-                    Geometry(self.args.width, self.args.height, self.args.slots),
-                )
-                try:
-                    self.pm.hook.setup(context=self.context)
-                except SystemExit as exc:
-                    # A plugin's sys.exit() in setup is a failed setup, whatever its status.
-                    raise BootError(
-                        self.scrubber.text(
-                            f"setup failed: the plugin called sys.exit({exc.code!r})"
-                        ),
-                        exitcodes.SETUP_FAILED,
-                    ) from None
-                except Exception as exc:
-                    self.report_error("setup", exc)
-                    raise BootError(
-                        f"setup failed: {self.scrubber.text(exception_text(exc))}",
-                        exitcodes.SETUP_FAILED,
-                    ) from exc
-                self.channel.send(protocol.Ready())
-                return True
+                if isinstance(message, protocol.Start):
+                    self._start(message)
+                    return True
+
+    def _start(self, message: protocol.Start) -> None:
+        self.scrubber.remember(message.secrets)
+        self.calls.deadlines = message.deadlines
+        display = (self.args.width, self.args.height)
+        context = PluginContext(
+            plugin_id=self.args.plugin_id,
+            instance_id=self.args.instance_id,
+            width=display[0],
+            height=display[1],
+            config=message.config,
+            secrets=read_only(message.secrets),
+            data_dir=Path(message.data_dir),
+            requests_to_host=self.requests,
+            logger=self.log,
+        )
+        self.context = context
+        writer = FrameWriter(self.args.frame_fds, Geometry(*display, self.args.slots))
+        self.renderer = Renderer(self.calls, self.channel, context, writer, display)
+        self.refresher = Refresher(self.calls, self.channel, context, self._wake)
+        self.heartbeat = Heartbeat(self.calls, self.channel, message.heartbeat)
+        try:
+            self.calls.hook.setup(context=context)
+        except SystemExit as exc:
+            # A plugin's sys.exit() in setup is a failed setup, whatever its status.
+            raise BootError(
+                self.scrubber.text(f"setup failed: the plugin called sys.exit({exc.code!r})"),
+                exitcodes.SETUP_FAILED,
+            ) from None
+        except Exception as exc:
+            self.report_error("setup", exc)
+            raise BootError(
+                f"setup failed: {self.scrubber.text(exception_text(exc))}",
+                exitcodes.SETUP_FAILED,
+            ) from exc
+        self.channel.send(protocol.Ready())
 
     # -- running --------------------------------------------------------------------------
 
     def serve(self) -> None:
-        """The main loop: control messages, due frames, heartbeats, until ``stop``."""
-        threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True).start()
-        refresher = threading.Thread(target=self._refresh_loop, name="refresh", daemon=True)
-        if self.pm.hook.refresh_data.get_hookimpls():
-            refresher.start()
-        self._update_content()
+        """The main loop: control messages, due frames, content reports, until ``stop``."""
+        renderer, refresher, heartbeat = self.renderer, self.refresher, self.heartbeat
+        assert renderer is not None and refresher is not None and heartbeat is not None
+        heartbeat.start()
+        refresher.start()
+        refresher.update_content(self.modes)
         selector = selectors.DefaultSelector()
         selector.register(self.channel.sock, selectors.EVENT_READ, "control")
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         while True:
             timeout = None
-            if self.next_due is not None:
-                timeout = max(0.0, self.next_due - time.monotonic())
+            if renderer.next_due is not None:
+                timeout = max(0.0, renderer.next_due - time.monotonic())
             for key, _ in selector.select(timeout):
                 if key.data == "wake":
                     os.read(self._wake_r, 4096)
@@ -230,33 +252,86 @@ class Worker(MessageMixin):
                 for message in self.channel.receive():
                     if not self.handle(message):
                         return
-            if self._refreshed.is_set():
-                self._refreshed.clear()
-                self._update_content()
+            if refresher.take_refreshed():
+                refresher.update_content(self.modes)
                 # After the content report, so whoever waits for data sees both.
                 self.channel.send(protocol.Refreshed())
-            if self._redraw.is_set():
-                self._redraw.clear()
-                if self.active is not None:
-                    self._render_active(restart=False)
-                    continue
-            if self.next_due is not None and time.monotonic() >= self.next_due:
-                self._render_frame()
+            if self.requests.take_redraw() and renderer.active is not None:
+                renderer.render_active(restart=False)
+                continue
+            if renderer.next_due is not None and time.monotonic() >= renderer.next_due:
+                renderer.render_due()
+
+    def handle(self, message: protocol.HostMessage) -> bool:
+        """Act on one host message (main thread); ``False`` means stop."""
+        renderer, refresher = self.renderer, self.refresher
+        assert renderer is not None and refresher is not None and self.context is not None
+        match message:
+            case protocol.Activate(mode=mode):
+                if mode not in {m.name for m in self.modes}:
+                    self.channel.send(protocol.Error(hook="activate", message=f"no mode {mode!r}"))
+                else:
+                    renderer.activate(message)
+            case protocol.Deactivate():
+                renderer.deactivate()
+            case protocol.Configure():
+                self._configure(message)
+                refresher.poke()
+                refresher.update_content(self.modes)
+                if renderer.active is not None:
+                    renderer.render_active(restart=False)
+            case protocol.Action():
+                self._action(message)
+            case protocol.Stop():
+                return False
+        return True
+
+    def _configure(self, message: protocol.Configure) -> None:
+        assert self.context is not None
+        self.context.config = message.config
+        if message.secrets is not None:
+            self.scrubber.remember(message.secrets)
+            self.context.secrets = read_only(message.secrets)
+        try:
+            with self.calls.running("main", "configure"):
+                self.calls.hook.configure(context=self.context, config=message.config)
+        except Exception as exc:
+            self.report_error("configure", exc)
+
+    def _action(self, message: protocol.Action) -> None:
+        try:
+            with self.calls.running("main", "handle_action"):
+                result = self.calls.hook.handle_action(
+                    context=self.context, name=message.name, params=message.params
+                )
+        except Exception as exc:
+            self.report_error("handle_action", exc)
+            error = self.scrubber.text(f"{type(exc).__name__}: {exc}")[:65536]
+            self.channel.send(protocol.ActionResult(id=message.id, ok=False, error=error))
+            return
+        try:
+            answer = protocol.ActionResult(
+                id=message.id, ok=True, result=self.scrubber.data(result)
+            )
+            self.channel.send(answer)
+        except (TypeError, ValueError, ProtocolError) as exc:
+            # Nothing was queued: say so instead of dying.
+            failure = TypeError(f"handle_action returned something that is not plain data: {exc}")
+            self.report_error("handle_action", failure)
+            self.channel.send(protocol.ActionResult(id=message.id, ok=False, error=str(failure)))
 
     def shutdown(self) -> None:
-        self._stopping.set()
-        self._refresh_wake.set()
+        """``teardown``, then ``bye`` with the CPU the worker's tree used."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.refresher is not None:
+            self.refresher.stop()
         if self.context is not None:
             try:
-                self.pm.hook.teardown(context=self.context)
+                self.calls.hook.teardown(context=self.context)
             except Exception as exc:
                 self.report_error("teardown", exc)
             self.context.close()
-        self._send_bye()
-
-    def _send_bye(self) -> None:
-        import resource
-
         own = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -264,3 +339,15 @@ class Worker(MessageMixin):
             self.channel.send(protocol.Bye(cpu=cpu))
         except (EOFError, OSError):
             pass
+
+
+def _boot_call(hook: str, call: Callable[[], Any]) -> Any:
+    """Run a boot hook; anything it raises is a boot failure naming the hook."""
+    try:
+        return call()
+    except BootError:
+        raise
+    except Exception as exc:
+        raise BootError(
+            f"{hook} raised {type(exc).__name__}: {exc}", exitcodes.HOOKS_INVALID
+        ) from exc
