@@ -135,7 +135,7 @@ class _Timeouts(logging.Handler):
             h = self.handles[str(record.args[0])]
             busy = [list(b) for b in h.busy]
             self.events.append(
-                {"iid": h.instance_id, "decided": h.term_at, "reason": h.kill_reason}
+                {"iid": h.instance_id, "decided": h.state_since, "reason": h.ending_reason}
                 | {"last_hb": h.last_heartbeat, "busy": busy}
             )
 

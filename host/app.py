@@ -48,8 +48,8 @@ from host.supervise.supervisor import Supervisor
 
 log = logging.getLogger("ledhost.host")
 
-#: How often the supervisor's housekeeping (restarts, CPU samples) runs at the least.
-TICK = 0.5
+#: Seconds between two samples of the host's own memory for the stats.
+MEMORY_SAMPLE = 0.5
 #: At start, how long the rotation waits for its first mode's worker before skipping it:
 #: workers boot in parallel, and the sign should open on the mode the user put first.
 STARTUP_GRACE = 3.0
@@ -119,7 +119,7 @@ class Host:
         self._current: Slot | None = None
         self.timetable = Timetable(cfg.schedule)
         self._warned: set[str] = set()
-        self.lineup = Lineup(cfg, self._warn_once)
+        self.lineup = Lineup(cfg, self.warn_once)
         #: Applies config edits while running; its watcher notices them.
         self.reconfigurer = Reconfigurer(self)
 
@@ -132,13 +132,41 @@ class Host:
         if not runnable:
             log.warning("no plugin to run: the panel stays dark")
 
-    def _rebuild_rotation(self) -> None:
+    def restyle(self, now: float) -> None:
+        """Brightness, gamma or the schedule were reconfigured: new colours, redrawn."""
+        self._follow_schedule(now, restyle=True)
+
+    def regroup(self, new: HostConfig, now: float) -> None:
+        """A new ticker and layouts; one on screen is shown again from its start.
+
+        Its members are told to stop drawing for the old one, so that the next decision
+        activates them afresh for the new one (a member already drawing would otherwise
+        never send the new band its strip).
+        """
+        current = self._current
+        on_screen = current is not None and self.lineup.is_group(current.instance)
+        members = self.lineup.instances_of(current) if current is not None and on_screen else set()
+        self.lineup = Lineup(new, self.warn_once)
+        if not on_screen:
+            return
+        for iid in members:
+            handle = self.supervisor.handles.get(iid)
+            if handle is not None:
+                self.supervisor.deactivate(handle)
+        self._current = None
+        self.presenter.switched(None)
+        self.rebuild_rotation()
+        self._decide(now)
+        if self._current is None:
+            self.presenter.blank(now)  # the group is gone and nothing else can show
+
+    def rebuild_rotation(self) -> None:
         """Turn the configured rotation into slots, now that these modes are known."""
         handles = self.supervisor.handles
         self.scheduler.set_slots(self.lineup.build(handles, self.options.only is not None))
         self.timetable.set_windows({k: e.when for k, e in self.lineup.entries.items()})
 
-    def _warn_once(self, text: str) -> None:
+    def warn_once(self, text: str) -> None:
         if text not in self._warned:
             self._warned.add(text)
             log.warning("%s", text)
@@ -146,7 +174,7 @@ class Host:
     # -- listener (called by the supervisor) ---------------------------------------------
 
     def on_hello(self, handle: WorkerHandle) -> None:
-        self._rebuild_rotation()
+        self.rebuild_rotation()
 
     def on_state(self, handle: WorkerHandle) -> None:
         if handle.process is None:
@@ -392,7 +420,7 @@ class Host:
 
     def _loop(self) -> None:
         end = None if self.options.duration is None else self.stats.started + self.options.duration
-        next_tick = 0.0
+        next_sample = 0.0
         watcher = self.reconfigurer.watcher
         while not self._stop:
             now = time.monotonic()
@@ -406,29 +434,29 @@ class Host:
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
-                self.supervisor.next_deadline(),
+                self.supervisor.next_wakeup(),
                 end,
-                next_tick,
+                next_sample,
             ]
             timeout = min(t for t in wake_times if t is not None) - now
-            for key, events in self.selector.select(max(0.0, timeout)):
-                if key.data == "signal":
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(key.fd, 512)
-                    continue
-                self.supervisor.dispatch(key, time.monotonic(), events)
+            # The supervisor's pass: worker events, then its housekeeping when due (a
+            # restart or a rung of the stop ladder as soon as it falls due).
+            self.supervisor.run_once(timeout, other=self._on_own_event)
             now = time.monotonic()
-            deadline = self.supervisor.next_deadline()
-            if now >= next_tick or (deadline is not None and now >= deadline):
-                # A restart (or another supervisor deadline) that fell due is handled now,
-                # not at the next tick: waiting for it made the loop spin on select(0).
-                self.supervisor.tick(now)
-                next_tick = now + TICK
+            if now >= next_sample:
+                next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()
             self._decide(now)
             assert self.backend is not None
             now = time.monotonic()
             self.presenter.push_if_due(now, self.backend)
+
+    @staticmethod
+    def _on_own_event(key: selectors.SelectorKey) -> None:
+        """A ready fd of the host's own: the signal pipe (the handler already set _stop)."""
+        if key.data == "signal":
+            with contextlib.suppress(BlockingIOError):
+                os.read(key.fd, 512)
 
     def shutdown(self) -> None:
         """Stop workers, close the backend, write the stats."""

@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from config import ConfigError, ConfigIssue, HostConfig, PluginInstanceConfig, load_config
 from config.diff import ConfigDiff, diff_configs, keep_running_values
@@ -38,7 +38,37 @@ from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
-    from host.app import Host
+    from host.display.presenter import Presenter
+    from host.schedule.rotation import Scheduler
+    from host.supervise.supervisor import Supervisor
+
+
+class LiveHost(Protocol):
+    """What a reload changes in the running host (:class:`host.app.Host`).
+
+    A protocol rather than the class, so this module does not import the one that
+    imports it.
+    """
+
+    cfg: HostConfig
+    missing: dict[str, dict[str, Any]]
+    min_interval: float
+    timetable: Timetable
+    lineup: Lineup
+
+    @property
+    def options(self) -> Any: ...  # host.app.RunOptions
+    @property
+    def supervisor(self) -> Supervisor: ...
+    @property
+    def scheduler(self) -> Scheduler: ...
+    @property
+    def presenter(self) -> Presenter: ...
+
+    def rebuild_rotation(self) -> None: ...
+    def restyle(self, now: float) -> None: ...
+    def regroup(self, new: HostConfig, now: float) -> None: ...
+
 
 log = logging.getLogger("ledhost.config")
 
@@ -52,7 +82,7 @@ class Reconfigurer:
     :param host: the host to change; only its loop thread may call :meth:`apply`.
     """
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: LiveHost) -> None:
         self.host = host
         self.loaded_at = time.time()
         #: Watches the config file; ``None`` when there is no file (the built-in default)
@@ -219,38 +249,13 @@ class Reconfigurer:
         if schedule:
             host.timetable = Timetable(new.schedule)
         if old.ticker != new.ticker or diff.layouts_changed:
-            self._regroup(new, now)
+            host.regroup(new, now)
         else:
             host.lineup.cfg = new
             host.lineup.entries.clear()
-        host._rebuild_rotation()
+        host.rebuild_rotation()
         if schedule or keys & _COLOUR_KEYS:
-            host._follow_schedule(now, restyle=True)
-
-    def _regroup(self, new: HostConfig, now: float) -> None:
-        """A new ticker and layouts; one on screen is shown again from its start.
-
-        Its members are told to stop drawing for the old one, so that the next decision
-        activates them afresh for the new one (a member already drawing would otherwise
-        never send the new band its strip).
-        """
-        host = self.host
-        current = host._current
-        on_screen = current is not None and host.lineup.is_group(current.instance)
-        members = host.lineup.instances_of(current) if current is not None and on_screen else set()
-        host.lineup = Lineup(new, host._warn_once)
-        if not on_screen:
-            return
-        for iid in members:
-            handle = host.supervisor.handles.get(iid)
-            if handle is not None:
-                host.supervisor.deactivate(handle)
-        host._current = None
-        host.presenter.switched(None)
-        host._rebuild_rotation()
-        host._decide(now)
-        if host._current is None:
-            host.presenter.blank(now)  # the group is gone and nothing else can show
+            host.restyle(now)
 
 
 __all__ = ["Reconfigurer"]

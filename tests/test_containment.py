@@ -324,36 +324,20 @@ def _sig_ignored(pid: int, sig: int) -> bool:
 def _hang_and_wait_for_backoff(
     harness: Harness, handle: WorkerHandle, mode: str
 ) -> tuple[float, float]:
-    """Activate ``mode`` (which hangs); return when SIGTERM went out and BACKOFF came."""
-    term: list[float] = []
+    """Activate ``mode`` (which hangs); return when SIGTERM went out and BACKOFF came.
 
-    class _Timeout(logging.Handler):
-        """Notes when the "WORKER TIMEOUT" line is logged: that is when SIGTERM goes out.
-
-        ``handle.term_at`` says the same but is cleared when the worker is reaped, which
-        can happen within the same loop pass when the worker dies at once.
-        """
-
-        def emit(self, record: logging.LogRecord) -> None:
-            if "WORKER TIMEOUT" in record.getMessage() and not term:
-                term.append(time.monotonic())
-
-    def terminated() -> bool:
-        if handle.term_at is not None and not term:
-            term.append(handle.term_at)
-        return handle.state is WorkerState.BACKOFF
-
-    watcher = _Timeout(level=logging.ERROR)
-    logger = logging.getLogger("ledhost.supervisor")
-    logger.addHandler(watcher)
-    try:
-        harness.supervisor.activate(handle, mode)
-        harness.wait_for(terminated, timeout=20.0, what=f"{handle.instance_id} to be stopped")
-    finally:
-        logger.removeHandler(watcher)
+    Both are edges of the state table, with their times in the handle's history.
+    """
+    harness.supervisor.activate(handle, mode)
+    harness.wait_for(
+        lambda: handle.state is WorkerState.BACKOFF,
+        timeout=20.0,
+        what=f"{handle.instance_id} to be stopped",
+    )
+    term = [t for t, state in handle.history if state is WorkerState.TERMINATING]
     assert term, "the worker was never sent SIGTERM"
     backoff_at = max(t for t, state in handle.history if state is WorkerState.BACKOFF)
-    return term[0], backoff_at
+    return term[-1], backoff_at
 
 
 def test_worker_ignoring_sigterm_in_render_is_sigkilled_after_stop_timeout(

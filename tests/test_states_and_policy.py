@@ -8,9 +8,9 @@ import pytest
 
 from host.discovery import PluginSpec
 from host.ipc import exitcodes
-from host.supervise.handle import ALLOWED, WorkerHandle
+from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
-from host.supervise.states import WorkerState
+from host.supervise.states import ALLOWED, WorkerState
 
 S = WorkerState
 

@@ -198,7 +198,7 @@ def render_mode(
     sup.start(handle, time.monotonic())
     deadline = time.monotonic() + timeout
     try:
-        _wait(sup, selector, deadline, lambda: handle.state is not WorkerState.STARTING)
+        _wait(sup, deadline, lambda: handle.state is not WorkerState.STARTING)
         if handle.state is not WorkerState.RUNNING:
             raise HostError(
                 f"plugin {spec.plugin_id!r} did not start: {handle.last_error or handle.last_exit}"
@@ -214,7 +214,6 @@ def render_mode(
             # render what the panel shows once the data is in (or the fetch gave up).
             _wait(
                 sup,
-                selector,
                 deadline,
                 lambda: handle.refreshes > 0 or handle.state is not WorkerState.RUNNING,
             )
@@ -228,7 +227,6 @@ def render_mode(
         started = time.monotonic()
         _wait(
             sup,
-            selector,
             deadline,
             lambda: (
                 collector.strip is not None
@@ -251,14 +249,13 @@ def render_mode(
         sup.stop_all(graceful_timeout=3.0)
 
 
-def _wait(sup: Supervisor, selector: selectors.BaseSelector, deadline: float, done: Any) -> None:
+def _wait(sup: Supervisor, deadline: float, done: Any) -> None:
+    """Step the supervisor's loop until ``done()``, or every worker has ended."""
     while not done():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise HostError("the plugin's worker did not answer in time")
-        for key, events in selector.select(min(remaining, 0.2)):
-            sup.dispatch(key, time.monotonic(), events)
-        sup.tick(time.monotonic())
+        sup.run_once(min(remaining, 0.2, max(0.0, sup.next_wakeup() - time.monotonic())))
         if all(
             h.state in (WorkerState.BACKOFF, WorkerState.QUARANTINED, WorkerState.EXITED)
             for h in sup.handles.values()

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from host.supervise import proctree, spawner
 from host.supervise.handle import WorkerHandle
 from host.supervise.plugin_logs import PluginLog
-from host.supervise.rules import WorkerRules, over_limit, overdue
+from host.supervise.rules import WorkerRules, next_rung, over_limit
+from host.supervise.states import WorkerState
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -55,8 +56,7 @@ class Enforcer:
         errors any more than through its log records.
         """
         wall = time.time()
-        handle.last_error = text[:2000]
-        handle.last_error_at = wall
+        handle.record_error(text, wall)
         decision = self.logs[handle.instance_id].add(
             time.monotonic(), wall, logging.WARNING, "ledhost.host", text
         )
@@ -65,54 +65,51 @@ class Enforcer:
         if decision.record is not None:
             log.warning("plugin instance %r: %s", handle.instance_id, decision.record.message)
 
-    def kill(self, handle: WorkerHandle, reason: str) -> None:
-        """End the worker now: SIGKILL to it and every process below it."""
+    def kill(self, handle: WorkerHandle, reason: str, now: float) -> None:
+        """End the worker now: SIGKILL to it and every process below it (KILLING)."""
         self.record_error(handle, reason)
-        if handle.kill_reason is None:
-            handle.kill_reason = reason
-        handle.term_at = None
-        if handle.process is not None:
-            proctree.kill_tree(handle.process.pid, known=handle.tree, start_time=handle.pid_start)
+        if handle.process is None:
+            return
+        if handle.state is not WorkerState.KILLING:
+            handle.mark_killed(reason, now)
+        proctree.kill_tree(handle.process.pid, known=handle.tree, start_time=handle.pid_start)
 
     def terminate(self, handle: WorkerHandle, reason: str, now: float) -> None:
-        """Ask a hung worker to go (SIGTERM to its group); SIGKILL follows on a later pass.
+        """Ask a worker to go (SIGTERM to its group); SIGKILL follows on a later pass.
 
         gunicorn's "WORKER TIMEOUT": the polite signal lets the plugin's ``finally``
         blocks run, the stop timeout bounds how long that may take.
         """
-        if handle.kill_reason is not None or handle.process is None:
+        if handle.process is None or handle.state in (
+            WorkerState.TERMINATING,
+            WorkerState.KILLING,
+        ):
             return
-        handle.kill_reason = reason
-        handle.term_at = now
+        handle.terminate(reason, now)
         self.record_error(handle, reason)
         log.error("WORKER TIMEOUT: plugin instance %r %s", handle.instance_id, reason)
         spawner.terminate(handle.process)
 
     def check_deadline(self, handle: WorkerHandle, now: float) -> None:
-        reason = overdue(handle, self.rules, now)
-        if reason is not None:
+        """Take the next rung of the stop ladder for ``handle`` if one is due."""
+        rung = next_rung(handle, self.rules, now)
+        if rung is None:
+            return
+        action, reason = rung
+        if action == "terminate":
             self.terminate(handle, reason, now)
+        else:
+            log.error(
+                "plugin instance %r ignored SIGTERM for %g s; sending SIGKILL",
+                handle.instance_id,
+                self.rules.stop_timeout,
+            )
+            self.kill(handle, reason, now)
 
     def check_deadlines(self, handles: Iterable[WorkerHandle], now: float) -> None:
-        """Terminate workers past a deadline; SIGKILL those that ignored SIGTERM."""
+        """Every worker's due rung: SIGTERM past a deadline, SIGKILL past SIGTERM's."""
         for handle in handles:
-            if handle.process is None:
-                continue
-            if handle.term_at is not None:
-                if now - handle.term_at >= self.rules.stop_timeout:
-                    log.error(
-                        "plugin instance %r ignored SIGTERM for %g s; sending SIGKILL",
-                        handle.instance_id,
-                        self.rules.stop_timeout,
-                    )
-                    self.kill(handle, handle.kill_reason or "did not stop")
-            elif handle.kill_reason is not None:
-                continue  # SIGKILL sent; the sentinel follows
-            elif handle.stop_requested_at is not None:
-                if now - handle.stop_requested_at >= self.rules.stop_timeout:
-                    self.terminate(handle, "did not stop when asked", now)
-            else:
-                self.check_deadline(handle, now)
+            self.check_deadline(handle, now)
 
     def monitor(self, handles: Iterable[WorkerHandle], now: float) -> None:
         """Measure every worker's tree; kill those over their memory or process limit.
@@ -144,11 +141,11 @@ class Enforcer:
                 self.undertaker.know(pid, handle.tree)
             use = proctree.usage(pid, table, known=handle.tree)
             handle.rss, handle.processes = use.rss_bytes, use.processes
-            if handle.kill_reason is None:
+            if handle.state is not WorkerState.KILLING:
                 reason = over_limit(handle, self.rules, use.rss_bytes, use.processes)
                 if reason is not None:
                     log.error("plugin instance %r %s: killing it", handle.instance_id, reason)
-                    self.kill(handle, reason)
+                    self.kill(handle, reason, now)
 
     @staticmethod
     def _known_table(live: list[WorkerHandle]) -> dict[int, proctree.ProcInfo]:

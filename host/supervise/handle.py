@@ -1,8 +1,13 @@
 """The host's record of one plugin instance's worker: state, counters, what it offers.
 
 No I/O here: the supervisor does the processes and channels, this holds what they tell.
-Only :meth:`WorkerHandle.change_state` changes the state, and every change is recorded, so
-the status API and ``--stats-json`` see the same history.
+Only :meth:`WorkerHandle.change_state` changes the state (checked against
+:data:`~host.supervise.states.ALLOWED`), and every change is recorded, so the status API
+and ``--stats-json`` see the same history. What a run of a worker changes is written by
+the methods below (:meth:`~WorkerHandle.begin_run`, :meth:`~WorkerHandle.end_run`, the
+ladder's :meth:`~WorkerHandle.request_stop`, :meth:`~WorkerHandle.terminate` and
+:meth:`~WorkerHandle.mark_killed`, :meth:`~WorkerHandle.record_hello`...), so one place
+says what a start resets and what an end keeps.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from host.ipc.strip import StripImage as StripImage
-from host.supervise.states import WorkerState
+from host.supervise.states import ALLOWED, ENDING_STATES, WorkerState
 
 if TYPE_CHECKING:
     from config.model import PluginInstanceConfig
@@ -20,29 +25,6 @@ if TYPE_CHECKING:
     from host.ipc.framebus import Frame, FrameBus
     from host.ipc.protocol import WorkerMessage
     from host.supervise.spawner import WorkerProcess
-
-#: Which state may follow which; anything else is a bug in the supervisor.
-ALLOWED: dict[WorkerState, frozenset[WorkerState]] = {
-    WorkerState.STOPPED: frozenset({WorkerState.STARTING, WorkerState.QUARANTINED}),
-    WorkerState.STARTING: frozenset(
-        {
-            WorkerState.RUNNING,
-            WorkerState.BACKOFF,
-            WorkerState.STOPPING,
-            WorkerState.QUARANTINED,
-            WorkerState.EXITED,
-        }
-    ),
-    WorkerState.RUNNING: frozenset(
-        {WorkerState.BACKOFF, WorkerState.STOPPING, WorkerState.QUARANTINED, WorkerState.EXITED}
-    ),
-    WorkerState.BACKOFF: frozenset(
-        {WorkerState.STARTING, WorkerState.QUARANTINED, WorkerState.STOPPED}
-    ),
-    WorkerState.STOPPING: frozenset({WorkerState.EXITED}),
-    WorkerState.EXITED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
-    WorkerState.QUARANTINED: frozenset({WorkerState.STARTING, WorkerState.STOPPED}),
-}
 
 
 @dataclass(eq=False)
@@ -112,12 +94,13 @@ class WorkerHandle:
     last_heartbeat: float = 0.0
     #: Hook calls under way at the last heartbeat: ``[(hook, seconds running)]``.
     busy: list[tuple[str, float]] = field(default_factory=list)
-    #: Set when the host decided to end the worker: the reason, and when SIGTERM went out
-    #: (``None`` once SIGKILL went out too, or if it went straight to SIGKILL).
-    kill_reason: str | None = None
-    term_at: float | None = None
-    #: When a requested stop began (for the stop timeout).
-    stop_requested_at: float | None = None
+    #: When the current state began (monotonic): the stop ladder's rungs time from it.
+    state_since: float = 0.0
+    #: Why the host is ending the current run ("hung in render_frame (...)"), if it is.
+    ending_reason: str | None = None
+    #: Whether the host asked the current run to stop (a reload or shutdown): its end is
+    #: then an exit, not a failure, even if it took SIGTERM or SIGKILL.
+    stop_requested: bool = False
     #: Last measured resident memory (bytes) and process count of the worker's tree.
     rss: int = 0
     processes: int = 0
@@ -152,15 +135,114 @@ class WorkerHandle:
 
     def change_state(self, new: WorkerState, now: float) -> None:
         """Move to ``new``, checking the edge is allowed."""
-        if new is not self.state and new not in ALLOWED[self.state]:
+        if new is self.state:
+            return
+        if new not in ALLOWED[self.state]:
             raise AssertionError(
                 f"plugin instance {self.instance_id!r}: {self.state.value} -> {new.value} "
                 f"is not allowed (from {self.state.value}: "
                 f"{sorted(s.value for s in ALLOWED[self.state])})"
             )
         self.state = new
+        self.state_since = now
         self.history.append((now, new))
         del self.history[:-50]
+
+    # -- a run of the worker, from start to reap ------------------------------------------
+
+    def begin_run(
+        self,
+        process: WorkerProcess,
+        pid_start: int | None,
+        channel: Channel[WorkerMessage],
+        bus: FrameBus,
+        now: float,
+    ) -> None:
+        """A worker process was started (state STARTING): reset what one run knows."""
+        self.process, self.pid, self.pid_start = process, process.pid, pid_start
+        self.channel, self.bus = channel, bus
+        self.started_at = self.last_heartbeat = now
+        self.busy = []
+        self.ending_reason, self.stop_requested = None, False
+        self.tree = frozenset()
+        self.token = 0
+        self.active_mode = None
+        self.frame = self.strip = None
+
+    def end_run(self, exit_status: str) -> bool:
+        """The process was reaped: forget what belonged to it, say how it ended.
+
+        :param exit_status: how the process itself ended, in words.
+        :returns: whether the end was asked for (a stop), rather than a failure.
+        """
+        self.process = None
+        self.channel = None
+        self.bus = None
+        self.frame = self.strip = None
+        self.active_mode = None
+        self.busy = []
+        self.rss = self.processes = 0
+        self.cpu_past += self.cpu_seconds
+        self.cpu_seconds, self.cpu_final = 0.0, False
+        self.last_exit_status = exit_status
+        self.last_exit = self.ending_reason or exit_status
+        requested = self.stop_requested
+        self.ending_reason, self.stop_requested = None, False
+        return requested
+
+    def request_stop(self, now: float) -> None:
+        """The host asked the worker to stop (``stop`` sent): the ladder's first rung."""
+        self.stop_requested = True
+        if self.state in (WorkerState.STARTING, WorkerState.RUNNING):
+            self.change_state(WorkerState.STOPPING, now)
+
+    def terminate(self, reason: str, now: float) -> None:
+        """SIGTERM went to the worker's group, for ``reason``: the second rung."""
+        self.ending_reason = self.ending_reason or reason
+        self.change_state(WorkerState.TERMINATING, now)
+
+    def mark_killed(self, reason: str, now: float) -> None:
+        """SIGKILL went to the worker's tree, for ``reason``: the last rung."""
+        self.ending_reason = self.ending_reason or reason
+        self.change_state(WorkerState.KILLING, now)
+
+    @property
+    def ending(self) -> bool:
+        """Whether the host is ending the current run (a rung of the stop ladder)."""
+        return self.state in ENDING_STATES
+
+    def record_heartbeat(self, now: float, busy: list[tuple[str, float]]) -> None:
+        self.last_heartbeat = now
+        self.busy = busy
+
+    def record_error(self, text: str, wall: float) -> None:
+        self.last_error = text[:2000]
+        self.last_error_at = wall
+
+    def record_failure(self, now: float, wall: float, *, stable: bool) -> None:
+        """The run ended unasked: count it (``stable``: it ran long enough to reset)."""
+        self.last_failure = self.last_exit
+        self.last_failure_at = wall
+        if stable:
+            self.consecutive_failures = 0
+        self.consecutive_failures += 1
+        self.failure_times.append(now)
+        del self.failure_times[:-50]
+
+    def quarantine(self, now: float, wall: float) -> None:
+        self.change_state(WorkerState.QUARANTINED, now)
+        self.quarantined_at, self.quarantined_wall = now, wall
+
+    def back_off(self, until: float, now: float) -> None:
+        self.restart_at = until
+        self.change_state(WorkerState.BACKOFF, now)
+
+    def forget_failures(self) -> None:
+        """The user's "retry now": a clean record, so it gets every try again."""
+        self.failure_times.clear()
+        self.consecutive_failures = 0
+        self.quarantined_at = self.quarantined_wall = None
+        self.restart_at = None
 
     def mode_names(self) -> list[str]:
         return [m["name"] for m in self.modes]

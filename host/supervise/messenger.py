@@ -2,7 +2,7 @@
 
 It shares the host loop's selector (the host waits on everything in one place: every
 worker's ready eventfd, process sentinel and control socket) and turns what arrives into
-calls on the :class:`~host.supervise.supervisor.Listener` -- the host's display side -- and into
+calls on the :class:`~host.supervise.listener.Listener` -- the host's display side -- and into
 records on each :class:`~host.supervise.handle.WorkerHandle`. Whatever a worker sends, no
 exception leaves here: a broken message or frame ends that worker through the
 :class:`~host.supervise.enforcer.Enforcer`, with the reason recorded.
@@ -35,7 +35,7 @@ from host.supervise.plugin_logs import PluginLog
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
-    from host.supervise.supervisor import Listener
+    from host.supervise.listener import Listener
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -189,7 +189,7 @@ class Messenger:
         except (EOFError, OSError):
             return  # the sentinel will tell us it died
         except ProtocolError as exc:
-            self.enforcer.kill(handle, f"not reading its control channel ({exc})")
+            self.enforcer.kill(handle, f"not reading its control channel ({exc})", time.monotonic())
             return
         if handle.channel.backlog:
             # The socket buffer is full: finish the message when the worker reads.
@@ -213,7 +213,7 @@ class Messenger:
             if kind == "exit":
                 self.reap(handle, now)
             elif kind == "frames":
-                self._read_frames(handle)
+                self._read_frames(handle, now)
             elif kind == "control":
                 if events & selectors.EVENT_WRITE and handle.channel is not None:
                     with contextlib.suppress(EOFError, OSError):
@@ -226,15 +226,15 @@ class Messenger:
             # host and every other plugin go on.
             log.exception("plugin instance %r: error handling its %s", handle.instance_id, kind)
             self.enforcer.kill(
-                handle, f"host could not handle its {kind}: {type(exc).__name__}: {exc}"
+                handle, f"host could not handle its {kind}: {type(exc).__name__}: {exc}", now
             )
 
-    def _read_frames(self, handle: WorkerHandle) -> None:
+    def _read_frames(self, handle: WorkerHandle, now: float) -> None:
         assert handle.bus is not None
         try:
             frame, errors = handle.bus.poll()
         except ProtocolError as exc:
-            self.enforcer.kill(handle, str(exc))
+            self.enforcer.kill(handle, str(exc), now)
             return
         for error in errors:
             self.enforcer.record_error(handle, f"frame rejected: {error}")
@@ -262,13 +262,13 @@ class Messenger:
             handle.channel.close()
             return
         except ProtocolError as exc:
-            self.enforcer.kill(handle, f"protocol error: {exc}")
+            self.enforcer.kill(handle, f"protocol error: {exc}", now)
             return
         for message in messages:
             try:
                 self.handle_message(handle, message, now)
             except ProtocolError as exc:
-                self.enforcer.kill(handle, f"protocol error: {exc}")
+                self.enforcer.kill(handle, f"protocol error: {exc}", now)
                 return
 
     def handle_message(
@@ -281,8 +281,7 @@ class Messenger:
         """
         match message:
             case protocol.Heartbeat(busy=busy):
-                handle.last_heartbeat = now
-                handle.busy = list(busy)
+                handle.record_heartbeat(now, list(busy))
                 if handle.busy:
                     self.enforcer.check_deadline(handle, now)
             case protocol.Log():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import pwd
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from host.ipc.protocol import REFRESH_HOOKS
 from host.supervise.restart_policy import RestartPolicy
@@ -158,6 +158,51 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         limit = rules.deadline(hook)
         if elapsed + (now - handle.last_heartbeat) >= limit:
             return f"hung in {hook} (no answer within {limit:g} s)"
+    return None
+
+
+#: What the next rung of the stop ladder does.
+Rung = Literal["terminate", "kill"]
+
+
+def next_rung(handle: WorkerHandle, rules: WorkerRules, now: float) -> tuple[Rung, str] | None:
+    """The stop ladder, by state: what must happen to ``handle``'s worker at ``now``, why.
+
+    - STARTING, RUNNING: a worker past a deadline (:func:`overdue`) gets SIGTERM;
+    - STOPPING: one that did not stop within ``stop_timeout`` gets SIGTERM;
+    - TERMINATING: one that ignored SIGTERM for ``stop_timeout`` gets SIGKILL;
+    - KILLING and the rest: nothing to do (the exit follows, or there is no process).
+    """
+    if handle.process is None:
+        return None
+    state = handle.state
+    if state is WorkerState.STOPPING:
+        if now - handle.state_since >= rules.stop_timeout:
+            return "terminate", "did not stop when asked"
+        return None
+    if state is WorkerState.TERMINATING:
+        if now - handle.state_since >= rules.stop_timeout:
+            return "kill", handle.ending_reason or "did not stop"
+        return None
+    reason = overdue(handle, rules, now)
+    return ("terminate", reason) if reason is not None else None
+
+
+def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
+    """When :func:`next_rung` may next have something to do for ``handle`` (monotonic).
+
+    The host's loop wakes then, so a silent worker's heartbeat timeout or an ignored
+    SIGTERM is handled on time rather than at the next regular pass.
+    """
+    if handle.process is None:
+        return None
+    state = handle.state
+    if state in (WorkerState.STOPPING, WorkerState.TERMINATING):
+        return handle.state_since + rules.stop_timeout
+    if state is WorkerState.STARTING:
+        return handle.started_at + rules.setup_timeout
+    if state is WorkerState.RUNNING:
+        return handle.last_heartbeat + rules.heartbeat_timeout
     return None
 
 

@@ -1,11 +1,14 @@
 """The supervisor: starts workers, reaps them, restarts them under the policy.
 
-The loop is gunicorn's Arbiter shape, folded into the host's one selector: every ready fd
-is dispatched to the :class:`~host.supervise.messenger.Messenger` (what workers say and are told),
-and :meth:`Supervisor.tick` runs the housekeeping -- restarts whose backoff is over,
-deadlines and limits through the :class:`~host.supervise.enforcer.Enforcer`, CPU figures, log
-summaries. A plugin failing in any way ends here as a recorded reason and a restart with
-backoff, or quarantine; nothing a worker does raises out of this module.
+The loop is gunicorn's Arbiter shape over the host's one selector. :meth:`Supervisor.
+run_once` is one pass -- wait for events (up to a timeout the caller gives), dispatch each
+worker fd to the :class:`~host.supervise.messenger.Messenger` (what workers say and are
+told) and hand the caller's own fds back to it, then, when due, :meth:`Supervisor.tick`:
+restarts whose backoff is over, the stop ladder and limits through the
+:class:`~host.supervise.enforcer.Enforcer`, CPU figures, log summaries. The host's loop
+and the tests drive the same pass; time is passed in where a caller has it. A plugin
+failing in any way ends here as a recorded reason and a restart with backoff, or
+quarantine; nothing a worker does raises out of this module.
 """
 
 from __future__ import annotations
@@ -15,45 +18,35 @@ import logging
 import selectors
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from config.model import PluginInstanceConfig
 from config.plugin_schema import PluginConfig
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
-from host.ipc.framebus import Frame, FrameBus, Geometry
+from host.ipc.framebus import FrameBus, Geometry
 from host.ipc.lograte import LogLimits
-from host.ipc.strip import StripImage
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree, spawner
 from host.supervise.enforcer import Enforcer
 from host.supervise.handle import WorkerHandle
+from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
 from host.supervise.plugin_logs import PluginLog
 from host.supervise.restart_policy import RestartPolicy
-from host.supervise.rules import WorkerRules
+from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
 
 log = logging.getLogger("ledhost.supervisor")
 
-
-class Listener(Protocol):
-    """What the display side of the host hears from the supervisor."""
-
-    def on_hello(self, handle: WorkerHandle) -> None: ...
-    def on_state(self, handle: WorkerHandle) -> None: ...
-    def on_content(self, handle: WorkerHandle) -> None: ...
-    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None: ...
-    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None: ...
-    def on_interrupt(
-        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
-    ) -> None: ...
-    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
+#: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
+#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
+TICK = 0.5
 
 
 class Supervisor:
@@ -84,6 +77,7 @@ class Supervisor:
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
         self.handles: dict[str, WorkerHandle] = {}
+        self._next_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
         self.retiring: list[WorkerHandle] = []
@@ -175,41 +169,30 @@ class Supervisor:
                 launcher, spawner.SpawnLauncher
             ):
                 launcher = spawner.SpawnLauncher()  # another environment: its interpreter
-            handle.process = launcher.launch(spawner.LaunchRequest(args, handle.spec.python))
+            process = launcher.launch(spawner.LaunchRequest(args, handle.spec.python))
         except Exception as exc:  # noqa: BLE001 - e.g. fork failing under memory pressure
             host_sock.close()
             bus.close()
-            handle.last_error = f"could not start worker: {exc}"
+            handle.record_error(f"could not start worker: {exc}", time.time())
             log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
+            handle.last_exit = handle.last_error
             self._failed(handle, now, boot=True)
             return
         finally:
             worker_sock.close()
-        handle.pid = handle.process.pid
-        info = proctree.proc_info(handle.pid)
-        handle.pid_start = info.start_time if info is not None else None
+        info = proctree.proc_info(process.pid)
+        pid_start = info.start_time if info is not None else None
         if self.enforcer.undertaker is not None:
-            self.enforcer.undertaker.watch(handle.pid, handle.pid_start)
-        handle.channel = Channel(
+            self.enforcer.undertaker.watch(process.pid, pid_start)
+        channel = Channel(
             host_sock,
             peer=f"plugin instance {handle.instance_id!r}",
             decode=protocol.decode_from_worker,
         )
-        handle.bus = bus
-        handle.started_at = now
-        handle.last_heartbeat = now
-        handle.busy = []
-        handle.kill_reason = None
-        handle.term_at = None
-        handle.stop_requested_at = None
-        handle.tree = frozenset()
-        handle.token = 0
-        handle.active_mode = None
-        handle.frame = None
-        handle.strip = None
-        self.selector.register(handle.channel.sock, selectors.EVENT_READ, (handle, "control"))
+        handle.begin_run(process, pid_start, channel, bus, now)
+        self.selector.register(channel.sock, selectors.EVENT_READ, (handle, "control"))
         self.selector.register(bus.ready_fd, selectors.EVENT_READ, (handle, "frames"))
-        self.selector.register(handle.process.sentinel, selectors.EVENT_READ, (handle, "exit"))
+        self.selector.register(process.sentinel, selectors.EVENT_READ, (handle, "exit"))
         self.listener.on_state(handle)
 
     # -- what the host asks of workers (the messenger does the talking) -----------------
@@ -288,50 +271,32 @@ class Supervisor:
                     with contextlib.suppress(ProtocolError):
                         self.messenger.handle_message(handle, message, now)
             handle.channel.close()
-            handle.channel = None
-        handle.cpu_past += handle.cpu_seconds
-        handle.cpu_seconds = 0.0
-        handle.cpu_final = False
         # Children a plugin left behind die with it, also those that left its group.
         self.enforcer.kill_leftovers(handle, process.pid)
         process.close()
-        handle.process = None
         if handle.bus is not None:
             handle.bus.close()
-            handle.bus = None
-        handle.frame = None
-        handle.strip = None
-        handle.active_mode = None
-        handle.busy = []
-        handle.rss = 0
-        handle.processes = 0
-        handle.last_exit_status = exitcodes.describe(code)
-        handle.last_exit = handle.kill_reason or handle.last_exit_status
-        if handle.kill_reason is None and (
-            handle.state is WorkerState.STOPPING or (code == exitcodes.OK and handle.config is None)
+        requested = handle.end_run(exitcodes.describe(code))
+        if requested or (
+            handle.last_exit == handle.last_exit_status
+            and code == exitcodes.OK
+            and handle.config is None
         ):
-            handle.change_state(WorkerState.EXITED, now)
-        elif handle.state is WorkerState.STOPPING:
+            # STOPPING/TERMINATING/KILLING -> EXITED: it ended as asked (however hard);
+            # STARTING -> EXITED: it declined to start when told its config is invalid.
             handle.change_state(WorkerState.EXITED, now)
         else:
             log.warning("plugin instance %r %s", handle.instance_id, handle.last_exit)
-            handle.last_failure = handle.last_exit
-            handle.last_failure_at = time.time()
             self._failed(handle, now, boot=code in exitcodes.BOOT_FAILURES)
-        handle.kill_reason = None
-        handle.term_at = None
         self.listener.on_state(handle)
 
     def _failed(self, handle: WorkerHandle, now: float, *, boot: bool) -> None:
-        if handle.started_at and self.policy.was_stable(handle.started_at, now) and not boot:
-            handle.consecutive_failures = 0
-        handle.consecutive_failures += 1
-        handle.failure_times.append(now)
-        del handle.failure_times[:-50]
+        """Count a failed run; back off, or quarantine one that keeps failing."""
+        stable = bool(handle.started_at) and self.policy.was_stable(handle.started_at, now)
+        handle.record_failure(now, time.time(), stable=stable and not boot)
         if self.policy.should_quarantine(handle.failure_times, now):
-            handle.change_state(WorkerState.QUARANTINED, now)
-            handle.quarantined_at = now
-            handle.quarantined_wall = time.time()
+            # * -> QUARANTINED
+            handle.quarantine(now, time.time())
             log.error(
                 "plugin instance %r quarantined after %d failures within %g s (last: %s); "
                 "it stays stopped until retried",
@@ -341,11 +306,12 @@ class Supervisor:
                 handle.last_exit,
             )
             return
-        handle.restart_at = now + self.policy.delay(handle.consecutive_failures)
-        handle.change_state(WorkerState.BACKOFF, now)
+        # * -> BACKOFF
+        handle.back_off(now + self.policy.delay(handle.consecutive_failures), now)
 
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
+        self._next_tick = now + TICK
         self.retiring = [h for h in self.retiring if h.process is not None]
         for instance_id in list(self.pending):
             if not self._retiring(instance_id):
@@ -356,7 +322,7 @@ class Supervisor:
         for handle in self.handles.values():
             if handle.state is WorkerState.BACKOFF and handle.restart_at is not None:
                 if now >= handle.restart_at:
-                    handle.restart_at = None
+                    # BACKOFF -> STARTING
                     handle.restarts += 1
                     self.start(handle, now)
             elif handle.process is not None:
@@ -369,40 +335,51 @@ class Supervisor:
             if summary is not None:
                 logging.getLogger(f"ledhost.plugin.{instance_id}").warning("%s", summary)
 
-    def run_once(self, timeout: float) -> None:
-        """One pass of the loop: wait up to ``timeout`` for worker events, handle them,
-        then the housekeeping of :meth:`tick` (supervisor's ``options.test`` break).
+    def run_once(
+        self,
+        timeout: float,
+        now: float | None = None,
+        other: Callable[[selectors.SelectorKey], None] | None = None,
+    ) -> None:
+        """One pass of the loop: wait, dispatch, and the housekeeping when it is due.
 
-        The host runs its own loop over the shared selector, because it also waits for
-        frame pushes and signals; tests and tools that drive workers without a display
-        step this one.
+        The host's loop and the tests both drive this (supervisor's ``options.test``
+        break). The selector is the host's one selector: fds that are not a worker's go
+        to ``other`` (the host's signal pipe).
+
+        :param timeout: seconds to wait for events at the most; the caller includes
+            :meth:`next_wakeup` in it.
+        :param now: the monotonic time to handle events and deadlines at; ``None``: the
+            clock, read after the wait. A test may pass its own to step deadlines.
+        :param other: called with each ready key this supervisor did not register.
         """
         for key, events in self.selector.select(max(0.0, timeout)):
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
-                self.dispatch(key, time.monotonic(), events)
-        self.tick(time.monotonic())
+                self.dispatch(key, time.monotonic() if now is None else now, events)
+            elif other is not None:
+                other(key)
+        now = time.monotonic() if now is None else now
+        if now >= self.next_wakeup():
+            self.tick(now)
+
+    def next_wakeup(self) -> float:
+        """When :meth:`run_once` next has housekeeping to do (monotonic)."""
+        deadline = self.next_deadline()
+        return self._next_tick if deadline is None else min(self._next_tick, deadline)
 
     def next_deadline(self) -> float | None:
-        """The next moment :meth:`tick` has work: a restart, or a deadline that may pass.
+        """The next moment :meth:`tick` has work: a restart, or a rung of the stop ladder.
 
         The host loop wakes then instead of at its regular tick, so a due restart or a
         silent worker's heartbeat timeout is handled on time.
         """
-        rules = self.rules
         times: list[float] = []
         for h in [*self.handles.values(), *self.retiring]:
             if h.restart_at is not None:
                 times.append(h.restart_at)
-            if h.process is None:
-                continue
-            if h.term_at is not None:
-                times.append(h.term_at + rules.stop_timeout)
-            elif h.stop_requested_at is not None:
-                times.append(h.stop_requested_at + rules.stop_timeout)
-            elif h.state is WorkerState.STARTING:
-                times.append(h.started_at + rules.setup_timeout)
-            elif h.state is WorkerState.RUNNING and h.kill_reason is None:
-                times.append(h.last_heartbeat + rules.heartbeat_timeout)
+            deadline = deadline_of(h, self.rules)
+            if deadline is not None:
+                times.append(deadline)
         return min(times) if times else None
 
     def retry(self, handle: WorkerHandle, now: float) -> None:
@@ -418,10 +395,7 @@ class Supervisor:
                 f"plugin instance {handle.instance_id!r} is {handle.state.value}; "
                 "only a stopped, exited, backing-off or quarantined instance can be retried"
             )
-        handle.failure_times.clear()
-        handle.consecutive_failures = 0
-        handle.quarantined_at = handle.quarantined_wall = None
-        handle.restart_at = None
+        handle.forget_failures()
         log.info("plugin instance %r: retry requested", handle.instance_id)
         self.start(handle, now)
 
@@ -450,9 +424,7 @@ class Supervisor:
                 handle.change_state(WorkerState.STOPPED, now)
             return
         self.messenger.send(handle, protocol.Stop())
-        if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
-            handle.change_state(WorkerState.STOPPING, now)
-        handle.stop_requested_at = now
+        handle.request_stop(now)  # STARTING/RUNNING -> STOPPING
         self.retiring.append(handle)
 
     def stop_all(self, graceful_timeout: float | None = None) -> None:
@@ -468,11 +440,12 @@ class Supervisor:
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
                 self.messenger.send(handle, protocol.Stop())
-                handle.change_state(WorkerState.STOPPING, now)
-                handle.stop_requested_at = now
+                handle.request_stop(now)  # STARTING/RUNNING -> STOPPING
+            elif handle.process is not None:
+                handle.stop_requested = True  # already on a rung: its end is a stop too
             elif handle.state is WorkerState.BACKOFF:
                 handle.restart_at = None
-                handle.change_state(WorkerState.STOPPED, now)
+                handle.change_state(WorkerState.STOPPED, now)  # BACKOFF -> STOPPED
         deadline = now + graceful_timeout
         everyone = [*self.handles.values(), *self.retiring]
         while any(h.process is not None for h in everyone):
@@ -489,11 +462,9 @@ class Supervisor:
                     handle.instance_id,
                     graceful_timeout,
                 )
-                if handle.state is not WorkerState.STOPPING:
-                    handle.change_state(WorkerState.STOPPING, time.monotonic())
-                proctree.kill_tree(
-                    handle.process.pid, known=handle.tree, start_time=handle.pid_start
-                )
+                handle.stop_requested = True
+                # * -> KILLING: the shutdown's last rung
+                self.enforcer.kill(handle, "did not stop in time", time.monotonic())
         end = time.monotonic() + 2.0
         while any(h.process is not None for h in everyone) and time.monotonic() < end:
             for handle in everyone:

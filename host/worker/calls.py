@@ -58,6 +58,10 @@ class HookCaller:
         self.busy: dict[str, tuple[str, float]] = {}
         #: Deadlines of hook calls, from the host's ``start`` (``None`` before it).
         self.deadlines: protocol.Deadlines | None = None
+        #: Set when a call begins, so the heartbeat, asleep until its next beat, wakes to
+        #: time the new call's deadline (with beats far apart it would otherwise learn of
+        #: a hung call only at its next regular beat).
+        self.call_began = threading.Event()
 
     def implements(self, hook: str) -> bool:
         """Whether the plugin implements ``hook`` at all."""
@@ -67,6 +71,7 @@ class HookCaller:
     def running(self, role: str, hook: str) -> Iterator[None]:
         """Record that ``role``'s thread is in ``hook`` for as long as the block runs."""
         self.busy[role] = (hook, time.monotonic())
+        self.call_began.set()
         try:
             yield
         finally:
@@ -110,6 +115,7 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.calls.call_began.set()
 
     def _run(self) -> None:
         """Beat every interval, and at once when a call passes its deadline.
@@ -146,4 +152,5 @@ class Heartbeat:
                     return
                 next_beat = now + self.interval
                 wake = min(wake, next_beat)
-            self._stopping.wait(max(0.005, wake - time.monotonic()))
+            self.calls.call_began.wait(max(0.005, wake - time.monotonic()))
+            self.calls.call_began.clear()
