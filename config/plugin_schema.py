@@ -196,23 +196,44 @@ def check_schema(schema: object, *, plugin_id: str) -> None:
         raise PluginSchemaError(issues)
 
 
+#: Keywords whose subschemas' ``properties`` count as declared at the same level.
+_COMPOSED = ("allOf", "anyOf", "oneOf")
+#: Keywords by which a schema says what to do with keys it does not declare.
+_OPEN = frozenset({"additionalProperties", "patternProperties", "unevaluatedProperties"})
+
+
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` refusing unknown top-level options, unless it says what to do with them.
 
     JSON Schema accepts any extra key by default, so a misspelt option (``mesage``) would
     be ignored without a word. An option that is not declared is reported instead, with
     a did-you-mean; a plugin that takes free-form keys says so with
-    ``additionalProperties`` or ``patternProperties``.
+    ``additionalProperties``, ``patternProperties`` or ``unevaluatedProperties``.
+    ``unevaluatedProperties`` (not ``additionalProperties``) closes it, because it also
+    sees the options declared through ``allOf`` or a ``$ref``.
     """
-    if "properties" not in schema or {"additionalProperties", "patternProperties"} & set(schema):
+    if _OPEN & set(schema) or not _declared(schema, schema):
         return schema
-    return {**schema, "additionalProperties": False}
+    return {**schema, "unevaluatedProperties": False}
 
 
-def _unknown_keys(error: Any) -> list[str]:
-    """The keys an ``additionalProperties`` error complains about."""
+def _declared(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int = 0) -> set[str]:
+    """Every option name ``schema`` declares at its top level, through ``$ref``, ``allOf``,
+    ``anyOf`` and ``oneOf`` too."""
+    schema = _deref(schema, root)
+    names = set(schema.get("properties") or {})
+    if depth < 16:
+        for keyword in _COMPOSED:
+            for sub in schema.get(keyword) or ():
+                if isinstance(sub, Mapping):
+                    names |= _declared(sub, root, depth + 1)
+    return names
+
+
+def _unknown_keys(error: Any, root: Mapping[str, Any]) -> list[str]:
+    """The keys an ``unevaluatedProperties`` or ``additionalProperties`` error is about."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    known = schema.get("properties", {})
+    known = _declared(schema, root)
     patterns = schema.get("patternProperties", {})
     return [
         key
@@ -365,9 +386,11 @@ def validate_plugin_config(
     )
     for error in validator.iter_errors(result):
         path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            names = list(error.schema.get("properties", {}))
-            for key in _unknown_keys(error):
+        if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(
+            error.instance, dict
+        ):
+            names = sorted(_declared(error.schema, plain_schema))
+            for key in _unknown_keys(error, plain_schema):
                 key_path = f"{where}.{format_key((*path, key))}"
                 message = f"unknown option {key!r}{suggest(key, names)}"
                 issues.append(

@@ -21,8 +21,6 @@ against it, as the host would do.
 
 from __future__ import annotations
 
-import copy
-import importlib
 import tempfile
 import time
 from collections.abc import Mapping
@@ -47,6 +45,7 @@ __all__ = [
     "PluginRunner",
     "RecordingRequests",
     "default_config",
+    "validated_config",
     "render",
 ]
 
@@ -100,48 +99,43 @@ def default_config(
 ) -> dict[str, Any]:
     """Return ``config`` with every ``default`` of ``schema`` filled in where a key is absent.
 
-    Follows ``properties`` into nested objects, like the host's config loader; values
-    given in ``config`` always win.
+    The host's own function (``config.plugin_schema.fill_defaults``): ``properties``
+    into nested objects, array ``items``, ``allOf`` and local ``$ref``; values given in
+    ``config`` always win, so a plugin's tests see exactly the config its worker gets.
 
     .. versionadded:: 0.1
     """
-    result: dict[str, Any] = copy.deepcopy(dict(config or {}))
-    if not schema:
-        return result
-    properties = schema.get("properties")
-    if not isinstance(properties, Mapping):
-        return result
-    for key, sub in properties.items():
-        if not isinstance(sub, Mapping):
-            continue
-        if key not in result:
-            if "default" in sub:
-                result[key] = copy.deepcopy(sub["default"])
-            elif isinstance(sub.get("properties"), Mapping):
-                nested = default_config(sub)
-                if nested:
-                    result[key] = nested
-        elif isinstance(result[key], Mapping) and isinstance(sub.get("properties"), Mapping):
-            result[key] = default_config(sub, result[key])
-    return result
+    # sdk.testing is a development harness, run where the whole ledhost distribution is
+    # installed; the one module of the SDK that reaches into ``config``, so the host's
+    # rules are the only ones (plugin code never imports this module at run time).
+    from config.plugin_schema import fill_defaults
+
+    return fill_defaults(schema or {}, dict(config or {}))
 
 
-def _validate(schema: Mapping[str, Any] | None, config: Mapping[str, Any]) -> None:
-    """Check the schema and the config as the host will, so mistakes show up in tests."""
-    if not schema:
-        return
-    # Imported by name: jsonschema ships no type hints, and sdk is type-checked strictly.
-    jsonschema = importlib.import_module("jsonschema")
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    errors = sorted(
-        validator_class(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+def validated_config(
+    schema: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    *,
+    plugin_id: str = "plugin",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate and fill ``config`` and ``secrets`` exactly as the host does for a worker.
+
+    :returns: ``(options, secrets)`` as the worker's ``context.config`` and
+        ``context.secrets`` would hold them: a key the schema marks ``writeOnly`` is a
+        secret, moved out of the options.
+    :raises ValueError: every problem, one ``plugins.<id>.<key>: ...`` line each (the
+        host's ``ConfigError``).
+
+    .. versionadded:: 0.1
+    """
+    from config.plugin_schema import validate_plugin_config
+
+    result = validate_plugin_config(
+        schema, dict(config or {}), dict(secrets or {}), where=f"plugins.{plugin_id}"
     )
-    if errors:
-        lines = [
-            f"  {'.'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors
-        ]
-        raise ValueError("config does not match the plugin's config_schema:\n" + "\n".join(lines))
+    return dict(result.options), dict(result.secrets)
 
 
 class PluginRunner:
@@ -168,6 +162,7 @@ class PluginRunner:
         self.pm.add_hookspecs(hookspecs)
         name = plugin_id or str(getattr(plugin, "__name__", "plugin")).rpartition(".")[2]
         self.pm.register(plugin, name=name)
+        self.name = name
         # Misspelled hooks fail here, as they fail the worker's boot.
         self.pm.check_pending()
         #: Registered modes by name.
@@ -178,8 +173,7 @@ class PluginRunner:
         self.schema: dict[str, Any] | None = self.pm.hook.config_schema()
         #: What the plugin asked the host for.
         self.requests = RecordingRequests()
-        filled = default_config(self.schema, config)
-        _validate(self.schema, filled)
+        filled, own_secrets = validated_config(self.schema, config, secrets, plugin_id=name)
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="ledhost-plugin-")
@@ -191,7 +185,7 @@ class PluginRunner:
             width=self.width,
             height=self.height,
             config=filled,
-            secrets=MappingProxyType(dict(secrets or {})),
+            secrets=MappingProxyType(own_secrets),
             data_dir=data_dir,
             requests_to_host=self.requests,
         )
@@ -229,9 +223,11 @@ class PluginRunner:
 
     def configure(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
         """Give the plugin a new config (defaults filled in, validated) via ``configure``."""
-        filled = default_config(self.schema, config)
-        _validate(self.schema, filled)
+        filled, own_secrets = validated_config(
+            self.schema, config, dict(self.context.secrets), plugin_id=self.name
+        )
         self.context.config = filled
+        self.context.secrets = MappingProxyType(own_secrets)
         self.pm.hook.configure(context=self.context, config=filled)
         return filled
 

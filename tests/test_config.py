@@ -1006,3 +1006,22 @@ def test_a_schema_that_says_so_takes_free_form_options(extra: dict[str, Any]) ->
     schema = {"type": "object", "properties": {"a": {"type": "integer", "default": 1}}, **extra}
     result = config.validate_plugin_options(schema, {"x-b": 2}, where="plugins.p")
     assert result == {"a": 1, "x-b": 2}
+
+
+def test_options_declared_through_allof_or_ref_are_known_and_misspellings_still_caught() -> None:
+    """Verify the unknown-option check sees what allOf and $ref declare (it used to close
+    the schema with additionalProperties, which refused a default it had just filled)."""
+    schema = {
+        "type": "object",
+        "$defs": {"base": {"properties": {"speed": {"type": "number", "default": 30}}}},
+        "properties": {"message": {"type": "string", "default": ""}},
+        "allOf": [{"$ref": "#/$defs/base"}, {"properties": {"font": {"default": "6x10"}}}],
+    }
+    assert config.validate_plugin_options(schema, {}, where="plugins.t") == {
+        "message": "",
+        "speed": 30,
+        "font": "6x10",
+    }
+    with pytest.raises(ConfigError) as info:
+        config.validate_plugin_options(schema, {"sped": 3}, where="plugins.t")
+    assert "plugins.t.sped: unknown option 'sped' (did you mean 'speed'?)" in str(info.value)

@@ -73,7 +73,7 @@ def test_text_messages_replace_the_message_and_empty_ones_are_skipped() -> None:
 
 
 def test_text_bad_message_colour_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"messages\.0\.color"):
+    with pytest.raises(ValueError, match=r"plugins\.text\.messages\[0\]\.color: "):
         PluginRunner(text, config={"messages": [{"text": "x", "color": "red"}]})
     with pytest.raises(ValueError, match="messages"):
         PluginRunner(text, config={"messages": ["just a string"]})
