@@ -33,7 +33,7 @@ from host.display.ticker_show import TickerShow
 from host.errors import HostError
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
-from host.planning import checked_rules, matrix_options, plan_instances
+from host.planning import checked_rules, matrix_options, plan_instances, rules_from_config
 from host.reconfigure import Reconfigurer
 from host.schedule.lineup import Lineup
 from host.schedule.rotation import Decision, Scheduler, Slot
@@ -41,7 +41,6 @@ from host.schedule.timetable import Timetable
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
-from host.supervise.rules import rules_from_config
 from host.supervise.spawner import Undertaker, make_launcher, process_cpu_seconds
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor

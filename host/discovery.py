@@ -36,6 +36,10 @@ class PluginSpec:
     python: str = sys.executable
     #: Extra ``sys.path`` entries the worker needs to import it.
     paths: tuple[str, ...] = ()
+    #: The folder holding the distribution's metadata (a ``sys.path`` entry): with
+    #: :attr:`distribution`, names exactly the distribution the worker must load, when
+    #: several offer the same plugin id.
+    location: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -46,6 +50,7 @@ class PluginSpec:
             "source": self.source,
             "python": self.python,
             "paths": list(self.paths),
+            "location": self.location,
         }
 
 
@@ -81,6 +86,7 @@ def discover(extra_paths: Iterable[str] = (), *, environment: bool = True) -> di
                     dist.version,
                     "builtin" if is_builtin else source,
                     extra if source == "path" else (),
+                    str(dist.locate_file("")),
                 )
                 if spec is None:
                     continue
@@ -105,6 +111,7 @@ def _make_spec(
     version: str,
     source: str,
     paths: tuple[str, ...],
+    location: str,
 ) -> PluginSpec | None:
     if not is_valid_id(ep.name):  # ids name folders, processes and URL segments
         log.warning(
@@ -113,7 +120,7 @@ def _make_spec(
             dist,
         )
         return None
-    return PluginSpec(ep.name, ep.value, dist, version, source, sys.executable, paths)
+    return PluginSpec(ep.name, ep.value, dist, version, source, sys.executable, paths, location)
 
 
 def _normalise(name: str) -> str:

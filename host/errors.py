@@ -1,7 +1,10 @@
 """Errors of the host package.
 
 A plugin's failure is never one of these reaching the top: plugin problems are recorded on
-its worker handle and shown to the user, and the host goes on (STYLE.md rule 16).
+its worker handle and shown to the user, and the host goes on (STYLE.md rule 16). There is
+no ``HaltHost`` (gunicorn's ``HaltServer``): nothing a plugin does may halt the host, and
+the host's own fatal problems are :class:`HostError`, which the CLI reports in one line
+with a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -17,16 +20,3 @@ class ProtocolError(Exception):
 
 class FrameError(ProtocolError):
     """A frame whose header does not match the display (wrong size, type or slot)."""
-
-
-class HaltHost(BaseException):
-    """Stop the host now; a ``BaseException`` so no ``except Exception`` can swallow it.
-
-    :param reason: one line for the log and the user.
-    :param exit_status: the process exit status.
-    """
-
-    def __init__(self, reason: str, exit_status: int = 1) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.exit_status = exit_status

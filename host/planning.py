@@ -9,14 +9,17 @@ can run workers.
 from __future__ import annotations
 
 import logging
+import os
+import pwd
 from dataclasses import replace
 from typing import Any
 
-from config import HostConfig, is_valid_id
+from config import HostConfig, WorkersConfig, is_valid_id
 from host.discovery import PluginSpec
 from host.errors import HostError
 from host.supervise.handle import WorkerHandle
-from host.supervise.rules import MIB, WorkerRules, rules_from_config
+from host.supervise.restart_policy import RestartPolicy
+from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import check_runs_as
 
 log = logging.getLogger("ledhost.host")
@@ -136,4 +139,56 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
     return replace(rules, uid=None, gid=None, user=None)
 
 
-__all__ = ["checked_rules", "make_handle", "matrix_options", "plan_instances"]
+def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
+    """Turn ``[workers]`` into :class:`WorkerRules`, resolving the worker user.
+
+    :param euid: the host's effective uid (tests pass it); ``None`` asks the OS.
+    :raises ValueError: naming the user when ``workers.user`` does not exist.
+    """
+    euid = os.geteuid() if euid is None else euid
+    uid = gid = None
+    user = None
+    if euid == 0 and workers.user:
+        entry = _resolve_user(workers.user)
+        uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
+    return WorkerRules(
+        memory_limit=workers.memory_limit_mb * MIB,
+        max_processes=workers.max_processes,
+        max_open_files=workers.max_open_files,
+        nice=workers.nice,
+        render_timeout=workers.render_timeout,
+        refresh_timeout=workers.refresh_timeout,
+        setup_timeout=workers.setup_timeout,
+        heartbeat_timeout=workers.heartbeat_timeout,
+        stop_timeout=workers.stop_timeout,
+        uid=uid,
+        gid=gid,
+        user=user,
+        policy=RestartPolicy(
+            start_secs=workers.stable_after,
+            base_delay=workers.restart_delay,
+            max_delay=max(workers.restart_max_delay, workers.restart_delay),
+            max_failures=workers.quarantine_after,
+            window=workers.quarantine_window,
+        ),
+    )
+
+
+def _resolve_user(name: str) -> pwd.struct_passwd:
+    candidates = ["ledhost", "nobody"] if name == "auto" else [name]
+    for candidate in candidates:
+        try:
+            entry = pwd.getpwnam(candidate)
+        except KeyError:
+            continue
+        if entry.pw_uid == 0:
+            raise ValueError(f"workers.user {candidate!r} is root; workers must not run as root")
+        return entry
+    raise ValueError(
+        f"workers.user {name!r}: no such user"
+        + (" (looked for 'ledhost' and 'nobody')" if name == "auto" else "")
+        + "; create it or name another unprivileged user"
+    )
+
+
+__all__ = ["checked_rules", "make_handle", "matrix_options", "plan_instances", "rules_from_config"]

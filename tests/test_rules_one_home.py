@@ -161,3 +161,26 @@ def test_sdk_testing_gives_a_plugin_the_config_its_worker_gets(
         in_tests = {"config": dict(runner.config), "secrets": sorted(runner.context.secrets)}
     assert in_tests == in_worker
     assert in_worker["config"]["place"]["lat"] == 51.5 and in_worker["config"]["font"]
+
+
+def test_worker_rules_default_to_the_workers_settings() -> None:
+    """Verify the [workers] defaults are declared once, in the settings table."""
+    from config.settings import SETTINGS
+
+    table = {s.name: s.default for s in SETTINGS if s.section == "workers"}
+    built = rules.WorkerRules()
+    assert built.memory_limit == table["memory_limit_mb"] * rules.MIB
+    for name in ("max_processes", "max_open_files", "nice", "render_timeout"):
+        assert getattr(built, name) == table[name], name
+    for name in ("refresh_timeout", "setup_timeout", "heartbeat_timeout", "stop_timeout"):
+        assert getattr(built, name) == table[name], name
+    policy = built.policy
+    assert (policy.start_secs, policy.base_delay, policy.max_delay) == (
+        table["stable_after"],
+        table["restart_delay"],
+        table["restart_max_delay"],
+    )
+    assert (policy.max_failures, policy.window) == (
+        table["quarantine_after"],
+        table["quarantine_window"],
+    )

@@ -9,9 +9,10 @@ import pytest
 
 from config import load_config
 from host.discovery import PluginSpec
+from host.planning import rules_from_config
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
-from host.supervise.rules import MIB, WorkerRules, over_limit, overdue, rules_from_config
+from host.supervise.rules import MIB, WorkerRules, over_limit, overdue
 from host.supervise.states import WorkerState
 
 S = WorkerState

@@ -70,6 +70,8 @@ def describe_plugins(
             height=1,
             slots=1,
             paths=spec.paths,
+            distribution=spec.distribution,
+            location=spec.location,
             describe=True,
             **rules.containment(),
         )

@@ -31,6 +31,11 @@ class WorkerArgs(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     slots: Annotated[int, msgspec.Meta(ge=1, le=16)] = 3
     #: Extra ``sys.path`` entries (a plugin environment's site-packages, test plugins).
     paths: tuple[str, ...] = ()
+    #: The distribution discovery chose for ``plugin_id``, and the folder holding its
+    #: metadata: the worker loads that one, whatever else offers the same id ("": the
+    #: first found on ``sys.path``, for tools that start a worker by id alone).
+    distribution: str = ""
+    location: str = ""
     #: Only report hello (modes, schema) and exit: ``ledhost plugins`` uses this.
     describe: bool = False
     #: Log every hook call (the ``LEDHOST_TRACE_PLUGINS`` switch).

@@ -74,6 +74,8 @@ class WorkerHandle:
     schema: dict[str, Any] | None = None
     hooks: list[str] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    #: ``{"name", "version"}`` of the distribution the worker loaded the plugin from.
+    loaded_from: dict[str, str] | None = None
     action_seq: int = 0
     action_results: dict[int, dict[str, Any]] = field(default_factory=dict)
     content: dict[str, bool] = field(default_factory=dict)

@@ -342,6 +342,9 @@ class Messenger:
         handle.refreshes = 0
         handle.actions = [msgspec.structs.asdict(a) for a in message.actions]
         handle.schema = message.schema
+        handle.loaded_from = (
+            None if message.distribution is None else msgspec.structs.asdict(message.distribution)
+        )
         try:
             validated = self.check(handle, handle.options)
         except ConfigError as exc:

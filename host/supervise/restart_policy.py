@@ -10,6 +10,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Final
+
+from config.settings import SETTINGS
+
+#: The ``[workers]`` settings' defaults by name: the one home of every default below and
+#: of :class:`~host.supervise.rules.WorkerRules`' (a constant table, no I/O).
+DEFAULTS: Final[dict[str, Any]] = {s.name: s.default for s in SETTINGS if s.section == "workers"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,16 +24,16 @@ class RestartPolicy:
     """The knobs; defaults suit a sign that must keep going for years."""
 
     #: Seconds up before a worker counts as stable, which resets the backoff.
-    start_secs: float = 10.0
+    start_secs: float = DEFAULTS["stable_after"]
     #: First delay before a restart, in seconds.
-    base_delay: float = 0.5
+    base_delay: float = DEFAULTS["restart_delay"]
     #: Longest delay between restarts.
-    max_delay: float = 60.0
+    max_delay: float = DEFAULTS["restart_max_delay"]
     #: Jitter as a fraction of the delay (0.1 = up to +10%).
     jitter: float = 0.1
     #: Failures inside ``window`` seconds that lead to quarantine.
-    max_failures: int = 5
-    window: float = 300.0
+    max_failures: int = DEFAULTS["quarantine_after"]
+    window: float = DEFAULTS["quarantine_window"]
 
     def delay(self, consecutive_failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before restart number ``consecutive_failures`` (from 1)."""

@@ -18,17 +18,14 @@ Hang detection has three layers, because a plugin can hang in three ways:
 
 from __future__ import annotations
 
-import os
-import pwd
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from host.ipc.protocol import REFRESH_HOOKS
-from host.supervise.restart_policy import RestartPolicy
+from host.supervise.restart_policy import DEFAULTS, RestartPolicy
 from host.supervise.states import WorkerState
 
 if TYPE_CHECKING:
-    from config import WorkersConfig
     from host.supervise.handle import WorkerHandle
 
 MIB: Final = 1024 * 1024
@@ -38,15 +35,16 @@ MIB: Final = 1024 * 1024
 class WorkerRules:
     """Limits, deadlines and restart policy for every worker of one host."""
 
-    memory_limit: int = 256 * MIB
-    max_processes: int = 32
-    max_open_files: int = 256
-    nice: int = 5
-    render_timeout: float = 5.0
-    refresh_timeout: float = 120.0
-    setup_timeout: float = 30.0
-    heartbeat_timeout: float = 10.0
-    stop_timeout: float = 3.0
+    # The defaults are the [workers] settings' own (config.settings, their one home).
+    memory_limit: int = DEFAULTS["memory_limit_mb"] * MIB
+    max_processes: int = DEFAULTS["max_processes"]
+    max_open_files: int = DEFAULTS["max_open_files"]
+    nice: int = DEFAULTS["nice"]
+    render_timeout: float = DEFAULTS["render_timeout"]
+    refresh_timeout: float = DEFAULTS["refresh_timeout"]
+    setup_timeout: float = DEFAULTS["setup_timeout"]
+    heartbeat_timeout: float = DEFAULTS["heartbeat_timeout"]
+    stop_timeout: float = DEFAULTS["stop_timeout"]
     #: User and group workers switch to when the host is root; ``None`` keeps the host's.
     uid: int | None = None
     gid: int | None = None
@@ -79,58 +77,6 @@ class WorkerRules:
     def memory_limit_of(self, handle: WorkerHandle) -> int:
         """The instance's own limit if it set one, else the host-wide one."""
         return handle.memory_limit or self.memory_limit
-
-
-def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
-    """Turn ``[workers]`` into :class:`WorkerRules`, resolving the worker user.
-
-    :param euid: the host's effective uid (tests pass it); ``None`` asks the OS.
-    :raises ValueError: naming the user when ``workers.user`` does not exist.
-    """
-    euid = os.geteuid() if euid is None else euid
-    uid = gid = None
-    user = None
-    if euid == 0 and workers.user:
-        entry = _resolve_user(workers.user)
-        uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
-    return WorkerRules(
-        memory_limit=workers.memory_limit_mb * MIB,
-        max_processes=workers.max_processes,
-        max_open_files=workers.max_open_files,
-        nice=workers.nice,
-        render_timeout=workers.render_timeout,
-        refresh_timeout=workers.refresh_timeout,
-        setup_timeout=workers.setup_timeout,
-        heartbeat_timeout=workers.heartbeat_timeout,
-        stop_timeout=workers.stop_timeout,
-        uid=uid,
-        gid=gid,
-        user=user,
-        policy=RestartPolicy(
-            start_secs=workers.stable_after,
-            base_delay=workers.restart_delay,
-            max_delay=max(workers.restart_max_delay, workers.restart_delay),
-            max_failures=workers.quarantine_after,
-            window=workers.quarantine_window,
-        ),
-    )
-
-
-def _resolve_user(name: str) -> pwd.struct_passwd:
-    candidates = ["ledhost", "nobody"] if name == "auto" else [name]
-    for candidate in candidates:
-        try:
-            entry = pwd.getpwnam(candidate)
-        except KeyError:
-            continue
-        if entry.pw_uid == 0:
-            raise ValueError(f"workers.user {candidate!r} is root; workers must not run as root")
-        return entry
-    raise ValueError(
-        f"workers.user {name!r}: no such user"
-        + (" (looked for 'ledhost' and 'nobody')" if name == "auto" else "")
-        + "; create it or name another unprivileged user"
-    )
 
 
 def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:

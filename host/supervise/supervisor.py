@@ -159,6 +159,8 @@ class Supervisor:
             height=self.geometry.height,
             slots=self.geometry.slots,
             paths=handle.spec.paths,
+            distribution=handle.spec.distribution,
+            location=handle.spec.location,
             trace=self.trace,
             **self.rules.containment(handle.memory_limit),
         )

@@ -7,7 +7,9 @@ carrying the exit status the host will see (see :mod:`host.ipc.exitcodes`).
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import re
 import threading
 import time
 from typing import Final
@@ -127,30 +129,77 @@ class StreamToLog:
         return False
 
 
-def load_plugin(pm: pluggy.PluginManager, plugin_id: str) -> None:
+def load_plugin(
+    pm: pluggy.PluginManager, plugin_id: str, distribution: str = "", location: str = ""
+) -> protocol.Distribution | None:
     """Register the one entry point named ``plugin_id`` and validate its hooks.
 
+    With ``distribution`` and ``location`` (what discovery chose), the entry point comes
+    from exactly that distribution: with ``sys.path`` order deciding, a worker could load
+    another distribution offering the same id than the one the host listed. Without them,
+    the first found on ``sys.path`` (pluggy's own loader).
+
+    :returns: the distribution loaded, as the hello reports it (``None`` if unknown).
     :raises BootError: not found, failed to import, or hooks that do not match the specs.
     """
     from sdk.hookspecs import ENTRY_POINT_GROUP
 
     try:
-        count = pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=plugin_id)
+        if distribution:
+            found = _chosen_entry_point(plugin_id, distribution, location)
+            pm.register(found[0].load(), name=plugin_id)
+            loaded: protocol.Distribution | None = found[1]
+        else:
+            count = pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=plugin_id)
+            if count == 0:
+                raise BootError(
+                    f"no entry point named {plugin_id!r} in group {ENTRY_POINT_GROUP!r}",
+                    exitcodes.IMPORT_FAILED,
+                )
+            loaded = distribution_of(pm)
+    except BootError:
+        raise
     except pluggy.PluginValidationError as exc:
         raise BootError(f"invalid hook implementation: {exc}", exitcodes.HOOKS_INVALID) from exc
     except Exception as exc:
         raise BootError(
             f"importing the plugin failed: {type(exc).__name__}: {exc}", exitcodes.IMPORT_FAILED
         ) from exc
-    if count == 0:
-        raise BootError(
-            f"no entry point named {plugin_id!r} in group {ENTRY_POINT_GROUP!r}",
-            exitcodes.IMPORT_FAILED,
-        )
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise BootError(f"unknown hook: {exc}", exitcodes.HOOKS_INVALID) from exc
+    return loaded
+
+
+def _chosen_entry_point(
+    plugin_id: str, distribution: str, location: str
+) -> tuple[importlib.metadata.EntryPoint, protocol.Distribution]:
+    """The ``plugin_id`` entry point of the distribution named, found at ``location``."""
+    from sdk.hookspecs import ENTRY_POINT_GROUP
+
+    wanted = _normalise(distribution)
+    dists = (
+        importlib.metadata.distributions(path=[location])
+        if location
+        else importlib.metadata.distributions()
+    )
+    for dist in dists:
+        if _normalise(dist.metadata["Name"] or "") != wanted:
+            continue
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP and ep.name == plugin_id:
+                name, version = str(dist.metadata["Name"]), str(dist.version)
+                return ep, protocol.Distribution(name=name[:200], version=version[:200])
+    raise BootError(
+        f"no entry point named {plugin_id!r} in group {ENTRY_POINT_GROUP!r} of "
+        f"{distribution} (at {location or 'sys.path'})",
+        exitcodes.IMPORT_FAILED,
+    )
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def make_plugin_manager() -> pluggy.PluginManager:

@@ -42,7 +42,6 @@ from host.worker.boot import (
     StreamToLog,
     collect_actions,
     collect_modes,
-    distribution_of,
     exception_text,
     load_plugin,
     make_plugin_manager,
@@ -125,7 +124,7 @@ class Worker:
         # Before any plugin code runs: a config variable may hold another plugin's secret.
         forget_config_environment()
         pm = self.calls.pm
-        load_plugin(pm, self.args.plugin_id)
+        loaded = load_plugin(pm, self.args.plugin_id, self.args.distribution, self.args.location)
         if self.args.trace:
             pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
         self.modes = _boot_call("register_modes", lambda: collect_modes(pm))
@@ -148,7 +147,7 @@ class Worker:
                     actions=[protocol.ActionInfo(a.name, a.title, a.params) for a in actions],
                     schema=schema,
                     hooks=hooks,
-                    distribution=distribution_of(pm),
+                    distribution=loaded,
                 )
             )
         except (TypeError, ValueError, ProtocolError) as exc:
