@@ -17,9 +17,6 @@ import os
 import selectors
 import signal
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from config import HostConfig
@@ -33,7 +30,13 @@ from host.display.ticker_show import TickerShow
 from host.errors import HostError
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
-from host.planning import checked_rules, matrix_options, plan_instances, rules_from_config
+from host.planning import (
+    RunOptions,
+    checked_rules,
+    matrix_options,
+    plan_instances,
+    rules_from_config,
+)
 from host.reconfigure import Reconfigurer
 from host.schedule.lineup import Lineup
 from host.schedule.rotation import Decision, Scheduler, Slot
@@ -52,32 +55,6 @@ MEMORY_SAMPLE = 0.5
 #: At start, how long the rotation waits for its first mode's worker before skipping it:
 #: workers boot in parallel, and the sign should open on the mode the user put first.
 STARTUP_GRACE = 3.0
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What the CLI (or a test) asks of one run, beyond the config file."""
-
-    duration: float | None = None
-    snapshot: Path | None = None
-    stats_json: Path | None = None
-    backend: str | None = None
-    #: Run exactly these instance ids, whatever the config enables (``--plugins``).
-    only: tuple[str, ...] | None = None
-    launcher: str = "zygote"
-    #: Folders with more plugin distributions (tests, development checkouts).
-    plugin_paths: tuple[str, ...] = ()
-    #: Look for plugins pip-installed into ledhost's environment.
-    environment_plugins: bool = True
-    trace_plugins: bool = False
-    #: Reload the config file when it changes and apply what can change live.
-    watch_config: bool = True
-    #: The environment and overrides the config was loaded with, to reload it the same
-    #: way (``None``: ``os.environ``; no overrides).
-    config_env: Mapping[str, str] | None = None
-    config_overrides: Mapping[str, Any] | None = None
-    #: More files the config is read from (the secrets file), watched as well.
-    config_files: tuple[Path, ...] = ()
 
 
 class Host:
@@ -177,42 +154,16 @@ class Host:
 
     def on_state(self, handle: WorkerHandle) -> None:
         if handle.process is None:
-            self.presenter.drop(handle)
-            mode = self.lineup.ticker.member_mode(handle)
-            if mode is not None:  # out of the band until its worker sends a strip again
-                self.lineup.ticker.stream.set_strip(f"{handle.instance_id}:{mode}", None)
-            for show in self.lineup.layouts.values():
-                show.drop(handle.instance_id)
+            self.lineup.forget(handle, self.presenter)
 
     def on_content(self, handle: WorkerHandle) -> None:
         pass  # read by the next decision
 
     def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
-        if self._shows(handle):
-            self.presenter.frame(handle, frame, time.monotonic())
-        elif self._current is not None and self._current.instance in self.lineup.layouts:
-            show = self.lineup.layouts[self._current.instance]
-            if show.mode_of(handle) == handle.active_mode and show.set_frame(handle, frame):
-                self.presenter.layout(show, time.monotonic())
+        self.lineup.deliver_frame(self._current, handle, frame, self.presenter, time.monotonic())
 
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
-        if self._shows(handle):
-            self.presenter.strip(handle, strip, time.monotonic())
-        elif self._current is not None and self._current.instance in self.lineup.layouts:
-            show = self.lineup.layouts[self._current.instance]
-            now = time.monotonic()
-            if show.mode_of(handle) == strip.mode and show.set_strip(handle, strip, now):
-                self.presenter.layout(show, now)
-        elif self._ticker_on() and self.lineup.ticker.member_mode(handle) == strip.mode:
-            self.lineup.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
-            source = self.presenter.source
-            if source is None or not isinstance(source[1], TickerSource):
-                self.presenter.ticker(
-                    TickerSource(self.lineup.ticker.stream, self.cfg.ticker.speed), time.monotonic()
-                )
-
-    def _ticker_on(self) -> bool:
-        return self._current is not None and TickerShow.is_ticker(self._current.instance)
+        self.lineup.deliver_strip(self._current, handle, strip, self.presenter, time.monotonic())
 
     def on_interrupt(
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
@@ -228,13 +179,6 @@ class Host:
         """A plugin asks to keep its mode on screen longer (capped by rotation.max_dwell)."""
         self.scheduler.extend(
             handle.instance_id, mode, seconds, time.monotonic(), self.cfg.rotation.max_dwell
-        )
-
-    def _shows(self, handle: WorkerHandle) -> bool:
-        return (
-            self._current is not None
-            and self._current.instance == handle.instance_id
-            and handle.active_mode == self._current.mode
         )
 
     # -- scheduling and pushing -----------------------------------------------------------
@@ -467,31 +411,14 @@ class Host:
             self.supervisor.enforcer.undertaker.close()
             self.supervisor.enforcer.undertaker = None
         cpu_before = own_cpu_seconds()
-        self._log_failures()
+        self.supervisor.log_failures()
         if self.backend is not None:
             self.backend.close()
         if self.options.stats_json is not None:
-            cpu = cpu_before + helpers_cpu + self._workers_cpu()
+            cpu = cpu_before + helpers_cpu + self.supervisor.workers_cpu()
             data = self.stats.to_dict(ended, cpu, self.status())
             data["display"] = self.display_status(ended)
             write_json(self.options.stats_json, data)
-
-    def _log_failures(self) -> None:
-        """One line per instance that failed during the run: what a headless user reads."""
-        for handle in self.supervisor.handles.values():
-            if handle.last_failure is None:
-                continue
-            log.warning(
-                "plugin instance %r failed %d time(s), %d restart(s)%s; last failure: %s",
-                handle.instance_id,
-                len(handle.failure_times),
-                handle.restarts,
-                ", quarantined" if handle.quarantined_at is not None else "",
-                handle.last_failure,
-            )
-
-    def _workers_cpu(self) -> float:
-        return sum(h.cpu_past + h.cpu_seconds for h in self.supervisor.handles.values())
 
     def _helpers_cpu(self) -> float:
         """CPU seconds of the zygote (forkserver) and the undertaker, ours too.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from config import HostConfig, WorkersConfig, is_valid_id
@@ -23,6 +25,32 @@ from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import check_runs_as
 
 log = logging.getLogger("ledhost.host")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the CLI (or a test) asks of one run, beyond the config file."""
+
+    duration: float | None = None
+    snapshot: Path | None = None
+    stats_json: Path | None = None
+    backend: str | None = None
+    #: Run exactly these instance ids, whatever the config enables (``--plugins``).
+    only: tuple[str, ...] | None = None
+    launcher: str = "zygote"
+    #: Folders with more plugin distributions (tests, development checkouts).
+    plugin_paths: tuple[str, ...] = ()
+    #: Look for plugins pip-installed into ledhost's environment.
+    environment_plugins: bool = True
+    trace_plugins: bool = False
+    #: Reload the config file when it changes and apply what can change live.
+    watch_config: bool = True
+    #: The environment and overrides the config was loaded with, to reload it the same
+    #: way (``None``: ``os.environ``; no overrides).
+    config_env: Mapping[str, str] | None = None
+    config_overrides: Mapping[str, Any] | None = None
+    #: More files the config is read from (the secrets file), watched as well.
+    config_files: tuple[Path, ...] = ()
 
 
 def matrix_options(cfg: HostConfig) -> dict[str, Any]:
@@ -191,4 +219,11 @@ def _resolve_user(name: str) -> pwd.struct_passwd:
     )
 
 
-__all__ = ["checked_rules", "make_handle", "matrix_options", "plan_instances", "rules_from_config"]
+__all__ = [
+    "RunOptions",
+    "checked_rules",
+    "make_handle",
+    "matrix_options",
+    "plan_instances",
+    "rules_from_config",
+]

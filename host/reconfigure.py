@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from config import ConfigError, ConfigIssue, HostConfig, PluginInstanceConfig, load_config
 from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
-from host.planning import make_handle, plan_instances
+from host.planning import RunOptions, make_handle, plan_instances
 from host.reload import ConfigWatcher
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
@@ -57,7 +57,7 @@ class LiveHost(Protocol):
     lineup: Lineup
 
     @property
-    def options(self) -> Any: ...  # host.app.RunOptions
+    def options(self) -> RunOptions: ...
     @property
     def supervisor(self) -> Supervisor: ...
     @property

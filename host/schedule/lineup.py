@@ -2,8 +2,9 @@
 
 Turns the configured rotation into scheduler slots -- plain modes, the ticker
 (``"@ticker"``) and layouts (``"@<name>"``) -- and answers what the host needs per slot:
-which plugin instances draw it, whether it can show, how the panel moves to it, and which
-workers must be (re)activated to draw it.
+which plugin instances draw it, whether it can show, how the panel moves to it, which
+workers must be (re)activated to draw it, and where a frame or strip a worker sends goes:
+to the presenter if its mode is on screen, into a layout's region, or into the ticker band.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from host.schedule.rotation import Slot
 from host.supervise.handle import WorkerHandle
 
 if TYPE_CHECKING:
+    from host.display.presenter import Presenter
+    from host.ipc.framebus import Frame
+    from host.ipc.strip import StripImage
     from host.schedule.timetable import Timetable
 
 #: ``activate(handle, mode, size, ticker)``: the supervisor's, for members of groups (see
@@ -129,3 +133,65 @@ class Lineup:
         except ValueError as exc:  # the config layer checked it; be safe anyway
             self.warn(f"{slot.key}: {exc}")
             return None
+
+    # -- where what workers send goes ------------------------------------------------------
+
+    @staticmethod
+    def _shows(current: Slot | None, handle: WorkerHandle) -> bool:
+        return (
+            current is not None
+            and current.instance == handle.instance_id
+            and handle.active_mode == current.mode
+        )
+
+    def deliver_frame(
+        self,
+        current: Slot | None,
+        handle: WorkerHandle,
+        frame: Frame,
+        presenter: Presenter,
+        now: float,
+    ) -> None:
+        """A frame arrived: on screen, or into the region of the layout on screen."""
+        if self._shows(current, handle):
+            presenter.frame(handle, frame, now)
+        elif current is not None and current.instance in self.layouts:
+            show = self.layouts[current.instance]
+            if show.mode_of(handle) == handle.active_mode and show.set_frame(handle, frame):
+                presenter.layout(show, now)
+
+    def deliver_strip(
+        self,
+        current: Slot | None,
+        handle: WorkerHandle,
+        strip: StripImage,
+        presenter: Presenter,
+        now: float,
+    ) -> None:
+        """A strip arrived: on screen, into a layout's region, or into the ticker band."""
+        from host.display.presenter import TickerSource
+
+        if self._shows(current, handle):
+            presenter.strip(handle, strip, now)
+        elif current is not None and current.instance in self.layouts:
+            show = self.layouts[current.instance]
+            if show.mode_of(handle) == strip.mode and show.set_strip(handle, strip, now):
+                presenter.layout(show, now)
+        elif (
+            current is not None
+            and TickerShow.is_ticker(current.instance)
+            and self.ticker.member_mode(handle) == strip.mode
+        ):
+            self.ticker.stream.set_strip(f"{handle.instance_id}:{strip.mode}", strip.pixels)
+            source = presenter.source
+            if source is None or not isinstance(source[1], TickerSource):
+                presenter.ticker(TickerSource(self.ticker.stream, self.cfg.ticker.speed), now)
+
+    def forget(self, handle: WorkerHandle, presenter: Presenter) -> None:
+        """``handle``'s worker is gone: nothing of it may be shown or read any more."""
+        presenter.drop(handle)
+        mode = self.ticker.member_mode(handle)
+        if mode is not None:  # out of the band until its worker sends a strip again
+            self.ticker.stream.set_strip(f"{handle.instance_id}:{mode}", None)
+        for show in self.layouts.values():
+            show.drop(handle.instance_id)

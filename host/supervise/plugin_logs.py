@@ -27,7 +27,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
-from typing import Final, TypedDict, final
+from typing import Any, Final, TypedDict, final
 
 from host.ipc import protocol
 from host.ipc.lograte import LogLimits, RateLimiter, truncate
@@ -214,6 +214,23 @@ class PluginLog:
             message.time,
             dropped=message.dropped,
         )
+
+    def status(self, tail: int = 20) -> dict[str, Any]:
+        """The ``logs`` counters and the ``recent_logs`` of an instance's status entry.
+
+        :param tail: how many of the newest records to include.
+        """
+        return {
+            "logs": dict(self.stats()),
+            "recent_logs": [
+                {
+                    "time": round(record.time, 3),
+                    "level": logging.getLevelName(record.level),
+                    "message": record.message,
+                }
+                for record in self.records(limit=tail)
+            ],
+        }
 
     def summarize(self, now: float, wall_now: float) -> str | None:
         """Report a flood that ended with no record after it.

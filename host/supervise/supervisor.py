@@ -474,24 +474,31 @@ class Supervisor:
             time.sleep(0.01)
         self.launcher.close()
 
+    def log_failures(self) -> None:
+        """One line per instance that failed during the run: what a headless user reads."""
+        for handle in self.handles.values():
+            if handle.last_failure is None:
+                continue
+            log.warning(
+                "plugin instance %r failed %d time(s), %d restart(s)%s; last failure: %s",
+                handle.instance_id,
+                len(handle.failure_times),
+                handle.restarts,
+                ", quarantined" if handle.quarantined_at is not None else "",
+                handle.last_failure,
+            )
+
+    def workers_cpu(self) -> float:
+        """CPU seconds of every instance's workers over the run, restarts included."""
+        return sum(h.cpu_past + h.cpu_seconds for h in self.handles.values())
+
     def status(self, *, log_tail: int = 20) -> dict[str, Any]:
         """Every instance's status, with its log counters and its last log records.
 
         :param log_tail: how many of the newest log records to include per instance.
         """
         now = time.monotonic()
-        result = {}
-        for iid, handle in self.handles.items():
-            entry = handle.status(now)
-            plugin_log = self.logs[iid]
-            entry["logs"] = dict(plugin_log.stats())
-            entry["recent_logs"] = [
-                {
-                    "time": round(record.time, 3),
-                    "level": logging.getLevelName(record.level),
-                    "message": record.message,
-                }
-                for record in plugin_log.records(limit=log_tail)
-            ]
-            result[iid] = entry
-        return result
+        return {
+            iid: {**handle.status(now), **self.logs[iid].status(log_tail)}
+            for iid, handle in self.handles.items()
+        }
