@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,63 +11,8 @@ import numpy as np
 import pytest
 
 import plugins_builtin.clock as clock
-from config import load_config
-from host.app import Host, RunOptions
 from sdk.testing import render
-from tests.conftest import TEST_PLUGINS
-
-
-class RecordingBackend:
-    """A backend that keeps every pushed frame (the panel cannot run here)."""
-
-    name = "recording"
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width = width
-        self.height = height
-        self.pushes: list[tuple[np.ndarray, float, float]] = []
-        self.closed = False
-
-    def push(self, frame: np.ndarray, at: float) -> None:
-        self.pushes.append((frame.copy(), at, time.time()))
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def _children() -> set[int]:
-    """Pids of our live child processes, except multiprocessing's resource tracker."""
-    me = os.getpid()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                raw = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        if int(fields[1]) == me and fields[0] != b"Z" and b"resource_tracker" not in cmdline:
-            found.add(int(entry))
-    return found
-
-
-def _run(
-    cfg_overrides: dict[str, Any], duration: float, tmp_path: Path, **options: Any
-) -> tuple[Host, RecordingBackend, dict[str, Any]]:
-    cfg = load_config(None, env={}, overrides=cfg_overrides)
-    backend = RecordingBackend(cfg.display.width, cfg.display.height)
-    stats_path = tmp_path / "stats.json"
-    host = Host(
-        cfg,
-        RunOptions(duration=duration, stats_json=stats_path, environment_plugins=False, **options),
-        backend=backend,
-    )
-    assert host.run() == 0
-    return host, backend, json.loads(stats_path.read_text())
+from tests.conftest import TEST_PLUGINS, children, run_host
 
 
 def _shown_between(stats: dict[str, Any], started: float, at: float) -> str:
@@ -82,7 +25,7 @@ def _shown_between(stats: dict[str, Any], started: float, at: float) -> str:
 
 def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name: str) -> None:
     """Verify the spine: both builtins in workers, rotation order, the clock is right."""
-    before = _children()
+    before = children()
     overrides = {
         "rotation": {
             "modes": [
@@ -91,7 +34,7 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
             ]
         },
     }
-    host, backend, stats = _run(overrides, 7.0, tmp_path, launcher=launcher_name)
+    host, backend, stats = run_host(overrides, 7.0, tmp_path, launcher=launcher_name)
 
     assert backend.closed
     assert backend.pushes, "nothing was pushed"
@@ -150,7 +93,7 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
         assert entry["frames"] >= 1 and entry["last_error"] is None
         with pytest.raises(ProcessLookupError):
             os.kill(entry["pid"], 0)
-    assert _children() <= before, "a worker or the zygote outlived the host"
+    assert children() <= before, "a worker or the zygote outlived the host"
 
 
 def test_wrong_sized_frame_is_refused_and_others_keep_displaying(tmp_path: Path) -> None:
@@ -164,7 +107,7 @@ def test_wrong_sized_frame_is_refused_and_others_keep_displaying(tmp_path: Path)
             ]
         },
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides,
         4.5,
         tmp_path,
@@ -195,7 +138,7 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
             "solid": {"fps": 20},
         },
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides,
         2.5,
         tmp_path,
@@ -220,7 +163,7 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
 def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
     overrides = {"plugins": {"text": {"speed": "fast"}}}
     # 4 s: a spawned worker on a loaded 2-core machine may take a second to boot.
-    _host, _backend, stats = _run(
+    _host, _backend, stats = run_host(
         overrides, 4.0, tmp_path, only=("clock", "text"), launcher="spawn"
     )
     text = stats["plugins"]["text"]
@@ -240,7 +183,7 @@ def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> Non
         },
         "rotation": {"modes": [{"mode": "solid:fill", "duration": 3.0}, "clock"]},
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides,
         # The clock's turn comes about 4.5 s in on a quiet machine; the slack is for a
         # loaded one. Only the order and the relative times below are asserted.
@@ -283,7 +226,7 @@ def test_unwritable_data_dir_stops_only_that_plugin(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "plugins").mkdir(parents=True)
     (data / "plugins" / "text").write_text("a file where the folder should be")
-    _host, _backend, stats = _run(
+    _host, _backend, stats = run_host(
         {"paths": {"data_dir": str(data)}}, 2.0, tmp_path, only=("clock", "text"), launcher="spawn"
     )
     text = stats["plugins"]["text"]

@@ -35,8 +35,7 @@ from host.app import Host, RunOptions
 from host.display.color import ColorSettings, build_luts
 from host.reload import ConfigWatcher
 from host.supervise.states import WorkerState
-from tests.conftest import TEST_PLUGINS
-from tests.test_host import RecordingBackend
+from tests.conftest import TEST_PLUGINS, RecordingBackend
 
 #: Longest one wait may take; a test run is capped at a few of these.
 WAIT = 20.0

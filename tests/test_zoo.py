@@ -33,8 +33,7 @@ import pytest
 from config import load_config
 from host.app import Host, RunOptions
 from host.supervise import proctree
-from tests.conftest import TEST_PLUGINS
-from tests.test_host import RecordingBackend, _children
+from tests.conftest import TEST_PLUGINS, RecordingBackend, children
 
 pytestmark = pytest.mark.slow
 
@@ -177,7 +176,7 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
 
     # Nothing any plugin started is left: workers, children, setsid'd grandchildren.
     assert _plugin_processes() == []
-    assert _children() == set()
+    assert children() == set()
 
     # The well-behaved plugins never failed.
     for iid in ("clock", "text"):
