@@ -213,6 +213,8 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
         # them later; the run ends once the rotation is back.
         try:
             eventually(lambda: backend.pushes, "the first frame")
+            interrupter = host.supervisor.handles["interrupter"]
+            eventually(lambda: interrupter.modes, "the interrupter to name its modes")
             host.pin("interrupter", "alert", seconds)
             eventually(lambda: ("interrupter:alert", "pin") in shown(), "the pin to show")
             if seconds is None:
