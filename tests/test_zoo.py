@@ -48,7 +48,9 @@ FPS = 60.0
 ZOO_WORKERS = {
     "render_timeout": 1.0,
     "refresh_timeout": 2.0,
-    "setup_timeout": 2.0,
+    # Sixteen workers booting at once on a loaded 2-core machine: a well-behaved setup
+    # took over 2 s there, so slowsetup (ten minutes) is caught with room to spare.
+    "setup_timeout": 6.0,
     "heartbeat_timeout": 2.0,
     "stop_timeout": 0.5,
     "restart_delay": 0.25,
