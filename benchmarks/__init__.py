@@ -36,5 +36,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "isolation": "benchmarks.isolation",
         "startup": "benchmarks.startup",
         "idle": "benchmarks.idle",
+        "panel": "benchmarks.panel",
     }
 )

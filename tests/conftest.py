@@ -1,9 +1,18 @@
-"""Shared fixtures: an isolated environment per test, test plugins, a worker harness."""
+"""Shared fixtures and helpers: an isolated environment per test, test plugins, a worker
+harness, a recording panel, a host run, the ``ledhost`` command, and :func:`eventually`.
+
+Test modules import shared helpers from here, never from each other, so a test module
+can be moved, renamed or run alone without breaking another.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from config import load_config
+from host.app import Host, RunOptions
 from host.discovery import PluginSpec, discover
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
@@ -24,6 +35,25 @@ from host.supervise.supervisor import Supervisor
 
 #: Distributions of one-behaviour test plugins, found through entry points.
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
+
+
+def eventually(
+    predicate: Callable[[], object],
+    what: str,
+    timeout: float = 30.0,
+    interval: float = 0.02,
+) -> None:
+    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` s.
+
+    The only wall-clock bound tests may use: "eventually, within a generous bound". The
+    default is far above any figure the benchmarks report, so a loaded machine makes a
+    test slower, never red; how fast something happens is the benchmarks' business.
+    """
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 @pytest.fixture(autouse=True)
@@ -160,3 +190,120 @@ def http_server() -> Iterator[Any]:
         yield server
     finally:
         server.close()
+
+
+# -- shared by the end-to-end test modules (plain helpers, not test modules) ---------------
+
+
+class RecordingBackend:
+    """A backend that keeps every pushed frame (the panel cannot run here)."""
+
+    name = "recording"
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.pushes: list[tuple[np.ndarray, float, float]] = []
+        self.closed = False
+
+    def push(self, frame: np.ndarray, at: float) -> None:
+        self.pushes.append((frame.copy(), at, time.time()))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def children() -> set[int]:
+    """Pids of our live child processes, except multiprocessing's resource tracker."""
+    me = os.getpid()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        if int(fields[1]) == me and fields[0] != b"Z" and b"resource_tracker" not in cmdline:
+            found.add(int(entry))
+    return found
+
+
+def run_host(
+    cfg_overrides: dict[str, Any],
+    duration: float,
+    tmp_path: Path,
+    until: Callable[[Host, RecordingBackend], object] | None = None,
+    **options: Any,
+) -> tuple[Host, RecordingBackend, dict[str, Any]]:
+    """Run a real :class:`Host`; return it, its panel and its stats.
+
+    Without ``until`` the run lasts ``duration`` seconds. With it, ``duration`` is only a
+    generous bound: the run ends (see :func:`stop_host`) as soon as
+    ``until(host, backend)`` is true, so a loaded machine makes the test slower, not red.
+    """
+    cfg = load_config(None, env={}, overrides=cfg_overrides)
+    backend = RecordingBackend(cfg.display.width, cfg.display.height)
+    stats_path = tmp_path / "stats.json"
+    host = Host(
+        cfg,
+        RunOptions(duration=duration, stats_json=stats_path, environment_plugins=False, **options),
+        backend=backend,
+    )
+    done = threading.Event()
+
+    def stop_when_seen() -> None:
+        assert until is not None
+        end = time.monotonic() + duration
+        while not done.is_set() and time.monotonic() < end:
+            try:
+                seen = until(host, backend)
+            except (IndexError, KeyError, StopIteration):  # read while the loop writes
+                seen = False
+            if seen:
+                stop_host(host)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=stop_when_seen, daemon=True) if until else None
+    if watcher is not None:
+        watcher.start()
+    try:
+        assert host.run() == 0
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    return host, backend, json.loads(stats_path.read_text())
+
+
+def stop_host(host: Host) -> None:
+    """Ask a running host's loop to end, as its SIGTERM handler does.
+
+    ``Host`` has no public stop yet; sending SIGTERM to ourselves instead would kill
+    pytest if it raced the end of ``run()`` (which restores the default handler).
+    """
+    host._stop = True
+
+
+def shown_modes(host: Host) -> list[tuple[str, str]]:
+    """(mode, reason) of each switch so far, safe to call while the host runs."""
+    return [(s["mode"], s["reason"]) for s in list(host.stats.modes_shown)]
+
+
+def ledhost(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "host", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+    )

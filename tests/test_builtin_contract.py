@@ -2,16 +2,18 @@
 
 Each builtin is an ordinary SDK plugin: declared in our own entry points, importing only
 ``sdk``, with a JSON Schema that can generate the web UI's form (a default, a title and a
-description for every option), and drawing every mode at every supported panel size
-without failing, online or not.
+description for every option), drawing every mode at every supported panel size without
+failing, online or not, and -- given the data or setup it needs -- drawing something.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import json
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +25,8 @@ import pytest
 
 from sdk.testing import PluginRunner
 from tests.golden import PANEL_SIZES, size_id
+from tests.httpserver import RECORDED, RecordedServer
+from tests.image_fixtures import pixel_art_png
 
 BUILTIN_DIR = Path(__file__).parent.parent / "plugins_builtin"
 #: Every builtin the issue asks for; the entry points must declare exactly these.
@@ -110,33 +114,92 @@ def dead_url() -> str:
 
 @pytest.mark.parametrize("size", PANEL_SIZES, ids=size_id)
 @pytest.mark.parametrize("plugin_id", sorted(EXPECTED))
-def test_every_mode_draws_at_every_size_even_offline(
+def test_offline_with_defaults_only_the_builtins_that_need_nothing_have_content(
     plugin_id: str, size: tuple[int, int], dead_url: str, tmp_path: Path
 ) -> None:
-    """Verify that with its defaults and no network, every mode of every builtin either
-    says it has no content or draws a frame (or strip) of the right size; nothing raises."""
+    """Verify that with its defaults and no network nothing raises, a builtin that needs
+    the network or setting up says it has no content (and so is never shown blank), and
+    every other one draws every mode."""
     module = load(plugin_id)
     config: dict[str, Any] = {}
     if plugin_id in NETWORK:
         config = {"base_url": dead_url, "timeout": 0.5}
     runner = PluginRunner(module, size=size, config=config, data_dir=tmp_path)
     runner.context.fetcher.backoff = 0.01  # refused connections: no need to wait between
-    drawn = 0
     with runner:
+        with_content = [mode for mode in runner.modes if runner.has_content(mode)]
+        if plugin_id in NETWORK | NEEDS_SETUP:
+            assert with_content == [], f"{plugin_id} claims content it cannot have"
+        else:
+            assert with_content == list(runner.modes), f"{plugin_id} lacks content"
+            for mode in with_content:
+                _assert_draws(runner, mode, size)
+
+
+def _assert_draws(runner: PluginRunner, mode: str, size: tuple[int, int]) -> None:
+    """``mode`` draws a strip of the panel's height or a frame of its size, not blank."""
+    strip = runner.render_strip(mode)
+    if strip is not None:
+        assert strip.canvas.height == size[1]
+        assert strip.canvas.to_array().any(), f"{mode}: blank strip at {size}"
+        return
+    frame = runner.render_frame(mode, now=NOW)
+    assert frame.pixels.shape == (size[1], size[0], 3)
+    assert frame.pixels.dtype == np.uint8
+    assert frame.pixels.any(), f"{mode}: blank frame at {size}"
+
+
+#: When the drawing tests draw: a moment inside every recorded answer's day.
+NOW = 1_790_000_000.0
+
+
+def _without_logos(name: str) -> Any:
+    """A recorded ESPN answer whose logos point nowhere (they are optional decoration)."""
+    data = json.loads((RECORDED / name).read_text())
+    for event in data.get("events", []):
+        for competitor in event["competitions"][0]["competitors"]:
+            competitor["team"].pop("logo", None)
+    return data
+
+
+def _set_up(plugin_id: str, server: RecordedServer, tmp_path: Path) -> dict[str, Any]:
+    """What ``plugin_id`` needs to have content: its API answered by ``server`` with a
+    recorded answer, a target date, or a folder with an image."""
+    if plugin_id == "weather":
+        server.serve_recorded("/v1/forecast", "open_meteo/berlin_metric_day.json")
+        return {"base_url": f"{server.url}/v1"}
+    if plugin_id == "crypto":
+        server.serve_recorded("/coins/markets", "coingecko/markets_usd_sparkline.json")
+        return {"base_url": server.url}
+    if plugin_id == "scoreboard":
+        server.serve("/football/nfl/scoreboard", _without_logos("espn/nfl_day.json"))
+        return {"base_url": server.url, "leagues": ["football/nfl"]}
+    if plugin_id == "countdown":
+        # has_content reads the real clock: a target a year ahead of it, and of NOW.
+        target = datetime.now() + timedelta(days=365)
+        return {"target": target.strftime("%Y-%m-%dT%H:%M"), "label": "Launch"}
+    if plugin_id == "image":
+        folder = tmp_path / "images"
+        folder.mkdir()
+        (folder / "a.png").write_bytes(pixel_art_png())
+        return {"folder": str(folder)}
+    return {}
+
+
+@pytest.mark.parametrize("size", PANEL_SIZES, ids=size_id)
+@pytest.mark.parametrize("plugin_id", sorted(NETWORK | NEEDS_SETUP))
+def test_set_up_builtins_draw_every_mode_at_every_size(
+    plugin_id: str, size: tuple[int, int], http_server: RecordedServer, tmp_path: Path
+) -> None:
+    """Verify the builtins that need data or setting up, given it, have content in every
+    mode and draw it (non-blank) at every panel size."""
+    config = _set_up(plugin_id, http_server, tmp_path)
+    runner = PluginRunner(load(plugin_id), size=size, config=config, data_dir=tmp_path / "d")
+    with runner:
+        runner.refresh()
         for mode in runner.modes:
-            if not runner.has_content(mode):
-                continue
-            drawn += 1
-            strip = runner.render_strip(mode)
-            if strip is not None:
-                assert strip.canvas.height == size[1]
-                continue
-            frame = runner.render_frame(mode, now=1_790_000_000.0)
-            assert frame.pixels.shape == (size[1], size[0], 3)
-            assert frame.pixels.dtype == np.uint8
-    if plugin_id not in NETWORK | NEEDS_SETUP:
-        # Else a plugin that never has content would pass without drawing anything.
-        assert drawn, f"{plugin_id} has no content with its defaults"
+            assert runner.has_content(mode), f"{plugin_id}:{mode} has no content when set up"
+            _assert_draws(runner, mode, size)
 
 
 def _doc_sections() -> list[tuple[str, str, dict[str, Any]]]:

@@ -14,21 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TEST_PLUGINS
-
-
-def ledhost(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "host", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=full_env,
-    )
+from tests.conftest import TEST_PLUGINS, ledhost
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -16,8 +16,7 @@ import pytest
 from config import load_config
 from config.atomic import list_backups
 from config.migrate import CURRENT_VERSION, VERSION_KEY
-from tests.conftest import TEST_PLUGINS
-from tests.test_cli import ledhost
+from tests.conftest import TEST_PLUGINS, ledhost
 
 PLUGIN_PATH = ("--plugin-path", str(TEST_PLUGINS))
 

@@ -46,7 +46,7 @@ from host.supervise.spawner import SpawnLauncher, check_runs_as
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.worker.main import contain, limit_address_space
-from tests.conftest import TEST_PLUGINS, Harness
+from tests.conftest import TEST_PLUGINS, Harness, eventually
 
 #: A Python other users can read (Debian's), for workers that drop root.
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
@@ -434,10 +434,24 @@ def _wait_for_frames(harness: Harness, handle: WorkerHandle, count: int, what: s
     harness.wait_for(lambda: _frames_of(harness, handle) >= target, what=what)
 
 
+def _dispatch_until_backoff(harness: Harness, handle: WorkerHandle) -> None:
+    """Hand the supervisor only what the selector reports -- never a :meth:`tick` --
+    until ``handle`` is in BACKOFF, so the exit must come through its sentinel."""
+    supervisor = harness.supervisor
+
+    def seen() -> bool:
+        for key, events in harness.selector.select(1.0):
+            supervisor.dispatch(key, time.monotonic(), events)
+        return handle.state is WorkerState.BACKOFF
+
+    eventually(seen, "the kill to be seen through the sentinel", interval=0.0)
+
+
 def test_sigkilled_worker_is_noticed_fast_and_comes_back(
     harness: Harness, test_specs: dict[str, PluginSpec]
 ) -> None:
-    """Verify the exit is seen through the process sentinel, not a polling interval."""
+    """Verify the exit is seen through the process sentinel, not a polling interval
+    (how fast is the recovery benchmark's figure)."""
     # Every run counts as stable, so each restart waits the base delay again.
     policy = RestartPolicy(base_delay=0.2, jitter=0.0, start_secs=0.1)
     harness.supervisor.policy = policy
@@ -451,7 +465,7 @@ def test_sigkilled_worker_is_noticed_fast_and_comes_back(
         assert pid is not None
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        harness.wait_for(lambda: handle.state is WorkerState.BACKOFF, what="the kill to be seen")
+        _dispatch_until_backoff(harness, handle)
         backoff_at = max(t for t, state in handle.history if state is WorkerState.BACKOFF)
         delays.append(backoff_at - killed_at)
         assert handle.last_exit_status == "killed by SIGKILL (perhaps out of memory)"
@@ -460,7 +474,6 @@ def test_sigkilled_worker_is_noticed_fast_and_comes_back(
         assert running_at - backoff_at >= policy.base_delay
         assert handle.pid != pid
     print(f"SIGKILL noticed after {', '.join(f'{d * 1000:.1f} ms' for d in delays)}")
-    assert max(delays) < 1.0
     harness.supervisor.activate(handle, "fill")
     _wait_for_frames(harness, handle, 3, "frames again")
     assert handle.restarts == 3

@@ -18,8 +18,14 @@ import numpy as np
 import pytest
 
 from host.display.color import ColorSettings, build_luts
-from tests.conftest import TEST_PLUGINS
-from tests.test_host import _run
+from tests.conftest import (
+    TEST_PLUGINS,
+    RecordingBackend,
+    eventually,
+    run_host,
+    shown_modes,
+    stop_host,
+)
 
 
 def _hhmm(minute: int) -> str:
@@ -53,11 +59,18 @@ def _red_and_grey(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return overrides
 
 
-def _run_pair(tmp_path: Path, extra: dict[str, Any], seconds: float = 4.0) -> Any:
-    return _run(
+def _pure_red(frame: np.ndarray) -> bool:
+    return bool((frame[..., 0] == 255).all() and not frame[..., 1:].any())
+
+
+def _run_pair(
+    tmp_path: Path, extra: dict[str, Any], seconds: float = 4.0, until: Any = None
+) -> Any:
+    return run_host(
         _red_and_grey(extra),
         seconds,
         tmp_path,
+        until=until,
         only=("solid", "interrupter"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
@@ -84,7 +97,8 @@ def test_inside_an_on_window_the_rotation_runs(tmp_path: Path) -> None:
         # is asserted, never how soon.
         tmp_path,
         {"schedule": {"on": [_window_around_now(inside=True)]}},
-        seconds=6.0,
+        seconds=120.0,
+        until=lambda host, _: shown_modes(host),
     )
     assert stats["display"]["on"] is True
     assert stats["modes_shown"][0]["mode"] == "solid:fill"
@@ -93,7 +107,12 @@ def test_inside_an_on_window_the_rotation_runs(tmp_path: Path) -> None:
 def test_a_dim_window_recolours_what_reaches_the_panel(tmp_path: Path) -> None:
     """Verify a dim window's brightness and tint are applied to every pushed frame."""
     dim = {**_window_around_now(inside=True), "brightness": 50, "tint": "red"}
-    host, backend, stats = _run_pair(tmp_path, {"schedule": {"dim": [dim]}}, seconds=3.6)
+    host, backend, stats = _run_pair(
+        tmp_path,
+        {"schedule": {"dim": [dim]}},
+        seconds=120.0,
+        until=lambda host, _: len({m for m, _ in shown_modes(host)}) == 2,
+    )
     assert stats["display"]["brightness"] == 50 and stats["display"]["tint"] == [255, 40, 20]
     luts = build_luts(ColorSettings(50, 1.0, (255, 40, 20)))
     reds = [f for f, _, _ in backend.pushes if f[..., 0].max() == luts[0][255] and f.any()]
@@ -124,20 +143,39 @@ def test_a_mode_outside_its_own_window_is_skipped(tmp_path: Path) -> None:
             ]
         }
     }
-    host, backend, stats = _run_pair(tmp_path, extra, seconds=3.0)
+    # Long enough, once solid shows, for the skipped entry's turn to have come twice.
+    host, backend, stats = _run_pair(
+        tmp_path,
+        extra,
+        seconds=120.0,
+        until=lambda host, _: (
+            host.stats.modes_shown
+            and time.monotonic() - host.stats.started - host.stats.modes_shown[0]["at"] > 2.5
+        ),
+    )
     assert {s["mode"] for s in stats["modes_shown"]} == {"solid:fill"}
 
 
 def test_crossfade_blends_the_old_mode_into_the_new(tmp_path: Path) -> None:
     """Verify a transition reaches the panel: frames between grey and red, then red."""
     extra = {"transitions": {"kind": "crossfade", "duration": 0.6}}
-    host, backend, stats = _run_pair(tmp_path, extra, seconds=3.0)
+    host, backend, stats = _run_pair(
+        tmp_path,
+        extra,
+        seconds=120.0,
+        until=lambda host, backend: (
+            ("interrupter:alert", "rotation") in shown_modes(host)
+            and _pure_red(backend.pushes[-1][0])
+        ),
+    )
     switch = next(s["at"] for s in stats["modes_shown"] if s["mode"] == "interrupter:alert")
     after = [f for f, at, _ in backend.pushes if at - host.stats.started > switch and f.any()]
     pure_red = np.zeros_like(after[0])
     pure_red[..., 0] = 255
     blends = [f for f in after if not np.array_equal(f, pure_red)]
-    assert len(blends) >= 5, "no crossfade frames"
+    # At least two, so one odd frame cannot pass for a fade; how many is the frame rate's
+    # business, which a loaded machine lowers.
+    assert len(blends) >= 2, "no crossfade frames"
     # A blend of grey (g, g, g) and red: green equals blue, red above both.
     assert all((f[..., 1] == f[..., 2]).all() and (f[..., 0] >= f[..., 1]).all() for f in blends)
     assert np.array_equal(after[-1], pure_red)
@@ -153,14 +191,13 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
     )
     from config import load_config
     from host.app import Host, RunOptions
-    from tests.test_host import RecordingBackend
 
     cfg = load_config(None, env={}, overrides={**overrides, "paths": {"data_dir": str(tmp_path)}})
     backend = RecordingBackend(cfg.display.width, cfg.display.height)
     host = Host(
         cfg,
         RunOptions(
-            duration=4.0,
+            duration=120.0,  # a generous bound; the helper ends the run
             environment_plugins=False,
             plugin_paths=(str(TEST_PLUGINS),),
             only=("solid", "interrupter"),
@@ -168,14 +205,23 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
         backend=backend,
     )
 
+    def shown() -> list[tuple[str, str]]:
+        return shown_modes(host)
+
     def pin_then_release() -> None:
-        while not backend.pushes:
-            time.sleep(0.01)
-        time.sleep(0.5)
-        host.pin("interrupter", "alert", seconds)
-        if seconds is None:
-            time.sleep(1.0)
-            host.unpin()
+        # Steps follow what the host did, not the clock, so a loaded machine only makes
+        # them later; the run ends once the rotation is back.
+        try:
+            eventually(lambda: backend.pushes, "the first frame")
+            interrupter = host.supervisor.handles["interrupter"]
+            eventually(lambda: interrupter.modes, "the interrupter to name its modes")
+            host.pin("interrupter", "alert", seconds)
+            eventually(lambda: ("interrupter:alert", "pin") in shown(), "the pin to show")
+            if seconds is None:
+                host.unpin()
+            eventually(lambda: shown()[-1] == ("solid:fill", "rotation"), "the rotation back")
+        finally:
+            stop_host(host)
 
     # The control socket will call pin() on the loop's thread; here a thread stands in,
     # which is safe enough for a test because the loop only reads the scheduler.
@@ -183,10 +229,9 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
     helper.start()
     assert host.run() == 0
     helper.join()
-    shown = [(s["mode"], s["reason"]) for s in host.stats.modes_shown]
-    assert shown[:3] == [
+    assert shown()[:3] == [
         ("solid:fill", "rotation"),
         ("interrupter:alert", "pin"),
         ("solid:fill", "rotation"),
-    ], shown
+    ], shown()
     assert all(h.restarts == 0 for h in host.supervisor.handles.values())

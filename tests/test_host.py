@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,63 +11,9 @@ import numpy as np
 import pytest
 
 import plugins_builtin.clock as clock
-from config import load_config
-from host.app import Host, RunOptions
+from host.app import Host
 from sdk.testing import render
-from tests.conftest import TEST_PLUGINS
-
-
-class RecordingBackend:
-    """A backend that keeps every pushed frame (the panel cannot run here)."""
-
-    name = "recording"
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width = width
-        self.height = height
-        self.pushes: list[tuple[np.ndarray, float, float]] = []
-        self.closed = False
-
-    def push(self, frame: np.ndarray, at: float) -> None:
-        self.pushes.append((frame.copy(), at, time.time()))
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def _children() -> set[int]:
-    """Pids of our live child processes, except multiprocessing's resource tracker."""
-    me = os.getpid()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                raw = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        if int(fields[1]) == me and fields[0] != b"Z" and b"resource_tracker" not in cmdline:
-            found.add(int(entry))
-    return found
-
-
-def _run(
-    cfg_overrides: dict[str, Any], duration: float, tmp_path: Path, **options: Any
-) -> tuple[Host, RecordingBackend, dict[str, Any]]:
-    cfg = load_config(None, env={}, overrides=cfg_overrides)
-    backend = RecordingBackend(cfg.display.width, cfg.display.height)
-    stats_path = tmp_path / "stats.json"
-    host = Host(
-        cfg,
-        RunOptions(duration=duration, stats_json=stats_path, environment_plugins=False, **options),
-        backend=backend,
-    )
-    assert host.run() == 0
-    return host, backend, json.loads(stats_path.read_text())
+from tests.conftest import TEST_PLUGINS, RecordingBackend, children, run_host, shown_modes
 
 
 def _shown_between(stats: dict[str, Any], started: float, at: float) -> str:
@@ -82,7 +26,7 @@ def _shown_between(stats: dict[str, Any], started: float, at: float) -> str:
 
 def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name: str) -> None:
     """Verify the spine: both builtins in workers, rotation order, the clock is right."""
-    before = _children()
+    before = children()
     overrides = {
         "rotation": {
             "modes": [
@@ -91,7 +35,14 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
             ]
         },
     }
-    host, backend, stats = _run(overrides, 7.0, tmp_path, launcher=launcher_name)
+    # Until a fourth switch: three whole turns were shown.
+    host, backend, stats = run_host(
+        overrides,
+        120.0,
+        tmp_path,
+        until=lambda host, _: len(host.stats.modes_shown) >= 4,
+        launcher=launcher_name,
+    )
 
     assert backend.closed
     assert backend.pushes, "nothing was pushed"
@@ -150,7 +101,7 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
         assert entry["frames"] >= 1 and entry["last_error"] is None
         with pytest.raises(ProcessLookupError):
             os.kill(entry["pid"], 0)
-    assert _children() <= before, "a worker or the zygote outlived the host"
+    assert children() <= before, "a worker or the zygote outlived the host"
 
 
 def test_wrong_sized_frame_is_refused_and_others_keep_displaying(tmp_path: Path) -> None:
@@ -164,10 +115,18 @@ def test_wrong_sized_frame_is_refused_and_others_keep_displaying(tmp_path: Path)
             ]
         },
     }
-    host, backend, stats = _run(
+
+    def enough(host: Host, backend: RecordingBackend) -> bool:
+        live = {"modes_shown": list(host.stats.modes_shown)}
+        shown = [_shown_between(live, host.stats.started, at) for _, at, _ in backend.pushes]
+        # Both turns came (the bad one is named in the stats) and solid has pushed plenty.
+        return len(live["modes_shown"]) >= 3 and shown.count("solid:fill") > 20
+
+    host, backend, stats = run_host(
         overrides,
-        4.5,
+        120.0,
         tmp_path,
+        until=enough,
         only=("badframe", "solid"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
@@ -195,10 +154,17 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
             "solid": {"fps": 20},
         },
     }
-    host, backend, stats = _run(
+
+    def enough(host: Host, _: RecordingBackend) -> bool:
+        handles = host.supervisor.handles
+        failed = all(handles[i].last_failure for i in ("importfail", "setupfail", "typo"))
+        return failed and handles["solid"].frames > 10
+
+    host, backend, stats = run_host(
         overrides,
-        2.5,
+        120.0,
         tmp_path,
+        until=enough,
         only=("importfail", "setupfail", "typo", "missing", "solid"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
@@ -219,9 +185,15 @@ def test_plugins_that_cannot_start_are_reported_and_the_rest_run(tmp_path: Path)
 
 def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
     overrides = {"plugins": {"text": {"speed": "fast"}}}
-    # 4 s: a spawned worker on a loaded 2-core machine may take a second to boot.
-    _host, _backend, stats = _run(
-        overrides, 4.0, tmp_path, only=("clock", "text"), launcher="spawn"
+    _host, _backend, stats = run_host(
+        overrides,
+        120.0,
+        tmp_path,
+        until=lambda host, _: (
+            host.supervisor.handles["text"].last_error and host.supervisor.handles["clock"].frames
+        ),
+        only=("clock", "text"),
+        launcher="spawn",
     )
     text = stats["plugins"]["text"]
     assert text["state"] == "exited" and text["frames"] == 0
@@ -230,22 +202,28 @@ def test_invalid_plugin_config_stops_only_that_plugin(tmp_path: Path) -> None:
 
 
 def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> None:
-    """Verify an interrupt mid-turn is on the panel at once and the rotation then resumes
-    on the mode it left (not the next one), for the rest of that mode's turn."""
+    """Verify an interrupt mid-turn is on the panel next and the rotation then resumes
+    on the mode it left (not the next one), for the rest of that mode's turn.
+
+    Only order and the host's own turn bookkeeping are asserted; how soon the alert
+    reaches the panel is the benchmarks' business. The scheduler's rule itself is
+    checked with a clock passed in (tests/test_compositor_scheduler.py).
+    """
+    turn = 6.0
     overrides = {
         "plugins": {
             "solid": {"fps": 20},
-            "interrupter": {"after": 1.0, "seconds": 1.0},
+            # Two seconds into solid's six: room for the workers to start apart.
+            "interrupter": {"after": 2.0, "seconds": 1.0},
             "clock": {},
         },
-        "rotation": {"modes": [{"mode": "solid:fill", "duration": 3.0}, "clock"]},
+        "rotation": {"modes": [{"mode": "solid:fill", "duration": turn}, "clock"]},
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides,
-        # The clock's turn comes about 4.5 s in on a quiet machine; the slack is for a
-        # loaded one. Only the order and the relative times below are asserted.
-        8.0,
+        120.0,  # a generous bound; the run ends once the clock's turn came
         tmp_path,
+        until=lambda host, _: ("clock:time", "rotation") in shown_modes(host),
         only=("solid", "interrupter", "clock"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
@@ -259,23 +237,24 @@ def test_interrupt_preempts_rotation_and_rotation_resumes(tmp_path: Path) -> Non
     ], shown
     at = {s["mode"] + s["reason"]: s["at"] for s in stats["modes_shown"]}
     asked = at["interrupter:alertinterrupt"]
-    assert 0.8 < asked < 3.0
-    # solid had about 1 s of its 3 s turn when the alert came: it gets the rest after.
     solid_turns = [s["at"] for s in stats["modes_shown"] if s["mode"] == "solid:fill"]
     clock_at = at["clock:timerotation"]
-    assert 2.5 < (asked - solid_turns[0]) + (clock_at - solid_turns[1]) < 3.6
-    # The alert (all red) reached the panel right after the request reached the host.
+    before, after = asked - solid_turns[0], clock_at - solid_turns[1]
+    # solid got its whole turn, in two parts: never less (a late loop only adds) ...
+    assert before + after >= turn - 0.01, (before, after)
+    # ... and the second part was the rest of it, not a fresh turn (which can never be
+    # shorter than the whole duration, however loaded the machine).
+    assert after < turn, (before, after)
+    # The alert (all red) reached the panel after the request and before solid resumed.
     red = [
         at_ - host.stats.started
         for frame, at_, _ in backend.pushes
         if (frame[..., 0] == 255).all() and not frame[..., 1:].any()
     ]
     assert red, "the alert was never pushed"
-    delay = red[0] - asked
-    print(f"interrupt on the panel {delay * 1000:.1f} ms after the request reached the host")
-    # One frame period (16.7 ms) is the design figure, measured by the benchmark; the
-    # worker has to render the alert first, so a shared CI machine gets a wide margin.
-    assert 0 <= delay < 0.25
+    print(f"interrupt on the panel {(red[0] - asked) * 1000:.1f} ms after the request")
+    # (modes_shown rounds its offsets to 0.1 ms.)
+    assert asked - 0.001 <= red[0] <= solid_turns[1] + 0.001, (asked, red[0], solid_turns[1])
 
 
 def test_unwritable_data_dir_stops_only_that_plugin(tmp_path: Path) -> None:
@@ -283,8 +262,15 @@ def test_unwritable_data_dir_stops_only_that_plugin(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "plugins").mkdir(parents=True)
     (data / "plugins" / "text").write_text("a file where the folder should be")
-    _host, _backend, stats = _run(
-        {"paths": {"data_dir": str(data)}}, 2.0, tmp_path, only=("clock", "text"), launcher="spawn"
+    _host, _backend, stats = run_host(
+        {"paths": {"data_dir": str(data)}},
+        120.0,
+        tmp_path,
+        until=lambda host, _: (
+            host.supervisor.handles["text"].last_error and host.supervisor.handles["clock"].frames
+        ),
+        only=("clock", "text"),
+        launcher="spawn",
     )
     text = stats["plugins"]["text"]
     assert text["state"] == "exited" and "cannot create its data folder" in text["last_error"]

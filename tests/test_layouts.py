@@ -11,8 +11,7 @@ from config import ConfigError, load_config
 from config.layouts import Region
 from host.display.layout_show import LayoutShow
 from host.ipc.framebus import Frame
-from tests.conftest import TEST_PLUGINS
-from tests.test_host import _run
+from tests.conftest import TEST_PLUGINS, run_host
 
 DESK = {
     "regions": [
@@ -114,7 +113,7 @@ def test_host_shows_two_instances_at_once_each_at_its_region_size(tmp_path: Path
         "layouts": {"desk": DESK},
         "rotation": {"modes": ["@desk"]},
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides,
         3.0,
         tmp_path,
@@ -157,7 +156,7 @@ def test_a_long_text_slides_through_its_region(tmp_path: Path) -> None:
         },
         "rotation": {"modes": ["@desk"]},
     }
-    host, backend, stats = _run(
+    host, backend, stats = run_host(
         overrides, 3.0, tmp_path, only=("solid", "text"), plugin_paths=(str(TEST_PLUGINS),)
     )
     rights = [f[:, 22:].copy() for f, _, _ in backend.pushes if f[:, 22:].any()]

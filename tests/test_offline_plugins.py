@@ -16,8 +16,8 @@ import pytest
 
 from config import load_config
 from host.app import Host, RunOptions
+from tests.conftest import RecordingBackend
 from tests.httpserver import RecordedServer, Route
-from tests.test_host import RecordingBackend
 
 pytestmark = pytest.mark.slow
 

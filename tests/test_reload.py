@@ -35,8 +35,7 @@ from host.app import Host, RunOptions
 from host.display.color import ColorSettings, build_luts
 from host.reload import ConfigWatcher
 from host.supervise.states import WorkerState
-from tests.conftest import TEST_PLUGINS
-from tests.test_host import RecordingBackend
+from tests.conftest import TEST_PLUGINS, RecordingBackend
 
 #: Longest one wait may take; a test run is capped at a few of these.
 WAIT = 20.0
@@ -360,7 +359,8 @@ def test_fps_change_sets_the_push_rate_of_a_scrolling_strip_live(tmp_path: Path)
 
     The frame rate is a ceiling the presenter never breaks: every push after the edit
     comes at least ``1 / fps`` after the one before, on any machine. Before the edit the
-    strip moved far faster; how fast depends on the load, so only a loose bound.
+    strip moved faster than the new ceiling allows (some two pushes closer than 1/5 s);
+    how much faster depends on the load, so that is all that is asserted.
     """
     seen: dict[str, Any] = {}
 
@@ -377,6 +377,7 @@ def test_fps_change_sets_the_push_rate_of_a_scrolling_strip_live(tmp_path: Path)
         mark = len(pushes)
         live.wait_for(lambda: len(pushes) >= mark + 8, "8 pushes at the new rate")
         seen["after"] = [at for _, at, _ in pushes[mark - 1 : mark + 8]]
+        seen["after_frames"] = {f.tobytes() for f, _, _ in pushes[mark : mark + 8]}
         seen["after_pids"] = live.pids()
 
     live = run_live(
@@ -390,9 +391,9 @@ def test_fps_change_sets_the_push_rate_of_a_scrolling_strip_live(tmp_path: Path)
     )
     before, after = np.diff(seen["before"]), np.diff(seen["after"])
     assert min(before) >= 1 / 50 * 0.999, "the old ceiling held"
-    assert np.median(before) < 0.1, f"the strip moved fast before: gaps {before}"
+    assert min(before) < 1 / 5, f"the strip moved faster before: gaps {before}"
     assert min(after) >= 1 / 5 * 0.999, f"no two pushes closer than 1/5 s after: {after}"
-    assert np.median(after) < 1.0, f"and it still scrolls: gaps {after}"
+    assert len(seen["after_frames"]) > 1, "and it still scrolls"
     assert seen["after_pids"] == seen["pids"], "no worker was restarted"
     assert live.host.presenter.min_interval == live.host.min_interval == 0.2
     assert live.calls("one", "configure") == []

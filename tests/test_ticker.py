@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from host.display.ticker import TickerStream, draw_separator, make_spacer
-from tests.test_host import _run
+from tests.conftest import run_host
 
 H = 2
 
@@ -118,7 +118,7 @@ def test_host_scrolls_two_plugins_strips_as_one_band_at_the_configured_speed(
         "ticker": {"modes": ["news", "sport"], "speed": 60, "separator": " * "},
         "rotation": {"modes": ["@ticker"]},
     }
-    host, backend, stats = _run(overrides, 8.0, tmp_path, only=("news", "sport"))
+    host, backend, stats = run_host(overrides, 8.0, tmp_path, only=("news", "sport"))
     assert [s["mode"] for s in stats["modes_shown"]] == ["@ticker:band"]
     frames = [(f, at) for f, at, _ in backend.pushes]
     assert len(frames) > 100
