@@ -262,14 +262,26 @@ class Messenger:
             handle.channel.close()
             return
         except ProtocolError as exc:
-            self.enforcer.kill(handle, f"protocol error: {exc}", now)
+            self._refuse(handle, exc, now)
             return
         for message in messages:
             try:
                 self.handle_message(handle, message, now)
             except ProtocolError as exc:
-                self.enforcer.kill(handle, f"protocol error: {exc}", now)
+                self._refuse(handle, exc, now)
                 return
+
+    def _refuse(self, handle: WorkerHandle, exc: ProtocolError, now: float) -> None:
+        """The worker broke the protocol: kill it, and hear nothing more from it.
+
+        The channel is closed at once, so nothing it sent after the bad message -- not
+        even "last words" read when it is reaped -- is believed.
+        """
+        self.enforcer.kill(handle, f"protocol error: {exc}", now)
+        if handle.channel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(handle.channel.sock)
+            handle.channel.close()
 
     def handle_message(
         self, handle: WorkerHandle, message: protocol.WorkerMessage, now: float

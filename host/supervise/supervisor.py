@@ -265,13 +265,15 @@ class Supervisor:
             if fd is not None:
                 with contextlib.suppress(KeyError, ValueError):
                     self.selector.unregister(fd)
-        if handle.channel is not None:
+        if handle.channel is not None and not handle.channel.closed:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(handle.channel.sock)
             with contextlib.suppress(EOFError, ProtocolError, OSError):
-                for message in handle.channel.receive():  # last words: error, bye
-                    with contextlib.suppress(ProtocolError):
-                        self.messenger.handle_message(handle, message, now)
+                for message in handle.channel.receive():
+                    # Last words only: an error, a log record, the CPU it used.
+                    if isinstance(message, protocol.Error | protocol.Log | protocol.Bye):
+                        with contextlib.suppress(ProtocolError):
+                            self.messenger.handle_message(handle, message, now)
             handle.channel.close()
         # Children a plugin left behind die with it, also those that left its group.
         self.enforcer.kill_leftovers(handle, process.pid)
