@@ -199,6 +199,7 @@ def _become_zygote(keep_fd: int, die_with_parent: bool) -> None:
     descriptor number the zygote has since reused.
     """
     gc.freeze()  # the host's objects: never collected here
+    _set_name(ZYGOTE_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
@@ -251,6 +252,18 @@ def _safe_sys_path() -> None:
         for p in sys.path
         if os.path.isabs(p) and (os.path.normpath(p) != cwd or os.path.normpath(p) == ours)
     ]
+
+
+#: What ``ps -o comm``, ``top`` and ``/proc/<pid>/comm`` show for these forks, whose
+#: command line is the host's (the names the tests and benchmarks look for).
+ZYGOTE_NAME = b"ledhost-zygote"
+WORKER_NAME = b"ledhost-worker"
+
+
+def _set_name(name: bytes) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_name = 15
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, ctypes.c_char_p(name), 0, 0, 0)
 
 
 def _set_parent_death_signal(sig: int) -> None:
@@ -313,6 +326,7 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
     """In the new worker: keep only its own descriptors, wait for adoption, run."""
     try:
         close_fds_except({0, 1, 2, *fds})
+        _set_name(WORKER_NAME)
         # The middle exits right after telling the zygote our pid; a few ms at most.
         while os.getppid() == middle:
             time.sleep(0.0005)
