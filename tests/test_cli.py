@@ -282,7 +282,7 @@ def _is_worker(pid: int) -> bool:
             comm = f.read().strip()
     except OSError:
         return False
-    return b"host.worker.main" in cmdline or comm in (b"ledhost-zygote", b"ledhost-worker")
+    return b"host.worker" in cmdline or comm in (b"ledhost-zygote", b"ledhost-worker")
 
 
 @pytest.mark.parametrize("launcher", ["zygote", "spawn"])
