@@ -37,6 +37,7 @@ __all__ = [
     "WorkerProcess",
     "ZygoteLauncher",
     "check_runs_as",
+    "fork_zygote_early",
     "kill",
     "make_launcher",
     "process_cpu_seconds",
@@ -395,9 +396,29 @@ class Undertaker:
             process.wait()
 
 
+#: A zygote forked by :func:`fork_zygote_early`, for the next :func:`make_launcher`.
+_early: list[ZygoteLauncher] = []
+
+
+def fork_zygote_early() -> None:
+    """Fork the zygote now, before the config is read, for the host to take later.
+
+    Whatever the host holds when it forks, every worker inherits in its memory; a zygote
+    forked before the config (and its secrets file) is read cannot hand one plugin's API
+    key to another plugin's worker. Configuration overrides in the environment, read
+    later, are scrubbed in the zygote itself. Quietly does nothing where there can be no
+    zygote: :func:`make_launcher` says so when the host asks.
+    """
+    if not _early:
+        with contextlib.suppress(OSError):
+            _early.append(ZygoteLauncher())
+
+
 def make_launcher(name: str) -> SpawnLauncher | ZygoteLauncher:
     """``"zygote"`` or ``"spawn"`` (and spawn when this system cannot have a zygote)."""
     if name == "zygote":
+        if _early:
+            return _early.pop()
         try:
             return ZygoteLauncher()
         except OSError as exc:
