@@ -128,8 +128,13 @@ class Zygote:
         """
         fds = [args.control_fd, *args.frame_fds]
         with self._lock:
-            socket.send_fds(self._sock, [pickle.dumps(args)], fds)
-            reply = self._sock.recv(256)
+            try:
+                socket.send_fds(self._sock, [pickle.dumps(args)], fds)
+                reply = self._sock.recv(256)
+            except TimeoutError:
+                # Its late answer would be taken for the next request's: end it instead.
+                self.close()
+                raise
         if not reply:
             raise ConnectionResetError("the zygote has ended")
         text = reply.decode(errors="replace")
