@@ -46,6 +46,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from dataclasses import replace
 from typing import NoReturn
 
@@ -114,12 +115,12 @@ class Zygote:
         self._sock = host_end
         self._pidfd = os.pidfd_open(pid)
         self._lock = threading.Lock()
+        # A launcher dropped without close() (a Host never run) still stops and reaps it.
+        self._stop = weakref.finalize(self, _stop, host_end, self._pidfd, pid)
 
     def alive(self) -> bool:
         """Whether the zygote still runs (its pidfd is not readable yet)."""
-        if self._pidfd < 0:
-            return False
-        return not select.select([self._pidfd], [], [], 0)[0]
+        return self._stop.alive and not select.select([self._pidfd], [], [], 0)[0]
 
     def fork_worker(self, args: WorkerArgs) -> tuple[int, int]:
         """Have the zygote start a worker; returns its pid and start time (``/proc`` ticks).
@@ -143,25 +144,27 @@ class Zygote:
         pid, start_time = (int(part) for part in text.split())
         return pid, start_time
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the zygote and reap it.
+    def close(self) -> None:
+        """Stop the zygote and reap it (see :func:`_stop`)."""
+        self._stop()
 
-        It holds no state (no files, no shared memory, no workers: they are the host's
-        children), so SIGTERM is a clean stop even in the middle of its preload; closing
-        the socket alone would only be noticed after it.
-        """
-        if self._pidfd < 0:
-            return
-        self._sock.close()
+
+def _stop(sock: socket.socket, pidfd: int, pid: int, timeout: float = 5.0) -> None:
+    """Stop a zygote and reap it.
+
+    It holds no state (no files, no shared memory, no workers: they are the host's
+    children), so SIGTERM is a clean stop even in the middle of its preload; closing the
+    socket alone would only be noticed after it.
+    """
+    sock.close()
+    with contextlib.suppress(ProcessLookupError):
+        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+    if not select.select([pidfd], [], [], timeout)[0]:
         with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self._pidfd, signal.SIGTERM)
-        if not select.select([self._pidfd], [], [], timeout)[0]:
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
-        os.close(self._pidfd)
-        self._pidfd = -1
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    os.close(pidfd)
 
 
 # -- in the zygote ----------------------------------------------------------------------
