@@ -4,9 +4,9 @@ Two launchers, one interface:
 
 * :class:`ZygoteLauncher` forks workers from a zygote -- ledhost's own fork server
   (:mod:`host.supervise.zygote`), forked from the host early, with numpy, Pillow, msgpack,
-  pluggy and the SDK imported already. Measured with multiprocessing's forkserver before
-  it: ~20 ms and ~9 MiB PSS per worker against ~140 ms and ~19 MiB for a plain spawn.
-  Used for plugins that run in ledhost's own environment.
+  pluggy and the SDK imported already. Measured (``benchmarks/memory.py --quick``, x86):
+  ~50 ms to RUNNING and ~10 MiB PSS per worker against ~480 ms and ~25 MiB for a plain
+  spawn. Used for plugins that run in ledhost's own environment.
 * :class:`SpawnLauncher` runs ``<python> -m host.worker`` with the plugin environment's
   interpreter: for environments that override a preloaded package, and as the fallback.
 
