@@ -342,4 +342,7 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
         fixed = replace(args, control_fd=control, frame_fds=(memfd, ready, free))
     except BaseException:  # noqa: BLE001 - never unwind into the zygote's loop
         os._exit(_SETUP_FAILED)
-    run_forked(fixed)
+    try:
+        run_forked(fixed)
+    finally:
+        os._exit(_SETUP_FAILED)  # only if something escaped run_forked's own exit
