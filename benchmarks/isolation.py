@@ -18,7 +18,7 @@ runs as ``python -m host run``, the same ``main`` as the ``ledhost`` console scr
 Two figures, each a ratio per round:
 
 - ``total``: CPU seconds of the whole process tree from start to exit -- host, zygote,
-  workers, undertaker and multiprocessing's resource tracker. Each side runs below a small
+  workers, undertaker (and a resource tracker where there is one). Each side runs below a small
   wrapper that is a child subreaper and reaps everything under it, orphans included (the
   resource tracker outlives the host), so its ``RUSAGE_CHILDREN`` is the whole tree.
 - ``steady``: share of one core from a second after ledhost's first mode (the second
@@ -161,14 +161,19 @@ Sample = dict[int, tuple[int, float, str]]
 
 #: Command-line markers of ledhost's helper processes (read while they live).
 _KINDS: Final = (
-    (b"multiprocessing.forkserver", "zygote"),
     (b"multiprocessing.resource_tracker", "resource tracker"),
     (b"host.supervise.undertaker", "undertaker"),
 )
 
 
+#: Names (``/proc/<pid>/comm``) of the forks of the host, whose command line is the host's.
+_NAMES: Final = {b"ledhost-zygote": "zygote", b"ledhost-worker": "worker"}
+
+
 def _kind(pid: int) -> str:
     with contextlib.suppress(OSError):
+        if kind := _NAMES.get(Path(f"/proc/{pid}/comm").read_bytes().strip()):
+            return kind
         line = Path(f"/proc/{pid}/cmdline").read_bytes()
         return next((kind for marker, kind in _KINDS if marker in line), "")
     return ""
@@ -210,8 +215,6 @@ def roles(
             role = "host"
         elif pid in workers:
             role = f"worker {workers[pid]}"
-        elif b[pid][2] == "zygote" and b[pid][0] != host:
-            role = "worker"  # forked from the zygote, not known by name
         else:
             role = b[pid][2] or "other"
         parts[role] = parts.get(role, 0.0) + seconds

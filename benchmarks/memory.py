@@ -7,8 +7,8 @@ Two sections, both with the real supervisor and real workers (the builtin clock)
     ``main``, headless backend) runs in a subprocess with N clock instances: one is shown,
     the others sit idle. Once every worker is RUNNING and has settled, the proportional set
     size (PSS, ``/proc/<pid>/smaps_rollup``) of the host's whole process tree is summed:
-    host, workers and the helpers that come with them -- the zygote (multiprocessing's
-    forkserver), the undertaker, multiprocessing's resource tracker. PSS splits each
+    host, workers and the helpers that come with them -- the zygote (ledhost's own fork
+    server, a fork of the host), the undertaker. PSS splits each
     shared page among the processes that share it, so the sum is what the group costs the
     machine and copy-on-write sharing with the zygote counts as it should; RSS would count
     shared pages once per process and overstate both launchers. The per-worker increment
@@ -18,10 +18,10 @@ Two sections, both with the real supervisor and real workers (the builtin clock)
     A supervisor in a subprocess starts clock workers one at a time (each once the last
     is RUNNING, the others staying alive, as when the host restarts one plugin), timing
     ``Supervisor.start`` to RUNNING (hello, start, ``ready``). The zygote's first start in
-    a round also boots the forkserver: that once-per-host cost is its own row. Launchers
+    a round also waits for the zygote's preload: that once-per-host cost is its own row. Launchers
     alternate in rounds with a rotating order.
 
-Both run in subprocesses so nothing of this runner (its imports, a forkserver another
+Both run in subprocesses so nothing of this runner (its imports, a zygote another
 benchmark left running) is measured. The goal row sets host + 20 workers against the RAM
 a Raspberry Pi Zero 2 W leaves free (:data:`PI_FREE_MIB`, an assumption). The figures are
 from the machine the run is on: an aarch64 Pi maps other builds of the same libraries, so
@@ -30,6 +30,7 @@ they carry over as ratios, not as MiB.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -159,9 +160,12 @@ def _part(pid: int, workers: set[int], host: int) -> str:
         return "host"
     if pid in workers:
         return "workers"
+    with contextlib.suppress(OSError):
+        # The zygote is a fork of the host: same command line, its own name.
+        if Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ledhost-zygote":
+            return "zygote"
     cmd = cmdline(pid)
     for needle, part in (
-        ("forkserver", "zygote"),
         ("host.supervise.undertaker", "undertaker"),
         ("resource_tracker", "tracker"),
     ):
@@ -178,8 +182,8 @@ def _check_tree(tree: dict[int, int], workers: set[int], host: int, launcher: st
         problems.append(f"{launcher} N={len(workers)}: only {len(live)} workers alive")
     parents = {(proc_stat(w) or (0, "", 0))[0] for w in live}
     zygotes = {p for p in tree if _part(p, workers, host) == "zygote"}
-    expected = zygotes if launcher == "zygote" and len(zygotes) == 1 else {host}
-    if parents != expected or (launcher == "spawn" and zygotes):
+    # Workers forked by the zygote are adopted by the host (a subreaper), like spawned ones.
+    if parents != {host} or len(zygotes) != (1 if launcher == "zygote" else 0):
         problems.append(f"{launcher}: workers' parents {parents}, zygote {zygotes}")
     return problems
 
@@ -291,7 +295,7 @@ def start_rows(plan: Plan, folder: Path) -> list[Row]:
         ratios.append(spread_of(got["spawn"]).median / spread_of(got["zygote"]).median)
     note = f"{plan.starts - 1} a round after the first; one at a time; start() to RUNNING"
     rows = pair("start", "ms", warm["zygote"], warm["spawn"], note, ratios, section="start")
-    note = "once per host: forkserver, preload (numpy, Pillow, SDK, fonts), fork"
+    note = "once per host: zygote fork, preload (numpy, Pillow, SDK, fonts), fork"
     return [*rows, Row(NAME, "start: zygote, first", "ms", spread_of(first), note=note)]
 
 

@@ -44,7 +44,12 @@ from host.schedule.timetable import Timetable
 from host.stats import RunStats, own_cpu_seconds, write_json
 from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
-from host.supervise.spawner import Undertaker, make_launcher, process_cpu_seconds
+from host.supervise.spawner import (
+    Undertaker,
+    ZygoteLauncher,
+    make_launcher,
+    process_cpu_seconds,
+)
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 
@@ -421,18 +426,16 @@ class Host:
             write_json(self.options.stats_json, data)
 
     def _helpers_cpu(self) -> float:
-        """CPU seconds of the zygote (forkserver) and the undertaker, ours too.
+        """CPU seconds of the zygote and the undertaker, ours too.
 
-        Read before they are stopped: afterwards their pids are gone (multiprocessing
-        even forgets the forkserver's pid when stopping it).
+        Read before they are stopped: afterwards their pids are gone.
         """
-        from multiprocessing import forkserver
-
-        pids = [getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)]
+        launcher = self.supervisor.launcher
+        pids = [launcher.pid if isinstance(launcher, ZygoteLauncher) else None]
         undertaker = self.supervisor.enforcer.undertaker
         if undertaker is not None:
             pids.append(undertaker.pid)
-        return sum(process_cpu_seconds(pid) or 0.0 for pid in pids if isinstance(pid, int))
+        return sum(process_cpu_seconds(pid) or 0.0 for pid in pids if pid is not None)
 
     def display_status(self, now: float | None = None) -> dict[str, Any]:
         """What the panel shows and why: the schedule's verdict and the scheduler's state.

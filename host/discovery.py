@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -86,7 +87,7 @@ def discover(extra_paths: Iterable[str] = (), *, environment: bool = True) -> di
                     dist.version,
                     "builtin" if is_builtin else source,
                     extra if source == "path" else (),
-                    str(dist.locate_file("")),
+                    os.path.abspath(str(dist.locate_file(""))),
                 )
                 if spec is None:
                     continue

@@ -259,12 +259,16 @@ def _descendants(root: int) -> list[int]:
 
 
 def _is_worker(pid: int) -> bool:
+    """A spawned worker (by its command line), or the zygote or a worker forked from it
+    (their command line is the host's; their name says what they are)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().strip()
     except OSError:
         return False
-    return b"host.worker" in cmdline or b"forkserver" in cmdline
+    return b"host.worker" in cmdline or comm in (b"ledhost-zygote", b"ledhost-worker")
 
 
 @pytest.mark.parametrize("launcher", ["zygote", "spawn"])

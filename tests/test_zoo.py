@@ -133,9 +133,12 @@ def _plugin_processes() -> list[str]:
         try:
             with open(f"/proc/{info.pid}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{info.pid}/comm", "rb") as f:
+                comm = f.read().strip().decode(errors="replace")
         except OSError:
             continue
-        if "sleep 1000" in cmdline or "ledhost-worker" in cmdline:
+        # A worker forked from the zygote has the host's command line, and this name.
+        if "sleep 1000" in cmdline or "ledhost-worker" in (cmdline, comm):
             left.append(f"{info.pid} {cmdline}")
     return left
 

@@ -157,6 +157,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from host.cli.logsetup import apply_logging
     from host.worker.secrets import forget_config_environment
 
+    if ns.launcher == "zygote":
+        from host.supervise.spawner import fork_zygote_early
+
+        fork_zygote_early()  # before the config: no worker may inherit its secrets
     migrate_and_note(ns.config)
     # Live reloads read the environment as it was at start; everything the host starts
     # (zygote, workers, helpers) gets it without config overrides, which may be secrets.

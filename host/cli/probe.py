@@ -116,6 +116,7 @@ def describe_plugins(
     for plugin_id, item in list(pending.items()):
         results[plugin_id] = {"error": f"no answer within {timeout:.0f}s"}
         _finish(item, selector)
+    launch.close()  # the zygote, if any: it would otherwise live as long as this process
     return results
 
 

@@ -2,10 +2,11 @@
 
 Two launchers, one interface:
 
-* :class:`ZygoteLauncher` forks workers from a zygote -- a ``multiprocessing`` forkserver
-  that has numpy, Pillow, msgpack, pluggy and the SDK imported already. Measured here:
-  ~20 ms and ~9 MiB PSS per worker against ~140 ms and ~19 MiB for a plain spawn. Used for
-  plugins that run in ledhost's own environment.
+* :class:`ZygoteLauncher` forks workers from a zygote -- ledhost's own fork server
+  (:mod:`host.supervise.zygote`), forked from the host early, with numpy, Pillow, msgpack,
+  pluggy and the SDK imported already. Measured (``benchmarks/memory.py --quick``, x86):
+  ~50 ms to RUNNING and ~10 MiB PSS per worker against ~480 ms and ~25 MiB for a plain
+  spawn. Used for plugins that run in ledhost's own environment.
 * :class:`SpawnLauncher` runs ``<python> -m host.worker`` with the plugin environment's
   interpreter: for environments that override a preloaded package, and as the fallback.
 
@@ -16,36 +17,34 @@ plugin may start (supervisor's ``killasgroup``).
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import multiprocessing.reduction
+import logging
 import os
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import msgspec
+from typing import Protocol
 
 from host.ipc.workerargs import WorkerArgs
-from host.worker.main import run_forked
+from host.supervise import proctree
+from host.supervise.zygote import ZYGOTE_PRELOAD, Zygote
 
-#: What the zygote imports once so every fork starts warm.
-ZYGOTE_PRELOAD = (
-    "numpy",
-    "PIL.Image",
-    "PIL.ImageDraw",
-    "msgspec",
-    "pluggy",
-    "sdk",
-    "host.worker.main",
-    "host.worker.preload",
-    # Every worker imports these at boot (pluggy's entry points; the config schema check).
-    # Preloaded, a warm worker starts in ~35 ms instead of ~160 ms and shares ~4 MiB more
-    # (benchmarks/memory.py).
-    "importlib.metadata",
-    "config",
-)
+__all__ = [
+    "ZYGOTE_PRELOAD",
+    "LaunchRequest",
+    "SpawnLauncher",
+    "Undertaker",
+    "WorkerProcess",
+    "ZygoteLauncher",
+    "check_runs_as",
+    "fork_zygote_early",
+    "kill",
+    "make_launcher",
+    "process_cpu_seconds",
+    "terminate",
+]
+
+log = logging.getLogger("ledhost.spawner")
 
 
 class WorkerProcess(Protocol):
@@ -117,24 +116,50 @@ class _SpawnedProcess:
 
 
 class _ForkedProcess:
-    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
-        self._process = process
-        assert process.pid is not None
-        self.pid = process.pid
+    """A worker forked by the zygote and adopted by the host (see :mod:`host.supervise.zygote`)."""
+
+    def __init__(self, pid: int, start_time: int) -> None:
+        self.pid = pid
+        self._pidfd = os.pidfd_open(pid)
+        self.returncode: int | None = None
+        # Our child with that start time: the pid is pinned until we reap it, so the
+        # pidfd just opened is that worker and no other process that reused its pid.
+        info = proctree.proc_info(pid)
+        if info is None or info.ppid != os.getpid() or info.start_time != start_time:
+            if info is not None and info.start_time == start_time:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            self.close()
+            raise OSError(f"worker {pid} forked by the zygote is not this host's child")
 
     @property
     def sentinel(self) -> int:
-        return self._process.sentinel
+        return self._pidfd
 
     def poll(self) -> int | None:
-        return self._process.exitcode
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                # Reaped by someone else: the status is lost, count it as killed.
+                self.returncode = -signal.SIGKILL
+            else:
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def signal_group(self, sig: int) -> None:
-        _signal_group(self.pid, sig)
+        if self.returncode is None:
+            _signal_group(self.pid, sig)
+        else:
+            # Reaped already: the pid may be reused, but the group may still hold children.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
 
     def close(self) -> None:
-        with contextlib.suppress(ValueError):
-            self._process.close()
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
 
 
 @dataclass(frozen=True)
@@ -211,72 +236,46 @@ def _ledhost_paths() -> list[str]:
     return [os.path.dirname(os.path.dirname(os.path.abspath(host.__file__)))]
 
 
-class _InheritedFd:
-    """Pickles as a file descriptor duplicated into the forked child.
-
-    multiprocessing's forkserver sends these over a Unix socket (SCM_RIGHTS) with the
-    process object, the same mechanism it uses for sockets and pipes.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (_rebuild_fd, (multiprocessing.reduction.DupFd(self.fd),))
-
-
-def _rebuild_fd(dup: Any) -> int:
-    return int(dup.detach())
-
-
-def _run_with_inherited(args: WorkerArgs, control: int, frames: tuple[int, int, int]) -> None:
-    # In the child, every _InheritedFd has been rebuilt into a plain int by unpickling.
-    fixed = msgspec.structs.replace(args, control_fd=control, frame_fds=frames)
-    run_forked(fixed)
-
-
 class ZygoteLauncher:
-    """Fork workers from a preloaded zygote (multiprocessing's forkserver).
+    """Fork workers from ledhost's zygote (:mod:`host.supervise.zygote`).
 
-    The forkserver is started lazily on the first launch and stops with the host (it
-    exits when its connection to us closes).
+    The zygote is forked when the launcher is made, so make it before any thread starts
+    (the host does so in its constructor). It makes the host a child subreaper: forked
+    workers are the host's children. If the zygote dies, later workers are spawned.
     """
 
     name = "zygote"
 
     def __init__(self) -> None:
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(list(ZYGOTE_PRELOAD))
+        """:raises OSError: no zygote on this system (see :func:`make_launcher`)."""
+        self._zygote: Zygote | None = Zygote()
+
+    @property
+    def pid(self) -> int | None:
+        """The zygote's pid while it runs (the host reads its CPU time by it)."""
+        return self._zygote.pid if self._zygote is not None else None
 
     def launch(self, request: LaunchRequest) -> WorkerProcess:
-        args = request.args
-        process = self._ctx.Process(
-            target=_run_with_inherited,
-            args=(
-                args,
-                _InheritedFd(args.control_fd),
-                tuple(_InheritedFd(fd) for fd in args.frame_fds),
-            ),
-            name=f"ledhost-worker-{args.instance_id}",
-            daemon=True,
-        )
-        process.start()
-        return _ForkedProcess(process)
+        zygote = self._zygote
+        if zygote is not None and not zygote.alive():
+            log.warning("the zygote has died: spawning workers from now on")
+            zygote.close()
+            self._zygote = zygote = None
+        if zygote is None:
+            return SpawnLauncher().launch(request)
+        try:
+            pid, start_time = zygote.fork_worker(request.args)
+        except OSError:
+            if not zygote.alive():  # the next launch spawns; the supervisor retries this one
+                self.close()
+            raise
+        return _ForkedProcess(pid, start_time)
 
     def close(self) -> None:
-        """Stop the zygote, so a host that ends leaves no process behind.
-
-        multiprocessing has no public way to stop its forkserver (it dies with its parent,
-        which is enough for the CLI); ``_stop`` is what CPython's own tests use, so use it
-        when present and otherwise rely on the forkserver exiting with us.
-        """
-        from multiprocessing import forkserver
-
-        server = getattr(forkserver, "_forkserver", None)
-        stop = getattr(server, "_stop", None)
-        if callable(stop):
-            with contextlib.suppress(OSError):
-                stop()
+        """Stop the zygote, so a host that ends leaves no process behind."""
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
 
 
 class Undertaker:
@@ -360,10 +359,34 @@ class Undertaker:
             process.wait()
 
 
+#: A zygote forked by :func:`fork_zygote_early`, for the next :func:`make_launcher`.
+_early: list[ZygoteLauncher] = []
+
+
+def fork_zygote_early() -> None:
+    """Fork the zygote now, before the config is read, for the host to take later.
+
+    Whatever the host holds when it forks, every worker inherits in its memory; a zygote
+    forked before the config (and its secrets file) is read cannot hand one plugin's API
+    key to another plugin's worker. Configuration overrides in the environment, read
+    later, are scrubbed in the zygote itself. Quietly does nothing where there can be no
+    zygote: :func:`make_launcher` says so when the host asks.
+    """
+    if not _early:
+        with contextlib.suppress(OSError):
+            _early.append(ZygoteLauncher())
+
+
 def make_launcher(name: str) -> SpawnLauncher | ZygoteLauncher:
-    """``"zygote"`` or ``"spawn"``."""
+    """``"zygote"`` or ``"spawn"`` (and spawn when this system cannot have a zygote)."""
     if name == "zygote":
-        return ZygoteLauncher()
+        if _early:
+            return _early.pop()
+        try:
+            return ZygoteLauncher()
+        except OSError as exc:
+            log.warning("no zygote (%s): spawning every worker", exc)
+            return SpawnLauncher()
     if name == "spawn":
         return SpawnLauncher()
     raise ValueError(f"unknown launcher {name!r}: use 'zygote' or 'spawn'")
