@@ -165,7 +165,7 @@ def _report_boot_error(worker: Worker, message: str) -> None:
 
 
 def run_forked(args: WorkerArgs) -> NoReturn:
-    """Entry point in a child of the zygote (multiprocessing forkserver)."""
+    """Entry point in a worker forked by the zygote (:mod:`host.supervise.zygote`)."""
     status = run(args)
     _exit(status)
 
