@@ -111,6 +111,10 @@ class RotationConfig:
     #: Longest a turn may last when the plugin asks for more time (a configured
     #: ``duration`` longer than this still holds).
     max_dwell: float = 120.0
+    #: Longest a plugin's interrupt may last; longer requests are cut to this.
+    interrupt_max_seconds: float = 600.0
+    #: Most interrupts one plugin instance may have queued at once.
+    interrupt_max_queued: int = 3
     #: Parsed ``modes``; empty means every mode of every enabled instance in config order.
     entries: tuple[RotationEntry, ...] = ()
 
@@ -284,6 +288,8 @@ class HostConfig:
             "rotation": {
                 "default_duration": self.rotation.default_duration,
                 "max_dwell": self.rotation.max_dwell,
+                "interrupt_max_seconds": self.rotation.interrupt_max_seconds,
+                "interrupt_max_queued": self.rotation.interrupt_max_queued,
                 "modes": [entry.to_toml_value() for entry in self.rotation.entries],
             },
             "schedule": self.schedule.to_dict(),

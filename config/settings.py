@@ -105,6 +105,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Longest a mode's turn may last, in seconds, when its plugin asks for more "
                  "time to finish a cycle (a message scrolling to its end). A configured "
                  "`duration` longer than this still holds."),
+    Setting("rotation", "interrupt_max_seconds", float, 600.0, min=1, max=86400,
+            live=True,
+            help="Longest a plugin's interrupt may hold the screen, in seconds; a longer "
+                 "request is cut to this (notifications from the control API and pins are "
+                 "not plugin interrupts)."),
+    Setting("rotation", "interrupt_max_queued", int, 3, min=1, max=32,
+            live=True,
+            help="How many interrupts (one per mode) one plugin instance may have queued at "
+                 "once; more are refused with a log line naming the instance."),
     # [transitions]
     Setting("transitions", "kind", str, "cut", choices=TRANSITION_KINDS,
             live=True,

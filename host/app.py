@@ -38,6 +38,7 @@ from host.planning import (
     rules_from_config,
 )
 from host.reconfigure import Reconfigurer
+from host.schedule.caps import PLUGIN_SOURCE, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
 from host.schedule.rotation import Decision, Scheduler, Slot
 from host.schedule.timetable import Timetable
@@ -160,6 +161,10 @@ class Host:
     def on_state(self, handle: WorkerHandle) -> None:
         if handle.process is None:
             self.lineup.forget(handle, self.presenter)
+            # An interrupt ends with its worker: a restarted, quarantined or removed
+            # instance starts over rather than holding the screen from beyond.
+            if self.scheduler.release(handle.instance_id, source=PLUGIN_SOURCE):
+                log.info("%s: its interrupts ended with its worker", handle.instance_id)
 
     def on_content(self, handle: WorkerHandle) -> None:
         pass  # read by the next decision
@@ -177,8 +182,13 @@ class Host:
             self.scheduler.release(handle.instance_id, mode)
             return
         duration = next((m["duration"] for m in handle.modes if m["name"] == mode), None)
-        slot = Slot(handle.instance_id, mode, float(duration or seconds or 10.0))
-        self.scheduler.interrupt(slot, priority, time.monotonic() + max(0.0, seconds))
+        rotation = self.cfg.rotation
+        slot = Slot(handle.instance_id, mode, float(duration or rotation.default_duration))
+        admit_plugin_interrupt(
+            self.scheduler, slot, priority, seconds, time.monotonic(),
+            max_seconds=rotation.interrupt_max_seconds,
+            max_queued=rotation.interrupt_max_queued,
+        )  # fmt: skip
 
     def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None:
         """A plugin asks to keep its mode on screen longer (capped by rotation.max_dwell)."""

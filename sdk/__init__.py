@@ -7,6 +7,7 @@ imports nothing else of ledhost's, so it is safe to depend on from any plugin.
 
 from __future__ import annotations
 
+from sdk import priorities
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
 from sdk.errors import PluginConfigError, PluginError
@@ -37,6 +38,7 @@ __all__ = [
     "font_names",
     "hookimpl",
     "load_font",
+    "priorities",
     "network_properties",
     "shorten",
     "time_zone",

@@ -146,9 +146,16 @@ class PluginContext:
         """Ask the host to show ``mode`` now, ahead of the rotation (a live game, an alert).
 
         :param mode: one of this plugin's modes.
-        :param priority: higher wins over lower; the rotation itself is priority 0.
-        :param seconds: the longest the interrupt may last; release it earlier with
-            :meth:`release_interrupt`.
+        :param priority: higher wins over lower, from :data:`sdk.priorities.PLUGIN_MIN`
+            (0, still above the rotation) to :data:`sdk.priorities.PLUGIN_MAX` (100);
+            anything else is a ``ValueError`` here. Notifications from the control API
+            and the user's pin always beat it.
+        :param seconds: the longest the interrupt may last (the host cuts it to its
+            ``rotation.interrupt_max_seconds``); release it earlier with
+            :meth:`release_interrupt`. An interrupt ends with its worker: a restart, a
+            quarantine or the instance's removal drops it. The host keeps at most
+            ``rotation.interrupt_max_queued`` of one instance's interrupts (one per mode)
+            and refuses more, with a log line.
         """
         self._requests.request_interrupt(mode, priority, seconds)
 

@@ -270,6 +270,14 @@ class Scheduler:
         ]
         return before - len(self._entries)
 
+    def interrupts_of(self, instance: str, source: str | None = None) -> list[str]:
+        """The modes of ``instance`` with a queued interrupt (from ``source``), in order."""
+        return [
+            e.slot.mode
+            for e in self._entries
+            if e.slot.instance == instance and source in (None, e.source)
+        ]
+
     def release_id(self, interrupt_id: int) -> bool:
         """Drop one interrupt by the id :meth:`interrupt` returned; whether it was queued."""
         before = len(self._entries)

@@ -16,6 +16,7 @@ from typing import Any
 
 from host.ipc import protocol
 from host.ipc.channel import Channel
+from sdk import priorities
 
 __all__ = ["HostRequests"]
 
@@ -51,6 +52,12 @@ class HostRequests:
             self._wake()
 
     def request_interrupt(self, mode: str, priority: int, seconds: float) -> None:
+        level = _whole(priority)
+        if isinstance(level, int) and not priorities.PLUGIN_MIN <= level <= priorities.PLUGIN_MAX:
+            raise ValueError(
+                f"interrupt priority {level} is outside {priorities.PLUGIN_MIN}.."
+                f"{priorities.PLUGIN_MAX}, the range a plugin may ask for"
+            )
         self._send(protocol.Interrupt(mode=mode, priority=_whole(priority), seconds=_real(seconds)))
 
     def release_interrupt(self, mode: str) -> None:
