@@ -1,0 +1,131 @@
+"""Issue 13, the screen part: a hostile plugin cannot hold the screen.
+
+Attack 8: an interrupt with priority 2**31-1 and a duration of 1e9 s, for more modes than
+one instance may queue, sent as raw protocol messages past what the SDK allows. The host
+clamps the priority below API notifications and pins, cuts the duration to
+``rotation.interrupt_max_seconds``, refuses the interrupts past
+``rotation.interrupt_max_queued`` with a log line naming the instance, and drops them all
+when the worker ends (a restart must not bring them back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host.app import Host
+from host.schedule.caps import PLUGIN_SOURCE, admit_plugin_interrupt
+from host.schedule.rotation import Scheduler, Slot
+from host.supervise.states import WorkerState
+from host.worker.requests import HostRequests
+from sdk import priorities
+from tests.conftest import RecordingBackend, run_host
+
+TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
+
+
+def _admit(s: Scheduler, mode: str, priority: int, seconds: float, now: float = 100.0) -> Any:
+    return admit_plugin_interrupt(
+        s, Slot("greedy", mode, 1.0), priority, seconds, now, max_seconds=600.0, max_queued=3
+    )
+
+
+def test_levels_put_plugins_below_notifications() -> None:
+    assert priorities.ROTATION <= priorities.PLUGIN_MIN < priorities.PLUGIN_MAX
+    assert priorities.PLUGIN_MAX < priorities.NOTIFICATION
+
+
+def test_priority_and_duration_are_capped(caplog: pytest.LogCaptureFixture) -> None:
+    s = Scheduler()
+    with caplog.at_level(logging.WARNING, logger="host.schedule.caps"):
+        assert _admit(s, "a", 2**31 - 1, 1e9) is not None
+        assert _admit(s, "b", -(2**31), 5.0) is not None
+    entries = {e["key"]: e for e in s.status(100.0)["interrupts"]}
+    assert entries["greedy:a"]["priority"] == priorities.PLUGIN_MAX
+    assert entries["greedy:a"]["remaining"] == 600.0
+    assert entries["greedy:b"]["priority"] == priorities.PLUGIN_MIN
+    assert entries["greedy:b"]["remaining"] == 5.0
+    text = caplog.text
+    assert "greedy: interrupt priority 2147483647" in text
+    assert "cut to rotation.interrupt_max_seconds" in text
+
+
+def test_flooding_interrupts_is_refused_past_the_cap(caplog: pytest.LogCaptureFixture) -> None:
+    s = Scheduler()
+    with caplog.at_level(logging.WARNING, logger="host.schedule.caps"):
+        ids = [_admit(s, mode, 50, 10.0) for mode in "abcde"]
+        again = _admit(s, "a", 60, 10.0)  # an update of a queued mode is no new entry
+    assert ids[:3] == [1, 2, 3] and ids[3:] == [None, None]
+    assert again == 1
+    assert s.interrupts_of("greedy", PLUGIN_SOURCE) == ["a", "b", "c"]
+    assert "greedy: interrupt for mode 'd' refused" in caplog.text
+    # A notification from the API always beats the strongest plugin interrupt.
+    s.interrupt(Slot("clock", "time", 5.0), priorities.NOTIFICATION, 200.0, source="api")
+    decision = s.decide(100.0, lambda slot: True)
+    assert decision is not None and decision.slot.instance == "clock"
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, message: object) -> None:
+        self.sent.append(message)
+
+
+def test_sdk_refuses_a_priority_out_of_range() -> None:
+    channel = _Channel()
+    requests = HostRequests(channel, lambda: None, lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="outside 0..100"):
+        requests.request_interrupt("a", 2**31 - 1, 1.0)
+    with pytest.raises(ValueError, match="outside 0..100"):
+        requests.request_interrupt("a", -1, 1.0)
+    requests.request_interrupt("a", priorities.PLUGIN_MAX, 1.0)
+    assert len(channel.sent) == 1
+
+
+def test_raw_interrupts_are_capped_and_do_not_outlive_a_restart(tmp_path: Path) -> None:
+    """The greedy plugin floods raw interrupts once; after its worker is killed and
+    restarted, none of them is left and the clock has the screen again."""
+    seen: dict[str, Any] = {}
+
+    def step(host: Host, _: RecordingBackend) -> bool:
+        handle = host.supervisor.handles["greedy"]
+        if "queued" not in seen:
+            queued = [e for e in host.scheduler.status(time.monotonic())["interrupts"]]
+            if len(queued) < 3 or handle.process is None:
+                return False
+            seen["queued"] = queued
+            seen["restarts"] = handle.restarts
+            os.kill(handle.process.pid, signal.SIGKILL)
+            return False
+        return (
+            handle.restarts > seen["restarts"]
+            and handle.state is WorkerState.RUNNING
+            and not host.scheduler.interrupts_of("greedy")
+            and host.scheduler.status(time.monotonic())["current"] is not None
+            and host.scheduler.status(time.monotonic())["current"]["instance"] == "clock"
+        )
+
+    host, _, stats = run_host(
+        {"plugins": {"greedy": {}, "clock": {}}, "rotation": {"modes": ["clock"]}},
+        120.0,
+        tmp_path,
+        until=step,
+        only=("greedy", "clock"),
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+    )
+    queued = seen["queued"]
+    assert len(queued) == 3, queued  # five asked, three admitted
+    assert all(e["source"] == PLUGIN_SOURCE for e in queued)
+    assert all(e["priority"] == priorities.PLUGIN_MAX for e in queued)
+    assert all(e["remaining"] is not None and e["remaining"] <= 600.0 for e in queued)
+    assert not host.scheduler.interrupts_of("greedy")
+    assert stats["plugins"]["clock"]["frames"] >= 1
