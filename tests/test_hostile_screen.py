@@ -114,8 +114,12 @@ def test_raw_interrupts_are_capped_and_do_not_outlive_a_restart(tmp_path: Path) 
         )
 
     host, _, stats = run_host(
-        {"plugins": {"greedy": {}, "clock": {}}, "rotation": {"modes": ["clock"]}},
-        120.0,
+        {
+            "plugins": {"greedy": {}, "clock": {}},
+            "rotation": {"modes": ["clock"]},
+            "paths": {"data_dir": str(tmp_path / "data")},  # greedy's marker starts afresh
+        },
+        60.0,
         tmp_path,
         until=step,
         only=("greedy", "clock"),
