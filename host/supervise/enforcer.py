@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Final
 
 from host.supervise import proctree, spawner
 from host.supervise.handle import WorkerHandle
@@ -67,7 +68,8 @@ class Enforcer:
 
     def kill(self, handle: WorkerHandle, reason: str, now: float) -> None:
         """End the worker now: SIGKILL to it and every process below it (KILLING)."""
-        self.record_error(handle, reason)
+        if reason != handle.ending_reason:  # SIGTERM's rung already said why
+            self.record_error(handle, reason)
         if handle.process is None:
             return
         if handle.state is not WorkerState.KILLING:
@@ -86,8 +88,7 @@ class Enforcer:
         ):
             return
         handle.terminate(reason, now)
-        self.record_error(handle, reason)
-        log.error("WORKER TIMEOUT: plugin instance %r %s", handle.instance_id, reason)
+        self.record_error(handle, reason)  # the one line this hang logs
         spawner.terminate(handle.process)
 
     def check_deadline(self, handle: WorkerHandle, now: float) -> None:
@@ -96,6 +97,11 @@ class Enforcer:
         if rung is None:
             return
         action, reason = rung
+        if action == "terminate" and _stopped(handle):
+            # SIGSTOPped (by a plugin or anyone): silent, and SIGTERM stays pending until
+            # a SIGCONT that may never come, so it is killed at once and said so.
+            self.kill(handle, STOPPED, now)
+            return
         if action == "terminate":
             self.terminate(handle, reason, now)
         else:
@@ -182,3 +188,15 @@ class Enforcer:
             if now < until:
                 keep.append((pid, tree, until))
         self.graves = keep
+
+
+#: The reason of a worker found stopped (``T`` in ``/proc``) when its deadline passed.
+STOPPED: Final = "stopped (no heartbeat)"
+
+
+def _stopped(handle: WorkerHandle) -> bool:
+    """Whether ``handle``'s worker is stopped by a signal (or a tracer) right now."""
+    if handle.process is None:
+        return False
+    info = proctree.proc_info(handle.process.pid)
+    return info is not None and info.state in ("T", "t")

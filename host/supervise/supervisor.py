@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from config.model import PluginInstanceConfig
 from config.plugin_schema import PluginConfig
@@ -47,6 +47,10 @@ log = logging.getLogger("ledhost.supervisor")
 #: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
 #: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
 TICK = 0.5
+
+
+#: How a worker that ended with status 0 without being asked to is reported.
+EXITED_UNASKED: Final = "exited on its own (status 0)"
 
 
 class Supervisor:
@@ -290,7 +294,13 @@ class Supervisor:
             # STARTING -> EXITED: it declined to start when told its config is invalid.
             handle.change_state(WorkerState.EXITED, now)
         else:
-            log.warning("plugin instance %r %s", handle.instance_id, handle.last_exit)
+            if code == exitcodes.OK and handle.last_exit == handle.last_exit_status:
+                # Nobody asked it to go: "exited cleanly" would read as a requested stop.
+                handle.last_exit = EXITED_UNASKED
+            if handle.last_exit == handle.last_exit_status:
+                # A reason of our own (a hang, a limit) was logged when we acted on it:
+                # one event, one line.
+                log.warning("plugin instance %r %s", handle.instance_id, handle.last_exit)
             self._failed(handle, now, boot=code in exitcodes.BOOT_FAILURES)
         self.listener.on_state(handle)
 
@@ -461,14 +471,10 @@ class Supervisor:
                     self.dispatch(key, time.monotonic(), events)
         for handle in everyone:
             if handle.process is not None:
-                log.warning(
-                    "plugin instance %r did not stop in %.1fs; killing it",
-                    handle.instance_id,
-                    graceful_timeout,
-                )
                 handle.stop_requested = True
-                # * -> KILLING: the shutdown's last rung
-                self.enforcer.kill(handle, "did not stop in time", time.monotonic())
+                # * -> KILLING: the shutdown's last rung (kill logs the one line).
+                reason = f"did not stop in time (killed after {graceful_timeout:g} s)"
+                self.enforcer.kill(handle, reason, time.monotonic())
         end = time.monotonic() + 2.0
         while any(h.process is not None for h in everyone) and time.monotonic() < end:
             for handle in everyone:
