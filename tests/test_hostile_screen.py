@@ -20,12 +20,16 @@ from typing import Any
 import pytest
 
 from host.app import Host
+from host.discovery import PluginSpec
 from host.schedule.caps import PLUGIN_SOURCE, admit_plugin_interrupt
 from host.schedule.rotation import Scheduler, Slot
+from host.supervise.enforcer import STOPPED
+from host.supervise.rules import WorkerRules
 from host.supervise.states import WorkerState
+from host.supervise.supervisor import EXITED_UNASKED
 from host.worker.requests import HostRequests
 from sdk import priorities
-from tests.conftest import RecordingBackend, run_host
+from tests.conftest import Harness, RecordingBackend, run_host
 
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
 
@@ -133,3 +137,32 @@ def test_raw_interrupts_are_capped_and_do_not_outlive_a_restart(tmp_path: Path) 
     assert all(e["remaining"] is not None and e["remaining"] <= 600.0 for e in queued)
     assert not host.scheduler.interrupts_of("greedy")
     assert stats["plugins"]["clock"]["frames"] >= 1
+
+
+# -- clear reasons ---------------------------------------------------------------------
+
+
+def test_worker_exiting_0_unasked_says_so(
+    harness: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    handle = harness.start(test_specs["quitter"])
+    harness.wait_for(lambda: handle.last_exit == EXITED_UNASKED, what="quitter's exit")
+    assert handle.last_exit == "exited on its own (status 0)"
+    assert handle.last_exit_status == "exited cleanly"  # the raw status, kept apart
+    assert handle.last_failure == EXITED_UNASKED  # a failure, not a requested stop
+
+
+def test_sigstopped_worker_is_killed_as_stopped(
+    harness: Harness, test_specs: dict[str, PluginSpec], caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.supervisor.rules = WorkerRules(heartbeat_timeout=1.0)
+    handle = harness.start(test_specs["solid"])
+    harness.wait_running(handle)
+    assert handle.pid is not None
+    with caplog.at_level(logging.INFO, logger="ledhost"):
+        os.kill(handle.pid, signal.SIGSTOP)
+        harness.wait_for(lambda: handle.last_exit is not None, what="the stopped worker's end")
+    assert handle.last_exit == STOPPED == "stopped (no heartbeat)"
+    assert handle.last_exit_status == "killed by SIGKILL (perhaps out of memory)"
+    lines = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
+    assert lines == ["plugin instance 'solid': stopped (no heartbeat)"]  # one event, one line
