@@ -166,3 +166,67 @@ def test_sigstopped_worker_is_killed_as_stopped(
     assert handle.last_exit_status == "killed by SIGKILL (perhaps out of memory)"
     lines = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
     assert lines == ["plugin instance 'solid': stopped (no heartbeat)"]  # one event, one line
+
+
+# -- crafted hello ---------------------------------------------------------------------
+
+
+def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> None:
+    """Attack 4: a hello with non-string mode names broke a later live reload and the
+    shutdown (exit 1, no stats). Now: the forged worker fails with the field named, a
+    live reload applies, the clock keeps showing, and the host exits 0 with stats."""
+    from tests.test_reload import run_live, stats
+
+    def scenario(live: Any) -> None:
+        live.wait_for(
+            lambda: getattr(live.handles().get("forgedhello"), "last_failure", None) is not None,
+            "the forged hello to be refused",
+        )
+        live.wait_for(lambda: live.running("clock"), "the clock to run")
+        live.edit(lambda t: t["rotation"].update(default_duration=7.0))
+        live.wait_reloads(1)
+        live.wait_for(lambda: live.running("clock"), "the clock to run after the reload")
+
+    live = run_live(
+        tmp_path,
+        {"plugins": {"forgedhello": {}, "clock": {}}, "rotation": {"modes": ["clock"]}},
+        scenario,
+    )
+    forged = live.host.supervisor.handles["forgedhello"]
+    assert "$.modes[0].name" in (forged.last_failure or "")
+    assert forged.modes == []
+    data = stats(tmp_path)  # written: the shutdown went through
+    assert data["plugins"]["clock"]["frames"] >= 1
+    assert live.host.cfg.rotation.default_duration == 7.0
+
+
+@pytest.mark.parametrize("kind", ["huge", "nested", "second", "dup"])
+def test_crafted_late_hello_ends_only_that_worker(tmp_path: Path, kind: str) -> None:
+    """A second hello (huge, nested junk, well-formed, or naming another instance's mode)
+    ends that worker as failed; a live reload applies; exit 0 with stats."""
+    from tests.test_reload import run_live, stats
+
+    def scenario(live: Any) -> None:
+        live.wait_for(
+            lambda: getattr(live.handles().get("latehello"), "last_failure", None) is not None,
+            "the crafted hello to be refused",
+        )
+        live.wait_for(lambda: live.running("clock"), "the clock to run")
+        live.edit(lambda t: t["rotation"].update(default_duration=7.0))
+        live.wait_reloads(1)
+        live.wait_for(lambda: live.running("clock"), "the clock to run after the reload")
+
+    live = run_live(
+        tmp_path,
+        {
+            "plugins": {"latehello": {"kind": kind}, "clock": {}},
+            "rotation": {"modes": ["clock", "latehello"]},
+        },
+        scenario,
+    )
+    late = live.host.supervisor.handles["latehello"]
+    assert late.last_failure, late.last_failure
+    assert all(m["name"] in ("main",) for m in late.modes), late.modes
+    data = stats(tmp_path)
+    assert data["plugins"]["clock"]["frames"] >= 1
+    assert [m["name"] for m in live.host.supervisor.handles["clock"].modes] == ["time"]

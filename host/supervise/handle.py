@@ -119,6 +119,9 @@ class WorkerHandle:
     active_mode: str | None = None
     #: ``(width, height)`` the active mode is drawn at: the display, or a layout region.
     active_size: tuple[int, int] = (0, 0)
+    #: Whether this run's worker said hello: a second one is a protocol error, so a
+    #: plugin cannot swap its modes (or claim another instance's) once it was checked.
+    hello_seen: bool = False
     frame: Frame | None = None
     strip: StripImage | None = None
 
@@ -165,6 +168,7 @@ class WorkerHandle:
         self.channel, self.bus = channel, bus
         self.started_at = self.last_heartbeat = now
         self.busy = []
+        self.hello_seen = False
         self.ending_reason, self.stop_requested = None, False
         self.tree = frozenset()
         self.token = 0

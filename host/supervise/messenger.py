@@ -299,6 +299,9 @@ class Messenger:
             case protocol.Log():
                 self._handle_log(handle, message, now)
             case protocol.Hello():
+                if handle.hello_seen:
+                    raise ProtocolError("a second 'hello' message (a worker says hello once)")
+                handle.hello_seen = True
                 self._handle_hello(handle, message)
             case protocol.Ready():
                 # A worker asked to stop (a reload retired it) may still report ready.
