@@ -55,7 +55,7 @@ class HostRequests:
         level = _whole(priority)
         if isinstance(level, int) and not priorities.PLUGIN_MIN <= level <= priorities.PLUGIN_MAX:
             raise ValueError(
-                f"interrupt priority {level} is outside {priorities.PLUGIN_MIN}.."
+                f"$.priority: {level} is outside {priorities.PLUGIN_MIN}.."
                 f"{priorities.PLUGIN_MAX}, the range a plugin may ask for"
             )
         self._send(protocol.Interrupt(mode=mode, priority=_whole(priority), seconds=_real(seconds)))
