@@ -1,0 +1,135 @@
+"""Hostile plugins against the host's config validation (issue 13, attack 3).
+
+A plugin's JSON Schema is plugin-supplied code in disguise: a catastrophic ``pattern``
+or a recursive ``$ref`` combinator makes validation take as long as its author likes. The
+host never runs one: the plugin's own worker validates its options (at boot the schema's
+defaults, at ``start`` and ``configure`` the instance's options) and a hang there is ended
+like any hung worker, while the panel goes on. Lateness is the host's own measure
+(``max_frame_lateness_ms`` in its stats: each push against when its frame was due).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from host.app import Host
+from tests.conftest import TEST_PLUGINS, RecordingBackend, run_host
+from tests.test_reload import LiveHost, run_live
+
+sys.path.insert(0, str(TEST_PLUGINS))
+from ledhost_test_plugins.slowschema import deep_tree  # noqa: E402
+
+#: The steady plugin's frame rate; a frame more than two periods late fails.
+FPS = 10.0
+#: Deep enough that checking it takes hours (2**40 steps).
+HANG = deep_tree(40)
+
+
+def _steady() -> dict[str, Any]:
+    return {"plugin": "solid", "fps": FPS}
+
+
+def test_hostile_schemas_hang_only_their_own_workers(tmp_path: Path) -> None:
+    """The bad default and the deep ``tree`` hang their workers; the panel never stalls."""
+    overrides = {
+        "workers": {"user": "", "setup_timeout": 2.0},
+        "paths": {"data_dir": str(tmp_path / "data")},
+        "rotation": {"modes": ["steady:fill"]},
+        "plugins": {
+            "steady": _steady(),
+            "evil": {"plugin": "slowschema"},
+            "evilref": {"plugin": "slowref", "tree": HANG},
+        },
+    }
+
+    def both_ended(host: Host, backend: RecordingBackend) -> bool:
+        handles = host.supervisor.handles
+        return all(
+            handles[iid].last_failure is not None and "hung" in handles[iid].last_failure
+            for iid in ("evil", "evilref")
+        )
+
+    host, backend, stats = run_host(
+        overrides,
+        120.0,
+        tmp_path,
+        until=both_ended,
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher="spawn",
+    )
+    plugins = stats["plugins"]
+    # The bad default hangs the worker's boot (its schema's defaults are checked there),
+    # the deep tree its check of the options after hello: each ended by setup_timeout.
+    assert "hung in starting" in plugins["evil"]["last_failure"], plugins["evil"]
+    assert "hung in" in plugins["evilref"]["last_failure"], plugins["evilref"]
+    assert plugins["evil"]["frames"] == plugins["evilref"]["frames"] == 0
+    assert plugins["steady"]["frames"] > 0 and plugins["steady"]["restarts"] == 0
+    assert stats["frames_shown"] > 0
+    assert stats["max_frame_lateness_ms"] <= 2 * 1000.0 / FPS, stats["max_frame_lateness_ms"]
+    assert json.loads((tmp_path / "stats.json").read_text()) == stats
+
+
+def _tables(tmp_path: Path, tree: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workers": {"heartbeat_timeout": 1.0, "render_timeout": 1.0},
+        "rotation": {"modes": ["steady:fill"]},
+        "plugins": {"steady": _steady(), "ref": {"plugin": "slowref", "tree": tree}},
+    }
+
+
+def test_a_reload_checks_with_the_workers_and_applies_or_refuses_whole(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("steady", "ref"), "both workers to run")
+        pids = live.pids()
+        # Valid: a new shallow tree and a new frame rate, applied to both.
+        live.edit(lambda t: t["plugins"]["ref"].update(tree={"c": {}}))
+        live.wait_reloads(1)
+        live.wait_for(lambda: live.handles()["ref"].config.get("tree") == {"c": {}}, "new tree")
+        # Invalid for ref (a tree must be an object): refused whole, steady unchanged.
+        live.edit(
+            lambda t: (
+                t["plugins"]["ref"].update(tree="leaf"),
+                t["plugins"]["steady"].update(fps=FPS / 2),
+            )
+        )
+        seen["error"] = live.wait_refused(live.status()["loaded_at"])
+        seen["steady_fps"] = live.handles()["steady"].config["fps"]
+        seen["pids"] = (pids, live.pids())
+
+    live = run_live(tmp_path, _tables(tmp_path, {}), scenario)
+    assert "plugins.ref.tree" in seen["error"]
+    assert seen["steady_fps"] == FPS, "no worker took the refused edit"
+    assert seen["pids"][0] == seen["pids"][1], "no worker was restarted"
+    assert live.status()["reloads"] == 1
+
+
+def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("steady", "ref"), "both workers to run")
+        old_pid = live.pids()["ref"]
+        live.edit(
+            lambda t: (
+                t["plugins"]["ref"].update(tree=HANG),
+                t["plugins"]["steady"].update(fps=FPS / 2),
+            )
+        )
+        # ref hangs checking: the reload goes on without it, steady takes its new rate.
+        live.wait_reloads(1)
+        live.wait_for(lambda: live.handles()["steady"].config["fps"] == FPS / 2, "steady's fps")
+        # ref's worker is ended; its next start checks the new (hanging) tree again.
+        live.wait_for(lambda: live.handles()["ref"].pid != old_pid, "ref to be restarted")
+        seen["ref"] = live.handles()["ref"]
+        seen["lateness"] = live.host.stats.max_lateness
+
+    run_live(tmp_path, _tables(tmp_path, {}), scenario)
+    ref = seen["ref"]
+    assert ref.options["tree"] == HANG, "restarted with the new options"
+    assert ref.last_failure and ("config check" in ref.last_failure or "hung" in ref.last_failure)
+    assert seen["lateness"] <= 2 / FPS
