@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from host.app import Host
 from tests.conftest import TEST_PLUGINS, RecordingBackend, run_host
 from tests.test_reload import LiveHost, run_live
@@ -133,3 +135,29 @@ def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(tmp_path: P
     assert ref.options["tree"] == HANG, "restarted with the new options"
     assert ref.last_failure and ("config check" in ref.last_failure or "hung" in ref.last_failure)
     assert seen["lateness"] <= 2 / FPS
+
+
+def test_config_check_reports_a_hanging_schema_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ledhost config check`` runs plugin schemas in a child it kills past its time."""
+    from ledhost_test_plugins.slowschema import schema
+
+    from config import load_config
+    from host.cli import bounded
+    from host.cli.config_commands import _instance_issues
+
+    monkeypatch.setattr(bounded, "SCHEMA_TIMEOUT", 0.5)
+    cfg = load_config(
+        None, env={}, overrides={"plugins": {"ref": {"plugin": "slowref", "tree": HANG}}}
+    )
+    instance = cfg.plugins["ref"]
+    (issue,) = _instance_issues(instance, schema(with_default=False))
+    assert issue.key == "plugins.ref" and "took longer than 0.5 s" in issue.message
+    fine = load_config(None, env={}, overrides={"plugins": {"ref": {"plugin": "slowref"}}})
+    assert _instance_issues(fine.plugins["ref"], schema(with_default=False)) == []
+    bad = load_config(
+        None, env={}, overrides={"plugins": {"ref": {"plugin": "slowref", "tree": "leaf"}}}
+    )
+    (issue,) = _instance_issues(bad.plugins["ref"], schema(with_default=False))
+    assert issue.key == "plugins.ref.tree"
