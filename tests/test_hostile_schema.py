@@ -66,7 +66,7 @@ def test_hostile_schemas_hang_only_their_own_workers(tmp_path: Path) -> None:
     # The bad default hangs the worker's boot (its schema's defaults are checked there),
     # the deep tree its check of the options after hello: each ended by setup_timeout.
     assert "hung in starting" in plugins["evil"]["last_failure"], plugins["evil"]
-    assert "hung in" in plugins["evilref"]["last_failure"], plugins["evilref"]
+    assert "hung in checking its config" in plugins["evilref"]["last_failure"], plugins["evilref"]
     assert plugins["evil"]["frames"] == plugins["evilref"]["frames"] == 0
     assert plugins["steady"]["frames"] > 0 and plugins["steady"]["restarts"] == 0
     assert stats["frames_shown"] > 0
@@ -161,3 +161,27 @@ def test_config_check_reports_a_hanging_schema_instead_of_hanging(
     )
     (issue,) = _instance_issues(bad.plugins["ref"], schema(with_default=False))
     assert issue.key == "plugins.ref.tree"
+
+
+def test_a_hello_with_a_huge_schema_is_refused_by_the_protocol() -> None:
+    """The schema travels in the hello (the UI shows it): its size and depth are bounded."""
+    import msgspec
+
+    from host.errors import ProtocolError
+    from host.ipc import protocol
+
+    def hello(schema: dict[str, Any]) -> bytes:
+        raw = {"t": "hello", "plugin": "p", "instance": "p", "pid": 1, "modes": []}
+        raw |= {"actions": [], "hooks": [], "schema": schema}
+        return msgspec.msgpack.encode(raw)
+
+    wide = {"properties": {f"k{i}": {"type": "string"} for i in range(protocol.MAX_SCHEMA_NODES)}}
+    with pytest.raises(ProtocolError, match="more than 4096 values"):
+        protocol.decode_from_worker(hello(wide))
+    deep: dict[str, Any] = {}
+    for _ in range(protocol.MAX_DEPTH + 2):
+        deep = {"not": deep}
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        protocol.decode_from_worker(hello(deep))
+    fine = protocol.decode_from_worker(hello({"properties": {"a": {"type": "string"}}}))
+    assert isinstance(fine, protocol.Hello)
