@@ -185,3 +185,24 @@ def test_a_hello_with_a_huge_schema_is_refused_by_the_protocol() -> None:
         protocol.decode_from_worker(hello(deep))
     fine = protocol.decode_from_worker(hello({"properties": {"a": {"type": "string"}}}))
     assert isinstance(fine, protocol.Hello)
+
+
+def test_the_workers_answer_is_bounded_and_scrubbed() -> None:
+    """However many issues a config has, the host gets at most MAX_ISSUES, each clipped,
+    with the worker's secrets replaced (the host only checks the answer's shape)."""
+    from host.ipc import protocol
+    from host.worker.validate import validate
+
+    keys = [f"k{i}" for i in range(200)] + ["x" * 3000]
+    schema = {"type": "object", "properties": {key: {"type": "integer"} for key in keys}}
+    sources = protocol.Sources(where="plugins.many")
+    options = {key: "hunter22" for key in keys}
+    issues = validate(
+        schema, "many", options, {}, sources, lambda text: text.replace("hunter22", "<r>")
+    )
+    assert isinstance(issues, list) and len(issues) == protocol.MAX_ISSUES
+    assert issues[-1].message == f"and {len(keys) - protocol.MAX_ISSUES + 1} more issues"
+    assert all(len(i.key) <= 1000 and len(i.message) <= 1000 for i in issues)
+    assert not any("hunter22" in i.message for i in issues)
+    answer = protocol.Refused(issues=issues)
+    assert protocol.decode_from_worker(protocol.encode(answer)) == answer

@@ -205,7 +205,10 @@ class Worker:
         The raw secrets are remembered first, so nothing sent afterwards can quote them.
         """
         self.scrubber.remember(dict(secrets))
-        return validate(self.schema, self.args.plugin_id, options, secrets, sources)
+        # validate_plugin_config never quotes a secret; the scrubber is the second lock.
+        return validate(
+            self.schema, self.args.plugin_id, options, secrets, sources, self.scrubber.text
+        )
 
     def _start(self, start: protocol.Start) -> bool:
         """Validate the config ``start`` carries; if it fits, set up. ``False``: refused."""

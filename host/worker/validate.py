@@ -10,7 +10,7 @@ that plugin's own time under its deadlines, and answers with bounded, typed resu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from config import ConfigError, ConfigIssue
@@ -27,10 +27,21 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TEXT else text[: _TEXT - 3] + "..."
 
 
-def issue_list(issues: list[ConfigIssue]) -> list[protocol.Issue]:
-    """The issues as the protocol carries them: at most ``MAX_ISSUES``, each clipped."""
+def _same(text: str) -> str:
+    return text
+
+
+def issue_list(
+    issues: list[ConfigIssue], scrub: Callable[[str], str] = _same
+) -> list[protocol.Issue]:
+    """The issues as the protocol carries them: at most ``MAX_ISSUES``, each scrubbed of
+    secrets by ``scrub`` and then clipped."""
     limit = protocol.MAX_ISSUES
-    out = [protocol.Issue(_clip(i.source), _clip(i.key), _clip(i.message)) for i in issues]
+
+    def fit(text: str) -> str:
+        return _clip(scrub(text))
+
+    out = [protocol.Issue(fit(i.source), fit(i.key), fit(i.message)) for i in issues]
     if len(out) > limit:
         rest = len(out) - (limit - 1)
         out = [*out[: limit - 1], protocol.Issue(out[0].source, "", f"and {rest} more issues")]
@@ -43,9 +54,11 @@ def validate(
     options: Mapping[str, Any],
     secrets: Mapping[str, Any],
     sources: protocol.Sources,
+    scrub: Callable[[str], str] = _same,
 ) -> PluginConfig | list[protocol.Issue]:
     """Validate raw ``options`` and ``secrets`` as the host used to.
 
+    :param scrub: replaces any secret in an issue's text (the worker's scrubber).
     :returns: the validated values (defaults filled), or the issues, which never quote
         a secret (:func:`validate_plugin_config`).
     """
@@ -62,4 +75,4 @@ def validate(
             secrets_file=sources.secrets_file,
         )
     except ConfigError as exc:  # PluginSchemaError too: it lists its issues the same way
-        return issue_list(exc.errors)
+        return issue_list(exc.errors, scrub)
