@@ -10,9 +10,10 @@ like any hung worker, while the panel goes on. Lateness is the host's own measur
 
 from __future__ import annotations
 
+import importlib
 import json
-import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,29 +22,35 @@ from host.app import Host
 from tests.conftest import TEST_PLUGINS, RecordingBackend, run_host
 from tests.test_reload import LiveHost, run_live
 
-sys.path.insert(0, str(TEST_PLUGINS))
-from ledhost_test_plugins.slowschema import deep_tree  # noqa: E402
-
 #: The steady plugin's frame rate; a frame more than two periods late fails.
 FPS = 10.0
-#: Deep enough that checking it takes hours (2**40 steps).
-HANG = deep_tree(40)
+#: How deep a ``tree`` option nests so that checking it takes hours (2**40 steps).
+HANG_DEPTH = 40
+
+
+@pytest.fixture
+def slowschema(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The hostile plugin's module, for its schema and its ``deep_tree``."""
+    monkeypatch.syspath_prepend(str(TEST_PLUGINS))
+    return importlib.import_module("ledhost_test_plugins.slowschema")
 
 
 def _steady() -> dict[str, Any]:
     return {"plugin": "solid", "fps": FPS}
 
 
-def test_hostile_schemas_hang_only_their_own_workers(tmp_path: Path) -> None:
+def test_hostile_schemas_hang_only_their_own_workers(
+    tmp_path: Path, slowschema: ModuleType
+) -> None:
     """The bad default and the deep ``tree`` hang their workers; the panel never stalls."""
     overrides = {
-        "workers": {"user": "", "setup_timeout": 2.0},
+        "workers": {"user": "", "setup_timeout": 1.0},
         "paths": {"data_dir": str(tmp_path / "data")},
         "rotation": {"modes": ["steady:fill"]},
         "plugins": {
             "steady": _steady(),
             "evil": {"plugin": "slowschema"},
-            "evilref": {"plugin": "slowref", "tree": HANG},
+            "evilref": {"plugin": "slowref", "tree": slowschema.deep_tree(HANG_DEPTH)},
         },
     }
 
@@ -110,15 +117,18 @@ def test_a_reload_checks_with_the_workers_and_applies_or_refuses_whole(tmp_path:
     assert live.status()["reloads"] == 1
 
 
-def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(tmp_path: Path) -> None:
+def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(
+    tmp_path: Path, slowschema: ModuleType
+) -> None:
     seen: dict[str, Any] = {}
+    hang = slowschema.deep_tree(HANG_DEPTH)
 
     def scenario(live: LiveHost) -> None:
         live.wait_for(lambda: live.running("steady", "ref"), "both workers to run")
         old_pid = live.pids()["ref"]
         live.edit(
             lambda t: (
-                t["plugins"]["ref"].update(tree=HANG),
+                t["plugins"]["ref"].update(tree=hang),
                 t["plugins"]["steady"].update(fps=FPS / 2),
             )
         )
@@ -132,24 +142,25 @@ def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(tmp_path: P
 
     run_live(tmp_path, _tables(tmp_path, {}), scenario)
     ref = seen["ref"]
-    assert ref.options["tree"] == HANG, "restarted with the new options"
+    assert ref.options["tree"] == hang, "restarted with the new options"
     assert ref.last_failure and ("config check" in ref.last_failure or "hung" in ref.last_failure)
     assert seen["lateness"] <= 2 / FPS
 
 
 def test_config_check_reports_a_hanging_schema_instead_of_hanging(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slowschema: ModuleType
 ) -> None:
     """``ledhost config check`` runs plugin schemas in a child it kills past its time."""
-    from ledhost_test_plugins.slowschema import schema
-
+    schema = slowschema.schema
     from config import load_config
     from host.cli import bounded
     from host.cli.config_commands import _instance_issues
 
     monkeypatch.setattr(bounded, "SCHEMA_TIMEOUT", 0.5)
     cfg = load_config(
-        None, env={}, overrides={"plugins": {"ref": {"plugin": "slowref", "tree": HANG}}}
+        None,
+        env={},
+        overrides={"plugins": {"ref": {"plugin": "slowref", "tree": slowschema.deep_tree(40)}}},
     )
     instance = cfg.plugins["ref"]
     (issue,) = _instance_issues(instance, schema(with_default=False))

@@ -1,8 +1,10 @@
 """Hostile: a config schema whose validation takes forever (issue 13, attack 3).
 
 ``name`` has a catastrophic ``pattern`` (``^(a+)+$``) and a default that backtracks on
-it (2**40 steps); ``tree`` is a recursive ``$ref`` inside an ``anyOf`` whose first branch
-walks the whole value before failing, so a value nested ``n`` deep costs 2**n checks.
+it (2**26 steps: seconds, doubling per character; bounded so that ``ledhost plugins``,
+which boots every test plugin, still finishes); ``tree`` is a recursive ``$ref`` inside
+an ``anyOf`` whose first branch walks the whole value before failing, so a value nested
+``n`` deep costs 2**n checks.
 Checking the default hangs the worker's boot; a deep ``tree`` in the options hangs its
 start or a ``configure``. The host never runs this schema: only this plugin's worker does,
 and it is ended like any hung worker while the panel goes on.
@@ -16,8 +18,8 @@ from typing import Any
 
 from sdk import Canvas, hookimpl
 
-#: Backtracks 2**40 times against ``^(a+)+$`` before failing on the ``!``.
-EVIL_NAME = "a" * 40 + "!"
+#: Backtracks 2**26 times against ``^(a+)+$`` before failing on the ``!`` (~2 s here).
+EVIL_NAME = "a" * 26 + "!"
 
 
 def deep_tree(depth: int) -> dict[str, Any]:
