@@ -282,10 +282,12 @@ class Reconfigurer:
         """New options (and secrets) for one instance: to its live worker, or for its
         next start."""
         supervisor = self.host.supervisor
+        # Checked by the worker already: should it die before it applies them, its next
+        # start gets these values.
+        handle.take_section(instance)
         if handle.config is not None and handle.process is not None:
             supervisor.configure(handle, instance.options, section=instance)
             return
-        handle.take_section(instance)
         if handle.process is None and handle.state in (WorkerState.EXITED, WorkerState.QUARANTINED):
             # Stopped by its old options, or by failures these options may fix: try again
             # with a clean record (the supervisor's "retry now").

@@ -132,7 +132,7 @@ class WorkerHandle:
         """Take the options, secrets and their origins from the instance's config.
 
         For a handle made from a (re)loaded config: what the worker gets at its next
-        ``start`` (the messenger validates it then), or with ``configure``.
+        ``start`` (its worker validates it then), or with ``configure``.
         """
         self.options = dict(section.options)
         self.options_source = section.source
@@ -186,6 +186,7 @@ class WorkerHandle:
         self.process = None
         self.channel = None
         self.bus = None
+        self.config_pending.clear()  # values its worker never confirmed die with it
         self.frame = self.strip = None
         self.active_mode = None
         self.busy = []
