@@ -51,7 +51,6 @@ from host.worker.refresh import Refresher
 from host.worker.render import Renderer
 from host.worker.requests import HostRequests
 from host.worker.secrets import SecretScrubber, forget_config_environment, read_only
-from host.worker.validate import validate
 from sdk.context import PluginContext
 from sdk.registration import ModeInfo
 
@@ -204,6 +203,10 @@ class Worker:
 
         The raw secrets are remembered first, so nothing sent afterwards can quote them.
         """
+        # Imported here, as _check_schema does: jsonschema costs a worker memory and boot
+        # time, and the zygote does not preload it.
+        from host.worker.validate import validate
+
         self.scrubber.remember(dict(secrets))
         # validate_plugin_config never quotes a secret; the scrubber is the second lock.
         return validate(
