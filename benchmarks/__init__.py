@@ -37,5 +37,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "startup": "benchmarks.startup",
         "idle": "benchmarks.idle",
         "panel": "benchmarks.panel",
+        "hostile_schema": "benchmarks.hostile_schema",
     }
 )

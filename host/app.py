@@ -389,6 +389,7 @@ class Host:
             self._decide(now)
             wake_times = [
                 watcher.next_look() if watcher is not None else None,
+                self.reconfigurer.next_wakeup(),
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
@@ -401,6 +402,8 @@ class Host:
             # restart or a rung of the stop ladder as soon as it falls due).
             self.supervisor.run_once(timeout, other=self._on_own_event)
             now = time.monotonic()
+            # A reload waiting for its workers' checks finishes once all answered.
+            self.reconfigurer.poll(now)
             if now >= next_sample:
                 next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()

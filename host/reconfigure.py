@@ -3,10 +3,13 @@
 :class:`Reconfigurer` takes a newly loaded, valid :class:`~config.HostConfig`, diffs it
 against the running one (:func:`config.diff.diff_configs`) and applies it in two steps:
 
-1. **Check** what only the workers can judge: each changed instance's options against
-   the JSON Schema its worker reported. One bad option refuses the whole edit with a
+1. **Check** what only the workers can judge: each changed running instance's worker
+   validates its new options against its own schema (``configure`` with ``check``; the
+   host never runs a plugin's schema) and answers while the host loop goes on
+   (:meth:`Reconfigurer.poll`). One bad option refuses the whole edit with a
    :class:`~config.ConfigError`, before anything changed, so the running config stays
-   whole (never half old, half new).
+   whole (never half old, half new). A worker that dies or does not answer within its
+   render deadline is restarted with the new options, which its next start validates.
 2. **Apply**: ``configure`` goes to the changed instances only (their workers call the
    ``configure`` hook and redraw; the others hear nothing); added instances start,
    removed ones stop, instances with a new plugin id or memory limit get a new worker;
@@ -24,14 +27,15 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from config import ConfigError, ConfigIssue, HostConfig, PluginInstanceConfig, load_config
 from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
 from host.planning import RunOptions, make_handle, plan_instances
-from host.reload import ConfigWatcher
+from host.reload import ConfigWatcher, ReloadResult
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
 from host.supervise.handle import WorkerHandle
@@ -76,6 +80,30 @@ log = logging.getLogger("ledhost.config")
 _COLOUR_KEYS = frozenset({"display.brightness", "display.gamma"})
 
 
+@dataclass
+class _Check:
+    """One worker's pending answer to a reload's check."""
+
+    handle: WorkerHandle
+    request: int
+    pid: int | None
+    deadline: float
+
+
+@dataclass
+class _PendingReload:
+    """A reload waiting for its workers' checks."""
+
+    new: HostConfig
+    diff: ConfigDiff
+    changed: list[str]
+    done: Callable[[ReloadResult], None]
+    checks: dict[str, _Check] = field(default_factory=dict)
+    issues: list[ConfigIssue] = field(default_factory=list)
+    #: Instances that did not answer: restarted with the new options.
+    silent: list[str] = field(default_factory=list)
+
+
 class Reconfigurer:
     """Adds the host's plugin instances and applies config reloads to it.
 
@@ -85,6 +113,8 @@ class Reconfigurer:
     def __init__(self, host: LiveHost) -> None:
         self.host = host
         self.loaded_at = time.time()
+        #: The reload waiting for its workers' checks, if any.
+        self.pending: _PendingReload | None = None
         #: Watches the config file; ``None`` when there is no file (the built-in default)
         #: or the run asked not to (``RunOptions.watch_config``).
         self.watcher: ConfigWatcher | None = None
@@ -152,17 +182,20 @@ class Reconfigurer:
 
     # -- reloads --------------------------------------------------------------------------
 
-    def apply(self, new: HostConfig) -> ConfigDiff:
-        """Apply ``new`` to the running host, or refuse it whole.
+    def apply(self, new: HostConfig, done: Callable[[ReloadResult], None]) -> None:
+        """Apply ``new`` to the running host, or refuse it whole; tell ``done`` which.
 
-        :returns: what changed (settings waiting for a restart included).
-        :raises ConfigError: an instance's new options do not fit its plugin's schema;
-            nothing was changed.
+        Returns at once: the changed running instances check their new options in their
+        workers, and :meth:`poll` finishes the reload when all answered. A newer reload
+        replaces one still waiting (which is refused, as superseded).
         """
-        host = self.host
-        old = host.cfg
+        if self.pending is not None:
+            superseded, self.pending = self.pending, None
+            issue = ConfigIssue("reload", "", "superseded by a newer edit before it applied")
+            superseded.done(ReloadResult(error=ConfigError([issue])))
+        old = self.host.cfg
         diff = diff_configs(old, new)
-        handles = host.supervisor.handles
+        handles = self.host.supervisor.handles
         changed = [iid for iid in diff.changed_instances if iid in handles]
         # An instance picked by --plugins that the config now defines: new options.
         changed += [
@@ -170,41 +203,91 @@ class Reconfigurer:
             for iid in diff.added_instances
             if iid in handles and handles[iid].spec.plugin_id == new.plugins[iid].plugin_id
         ]
-        self._check_options(new, changed)
-        running = keep_running_values(old, new, diff)
+        pending = _PendingReload(new, diff, changed, done)
         now = time.monotonic()
+        limit = self.host.supervisor.rules.render_timeout
+        for iid in changed:
+            handle = handles[iid]
+            if handle.config is None or handle.process is None:
+                continue  # not started yet, or refused: its next start checks them
+            instance = new.plugins[iid]
+            request = self.host.supervisor.configure(
+                handle, instance.options, section=instance, check=True
+            )
+            pending.checks[iid] = _Check(handle, request, handle.pid, now + limit)
+        self.pending = pending
+        self.poll(now)
+
+    def next_wakeup(self) -> float | None:
+        """When :meth:`poll` must look again at the latest (a check's deadline)."""
+        if self.pending is None or not self.pending.checks:
+            return None
+        return min(check.deadline for check in self.pending.checks.values())
+
+    def poll(self, now: float) -> None:
+        """Collect the workers' answers; finish the pending reload once all are in."""
+        pending = self.pending
+        if pending is None:
+            return
+        for iid, check in list(pending.checks.items()):
+            handle = check.handle
+            answer = handle.config_answers.get(check.request)
+            if answer is not None:
+                pending.issues.extend(
+                    ConfigIssue(i.source, i.key, i.message) for i in answer.issues or ()
+                )
+            elif handle.process is not None and handle.pid == check.pid and now < check.deadline:
+                continue  # still checking
+            else:
+                pending.silent.append(iid)
+            del pending.checks[iid]
+        if pending.checks:
+            return
+        self.pending = None
+        if pending.issues:
+            pending.done(ReloadResult(error=ConfigError(pending.issues)))
+            return
+        try:
+            self._commit(pending, now)
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the host
+            log.exception("could not apply the new config")
+            pending.done(ReloadResult(error=exc))
+            return
+        pending.done(ReloadResult(diff=pending.diff))
+
+    def _commit(self, pending: _PendingReload, now: float) -> None:
+        """Every worker agreed (or will be restarted): apply the new config."""
+        host = self.host
+        old, new, diff = host.cfg, pending.new, pending.diff
+        handles = host.supervisor.handles
+        running = keep_running_values(old, new, diff)
         host.cfg = running
         if diff.instances_changed:
             self._change_instances(running, diff, now)
-        for iid in changed:
-            if iid in handles:
-                self._configure(handles[iid], running.plugins[iid], now)
+        for iid in pending.changed:
+            handle = handles.get(iid)
+            if handle is None:
+                continue
+            if iid in pending.silent and handle.process is not None:
+                # Hung while checking: its next start validates the new options.
+                handle.take_section(running.plugins[iid])
+                host.supervisor.enforcer.kill(
+                    handle, "did not answer the config check in time", now
+                )
+                continue
+            self._configure(handle, running.plugins[iid], now)
         self._apply_display(old, running, diff, now)
-        return diff
-
-    def _check_options(self, new: HostConfig, changed: list[str]) -> None:
-        """Refuse the reload if any changed instance's options do not fit its schema."""
-        issues: list[ConfigIssue] = []
-        for iid in changed:
-            handle = self.host.supervisor.handles[iid]
-            if handle.config is None:
-                continue  # not started yet, or refused: its next start checks them
-            instance = new.plugins[iid]
-            try:
-                self.host.supervisor.check_options(handle, instance.options, section=instance)
-            except ConfigError as exc:
-                issues.extend(exc.errors)
-        if issues:
-            raise ConfigError(issues)
 
     def _configure(self, handle: WorkerHandle, instance: PluginInstanceConfig, now: float) -> None:
         """New options (and secrets) for one instance: to its live worker, or for its
         next start."""
         supervisor = self.host.supervisor
+        # Checked by the worker already: should it die before it applies them, its next
+        # start gets these values.
+        handle.take_section(instance)
         if handle.config is not None and handle.process is not None:
             supervisor.configure(handle, instance.options, section=instance)
             return
-        handle.take_section(instance)
         if handle.process is None and handle.state in (WorkerState.EXITED, WorkerState.QUARANTINED):
             # Stopped by its old options, or by failures these options may fix: try again
             # with a clean record (the supervisor's "retry now").

@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,6 +59,24 @@ def signature(path: Path) -> Signature:
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
 
 
+@dataclass(frozen=True)
+class ReloadResult:
+    """How a reload ended, for whoever asked (the file watcher logs it; an API answers).
+
+    A reload may finish later than it was asked for: the workers check their new options
+    first (:class:`host.reconfigure.Reconfigurer`), without holding the host loop.
+    """
+
+    #: What changed, when it was applied; ``None`` when refused.
+    diff: ConfigDiff | None = None
+    #: Why it was refused (every issue); ``None`` when applied.
+    error: Exception | None = None
+
+
+#: Applies a config and reports the outcome to the callback, now or later.
+ApplyConfig = Callable[[HostConfig, Callable[[ReloadResult], None]], None]
+
+
 class ConfigWatcher:
     """Watches the files a config is read from and reloads it when they change.
 
@@ -65,8 +84,8 @@ class ConfigWatcher:
         secrets file); a missing file is allowed and counts as one more state.
     :param load: loads the config again, from the same files, environment and overrides
         as at start; raises :class:`~config.ConfigError` for an invalid config.
-    :param apply: applies a valid config to the running host and returns what changed;
-        raises :class:`~config.ConfigError` to refuse it as a whole.
+    :param apply: applies a valid config to the running host and reports a
+        :class:`ReloadResult` to its callback, at once or once the workers answered.
     :param clock: the monotonic clock (tests may pass their own).
     """
 
@@ -74,7 +93,7 @@ class ConfigWatcher:
         self,
         paths: Sequence[Path],
         load: Callable[[], HostConfig],
-        apply: Callable[[HostConfig], ConfigDiff],
+        apply: ApplyConfig,
         *,
         interval: float = INTERVAL,
         settle: float = SETTLE,
@@ -135,13 +154,28 @@ class ConfigWatcher:
     def reload(self) -> bool:
         """Load the config now and apply it; on any error keep the running one.
 
-        :returns: whether a new config was applied.
+        :returns: whether a valid config was handed on (its outcome is logged when the
+            reload finishes: see :meth:`finished`).
         """
         where = self.paths[0] if self.paths else "the config"
         try:
             cfg = self.load()
-            diff = self.apply(cfg)
-        except ConfigError as exc:
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the host
+            self.finished(ReloadResult(error=exc))
+            return False
+        try:
+            self.apply(cfg, self.finished)
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the host
+            self._refused(f"could not apply the config: {type(exc).__name__}: {exc}")
+            log.exception("config %s: could not apply the new config", where)
+            return False
+        return True
+
+    def finished(self, result: ReloadResult) -> None:
+        """Record and log how a reload ended."""
+        where = self.paths[0] if self.paths else "the config"
+        exc = result.error
+        if isinstance(exc, ConfigError):
             self._refused(str(exc))
             log.warning(
                 "config %s: edit refused, the running config stays (%d problem%s):\n%s",
@@ -150,11 +184,12 @@ class ConfigWatcher:
                 "" if len(exc.errors) == 1 else "s",
                 exc,
             )
-            return False
-        except Exception as exc:  # noqa: BLE001 - a reload must never end the host
+            return
+        if exc is not None or result.diff is None:
             self._refused(f"could not apply the config: {type(exc).__name__}: {exc}")
-            log.exception("config %s: could not apply the new config", where)
-            return False
+            log.error("config %s: could not apply the new config: %s", where, exc)
+            return
+        diff = result.diff
         self.reloads += 1
         self.loaded_at = time.time()
         self.last_error = self.last_error_at = None
@@ -166,7 +201,6 @@ class ConfigWatcher:
                 where,
                 ", ".join(diff.restart_keys),
             )
-        return True
 
     def _refused(self, text: str) -> None:
         self.last_error = text
@@ -184,4 +218,12 @@ class ConfigWatcher:
         }
 
 
-__all__ = ["INTERVAL", "SETTLE", "ConfigWatcher", "Signature", "signature"]
+__all__ = [
+    "INTERVAL",
+    "SETTLE",
+    "ApplyConfig",
+    "ConfigWatcher",
+    "ReloadResult",
+    "Signature",
+    "signature",
+]

@@ -81,9 +81,15 @@ def test_oversized_announcement_is_refused() -> None:
         host.receive()
 
 
+def _configure(blob: bytes) -> protocol.Configure:
+    return protocol.Configure(
+        id=1, options={"blob": blob}, sources=protocol.Sources(where="plugins.x")
+    )
+
+
 def test_peer_that_never_reads_is_detected_not_waited_for() -> None:
     host, _worker = _pair()
-    big = protocol.Configure(config={"blob": b"\x00" * 1_000_000})
+    big = _configure(b"\x00" * 1_000_000)
     with pytest.raises(ProtocolError, match="not reading"):
         for _ in range(MAX_BACKLOG // 1_000_000 + 5):
             host.send(big)
@@ -99,7 +105,7 @@ def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
         b, peer="host", decode=protocol.decode_from_host
     )
     blob = b"\x01" * 600_000  # larger than a Unix socket's default buffer
-    host.send(protocol.Configure(config={"blob": blob}))
+    host.send(_configure(blob))
     assert host.backlog > 0  # did not block, kept the rest
     got: list[protocol.HostMessage] = []
     for _ in range(200):
@@ -108,7 +114,7 @@ def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
         if got:
             break
     assert host.backlog == 0
-    assert got == [protocol.Configure(config={"blob": blob})]
+    assert got == [_configure(blob)]
 
 
 def test_a_flooding_peer_gets_a_bounded_share_per_call(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,9 +49,20 @@ SAMPLES: list[protocol.Message] = [
     protocol.Release(mode="time"),
     protocol.Dwell(mode="time", seconds=5.0),
     protocol.ActionResult(id=7, ok=True, result={"n": [1, 2.5, "x", None, b"\x01"]}),
+    protocol.Started(config={"a": 1}),
+    protocol.Refused(issues=[protocol.Issue("ledhost.toml", "plugins.clock.a", "too big")]),
+    protocol.Configured(id=3, config={"a": 2}),
+    protocol.Configured(id=4, issues=[protocol.Issue("ledhost.toml", "plugins.clock.a", "bad")]),
     protocol.Start(
-        config={"a": 1},
+        options={"a": 1},
         secrets={"key": "s3cret"},
+        sources=protocol.Sources(
+            where="plugins.clock",
+            source="ledhost.toml",
+            key_sources={"a": "ledhost.toml"},
+            file_keys=["a"],
+            secrets_file="secrets.toml",
+        ),
         data_dir="/var/lib/ledhost/plugins/clock",
         heartbeat=2.5,
         deadlines=protocol.Deadlines(render=5.0, refresh=60.0),
@@ -59,7 +70,9 @@ SAMPLES: list[protocol.Message] = [
     protocol.Stop(),
     protocol.Activate(mode="time", token=4, size=(32, 16), ticker=True),
     protocol.Deactivate(),
-    protocol.Configure(config={"a": 2}, secrets=None),
+    protocol.Configure(
+        id=3, options={"a": 2}, sources=protocol.Sources(where="plugins.clock"), check=True
+    ),
     protocol.Action(id=7, name="poke", params={"x": 1}),
 ]
 

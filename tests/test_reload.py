@@ -33,7 +33,7 @@ from config import REDACTED, ConfigError, ConfigIssue, HostConfig, load_config
 from config.diff import ConfigDiff
 from host.app import Host, RunOptions
 from host.display.color import ColorSettings, build_luts
-from host.reload import ConfigWatcher
+from host.reload import ConfigWatcher, ReloadResult
 from host.supervise.states import WorkerState
 from tests.conftest import TEST_PLUGINS, RecordingBackend
 
@@ -201,9 +201,9 @@ class Loads:
             raise ConfigError([ConfigIssue("ledhost.toml", "display.brightness", self.error)])
         return self.cfg
 
-    def apply(self, cfg: HostConfig) -> ConfigDiff:
+    def apply(self, cfg: HostConfig, done: Callable[[ReloadResult], None]) -> None:
         self.applied += 1
-        return ConfigDiff(restart_keys=("display.rows",))
+        done(ReloadResult(diff=ConfigDiff(restart_keys=("display.rows",))))
 
 
 def _watch(tmp_path: Path, *names: str) -> tuple[ConfigWatcher, Loads, list[Path]]:
@@ -803,9 +803,9 @@ def _watch_secrets(tmp_path: Path) -> tuple[ConfigWatcher, list[HostConfig], Pat
     _replace(secrets, _secrets_toml(SECRET), 0o600)
     applied: list[HostConfig] = []
 
-    def apply(cfg: HostConfig) -> ConfigDiff:
+    def apply(cfg: HostConfig, done: Callable[[ReloadResult], None]) -> None:
         applied.append(cfg)
-        return ConfigDiff()
+        done(ReloadResult(diff=ConfigDiff()))
 
     load = functools.partial(load_config, path, env={})
     watcher = ConfigWatcher([path, secrets], load, apply, clock=lambda: 0.0)

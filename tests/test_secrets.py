@@ -663,5 +663,5 @@ def test_ledhost_plugins_json_shows_no_secret(
 
     out, err = capsys.readouterr()
     rows = {row["id"]: row for row in json.loads(out)}
-    assert rows["secretive"]["modes"] == ["show"]
+    assert rows["secretive"]["modes"] == ["show"], rows["secretive"]
     assert SECRET not in out + err and OTHER_SECRET not in out + err

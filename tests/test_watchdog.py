@@ -71,20 +71,23 @@ def _handle(
 
 
 @pytest.mark.parametrize(
-    "modes, after, expected",
+    "modes, config, after, expected",
     [
-        ([], 29.9, None),
-        ([], 30.0, None),  # the limit itself is still in time
-        ([], 30.1, "hung in starting (import or handshake) (not ready within 30 s)"),
-        ([{"name": "fill"}], 10.0, None),
-        ([{"name": "fill"}], 31.0, "hung in setup (not ready within 30 s)"),
+        ([], None, 29.9, None),
+        ([], None, 30.0, None),  # the limit itself is still in time
+        ([], None, 30.1, "hung in starting (import or handshake) (not ready within 30 s)"),
+        ([{"name": "fill"}], None, 10.0, None),
+        ([{"name": "fill"}], None, 31.0, "hung in checking its config (not ready within 30 s)"),
+        ([{"name": "fill"}], {}, 31.0, "hung in setup (not ready within 30 s)"),
     ],
 )
 def test_overdue_starting_against_setup_timeout(
-    modes: list[dict[str, Any]], after: float, expected: str | None
+    modes: list[dict[str, Any]], config: dict[str, Any] | None, after: float, expected: str | None
 ) -> None:
-    """Verify the phase named: "setup" once hello told the modes, else import/handshake."""
+    """Verify the phase named: import/handshake before hello, then the worker's own
+    config check, then "setup" once the worker accepted its config."""
     handle = _handle(S.STARTING, modes=modes)
+    handle.config = config
     assert overdue(handle, RULES, T0 + after) == expected
 
 

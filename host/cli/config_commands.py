@@ -283,6 +283,20 @@ def _unknown_plugin(plugin_id: str, installed: list[str]) -> str:
 def _instance_issues(
     instance: PluginInstanceConfig, schema: Mapping[str, Any] | None
 ) -> list[ConfigIssue]:
+    """The instance's issues, checked in a child that a hostile schema cannot hang."""
+    from config import ConfigIssue
+    from host.cli.bounded import call_bounded
+
+    try:
+        return call_bounded(lambda: _schema_issues(instance, schema))
+    except TimeoutError as exc:
+        message = f"plugin {instance.plugin_id!r}: its config schema {exc} to check these options"
+        return [ConfigIssue(instance.source, f"plugins.{instance.instance_id}", message)]
+
+
+def _schema_issues(
+    instance: PluginInstanceConfig, schema: Mapping[str, Any] | None
+) -> list[ConfigIssue]:
     from config import ConfigError
     from config.plugin_schema import validate_plugin_config
 
@@ -347,19 +361,33 @@ def _effective_options(table: dict[str, Any], schema: Mapping[str, Any] | None) 
     ``table`` already shows the secrets file's keys as redacted; the schema also catches
     a secret set by an environment variable, which the loader cannot tell from an option.
     """
-    from config import INSTANCE_SETTINGS, PluginSchemaError, check_schema, fill_defaults
+    from config import INSTANCE_SETTINGS
     from config.secrets import redact
+    from host.cli.bounded import call_bounded
 
     reserved = {setting.name for setting in INSTANCE_SETTINGS}
     head = {key: value for key, value in table.items() if key in reserved}
     options = {key: value for key, value in table.items() if key not in reserved}
     if schema is not None:
         try:
-            check_schema(schema, plugin_id=str(table.get("plugin")))
-            options = fill_defaults(schema, options)
-        except PluginSchemaError:
-            pass  # its own bug, reported by `config check`; show the options as they are
+            # check_schema checks the schema's defaults: a hostile one could hang here.
+            options = call_bounded(lambda: _with_defaults(schema, options, table.get("plugin")))
+        except TimeoutError:
+            pass  # reported by `config check`; show the options as they are
     return {**head, **redact(options, schema)}
+
+
+def _with_defaults(
+    schema: Mapping[str, Any], options: dict[str, Any], plugin: object
+) -> dict[str, Any]:
+    """``options`` with the schema's defaults, or as they are if the schema is broken."""
+    from config import PluginSchemaError, check_schema, fill_defaults
+
+    try:
+        check_schema(schema, plugin_id=str(plugin))
+        return fill_defaults(schema, options)
+    except PluginSchemaError:
+        return options  # its own bug, reported by `config check`
 
 
 def _to_toml(data: Mapping[str, Any]) -> str:

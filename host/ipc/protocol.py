@@ -41,6 +41,11 @@ __all__ = [
     "Activate",
     "Bye",
     "Configure",
+    "Configured",
+    "Issue",
+    "Refused",
+    "Sources",
+    "Started",
     "Content",
     "Deactivate",
     "Deadlines",
@@ -86,6 +91,28 @@ class _Message(msgspec.Struct, tag_field="t", forbid_unknown_fields=True):
 
 #: Deepest nesting of plain data a message may carry (a JSON Schema is rarely past 10).
 MAX_DEPTH: Final = 32
+#: Most values (every dict, list and scalar counted) a plugin's schema may hold: the UI
+#: and ``ledhost plugins`` show it, so it stays small; the largest builtin has ~200.
+MAX_SCHEMA_NODES: Final = 4096
+#: Most issues a worker may report for one config check, and each issue's longest text.
+MAX_ISSUES: Final = 64
+
+
+def count_nodes(value: object, limit: int) -> int:
+    """How many values ``value`` holds (itself included), counting no further than ``limit``.
+
+    Iterative, so a deep value costs no recursion; stops at ``limit`` so a huge one costs
+    no more than that.
+    """
+    seen, stack = 0, [value]
+    while stack and seen <= limit:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return seen
 
 
 def check_plain(value: object, where: str, depth: int = 0) -> None:
@@ -185,6 +212,8 @@ class Hello(_Message, tag="hello"):
 
     def __post_init__(self) -> None:
         check_plain(self.schema, "schema")
+        if count_nodes(self.schema, MAX_SCHEMA_NODES) > MAX_SCHEMA_NODES:
+            raise TypeError(f"schema: more than {MAX_SCHEMA_NODES} values")
 
 
 class Ready(_Message, tag="ready"):
@@ -288,8 +317,62 @@ class ActionResult(_Message, tag="action_result"):
         check_plain(self.result, "result")
 
 
+IssueText = Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class Issue(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One problem the worker found in its config (a :class:`config.ConfigIssue`)."""
+
+    source: IssueText
+    key: IssueText
+    message: IssueText
+
+
+Issues = Annotated[list[Issue], msgspec.Meta(min_length=1, max_length=MAX_ISSUES)]
+
+
+class Started(_Message, tag="started"):
+    """Worker -> host, after ``start``: the config fits the schema; ``setup`` runs next.
+
+    ``config`` is the validated options with defaults filled: what the host shows as the
+    instance's config. The worker, not the host, ran the plugin's schema (a hostile one
+    then costs that plugin's time only).
+    """
+
+    config: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        check_plain(self.config, "config")
+
+
+class Refused(_Message, tag="refused"):
+    """Worker -> host, after ``start``: the config does not fit; the worker exits."""
+
+    issues: Issues
+
+
+class Configured(_Message, tag="configured"):
+    """Worker -> host: the answer to a :class:`Configure` with the same ``id``.
+
+    ``issues`` ``None``: the values fit; ``config`` is them validated (and, unless it was
+    only a check, now in effect). Otherwise the worker keeps its running config.
+    """
+
+    id: Count
+    config: dict[str, Any] | None = None
+    issues: Issues | None = None
+
+    def __post_init__(self) -> None:
+        check_plain(self.config, "config")
+        if (self.config is None) == (self.issues is None):
+            raise TypeError("configured: exactly one of config and issues")
+
+
 WorkerMessage = Union[  # noqa: UP007 - msgspec needs a runtime Union of the classes
     Hello,
+    Started,
+    Refused,
+    Configured,
     Ready,
     Refreshed,
     Bye,
@@ -307,14 +390,31 @@ WorkerMessage = Union[  # noqa: UP007 - msgspec needs a runtime Union of the cla
 # -- host -> worker ------------------------------------------------------------------------
 
 
-class Start(_Message, tag="start"):
-    """Host -> worker, once after its hello: the validated config; run ``setup``.
+class Sources(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Where an instance's values came from, for the worker's config issues.
 
-    ``secrets`` are this instance's own, sent to its worker alone.
+    The parameters of :func:`config.plugin_schema.validate_plugin_config` besides the
+    values themselves: which file set each key, so an issue names the right file and a
+    secret written into the config file is refused.
     """
 
-    config: dict[str, Any]
+    where: str
+    source: str = "config"
+    key_sources: dict[str, str] = {}
+    file_keys: list[str] = []
+    secrets_file: str = ""
+
+
+class Start(_Message, tag="start"):
+    """Host -> worker, once after its hello: the raw config; validate it, then ``setup``.
+
+    The worker answers :class:`Started` (then ``ready``) or :class:`Refused`. ``secrets``
+    are this instance's own, sent to its worker alone.
+    """
+
+    options: dict[str, Any]
     secrets: dict[str, Any]
+    sources: Sources
     data_dir: str
     #: Seconds between heartbeats.
     heartbeat: Seconds
@@ -343,10 +443,18 @@ class Deactivate(_Message, tag="deactivate"):
 
 
 class Configure(_Message, tag="configure"):
-    """Host -> worker: the instance's config changed; ``secrets`` ``None`` if unchanged."""
+    """Host -> worker: new raw options; validate them, and apply them unless ``check``.
 
-    config: dict[str, Any]
+    Answered by :class:`Configured` with the same ``id``. ``secrets`` ``None``: unchanged.
+    A live reload first sends ``check`` to every changed instance and applies only when
+    all said yes.
+    """
+
+    id: Count
+    options: dict[str, Any]
+    sources: Sources
     secrets: dict[str, Any] | None = None
+    check: bool = False
 
 
 class Action(_Message, tag="action"):

@@ -81,6 +81,12 @@ class WorkerHandle:
     content: dict[str, bool] = field(default_factory=dict)
     #: The validated options the worker has (``context.config``); never any secret.
     config: dict[str, Any] | None = None
+    #: The last ``configure`` request sent, and the answers to the latest ones, by id.
+    config_seq: int = 0
+    config_answers: dict[int, Any] = field(default_factory=dict)
+    #: Values of ``configure`` requests (not checks) awaiting the worker's answer:
+    #: ``(options, secrets or None, section or None)``, taken when it accepts them.
+    config_pending: dict[int, tuple[Any, Any, Any]] = field(default_factory=dict, repr=False)
     #: ``refresh_data`` calls the current process finished (successful or not).
     refreshes: int = 0
     # -- the live process
@@ -129,7 +135,7 @@ class WorkerHandle:
         """Take the options, secrets and their origins from the instance's config.
 
         For a handle made from a (re)loaded config: what the worker gets at its next
-        ``start`` (the messenger validates it then), or with ``configure``.
+        ``start`` (its worker validates it then), or with ``configure``.
         """
         self.options = dict(section.options)
         self.options_source = section.source
@@ -184,6 +190,7 @@ class WorkerHandle:
         self.process = None
         self.channel = None
         self.bus = None
+        self.config_pending.clear()  # values its worker never confirmed die with it
         self.frame = self.strip = None
         self.active_mode = None
         self.busy = []

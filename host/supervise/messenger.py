@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from config.errors import ConfigError
+from config.errors import ConfigError, ConfigIssue
 from config.model import PluginInstanceConfig
-from config.plugin_schema import PluginConfig, validate_plugin_config
 from host.errors import ProtocolError
 from host.ipc import protocol
 from host.ipc.framebus import Geometry
@@ -38,6 +37,10 @@ if TYPE_CHECKING:
     from host.supervise.listener import Listener
 
 log = logging.getLogger("ledhost.supervisor")
+
+
+def _issues(issues: list[protocol.Issue]) -> list[ConfigIssue]:
+    return [ConfigIssue(i.source, i.key, i.message) for i in issues]
 
 
 class Messenger:
@@ -95,48 +98,22 @@ class Messenger:
             handle.token += 1
             self.send(handle, protocol.Deactivate())
 
-    def check(
-        self,
-        handle: WorkerHandle,
-        options: Mapping[str, Any],
-        secrets: Mapping[str, Any] | None = None,
-        *,
-        section: PluginInstanceConfig | None = None,
-    ) -> PluginConfig:
-        """Validate new values as :meth:`configure` would, without sending anything.
-
-        A live reload checks every changed instance first, so that one bad value refuses
-        the whole edit before any worker hears of it.
-
-        :param options: the new options (``PluginInstanceConfig.options``).
-        :param secrets: the new values from the secrets file
-            (``PluginInstanceConfig.secrets``); ``None`` for those of ``section``, or
-            without one, the handle's current ones.
-        :param section: the new config of the instance when it comes from a (re)loaded
-            config: which file set each key, so a secret written into the config file is
-            refused and issues name the right file; ``None`` for what the handle knows
-            (options from the API or a test).
-        :returns: the validated options and secrets, apart.
-        :raises ConfigError: a value does not fit the plugin's schema, or a secret is in
-            the wrong file; no issue quotes a secret.
-        """
+    def sources(
+        self, handle: WorkerHandle, section: PluginInstanceConfig | None = None
+    ) -> protocol.Sources:
+        """Where ``handle``'s values (or ``section``'s) came from, for the worker's issues."""
         key_sources: Mapping[str, str]
         if section is None:
             source, key_sources = handle.options_source, handle.key_sources
             file_keys, secrets_file = handle.file_keys, handle.secrets_file
-            current = handle.secrets
         else:
             source, key_sources = section.source, section.key_sources
             file_keys, secrets_file = section.file_keys, section.secrets_source
-            current = dict(section.secrets)
-        return validate_plugin_config(
-            handle.schema,
-            options,
-            current if secrets is None else secrets,
+        return protocol.Sources(
             where=f"plugins.{handle.instance_id}",
             source=source,
-            key_sources=key_sources,
-            file_keys=file_keys,
+            key_sources=dict(key_sources),
+            file_keys=sorted(file_keys),
             secrets_file=secrets_file,
         )
 
@@ -147,23 +124,67 @@ class Messenger:
         secrets: Mapping[str, Any] | None = None,
         *,
         section: PluginInstanceConfig | None = None,
-    ) -> None:
+        check: bool = False,
+    ) -> int:
         """Give a running instance new options (and secrets) without a restart.
 
-        The worker gets the validated options and its own secrets in one ``configure``
-        message; ``context.secrets`` changes with ``context.config``. Parameters as for
-        :meth:`check`.
+        The worker validates them against its own schema -- the host never runs a
+        plugin's schema -- and answers :class:`~host.ipc.protocol.Configured`: then, unless
+        ``check``, the handle takes the values (``handle.config`` becomes the validated
+        options); a refusal keeps the running config and is logged. The answer is also
+        kept in ``handle.config_answers[id]``.
 
-        :raises ConfigError: the values do not fit; the running config stays as it was.
+        :param options: the new options (``PluginInstanceConfig.options``).
+        :param secrets: the new values from the secrets file; ``None`` for those of
+            ``section``, or without one, the worker's current ones.
+        :param section: the new config of the instance when it comes from a (re)loaded
+            config: which file set each key, so a secret written into the config file is
+            refused and issues name the right file; ``None`` for what the handle knows.
+        :param check: only validate (the first phase of a reload); change nothing.
+        :returns: the request's id.
         """
-        validated = self.check(handle, options, secrets, section=section)
+        if secrets is None and section is not None:
+            secrets = dict(section.secrets)
+        handle.config_seq += 1
+        request = handle.config_seq
+        if not check:
+            handle.config_pending[request] = (dict(options), secrets, section)
+        self.send(
+            handle,
+            protocol.Configure(
+                id=request,
+                options=dict(options),
+                sources=self.sources(handle, section),
+                secrets=None if secrets is None else dict(secrets),
+                check=check,
+            ),
+        )
+        return request
+
+    def _handle_configured(self, handle: WorkerHandle, answer: protocol.Configured) -> None:
+        """The worker's verdict on a :meth:`configure`: take the values, or keep the old."""
+        if answer.id > handle.config_seq:
+            raise ProtocolError(f"configured: no configure request {answer.id}")
+        handle.config_answers[answer.id] = answer
+        for key in sorted(handle.config_answers)[:-16]:
+            del handle.config_answers[key]
+        pending = handle.config_pending.pop(answer.id, None)
+        if pending is None:
+            return  # a check only
+        if answer.issues is not None:
+            log.error(
+                "plugin instance %r keeps its config: %s",
+                handle.instance_id,
+                ConfigError(_issues(answer.issues)),
+            )
+            return
+        options, secrets, section = pending
         if section is not None:
             handle.take_section(section)
-        handle.options = dict(options)
+        handle.options = options
         if secrets is not None:
             handle.secrets = dict(secrets)
-        handle.config = validated.options
-        self.send(handle, protocol.Configure(config=validated.options, secrets=validated.secrets))
+        handle.config = answer.config
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None
@@ -303,6 +324,14 @@ class Messenger:
                     raise ProtocolError("a second 'hello' message (a worker says hello once)")
                 handle.hello_seen = True
                 self._handle_hello(handle, message)
+            case protocol.Started(config=config):
+                if handle.state is WorkerState.STARTING and handle.config is None:
+                    handle.config = config
+                    self.listener.on_hello(handle)
+            case protocol.Refused(issues=issues):
+                self._handle_refused(handle, issues)
+            case protocol.Configured():
+                self._handle_configured(handle, message)
             case protocol.Ready():
                 # A worker asked to stop (a reload retired it) may still report ready.
                 if handle.state is WorkerState.STARTING:
@@ -360,17 +389,7 @@ class Messenger:
         handle.loaded_from = (
             None if message.distribution is None else msgspec.structs.asdict(message.distribution)
         )
-        try:
-            validated = self.check(handle, handle.options)
-        except ConfigError as exc:
-            # The issues never quote a secret (config.plugin_schema), so they may be
-            # logged and shown as they are.
-            handle.last_error = f"invalid config: {exc}"
-            log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
-            handle.config = None
-            self.send(handle, protocol.Stop())
-            return
-        handle.config = validated.options
+        handle.config = None  # until the worker validated it (protocol.Started)
         data_dir = self.data_dir / handle.instance_id
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -387,10 +406,12 @@ class Messenger:
         self.send(
             handle,
             protocol.Start(
-                config=validated.options,
+                # Raw: the worker validates them against its own schema.
+                options=dict(handle.options),
                 # This instance's own secrets, to its own worker: the only place they
                 # leave the host.
-                secrets=validated.secrets,
+                secrets=dict(handle.secrets),
+                sources=self.sources(handle),
                 data_dir=str(data_dir),
                 heartbeat=rules.heartbeat,
                 deadlines=protocol.Deadlines(
@@ -398,7 +419,16 @@ class Messenger:
                 ),
             ),
         )
-        self.listener.on_hello(handle)
+
+    def _handle_refused(self, handle: WorkerHandle, issues: list[protocol.Issue]) -> None:
+        """The worker found its config invalid and exits; say why, as the host did."""
+        if handle.config is not None:
+            raise ProtocolError("refused: the config was already accepted")
+        # The issues never quote a secret (config.plugin_schema), so they may be
+        # logged and shown as they are.
+        exc = ConfigError(_issues(issues))
+        handle.last_error = f"invalid config: {exc}"
+        log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
 
     def _hand_over(self, data_dir: Path) -> None:
         """Give the worker user its data folder, which it must reach from ``/``.

@@ -89,7 +89,12 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         return None
     if handle.state is WorkerState.STARTING:
         if now - handle.started_at > rules.setup_timeout:
-            phase = "setup" if handle.modes else "starting (import or handshake)"
+            if handle.config is not None:
+                phase = "setup"
+            elif handle.modes:
+                phase = "checking its config"  # the worker runs its own schema
+            else:
+                phase = "starting (import or handshake)"
             return f"hung in {phase} (not ready within {rules.setup_timeout:g} s)"
         return None
     if handle.state is not WorkerState.RUNNING:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from config.model import PluginInstanceConfig
-from config.plugin_schema import PluginConfig
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
@@ -223,26 +222,13 @@ class Supervisor:
         secrets: Mapping[str, Any] | None = None,
         *,
         section: PluginInstanceConfig | None = None,
-    ) -> None:
-        """See :meth:`Messenger.configure`."""
-        self.messenger.configure(handle, options, secrets, section=section)
+        check: bool = False,
+    ) -> int:
+        """Ask the worker to validate (and unless ``check``, apply) new options.
 
-    def check_options(
-        self,
-        handle: WorkerHandle,
-        options: Mapping[str, Any],
-        secrets: Mapping[str, Any] | None = None,
-        *,
-        section: PluginInstanceConfig | None = None,
-    ) -> PluginConfig:
-        """Validate new options as :meth:`configure` would, without sending anything.
-
-        A live reload checks every changed instance first, so that one bad option
-        refuses the whole edit before any worker hears of it (see :meth:`Messenger.check`).
-
-        :raises ConfigError: naming each bad option (``plugins.<instance>.<key>``).
+        See :meth:`Messenger.configure`; the answer lands in ``handle.config_answers``.
         """
-        return self.messenger.check(handle, options, secrets, section=section)
+        return self.messenger.configure(handle, options, secrets, section=section, check=check)
 
     def request_action(
         self, handle: WorkerHandle, name: str, params: dict[str, Any] | None = None

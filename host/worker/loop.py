@@ -84,6 +84,10 @@ class Worker:
         self.scrubber = SecretScrubber()
         self.calls = HookCaller(make_plugin_manager(), self.channel, self.scrubber)
         self.modes: list[ModeInfo] = []
+        #: The plugin's config schema (``config_schema``), which only this worker runs.
+        self.schema: dict[str, Any] | None = None
+        #: The raw secrets of the running config, for a ``configure`` that keeps them.
+        self.secrets: dict[str, Any] = {}
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.requests = HostRequests(self.channel, self._active_mode, self._wake)
         # Made by wait_for_start(), once the host has sent the config:
@@ -132,6 +136,7 @@ class Worker:
         schema = _boot_call("config_schema", lambda: pm.hook.config_schema())
         if schema is not None:
             self._check_schema(schema)
+        self.schema = schema
         hooks = sorted(
             name
             for name in pm.hook.__dict__
@@ -189,11 +194,39 @@ class Worker:
                 if isinstance(message, protocol.Stop):
                     return False
                 if isinstance(message, protocol.Start):
-                    self._start(message)
-                    return True
+                    return self._start(message)
 
-    def _start(self, message: protocol.Start) -> None:
-        self.scrubber.remember(message.secrets)
+    def _validate(
+        self, options: Mapping[str, Any], secrets: Mapping[str, Any], sources: protocol.Sources
+    ) -> Any:
+        """Options and secrets against this plugin's schema (see :mod:`host.worker.validate`).
+
+        The raw secrets are remembered first, so nothing sent afterwards can quote them.
+        """
+        # Imported here, as _check_schema does: jsonschema costs a worker memory and boot
+        # time, and the zygote does not preload it.
+        from host.worker.validate import validate
+
+        self.scrubber.remember(dict(secrets))
+        # validate_plugin_config never quotes a secret; the scrubber is the second lock.
+        return validate(
+            self.schema, self.args.plugin_id, options, secrets, sources, self.scrubber.text
+        )
+
+    def _start(self, start: protocol.Start) -> bool:
+        """Validate the config ``start`` carries; if it fits, set up. ``False``: refused."""
+        checked = self._validate(start.options, start.secrets, start.sources)
+        if isinstance(checked, list):
+            self.channel.send(protocol.Refused(issues=checked))
+            return False
+        self.channel.send(protocol.Started(config=checked.options))
+        self._setup(start, checked.options, checked.secrets)
+        return True
+
+    def _setup(
+        self, message: protocol.Start, config: dict[str, Any], secrets: dict[str, Any]
+    ) -> None:
+        self.secrets = dict(message.secrets)
         self.calls.deadlines = message.deadlines
         display = (self.args.width, self.args.height)
         context = PluginContext(
@@ -201,8 +234,8 @@ class Worker:
             instance_id=self.args.instance_id,
             width=display[0],
             height=display[1],
-            config=message.config,
-            secrets=read_only(message.secrets),
+            config=config,
+            secrets=read_only(secrets),
             data_dir=Path(message.data_dir),
             requests_to_host=self.requests,
             logger=self.log,
@@ -274,7 +307,8 @@ class Worker:
             case protocol.Deactivate():
                 renderer.deactivate()
             case protocol.Configure():
-                self._configure(message)
+                if not self._configure(message):
+                    return True
                 refresher.poke()
                 refresher.update_content(self.modes)
                 if renderer.active is not None:
@@ -285,17 +319,31 @@ class Worker:
                 return False
         return True
 
-    def _configure(self, message: protocol.Configure) -> None:
+    def _configure(self, message: protocol.Configure) -> bool:
+        """Validate new options; apply them unless it is only a check. ``True``: applied.
+
+        Validation runs under the ``configure`` deadline, so a schema that hangs here is
+        ended like any hung hook.
+        """
         assert self.context is not None
-        self.context.config = message.config
-        if message.secrets is not None:
-            self.scrubber.remember(message.secrets)
-            self.context.secrets = read_only(message.secrets)
+        secrets = message.secrets if message.secrets is not None else self.secrets
+        with self.calls.running("main", "configure"):
+            checked = self._validate(message.options, secrets, message.sources)
+        if isinstance(checked, list):
+            self.channel.send(protocol.Configured(id=message.id, issues=checked))
+            return False
+        self.channel.send(protocol.Configured(id=message.id, config=checked.options))
+        if message.check:
+            return False
+        self.context.config = checked.options
+        self.secrets = dict(secrets)
+        self.context.secrets = read_only(checked.secrets)
         try:
             with self.calls.running("main", "configure"):
-                self.calls.hook.configure(context=self.context, config=message.config)
+                self.calls.hook.configure(context=self.context, config=checked.options)
         except Exception as exc:
             self.report_error("configure", exc)
+        return True
 
     def _action(self, message: protocol.Action) -> None:
         try:
