@@ -33,7 +33,7 @@ import contextlib
 import ctypes
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -43,12 +43,14 @@ __all__ = [
     "adopted_zombies",
     "descendants",
     "is_child_subreaper",
+    "kill_below_self",
     "kill_tree",
     "proc_info",
     "reap_zombie_children",
     "scan",
     "set_child_subreaper",
     "snapshot",
+    "strays",
     "usage",
 ]
 
@@ -351,13 +353,32 @@ def kill_tree(
         and root not in (os.getpid(), os.getpgrp())
     )
     recorded = frozenset(known)
+    return _freeze_then_kill(
+        lambda table, seen: _targets(root, table, recorded | seen, start_time),
+        rounds,
+        group=root if whole_group else None,
+    )
+
+
+def _freeze_then_kill(
+    find: Callable[[dict[int, ProcInfo], set[tuple[int, int]]], dict[tuple[int, int], ProcInfo]],
+    rounds: int,
+    *,
+    group: int | None = None,
+) -> int:
+    """SIGSTOP what ``find`` names until a scan finds nothing new, then SIGKILL it all.
+
+    ``find(table, seen)`` returns the live processes to end, given a fresh :func:`scan`
+    and the processes already stopped. ``group``, if given, is stopped and killed as a
+    whole first (``killpg``): cheaper and immune to the scan's blind spots.
+    """
     seen: set[tuple[int, int]] = set()
     signalled: set[tuple[int, int]] = set()
     try:
-        if whole_group:
-            _killpg(root, signal.SIGSTOP)
+        if group is not None:
+            _killpg(group, signal.SIGSTOP)
         for _ in range(rounds):
-            fresh = _targets(root, scan(), recorded | seen, start_time).keys() - seen
+            fresh = find(scan(), seen).keys() - seen
             if not fresh:
                 break
             for pair in fresh:
@@ -366,8 +387,8 @@ def kill_tree(
                     signalled.add(pair)
     finally:
         # Also on KeyboardInterrupt: never leave a tree frozen but alive.
-        if whole_group:
-            _killpg(root, signal.SIGKILL)
+        if group is not None:
+            _killpg(group, signal.SIGKILL)
         for pair in seen:
             if _send(*pair, signal.SIGKILL):
                 signalled.add(pair)
@@ -375,7 +396,7 @@ def kill_tree(
     # or of a stopped group that the kernel continued with SIGHUP+SIGCONT because killing
     # its session leader orphaned it (POSIX orphaned-process-group rule).
     for _ in range(rounds):
-        fresh = _targets(root, scan(), recorded | seen, start_time).keys() - seen
+        fresh = find(scan(), seen).keys() - seen
         if not fresh:
             break
         for pair in fresh:
@@ -383,6 +404,53 @@ def kill_tree(
             if _send(*pair, signal.SIGKILL):
                 signalled.add(pair)
     return len(signalled)
+
+
+def strays(table: dict[int, ProcInfo], keep: Iterable[int]) -> list[ProcInfo]:
+    """Live children of this process that are not in ``keep``: adopted plugin orphans.
+
+    This process is a child subreaper, so a plugin process whose worker died first is
+    re-parented here. Every child the host started itself in a session of its own
+    (workers, undertaker) belongs in ``keep``. Children in our own session are never
+    strays: a plugin's processes descend from a worker, which leads a session of its own,
+    and no process can join a session it was not born in -- so a process embedding the
+    host (a test, ``ledhost`` tools) keeps its other children.
+    """
+    me, kept, session = os.getpid(), set(keep), os.getsid(0)
+    return [
+        info
+        for info in table.values()
+        if info.ppid == me
+        and info.pid not in kept
+        and info.session != session
+        and info.state not in _DEAD
+    ]
+
+
+def kill_below_self(keep: Iterable[int] = (), *, rounds: int = 5) -> int:
+    """SIGKILL every descendant of this process except ``keep`` (and what is below those).
+
+    The host's sweep at shutdown and of adopted orphans: found by ``ppid`` links only
+    (never by session or group, which this process may share with its own parent), frozen
+    and killed like :func:`kill_tree`.
+
+    :returns: how many processes were sent a signal.
+    """
+    me, kept = os.getpid(), set(keep)
+
+    def find(
+        table: dict[int, ProcInfo], seen: set[tuple[int, int]]
+    ) -> dict[tuple[int, int], ProcInfo]:
+        seeds = {info.pid for info in strays(table, kept)}
+        seeds.update(pid for pid, start in seen if pid in table and table[pid].start_time == start)
+        pids = _closure(seeds, table) - _protected(table) - {me}
+        return {
+            (pid, table[pid].start_time): table[pid]
+            for pid in pids
+            if table[pid].state not in _DEAD
+        }
+
+    return _freeze_then_kill(find, rounds)
 
 
 def adopted_zombies(
