@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -450,7 +451,32 @@ def kill_below_self(keep: Iterable[int] = (), *, rounds: int = 5) -> int:
             if table[pid].state not in _DEAD
         }
 
-    return _freeze_then_kill(find, rounds)
+    ours = {info.pid for info in strays(scan(), kept)}
+    killed = _freeze_then_kill(find, rounds)
+    # Our own children among them would stay our zombies: wait for them, but never long
+    # (a process in uninterruptible sleep dies only when its I/O ends).
+    _reap_soon(ours)
+    return killed
+
+
+def _reap_soon(pids: set[int], timeout: float = 2.0) -> None:
+    """Reap those of ``pids`` that are our children once they exit, waiting ``timeout``."""
+    pidfds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            pidfds[os.pidfd_open(pid)] = pid
+    try:
+        pending = set(pidfds)
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], timeout)
+            if not ready:
+                return
+            for fd in ready:
+                pending.discard(fd)
+                reap_zombie_children([pidfds[fd]])
+    finally:
+        for fd in pidfds:
+            os.close(fd)
 
 
 def adopted_zombies(
