@@ -2,19 +2,25 @@
 
 A worker leads its own session and process group, so ``killpg`` reaches the children a
 plugin starts -- until one calls ``setsid()`` or its parent dies. This module is the I/O
-shell that closes those gaps. It reads ``/proc`` directly, because on our targets cgroup v2
-is not usable and ``/proc/<pid>/task/<tid>/children`` does not exist
-(``CONFIG_PROC_CHILDREN`` off), so a process's descendants can only be found from the
-``ppid`` field of every ``/proc/<pid>/stat``. A process is named by ``(pid, start_time)``
-throughout: pids are reused (``pid_max`` is 32768 on many systems), start times are not.
+shell that closes those gaps. It reads ``/proc`` directly: a cgroup v2 subtree the host
+may write (systemd ``Delegate=yes``, or root with a writable cgroup2 mount) would hold a
+worker's tree by itself, but many targets have neither, and
+``/proc/<pid>/task/<tid>/children`` does not exist there (``CONFIG_PROC_CHILDREN`` off),
+so a process's descendants can only be found from the ``ppid`` field of every
+``/proc/<pid>/stat``. A process is named by ``(pid, start_time)`` throughout: pids are
+reused (``pid_max`` is 32768 on many systems), start times are not.
 
 What no scan can see: a process that calls ``setsid()`` and whose parent exits before the
 next scan (the classic double fork) keeps no link to the worker. Measured with
 ``while :; do (setsid sleep 1000 &); done`` snapshotted every 0.2 s: ~700 escaped. The
-cure is to make the *worker* a child subreaper (:func:`set_child_subreaper`, kept across
-``execve``): orphans then re-parent to the worker and stay below it; the same loop left
-none. Making the host a subreaper catches them too, but only for a sweep of everything
-below the host, since an adopted orphan no longer says which worker it came from.
+cure: every worker is a child subreaper (set by :mod:`host.worker.main` before plugin
+code runs; kept across ``execve``), so such orphans re-parent to the worker and stay below
+it by ``ppid``: its limits count them and :func:`kill_tree`, which freezes the tree
+while the worker still holds it, ends them. The host is a subreaper too: what a worker
+leaves when it dies first comes to the host, where :func:`strays` finds it and
+:func:`kill_below_self` sweeps it (at shutdown, everything below the host). An adopted
+orphan no longer says which worker it came from; the ``known`` snapshots do, when a scan
+saw it in time.
 
 Typical use by the supervisor::
 
