@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from host.app import Host
-from host.supervise import proctree
+from host.supervise import cgroups, proctree
 from tests.conftest import TEST_PLUGINS, eventually, run_host
 
 
@@ -171,3 +171,76 @@ def test_sigkilled_host_leaves_no_daemon(tmp_path: Path, marker: str, launcher: 
         if proc.stderr is not None:
             proc.stderr.close()
     eventually(lambda: not marked(marker), "the daemons to die after the host", timeout=60.0)
+
+
+# -- cgroup v2, where this machine lets the host write a subtree --------------------------
+
+#: Runs in the test cgroup: on a line from stdin, double-forks a setsid() daemon.
+_DOUBLE_FORK = (
+    "import os, sys, time\n"
+    "sys.stdin.readline()\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(1000)',"
+    " sys.argv[1]])\n"
+    "    os._exit(0)\n"
+    "time.sleep(1000)\n"
+)
+
+
+@pytest.fixture
+def delegation() -> Any:
+    if os.geteuid() != 0:
+        pytest.skip("a cgroup2 subtree is writable here only as root")
+    found = cgroups.find()
+    if found is None:
+        pytest.skip("no writable cgroup2 subtree with cgroup.kill on this machine")
+    return found
+
+
+def test_cgroup_kill_ends_a_placed_tree_with_its_setsid_daemon(
+    delegation: cgroups.Delegation, marker: str
+) -> None:
+    """A process placed in its own cgroup before it forks: its setsid() daemon is in the
+    cgroup too, ``cgroup.kill`` ends both, and the cgroup is removed afterwards."""
+    path = delegation.create(f"test-{uuid.uuid4().hex[:12]}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DOUBLE_FORK, marker], stdin=subprocess.PIPE, text=True
+    )
+    try:
+        delegation.place(path, proc.pid)
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        eventually(lambda: len(marked(marker)) == 1, "the daemon")
+        (daemon,) = marked(marker)
+        assert daemon in delegation.members(path) and proc.pid in delegation.members(path)
+        delegation.kill(path)
+        eventually(lambda: not marked(marker), "the daemon to die by cgroup.kill")
+        assert proc.wait() == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+        eventually(lambda: delegation.remove(path), "the cgroup to be removed")
+    assert not path.exists()
+
+
+def test_cgroup_limits_are_set_where_the_controllers_exist(
+    delegation: cgroups.Delegation,
+) -> None:
+    missing = set(cgroups.WANTED) - delegation.controllers
+    if missing:
+        pytest.skip(f"cgroup v2 controller(s) {sorted(missing)} not available here (v1?)")
+    delegation.prepare()
+    path = delegation.create(f"test-{uuid.uuid4().hex[:12]}", memory_bytes=64 << 20, max_pids=7)
+    try:
+        assert (path / "memory.max").read_text().strip() == str(64 << 20)
+        assert (path / "pids.max").read_text().strip() == "7"
+    finally:
+        assert delegation.remove(path)
+
+
+def test_cgroup_names_are_never_paths() -> None:
+    with pytest.raises(ValueError, match="cgroup name"):
+        cgroups.Delegation(base=Path("/nonexistent"), controllers=frozenset()).create("../x")
