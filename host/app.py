@@ -428,6 +428,11 @@ class Host:
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()
             self.supervisor.enforcer.undertaker = None
+        # Last, whatever plugin process is still below the host (adopted from a worker that
+        # exited first, between two scans): the host leaves nothing of a plugin behind.
+        swept = proctree.kill_below_self()
+        if swept:
+            log.warning("shutdown: killed %d process(es) plugins left behind", swept)
         cpu_before = own_cpu_seconds()
         self.supervisor.log_failures()
         if self.backend is not None:

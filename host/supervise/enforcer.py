@@ -47,6 +47,8 @@ class Enforcer:
         self.next_scan = 0.0
         #: Killed trees still to reap: ``(worker pid, known processes, watch until)``.
         self.graves: list[tuple[int, frozenset[tuple[int, int]], float]] = []
+        #: Adopted plugin orphans killed by :meth:`kill_strays`, to reap: ``(pid, until)``.
+        self.stray_graves: list[tuple[int, float]] = []
         #: Told about every worker and its descendants, to kill them if the host dies.
         self.undertaker: spawner.Undertaker | None = None
 
@@ -117,7 +119,9 @@ class Enforcer:
         for handle in handles:
             self.check_deadline(handle, now)
 
-    def monitor(self, handles: Iterable[WorkerHandle], now: float) -> None:
+    def monitor(
+        self, handles: Iterable[WorkerHandle], now: float, keep: Iterable[int] = ()
+    ) -> None:
         """Measure every worker's tree; kill those over their memory or process limit.
 
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
@@ -125,18 +129,19 @@ class Enforcer:
         idle host's CPU). Every :data:`MONITOR_INTERVAL` the processes already known in
         each tree are re-read, a few files, so a memory hog is still caught within half a
         second; every :data:`SCAN_INTERVAL` the whole table is scanned to find new
-        descendants and count processes.
+        descendants, count processes and kill plugin processes adopted by the host
+        (:meth:`kill_strays`; ``keep`` names the host's other children, which are not).
         """
         if now < self.next_monitor:
             return
         self.next_monitor = now + MONITOR_INTERVAL
+        handles = list(handles)
         live = [h for h in handles if h.process is not None]
-        if not live and not self.graves:
-            return
         if now >= self.next_scan:
             self.next_scan = now + SCAN_INTERVAL
             table = proctree.scan()
             self.reap_graves(table, now)
+            self.kill_strays(table, handles, keep, now)
         else:
             table = self._known_table(live)
         for handle in live:
@@ -179,6 +184,43 @@ class Enforcer:
         if self.undertaker is not None:
             self.undertaker.forget(pid)
         handle.tree = frozenset()
+
+    def kill_strays(
+        self,
+        table: dict[int, proctree.ProcInfo],
+        handles: Iterable[WorkerHandle],
+        keep: Iterable[int],
+        now: float,
+    ) -> None:
+        """Kill plugin processes that were re-parented to the host, and log where from.
+
+        A worker is a child subreaper, so a plugin's processes stay below it while it
+        lives; only when the worker dies first do they come to the host (also a
+        subreaper). Whatever child of the host is neither a worker nor in ``keep`` is such
+        an orphan. Its instance is named when an earlier scan saw it below a worker.
+        """
+        handles = list(handles)
+        kept = set(keep) | {h.process.pid for h in handles if h.process is not None}
+        for stray in proctree.strays(table, kept):
+            pair = (stray.pid, stray.start_time)
+            owner = next((h.instance_id for h in handles if pair in h.tree), None)
+            if owner is None:
+                owner = next((f"pid {w}" for w, tree, _ in self.graves if pair in tree), None)
+            killed = proctree.kill_tree(stray.pid, start_time=stray.start_time)
+            log.warning(
+                "killed %d process(es) a plugin left behind (%s, pid %d %r, from %s)",
+                killed,
+                "adopted by the host",
+                stray.pid,
+                stray.name,
+                f"plugin instance {owner!r}" if owner else "an unknown plugin instance",
+            )
+            self.stray_graves.append((stray.pid, now + GRAVE_WATCH))
+        pending = []
+        for pid, until in self.stray_graves:
+            if not proctree.reap_zombie_children([pid]) and now < until:
+                pending.append((pid, until))
+        self.stray_graves = pending
 
     def reap_graves(self, table: dict[int, proctree.ProcInfo], now: float) -> None:
         """Reap the zombies of killed plugin processes that were re-parented to us."""

@@ -2,19 +2,25 @@
 
 A worker leads its own session and process group, so ``killpg`` reaches the children a
 plugin starts -- until one calls ``setsid()`` or its parent dies. This module is the I/O
-shell that closes those gaps. It reads ``/proc`` directly, because on our targets cgroup v2
-is not usable and ``/proc/<pid>/task/<tid>/children`` does not exist
-(``CONFIG_PROC_CHILDREN`` off), so a process's descendants can only be found from the
-``ppid`` field of every ``/proc/<pid>/stat``. A process is named by ``(pid, start_time)``
-throughout: pids are reused (``pid_max`` is 32768 on many systems), start times are not.
+shell that closes those gaps. It reads ``/proc`` directly: a cgroup v2 subtree the host
+may write (systemd ``Delegate=yes``, or root with a writable cgroup2 mount) would hold a
+worker's tree by itself, but many targets have neither, and
+``/proc/<pid>/task/<tid>/children`` does not exist there (``CONFIG_PROC_CHILDREN`` off),
+so a process's descendants can only be found from the ``ppid`` field of every
+``/proc/<pid>/stat``. A process is named by ``(pid, start_time)`` throughout: pids are
+reused (``pid_max`` is 32768 on many systems), start times are not.
 
 What no scan can see: a process that calls ``setsid()`` and whose parent exits before the
 next scan (the classic double fork) keeps no link to the worker. Measured with
 ``while :; do (setsid sleep 1000 &); done`` snapshotted every 0.2 s: ~700 escaped. The
-cure is to make the *worker* a child subreaper (:func:`set_child_subreaper`, kept across
-``execve``): orphans then re-parent to the worker and stay below it; the same loop left
-none. Making the host a subreaper catches them too, but only for a sweep of everything
-below the host, since an adopted orphan no longer says which worker it came from.
+cure: every worker is a child subreaper (set by :mod:`host.worker.main` before plugin
+code runs; kept across ``execve``), so such orphans re-parent to the worker and stay below
+it by ``ppid``: its limits count them and :func:`kill_tree`, which freezes the tree
+while the worker still holds it, ends them. The host is a subreaper too: what a worker
+leaves when it dies first comes to the host, where :func:`strays` finds it and
+:func:`kill_below_self` sweeps it (at shutdown, everything below the host). An adopted
+orphan no longer says which worker it came from; the ``known`` snapshots do, when a scan
+saw it in time.
 
 Typical use by the supervisor::
 
@@ -32,8 +38,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -43,12 +50,14 @@ __all__ = [
     "adopted_zombies",
     "descendants",
     "is_child_subreaper",
+    "kill_below_self",
     "kill_tree",
     "proc_info",
     "reap_zombie_children",
     "scan",
     "set_child_subreaper",
     "snapshot",
+    "strays",
     "usage",
 ]
 
@@ -351,13 +360,32 @@ def kill_tree(
         and root not in (os.getpid(), os.getpgrp())
     )
     recorded = frozenset(known)
+    return _freeze_then_kill(
+        lambda table, seen: _targets(root, table, recorded | seen, start_time),
+        rounds,
+        group=root if whole_group else None,
+    )
+
+
+def _freeze_then_kill(
+    find: Callable[[dict[int, ProcInfo], set[tuple[int, int]]], dict[tuple[int, int], ProcInfo]],
+    rounds: int,
+    *,
+    group: int | None = None,
+) -> int:
+    """SIGSTOP what ``find`` names until a scan finds nothing new, then SIGKILL it all.
+
+    ``find(table, seen)`` returns the live processes to end, given a fresh :func:`scan`
+    and the processes already stopped. ``group``, if given, is stopped and killed as a
+    whole first (``killpg``): cheaper and immune to the scan's blind spots.
+    """
     seen: set[tuple[int, int]] = set()
     signalled: set[tuple[int, int]] = set()
     try:
-        if whole_group:
-            _killpg(root, signal.SIGSTOP)
+        if group is not None:
+            _killpg(group, signal.SIGSTOP)
         for _ in range(rounds):
-            fresh = _targets(root, scan(), recorded | seen, start_time).keys() - seen
+            fresh = find(scan(), seen).keys() - seen
             if not fresh:
                 break
             for pair in fresh:
@@ -366,8 +394,8 @@ def kill_tree(
                     signalled.add(pair)
     finally:
         # Also on KeyboardInterrupt: never leave a tree frozen but alive.
-        if whole_group:
-            _killpg(root, signal.SIGKILL)
+        if group is not None:
+            _killpg(group, signal.SIGKILL)
         for pair in seen:
             if _send(*pair, signal.SIGKILL):
                 signalled.add(pair)
@@ -375,7 +403,7 @@ def kill_tree(
     # or of a stopped group that the kernel continued with SIGHUP+SIGCONT because killing
     # its session leader orphaned it (POSIX orphaned-process-group rule).
     for _ in range(rounds):
-        fresh = _targets(root, scan(), recorded | seen, start_time).keys() - seen
+        fresh = find(scan(), seen).keys() - seen
         if not fresh:
             break
         for pair in fresh:
@@ -383,6 +411,78 @@ def kill_tree(
             if _send(*pair, signal.SIGKILL):
                 signalled.add(pair)
     return len(signalled)
+
+
+def strays(table: dict[int, ProcInfo], keep: Iterable[int]) -> list[ProcInfo]:
+    """Live children of this process that are not in ``keep``: adopted plugin orphans.
+
+    This process is a child subreaper, so a plugin process whose worker died first is
+    re-parented here. Every child the host started itself in a session of its own
+    (workers, undertaker) belongs in ``keep``. Children in our own session are never
+    strays: a plugin's processes descend from a worker, which leads a session of its own,
+    and no process can join a session it was not born in -- so a process embedding the
+    host (a test, ``ledhost`` tools) keeps its other children.
+    """
+    me, kept, session = os.getpid(), set(keep), os.getsid(0)
+    return [
+        info
+        for info in table.values()
+        if info.ppid == me
+        and info.pid not in kept
+        and info.session != session
+        and info.state not in _DEAD
+    ]
+
+
+def kill_below_self(keep: Iterable[int] = (), *, rounds: int = 5) -> int:
+    """SIGKILL every descendant of this process except ``keep`` (and what is below those).
+
+    The host's sweep at shutdown and of adopted orphans: found by ``ppid`` links only
+    (never by session or group, which this process may share with its own parent), frozen
+    and killed like :func:`kill_tree`.
+
+    :returns: how many processes were sent a signal.
+    """
+    me, kept = os.getpid(), set(keep)
+
+    def find(
+        table: dict[int, ProcInfo], seen: set[tuple[int, int]]
+    ) -> dict[tuple[int, int], ProcInfo]:
+        seeds = {info.pid for info in strays(table, kept)}
+        seeds.update(pid for pid, start in seen if pid in table and table[pid].start_time == start)
+        pids = _closure(seeds, table) - _protected(table) - {me}
+        return {
+            (pid, table[pid].start_time): table[pid]
+            for pid in pids
+            if table[pid].state not in _DEAD
+        }
+
+    ours = {info.pid for info in strays(scan(), kept)}
+    killed = _freeze_then_kill(find, rounds)
+    # Our own children among them would stay our zombies: wait for them, but never long
+    # (a process in uninterruptible sleep dies only when its I/O ends).
+    _reap_soon(ours)
+    return killed
+
+
+def _reap_soon(pids: set[int], timeout: float = 2.0) -> None:
+    """Reap those of ``pids`` that are our children once they exit, waiting ``timeout``."""
+    pidfds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            pidfds[os.pidfd_open(pid)] = pid
+    try:
+        pending = set(pidfds)
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], timeout)
+            if not ready:
+                return
+            for fd in ready:
+                pending.discard(fd)
+                reap_zombie_children([pidfds[fd]])
+    finally:
+        for fd in pidfds:
+            os.close(fd)
 
 
 def adopted_zombies(

@@ -328,7 +328,7 @@ class Supervisor:
             elif handle.process is not None:
                 self._sample_cpu(handle)
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
-        self.enforcer.monitor(self.handles.values(), now)
+        self.enforcer.monitor(self.handles.values(), now, keep=self.own_children())
         wall = time.time()
         for instance_id, plugin_log in self.logs.items():
             summary = plugin_log.summarize(now, wall)
@@ -467,6 +467,18 @@ class Supervisor:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()
+
+    def own_children(self) -> set[int]:
+        """Pids of the host's children that are not plugin leftovers (for the sweeps)."""
+        own = {h.process.pid for h in self.retiring if h.process is not None}
+        undertaker = self.enforcer.undertaker
+        for helper in (
+            self.launcher.pid if isinstance(self.launcher, spawner.ZygoteLauncher) else None,
+            undertaker.pid if undertaker is not None else None,
+        ):
+            if helper is not None:
+                own.add(helper)
+        return own
 
     def log_failures(self) -> None:
         """One line per instance that failed during the run: what a headless user reads."""

@@ -2,12 +2,22 @@
 
 When the host ends normally, or a worker dies while the host lives, the host kills every
 process the plugin started (:mod:`host.supervise.proctree`). When the host is killed outright --
-SIGKILL, the OOM killer -- its workers die with it (``PR_SET_PDEATHSIG``), but the
-processes *they* started have no such tie and would live on. This small process, started
+SIGKILL, the OOM killer -- nothing of the host is left to do so. This small process, started
 by the host (``python -m host.supervise.undertaker``) in a session of its own, hears from the host
-which workers exist and which of their descendants left the worker's session, and waits
-for end of file on its stdin. EOF means the host has gone, for whatever reason: it then
-kills each worker's tree and exits. It ignores SIGINT, SIGTERM and SIGHUP, so a Ctrl-C or
+which workers exist and which of their descendants it has seen, and waits for end of file
+on its stdin. EOF means the host has gone, for whatever reason: it then kills each
+worker's tree and exits.
+
+The race this closes: workers used to die with the host (``PR_SET_PDEATHSIG``). A worker
+killed that way hands its children to init at once, and a ``setsid()`` daemon whose
+parent had already exited was then linked to nothing the undertaker could find. Now
+workers have no parent-death signal and are child subreapers, so every process a plugin
+started stays below its worker by ``ppid``; a worker that sees its channel close holds
+on while it has children. The undertaker then freezes each tree top-down while the worker
+still holds it (:func:`~host.supervise.proctree.kill_tree`: SIGSTOP until a scan finds
+nothing new, then SIGKILL), so no process can fork or re-parent out of it in between.
+
+It ignores SIGINT, SIGTERM and SIGHUP, so a Ctrl-C or
 a service stop that reaches it before the host has stopped its workers cannot make it
 miss the end.
 

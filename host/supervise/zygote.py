@@ -21,9 +21,8 @@ How a worker is made, and why that way:
   through a pidfd, exactly like a spawned worker. From the fork until the host reaps it
   the worker's pid is pinned (as process or zombie), so the host's check that the pid is
   its own child with that start time rules out pid reuse.
-* The worker waits until it has been adopted before it runs on, because
-  ``PR_SET_PDEATHSIG`` (set by :func:`host.worker.main.contain`) follows the parent of the
-  moment: set while the middle still lived, the middle's exit would kill the worker.
+* The worker waits until it has been adopted before it runs on, so that from its first
+  line of plugin code its parent is the host, which can wait for it.
 * The worker closes every descriptor but stdio, its control channel and its frame bus
   before any plugin code runs: above all the zygote's socket, so a plugin cannot ask the
   zygote for anything nor disturb other workers' launches.

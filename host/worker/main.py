@@ -2,7 +2,7 @@
 
 Started either forked from the zygote (:mod:`host.supervise.spawner`) or spawned with the plugin
 environment's interpreter as ``python -m host.worker.main``; both end in :func:`run`, which
-sets the process up (own process group, death with the parent, signals), then boots and
+sets the process up (own session, child subreaper, signals), then boots and
 serves the plugin with :class:`host.worker.loop.Worker` and turns how that ended into an
 exit status from :mod:`host.ipc.exitcodes`. Nothing here imports host-side modules beyond the
 wire formats, so the worker stays small in every plugin environment.
@@ -28,19 +28,38 @@ from host.worker.loop import Terminated, Worker
 __all__ = ["Terminated", "contain", "main", "run", "run_forked"]
 
 
-def _set_parent_death_signal() -> None:
-    """Die with the parent even while stuck in plugin code (Linux ``PR_SET_PDEATHSIG``).
+def _become_subreaper() -> None:
+    """Adopt the orphans of the plugin's processes (Linux ``PR_SET_CHILD_SUBREAPER``).
 
-    The control channel's EOF covers a worker that is listening; this covers one that is
-    busy in an endless loop when the host dies. Set after dropping privileges: the kernel
-    clears it when the credentials change.
+    Without it a plugin's double fork (a ``setsid()`` daemon whose parent exits at once)
+    re-parents to init and leaves the worker's tree unseen; with it every process the
+    plugin starts stays below the worker, so its limits count them and ending the worker
+    ends them. Set before any plugin code runs; kept across ``setuid``.
+
+    There is no ``PR_SET_PDEATHSIG`` any more: killing the worker when the host dies
+    would orphan its tree to init before the undertaker (:mod:`host.supervise.undertaker`)
+    could find it. The undertaker kills each worker's tree top-down instead, while the
+    worker still holds it; a worker that notices the host is gone holds its tree too
+    (:func:`_hold_tree`).
     """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def _hold_tree() -> None:
+    """The host is gone: wait for the plugin's processes, keeping them below us.
+
+    Exiting now would hand them to init just as the undertaker comes to kill our tree;
+    waiting keeps them linked until it has. Returns at once when there are none.
+    """
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -52,7 +71,7 @@ def contain(args: WorkerArgs) -> None:
 
     Order matters: niceness and limits first (raising them again needs privileges the
     worker is about to give up), then groups, gid and uid (uid last, or setgid would be
-    refused), then the parent-death signal, which a change of credentials clears.
+    refused).
 
     :raises OSError: a limit or the privilege drop could not be applied; the worker must
         not run the plugin then.
@@ -68,7 +87,6 @@ def contain(args: WorkerArgs) -> None:
         os.setuid(args.uid)
         if os.geteuid() == 0 or os.getuid() == 0:
             raise OSError("still root after setuid")
-    _set_parent_death_signal()
 
 
 def _lower_limit(which: int, value: int) -> None:
@@ -109,6 +127,7 @@ def run(args: WorkerArgs) -> int:
     """Run a worker to the end and return its exit status."""
     if os.getpid() != os.getsid(0):
         os.setsid()  # own process group, so the host can signal the plugin's children too
+    _become_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
     signal.signal(signal.SIGTERM, _on_sigterm)
     worker = Worker(args)
@@ -131,6 +150,7 @@ def run(args: WorkerArgs) -> int:
     except Terminated:
         return exitcodes.TERMINATED
     except (EOFError, ConnectionError):
+        _hold_tree()
         return exitcodes.HOST_GONE
     except ProtocolError as exc:
         _report_boot_error(worker, f"protocol error: {exc}")

@@ -1,0 +1,165 @@
+"""One cgroup v2 per worker, where the host may write a cgroup2 subtree.
+
+A cgroup holds a worker's whole tree whatever its processes do (``setsid()``, double
+forks): ``cgroup.kill`` ends all of them at once, ``memory.max`` and ``pids.max`` are
+enforced by the kernel instead of sampled. Usable when the host's own cgroup (the ``0::``
+line of ``/proc/self/cgroup``, under the cgroup2 mount found in ``/proc/self/mountinfo``)
+is writable: systemd ``Delegate=yes`` on a Pi, or root with a writable cgroup2 mount.
+Everywhere else :func:`find` returns ``None`` and the subreaper + ``/proc`` scan of
+:mod:`host.supervise.proctree` is the containment.
+
+The no-internal-processes rule: a cgroup (other than the root) that enables controllers
+for its children may hold no process itself. So when controllers must be enabled, the
+host first moves itself into a leaf child ``host/`` and workers go into siblings
+``w-<name>/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, final
+
+__all__ = ["Delegation", "find"]
+
+#: Controllers a worker's cgroup uses when they exist.
+WANTED: Final = ("memory", "pids")
+#: Worker cgroup names: ours only, never a path.
+_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _cgroup2_mount(mountinfo: str) -> Path | None:
+    for line in mountinfo.splitlines():
+        pre, sep, post = line.partition(" - ")
+        if sep and post.split()[:1] == ["cgroup2"]:
+            return Path(pre.split()[4])
+    return None
+
+
+def _own_cgroup(proc_cgroup: str) -> str | None:
+    for line in proc_cgroup.splitlines():
+        if line.startswith("0::"):
+            return line[3:]
+    return None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    """The cgroup2 subtree the host may write, and what it can do there."""
+
+    #: The host's cgroup directory (workers' cgroups are made below it).
+    base: Path
+    #: Which of :data:`WANTED` the workers' cgroups get.
+    controllers: frozenset[str]
+
+    def describe(self) -> str:
+        """What the status and log say about containment."""
+        limits = ", ".join(sorted(self.controllers)) or "no memory/pids controller"
+        return f"cgroup v2 at {self.base} ({limits}; cgroup.kill)"
+
+    def prepare(self) -> None:
+        """Enable the wanted controllers for children, moving the host into a leaf first.
+
+        :raises OSError: the subtree cannot be set up after all; fall back to the scan.
+        """
+        if not self.controllers:
+            return
+        leaf = self.base / "host"
+        leaf.mkdir(exist_ok=True)
+        for pid in (self.base / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                (leaf / "cgroup.procs").write_text(pid)
+        enable = " ".join(f"+{c}" for c in sorted(self.controllers))
+        (self.base / "cgroup.subtree_control").write_text(enable)
+
+    def create(self, name: str, *, memory_bytes: int = 0, max_pids: int = 0) -> Path:
+        """Make the cgroup of one worker, with its limits where the controllers exist.
+
+        :raises ValueError: ``name`` is not a plain name (never a path).
+        """
+        if not _NAME.fullmatch(name) or name in (".", ".."):
+            raise ValueError(f"cgroup name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+        path = self.base / f"w-{name}"
+        path.mkdir()
+        if memory_bytes > 0 and "memory" in self.controllers:
+            (path / "memory.max").write_text(str(memory_bytes))
+        if max_pids > 0 and "pids" in self.controllers:
+            (path / "pids.max").write_text(str(max_pids))
+        return path
+
+    @staticmethod
+    def place(path: Path, pid: int) -> None:
+        """Move ``pid`` (a worker before it runs plugin code) into ``path``."""
+        (path / "cgroup.procs").write_text(str(pid))
+
+    @staticmethod
+    def members(path: Path) -> list[int]:
+        """Pids in the cgroup now."""
+        try:
+            return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    @staticmethod
+    def kill(path: Path) -> None:
+        """SIGKILL every process in the cgroup at once (``cgroup.kill``, Linux 5.14)."""
+        with contextlib.suppress(FileNotFoundError):
+            (path / "cgroup.kill").write_text("1")
+
+    @classmethod
+    def remove(cls, path: Path) -> bool:
+        """Kill what is left and remove the cgroup; ``False`` while processes linger."""
+        cls.kill(path)
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            return True
+        except OSError:  # EBUSY: the killed processes have not all exited yet
+            return False
+        return True
+
+
+def find(proc: Path = Path("/proc/self")) -> Delegation | None:
+    """The writable cgroup2 subtree of this process, or ``None`` (use the scan).
+
+    Needs a cgroup2 mount, a ``0::`` line, ``cgroup.kill`` (so a tree can be ended as
+    one) and write access to the host's cgroup directory.
+    """
+    try:
+        mount = _cgroup2_mount((proc / "mountinfo").read_text())
+        own = _own_cgroup((proc / "cgroup").read_text())
+    except OSError:
+        return None
+    if mount is None or own is None:
+        return None
+    base = mount / own.lstrip("/")
+    if not os.access(base, os.W_OK) or not os.access(base / "cgroup.procs", os.W_OK):
+        return None
+    if not (base / "cgroup.kill").exists() and not _probe_kill(base):
+        return None
+    try:
+        available = set((base / "cgroup.controllers").read_text().split())
+    except OSError:
+        available = set()
+    return Delegation(base=base, controllers=frozenset(available.intersection(WANTED)))
+
+
+def _probe_kill(base: Path) -> bool:
+    """Whether the kernel has ``cgroup.kill``, which the root cgroup never shows.
+
+    Asked of a child made and removed at once, empty, so nothing is left either way.
+    """
+    probe = base / f"ledhost-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    try:
+        return (probe / "cgroup.kill").exists()
+    finally:
+        with contextlib.suppress(OSError):
+            probe.rmdir()

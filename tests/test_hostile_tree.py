@@ -1,0 +1,246 @@
+"""Hostile plugins that try to outlive their worker (issue 13, attack 7), done for real.
+
+The ``daemonizer`` test plugin double-forks ``setsid()`` daemons whose middle exits at
+once: nothing links them to the worker but the worker being a child subreaper. Each test
+finds them by a unique marker on their command line and checks that none is left however
+the worker or the host ends, and that they count against the worker's limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host.app import Host
+from host.supervise import cgroups, proctree
+from tests.conftest import TEST_PLUGINS, eventually, run_host
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    """A unique marker for this test's daemons; any left at the end are killed, and fail."""
+    mark = f"ledhost-hostile-tree-{uuid.uuid4().hex}"
+    yield mark
+    left = marked(mark)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"daemons left behind: {left}"
+
+
+def marked(mark: str) -> list[int]:
+    """Live processes whose command line holds ``mark`` (zombies have none)."""
+    found = []
+    for pid, info in proctree.scan().items():
+        if info.state in "ZXx":
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if mark.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _overrides(tmp_path: Path, mark: str, workers: dict[str, Any], **plugin: Any) -> dict[str, Any]:
+    return {
+        # A failed worker is not restarted during the test, so a new daemon cannot hide
+        # whether the old one was killed.
+        "workers": {"user": "", "restart_delay": 3600.0, "restart_max_delay": 3600.0, **workers},
+        "plugins": {"daemonizer": {"marker": mark, **plugin}},
+        "rotation": {"modes": ["daemonizer"]},
+        "paths": {"data_dir": str(tmp_path / "data")},
+    }
+
+
+def _ended_with_tree(reason: str, mark: str, seen: list[int]) -> Any:
+    """An ``until`` for :func:`run_host`: the worker failed for ``reason`` and no daemon
+    is left, while the host still runs (so the host's shutdown sweep cannot be what
+    killed them). Records in ``seen`` how many daemons were ever alive."""
+
+    def until(host: Host, backend: object) -> bool:
+        seen.append(len(marked(mark)))
+        failure = host.supervisor.handles["daemonizer"].last_failure or ""
+        return reason in failure and max(seen) > 0 and seen[-1] == 0
+
+    return until
+
+
+def _run_until_killed(
+    tmp_path: Path,
+    mark: str,
+    reason: str,
+    workers: dict[str, Any],
+    plugin: dict[str, Any],
+    **options: Any,
+) -> dict[str, Any]:
+    seen: list[int] = []
+    host, _, stats = run_host(
+        _overrides(tmp_path, mark, workers, **plugin),
+        120.0,
+        tmp_path,
+        until=_ended_with_tree(reason, mark, seen),
+        plugin_paths=(str(TEST_PLUGINS),),
+        **options,
+    )
+    failure = host.supervisor.handles["daemonizer"].last_failure or ""
+    assert reason in failure, failure
+    assert max(seen) > 0, "no daemon ever ran"
+    assert seen[-1] == 0, f"daemons outlived the killed worker: {seen[-5:]}"
+    return stats
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_hung_workers_escaped_daemons_die_with_it(
+    tmp_path: Path, marker: str, launcher: str
+) -> None:
+    """(a) A worker killed for a hang takes its double-forked setsid() daemons along."""
+    _run_until_killed(
+        tmp_path,
+        marker,
+        "hung in render_frame",
+        {"render_timeout": 1.0, "stop_timeout": 0.5},
+        {"count": 3, "hang": True},
+        launcher=launcher,
+    )
+
+
+def test_a_daemons_memory_counts_against_the_workers_limit(tmp_path: Path, marker: str) -> None:
+    """(d) Memory held by an escaped daemon is the worker's: over the limit, all die."""
+    _run_until_killed(
+        tmp_path, marker, "over memory limit", {"memory_limit_mb": 200}, {"alloc_mb": 300}
+    )
+
+
+def test_forking_past_max_processes_is_caught_across_setsid(tmp_path: Path, marker: str) -> None:
+    """(e) Daemons that left the worker's session still count as its processes."""
+    _run_until_killed(tmp_path, marker, "too many processes", {"max_processes": 4}, {"count": 6})
+
+
+def test_normal_stop_leaves_no_daemon_exit_0_with_stats(tmp_path: Path, marker: str) -> None:
+    """(b) The host stops normally right after the daemons start: none is left, the run
+    ends with status 0 (asserted by run_host) and the stats are written."""
+    _, _, stats = run_host(
+        _overrides(tmp_path, marker, {}, count=3),
+        120.0,
+        tmp_path,
+        until=lambda host, backend: len(marked(marker)) >= 3,
+        plugin_paths=(str(TEST_PLUGINS),),
+    )
+    assert "daemonizer" in stats["plugins"], stats.keys()
+    assert marked(marker) == []  # the host's sweeps ran before it returned
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_sigkilled_host_leaves_no_daemon(tmp_path: Path, marker: str, launcher: str) -> None:
+    """(c) SIGKILL of the host (a real ``python -m host run``) the moment its plugin's
+    daemons exist: the undertaker kills every worker's tree while the worker still holds
+    it, so the daemons die too, though no scan of the host ever saw them."""
+    config = tmp_path / "ledhost.toml"
+    config.write_text(
+        f'[workers]\nuser = ""\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[plugins.daemonizer]\nmarker = "{marker}"\ncount = 3\n'
+        '[rotation]\nmodes = ["daemonizer"]\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host", "run", "--config", str(config), "--backend", "headless"]
+        + ["--launcher", launcher, "--plugin-path", str(TEST_PLUGINS), "-q"],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+
+        def started() -> bool:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            return len(marked(marker)) >= 3
+
+        eventually(started, "3 daemons", timeout=60.0, interval=0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    eventually(lambda: not marked(marker), "the daemons to die after the host", timeout=60.0)
+
+
+# -- cgroup v2, where this machine lets the host write a subtree --------------------------
+
+#: Runs in the test cgroup: on a line from stdin, double-forks a setsid() daemon.
+_DOUBLE_FORK = (
+    "import os, sys, time\n"
+    "sys.stdin.readline()\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(1000)',"
+    " sys.argv[1]])\n"
+    "    os._exit(0)\n"
+    "time.sleep(1000)\n"
+)
+
+
+@pytest.fixture
+def delegation() -> Any:
+    if os.geteuid() != 0:
+        pytest.skip("a cgroup2 subtree is writable here only as root")
+    found = cgroups.find()
+    if found is None:
+        pytest.skip("no writable cgroup2 subtree with cgroup.kill on this machine")
+    return found
+
+
+def test_cgroup_kill_ends_a_placed_tree_with_its_setsid_daemon(
+    delegation: cgroups.Delegation, marker: str
+) -> None:
+    """A process placed in its own cgroup before it forks: its setsid() daemon is in the
+    cgroup too, ``cgroup.kill`` ends both, and the cgroup is removed afterwards."""
+    path = delegation.create(f"test-{uuid.uuid4().hex[:12]}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DOUBLE_FORK, marker], stdin=subprocess.PIPE, text=True
+    )
+    try:
+        delegation.place(path, proc.pid)
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        eventually(lambda: len(marked(marker)) == 1, "the daemon")
+        (daemon,) = marked(marker)
+        assert daemon in delegation.members(path) and proc.pid in delegation.members(path)
+        delegation.kill(path)
+        eventually(lambda: not marked(marker), "the daemon to die by cgroup.kill")
+        assert proc.wait() == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+        eventually(lambda: delegation.remove(path), "the cgroup to be removed")
+    assert not path.exists()
+
+
+def test_cgroup_limits_are_set_where_the_controllers_exist(
+    delegation: cgroups.Delegation,
+) -> None:
+    missing = set(cgroups.WANTED) - delegation.controllers
+    if missing:
+        pytest.skip(f"cgroup v2 controller(s) {sorted(missing)} not available here (v1?)")
+    delegation.prepare()
+    path = delegation.create(f"test-{uuid.uuid4().hex[:12]}", memory_bytes=64 << 20, max_pids=7)
+    try:
+        assert (path / "memory.max").read_text().strip() == str(64 << 20)
+        assert (path / "pids.max").read_text().strip() == "7"
+    finally:
+        assert delegation.remove(path)
+
+
+def test_cgroup_names_are_never_paths() -> None:
+    with pytest.raises(ValueError, match="cgroup name"):
+        cgroups.Delegation(base=Path("/nonexistent"), controllers=frozenset()).create("../x")
