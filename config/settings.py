@@ -164,7 +164,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("workers", "user", str, "auto",
             help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
                  "run as this unprivileged user. `auto` picks `ledhost` if that user exists, "
-                 "else `nobody`; empty keeps the host's user (not recommended as root)."),
+                 "else `nobody`; if that user cannot run ledhost's Python (a venv under "
+                 "`/root`), only ledhost's own plugins run, as root with a warning, and "
+                 "third-party plugins do not start (their status says why). `root` (or "
+                 "empty: the host's user) runs every plugin as root on purpose: they can "
+                 "then read secrets and rewrite ledhost."),
     Setting("workers", "memory_limit_mb", int, 256, min=16, max=65536,
             help="Resident memory a worker and the processes it starts may use together, in "
                  "MiB, before the host kills it (\"over memory limit\"). A plugin instance "

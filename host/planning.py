@@ -139,7 +139,8 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
     """``rules``, with the worker user checked to be able to run workers.
 
     With ``workers.user = "auto"`` an installation the unprivileged user cannot read
-    (a Python under ``/root``) falls back to the host's user, loudly; a user named
+    (a Python under ``/root``) lets only ledhost's own plugins fall back to root, loudly;
+    third-party plugins then do not start (:meth:`WorkerRules.refusal`). A user named
     explicitly must work or the host does not start.
 
     :param rules: the rules made from ``cfg``; ``None`` to make them here.
@@ -159,12 +160,13 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
     if cfg.workers.user != "auto":
         raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
     log.warning(
-        "workers run as root: user %r cannot run them (%s). Install ledhost where other users "
-        "can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
+        "ledhost's own plugins run as root and third-party plugins will not start: user %r "
+        "cannot run workers (%s). Install ledhost where other users can read it (e.g. a venv "
+        "in /opt/ledhost) so plugins run unprivileged.",
         rules.user,
         problem,
     )
-    return replace(rules, uid=None, gid=None, user=None)
+    return replace(rules, uid=None, gid=None, user=None, unprivileged_problem=problem)
 
 
 def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
@@ -176,7 +178,7 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
     euid = os.geteuid() if euid is None else euid
     uid = gid = None
     user = None
-    if euid == 0 and workers.user:
+    if euid == 0 and workers.user and workers.user != "root":
         entry = _resolve_user(workers.user)
         uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
     return WorkerRules(
@@ -210,7 +212,10 @@ def _resolve_user(name: str) -> pwd.struct_passwd:
         except KeyError:
             continue
         if entry.pw_uid == 0:
-            raise ValueError(f"workers.user {candidate!r} is root; workers must not run as root")
+            raise ValueError(
+                f"workers.user {candidate!r} is root; to run plugin code as root on purpose, "
+                'say workers.user = "root"'
+            )
         return entry
     raise ValueError(
         f"workers.user {name!r}: no such user"

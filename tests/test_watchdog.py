@@ -350,6 +350,8 @@ def test_rules_from_config_root_with_unknown_user_names_it() -> None:
         rules_from_config(_workers(user="no-such-user-ledhost"), euid=0)
 
 
-def test_rules_from_config_root_refuses_root_as_worker_user() -> None:
-    with pytest.raises(ValueError, match="'root' is root; workers must not run as root"):
-        rules_from_config(_workers(user="root"), euid=0)
+def test_rules_from_config_root_user_only_when_said_so() -> None:
+    """Verify ``workers.user = "root"`` is the explicit way to run plugin code as root."""
+    rules = rules_from_config(_workers(user="root"), euid=0)
+    assert (rules.uid, rules.gid, rules.user) == (None, None, None)
+    assert rules.refusal("path") is None

@@ -59,6 +59,10 @@ def describe_plugins(
     results: dict[str, dict[str, Any]] = {}
     selector = selectors.DefaultSelector()
     for spec in specs:
+        refusal = rules.refusal(spec.source)
+        if refusal is not None:
+            results[spec.plugin_id] = {"error": refusal}
+            continue
         host_sock, worker_sock = socket.socketpair()
         bus = FrameBus(spec.plugin_id, geometry)
         args = WorkerArgs(

@@ -147,7 +147,19 @@ class Supervisor:
         return any(h.instance_id == instance_id for h in self.retiring)
 
     def start(self, handle: WorkerHandle, now: float) -> None:
-        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other."""
+        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other.
+
+        A plugin the rules refuse to run (third-party code that would run as root) is
+        quarantined at once with the reason: retrying cannot help until the install does.
+        """
+        refusal = self.rules.refusal(handle.spec.source)
+        if refusal is not None:
+            handle.record_error(refusal, time.time())
+            handle.last_exit = refusal
+            handle.change_state(WorkerState.QUARANTINED, now)
+            log.error("plugin instance %r: %s", handle.instance_id, refusal)
+            self.listener.on_state(handle)
+            return
         host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         bus = FrameBus(handle.instance_id, self.geometry)
         args = WorkerArgs(
