@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,7 +136,9 @@ def make_handle(
     return handle
 
 
-def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
+def checked_rules(
+    cfg: HostConfig, rules: WorkerRules | None = None, python: str = sys.executable
+) -> WorkerRules:
     """``rules``, with the worker user checked to be able to run workers.
 
     With ``workers.user = "auto"`` an installation the unprivileged user cannot read
@@ -144,6 +147,7 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
     explicitly must work or the host does not start.
 
     :param rules: the rules made from ``cfg``; ``None`` to make them here.
+    :param python: the interpreter workers run (tests pass one the user cannot run).
     :raises HostError: the named user does not exist or cannot run workers.
     """
     if rules is None:
@@ -153,7 +157,7 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
             raise HostError(str(exc)) from None
     if rules.uid is None:
         return rules
-    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
+    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid, python)
     if problem is None:
         log.info("workers run as user %r", rules.user)
         return rules

@@ -26,9 +26,9 @@ import pytest
 from config import load_config
 from host.app import Host, RunOptions
 from host.discovery import PluginSpec, discover
-from host.planning import rules_from_config
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
+from host.planning import rules_from_config
 from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher, check_runs_as

@@ -1,0 +1,98 @@
+"""Hostile-plugin tests of the PRIV part of issue 13: plugin code never runs as root unasked.
+
+The attack: a third-party plugin installed where the unprivileged worker user cannot run
+ledhost's Python (a venv under ``/root``, as the README once made) used to run as root
+with a warning, and from there read ``secrets.toml`` and rewrote ledhost. Now such a
+plugin does not start, and its status says why and what to do; ledhost's own plugins
+may still run as root, loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from config import load_config
+from host.cli.probe import describe_plugins
+from host.discovery import PluginSpec
+from host.planning import checked_rules
+from host.supervise.rules import WorkerRules
+from host.supervise.states import WorkerState
+from tests.conftest import Harness
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+
+
+@pytest.fixture
+def hidden_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An interpreter in a 0700 folder, like a venv under ``/root``: only root can run it."""
+    folder = tmp_path_factory.mktemp("root-venv")
+    folder.chmod(0o700)
+    python = folder / "python"
+    python.symlink_to(sys.executable)
+    yield str(python)
+
+
+def _unrunnable_rules(python: str, caplog: pytest.LogCaptureFixture) -> WorkerRules:
+    """The checked rules of ``workers.user = "auto"`` when nobody cannot run ``python``."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("this system has no user 'nobody'")
+    cfg = load_config(None, env={}, overrides={"workers": {"user": "auto"}})
+    with caplog.at_level(logging.WARNING, logger="ledhost.host"):
+        rules = checked_rules(cfg, python=python)
+    return rules
+
+
+@needs_root
+def test_third_party_plugin_refused_builtin_runs_as_root_with_warning(
+    harness: Harness,
+    test_specs: dict[str, PluginSpec],
+    hidden_python: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Verify a plugin that could only run as root does not start unless it is ledhost's own.
+
+    The refused one is quarantined at once with a reason naming the fix; the builtin
+    clock beside it runs (as root, after a warning) and delivers frames.
+    """
+    rules = _unrunnable_rules(hidden_python, caplog)
+    assert rules.uid is None and rules.unprivileged_problem is not None
+    assert "third-party plugins will not start" in caplog.text
+    harness.supervisor.rules = rules
+    hostile = harness.start(test_specs["solid"], instance="hostile")
+    clock = harness.start(test_specs["clock"], instance="clock")
+    assert test_specs["clock"].source == "builtin" and test_specs["solid"].source == "path"
+    assert hostile.state is WorkerState.QUARANTINED and hostile.process is None
+    assert hostile.last_error is not None
+    assert "never run as root" in hostile.last_error
+    assert "/opt/ledhost" in hostile.last_error
+    assert 'workers.user = "root"' in hostile.last_error
+    harness.wait_running(clock)
+    harness.supervisor.activate(clock, "time")
+    harness.wait_for(lambda: any(i == "clock" for i, _, _ in harness.frames), what="clock frames")
+    assert not any(i == "hostile" for i, _, _ in harness.frames)
+
+
+@needs_root
+def test_plugins_command_does_not_run_refused_plugin_code(
+    test_specs: dict[str, PluginSpec], hidden_python: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Verify ``ledhost plugins``' describe workers follow the same rule as the host's."""
+    rules = _unrunnable_rules(hidden_python, caplog)
+    found = describe_plugins([test_specs["solid"], test_specs["clock"]], rules=rules)
+    assert "never run as root" in found["solid"]["error"]
+    assert "modes" in found["clock"] and "error" not in found["clock"]
+
+
+def test_root_is_only_ever_an_explicit_choice() -> None:
+    """Verify ``workers.user = "root"`` runs third-party plugins (the user's own risk)."""
+    cfg = load_config(None, env={}, overrides={"workers": {"user": "root"}})
+    rules = checked_rules(cfg)
+    assert rules.uid is None and rules.refusal("path") is None
