@@ -14,6 +14,7 @@ import os
 import pwd
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,9 @@ from host.cli.probe import describe_plugins
 from host.discovery import PluginSpec
 from host.planning import checked_rules
 from host.supervise.rules import WorkerRules
+from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
-from tests.conftest import Harness
+from tests.conftest import Harness, _harness
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
@@ -96,3 +98,46 @@ def test_root_is_only_ever_an_explicit_choice() -> None:
     cfg = load_config(None, env={}, overrides={"workers": {"user": "root"}})
     rules = checked_rules(cfg)
     assert rules.uid is None and rules.refusal("path") is None
+
+
+@pytest.mark.parametrize("launcher_kind", ["spawn", "zygote"])
+def test_code_planted_in_the_hosts_cwd_is_never_imported(
+    tmp_path: Path,
+    test_specs: dict[str, PluginSpec],
+    monkeypatch: pytest.MonkeyPatch,
+    launcher_kind: str,
+) -> None:
+    """Verify a ``pluggy.py`` left where the host was started is not imported by workers.
+
+    Attack 6: ``python -m`` and ``-c`` put the current folder first on ``sys.path``, and
+    every worker imports pluggy while still root. Spawned workers run ``-I`` from ``/``;
+    the zygote drops the cwd from its ``sys.path``.
+    """
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    marker = tmp_path / "imported"
+    for name in ("pluggy", "msgspec", "ledhost_planted"):
+        (cwd / f"{name}.py").write_text(
+            f"open({str(marker)!r}, 'a').write({name!r})\nraise ImportError('planted')\n"
+        )
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PYTHONPATH", "")
+    launcher = SpawnLauncher() if launcher_kind == "spawn" else ZygoteLauncher()
+    harness_iter = _harness(tmp_path, launcher)
+    harness = next(harness_iter)
+    try:
+        handle = harness.start(test_specs["inspector"], instance="nosy")
+        harness.wait_running(handle)
+        request = harness.supervisor.request_action(handle, "inspect")
+        harness.wait_for(lambda: request in handle.action_results, what="inspect")
+        seen = handle.action_results[request]["result"]
+        assert seen["planted"] is False
+        assert seen["cwd"] == "/"
+        assert "" not in seen["path"] and str(cwd) not in seen["path"]
+        assert not marker.exists(), marker.read_text()
+        if launcher_kind == "spawn":
+            assert handle.process is not None
+            cmdline = Path(f"/proc/{handle.process.pid}/cmdline").read_bytes().split(b"\0")
+            assert b"-I" in cmdline
+    finally:
+        next(harness_iter, None)
