@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,7 @@ from config import load_config
 from host.cli.probe import describe_plugins
 from host.discovery import PluginSpec
 from host.planning import checked_rules
+from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
@@ -141,3 +144,53 @@ def test_code_planted_in_the_hosts_cwd_is_never_imported(
             assert b"-I" in cmdline
     finally:
         next(harness_iter, None)
+
+
+@pytest.fixture
+def tcp_server() -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that accepts connections (in the test's own namespace)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.listen(8)
+    yield server.getsockname()[1]
+    server.close()
+
+
+def _connect(harness: Harness, handle: WorkerHandle) -> dict[str, Any]:
+    harness.wait_running(handle)
+    request = harness.supervisor.request_action(handle, "connect")
+    harness.wait_for(lambda: request in handle.action_results, what="connect")
+    answer = handle.action_results[request]
+    assert answer["ok"], answer
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+def test_network_only_for_plugins_that_declare_it(
+    harness: Harness, test_specs: dict[str, PluginSpec], tcp_server: int
+) -> None:
+    """Verify a plugin without the ``network`` declaration cannot open a TCP connection.
+
+    The declaration is read from metadata by discovery; its twin that declares it
+    connects to the same server. As root the namespace is always made; otherwise it is
+    made where unprivileged user namespaces are allowed, else the worker says it kept
+    the network.
+    """
+    assert test_specs["netprobe_allowed"].network and not test_specs["netprobe"].network
+    allowed = harness.start(
+        test_specs["netprobe_allowed"], {"port": tcp_server}, instance="allowed"
+    )
+    hostile = harness.start(test_specs["netprobe"], {"port": tcp_server}, instance="hostile")
+    assert _connect(harness, allowed)["connected"] is True
+    refused = _connect(harness, hostile)
+    if os.geteuid() != 0 and refused["connected"]:
+        pytest.skip("this kernel allows no unprivileged user namespace: network kept")
+    assert refused["connected"] is False and refused["error"]
+    harness.supervisor.activate(allowed, "still")
+    harness.wait_for(lambda: any(i == "allowed" for i, _, _ in harness.frames), what="frames")
+    assert allowed.state is WorkerState.RUNNING and hostile.state is WorkerState.RUNNING
+
+
+def test_builtins_that_fetch_declare_the_network(test_specs: dict[str, PluginSpec]) -> None:
+    """Verify weather, crypto and scoreboard keep the network, and nothing else does."""
+    builtin = {i for i, s in test_specs.items() if s.source == "builtin" and s.network}
+    assert builtin == {"weather", "crypto", "scoreboard"}

@@ -77,6 +77,7 @@ def describe_plugins(
             distribution=spec.distribution,
             location=spec.location,
             describe=True,
+            network=False,  # describing needs no network: importing must not phone home
             **rules.containment(),
         )
         try:

@@ -174,6 +174,7 @@ class Supervisor:
             distribution=handle.spec.distribution,
             location=handle.spec.location,
             trace=self.trace,
+            network=handle.spec.network,
             **self.rules.containment(handle.memory_limit),
         )
         handle.change_state(WorkerState.STARTING, now)
