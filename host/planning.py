@@ -24,6 +24,7 @@ from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import check_runs_as
+from host.supervise.uidmap import range_conflicts
 
 log = logging.getLogger("ledhost.host")
 
@@ -157,6 +158,13 @@ def checked_rules(
             raise HostError(str(exc)) from None
     if rules.uid is None:
         return rules
+    if rules.uid_range is not None:
+        conflict = range_conflicts(*rules.uid_range, cfg.paths.data_dir / "plugins")
+        if conflict is not None:
+            raise HostError(
+                f"workers.uid_base {rules.uid_range[0]} (+{rules.uid_range[1]}): {conflict}; "
+                "set workers.uid_base to a range nothing else uses"
+            )
     problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid, python)
     if problem is None:
         log.info("workers run as user %r", rules.user)
@@ -170,7 +178,9 @@ def checked_rules(
         rules.user,
         problem,
     )
-    return replace(rules, uid=None, gid=None, user=None, unprivileged_problem=problem)
+    return replace(
+        rules, uid=None, gid=None, user=None, uid_range=None, unprivileged_problem=problem
+    )
 
 
 def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
@@ -182,7 +192,12 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
     euid = os.geteuid() if euid is None else euid
     uid = gid = None
     user = None
-    if euid == 0 and workers.user and workers.user != "root":
+    uid_range = None
+    if euid == 0 and workers.user == "auto":
+        uid = gid = workers.uid_base
+        user = "per-instance"
+        uid_range = (workers.uid_base, workers.uid_count)
+    elif euid == 0 and workers.user and workers.user != "root":
         entry = _resolve_user(workers.user)
         uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
     return WorkerRules(
@@ -198,6 +213,7 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
         uid=uid,
         gid=gid,
         user=user,
+        uid_range=uid_range,
         policy=RestartPolicy(
             start_secs=workers.stable_after,
             base_delay=workers.restart_delay,

@@ -332,17 +332,11 @@ def test_rules_from_config_root_with_named_user() -> None:
     assert (rules.uid, rules.gid, rules.user) == (nobody.pw_uid, nobody.pw_gid, "nobody")
 
 
-def test_rules_from_config_root_with_auto_prefers_ledhost_then_nobody() -> None:
-    try:
-        expected = pwd.getpwnam("ledhost")
-    except KeyError:
-        expected = _passwd("nobody")
-    rules = rules_from_config(_workers(user="auto"), euid=0)
-    assert (rules.uid, rules.gid, rules.user) == (
-        expected.pw_uid,
-        expected.pw_gid,
-        expected.pw_name,
-    )
+def test_rules_from_config_root_with_auto_gives_each_instance_a_uid() -> None:
+    """Verify "auto" as root means a uid per instance from the configured range."""
+    rules = rules_from_config(_workers(user="auto", uid_base=1_900_000_000, uid_count=10), euid=0)
+    assert rules.uid_range == (1_900_000_000, 10)
+    assert rules.uid == rules.gid == 1_900_000_000  # the one uid probed to run workers
 
 
 def test_rules_from_config_root_with_unknown_user_names_it() -> None:

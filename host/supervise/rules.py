@@ -52,6 +52,9 @@ class WorkerRules:
     #: Set when the host is root, ``workers.user = "auto"``, and no unprivileged user
     #: can run workers (why not): builtins then run as root, third-party plugins not at all.
     unprivileged_problem: str | None = None
+    #: ``(base, count)``: each instance runs as a uid of its own from this range
+    #: (:mod:`host.supervise.uidmap`); ``uid`` is then only the one probed to run workers.
+    uid_range: tuple[int, int] | None = None
     policy: RestartPolicy = RestartPolicy()
 
     def refusal(self, source: str) -> str | None:

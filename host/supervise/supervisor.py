@@ -41,6 +41,7 @@ from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
+from host.supervise.uidmap import UidMap
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -160,6 +161,19 @@ class Supervisor:
             log.error("plugin instance %r: %s", handle.instance_id, refusal)
             self.listener.on_state(handle)
             return
+        containment = self.rules.containment(handle.memory_limit)
+        if self.rules.uid_range is not None:
+            try:
+                uid = UidMap(self.data_dir, *self.rules.uid_range).uid_for(handle.instance_id)
+            except OSError as exc:
+                handle.record_error(f"no uid of its own: {exc.strerror or exc}", time.time())
+                handle.last_exit = handle.last_error
+                handle.change_state(WorkerState.QUARANTINED, now)
+                log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
+                self.listener.on_state(handle)
+                return
+            containment.update(uid=uid, gid=uid)
+        handle.run_uid = containment["uid"]
         host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         bus = FrameBus(handle.instance_id, self.geometry)
         args = WorkerArgs(
@@ -175,7 +189,7 @@ class Supervisor:
             location=handle.spec.location,
             trace=self.trace,
             network=handle.spec.network,
-            **self.rules.containment(handle.memory_limit),
+            **containment,
         )
         handle.change_state(WorkerState.STARTING, now)
         try:
