@@ -9,9 +9,12 @@ may still run as root, loudly.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import pwd
+import selectors
 import socket
 import sys
 from collections.abc import Iterator
@@ -20,15 +23,22 @@ from typing import Any
 
 import pytest
 
+import sdk
 from config import load_config
 from host.cli.probe import describe_plugins
 from host.discovery import PluginSpec
+from host.ipc.framebus import Geometry
 from host.planning import checked_rules
 from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
+from host.supervise.supervisor import Supervisor
+from host.supervise.uidmap import MAP_NAME, UidMap, range_conflicts
 from tests.conftest import Harness, _harness
+from tests.test_containment import plugin_env
+
+__all__ = ["plugin_env"]  # a fixture, used by name
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
@@ -194,3 +204,120 @@ def test_builtins_that_fetch_declare_the_network(test_specs: dict[str, PluginSpe
     """Verify weather, crypto and scoreboard keep the network, and nothing else does."""
     builtin = {i for i, s in test_specs.items() if s.source == "builtin" and s.network}
     assert builtin == {"weather", "crypto", "scoreboard"}
+
+
+#: A test range of per-instance uids (the default one, narrowed).
+UID_BASE = 1_900_000_000
+
+
+@pytest.fixture
+def per_instance_harness(plugin_env: Path) -> Iterator[Harness]:
+    """A harness whose workers each run as a uid of their own, data inside ``plugin_env``."""
+    conflict = range_conflicts(UID_BASE, 16)
+    if conflict is not None:
+        pytest.skip(f"the test's uid range is in use here: {conflict}")
+    selector = selectors.DefaultSelector()
+    harness = Harness(supervisor=None, selector=selector)  # type: ignore[arg-type]
+    harness.supervisor = Supervisor(
+        launcher=SpawnLauncher(),
+        geometry=Geometry(64, 32),
+        selector=selector,
+        listener=harness,
+        data_dir=plugin_env / "data",
+        rules=WorkerRules(
+            uid=UID_BASE,
+            gid=UID_BASE,
+            user="per-instance",
+            uid_range=(UID_BASE, 16),
+            heartbeat_timeout=2.0,
+        ),
+    )
+    try:
+        yield harness
+    finally:
+        harness.supervisor.stop_all(graceful_timeout=3.0)
+        selector.close()
+
+
+def _frames_of(harness: Harness, instance: str) -> int:
+    return sum(1 for i, _, _ in harness.frames if i == instance)
+
+
+@needs_root
+def test_one_instance_cannot_touch_another_nor_secrets_code_or_etc(
+    plugin_env: Path, per_instance_harness: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    """Verify attacks 1 and 5 fail with a uid per instance, and the victim keeps painting.
+
+    The intruder tries for real: the victim's data folder, SIGSTOP and PTRACE_ATTACH on
+    its worker, painting into its frame memfd, a root-only secrets file, planting a
+    module in ledhost's code folder and in /etc.
+    """
+    harness = per_instance_harness
+    python = str(plugin_env / "env" / "bin" / "python")
+    secrets = plugin_env / "secrets.toml"
+    secrets.write_text('[plugins.victim]\napi_key = "hunter22"\n')
+    secrets.chmod(0o600)
+    victim = harness.start(
+        dataclasses.replace(test_specs["solid"], python=python), instance="victim"
+    )
+    harness.wait_running(victim)
+    harness.supervisor.activate(victim, "fill")
+    harness.wait_for(lambda: _frames_of(harness, "victim") >= 2, what="victim frames")
+    assert victim.pid is not None
+    victim_data = plugin_env / "data" / "victim"
+    code_dir = Path(sdk.__file__).resolve().parent
+    intruder = harness.start(
+        dataclasses.replace(test_specs["intruder"], python=python),
+        {
+            "victim_pid": victim.pid,
+            "victim_data": str(victim_data),
+            "secret_file": str(secrets),
+            "code_dir": str(code_dir),
+        },
+        instance="intruder",
+    )
+    harness.wait_running(intruder)
+    assert victim.run_uid != intruder.run_uid
+    assert {victim.run_uid, intruder.run_uid} <= set(range(UID_BASE, UID_BASE + 16))
+    st = victim_data.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (victim.run_uid, victim.run_uid, 0o700)
+    request = harness.supervisor.request_action(intruder, "attack")
+    harness.wait_for(lambda: request in intruder.action_results, what="the attack")
+    answer = intruder.action_results[request]
+    assert answer["ok"], answer
+    results: dict[str, str] = answer["result"]
+    succeeded = {attack: r for attack, r in results.items() if r == "ok"}
+    assert not succeeded, results
+    assert not (code_dir / "ledhost_intruder_was_here.py").exists()
+    assert not Path("/etc/ledhost_intruder_was_here.py").exists()
+    seen = _frames_of(harness, "victim")
+    harness.wait_for(lambda: _frames_of(harness, "victim") > seen + 2, what="victim goes on")
+    _, pixels, _ = next(f for f in reversed(harness.frames) if f[0] == "victim")
+    assert tuple(pixels[0, 0]) != (255, 255, 255)  # not the intruder's paint
+    assert victim.state is WorkerState.RUNNING and victim.restarts == 0
+    mapping = json.loads((plugin_env / "data" / MAP_NAME).read_text())
+    assert mapping == {"victim": victim.run_uid, "intruder": intruder.run_uid}
+    assert (plugin_env / "data" / MAP_NAME).stat().st_mode & 0o777 == 0o600
+
+
+def test_uid_map_is_stable_and_keeps_uids_of_folders_that_remain(tmp_path: Path) -> None:
+    """Verify an instance keeps its uid across runs, and a removed one's uid is not
+    reused while its data folder exists (the folder keeps its owner)."""
+    first = UidMap(tmp_path, UID_BASE, 3)
+    a, b = first.uid_for("a"), first.uid_for("b")
+    assert (a, b) == (UID_BASE, UID_BASE + 1)
+    (tmp_path / "a").mkdir()
+    again = UidMap(tmp_path, UID_BASE, 3)  # the next run: "b" was removed, no folder
+    assert again.uid_for("a") == a
+    assert again.uid_for("c") == UID_BASE + 1  # b's uid: no folder of b's keeps it
+    (tmp_path / "c").mkdir()
+    assert again.uid_for("d") == UID_BASE + 2
+    with pytest.raises(OSError, match="uid_count"):
+        again.uid_for("e")
+
+
+def test_uid_range_conflicts_name_what_uses_it() -> None:
+    """Verify a range holding a real user is refused, naming the user."""
+    root_conflict = range_conflicts(0, 1)
+    assert root_conflict is not None and "'root'" in root_conflict

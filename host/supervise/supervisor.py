@@ -77,6 +77,7 @@ class Supervisor:
         self.enforcer = Enforcer(rules or WorkerRules(), self.logs)
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
+        self._uids: UidMap | None = None
         self.handles: dict[str, WorkerHandle] = {}
         self._next_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
@@ -144,6 +145,19 @@ class Supervisor:
         else:
             self.start(handle, now)
 
+    def _uid_map(self) -> UidMap:
+        """The instance -> uid map of the current data folder and uid range (one per run,
+        so uids given out earlier stay taken until their folders exist)."""
+        assert self.rules.uid_range is not None
+        uid_map = self._uids
+        if (
+            uid_map is None
+            or uid_map.data_dir != self.data_dir
+            or (uid_map.base, uid_map.count) != self.rules.uid_range
+        ):
+            uid_map = self._uids = UidMap(self.data_dir, *self.rules.uid_range)
+        return uid_map
+
     def _retiring(self, instance_id: str) -> bool:
         return any(h.instance_id == instance_id for h in self.retiring)
 
@@ -164,7 +178,7 @@ class Supervisor:
         containment = self.rules.containment(handle.memory_limit)
         if self.rules.uid_range is not None:
             try:
-                uid = UidMap(self.data_dir, *self.rules.uid_range).uid_for(handle.instance_id)
+                uid = self._uid_map().uid_for(handle.instance_id)
             except OSError as exc:
                 handle.record_error(f"no uid of its own: {exc.strerror or exc}", time.time())
                 handle.last_exit = handle.last_error

@@ -34,6 +34,9 @@ class UidMap:
         self.count = count
         self.path = data_dir / MAP_NAME
         self._uids = self._load()
+        #: Instances given their uid by this map: theirs stay taken even before their
+        #: data folder exists.
+        self._given: set[str] = set()
 
     def _load(self) -> dict[str, int]:
         """The saved mapping, keeping only entries inside the range (the range may move)."""
@@ -62,9 +65,10 @@ class UidMap:
         """
         uid = self._uids.get(instance_id)
         if uid is not None:
+            self._given.add(instance_id)
             return uid
         taken = {
-            u for i, u in self._uids.items() if i == instance_id or (self.data_dir / i).exists()
+            u for i, u in self._uids.items() if i in self._given or (self.data_dir / i).exists()
         }
         for candidate in range(self.base, self.base + self.count):
             if candidate not in taken:
@@ -76,6 +80,7 @@ class UidMap:
             )
         self._uids = {i: u for i, u in self._uids.items() if u in taken}
         self._uids[instance_id] = candidate
+        self._given.add(instance_id)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps(self._uids, indent=1, sort_keys=True), mode=0o600)
         return candidate
