@@ -183,6 +183,29 @@ def checked_rules(
     )
 
 
+def private_file_problems(cfg: HostConfig) -> list[str]:
+    """The config and secrets files other users can read or write, each with its fix.
+
+    Workers run as other users than the host: a config file or ``secrets.toml`` that
+    "others" may read hands every plugin the secrets (API keys) of all the others; one
+    they may write lets a plugin reconfigure the host. Checked at start, as root.
+    """
+    problems = []
+    for path in (cfg.path, cfg.secrets_path):
+        if path is None:
+            continue
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o007:
+            problems.append(
+                f"{path} is open to other users (mode {mode:o}), plugin workers among "
+                f"them: run 'chmod 600 {path}' (or 640 with a group of your own)"
+            )
+    return problems
+
+
 def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
     """Turn ``[workers]`` into :class:`WorkerRules`, resolving the worker user.
 
@@ -247,6 +270,7 @@ def _resolve_user(name: str) -> pwd.struct_passwd:
 __all__ = [
     "RunOptions",
     "checked_rules",
+    "private_file_problems",
     "make_handle",
     "matrix_options",
     "plan_instances",

@@ -28,7 +28,7 @@ from config import load_config
 from host.cli.probe import describe_plugins
 from host.discovery import PluginSpec
 from host.ipc.framebus import Geometry
-from host.planning import checked_rules
+from host.planning import checked_rules, private_file_problems
 from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
@@ -321,3 +321,21 @@ def test_uid_range_conflicts_name_what_uses_it() -> None:
     """Verify a range holding a real user is refused, naming the user."""
     root_conflict = range_conflicts(0, 1)
     assert root_conflict is not None and "'root'" in root_conflict
+
+
+def test_config_and_secrets_open_to_others_are_named_with_the_fix(tmp_path: Path) -> None:
+    """Verify a config or secrets file other users (workers) may read is reported."""
+    config = tmp_path / "ledhost.toml"
+    config.write_text("")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("")
+    config.chmod(0o644)
+    secrets.chmod(0o600)
+    cfg = load_config(config, env={}, secrets_path=secrets)
+    (problem,) = private_file_problems(cfg)
+    assert str(config) in problem and f"chmod 600 {config}" in problem
+    config.chmod(0o640)
+    assert private_file_problems(cfg) == []
+    secrets.chmod(0o606)
+    (problem,) = private_file_problems(cfg)
+    assert str(secrets) in problem
