@@ -9,6 +9,7 @@ may still run as root, loudly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -339,3 +340,51 @@ def test_config_and_secrets_open_to_others_are_named_with_the_fix(tmp_path: Path
     secrets.chmod(0o606)
     (problem,) = private_file_problems(cfg)
     assert str(secrets) in problem
+
+
+@pytest.mark.parametrize("launcher_kind", ["spawn", "zygote"])
+def test_worker_inherits_only_its_channel_and_frame_bus(
+    tmp_path: Path, test_specs: dict[str, PluginSpec], launcher_kind: str
+) -> None:
+    """Verify attack 2 finds nothing to write to: no zygote, host or tracker pipe.
+
+    Beyond stdio a worker holds its control socket, its frame memfd and two eventfds;
+    junk written into all of them ends at most the scribbler, and a bystander and later
+    starts go on.
+    """
+    launcher = SpawnLauncher() if launcher_kind == "spawn" else ZygoteLauncher()
+    harness_iter = _harness(tmp_path, launcher)
+    harness = next(harness_iter)
+    try:
+        bystander = harness.start(test_specs["solid"], instance="bystander")
+        nosy = harness.start(test_specs["inspector"], instance="nosy")
+        harness.wait_running(bystander)
+        harness.wait_running(nosy)
+        request = harness.supervisor.request_action(nosy, "inspect")
+        harness.wait_for(lambda: request in nosy.action_results, what="inspect")
+        fds: dict[str, str] = nosy.action_results[request]["result"]["fds"]
+        inherited = sorted(target for fd, target in fds.items() if int(fd) > 2)
+        # Its own (epoll, a wakeup pipe, a second view of its memfd) may be there too; what
+        # matters is that none is shared with the host or the zygote.
+        assert sum(t.startswith("socket:") for t in inherited) == 1, inherited
+        assert {t for t in inherited if t.startswith("/memfd:")} == {
+            "/memfd:ledhost-frames-nosy (deleted)"
+        }
+        assert not any("/dev/shm" in t for t in inherited)
+        ours = set()
+        zygote = getattr(launcher, "pid", None)
+        for pid in ["self", *([str(zygote)] if zygote else [])]:
+            for name in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    ours.add(os.readlink(f"/proc/{pid}/fd/{name}"))
+        shared = {t for t in inherited if t.startswith(("pipe:", "socket:")) and t in ours}
+        assert not shared, shared
+        harness.supervisor.request_action(nosy, "scribble")
+        harness.supervisor.activate(bystander, "fill")
+        seen = _frames_of(harness, "bystander")
+        harness.wait_for(lambda: _frames_of(harness, "bystander") > seen + 2, what="frames")
+        later = harness.start(test_specs["solid"], instance="later")
+        harness.wait_running(later)
+        assert bystander.state is WorkerState.RUNNING and bystander.restarts == 0
+    finally:
+        next(harness_iter, None)
