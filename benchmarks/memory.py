@@ -31,6 +31,7 @@ they carry over as ratios, not as MiB.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import tempfile
 import time
@@ -239,7 +240,11 @@ class _Listener:
 
 def start_times(launcher_name: str, starts: int, data_dir: Path) -> list[float]:
     """Seconds from ``Supervisor.start`` to RUNNING for ``starts`` clock workers, one at a
-    time. A fresh launcher each call, so the zygote's first start includes booting it."""
+    time. A fresh launcher each call, so the zygote's first start includes booting it.
+
+    The clock declares no network, so its workers enter an empty network namespace where
+    the machine allows; ``<launcher>+net`` starts it as if it had declared the network,
+    to price the namespace."""
     import selectors
 
     from host.discovery import discover
@@ -250,7 +255,8 @@ def start_times(launcher_name: str, starts: int, data_dir: Path) -> list[float]:
     from host.supervise.states import WorkerState
     from host.supervise.supervisor import Supervisor
 
-    spec = discover((), environment=False)["clock"]
+    launcher_name, _, net = launcher_name.partition("+")
+    spec = dataclasses.replace(discover((), environment=False)["clock"], network=bool(net))
     selector = selectors.DefaultSelector()
     supervisor = Supervisor(
         launcher=make_launcher(launcher_name),
@@ -287,16 +293,22 @@ def start_rows(plan: Plan, folder: Path) -> list[Row]:
     warm: dict[str, list[float]] = {name: [] for name in LAUNCHERS}
     first: list[float] = []
     ratios: list[float] = []
+    netns: list[float] = []
     for r, order in rotations(LAUNCHERS, plan.start_rounds):
-        got = run_driver(_START_DRIVER, [",".join(order), str(plan.starts), str(folder / f"s{r}")])
+        names = ",".join([*order, "zygote+net"])
+        got = run_driver(_START_DRIVER, [names, str(plan.starts), str(folder / f"s{r}")])
         first.append(got["zygote"].pop(0) * _MS)
+        got["zygote+net"].pop(0)
+        netns.append(spread_of(got["zygote"]).median / spread_of(got["zygote+net"]).median)
         for name in LAUNCHERS:
             warm[name] += [t * _MS for t in got[name]]
         ratios.append(spread_of(got["spawn"]).median / spread_of(got["zygote"]).median)
     note = f"{plan.starts - 1} a round after the first; one at a time; start() to RUNNING"
     rows = pair("start", "ms", warm["zygote"], warm["spawn"], note, ratios, section="start")
     note = "once per host: zygote fork, preload (numpy, Pillow, SDK, fonts), fork"
-    return [*rows, Row(NAME, "start: zygote, first", "ms", spread_of(first), note=note)]
+    rows.append(Row(NAME, "start: zygote, first", "ms", spread_of(first), note=note))
+    note = "zygote starts in an empty network namespace / keeping the network, per round"
+    return [*rows, Row(NAME, "start: netns / no netns", "x", spread_of(netns), note=note)]
 
 
 def run_driver(source: str, args: list[str]) -> dict[str, Any]:

@@ -163,6 +163,8 @@ class WorkersConfig:
     """The ``[workers]`` table: containment, deadlines and restart policy of workers."""
 
     user: str
+    uid_base: int
+    uid_count: int
     memory_limit_mb: int
     max_processes: int
     max_open_files: int

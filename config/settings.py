@@ -173,7 +173,23 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("workers", "user", str, "auto",
             help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
                  "run as this unprivileged user. `auto` picks `ledhost` if that user exists, "
-                 "else `nobody`; empty keeps the host's user (not recommended as root)."),
+                 "else `nobody`; if that user cannot run ledhost's Python (a venv under "
+                 "`/root`), only ledhost's own plugins run, as root with a warning, and "
+                 "third-party plugins do not start (their status says why). `root` (or "
+                 "empty: the host's user) runs every plugin as root on purpose: they can "
+                 "then read secrets and rewrite ledhost."),
+    Setting("workers", "uid_base", int, 1_900_000_000, min=1000, max=2_147_000_000,
+            help="With `user = \"auto\"` as root, each plugin instance runs as a uid of its "
+                 "own from `uid_base` on (like systemd's DynamicUser: no passwd entry, gid = "
+                 "uid, no groups), so plugins cannot signal, trace or read one another. The "
+                 "default lies above systemd-nspawn's container range (524288-1879048191) and "
+                 "usual `/etc/subuid` ranges and below 2^31; the host refuses to start if a "
+                 "user, group, `/etc/subuid` range or stray file uses one. The mapping is kept "
+                 "in `<data_dir>/plugins/.uids.json` (root only). A named `user` is shared by "
+                 "all instances instead, which gives that isolation up."),
+    Setting("workers", "uid_count", int, 65536, min=1, max=1_000_000,
+            help="How many uids from `uid_base` instances may be given; a uid of a removed "
+                 "instance is reused only once its data folder is gone."),
     Setting("workers", "memory_limit_mb", int, 256, min=16, max=65536,
             help="Resident memory a worker and the processes it starts may use together, in "
                  "MiB, before the host kills it (\"over memory limit\"). A plugin instance "

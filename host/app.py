@@ -35,6 +35,7 @@ from host.planning import (
     checked_rules,
     matrix_options,
     plan_instances,
+    private_file_problems,
     rules_from_config,
 )
 from host.reconfigure import Reconfigurer
@@ -348,6 +349,9 @@ class Host:
             self._add_instances()
             if self.supervisor.handles:
                 self.supervisor.rules = checked_rules(self.cfg, self.supervisor.rules)
+            if os.geteuid() == 0:
+                for problem in private_file_problems(self.cfg):
+                    log.warning("%s", problem)
             log.info(
                 "ledhost %s: %dx%d on the %s backend, plugins: %s",
                 __version__,

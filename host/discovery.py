@@ -13,10 +13,10 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from config import is_valid_id
-from sdk.hookspecs import ENTRY_POINT_GROUP
+from sdk.hookspecs import ENTRY_POINT_GROUP, PERMISSIONS, PERMISSIONS_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ class PluginSpec:
     #: :attr:`distribution`, names exactly the distribution the worker must load, when
     #: several offer the same plugin id.
     location: str = ""
+    #: Whether its distribution declares that it needs the network
+    #: (:data:`sdk.hookspecs.PERMISSIONS_GROUP`); without, its worker gets none.
+    network: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -52,6 +55,7 @@ class PluginSpec:
             "python": self.python,
             "paths": list(self.paths),
             "location": self.location,
+            "network": self.network,
         }
 
 
@@ -78,6 +82,7 @@ def discover(extra_paths: Iterable[str] = (), *, environment: bool = True) -> di
             is_builtin = _normalise(name) == "ledhost"
             if source == "environment" and not environment and not is_builtin:
                 continue
+            granted = _permissions(dist.entry_points, name)
             for ep in dist.entry_points:
                 if ep.group != ENTRY_POINT_GROUP:
                     continue
@@ -91,6 +96,7 @@ def discover(extra_paths: Iterable[str] = (), *, environment: bool = True) -> di
                 )
                 if spec is None:
                     continue
+                spec = replace(spec, network="network" in granted.get(spec.plugin_id, ()))
                 if spec.plugin_id in found:
                     other = found[spec.plugin_id]
                     if other.distribution != spec.distribution:
@@ -122,6 +128,32 @@ def _make_spec(
         )
         return None
     return PluginSpec(ep.name, ep.value, dist, version, source, sys.executable, paths, location)
+
+
+def _permissions(
+    entry_points: importlib.metadata.EntryPoints, dist: str
+) -> dict[str, frozenset[str]]:
+    """What each plugin of one distribution declares it needs: ``{plugin id: {"network"}}``.
+
+    Only the distribution's own declarations count (a plugin cannot be granted the network
+    by another package); unknown permissions are ignored with a warning.
+    """
+    granted: dict[str, frozenset[str]] = {}
+    for ep in entry_points:
+        if ep.group != PERMISSIONS_GROUP:
+            continue
+        asked = frozenset(p.strip() for p in ep.value.split(",") if p.strip())
+        unknown = asked - PERMISSIONS
+        if unknown:
+            log.warning(
+                "plugin %r from %s asks for unknown permissions %s; known: %s",
+                ep.name,
+                dist,
+                ", ".join(sorted(unknown)),
+                ", ".join(sorted(PERMISSIONS)),
+            )
+        granted[ep.name] = granted.get(ep.name, frozenset()) | (asked & PERMISSIONS)
+    return granted
 
 
 def _normalise(name: str) -> str:

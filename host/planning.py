@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import check_runs_as
+from host.supervise.uidmap import range_conflicts
 
 log = logging.getLogger("ledhost.host")
 
@@ -135,14 +137,18 @@ def make_handle(
     return handle
 
 
-def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRules:
+def checked_rules(
+    cfg: HostConfig, rules: WorkerRules | None = None, python: str = sys.executable
+) -> WorkerRules:
     """``rules``, with the worker user checked to be able to run workers.
 
     With ``workers.user = "auto"`` an installation the unprivileged user cannot read
-    (a Python under ``/root``) falls back to the host's user, loudly; a user named
+    (a Python under ``/root``) lets only ledhost's own plugins fall back to root, loudly;
+    third-party plugins then do not start (:meth:`WorkerRules.refusal`). A user named
     explicitly must work or the host does not start.
 
     :param rules: the rules made from ``cfg``; ``None`` to make them here.
+    :param python: the interpreter workers run (tests pass one the user cannot run).
     :raises HostError: the named user does not exist or cannot run workers.
     """
     if rules is None:
@@ -152,19 +158,52 @@ def checked_rules(cfg: HostConfig, rules: WorkerRules | None = None) -> WorkerRu
             raise HostError(str(exc)) from None
     if rules.uid is None:
         return rules
-    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid)
+    if rules.uid_range is not None:
+        conflict = range_conflicts(*rules.uid_range, cfg.paths.data_dir / "plugins")
+        if conflict is not None:
+            raise HostError(
+                f"workers.uid_base {rules.uid_range[0]} (+{rules.uid_range[1]}): {conflict}; "
+                "set workers.uid_base to a range nothing else uses"
+            )
+    problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid, python)
     if problem is None:
         log.info("workers run as user %r", rules.user)
         return rules
     if cfg.workers.user != "auto":
         raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
     log.warning(
-        "workers run as root: user %r cannot run them (%s). Install ledhost where other users "
-        "can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
+        "ledhost's own plugins run as root and third-party plugins will not start: user %r "
+        "cannot run workers (%s). Install ledhost where other users can read it (e.g. a venv "
+        "in /opt/ledhost) so plugins run unprivileged.",
         rules.user,
         problem,
     )
-    return replace(rules, uid=None, gid=None, user=None)
+    return replace(
+        rules, uid=None, gid=None, user=None, uid_range=None, unprivileged_problem=problem
+    )
+
+
+def private_file_problems(cfg: HostConfig) -> list[str]:
+    """The config and secrets files other users can read or write, each with its fix.
+
+    Workers run as other users than the host: a config file or ``secrets.toml`` that
+    "others" may read hands every plugin the secrets (API keys) of all the others; one
+    they may write lets a plugin reconfigure the host. Checked at start, as root.
+    """
+    problems = []
+    for path in (cfg.path, cfg.secrets_path):
+        if path is None:
+            continue
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o007:
+            problems.append(
+                f"{path} is open to other users (mode {mode:o}), plugin workers among "
+                f"them: run 'chmod 600 {path}' (or 640 with a group of your own)"
+            )
+    return problems
 
 
 def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> WorkerRules:
@@ -176,7 +215,12 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
     euid = os.geteuid() if euid is None else euid
     uid = gid = None
     user = None
-    if euid == 0 and workers.user:
+    uid_range = None
+    if euid == 0 and workers.user == "auto":
+        uid = gid = workers.uid_base
+        user = "per-instance"
+        uid_range = (workers.uid_base, workers.uid_count)
+    elif euid == 0 and workers.user and workers.user != "root":
         entry = _resolve_user(workers.user)
         uid, gid, user = entry.pw_uid, entry.pw_gid, entry.pw_name
     return WorkerRules(
@@ -192,6 +236,7 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
         uid=uid,
         gid=gid,
         user=user,
+        uid_range=uid_range,
         policy=RestartPolicy(
             start_secs=workers.stable_after,
             base_delay=workers.restart_delay,
@@ -210,7 +255,10 @@ def _resolve_user(name: str) -> pwd.struct_passwd:
         except KeyError:
             continue
         if entry.pw_uid == 0:
-            raise ValueError(f"workers.user {candidate!r} is root; workers must not run as root")
+            raise ValueError(
+                f"workers.user {candidate!r} is root; to run plugin code as root on purpose, "
+                'say workers.user = "root"'
+            )
         return entry
     raise ValueError(
         f"workers.user {name!r}: no such user"
@@ -222,6 +270,7 @@ def _resolve_user(name: str) -> pwd.struct_passwd:
 __all__ = [
     "RunOptions",
     "checked_rules",
+    "private_file_problems",
     "make_handle",
     "matrix_options",
     "plan_instances",

@@ -12,7 +12,7 @@ from sdk.canvas import Canvas
 from sdk.context import PluginContext
 from sdk.errors import PluginConfigError, PluginError
 from sdk.fonts import Font, fit_font, font_names, load_font, shorten, wrap
-from sdk.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
+from sdk.hookspecs import ENTRY_POINT_GROUP, PERMISSIONS_GROUP, PROJECT_NAME, hookimpl
 from sdk.http import Fetched, FetchError, HttpClient, network_properties
 from sdk.options import check_colors, color_option, time_zone, time_zone_option
 from sdk.registration import MAX_STRIP_WIDTH, NAME_PATTERN
@@ -20,6 +20,7 @@ from sdk.strip import Strip
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PERMISSIONS_GROUP",
     "MAX_STRIP_WIDTH",
     "NAME_PATTERN",
     "PROJECT_NAME",

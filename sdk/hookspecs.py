@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 PROJECT_NAME = "ledhost"
 #: The entry-point group a plugin distribution declares itself in.
 ENTRY_POINT_GROUP = "ledhost.plugins"
+#: The entry-point group a plugin declares what it needs beyond drawing: an entry point
+#: named after the plugin id whose value is ``"network"`` keeps its worker on the
+#: network. Without it the worker runs in an empty network namespace (when the host can
+#: make one). Read from metadata before any plugin code runs, so a plugin cannot grant
+#: itself the network by running code.
+PERMISSIONS_GROUP = "ledhost.permissions"
+#: The permissions :data:`PERMISSIONS_GROUP` may grant.
+PERMISSIONS = frozenset({"network"})
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Decorate a plugin function with ``@hookimpl`` to implement the hook of the same name.

@@ -7,6 +7,7 @@ can be moved, renamed or run alone without breaking another.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import selectors
@@ -27,9 +28,10 @@ from host.app import Host, RunOptions
 from host.discovery import PluginSpec, discover
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
+from host.planning import rules_from_config
 from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
-from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
+from host.supervise.spawner import SpawnLauncher, ZygoteLauncher, check_runs_as
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 
@@ -56,6 +58,22 @@ def eventually(
         time.sleep(interval)
 
 
+@functools.cache
+def worker_user() -> str:
+    """The ``workers.user`` tests run third-party test plugins with.
+
+    As root on a machine whose Python the unprivileged user cannot run (pyenv under
+    ``/root``), only ``"root"`` lets test plugins start at all (third-party plugins never
+    fall back to root by themselves); elsewhere the default ``"auto"``.
+    """
+    if os.geteuid() != 0:
+        return "auto"
+    rules = rules_from_config(load_config(None, env={}).workers)
+    if rules.uid is None or check_runs_as(rules.uid, rules.gid or rules.uid) is None:
+        return "auto"
+    return "root"
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point data dirs at a tmpdir and drop every LEDHOST_ variable (flask's env reset).
@@ -67,6 +85,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         # Except the switch that makes golden-image tests write their images.
         if name.startswith("LEDHOST_") and name != "LEDHOST_UPDATE_GOLDEN":
             monkeypatch.delenv(name)
+    if worker_user() != "auto":
+        monkeypatch.setenv("LEDHOST_WORKERS__USER", worker_user())
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
@@ -246,7 +266,8 @@ def run_host(
     generous bound: the run ends (see :func:`stop_host`) as soon as
     ``until(host, backend)`` is true, so a loaded machine makes the test slower, not red.
     """
-    cfg = load_config(None, env={}, overrides=cfg_overrides)
+    workers = {"user": worker_user(), **cfg_overrides.get("workers", {})}
+    cfg = load_config(None, env={}, overrides={**cfg_overrides, "workers": workers})
     backend = RecordingBackend(cfg.display.width, cfg.display.height)
     stats_path = tmp_path / "stats.json"
     host = Host(

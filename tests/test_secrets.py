@@ -34,7 +34,7 @@ from host.discovery import PluginSpec, discover
 from host.planning import make_handle
 from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
-from tests.conftest import TEST_PLUGINS, Harness
+from tests.conftest import TEST_PLUGINS, Harness, worker_user
 
 #: The secret every test hides; long and unusual, so a search for it finds only leaks.
 SECRET = "hunter2-Zq9vX-not-for-logs"
@@ -602,7 +602,8 @@ def test_host_run_hands_the_secret_to_its_plugin_and_shows_it_nowhere(
     caplog.set_level(logging.DEBUG)
     config = CONFIG + '\n[rotation]\nmodes = [{ mode = "vault:show", duration = 30 }]\n'
     path = _files(tmp_path, f'[plugins.vault]\napi_key = "{SECRET}"\n', config)
-    cfg = load_config(path, env={}, overrides={"paths": {"data_dir": str(tmp_path / "data")}})
+    overrides = {"paths": {"data_dir": str(tmp_path / "data")}, "workers": {"user": worker_user()}}
+    cfg = load_config(path, env={}, overrides=overrides)
     backend = _Backend(cfg.display.width, cfg.display.height)
     stats_path = tmp_path / "stats.json"
     host = Host(

@@ -335,17 +335,11 @@ def test_rules_from_config_root_with_named_user() -> None:
     assert (rules.uid, rules.gid, rules.user) == (nobody.pw_uid, nobody.pw_gid, "nobody")
 
 
-def test_rules_from_config_root_with_auto_prefers_ledhost_then_nobody() -> None:
-    try:
-        expected = pwd.getpwnam("ledhost")
-    except KeyError:
-        expected = _passwd("nobody")
-    rules = rules_from_config(_workers(user="auto"), euid=0)
-    assert (rules.uid, rules.gid, rules.user) == (
-        expected.pw_uid,
-        expected.pw_gid,
-        expected.pw_name,
-    )
+def test_rules_from_config_root_with_auto_gives_each_instance_a_uid() -> None:
+    """Verify "auto" as root means a uid per instance from the configured range."""
+    rules = rules_from_config(_workers(user="auto", uid_base=1_900_000_000, uid_count=10), euid=0)
+    assert rules.uid_range == (1_900_000_000, 10)
+    assert rules.uid == rules.gid == 1_900_000_000  # the one uid probed to run workers
 
 
 def test_rules_from_config_root_with_unknown_user_names_it() -> None:
@@ -353,6 +347,8 @@ def test_rules_from_config_root_with_unknown_user_names_it() -> None:
         rules_from_config(_workers(user="no-such-user-ledhost"), euid=0)
 
 
-def test_rules_from_config_root_refuses_root_as_worker_user() -> None:
-    with pytest.raises(ValueError, match="'root' is root; workers must not run as root"):
-        rules_from_config(_workers(user="root"), euid=0)
+def test_rules_from_config_root_user_only_when_said_so() -> None:
+    """Verify ``workers.user = "root"`` is the explicit way to run plugin code as root."""
+    rules = rules_from_config(_workers(user="root"), euid=0)
+    assert (rules.uid, rules.gid, rules.user) == (None, None, None)
+    assert rules.refusal("path") is None

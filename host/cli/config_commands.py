@@ -14,6 +14,7 @@ redacted, as TOML a user could save as a config file, or as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -214,10 +215,11 @@ def _worker_rules(cfg: HostConfig | None, issues: list[ConfigIssue]) -> WorkerRu
 
     Plugin code runs in those workers, so they are contained like the host's. When the
     checked config is invalid, the embedded default's rules apply, without ``LEDHOST_``
-    variables (one of those may be what is invalid). A worker user that cannot run
-    workers is an issue of the config (``None``: skip the plugins).
+    variables (one of those may be what is invalid) but ``LEDHOST_WORKERS__USER``. A
+    worker user that cannot run workers is an issue of the config (``None``: skip the
+    plugins).
     """
-    from config import ConfigIssue, load_config
+    from config import ConfigError, ConfigIssue, load_config
     from config.loader_layers import is_config_variable
     from host.errors import HostError
     from host.planning import checked_rules
@@ -225,6 +227,12 @@ def _worker_rules(cfg: HostConfig | None, issues: list[ConfigIssue]) -> WorkerRu
     if cfg is None:
         env = {k: v for k, v in os.environ.items() if not is_config_variable(k)}
         base = load_config(None, env=env)
+        # ... but the worker user said in the environment (it decides who runs plugin
+        # code, "root" included) still applies when it is valid on its own.
+        user = os.environ.get("LEDHOST_WORKERS__USER")
+        if user is not None:
+            with contextlib.suppress(ConfigError):
+                base = load_config(None, env={**env, "LEDHOST_WORKERS__USER": user})
     else:
         base = cfg
     try:

@@ -59,6 +59,10 @@ def describe_plugins(
     results: dict[str, dict[str, Any]] = {}
     selector = selectors.DefaultSelector()
     for spec in specs:
+        refusal = rules.refusal(spec.source)
+        if refusal is not None:
+            results[spec.plugin_id] = {"error": refusal}
+            continue
         host_sock, worker_sock = socket.socketpair()
         bus = FrameBus(spec.plugin_id, geometry)
         args = WorkerArgs(
@@ -73,6 +77,7 @@ def describe_plugins(
             distribution=spec.distribution,
             location=spec.location,
             describe=True,
+            network=False,  # describing needs no network: importing must not phone home
             **rules.containment(),
         )
         try:

@@ -49,6 +49,9 @@ class WorkerArgs(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     #: User and group to switch to when started as root (``None``: keep).
     uid: Annotated[int, msgspec.Meta(ge=0)] | None = None
     gid: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    #: Keep the network; ``False``: enter an empty network namespace before plugin code
+    #: runs (see :func:`host.worker.main.contain`).
+    network: bool = True
     #: Seconds between heartbeats.
     heartbeat: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)] = 1.0
 

@@ -48,6 +48,8 @@ class WorkerHandle:
     secrets_file: str = ""
     #: This instance's memory limit in bytes; 0 means the host-wide one.
     memory_limit: int = 0
+    #: The uid its worker runs as (``None``: the host's), its data folder's owner.
+    run_uid: int | None = None
     state: WorkerState = WorkerState.STOPPED
     # -- counters and reasons shown to the user
     restarts: int = 0

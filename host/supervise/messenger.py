@@ -393,7 +393,7 @@ class Messenger:
         data_dir = self.data_dir / handle.instance_id
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
-            self._hand_over(data_dir)
+            self._hand_over(data_dir, handle.run_uid)
         except OSError as exc:
             handle.last_error = f"cannot create its data folder {data_dir}: {exc.strerror}"
             log.error(
@@ -430,12 +430,14 @@ class Messenger:
         handle.last_error = f"invalid config: {exc}"
         log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
 
-    def _hand_over(self, data_dir: Path) -> None:
-        """Give the worker user its data folder, which it must reach from ``/``.
+    def _hand_over(self, data_dir: Path, uid: int | None) -> None:
+        """Give the worker's user (``uid``; ``None``: the host's) its data folder, 0700.
+
+        It must reach the folder from ``/``; 0700 because with a uid per instance nobody
+        else may look inside.
 
         :raises OSError: naming the folder that the worker user cannot pass through.
         """
-        uid, gid = self.enforcer.rules.uid, self.enforcer.rules.gid
         if uid is None:
             return
         for parent in data_dir.parents:
@@ -447,7 +449,9 @@ class Messenger:
                     "(mode {:o}); set paths.data_dir to a folder outside it, such as "
                     "/var/lib/ledhost".format(st.st_mode & 0o777),
                 )
+        gid = uid if self.enforcer.rules.uid_range is not None else self.enforcer.rules.gid
         os.chown(data_dir, uid, gid if gid is not None else uid)
+        os.chmod(data_dir, 0o700)
 
     def _handle_strip(self, handle: WorkerHandle, message: protocol.Strip) -> None:
         width, height = message.width, message.height

@@ -49,7 +49,29 @@ class WorkerRules:
     uid: int | None = None
     gid: int | None = None
     user: str | None = None
+    #: Set when the host is root, ``workers.user = "auto"``, and no unprivileged user
+    #: can run workers (why not): builtins then run as root, third-party plugins not at all.
+    unprivileged_problem: str | None = None
+    #: ``(base, count)``: each instance runs as a uid of its own from this range
+    #: (:mod:`host.supervise.uidmap`); ``uid`` is then only the one probed to run workers.
+    uid_range: tuple[int, int] | None = None
     policy: RestartPolicy = RestartPolicy()
+
+    def refusal(self, source: str) -> str | None:
+        """Why a plugin found as ``source`` (a PluginSpec's) must not start, or ``None``.
+
+        Plugin code runs as root only when the user asked for it (``workers.user =
+        "root"``) or when it ships with ledhost itself: a third-party plugin running as
+        root could read every secret and rewrite ledhost, so it does not start at all.
+        """
+        if self.unprivileged_problem is None or source == "builtin":
+            return None
+        return (
+            "not started: plugins other than ledhost's own never run as root, and no "
+            f"unprivileged user can run workers here ({self.unprivileged_problem}). Install "
+            "ledhost where other users can read it (e.g. a venv in /opt/ledhost), or set "
+            'workers.user = "root" to accept the risk'
+        )
 
     @property
     def heartbeat(self) -> float:

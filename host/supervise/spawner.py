@@ -37,6 +37,7 @@ __all__ = [
     "WorkerProcess",
     "ZygoteLauncher",
     "check_runs_as",
+    "worker_command",
     "fork_zygote_early",
     "kill",
     "make_launcher",
@@ -180,20 +181,38 @@ class SpawnLauncher:
 
     def launch(self, request: LaunchRequest) -> WorkerProcess:
         args = request.args
-        cmd = [request.python, "-m", "host.worker", *args.to_argv()]
         env = _child_environ()
         env.update(request.env)
-        # The worker must import ``host`` and ``sdk`` even from a plugin environment.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
-        )
         popen = subprocess.Popen(
-            cmd, pass_fds=args.fds, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+            worker_command(request.python, env.pop("PYTHONPATH", ""), args.to_argv()),
+            pass_fds=args.fds,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
         )
         return _SpawnedProcess(popen)
 
     def close(self) -> None:
         """Nothing to release: every spawned worker is reaped by the supervisor."""
+
+
+def worker_command(python: str, pythonpath: str, argv: list[str]) -> list[str]:
+    """The command line of a spawned worker: ``python`` in isolated mode (``-I``).
+
+    Isolated mode puts neither the current folder nor the script's on ``sys.path`` and
+    ignores ``PYTHON*`` variables and the user's site-packages, so nothing planted where
+    the host was started (a ``pluggy.py``) is imported, as root, before the worker drops
+    privileges. What the worker must import (``host`` and ``sdk``, also from another
+    plugin environment, and absolute ``PYTHONPATH`` entries the host was given) is put
+    on ``sys.path`` explicitly instead; the interpreter's own site-packages stay found.
+    """
+    paths = [*_ledhost_paths(), *(p for p in pythonpath.split(os.pathsep) if os.path.isabs(p))]
+    boot = (
+        f"import sys; sys.path[:0] = {paths!r}; "
+        "from host.worker.main import main; main(sys.argv[1:])"
+    )
+    return [python, "-I", "-c", boot, *argv]
 
 
 def check_runs_as(uid: int, gid: int, python: str = sys.executable) -> str | None:

@@ -40,6 +40,7 @@ from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
+from host.supervise.uidmap import UidMap
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -79,6 +80,7 @@ class Supervisor:
         self.enforcer = Enforcer(rules or WorkerRules(), self.logs)
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
+        self._uids: UidMap | None = None
         self.handles: dict[str, WorkerHandle] = {}
         self._next_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
@@ -146,11 +148,49 @@ class Supervisor:
         else:
             self.start(handle, now)
 
+    def _uid_map(self) -> UidMap:
+        """The instance -> uid map of the current data folder and uid range (one per run,
+        so uids given out earlier stay taken until their folders exist)."""
+        assert self.rules.uid_range is not None
+        uid_map = self._uids
+        if (
+            uid_map is None
+            or uid_map.data_dir != self.data_dir
+            or (uid_map.base, uid_map.count) != self.rules.uid_range
+        ):
+            uid_map = self._uids = UidMap(self.data_dir, *self.rules.uid_range)
+        return uid_map
+
     def _retiring(self, instance_id: str) -> bool:
         return any(h.instance_id == instance_id for h in self.retiring)
 
     def start(self, handle: WorkerHandle, now: float) -> None:
-        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other."""
+        """Spawn ``handle``'s worker; a failure to spawn is a failure like any other.
+
+        A plugin the rules refuse to run (third-party code that would run as root) is
+        quarantined at once with the reason: retrying cannot help until the install does.
+        """
+        refusal = self.rules.refusal(handle.spec.source)
+        if refusal is not None:
+            handle.record_error(refusal, time.time())
+            handle.last_exit = refusal
+            handle.change_state(WorkerState.QUARANTINED, now)
+            log.error("plugin instance %r: %s", handle.instance_id, refusal)
+            self.listener.on_state(handle)
+            return
+        containment = self.rules.containment(handle.memory_limit)
+        if self.rules.uid_range is not None:
+            try:
+                uid = self._uid_map().uid_for(handle.instance_id)
+            except OSError as exc:
+                handle.record_error(f"no uid of its own: {exc.strerror or exc}", time.time())
+                handle.last_exit = handle.last_error
+                handle.change_state(WorkerState.QUARANTINED, now)
+                log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
+                self.listener.on_state(handle)
+                return
+            containment.update(uid=uid, gid=uid)
+        handle.run_uid = containment["uid"]
         host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         bus = FrameBus(handle.instance_id, self.geometry)
         args = WorkerArgs(
@@ -165,7 +205,8 @@ class Supervisor:
             distribution=handle.spec.distribution,
             location=handle.spec.location,
             trace=self.trace,
-            **self.rules.containment(handle.memory_limit),
+            network=handle.spec.network,
+            **containment,
         )
         handle.change_state(WorkerState.STARTING, now)
         try:

@@ -80,6 +80,8 @@ def contain(args: WorkerArgs) -> None:
         os.nice(args.nice)
     if args.max_open_files > 0:
         _lower_limit(resource.RLIMIT_NOFILE, args.max_open_files)
+    if not args.network:
+        _leave_network()
     if args.uid is not None and os.geteuid() == 0:
         gid = args.gid if args.gid is not None else args.uid
         os.setgroups([])
@@ -87,6 +89,33 @@ def contain(args: WorkerArgs) -> None:
         os.setuid(args.uid)
         if os.geteuid() == 0 or os.getuid() == 0:
             raise OSError("still root after setuid")
+
+
+#: ``unshare(2)`` flags (linux/sched.h).
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+#: Why the worker kept the network although its plugin did not ask for it (``None``: it
+#: did not, or it was asked for); the worker reports it so the status can say so.
+network_kept: str | None = None
+
+
+def _leave_network() -> None:
+    """Enter an empty network namespace: no interface but a loopback that is down.
+
+    As root (before dropping it) a plain ``CLONE_NEWNET``; otherwise a new user namespace
+    grants the right to make one, where the kernel allows unprivileged user namespaces.
+    If neither works the worker keeps the network, and :data:`network_kept` says why.
+    """
+    global network_kept
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError as exc:
+        network_kept = f"no libc to call unshare: {exc}"
+        return
+    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+    if libc.unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        network_kept = f"unshare failed: {os.strerror(errno)}"
 
 
 def _lower_limit(which: int, value: int) -> None:
@@ -136,6 +165,13 @@ def run(args: WorkerArgs) -> int:
     except OSError as exc:
         _report_boot_error(worker, f"could not apply the worker's limits: {exc}")
         return exitcodes.CONTAINMENT_FAILED
+    if network_kept is not None:
+        logging.getLogger("ledhost.worker").warning(
+            "plugin %r keeps the network although it did not declare it (%s): the host "
+            "cannot make an empty network namespace here",
+            args.plugin_id,
+            network_kept,
+        )
     try:
         worker.boot()
         if args.describe:
