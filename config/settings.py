@@ -172,8 +172,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     # [workers] -- how plugin workers are contained; see docs/writing_plugins.md.
     Setting("workers", "user", str, "auto",
             help="When ledhost runs as root (as it must on a Pi to open the panel), workers "
-                 "run as this unprivileged user. `auto` picks `ledhost` if that user exists, "
-                 "else `nobody`; if that user cannot run ledhost's Python (a venv under "
+                 "run unprivileged. `auto` gives each plugin instance a uid of its own (see "
+                 "`uid_base`); a user name runs every instance as that user. If the "
+                 "workers' user cannot run ledhost's Python (a venv under "
                  "`/root`), only ledhost's own plugins run, as root with a warning, and "
                  "third-party plugins do not start (their status says why). `root` (or "
                  "empty: the host's user) runs every plugin as root on purpose: they can "

@@ -59,6 +59,10 @@ log = logging.getLogger("ledhost.host")
 
 #: Seconds between two samples of the host's own memory for the stats.
 MEMORY_SAMPLE = 0.5
+#: How long past its own declared delay a mode's next frame may be before the rotation
+#: passes the mode over (seconds; a frame or two at any frame rate, far below the
+#: ``render_timeout`` that ends a hung worker).
+STALL_MARGIN = 0.5
 #: At start, how long the rotation waits for its first mode's worker before skipping it:
 #: workers boot in parallel, and the sign should open on the mode the user put first.
 STARTUP_GRACE = 3.0
@@ -100,6 +104,8 @@ class Host:
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
         self._current: Slot | None = None
+        #: The stall last logged (slot, start of the render call): one line per stall.
+        self._stall_logged: tuple[Slot, float] | None = None
         self.timetable = Timetable(cfg.schedule)
         self._warned: set[str] = set()
         self.lineup = Lineup(cfg, self.warn_once)
@@ -199,8 +205,44 @@ class Host:
 
     # -- scheduling and pushing -----------------------------------------------------------
 
-    def _can_show(self, slot: Slot) -> bool:
-        return self.lineup.can_show(slot, self.supervisor.handles, self.timetable)
+    def _can_show(self, slot: Slot, now: float) -> bool:
+        return self.lineup.can_show(
+            slot, self.supervisor.handles, self.timetable
+        ) and not self._stalled(slot, now)
+
+    def _stalled(self, slot: Slot, now: float) -> bool:
+        """Whether ``slot``'s plugin has been drawing its next frame for too long.
+
+        The worker calls ``render_frame`` when the delay the plugin itself declared has
+        passed, so a call running longer than :data:`STALL_MARGIN` is a frame overdue by
+        its own delay plus that margin. The slot is then passed over at once, whatever
+        ``render_timeout`` allows the worker; the supervisor deals with the worker, and
+        the slot can show again as soon as a frame arrives.
+        """
+        handle = self.supervisor.handles.get(slot.instance)
+        since = None if handle is None else handle.render_running_since()
+        if since is None or now - since <= STALL_MARGIN:
+            return False
+        if self._stall_logged != (slot, since):
+            self._stall_logged = (slot, since)
+            log.warning(
+                "%s: its frame is %.1f s overdue (render_frame still running); showing "
+                "something else meanwhile",
+                slot.key,
+                now - since,
+            )
+        return True
+
+    def _stall_wakeup(self, now: float) -> float | None:
+        """When the slot on screen counts as stalled, if its plugin is drawing now
+        (``None`` once that is past: the decision has moved on by then)."""
+        if self._current is None:
+            return None
+        handle = self.supervisor.handles.get(self._current.instance)
+        since = None if handle is None else handle.render_running_since()
+        if since is None or since + STALL_MARGIN < now:
+            return None
+        return since + STALL_MARGIN + 0.001
 
     def _follow_schedule(self, now: float, restyle: bool = False) -> bool:
         """Apply the display schedule; ``False`` while it says the panel is off.
@@ -236,7 +278,7 @@ class Host:
             return
         if self._current is None and self._first_mode_booting(now):
             return
-        decision = self.scheduler.decide(now, self._can_show)
+        decision = self.scheduler.decide(now, lambda slot: self._can_show(slot, now))
         if decision is None:
             if self._current is not None and not self._coming_back(self._current):
                 self._switch_to(None, now)
@@ -397,6 +439,7 @@ class Host:
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
+                self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
                 end,
                 next_sample,

@@ -29,7 +29,7 @@ from host.supervise.states import WorkerState
 from host.supervise.supervisor import EXITED_UNASKED
 from host.worker.requests import HostRequests
 from sdk import priorities
-from tests.conftest import Harness, RecordingBackend, run_host
+from tests.conftest import Harness, RecordingBackend, run_host, shown_modes
 
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
 
@@ -230,3 +230,44 @@ def test_crafted_late_hello_ends_only_that_worker(tmp_path: Path, kind: str) -> 
     data = stats(tmp_path)
     assert data["plugins"]["clock"]["frames"] >= 1
     assert [m["name"] for m in live.host.supervisor.handles["clock"].modes] == ["time"]
+
+
+# -- a stalled mode ----------------------------------------------------------------------
+
+
+def test_a_stalled_mode_is_passed_over_at_once(tmp_path: Path) -> None:
+    """A plugin whose ``render_frame`` hangs loses the screen long before its worker is
+    killed: with turns and ``render_timeout`` ten minutes long, only the stall rule can
+    bring the clock on, so the run ends as soon as it does."""
+    seen: dict[str, Any] = {}
+
+    def clock_after_spin(host: Host, _: RecordingBackend) -> bool:
+        shown = [mode for mode, _ in shown_modes(host)]
+        if "spinrender:spin" not in shown:
+            return False
+        if not any(mode.startswith("clock:") for mode in shown[shown.index("spinrender:spin") :]):
+            return False
+        handle = host.supervisor.handles["spinrender"]
+        seen["state"], seen["restarts"] = handle.state, handle.restarts
+        return True
+
+    host, _, stats = run_host(
+        {
+            "plugins": {"spinrender": {}, "clock": {}},
+            "rotation": {
+                "modes": [
+                    {"mode": "spinrender:spin", "duration": 600},
+                    {"mode": "clock", "duration": 600},
+                ]
+            },
+            "workers": {"render_timeout": 600.0, "heartbeat_timeout": 600.0},
+        },
+        120.0,
+        tmp_path,
+        until=clock_after_spin,
+        only=("spinrender", "clock"),
+        plugin_paths=(str(TEST_PLUGINS),),
+    )
+    # The worker was neither killed nor restarted: the rotation moved on by itself.
+    assert seen == {"state": WorkerState.RUNNING, "restarts": 0}, seen
+    assert stats["plugins"]["clock"]["frames"] >= 1

@@ -35,7 +35,7 @@ from host.app import Host, RunOptions
 from host.display.color import ColorSettings, build_luts
 from host.reload import ConfigWatcher, ReloadResult
 from host.supervise.states import WorkerState
-from tests.conftest import TEST_PLUGINS, RecordingBackend
+from tests.conftest import TEST_PLUGINS, RecordingBackend, worker_user
 
 #: Longest one wait may take; a test run is capped at a few of these.
 WAIT = 20.0
@@ -139,9 +139,9 @@ def run_live(
 ) -> LiveHost:
     """Run a host on ``tables`` (saved as its config file) while ``scenario`` edits it."""
     tables = {
-        "workers": {"user": ""},
         "paths": {"data_dir": str(tmp_path / "data")},
         **tables,
+        "workers": {"user": worker_user(), **tables.get("workers", {})},
     }
     path = tmp_path / "ledhost.toml"
     path.write_text(tomlkit.dumps(tables))

@@ -230,6 +230,12 @@ class Bye(_Message, tag="bye"):
     cpu: Seconds
 
 
+#: A ``render_frame`` call running this long (seconds) makes the worker beat at once,
+#: whatever its interval: the host passes a mode whose frame is overdue over within a
+#: frame or two (``host.app.STALL_MARGIN``), not at the next regular beat.
+STALL_NOTICE = 0.25
+
+
 class Heartbeat(_Message, tag="hb"):
     """Worker -> host, from the heartbeat thread: alive, and which hook calls are running.
 

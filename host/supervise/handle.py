@@ -230,6 +230,23 @@ class WorkerHandle:
         self.last_heartbeat = now
         self.busy = busy
 
+    def render_running_since(self) -> float | None:
+        """When the ``render_frame`` call in progress began (host clock), or ``None``.
+
+        From the last heartbeat's ``busy`` list, which the worker sends as soon as a call
+        begins; a delivered frame ends it (:meth:`render_done`) without waiting for the
+        next beat.
+        """
+        for hook, elapsed in self.busy:
+            if hook == "render_frame":
+                return self.last_heartbeat - elapsed
+        return None
+
+    def render_done(self) -> None:
+        """A frame arrived, so the render call that drew it has returned."""
+        if any(hook == "render_frame" for hook, _ in self.busy):
+            self.busy = [(hook, elapsed) for hook, elapsed in self.busy if hook != "render_frame"]
+
     def record_error(self, text: str, wall: float) -> None:
         self.last_error = text[:2000]
         self.last_error_at = wall

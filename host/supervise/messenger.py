@@ -262,6 +262,7 @@ class Messenger:
         if frame is None:
             return
         handle.frames += 1
+        handle.render_done()
         if frame.token == handle.token and handle.active_mode is not None:
             width, height = handle.active_size
             if frame.pixels.shape[:2] != (height, width):

@@ -125,13 +125,23 @@ class Heartbeat:
         """
         parent = os.getppid()
         reported: set[tuple[str, float]] = set()
+        noticed: set[float] = set()
         next_beat = time.monotonic()
         while not self._stopping.is_set():
             now = time.monotonic()
             busy = list(self.calls.busy.values())
             overdue = []
+            stalled = False
             wake = next_beat
             for hook, started in busy:
+                if hook == "render_frame" and started not in noticed:
+                    # A frame this late: tell the host now, so it can pass the mode over
+                    # instead of showing a frozen frame until the next regular beat.
+                    if now - started >= protocol.STALL_NOTICE:
+                        noticed.add(started)
+                        stalled = True
+                    else:
+                        wake = min(wake, started + protocol.STALL_NOTICE + 0.005)
                 limit = self.calls.deadline_of(hook)
                 if limit is None:
                     continue
@@ -139,8 +149,9 @@ class Heartbeat:
                     overdue.append((hook, started))
                 elif now - started < limit:
                     wake = min(wake, started + limit + 0.01)
-            if now >= next_beat or overdue:
+            if now >= next_beat or overdue or stalled:
                 reported.update(overdue)
+                noticed.intersection_update(started for _, started in busy)
                 if os.getppid() != parent:
                     os._exit(exitcodes.HOST_GONE)
                 beat = protocol.Heartbeat(
