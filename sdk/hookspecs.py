@@ -169,7 +169,9 @@ def render_frame(
     frame is due (or after ``context.request_redraw()``). The canvas is the size of the
     display, or of the region when the user shows the mode in a layout (``canvas.width``
     and ``context.width`` say which), and starts cleared to black. Keep it quick: fetch
-    data in ``refresh_data``.
+    data in ``refresh_data``. A call running longer than half a second costs the mode its
+    turn (the host shows something else until a frame arrives); one running past
+    ``workers.render_timeout`` ends the worker.
 
     :param context: the worker-local context.
     :param canvas: the :class:`sdk.Canvas` to draw on.
