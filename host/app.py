@@ -63,9 +63,20 @@ MEMORY_SAMPLE = 0.5
 #: passes the mode over (seconds; a frame or two at any frame rate, far below the
 #: ``render_timeout`` that ends a hung worker).
 STALL_MARGIN = 0.5
+#: The same for a mode's first frame after it became active, which may load fonts or
+#: images first (a Pi Zero is slow); until it arrives the panel still shows what it showed.
+FIRST_FRAME_GRACE = 2.0
 #: At start, how long the rotation waits for its first mode's worker before skipping it:
 #: workers boot in parallel, and the sign should open on the mode the user put first.
 STARTUP_GRACE = 3.0
+
+
+def _stall_deadline(handle: WorkerHandle) -> float | None:
+    """When ``handle``'s running ``render_frame`` call makes its mode stalled, if one runs."""
+    since = handle.render_running_since()
+    if since is None:
+        return None
+    return since + (STALL_MARGIN if handle.frame is not None else FIRST_FRAME_GRACE)
 
 
 class Host:
@@ -220,16 +231,17 @@ class Host:
         the slot can show again as soon as a frame arrives.
         """
         handle = self.supervisor.handles.get(slot.instance)
-        since = None if handle is None else handle.render_running_since()
-        if since is None or now - since <= STALL_MARGIN:
+        deadline = None if handle is None else _stall_deadline(handle)
+        if deadline is None or now <= deadline:
             return False
-        if self._stall_logged != (slot, since):
-            self._stall_logged = (slot, since)
+        assert handle is not None
+        if self._stall_logged != (slot, deadline):
+            self._stall_logged = (slot, deadline)
             log.warning(
-                "%s: its frame is %.1f s overdue (render_frame still running); showing "
+                "%s: its frame is overdue (render_frame running for %.1f s); showing "
                 "something else meanwhile",
                 slot.key,
-                now - since,
+                now - (handle.render_running_since() or now),
             )
         return True
 
@@ -239,10 +251,10 @@ class Host:
         if self._current is None:
             return None
         handle = self.supervisor.handles.get(self._current.instance)
-        since = None if handle is None else handle.render_running_since()
-        if since is None or since + STALL_MARGIN < now:
+        deadline = None if handle is None else _stall_deadline(handle)
+        if deadline is None or deadline < now:
             return None
-        return since + STALL_MARGIN + 0.001
+        return deadline + 0.001
 
     def _follow_schedule(self, now: float, restyle: bool = False) -> bool:
         """Apply the display schedule; ``False`` while it says the panel is off.

@@ -20,7 +20,7 @@ import pytest
 
 from host.app import Host
 from tests.conftest import TEST_PLUGINS, RecordingBackend, run_host
-from tests.test_reload import LiveHost, run_live
+from tests.livehost import LiveHost, run_live
 
 #: The steady plugin's frame rate; a frame more than two periods late fails.
 FPS = 10.0

@@ -175,7 +175,7 @@ def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> N
     """Attack 4: a hello with non-string mode names broke a later live reload and the
     shutdown (exit 1, no stats). Now: the forged worker fails with the field named, a
     live reload applies, the clock keeps showing, and the host exits 0 with stats."""
-    from tests.test_reload import run_live, stats
+    from tests.livehost import run_live, stats
 
     def scenario(live: Any) -> None:
         live.wait_for(
@@ -204,7 +204,7 @@ def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> N
 def test_crafted_late_hello_ends_only_that_worker(tmp_path: Path, kind: str) -> None:
     """A second hello (huge, nested junk, well-formed, or naming another instance's mode)
     ends that worker as failed; a live reload applies; exit 0 with stats."""
-    from tests.test_reload import run_live, stats
+    from tests.livehost import run_live, stats
 
     def scenario(live: Any) -> None:
         live.wait_for(

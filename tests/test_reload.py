@@ -16,11 +16,9 @@ import functools
 import json
 import logging
 import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,156 +29,21 @@ import tomlkit
 
 from config import REDACTED, ConfigError, ConfigIssue, HostConfig, load_config
 from config.diff import ConfigDiff
-from host.app import Host, RunOptions
 from host.display.color import ColorSettings, build_luts
 from host.reload import ConfigWatcher, ReloadResult
 from host.supervise.states import WorkerState
-from tests.conftest import TEST_PLUGINS, RecordingBackend, worker_user
+from tests.livehost import LiveHost, replace_file, run_live, stats
 
-#: Longest one wait may take; a test run is capped at a few of these.
-WAIT = 20.0
 WHITE = (255, 255, 255)
 GREEN = (0, 255, 0)
 RED = (255, 0, 0)
 GREY = (128, 128, 128)
 
 
-def _replace(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``path`` as an editor saves it: a temp file in the same folder, renamed over."""
-    fd, tmp = tempfile.mkstemp(prefix=".ledhost.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def _instance(color: str) -> dict[str, Any]:
     # frame_delay: one frame an hour, a still image: whatever the panel shows after an
     # edit was drawn again by the host or by a worker the edit reached.
     return {"plugin": "everyhook", "color": color, "frame_delay": 3600}
-
-
-@dataclass
-class LiveHost:
-    """A host running on a config file, and what a test does to it meanwhile."""
-
-    host: Host
-    backend: RecordingBackend
-    path: Path
-    tables: dict[str, Any]
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    # -- the file ---------------------------------------------------------------------
-
-    def save(self, text: str | None = None) -> None:
-        """Write :attr:`tables` (or ``text``) as an editor saves: a temp file, renamed over."""
-        _replace(self.path, tomlkit.dumps(self.tables) if text is None else text)
-
-    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
-        change(self.tables)
-        self.save()
-
-    # -- what the host does -------------------------------------------------------------
-
-    def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
-        end = time.monotonic() + WAIT
-        while not predicate():
-            if self.finished.is_set():
-                raise AssertionError(f"the host stopped before {what}")
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out waiting for {what}; status: {self.status()}")
-            time.sleep(0.05)
-
-    def status(self) -> dict[str, Any]:
-        watcher = self.host.reconfigurer.watcher
-        assert watcher is not None
-        return watcher.status()
-
-    def wait_reloads(self, count: int) -> None:
-        self.wait_for(lambda: self.status()["reloads"] >= count, f"{count} reload(s)")
-
-    def wait_refused(self, after: float) -> str:
-        """Wait until an edit is refused later than ``after`` (wall time); its error."""
-        self.wait_for(
-            lambda: (self.status()["last_error_at"] or 0.0) > after, "the edit to be refused"
-        )
-        error: str = self.status()["last_error"]
-        return error
-
-    def handles(self) -> dict[str, Any]:
-        return dict(self.host.supervisor.handles)
-
-    def pids(self) -> dict[str, int | None]:
-        return {iid: h.pid for iid, h in self.handles().items()}
-
-    def running(self, *instances: str) -> bool:
-        handles = self.handles()
-        return all(
-            iid in handles and handles[iid].state is WorkerState.RUNNING for iid in instances
-        )
-
-    def last_pixel(self) -> tuple[int, ...] | None:
-        pushes = self.backend.pushes
-        return tuple(int(c) for c in pushes[-1][0][0, 0]) if pushes else None
-
-    def wait_pixel(self, pixel: tuple[int, ...], what: str) -> None:
-        self.wait_for(lambda: self.last_pixel() == pixel, what)
-
-    def calls(self, instance: str, hook: str) -> list[dict[str, Any]]:
-        path = self.host.cfg.paths.data_dir / "plugins" / instance / "calls.jsonl"
-        if not path.exists():
-            return []
-        lines = path.read_text().split("\n")[:-1]
-        return [r for r in map(json.loads, lines) if r["hook"] == hook]
-
-
-def run_live(
-    tmp_path: Path, tables: dict[str, Any], scenario: Callable[[LiveHost], None]
-) -> LiveHost:
-    """Run a host on ``tables`` (saved as its config file) while ``scenario`` edits it."""
-    tables = {
-        "paths": {"data_dir": str(tmp_path / "data")},
-        **tables,
-        "workers": {"user": worker_user(), **tables.get("workers", {})},
-    }
-    path = tmp_path / "ledhost.toml"
-    path.write_text(tomlkit.dumps(tables))
-    cfg = load_config(path, env={})
-    backend = RecordingBackend(cfg.display.width, cfg.display.height)
-    options = RunOptions(
-        duration=4 * WAIT,  # a cap only: the scenario stops the host when it is done
-        stats_json=tmp_path / "stats.json",
-        environment_plugins=False,
-        plugin_paths=(str(TEST_PLUGINS),),
-        launcher="spawn",
-        config_env={},
-    )
-    live = LiveHost(Host(cfg, options, backend=backend), backend, path, tables)
-    errors: list[BaseException] = []
-
-    def steps() -> None:
-        try:
-            scenario(live)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            live.host._stop = True
-
-    helper = threading.Thread(target=steps, daemon=True)
-    helper.start()
-    try:
-        assert live.host.run() == 0
-    finally:
-        live.finished.set()
-        helper.join(WAIT)
-    if errors:
-        raise errors[0]
-    return live
-
-
-def stats(tmp_path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((tmp_path / "stats.json").read_text())
-    return data
 
 
 # -- noticing a change (the watcher alone, with the time passed in) ----------------------
@@ -702,13 +565,13 @@ def test_secrets_file_edit_reaches_only_its_instance_and_a_readable_one_is_refus
         live.wait_for(lambda: live.running("vault", "plain"), "both workers to run")
         live.wait_pixel(RED, "vault's frame without its key")
         seen["pids"] = live.pids()
-        _replace(secrets, _secrets_toml(SECRET), 0o600)
+        replace_file(secrets, _secrets_toml(SECRET), 0o600)
         live.wait_reloads(1)
         live.wait_pixel(GREEN, "vault's frame with its key")
         seen["status"] = live.status()
         # Readable by others: refused, with the fix; the key vault has stays.
         before = time.time()
-        _replace(secrets, _secrets_toml(OTHER_SECRET), 0o644)
+        replace_file(secrets, _secrets_toml(OTHER_SECRET), 0o644)
         seen["error"] = live.wait_refused(before)
         seen["vault_secrets"] = dict(live.handles()["vault"].secrets)
         seen["after"] = live.pids()
@@ -753,7 +616,7 @@ def test_instance_refused_for_a_short_secret_starts_once_the_secrets_file_is_fix
 ) -> None:
     short = "tiny7"  # api_key needs 8 characters or more
     secrets = tmp_path / "secrets.toml"
-    _replace(secrets, _secrets_toml(short), 0o600)
+    replace_file(secrets, _secrets_toml(short), 0o600)
     seen: dict[str, Any] = {}
 
     def scenario(live: LiveHost) -> None:
@@ -765,7 +628,7 @@ def test_instance_refused_for_a_short_secret_starts_once_the_secrets_file_is_fix
         seen["error"] = live.handles()["vault"].last_error
         live.wait_for(lambda: live.running("plain"), "plain to run")
         seen["plain"] = live.pids()["plain"]
-        _replace(secrets, _secrets_toml(SECRET), 0o600)
+        replace_file(secrets, _secrets_toml(SECRET), 0o600)
         live.wait_pixel(GREEN, "vault's frame with its key")
         seen["after"] = live.pids()
         seen["status"] = live.status()
@@ -800,7 +663,7 @@ def _watch_secrets(tmp_path: Path) -> tuple[ConfigWatcher, list[HostConfig], Pat
     path = tmp_path / "ledhost.toml"
     path.write_text(tomlkit.dumps({"plugins": {"vault": _secretive("front door")}}))
     secrets = tmp_path / "secrets.toml"
-    _replace(secrets, _secrets_toml(SECRET), 0o600)
+    replace_file(secrets, _secrets_toml(SECRET), 0o600)
     applied: list[HostConfig] = []
 
     def apply(cfg: HostConfig, done: Callable[[ReloadResult], None]) -> None:
@@ -814,7 +677,7 @@ def _watch_secrets(tmp_path: Path) -> tuple[ConfigWatcher, list[HostConfig], Pat
 
 def test_following_the_chmod_hint_applies_the_refused_secrets_edit(tmp_path: Path) -> None:
     watcher, applied, secrets = _watch_secrets(tmp_path)
-    _replace(secrets, _secrets_toml(OTHER_SECRET), 0o644)
+    replace_file(secrets, _secrets_toml(OTHER_SECRET), 0o644)
     now = _poll_until(watcher, 1.0, 4.0)
     assert applied == [] and f"chmod 600 {secrets}" in str(watcher.status()["last_error"])
 
