@@ -121,23 +121,29 @@ class _Panel:
         return next((p for p in reversed(list(self.pushes)) if p < t), None)
 
 
-class _Timeouts(logging.Handler):
-    """Each ``WORKER TIMEOUT`` as it is logged, inside the enforcer's decision, with the
-    handle's record at that instant (the reap clears it a moment later)."""
+class _Timeouts:
+    """Each decision to end a worker past a deadline (SIGTERM, or SIGKILL at once for a
+    stopped one), taken inside the enforcer with the handle's record at that instant (the
+    reap clears it a moment later). Log lines are rate-limited per plugin, so they cannot
+    serve as the record."""
 
-    def __init__(self, handles: dict[str, Any]) -> None:
-        super().__init__()
-        self.handles = handles
+    def __init__(self, enforcer: Any) -> None:
         self.events: list[Sample] = []
+        for name in ("terminate", "kill"):
+            setattr(enforcer, name, self._observed(getattr(enforcer, name)))
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith("WORKER TIMEOUT") and isinstance(record.args, tuple):
-            h = self.handles[str(record.args[0])]
-            busy = [list(b) for b in h.busy]
-            self.events.append(
-                {"iid": h.instance_id, "decided": h.state_since, "reason": h.ending_reason}
-                | {"last_hb": h.last_heartbeat, "busy": busy}
-            )
+    def _observed(self, decide: Callable[..., None]) -> Callable[..., None]:
+        def observed(handle: Any, reason: str, now: float) -> None:
+            # The first rung only: a SIGKILL after an ignored SIGTERM is the same ending.
+            first = handle.state.value in ("starting", "running")
+            decide(handle, reason, now)
+            if first and handle.ending_reason == reason:
+                self.events.append(
+                    {"iid": handle.instance_id, "decided": handle.state_since, "reason": reason}
+                    | {"last_hb": handle.last_heartbeat, "busy": [list(b) for b in handle.busy]}
+                )
+
+        return observed
 
     def of(self, iid: str) -> list[Sample]:
         return [e for e in list(self.events) if e["iid"] == iid]
@@ -298,8 +304,7 @@ def child() -> None:
         delay = workers["restart_delay"]
         host.supervisor.policy = RestartPolicy(0.1, delay, delay, jitter=0.0, max_failures=1000)
         acts = _time_activations(host)
-        timeouts = _Timeouts(host.supervisor.handles)
-        logging.getLogger("ledhost.supervisor").addHandler(timeouts)
+        timeouts = _Timeouts(host.supervisor.enforcer)
         jobs = {"kills": lambda: _kills(host, panel, spec["count"], rng)}
         if not kill:
             jobs = {

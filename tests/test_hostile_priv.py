@@ -201,10 +201,11 @@ def test_network_only_for_plugins_that_declare_it(
     assert allowed.state is WorkerState.RUNNING and hostile.state is WorkerState.RUNNING
 
 
-def test_builtins_that_fetch_declare_the_network(test_specs: dict[str, PluginSpec]) -> None:
-    """Verify weather, crypto and scoreboard keep the network, and nothing else does."""
+def test_builtins_that_need_it_declare_the_network(test_specs: dict[str, PluginSpec]) -> None:
+    """Weather, crypto and scoreboard fetch; system shows the sign's addresses, which an
+    empty network namespace hides. No other builtin keeps the network."""
     builtin = {i for i, s in test_specs.items() if s.source == "builtin" and s.network}
-    assert builtin == {"weather", "crypto", "scoreboard"}
+    assert builtin == {"weather", "crypto", "scoreboard", "system"}
 
 
 #: A test range of per-instance uids (the default one, narrowed).

@@ -128,7 +128,14 @@ def _instance(context: PluginContext) -> _Instance:
 
 
 def _gather(config: Mapping[str, Any]) -> SystemInfo:
-    return gather(thermal_path=str(config.get("thermal_path", THERMAL_PATH)) or None)
+    """A snapshot of what the instance shows: a reading it hides (the load average moves
+    all the time) must not make a refresh redraw an unchanged page."""
+    kwargs: dict[str, Any] = {}
+    if not config.get("show_uptime", True):
+        kwargs["uptime_path"] = None
+    if not config.get("show_load", False):
+        kwargs["loadavg"] = None
+    return gather(thermal_path=str(config.get("thermal_path", THERMAL_PATH)) or None, **kwargs)
 
 
 def _check_config(config: Mapping[str, Any]) -> None:
