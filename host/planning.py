@@ -167,15 +167,17 @@ def checked_rules(
             )
     problem = check_runs_as(rules.uid, rules.gid if rules.gid is not None else rules.uid, python)
     if problem is None:
-        log.info("workers run as user %r", rules.user)
+        if rules.uid_range is not None:
+            log.info("workers run as uids of their own, from %d", rules.uid_range[0])
+        else:
+            log.info("workers run as user %r", rules.user)
         return rules
     if cfg.workers.user != "auto":
         raise HostError(f"workers.user {cfg.workers.user!r} cannot run plugin workers: {problem}")
     log.warning(
-        "ledhost's own plugins run as root and third-party plugins will not start: user %r "
-        "cannot run workers (%s). Install ledhost where other users can read it (e.g. a venv "
-        "in /opt/ledhost) so plugins run unprivileged.",
-        rules.user,
+        "ledhost's own plugins run as root and third-party plugins will not start: the "
+        "workers' own uids cannot run ledhost's Python (%s). Install ledhost where other "
+        "users can read it (e.g. a venv in /opt/ledhost) so plugins run unprivileged.",
         problem,
     )
     return replace(
