@@ -11,8 +11,10 @@ import functools
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -328,3 +330,67 @@ def ledhost(
         cwd=cwd,
         env=full_env,
     )
+
+
+# -- a plugin environment other users can run (workers that drop root) ------------------
+
+#: A Python other users can read (Debian's), for workers that drop root.
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+#: ledhost's own site-packages (numpy, Pillow, msgpack, pluggy...) and the repository.
+LEDHOST_SITE = Path(np.__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def not_reachable_by_others(path: Path) -> Path | None:
+    """The first of ``path`` and its parents other users cannot enter, or ``None``."""
+    for folder in (path, *path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+@pytest.fixture
+def plugin_env() -> Iterator[Path]:
+    """A plugin environment other users can run: a world-readable temp folder holding a
+    ``--without-pip`` venv of the system Python whose ``.pth`` names ledhost's packages.
+
+    Yields the folder; the environment is ``<folder>/env``. pytest's ``tmp_path`` cannot
+    serve: its parents are 0700, so a worker that dropped root could not enter them.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip(f"{SYSTEM_PYTHON} is missing (a Python other users can read)")
+    version = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if tuple(int(v) for v in version) != sys.version_info[:2]:
+        pytest.skip(
+            f"{SYSTEM_PYTHON} is {'.'.join(version)}, ledhost's packages need {sys.version}"
+        )
+    for needed in (LEDHOST_SITE, REPO, TEST_PLUGINS):
+        closed = not_reachable_by_others(needed)
+        if closed is not None:
+            pytest.skip(
+                f"other users cannot enter {closed}, so a worker as nobody cannot read {needed}"
+            )
+    root = Path(tempfile.mkdtemp(prefix="ledhost-env-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        env = root / "env"
+        made = subprocess.run(
+            [str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(env)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            pytest.skip(f"{SYSTEM_PYTHON} -m venv failed: {made.stderr.strip()}")
+        (site,) = env.glob("lib/python*/site-packages")
+        (site / "ledhost.pth").write_text(f"{LEDHOST_SITE}\n{REPO}\n")
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

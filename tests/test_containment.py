@@ -21,20 +21,14 @@ import os
 import pwd
 import resource
 import selectors
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy
 import pytest
 
-import host
 from host.discovery import PluginSpec
 from host.ipc import exitcodes
 from host.ipc.framebus import Geometry
@@ -46,13 +40,7 @@ from host.supervise.spawner import SpawnLauncher, check_runs_as
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.worker.main import contain, limit_address_space
-from tests.conftest import TEST_PLUGINS, Harness, eventually
-
-#: A Python other users can read (Debian's), for workers that drop root.
-SYSTEM_PYTHON = Path("/usr/bin/python3.11")
-#: ledhost's own site-packages (numpy, Pillow, msgpack, pluggy...) and the repository.
-LEDHOST_SITE = Path(numpy.__file__).resolve().parent.parent
-REPO = Path(host.__file__).resolve().parent.parent
+from tests.conftest import SYSTEM_PYTHON, Harness, eventually, not_reachable_by_others
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
@@ -157,66 +145,11 @@ def test_limit_address_space_turns_a_huge_allocation_into_memory_error() -> None
 # -- a worker running as nobody -----------------------------------------------------------
 
 
-def _not_reachable_by_others(path: Path) -> Path | None:
-    """The first of ``path`` and its parents other users cannot enter, or ``None``."""
-    for folder in (path, *path.parents):
-        if not folder.stat().st_mode & 0o001:
-            return folder
-    return None
-
-
 def _nobody() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam("nobody")
     except KeyError:
         pytest.skip("this system has no user 'nobody'")
-
-
-@pytest.fixture
-def plugin_env() -> Iterator[Path]:
-    """A plugin environment other users can run: a world-readable temp folder holding a
-    ``--without-pip`` venv of the system Python whose ``.pth`` names ledhost's packages.
-
-    Yields the folder; the environment is ``<folder>/env``. pytest's ``tmp_path`` cannot
-    serve: its parents are 0700, so a worker that dropped root could not enter them.
-    """
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch users")
-    if not SYSTEM_PYTHON.exists():
-        pytest.skip(f"{SYSTEM_PYTHON} is missing (a Python other users can read)")
-    version = subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    if tuple(int(v) for v in version) != sys.version_info[:2]:
-        pytest.skip(
-            f"{SYSTEM_PYTHON} is {'.'.join(version)}, ledhost's packages need {sys.version}"
-        )
-    for needed in (LEDHOST_SITE, REPO, TEST_PLUGINS):
-        closed = _not_reachable_by_others(needed)
-        if closed is not None:
-            pytest.skip(
-                f"other users cannot enter {closed}, so a worker as nobody cannot read {needed}"
-            )
-    root = Path(tempfile.mkdtemp(prefix="ledhost-env-", dir="/tmp"))
-    try:
-        root.chmod(0o755)
-        env = root / "env"
-        made = subprocess.run(
-            [str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(env)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if made.returncode != 0:
-            pytest.skip(f"{SYSTEM_PYTHON} -m venv failed: {made.stderr.strip()}")
-        (site,) = env.glob("lib/python*/site-packages")
-        (site / "ledhost.pth").write_text(f"{LEDHOST_SITE}\n{REPO}\n")
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _status_ids(pid: int, key: str) -> list[int]:
@@ -288,7 +221,7 @@ def test_data_folder_behind_a_closed_parent_is_refused_for_the_worker_user(
 ) -> None:
     """Verify the instance does not start, and the error names the folder and the fix."""
     nobody = _nobody()
-    closed = _not_reachable_by_others(tmp_path)
+    closed = not_reachable_by_others(tmp_path)
     if closed is None:
         pytest.skip(f"{tmp_path} is reachable by others here; nothing to refuse")
     harness.supervisor.rules = WorkerRules(

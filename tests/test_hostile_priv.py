@@ -37,9 +37,6 @@ from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.uidmap import MAP_NAME, UidMap, range_conflicts
 from tests.conftest import Harness, _harness
-from tests.test_containment import plugin_env
-
-__all__ = ["plugin_env"]  # a fixture, used by name
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
