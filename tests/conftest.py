@@ -184,7 +184,18 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     yield from _harness(tmp_path, SpawnLauncher())
 
 
-def _harness(tmp_path: Path, launcher: SpawnLauncher | ZygoteLauncher) -> Iterator[Harness]:
+def _harness(
+    tmp_path: Path,
+    launcher: SpawnLauncher | ZygoteLauncher,
+    *,
+    data_dir: Path | None = None,
+    rules: WorkerRules | None = None,
+) -> Iterator[Harness]:
+    """A harness over a real supervisor; stops its workers and closes it afterwards.
+
+    :param data_dir: where the instances' data folders go (default: under ``tmp_path``).
+    :param rules: the workers' rules (default: a 2 s heartbeat timeout).
+    """
     selector = selectors.DefaultSelector()
     harness = Harness(supervisor=None, selector=selector)  # type: ignore[arg-type]
     harness.supervisor = Supervisor(
@@ -192,8 +203,8 @@ def _harness(tmp_path: Path, launcher: SpawnLauncher | ZygoteLauncher) -> Iterat
         geometry=Geometry(64, 32),
         selector=selector,
         listener=harness,
-        data_dir=tmp_path / "plugin-data",
-        rules=WorkerRules(heartbeat_timeout=2.0),
+        data_dir=data_dir or tmp_path / "plugin-data",
+        rules=rules or WorkerRules(heartbeat_timeout=2.0),
     )
     try:
         yield harness

@@ -20,7 +20,6 @@ import logging
 import os
 import pwd
 import resource
-import selectors
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -31,16 +30,20 @@ import pytest
 
 from host.discovery import PluginSpec
 from host.ipc import exitcodes
-from host.ipc.framebus import Geometry
 from host.ipc.workerargs import WorkerArgs
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
 from host.supervise.rules import MIB, WorkerRules
 from host.supervise.spawner import SpawnLauncher, check_runs_as
 from host.supervise.states import WorkerState
-from host.supervise.supervisor import Supervisor
 from host.worker.main import contain, limit_address_space
-from tests.conftest import SYSTEM_PYTHON, Harness, eventually, not_reachable_by_others
+from tests.conftest import (
+    SYSTEM_PYTHON,
+    Harness,
+    _harness,
+    eventually,
+    not_reachable_by_others,
+)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
@@ -164,23 +167,8 @@ def _status_ids(pid: int, key: str) -> list[int]:
 def nobody_harness(plugin_env: Path) -> Iterator[Harness]:
     """A harness whose workers run as nobody, with data folders inside ``plugin_env``."""
     nobody = _nobody()
-    selector = selectors.DefaultSelector()
-    harness = Harness(supervisor=None, selector=selector)  # type: ignore[arg-type]
-    harness.supervisor = Supervisor(
-        launcher=SpawnLauncher(),
-        geometry=Geometry(64, 32),
-        selector=selector,
-        listener=harness,
-        data_dir=plugin_env / "data",
-        rules=WorkerRules(
-            uid=nobody.pw_uid, gid=nobody.pw_gid, user="nobody", heartbeat_timeout=2.0
-        ),
-    )
-    try:
-        yield harness
-    finally:
-        harness.supervisor.stop_all(graceful_timeout=3.0)
-        selector.close()
+    rules = WorkerRules(uid=nobody.pw_uid, gid=nobody.pw_gid, user="nobody", heartbeat_timeout=2.0)
+    yield from _harness(plugin_env, SpawnLauncher(), data_dir=plugin_env / "data", rules=rules)
 
 
 def test_worker_runs_as_nobody_from_its_own_environment(

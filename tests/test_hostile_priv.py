@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import pwd
-import selectors
 import socket
 import sys
 from collections.abc import Iterator
@@ -28,13 +27,11 @@ import sdk
 from config import load_config
 from host.cli.probe import describe_plugins
 from host.discovery import PluginSpec
-from host.ipc.framebus import Geometry
 from host.planning import checked_rules, private_file_problems
 from host.supervise.handle import WorkerHandle
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
-from host.supervise.supervisor import Supervisor
 from host.supervise.uidmap import MAP_NAME, UidMap, range_conflicts
 from tests.conftest import Harness, _harness
 
@@ -215,27 +212,14 @@ def per_instance_harness(plugin_env: Path) -> Iterator[Harness]:
     conflict = range_conflicts(UID_BASE, 16)
     if conflict is not None:
         pytest.skip(f"the test's uid range is in use here: {conflict}")
-    selector = selectors.DefaultSelector()
-    harness = Harness(supervisor=None, selector=selector)  # type: ignore[arg-type]
-    harness.supervisor = Supervisor(
-        launcher=SpawnLauncher(),
-        geometry=Geometry(64, 32),
-        selector=selector,
-        listener=harness,
-        data_dir=plugin_env / "data",
-        rules=WorkerRules(
-            uid=UID_BASE,
-            gid=UID_BASE,
-            user="per-instance",
-            uid_range=(UID_BASE, 16),
-            heartbeat_timeout=2.0,
-        ),
+    rules = WorkerRules(
+        uid=UID_BASE,
+        gid=UID_BASE,
+        user="per-instance",
+        uid_range=(UID_BASE, 16),
+        heartbeat_timeout=2.0,
     )
-    try:
-        yield harness
-    finally:
-        harness.supervisor.stop_all(graceful_timeout=3.0)
-        selector.close()
+    yield from _harness(plugin_env, SpawnLauncher(), data_dir=plugin_env / "data", rules=rules)
 
 
 def _frames_of(harness: Harness, instance: str) -> int:

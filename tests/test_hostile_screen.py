@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from host.supervise.supervisor import EXITED_UNASKED
 from host.worker.requests import HostRequests
 from sdk import priorities
 from tests.conftest import Harness, RecordingBackend, run_host, shown_modes
+from tests.livehost import LiveHost, run_live, stats
 
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
 
@@ -171,26 +173,31 @@ def test_sigstopped_worker_is_killed_as_stopped(
 # -- crafted hello ---------------------------------------------------------------------
 
 
-def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> None:
-    """Attack 4: a hello with non-string mode names broke a later live reload and the
-    shutdown (exit 1, no stats). Now: the forged worker fails with the field named, a
-    live reload applies, the clock keeps showing, and the host exits 0 with stats."""
-    from tests.livehost import run_live, stats
+def _refused_then_reload(instance: str) -> Callable[[LiveHost], None]:
+    """The scenario of a crafted hello: ``instance`` fails, the clock runs, then a live
+    reload applies and the clock still runs."""
 
-    def scenario(live: Any) -> None:
+    def scenario(live: LiveHost) -> None:
         live.wait_for(
-            lambda: getattr(live.handles().get("forgedhello"), "last_failure", None) is not None,
-            "the forged hello to be refused",
+            lambda: getattr(live.handles().get(instance), "last_failure", None) is not None,
+            f"{instance}'s crafted hello to be refused",
         )
         live.wait_for(lambda: live.running("clock"), "the clock to run")
         live.edit(lambda t: t["rotation"].update(default_duration=7.0))
         live.wait_reloads(1)
         live.wait_for(lambda: live.running("clock"), "the clock to run after the reload")
 
+    return scenario
+
+
+def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> None:
+    """Attack 4: a hello with non-string mode names broke a later live reload and the
+    shutdown (exit 1, no stats). Now: the forged worker fails with the field named, a
+    live reload applies, the clock keeps showing, and the host exits 0 with stats."""
     live = run_live(
         tmp_path,
         {"plugins": {"forgedhello": {}, "clock": {}}, "rotation": {"modes": ["clock"]}},
-        scenario,
+        _refused_then_reload("forgedhello"),
     )
     forged = live.host.supervisor.handles["forgedhello"]
     assert "$.modes[0].name" in (forged.last_failure or "")
@@ -204,25 +211,13 @@ def test_crafted_hello_then_live_reload_and_shutdown_exit_0(tmp_path: Path) -> N
 def test_crafted_late_hello_ends_only_that_worker(tmp_path: Path, kind: str) -> None:
     """A second hello (huge, nested junk, well-formed, or naming another instance's mode)
     ends that worker as failed; a live reload applies; exit 0 with stats."""
-    from tests.livehost import run_live, stats
-
-    def scenario(live: Any) -> None:
-        live.wait_for(
-            lambda: getattr(live.handles().get("latehello"), "last_failure", None) is not None,
-            "the crafted hello to be refused",
-        )
-        live.wait_for(lambda: live.running("clock"), "the clock to run")
-        live.edit(lambda t: t["rotation"].update(default_duration=7.0))
-        live.wait_reloads(1)
-        live.wait_for(lambda: live.running("clock"), "the clock to run after the reload")
-
     live = run_live(
         tmp_path,
         {
             "plugins": {"latehello": {"kind": kind}, "clock": {}},
             "rotation": {"modes": ["clock", "latehello"]},
         },
-        scenario,
+        _refused_then_reload("latehello"),
     )
     late = live.host.supervisor.handles["latehello"]
     assert late.last_failure, late.last_failure
