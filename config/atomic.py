@@ -46,8 +46,12 @@ __all__ = [
     "BackupNotFoundError",
     "atomic_write",
     "list_backups",
+    "make_dirs",
     "restore_backup",
 ]
+
+#: The mode of a new file written with ``private=True``: its owner's alone.
+PRIVATE_MODE: Final = 0o600
 
 #: The folder, beside the file, that holds its backups.
 BACKUP_DIR: Final = ".ledhost-backups"
@@ -83,13 +87,22 @@ class BackupNotFoundError(FileNotFoundError):
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None, backups: int = 0
+    path: str | os.PathLike[str],
+    data: bytes | str,
+    *,
+    mode: int | None = None,
+    backups: int = 0,
+    private: bool = False,
 ) -> None:
     """Replace ``path`` with ``data`` (``str`` as UTF-8); nobody ever sees a partial file.
 
     :param mode: by default an existing file keeps its mode and a new one gets
         ``0o666 & ~umask``, like any file the user creates.
     :param backups: keep this many backups; 0 makes none and leaves existing ones alone.
+    :param private: the file holds config, secrets or what the host knows of its plugins:
+        a new one is :data:`PRIVATE_MODE` whatever the umask, and an existing one keeps
+        its mode without the bits for "others" (a group the user gave it stays), so the
+        host never leaves such a file readable by every user, plugin workers among them.
     :raises OSError: ``FileNotFoundError`` for a missing folder, ``IsADirectoryError`` for
         a folder, or what the system said; the old file is untouched, no temp file left.
     """
@@ -99,7 +112,9 @@ def atomic_write(
     # An encoding error is raised here, before anything is touched.
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     current = _check_target(target)
-    if mode is None:
+    if mode is None and private:
+        mode = stat.S_IMODE(current.st_mode) & ~0o007 if current is not None else PRIVATE_MODE
+    elif mode is None:
         mode = stat.S_IMODE(current.st_mode) if current is not None else 0o666 & ~_umask()
     _remove_stale_temps(target.parent, target.name)
     if backups > 0 and current is not None:
@@ -226,6 +241,39 @@ def _backup_dir(folder: Path) -> Path:
     if stat.S_IMODE(info.st_mode) != 0o700:  # the umask cut it, or someone opened it up
         os.chmod(store, 0o700)
     return store
+
+
+def make_dirs(
+    path: str | os.PathLike[str], *, mode: int = 0o700, parents_mode: int = 0o700
+) -> None:
+    """Make the folder ``path`` and its missing parents with exactly these modes.
+
+    ``Path.mkdir(parents=True)`` gives new folders ``0o777 & ~umask``: under a umask of
+    0 they are world-writable. Here each new folder gets its mode whatever the umask
+    (set again after ``mkdir``, which the umask may have cut); folders that exist are
+    left as they are.
+
+    :param mode: of ``path`` itself, if it is made.
+    :param parents_mode: of each parent made (0o711 lets other users pass through to a
+        folder of theirs inside without listing the rest).
+    :raises NotADirectoryError: ``path`` or a parent is something other than a folder.
+    :raises OSError: what the system said.
+    """
+    target = Path(path)
+    missing: list[Path] = []
+    folder = target
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        wanted = mode if new == target else parents_mode
+        try:
+            os.mkdir(new, wanted)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs to keep
+        os.chmod(new, wanted)
+    if not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is not a folder", str(target))
 
 
 def _remove_stale_temps(folder: Path, name: str) -> None:

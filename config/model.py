@@ -165,6 +165,7 @@ class WorkersConfig:
     user: str
     uid_base: int
     uid_count: int
+    cgroups: str
     memory_limit_mb: int
     max_processes: int
     max_open_files: int

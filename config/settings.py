@@ -191,6 +191,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("workers", "uid_count", int, 65536, min=1, max=1_000_000,
             help="How many uids from `uid_base` instances may be given; a uid of a removed "
                  "instance is reused only once its data folder is gone."),
+    Setting("workers", "cgroups", str, "auto", choices=("auto", "off"),
+            help="`auto`: where the host may write a cgroup v2 subtree (systemd "
+                 "`Delegate=yes`, or root with a writable cgroup2 mount), each worker gets a "
+                 "cgroup of its own: nothing it starts can leave it, `cgroup.kill` ends all "
+                 "of it at once, and `memory_limit_mb` and `max_processes` become the "
+                 "kernel's `memory.max` and `pids.max` where those controllers exist (else "
+                 "they stay the host's process-tree rules; the log and each worker's status "
+                 "say which). `off`: process trees only."),
     Setting("workers", "memory_limit_mb", int, 256, min=16, max=65536,
             help="Resident memory a worker and the processes it starts may use together, in "
                  "MiB, before the host kills it (\"over memory limit\"). A plugin instance "

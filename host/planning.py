@@ -239,6 +239,7 @@ def rules_from_config(workers: WorkersConfig, *, euid: int | None = None) -> Wor
         gid=gid,
         user=user,
         uid_range=uid_range,
+        cgroups=workers.cgroups != "off",
         policy=RestartPolicy(
             start_secs=workers.stable_after,
             base_delay=workers.restart_delay,

@@ -284,6 +284,52 @@ def test_one_instance_cannot_touch_another_nor_secrets_code_or_etc(
     assert (plugin_env / "data" / MAP_NAME).stat().st_mode & 0o777 == 0o600
 
 
+@needs_root
+@pytest.mark.parametrize("launcher_kind", ["spawn", "zygote"])
+def test_a_per_instance_uid_caches_in_its_own_home(
+    plugin_env: Path, test_specs: dict[str, PluginSpec], launcher_kind: str
+) -> None:
+    """Verify a worker under a uid with no passwd entry has its data folder as ``HOME``
+    from before the plugin is imported, so ``~/.cache/x`` lands there (0700, its own),
+    never in the host's ``/root`` or a folder another plugin shares."""
+    conflict = range_conflicts(UID_BASE, 16)
+    if conflict is not None:
+        pytest.skip(f"the test's uid range is in use here: {conflict}")
+    rules = WorkerRules(
+        uid=UID_BASE, gid=UID_BASE, user="per-instance", uid_range=(UID_BASE, 16),
+        heartbeat_timeout=2.0,
+    )  # fmt: skip
+    data = plugin_env / "data"
+    if launcher_kind == "spawn":
+        launcher: SpawnLauncher | ZygoteLauncher = SpawnLauncher()
+        spec = dataclasses.replace(
+            test_specs["homebody"], python=str(plugin_env / "env" / "bin" / "python")
+        )
+    else:
+        launcher, spec = ZygoteLauncher(), test_specs["homebody"]
+    with contextlib.contextmanager(_harness)(
+        plugin_env, launcher, data_dir=data, rules=rules
+    ) as harness:
+        handle = harness.start(spec, instance="homebody")
+        harness.wait_running(handle)
+        request = harness.supervisor.request_action(handle, "where")
+        harness.wait_for(lambda: request in handle.action_results, what="its answer")
+        answer = handle.action_results[request]
+    assert answer["ok"], answer
+    report: dict[str, Any] = answer["result"]
+    own = data / "homebody"
+    assert report["written"] == "ok", report
+    assert report["home_at_import"] == report["home"] == str(own)
+    assert report["xdg_cache"] == str(own / ".cache")
+    assert report["xdg_config"] == str(own / ".config")
+    assert report["cache_file"] == str(own / ".cache" / "x")
+    assert (own / ".cache" / "x").read_text() == "cached\n"
+    assert (own / ".cache" / "y").read_text() == "cached\n"
+    assert report["uid"] == handle.run_uid and report["mode"] == 0o700
+    st = (own / ".cache").stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (handle.run_uid, 0o700)
+
+
 def test_uid_map_is_stable_and_keeps_uids_of_folders_that_remain(tmp_path: Path) -> None:
     """Verify an instance keeps its uid across runs, and a removed one's uid is not
     reused while its data folder exists (the folder keeps its owner)."""

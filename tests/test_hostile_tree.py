@@ -22,6 +22,8 @@ import pytest
 
 from host.app import Host
 from host.supervise import cgroups, proctree
+from host.supervise.cgroups import WANTED
+from host.supervise.worker_cgroups import WorkerCgroups
 from tests.conftest import TEST_PLUGINS, eventually, run_host
 
 
@@ -171,6 +173,16 @@ def test_sigkilled_host_leaves_no_daemon(tmp_path: Path, marker: str, launcher: 
         if proc.stderr is not None:
             proc.stderr.close()
     eventually(lambda: not marked(marker), "the daemons to die after the host", timeout=60.0)
+    # Where workers get cgroups, the undertaker killed and removed the dead host's too.
+    eventually(lambda: not cgroups_of(proc.pid), "the host's cgroups to be removed")
+
+
+def cgroups_of(host_pid: int) -> list[Path]:
+    """The worker cgroups a host with this pid made and left (none without cgroups)."""
+    found = cgroups.find()
+    if found is None:
+        return []
+    return sorted(found.base.glob(f"w-{host_pid}-*"))
 
 
 # -- cgroup v2, where this machine lets the host write a subtree --------------------------
@@ -246,3 +258,131 @@ def test_cgroup_limits_are_set_where_the_controllers_exist(
 def test_cgroup_names_are_never_paths() -> None:
     with pytest.raises(ValueError, match="cgroup name"):
         cgroups.Delegation(base=Path("/nonexistent"), controllers=frozenset()).create("../x")
+
+
+# -- cgroups wired in: a worker's own cgroup, where this machine allows --------------------
+
+
+@pytest.mark.parametrize("launcher", ["zygote", "spawn"])
+def test_a_worker_and_its_setsid_daemons_are_in_its_own_cgroup(
+    tmp_path: Path, marker: str, delegation: cgroups.Delegation, launcher: str
+) -> None:
+    """The worker joins a cgroup of its own before plugin code runs, so the daemons its
+    plugin double-forks are born inside it; the status says "cgroup"; the cgroup is
+    gone once the host has stopped, and so are the daemons."""
+    seen: dict[str, Any] = {}
+
+    def inside(host: Host, backend: object) -> bool:
+        handle = host.supervisor.handles["daemonizer"]
+        daemons = marked(marker)
+        if handle.cgroup is None or handle.pid is None or len(daemons) < 2:
+            return False
+        members = set(cgroups.Delegation.members(handle.cgroup))
+        seen.update(path=handle.cgroup, members=members, daemons=daemons, pid=handle.pid)
+        return handle.pid in members and set(daemons) <= members
+
+    _, _, stats = run_host(
+        _overrides(tmp_path, marker, {}, count=2),
+        120.0,
+        tmp_path,
+        until=inside,
+        plugin_paths=(str(TEST_PLUGINS),),
+        launcher=launcher,
+    )
+    path: Path = seen["path"]
+    assert path.parent == delegation.base and path.name.startswith(f"w-{os.getpid()}-")
+    status = stats["plugins"]["daemonizer"]
+    assert status["containment"] == "cgroup"
+    assert set(status["kernel_limits"]) == {f"{c}.max" for c in delegation.controllers}, (
+        "each controller's limit is set, the others fall back to the process tree"
+    )
+    assert not path.exists(), "the worker's cgroup outlived the host"
+    assert cgroups_of(os.getpid()) == []
+    assert marked(marker) == []
+
+
+def test_cgroup_kill_ends_a_workers_escaped_daemons_and_the_cgroup_goes(
+    tmp_path: Path, marker: str, delegation: cgroups.Delegation
+) -> None:
+    """``cgroup.kill`` on a worker's cgroup ends the worker and its setsid() daemons in
+    one write; the host reaps the worker as failed and removes the cgroup while it
+    runs on (no shutdown sweep involved)."""
+    seen: dict[str, Any] = {}
+
+    def killed_and_removed(host: Host, backend: object) -> bool:
+        handle = host.supervisor.handles["daemonizer"]
+        if "path" not in seen:
+            if handle.cgroup is None or len(marked(marker)) < 2:
+                return False
+            seen["path"] = handle.cgroup
+            cgroups.Delegation.kill(handle.cgroup)
+        return (
+            handle.process is None
+            and handle.last_failure is not None
+            and not marked(marker)
+            and not seen["path"].exists()
+        )
+
+    host, _, _ = run_host(
+        _overrides(tmp_path, marker, {}, count=2),
+        120.0,
+        tmp_path,
+        until=killed_and_removed,
+        plugin_paths=(str(TEST_PLUGINS),),
+    )
+    failure = host.supervisor.handles["daemonizer"].last_failure or ""
+    assert "SIGKILL" in failure, failure
+
+
+def test_cgroups_off_leaves_workers_to_their_process_trees(tmp_path: Path, marker: str) -> None:
+    """``workers.cgroups = "off"``: no cgroup is made; the status says "process tree"."""
+    made: list[Path | None] = []
+
+    def running(host: Host, backend: object) -> bool:
+        handle = host.supervisor.handles["daemonizer"]
+        made.append(handle.cgroup)
+        return handle.state.value == "running" and len(marked(marker)) >= 1
+
+    _, _, stats = run_host(
+        _overrides(tmp_path, marker, {"cgroups": "off"}, count=1),
+        120.0,
+        tmp_path,
+        until=running,
+        plugin_paths=(str(TEST_PLUGINS),),
+    )
+    assert set(made) == {None}
+    assert stats["plugins"]["daemonizer"]["containment"] == "process tree"
+    assert stats["plugins"]["daemonizer"]["kernel_limits"] == []
+    assert cgroups_of(os.getpid()) == []
+
+
+def test_workers_cgroups_say_what_falls_back(tmp_path: Path) -> None:
+    """Without the memory and pids controllers (the host in the root cgroup of a hybrid
+    hierarchy), the log line names the settings that stay with the process tree."""
+    bare = WorkerCgroups(True, find=lambda: cgroups.Delegation(tmp_path, frozenset()))
+    assert bare.limits == ()
+    text = bare.describe()
+    assert "cgroup.kill" in text
+    assert "workers.memory_limit_mb and workers.max_processes stay with the process-tree" in text
+    (tmp_path / "cgroup.subtree_control").write_text("memory pids\n")  # enabled already
+    full = WorkerCgroups(True, find=lambda: cgroups.Delegation(tmp_path, frozenset(WANTED)))
+    assert full.limits == ("memory.max", "pids.max") and "stay with" not in full.describe()
+    off = WorkerCgroups(False)
+    assert off.delegation is None and "off (workers.cgroups)" in off.describe()
+    assert off.create("x", memory_bytes=1, max_pids=1) is None
+
+
+def test_kernel_figures_replace_the_proc_walk_where_the_cgroup_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """``memory.current`` and ``pids.current`` are read where present; absent (no
+    controller), the ``/proc`` sums stand."""
+    (tmp_path / "memory.current").write_text("12345678\n")
+    (tmp_path / "pids.current").write_text("3\n")
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n")
+    assert cgroups.Delegation.usage(tmp_path) == (12345678, 3)
+    assert cgroups.Delegation.oom_kills(tmp_path) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cgroups.Delegation.usage(empty) == (None, None)
+    assert cgroups.Delegation.oom_kills(empty) == 0

@@ -52,6 +52,14 @@ class WorkerArgs(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     #: Keep the network; ``False``: enter an empty network namespace before plugin code
     #: runs (see :func:`host.worker.main.contain`).
     network: bool = True
+    #: The cgroup directory the worker joins before plugin code runs ("": none; see
+    #: :mod:`host.supervise.worker_cgroups`).
+    cgroup: str = ""
+    #: The instance's data folder, made ``HOME`` (and ``XDG_CACHE_HOME``,
+    #: ``XDG_CONFIG_HOME`` below it) for a worker that runs as a uid of its own: such a
+    #: uid has no passwd entry and no home, and the host's (``/root``) is not its to
+    #: write ("": keep the inherited ``HOME``).
+    home: str = ""
     #: Seconds between heartbeats.
     heartbeat: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)] = 1.0
 

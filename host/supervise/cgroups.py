@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, final
 
-__all__ = ["Delegation", "find"]
+__all__ = ["WANTED", "Delegation", "find"]
 
 #: Controllers a worker's cgroup uses when they exist.
 WANTED: Final = ("memory", "pids")
 #: Worker cgroup names: ours only, never a path.
-_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def _cgroup2_mount(mountinfo: str) -> Path | None:
@@ -61,20 +61,35 @@ class Delegation:
         limits = ", ".join(sorted(self.controllers)) or "no memory/pids controller"
         return f"cgroup v2 at {self.base} ({limits}; cgroup.kill)"
 
+    @property
+    def is_root(self) -> bool:
+        """Whether :attr:`base` is the root of its hierarchy (a host in ``0::/``).
+
+        The root cgroup is exempt from the no-internal-processes rule and holds every
+        process of the system that has no cgroup of its own: never move those.
+        """
+        return not (self.base / "cgroup.type").exists()
+
     def prepare(self) -> None:
         """Enable the wanted controllers for children, moving the host into a leaf first.
+
+        Only what is not enabled yet; at the root cgroup nothing is moved.
 
         :raises OSError: the subtree cannot be set up after all; fall back to the scan.
         """
         if not self.controllers:
             return
-        leaf = self.base / "host"
-        leaf.mkdir(exist_ok=True)
-        for pid in (self.base / "cgroup.procs").read_text().split():
-            with contextlib.suppress(ProcessLookupError):
-                (leaf / "cgroup.procs").write_text(pid)
-        enable = " ".join(f"+{c}" for c in sorted(self.controllers))
-        (self.base / "cgroup.subtree_control").write_text(enable)
+        enabled = set((self.base / "cgroup.subtree_control").read_text().split())
+        missing = sorted(self.controllers - enabled)
+        if not missing:
+            return
+        if not self.is_root:
+            leaf = self.base / "host"
+            leaf.mkdir(exist_ok=True)
+            for pid in (self.base / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    (leaf / "cgroup.procs").write_text(pid)
+        (self.base / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
 
     def create(self, name: str, *, memory_bytes: int = 0, max_pids: int = 0) -> Path:
         """Make the cgroup of one worker, with its limits where the controllers exist.
@@ -82,7 +97,7 @@ class Delegation:
         :raises ValueError: ``name`` is not a plain name (never a path).
         """
         if not _NAME.fullmatch(name) or name in (".", ".."):
-            raise ValueError(f"cgroup name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+            raise ValueError(f"cgroup name {name!r}: use 1-128 of A-Z a-z 0-9 _ . -")
         path = self.base / f"w-{name}"
         path.mkdir()
         if memory_bytes > 0 and "memory" in self.controllers:
@@ -105,6 +120,29 @@ class Delegation:
             return []
 
     @staticmethod
+    def usage(path: Path) -> tuple[int | None, int | None]:
+        """``(memory.current, pids.current)`` of the cgroup; ``None`` for each one the
+        kernel does not keep there (its controller is not enabled).
+
+        Two small reads, where the ``/proc`` walk reads a file per process; and they count
+        every process of the cgroup, whatever it did to leave the worker's tree.
+        """
+        return _read_int(path / "memory.current"), _read_int(path / "pids.current")
+
+    @staticmethod
+    def oom_kills(path: Path) -> int:
+        """How many processes of the cgroup the kernel killed at ``memory.max``."""
+        try:
+            text = (path / "memory.events").read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
+    @staticmethod
     def kill(path: Path) -> None:
         """SIGKILL every process in the cgroup at once (``cgroup.kill``, Linux 5.14)."""
         with contextlib.suppress(FileNotFoundError):
@@ -121,6 +159,14 @@ class Delegation:
         except OSError:  # EBUSY: the killed processes have not all exited yet
             return False
         return True
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def find(proc: Path = Path("/proc/self")) -> Delegation | None:

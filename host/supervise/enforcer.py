@@ -20,8 +20,9 @@ from typing import Final
 from host.supervise import proctree, spawner
 from host.supervise.handle import WorkerHandle
 from host.supervise.plugin_logs import PluginLog
-from host.supervise.rules import WorkerRules, next_rung, over_limit
+from host.supervise.rules import MIB, WorkerRules, next_rung, over_limit
 from host.supervise.states import WorkerState
+from host.supervise.worker_cgroups import WorkerCgroups
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -51,6 +52,8 @@ class Enforcer:
         self.stray_graves: list[tuple[int, float]] = []
         #: Told about every worker and its descendants, to kill them if the host dies.
         self.undertaker: spawner.Undertaker | None = None
+        #: The workers' cgroups, once the supervisor has looked for them.
+        self.cgroups: WorkerCgroups | None = None
 
     def record_error(self, handle: WorkerHandle, text: str) -> None:
         """Keep ``text`` as the last error; log it within the instance's log rate limit.
@@ -76,6 +79,8 @@ class Enforcer:
             return
         if handle.state is not WorkerState.KILLING:
             handle.mark_killed(reason, now)
+        if handle.cgroup is not None:
+            WorkerCgroups.kill(handle.cgroup)  # all of it at once; the walk finds the rest
         proctree.kill_tree(handle.process.pid, known=handle.tree, start_time=handle.pid_start)
 
     def terminate(self, handle: WorkerHandle, reason: str, now: float) -> None:
@@ -137,7 +142,7 @@ class Enforcer:
         self.next_monitor = now + MONITOR_INTERVAL
         handles = list(handles)
         live = [h for h in handles if h.process is not None]
-        if now >= self.next_scan:
+        if now >= self.next_scan and self._scan_needed(live):
             self.next_scan = now + SCAN_INTERVAL
             table = proctree.scan()
             self.reap_graves(table, now)
@@ -147,31 +152,77 @@ class Enforcer:
         for handle in live:
             assert handle.process is not None
             pid = handle.process.pid
-            handle.tree = proctree.snapshot(pid, table, known=handle.tree)
+            if handle.cgroup is not None:
+                # Its cgroup names every process it has: no link to follow, none to lose.
+                handle.tree = frozenset(
+                    (p, table[p].start_time)
+                    for p in WorkerCgroups.members(handle.cgroup)
+                    if p in table and p != pid
+                )
+            else:
+                handle.tree = proctree.snapshot(pid, table, known=handle.tree)
             if self.undertaker is not None:
                 self.undertaker.know(pid, handle.tree)
             use = proctree.usage(pid, table, known=handle.tree)
-            handle.rss, handle.processes = use.rss_bytes, use.processes
+            rss, processes = self._kernel_usage(handle, use.rss_bytes, use.processes)
+            handle.rss, handle.processes = rss, processes
             if handle.state is not WorkerState.KILLING:
-                reason = over_limit(handle, self.rules, use.rss_bytes, use.processes)
+                # A limit the kernel enforces (memory.max, pids.max) is its to enforce:
+                # memory.current counts page cache too, and pids.max makes fork fail
+                # rather than let the count pass the limit.
+                checked_rss = 0 if "memory.max" in handle.kernel_limits else rss
+                checked_processes = 0 if "pids.max" in handle.kernel_limits else processes
+                reason = over_limit(handle, self.rules, checked_rss, checked_processes)
                 if reason is not None:
                     log.error("plugin instance %r %s: killing it", handle.instance_id, reason)
                     self.kill(handle, reason, now)
 
+    def _scan_needed(self, live: list[WorkerHandle]) -> bool:
+        """Whether the full ``/proc`` scan has work: a worker without a cgroup (its new
+        descendants are found only so), or zombies and strays of killed trees to reap.
+        Workers in cgroups are measured from their cgroups alone."""
+        return bool(self.graves or self.stray_graves or any(h.cgroup is None for h in live))
+
+    @staticmethod
+    def _kernel_usage(handle: WorkerHandle, rss: int, processes: int) -> tuple[int, int]:
+        """The cgroup's own figures where the kernel keeps them (``memory.current``,
+        ``pids.current``), else the ``/proc`` sums ``rss`` and ``processes``."""
+        if handle.cgroup is None:
+            return rss, processes
+        memory, pids = WorkerCgroups.usage(handle.cgroup)
+        return (rss if memory is None else memory), (processes if pids is None else pids)
+
     @staticmethod
     def _known_table(live: list[WorkerHandle]) -> dict[int, proctree.ProcInfo]:
-        """Just the workers and their known descendants, read one by one."""
+        """Just the workers and their known descendants (or cgroup members), read one
+        by one."""
         table: dict[int, proctree.ProcInfo] = {}
         for handle in live:
             assert handle.process is not None
-            for pid in (handle.process.pid, *(p for p, _ in handle.tree)):
+            pids = [handle.process.pid, *(p for p, _ in handle.tree)]
+            if handle.cgroup is not None:
+                pids += WorkerCgroups.members(handle.cgroup)
+            for pid in pids:
+                if pid in table:
+                    continue
                 info = proctree.proc_info(pid)
                 if info is not None:
                     table[pid] = info
         return table
 
     def kill_leftovers(self, handle: WorkerHandle, pid: int) -> None:
-        killed = proctree.kill_tree(pid, known=handle.tree, start_time=handle.pid_start)
+        """The worker was reaped: end what it left (its cgroup first), forget its tree."""
+        killed = 0
+        if handle.cgroup is not None:
+            killed = len(WorkerCgroups.members(handle.cgroup))
+            if self.cgroups is not None:
+                self.cgroups.release(handle.cgroup)  # cgroup.kill, then removed
+            else:
+                WorkerCgroups.kill(handle.cgroup)
+            handle.cgroup = None
+        killed = max(
+            killed, proctree.kill_tree(pid, known=handle.tree, start_time=handle.pid_start)
+        )
         if killed:
             log.info(
                 "plugin instance %r: killed %d process(es) it left behind",
@@ -184,6 +235,21 @@ class Enforcer:
         if self.undertaker is not None:
             self.undertaker.forget(pid)
         handle.tree = frozenset()
+
+    def kernel_kill_reason(self, handle: WorkerHandle, code: int) -> None:
+        """Name the kernel's ``memory.max`` as the reason of a SIGKILL it caused.
+
+        With a memory controller the kernel ends a worker over its limit itself: without
+        this, the user would read only "killed by SIGKILL".
+        """
+        if handle.cgroup is None or handle.ending_reason is not None or code != -9:
+            return
+        if WorkerCgroups.oom_kills(handle.cgroup):
+            limit = self.rules.memory_limit_of(handle) / MIB
+            handle.ending_reason = (
+                f"over memory limit (killed by the kernel at memory.max, {limit:.0f} MiB)"
+            )
+            self.record_error(handle, handle.ending_reason)
 
     def kill_strays(
         self,

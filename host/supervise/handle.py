@@ -13,6 +13,7 @@ says what a start resets and what an end keeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host.ipc.strip import StripImage as StripImage
@@ -111,6 +112,13 @@ class WorkerHandle:
     #: Whether the host asked the current run to stop (a reload or shutdown): its end is
     #: then an exit, not a failure, even if it took SIGTERM or SIGKILL.
     stop_requested: bool = False
+    #: The current run's cgroup (:mod:`host.supervise.worker_cgroups`), until it is removed.
+    cgroup: Path | None = None
+    #: What holds the current (or last) run's processes: ``"cgroup"`` or ``"process
+    #: tree"``, and the limits the kernel enforces there (``memory.max``, ``pids.max``);
+    #: every other limit is the host's process-tree rule.
+    containment: str = "process tree"
+    kernel_limits: tuple[str, ...] = ()
     #: Last measured resident memory (bytes) and process count of the worker's tree.
     rss: int = 0
     processes: int = 0
@@ -309,5 +317,7 @@ class WorkerHandle:
             "pid": self.pid,
             "memory_mb": round(self.rss / 1048576, 1),
             "processes": self.processes,
+            "containment": self.containment,
+            "kernel_limits": list(self.kernel_limits),
             "modes": self.mode_names(),
         }

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from config.atomic import make_dirs
 from config.errors import ConfigError, ConfigIssue
 from config.model import PluginInstanceConfig
 from host.errors import ProtocolError
@@ -393,8 +394,7 @@ class Messenger:
         handle.config = None  # until the worker validated it (protocol.Started)
         data_dir = self.data_dir / handle.instance_id
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._hand_over(data_dir, handle.run_uid)
+            self.prepare_data_dir(handle)
         except OSError as exc:
             handle.last_error = f"cannot create its data folder {data_dir}: {exc.strerror}"
             log.error(
@@ -430,6 +430,21 @@ class Messenger:
         exc = ConfigError(_issues(issues))
         handle.last_error = f"invalid config: {exc}"
         log.error("plugin instance %r does not start: %s", handle.instance_id, exc)
+
+    def prepare_data_dir(self, handle: WorkerHandle) -> Path:
+        """Make ``handle``'s data folder, its worker user's own (0700), and return it.
+
+        Missing parents are made 0711 whatever the umask: workers under uids of their
+        own must pass through them to reach their folders, but nobody but the host may
+        list which instances exist. Done before the worker starts (its ``HOME``) and
+        again at its hello (the folder may have been removed meanwhile).
+
+        :raises OSError: it cannot be made or handed over; the message names why.
+        """
+        data_dir = self.data_dir / handle.instance_id
+        make_dirs(data_dir, mode=0o700, parents_mode=0o711)
+        self._hand_over(data_dir, handle.run_uid)
+        return data_dir
 
     def _hand_over(self, data_dir: Path, uid: int | None) -> None:
         """Give the worker's user (``uid``; ``None``: the host's) its data folder, 0700.

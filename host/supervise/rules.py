@@ -55,6 +55,8 @@ class WorkerRules:
     #: ``(base, count)``: each instance runs as a uid of its own from this range
     #: (:mod:`host.supervise.uidmap`); ``uid`` is then only the one probed to run workers.
     uid_range: tuple[int, int] | None = None
+    #: Put each worker in a cgroup of its own where the host may (``workers.cgroups``).
+    cgroups: bool = True
     policy: RestartPolicy = RestartPolicy()
 
     def refusal(self, source: str) -> str | None:

@@ -343,11 +343,15 @@ class Undertaker:
         """The undertaker's pid while it runs."""
         return self._process.pid if self._process is not None else None
 
-    def watch(self, pid: int, start_time: int | None) -> None:
-        """Remember a new worker."""
+    def watch(
+        self, pid: int, start_time: int | None, cgroup: os.PathLike[str] | None = None
+    ) -> None:
+        """Remember a new worker, and its cgroup if it has one (killed and removed too)."""
         if start_time is not None:
             self._told[pid] = set()
             self._write(f"w {pid} {start_time}")
+            if cgroup is not None and "\n" not in os.fspath(cgroup):
+                self._write(f"c {pid} {os.fspath(cgroup)}")
 
     def know(self, worker: int, processes: frozenset[tuple[int, int]]) -> None:
         """Remember the processes seen below ``worker`` (only new ones are sent)."""

@@ -41,6 +41,7 @@ from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
 from host.supervise.uidmap import UidMap
+from host.supervise.worker_cgroups import CGROUP, PROCESS_TREE, WorkerCgroups
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -81,6 +82,8 @@ class Supervisor:
         self.log_limits = log_limits or LogLimits()
         self.trace = trace
         self._uids: UidMap | None = None
+        #: The workers' cgroups: looked for at the first start, when the rules are final.
+        self.cgroups: WorkerCgroups | None = None
         self.handles: dict[str, WorkerHandle] = {}
         self._next_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
@@ -161,6 +164,21 @@ class Supervisor:
             uid_map = self._uids = UidMap(self.data_dir, *self.rules.uid_range)
         return uid_map
 
+    def worker_cgroups(self) -> WorkerCgroups:
+        """The workers' cgroups (found once, as ``workers.cgroups`` says; logged)."""
+        if self.cgroups is None:
+            self.cgroups = self.enforcer.cgroups = WorkerCgroups(self.rules.cgroups)
+            log.info("%s", self.cgroups.describe())
+        return self.cgroups
+
+    def _home(self, handle: WorkerHandle) -> str:
+        """The instance's data folder, made now, as its worker's ``HOME`` ("" if it cannot
+        be made: the worker's hello then reports why and it does not start)."""
+        try:
+            return str(self.messenger.prepare_data_dir(handle))
+        except OSError:
+            return ""
+
     def _retiring(self, instance_id: str) -> bool:
         return any(h.instance_id == instance_id for h in self.retiring)
 
@@ -191,6 +209,16 @@ class Supervisor:
                 return
             containment.update(uid=uid, gid=uid)
         handle.run_uid = containment["uid"]
+        if handle.run_uid is not None:
+            containment["home"] = self._home(handle)
+        cgroups = self.worker_cgroups()
+        handle.cgroup = cgroups.create(
+            handle.instance_id,
+            memory_bytes=containment["memory_limit"],
+            max_pids=self.rules.max_processes,
+        )
+        handle.containment = CGROUP if handle.cgroup is not None else PROCESS_TREE
+        handle.kernel_limits = cgroups.limits if handle.cgroup is not None else ()
         host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         bus = FrameBus(handle.instance_id, self.geometry)
         args = WorkerArgs(
@@ -206,6 +234,7 @@ class Supervisor:
             location=handle.spec.location,
             trace=self.trace,
             network=handle.spec.network,
+            cgroup=str(handle.cgroup or ""),
             **containment,
         )
         handle.change_state(WorkerState.STARTING, now)
@@ -219,6 +248,9 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001 - e.g. fork failing under memory pressure
             host_sock.close()
             bus.close()
+            if handle.cgroup is not None:
+                cgroups.release(handle.cgroup)
+                handle.cgroup = None
             handle.record_error(f"could not start worker: {exc}", time.time())
             log.error("plugin instance %r: %s", handle.instance_id, handle.last_error)
             handle.last_exit = handle.last_error
@@ -229,7 +261,7 @@ class Supervisor:
         info = proctree.proc_info(process.pid)
         pid_start = info.start_time if info is not None else None
         if self.enforcer.undertaker is not None:
-            self.enforcer.undertaker.watch(process.pid, pid_start)
+            self.enforcer.undertaker.watch(process.pid, pid_start, handle.cgroup)
         channel = Channel(
             host_sock,
             peer=f"plugin instance {handle.instance_id!r}",
@@ -307,6 +339,7 @@ class Supervisor:
                             self.messenger.handle_message(handle, message, now)
             handle.channel.close()
         # Children a plugin left behind die with it, also those that left its group.
+        self.enforcer.kernel_kill_reason(handle, code)
         self.enforcer.kill_leftovers(handle, process.pid)
         process.close()
         if handle.bus is not None:
@@ -368,6 +401,8 @@ class Supervisor:
                     self.start(handle, now)
             elif handle.process is not None:
                 self._sample_cpu(handle)
+        if self.cgroups is not None:
+            self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
         self.enforcer.monitor(self.handles.values(), now, keep=self.own_children())
         wall = time.time()
@@ -508,6 +543,8 @@ class Supervisor:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()
+        if self.cgroups is not None:
+            self.cgroups.close()  # the host leaves no cgroup behind
 
     def own_children(self) -> set[int]:
         """Pids of the host's children that are not plugin leftovers (for the sweeps)."""

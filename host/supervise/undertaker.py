@@ -23,8 +23,10 @@ miss the end.
 
 Protocol, one line each on stdin: ``w <pid> <start_time>`` (a worker), ``k <pid>
 <start_time> <worker pid>`` (a process below that worker that may have left its session),
-``f <pid>`` (a worker the host has reaped and cleaned up after: forget it). Nothing else
-is read; a malformed line is ignored.
+``c <pid> <path>`` (that worker's cgroup, :mod:`host.supervise.worker_cgroups`: written
+``cgroup.kill`` first, which reaches every process in it whatever it did to leave the
+tree, then removed), ``f <pid>`` (a worker the host has reaped and cleaned up after:
+forget it). Nothing else is read; a malformed line is ignored.
 
 With systemd (``KillMode=control-group``) the service's cgroup does the same job; this
 covers a host run by hand, in a terminal or a container.
@@ -32,11 +34,15 @@ covers a host run by hand, in a terminal or a container.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
+from pathlib import Path
 from typing import BinaryIO
 
 from host.supervise import proctree
+from host.supervise.cgroups import Delegation
 
 
 def serve(stream: BinaryIO) -> int:
@@ -46,6 +52,7 @@ def serve(stream: BinaryIO) -> int:
     """
     workers: dict[int, int] = {}
     known: dict[int, set[tuple[int, int]]] = {}
+    cgroups: dict[int, Path] = {}
     for raw in stream:
         parts = raw.split()
         try:
@@ -53,16 +60,33 @@ def serve(stream: BinaryIO) -> int:
                 workers[int(parts[1])] = int(parts[2])
             elif parts[:1] == [b"k"] and len(parts) == 4:
                 known.setdefault(int(parts[3]), set()).add((int(parts[1]), int(parts[2])))
+            elif parts[:1] == [b"c"] and len(parts) >= 3:
+                path = Path(os.fsdecode(raw.rstrip(b"\n").split(maxsplit=2)[2]))
+                if path.is_absolute() and path.name.startswith("w-"):
+                    cgroups[int(parts[1])] = path
             elif parts[:1] == [b"f"] and len(parts) == 2:
                 workers.pop(int(parts[1]), None)
                 known.pop(int(parts[1]), None)
+                cgroups.pop(int(parts[1]), None)
         except ValueError:
             continue
+    for path in cgroups.values():
+        Delegation.kill(path)
     killed = 0
     for pid, start_time in workers.items():
         if pid > 1:
             killed += proctree.kill_tree(pid, known=known.get(pid, ()), start_time=start_time)
+    _remove(list(cgroups.values()))
     return killed
+
+
+def _remove(paths: list[Path], timeout: float = 5.0) -> None:
+    """Remove the killed workers' cgroups once their processes have left them."""
+    end = time.monotonic() + timeout
+    while paths and time.monotonic() < end:
+        paths = [path for path in paths if not Delegation.remove(path)]
+        if paths:
+            time.sleep(0.02)
 
 
 def main() -> None:

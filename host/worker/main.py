@@ -17,7 +17,7 @@ import os
 import resource
 import signal
 import sys
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
@@ -69,13 +69,18 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def contain(args: WorkerArgs) -> None:
     """Apply the worker's limits and drop root, before any plugin code runs.
 
-    Order matters: niceness and limits first (raising them again needs privileges the
-    worker is about to give up), then groups, gid and uid (uid last, or setgid would be
-    refused).
+    Order matters: the cgroup first (joining needs the host's privileges, and whatever
+    runs later -- all of the plugin -- is born inside it), niceness and limits next
+    (raising them again needs privileges the worker is about to give up), then groups,
+    gid and uid (uid last, or setgid would be refused), then the home of that uid.
 
     :raises OSError: a limit or the privilege drop could not be applied; the worker must
         not run the plugin then.
     """
+    if args.cgroup:
+        # Our own pid, never "0": read back by the host as a member like any other.
+        with open(os.path.join(args.cgroup, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
     if args.nice > 0:
         os.nice(args.nice)
     if args.max_open_files > 0:
@@ -89,6 +94,28 @@ def contain(args: WorkerArgs) -> None:
         os.setuid(args.uid)
         if os.geteuid() == 0 or os.getuid() == 0:
             raise OSError("still root after setuid")
+    if args.home:
+        _take_home(args.home)
+
+
+#: Where a worker's libraries keep their caches and settings, below its ``HOME``
+#: (the XDG base directory spec's defaults, made explicit).
+HOME_DIRS: Final = {"XDG_CACHE_HOME": ".cache", "XDG_CONFIG_HOME": ".config"}
+
+
+def _take_home(home: str) -> None:
+    """Make ``home`` (the instance's own data folder) ``HOME`` and the XDG folders' base.
+
+    Libraries that cache (matplotlib, fontconfig, requests-cache) look there; without
+    it they would try the host's ``HOME`` and fail, or write where other plugins read.
+    The folders are made now, as the worker's uid, private to it.
+    """
+    os.environ["HOME"] = home
+    for variable, name in HOME_DIRS.items():
+        path = os.path.join(home, name)
+        os.environ[variable] = path
+        with contextlib.suppress(OSError):
+            os.mkdir(path, 0o700)
 
 
 #: ``unshare(2)`` flags (linux/sched.h).
