@@ -118,7 +118,7 @@ def atomic_write(
         mode = stat.S_IMODE(current.st_mode) if current is not None else 0o666 & ~_umask()
     _remove_stale_temps(target.parent, target.name)
     if backups > 0 and current is not None:
-        _back_up(target, current, backups)
+        _back_up(target, current, backups, private=private)
     with _temp_file(target.parent, target.name, payload, mode, current) as tmp:
         os.replace(tmp, target)
     _fsync_dir(target.parent)
@@ -202,13 +202,16 @@ def _temp_file(
         raise
 
 
-def _back_up(target: Path, current: os.stat_result, keep: int) -> None:
-    """Copy ``target`` into the backup folder, durably, then keep only the newest ``keep``."""
+def _back_up(target: Path, current: os.stat_result, keep: int, *, private: bool) -> None:
+    """Copy ``target`` into the backup folder, durably, then keep only the newest ``keep``.
+
+    A copy of a ``private`` file loses the bits for "others" as the file itself does.
+    """
     store = _backup_dir(target.parent)
     _remove_stale_temps(store, target.name)
     existing = list_backups(target)
     first = 1 + max((int(b.id.rsplit(".", 1)[1]) for b in existing), default=0)
-    mode = stat.S_IMODE(current.st_mode) & 0o777
+    mode = stat.S_IMODE(current.st_mode) & (0o770 if private else 0o777)
     with _temp_file(store, target.name, target.read_bytes(), mode, None) as tmp:
         for sequence in itertools.count(first):
             final = store / f"{target.name}.{datetime.now(UTC):{_STAMP}}.{sequence}"

@@ -258,7 +258,7 @@ def migrate_file(path: str | os.PathLike[str], *, backups: int = 5) -> list[str]
     if not os.access(target, os.W_OK):
         return [head, *changes, _by_hand(source, "the file is read-only")]
     try:
-        atomic_write(target, new_text, backups=backups)
+        atomic_write(target, new_text, backups=backups, private=True)
     except OSError as exc:
         why = f"it could not be written ({exc.strerror or exc})"
         return [head, *changes, _by_hand(source, why)]

@@ -80,5 +80,7 @@ def own_cpu_seconds() -> float:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON with :func:`config.atomic.atomic_write`: a reader
-    sees the old file or the whole new one, and a new file gets the umask's mode."""
-    atomic_write(path, json.dumps(data, indent=2) + "\n")
+    sees the old file or the whole new one. Private (a new file is 0600 whatever the
+    umask): the stats hold every plugin's errors, pids and limits, which are nobody
+    else's business, least of all the plugins' (they run as other users)."""
+    atomic_write(path, json.dumps(data, indent=2) + "\n", private=True)

@@ -8,10 +8,13 @@ what the user typed just now.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import os
+import stat
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from config.model import LoggingConfig
 from host.errors import HostError
@@ -24,6 +27,8 @@ FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FILE_BYTES: Final = 1024 * 1024
 #: Rotated files kept beside it (``.1`` to ``.3``).
 LOG_FILE_BACKUPS: Final = 3
+#: The mode of a new log file (and of each rotated one), whatever the umask.
+LOG_FILE_MODE: Final = 0o600
 #: The logger every plugin's records go through on the host (``ledhost.plugin.<id>``).
 PLUGIN_LOGGER: Final = "ledhost.plugin"
 
@@ -41,6 +46,31 @@ def _log_file(raw: str) -> Path:
             f"logging.file: expected an absolute path or one starting with '~/', found {raw!r}"
         )
     return path
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that is 0600 whatever the umask, and stays so when rotated.
+
+    The host's log holds every plugin's log records (a careless plugin logs its API
+    key) and the host's errors about config and secrets: never a file other users,
+    plugin workers among them, may read. An existing file loses its "others" bits.
+    """
+
+    def _open(self) -> Any:
+        fd = os.open(
+            self.baseFilename,
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+            LOG_FILE_MODE,
+        )
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o007:
+                with contextlib.suppress(OSError):  # not ours to change: leave it
+                    os.fchmod(fd, mode & ~0o007)
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
 
 
 def apply_logging(settings: LoggingConfig, *, verbose: bool = False, quiet: bool = False) -> None:
@@ -66,7 +96,7 @@ def apply_logging(settings: LoggingConfig, *, verbose: bool = False, quiet: bool
         return
     path = _log_file(settings.file)
     try:
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
         )
     except OSError as exc:

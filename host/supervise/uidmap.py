@@ -17,7 +17,7 @@ import pwd
 from pathlib import Path
 from typing import Final
 
-from config.atomic import atomic_write
+from config.atomic import atomic_write, make_dirs
 
 __all__ = ["MAP_NAME", "UidMap", "range_conflicts"]
 
@@ -81,7 +81,8 @@ class UidMap:
         self._uids = {i: u for i, u in self._uids.items() if u in taken}
         self._uids[instance_id] = candidate
         self._given.add(instance_id)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # 0711: the workers' uids pass through to their own folders, but list nothing.
+        make_dirs(self.data_dir, mode=0o711, parents_mode=0o711)
         atomic_write(self.path, json.dumps(self._uids, indent=1, sort_keys=True), mode=0o600)
         return candidate
 
