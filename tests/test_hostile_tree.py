@@ -203,11 +203,13 @@ _DOUBLE_FORK = (
 
 @pytest.fixture
 def delegation() -> Any:
-    if os.geteuid() != 0:
-        pytest.skip("a cgroup2 subtree is writable here only as root")
+    """The cgroup2 subtree this process may write, or a skip saying why there is none
+    (as root on this machine: the root cgroup; unprivileged: only with systemd's
+    ``Delegate=yes``)."""
     found = cgroups.find()
     if found is None:
-        pytest.skip("no writable cgroup2 subtree with cgroup.kill on this machine")
+        who = "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+        pytest.skip(f"no cgroup2 subtree with cgroup.kill that {who} may write here")
     return found
 
 

@@ -183,6 +183,13 @@ class SpawnLauncher:
         args = request.args
         env = _child_environ()
         env.update(request.env)
+        if not args.network:
+            # numpy's OpenBLAS starts a thread when imported, before contain() runs, and
+            # unshare(CLONE_NEWUSER) -- the unprivileged way to an empty network
+            # namespace -- refuses a process with more than one thread (EINVAL): the
+            # worker kept the network. One BLAS thread is plenty for a plugin anyway.
+            # (A zygote-forked worker has one thread: fork copies only the caller.)
+            env.setdefault("OPENBLAS_NUM_THREADS", "1")
         popen = subprocess.Popen(
             worker_command(request.python, env.pop("PYTHONPATH", ""), args.to_argv()),
             pass_fds=args.fds,
