@@ -22,8 +22,6 @@ import pytest
 
 from host.app import Host
 from host.supervise import cgroups, proctree
-from host.supervise.cgroups import WANTED
-from host.supervise.worker_cgroups import WorkerCgroups
 from tests.conftest import TEST_PLUGINS, eventually, run_host
 
 
@@ -167,6 +165,8 @@ def test_sigkilled_host_leaves_no_daemon(tmp_path: Path, marker: str, launcher: 
             return len(marked(marker)) >= 3
 
         eventually(started, "3 daemons", timeout=60.0, interval=0.05)
+        made = cgroups_of(proc.pid)
+        assert bool(made) == (cgroups.find() is not None), made
     finally:
         proc.kill()
         proc.wait()
@@ -356,35 +356,3 @@ def test_cgroups_off_leaves_workers_to_their_process_trees(tmp_path: Path, marke
     assert stats["plugins"]["daemonizer"]["containment"] == "process tree"
     assert stats["plugins"]["daemonizer"]["kernel_limits"] == []
     assert cgroups_of(os.getpid()) == []
-
-
-def test_workers_cgroups_say_what_falls_back(tmp_path: Path) -> None:
-    """Without the memory and pids controllers (the host in the root cgroup of a hybrid
-    hierarchy), the log line names the settings that stay with the process tree."""
-    bare = WorkerCgroups(True, find=lambda: cgroups.Delegation(tmp_path, frozenset()))
-    assert bare.limits == ()
-    text = bare.describe()
-    assert "cgroup.kill" in text
-    assert "workers.memory_limit_mb and workers.max_processes stay with the process-tree" in text
-    (tmp_path / "cgroup.subtree_control").write_text("memory pids\n")  # enabled already
-    full = WorkerCgroups(True, find=lambda: cgroups.Delegation(tmp_path, frozenset(WANTED)))
-    assert full.limits == ("memory.max", "pids.max") and "stay with" not in full.describe()
-    off = WorkerCgroups(False)
-    assert off.delegation is None and "off (workers.cgroups)" in off.describe()
-    assert off.create("x", memory_bytes=1, max_pids=1) is None
-
-
-def test_kernel_figures_replace_the_proc_walk_where_the_cgroup_keeps_them(
-    tmp_path: Path,
-) -> None:
-    """``memory.current`` and ``pids.current`` are read where present; absent (no
-    controller), the ``/proc`` sums stand."""
-    (tmp_path / "memory.current").write_text("12345678\n")
-    (tmp_path / "pids.current").write_text("3\n")
-    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n")
-    assert cgroups.Delegation.usage(tmp_path) == (12345678, 3)
-    assert cgroups.Delegation.oom_kills(tmp_path) == 1
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert cgroups.Delegation.usage(empty) == (None, None)
-    assert cgroups.Delegation.oom_kills(empty) == 0

@@ -305,6 +305,11 @@ def test_rules_from_config_maps_every_setting() -> None:
     )
 
 
+@pytest.mark.parametrize("setting, expected", [("auto", True), ("off", False)])
+def test_rules_from_config_cgroups_auto_or_off(setting: str, expected: bool) -> None:
+    assert rules_from_config(_workers(cgroups=setting), euid=1000).cgroups is expected
+
+
 def test_rules_from_config_max_delay_is_never_below_first_delay() -> None:
     rules = rules_from_config(_workers(restart_delay=5.0, restart_max_delay=1.0), euid=1000)
     assert rules.policy.base_delay == 5.0 and rules.policy.max_delay == 5.0
