@@ -55,8 +55,8 @@ class WorkerArgs(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     #: The cgroup directory the worker joins before plugin code runs ("": none; see
     #: :mod:`host.supervise.worker_cgroups`).
     cgroup: str = ""
-    #: The instance's data folder, made ``HOME`` (and ``XDG_CACHE_HOME``,
-    #: ``XDG_CONFIG_HOME`` below it) for a worker that runs as a uid of its own: such a
+    #: The instance's data folder, made ``HOME`` (and the ``XDG_*_HOME`` folders below
+    #: it) for a worker that runs as a uid of its own: such a
     #: uid has no passwd entry and no home, and the host's (``/root``) is not its to
     #: write ("": keep the inherited ``HOME``).
     home: str = ""

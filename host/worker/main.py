@@ -98,9 +98,15 @@ def contain(args: WorkerArgs) -> None:
         _take_home(args.home)
 
 
-#: Where a worker's libraries keep their caches and settings, below its ``HOME``
-#: (the XDG base directory spec's defaults, made explicit).
-HOME_DIRS: Final = {"XDG_CACHE_HOME": ".cache", "XDG_CONFIG_HOME": ".config"}
+#: Where a worker's libraries keep their caches, settings and data, below its ``HOME``
+#: (the XDG base directory spec's defaults, made explicit: the host's own values, which
+#: a worker inherits, name the host's folders).
+HOME_DIRS: Final = {
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+}
 
 
 def _take_home(home: str) -> None:
@@ -108,14 +114,17 @@ def _take_home(home: str) -> None:
 
     Libraries that cache (matplotlib, fontconfig, requests-cache) look there; without
     it they would try the host's ``HOME`` and fail, or write where other plugins read.
-    The folders are made now, as the worker's uid, private to it.
+    ``.cache`` and ``.config`` are made now, as the worker's uid, private to it; the
+    host's ``XDG_RUNTIME_DIR`` (``/run/user/0``) is not the worker's and goes.
     """
     os.environ["HOME"] = home
+    os.environ.pop("XDG_RUNTIME_DIR", None)
     for variable, name in HOME_DIRS.items():
         path = os.path.join(home, name)
         os.environ[variable] = path
-        with contextlib.suppress(OSError):
-            os.mkdir(path, 0o700)
+        if "/" not in name:
+            with contextlib.suppress(OSError):
+                os.mkdir(path, 0o700)
 
 
 #: ``unshare(2)`` flags (linux/sched.h).
