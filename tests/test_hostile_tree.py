@@ -9,6 +9,7 @@ the worker or the host ends, and that they count against the worker's limits.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -356,3 +357,66 @@ def test_cgroups_off_leaves_workers_to_their_process_trees(tmp_path: Path, marke
     assert stats["plugins"]["daemonizer"]["containment"] == "process tree"
     assert stats["plugins"]["daemonizer"]["kernel_limits"] == []
     assert cgroups_of(os.getpid()) == []
+
+
+def test_a_non_root_host_in_a_delegated_cgroup_contains_its_workers(
+    plugin_env: Path, marker: str, delegation: cgroups.Delegation
+) -> None:
+    """What systemd's ``Delegate=yes`` gives a host run as a plain user, made by hand: a
+    cgroup owned by ``nobody`` that the host (as ``nobody``) starts in. Its workers join
+    cgroups of their own below it, the plugin's setsid() daemons are inside, and a
+    normal stop leaves neither daemons nor cgroups."""
+    nobody = 65534
+    delegated = delegation.base / f"ledhost-test-delegated-{uuid.uuid4().hex[:12]}"
+    delegated.mkdir()
+    try:
+        for name in (".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+            os.chown(delegated / name, nobody, nobody)  # what Delegate=yes hands over
+        data = plugin_env / "data"
+        data.mkdir()
+        os.chown(data, nobody, nobody)
+        config = plugin_env / "ledhost.toml"
+        config.write_text(
+            f'[paths]\ndata_dir = "{data}"\n'
+            f'[plugins.daemonizer]\nmarker = "{marker}"\ncount = 2\n'
+            '[rotation]\nmodes = ["daemonizer"]\n'
+        )
+        stats = data / "stats.json"
+        python = str(plugin_env / "env" / "bin" / "python")
+        host = [python, "-m", "host", "run", "--config", str(config), "--backend", "headless"]
+        host += ["--plugin-path", str(TEST_PLUGINS), "--stats-json", str(stats), "-q"]
+        # Into the cgroup as root, then the user's host: as systemd starts a service.
+        enter = f'echo $$ > {delegated / "cgroup.procs"} && exec "$@"'
+        drop = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups"]
+        proc = subprocess.Popen(
+            ["sh", "-c", enter, "sh", *drop, *host],
+            stderr=subprocess.PIPE,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "HOME": str(data), "LANG": "C.UTF-8"},
+        )
+        try:
+
+            def contained() -> bool:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                daemons = marked(marker)
+                if len(daemons) < 2:
+                    return False
+                where = {Path(f"/proc/{pid}/cgroup").read_text() for pid in daemons}
+                return all(f"/{delegated.name}/w-{proc.pid}-daemonizer-" in w for w in where)
+
+            eventually(contained, "the daemons inside the worker's own cgroup", timeout=60.0)
+            assert sorted(p.name for p in delegated.glob("w-*"))  # made by the host itself
+            proc.terminate()
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+        assert json.loads(stats.read_text())["plugins"]["daemonizer"]["containment"] == "cgroup"
+        eventually(lambda: not marked(marker), "the daemons to die with the host")
+        assert list(delegated.glob("w-*")) == [], "the host left cgroups behind"
+    finally:
+        for child in delegated.glob("w-*"):
+            cgroups.Delegation.remove(child)
+        eventually(lambda: cgroups.Delegation.remove(delegated), "the test's cgroup to go")
