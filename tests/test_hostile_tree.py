@@ -317,13 +317,15 @@ def test_cgroup_kill_ends_a_workers_escaped_daemons_and_the_cgroup_goes(
         if "path" not in seen:
             if handle.cgroup is None or len(marked(marker)) < 2:
                 return False
-            seen["path"] = handle.cgroup
+            seen["path"], seen["daemons"] = handle.cgroup, marked(marker)
             cgroups.Delegation.kill(handle.cgroup)
         return (
             handle.process is None
             and handle.last_failure is not None
             and not marked(marker)
             and not seen["path"].exists()
+            # Not even as the host's zombies: adopted, killed and reaped.
+            and all(proctree.proc_info(pid) is None for pid in seen["daemons"])
         )
 
     host, _, _ = run_host(

@@ -213,25 +213,31 @@ class Enforcer:
     def kill_leftovers(self, handle: WorkerHandle, pid: int) -> None:
         """The worker was reaped: end what it left (its cgroup first), forget its tree."""
         killed = 0
+        left = handle.tree
+        contained = handle.cgroup is not None
         if handle.cgroup is not None:
-            killed = len(WorkerCgroups.members(handle.cgroup))
+            # Named before the kill: those re-parented to the host become its zombies,
+            # and only a known (pid, start time) lets a later pass reap them.
+            members = [proctree.proc_info(p) for p in WorkerCgroups.members(handle.cgroup)]
+            left = left | {(i.pid, i.start_time) for i in members if i is not None}
+            killed = len(members)
             if self.cgroups is not None:
                 self.cgroups.release(handle.cgroup)  # cgroup.kill, then removed
             else:
                 WorkerCgroups.kill(handle.cgroup)
             handle.cgroup = None
-        killed = max(
-            killed, proctree.kill_tree(pid, known=handle.tree, start_time=handle.pid_start)
-        )
+        killed = max(killed, proctree.kill_tree(pid, known=left, start_time=handle.pid_start))
         if killed:
             log.info(
                 "plugin instance %r: killed %d process(es) it left behind",
                 handle.instance_id,
                 killed,
             )
+        if killed or contained:
             # They die a moment later; those re-parented to the host (a child subreaper)
-            # become its zombies, reaped by later monitor passes.
-            self.graves.append((pid, handle.tree, time.monotonic() + GRAVE_WATCH))
+            # become its zombies, reaped by later monitor passes (which scan while a
+            # grave is watched). A cgroup's may have died with the worker, unnamed.
+            self.graves.append((pid, left, time.monotonic() + GRAVE_WATCH))
         if self.undertaker is not None:
             self.undertaker.forget(pid)
         handle.tree = frozenset()
@@ -282,6 +288,8 @@ class Enforcer:
                 f"plugin instance {owner!r}" if owner else "an unknown plugin instance",
             )
             self.stray_graves.append((stray.pid, now + GRAVE_WATCH))
+        # Those that died before any scan saw them alive (killed with their cgroup).
+        proctree.reap_zombie_children(proctree.dead_strays(table, kept))
         pending = []
         for pid, until in self.stray_graves:
             if not proctree.reap_zombie_children([pid]) and now < until:

@@ -48,6 +48,7 @@ __all__ = [
     "ProcInfo",
     "Usage",
     "adopted_zombies",
+    "dead_strays",
     "descendants",
     "is_child_subreaper",
     "kill_below_self",
@@ -431,6 +432,24 @@ def strays(table: dict[int, ProcInfo], keep: Iterable[int]) -> list[ProcInfo]:
         and info.pid not in kept
         and info.session != session
         and info.state not in _DEAD
+    ]
+
+
+def dead_strays(table: dict[int, ProcInfo], keep: Iterable[int]) -> list[int]:
+    """Zombie children of this process that :func:`strays` would name were they alive.
+
+    Plugin orphans killed together with their worker (a cgroup's ``cgroup.kill`` ends
+    all at once, so the worker cannot outlive them) come to the host only as zombies;
+    they were never ours to wait for, so reaping them takes no one's exit status.
+    """
+    me, kept, session = os.getpid(), set(keep), os.getsid(0)
+    return [
+        info.pid
+        for info in table.values()
+        if info.ppid == me
+        and info.pid not in kept
+        and info.session != session
+        and info.state in _DEAD
     ]
 
 
