@@ -4,7 +4,7 @@
 #
 #     tests/hostile_unprivileged.sh [extra pytest arguments]
 #
-# It runs tests/test_hostile_*.py and tests/test_file_modes.py as an unprivileged user
+# It runs tests/test_hostile_*.py, test_file_modes.py and test_worker_cgroups.py as an unprivileged user
 # (LEDHOST_TEST_USER, default "ledhost-test", created without a home if missing) with a
 # Python that user can run (LEDHOST_TEST_PYTHON, default /usr/bin/python3.<same minor>):
 # a --without-pip venv of it whose .pth names this checkout's .venv site-packages and the
@@ -20,7 +20,7 @@ repo=$(pwd)
 venv_python=.venv/bin/python
 if [ "$(id -u)" != 0 ]; then
     echo "already unprivileged: running the suite as $(id -un)" >&2
-    exec "$venv_python" -m pytest -q -rs tests/test_hostile_*.py tests/test_file_modes.py "$@"
+    exec "$venv_python" -m pytest -q -rs tests/test_hostile_*.py tests/test_file_modes.py tests/test_worker_cgroups.py "$@"
 fi
 minor=$("$venv_python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 python=${LEDHOST_TEST_PYTHON:-/usr/bin/python$minor}
@@ -47,4 +47,4 @@ printf '%s\n%s\n' "$site" "$repo" > "$(echo "$scratch"/env/lib/python*/site-pack
 mkdir "$scratch/home" && chown "$user" "$scratch/home"
 runuser -u "$user" -- env -i PATH=/usr/bin:/bin HOME="$scratch/home" LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 "$scratch/env/bin/python" -m pytest -q -rs -p no:cacheprovider \
-    tests/test_hostile_*.py tests/test_file_modes.py "$@"
+    tests/test_hostile_*.py tests/test_file_modes.py tests/test_worker_cgroups.py "$@"
