@@ -41,7 +41,7 @@ from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
 from host.supervise.uidmap import UidMap
-from host.supervise.worker_cgroups import CGROUP, PROCESS_TREE, WorkerCgroups
+from host.supervise.worker_cgroups import WorkerCgroups
 
 log = logging.getLogger("ledhost.supervisor")
 
@@ -212,13 +212,7 @@ class Supervisor:
         if handle.run_uid is not None:
             containment["home"] = self._home(handle)
         cgroups = self.worker_cgroups()
-        handle.cgroup = cgroups.create(
-            handle.instance_id,
-            memory_bytes=containment["memory_limit"],
-            max_pids=self.rules.max_processes,
-        )
-        handle.containment = CGROUP if handle.cgroup is not None else PROCESS_TREE
-        handle.kernel_limits = cgroups.limits if handle.cgroup is not None else ()
+        cgroups.assign(handle, containment["memory_limit"], self.rules.max_processes)
         host_sock, worker_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         bus = FrameBus(handle.instance_id, self.geometry)
         args = WorkerArgs(

@@ -21,10 +21,11 @@ Names: ``w-<host pid>-<instance id>-<serial>`` below the host's cgroup, so hosts
 one cgroup (tests, a host in the root cgroup) never touch each other's, and a restarted
 worker never waits for its predecessor's cgroup to empty.
 
-Interface, for other parts: ``WorkerCgroups(enabled)``; :meth:`~WorkerCgroups.create`
-before a launch; :meth:`~WorkerCgroups.kill` to end one; :meth:`~WorkerCgroups.release`
-after its worker is reaped; :meth:`~WorkerCgroups.sweep` on the housekeeping pass;
-:meth:`~WorkerCgroups.close` at shutdown.
+Interface, for other parts: ``WorkerCgroups(enabled)``; :meth:`~WorkerCgroups.assign`
+(or :meth:`~WorkerCgroups.create`) before a launch; :meth:`~WorkerCgroups.kill` to end
+one; :meth:`~WorkerCgroups.release` after its worker is reaped;
+:meth:`~WorkerCgroups.sweep` on the housekeeping pass; :meth:`~WorkerCgroups.close` at
+shutdown.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Final
 
 from host.supervise import cgroups, proctree
+from host.supervise.handle import WorkerHandle
 
 __all__ = ["CGROUP", "PROCESS_TREE", "WorkerCgroups"]
 
@@ -143,6 +145,14 @@ class WorkerCgroups:
             return None
         self._live.add(path)
         return path
+
+    def assign(self, handle: WorkerHandle, memory_bytes: int, max_pids: int) -> None:
+        """Give the next run of ``handle`` its cgroup (or none), and say so in its status."""
+        handle.cgroup = self.create(
+            handle.instance_id, memory_bytes=memory_bytes, max_pids=max_pids
+        )
+        handle.containment = CGROUP if handle.cgroup is not None else PROCESS_TREE
+        handle.kernel_limits = self.limits if handle.cgroup is not None else ()
 
     @staticmethod
     def kill(path: Path) -> None:
