@@ -5,7 +5,9 @@ makes it go. Deadlines (setup, heartbeat, each hook call) and limits (memory and
 processes over the worker's whole tree) are judged by the pure :mod:`host.supervise.rules`;
 here they become signals: SIGTERM to a hung worker's group, SIGKILL to its whole tree
 if it ignores that or breaks a limit, and after any end, SIGKILL to every process it
-left behind. Errors and log records pass through each instance's
+left behind. A worker with a cgroup (:mod:`host.supervise.worker_cgroups`) is measured
+from it and ended with ``cgroup.kill`` first; limits the kernel enforces there are left
+to the kernel. Errors and log records pass through each instance's
 :class:`~host.supervise.plugin_logs.PluginLog`, so a plugin failing or logging on every frame
 cannot flood the host's log.
 """

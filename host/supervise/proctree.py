@@ -2,9 +2,9 @@
 
 A worker leads its own session and process group, so ``killpg`` reaches the children a
 plugin starts -- until one calls ``setsid()`` or its parent dies. This module is the I/O
-shell that closes those gaps. It reads ``/proc`` directly: a cgroup v2 subtree the host
-may write (systemd ``Delegate=yes``, or root with a writable cgroup2 mount) would hold a
-worker's tree by itself, but many targets have neither, and
+shell that closes those gaps. It reads ``/proc`` directly: where the host may write a
+cgroup v2 subtree, each worker also has a cgroup that holds its tree by itself
+(:mod:`host.supervise.worker_cgroups`), but many targets have none, and
 ``/proc/<pid>/task/<tid>/children`` does not exist there (``CONFIG_PROC_CHILDREN`` off),
 so a process's descendants can only be found from the ``ppid`` field of every
 ``/proc/<pid>/stat``. A process is named by ``(pid, start_time)`` throughout: pids are
