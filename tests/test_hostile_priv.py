@@ -291,7 +291,8 @@ def test_a_per_instance_uid_caches_in_its_own_home(
 ) -> None:
     """Verify a worker under a uid with no passwd entry has its data folder as ``HOME``
     from before the plugin is imported, so ``~/.cache/x`` lands there (0700, its own),
-    never in the host's ``/root`` or a folder another plugin shares."""
+    never in the host's ``/root`` or a folder another plugin shares; and what it creates
+    is private to it even under the host's umask of 0."""
     conflict = range_conflicts(UID_BASE, 16)
     if conflict is not None:
         pytest.skip(f"the test's uid range is in use here: {conflict}")
@@ -300,21 +301,25 @@ def test_a_per_instance_uid_caches_in_its_own_home(
         heartbeat_timeout=2.0,
     )  # fmt: skip
     data = plugin_env / "data"
-    if launcher_kind == "spawn":
-        launcher: SpawnLauncher | ZygoteLauncher = SpawnLauncher()
-        spec = dataclasses.replace(
-            test_specs["homebody"], python=str(plugin_env / "env" / "bin" / "python")
-        )
-    else:
-        launcher, spec = ZygoteLauncher(), test_specs["homebody"]
-    with contextlib.contextmanager(_harness)(
-        plugin_env, launcher, data_dir=data, rules=rules
-    ) as harness:
-        handle = harness.start(spec, instance="homebody")
-        harness.wait_running(handle)
-        request = harness.supervisor.request_action(handle, "where")
-        harness.wait_for(lambda: request in handle.action_results, what="its answer")
-        answer = handle.action_results[request]
+    old_umask = os.umask(0)  # the host's worst case: workers (and the zygote) inherit it
+    try:
+        if launcher_kind == "spawn":
+            launcher: SpawnLauncher | ZygoteLauncher = SpawnLauncher()
+            spec = dataclasses.replace(
+                test_specs["homebody"], python=str(plugin_env / "env" / "bin" / "python")
+            )
+        else:
+            launcher, spec = ZygoteLauncher(), test_specs["homebody"]
+        with contextlib.contextmanager(_harness)(
+            plugin_env, launcher, data_dir=data, rules=rules
+        ) as harness:
+            handle = harness.start(spec, instance="homebody")
+            harness.wait_running(handle)
+            request = harness.supervisor.request_action(handle, "where")
+            harness.wait_for(lambda: request in handle.action_results, what="its answer")
+            answer = handle.action_results[request]
+    finally:
+        os.umask(old_umask)
     assert answer["ok"], answer
     report: dict[str, Any] = answer["result"]
     own = data / "homebody"
@@ -326,6 +331,7 @@ def test_a_per_instance_uid_caches_in_its_own_home(
     assert (own / ".cache" / "x").read_text() == "cached\n"
     assert (own / ".cache" / "y").read_text() == "cached\n"
     assert report["uid"] == handle.run_uid and report["mode"] == 0o700
+    assert report["file_mode"] == 0o600  # the worker's umask is 077, whatever the host's
     st = (own / ".cache").stat()
     assert (st.st_uid, st.st_mode & 0o777) == (handle.run_uid, 0o700)
 

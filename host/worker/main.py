@@ -94,6 +94,9 @@ def contain(args: WorkerArgs) -> None:
         os.setuid(args.uid)
         if os.geteuid() == 0 or os.getuid() == 0:
             raise OSError("still root after setuid")
+        # Whatever umask the host was given (0 from a careless service manager), what
+        # the plugin creates -- in /tmp above all, which every uid shares -- is its own.
+        os.umask(0o077)
     if args.home:
         _take_home(args.home)
 

@@ -6,7 +6,8 @@ passwd entry and so no home; the host makes the instance's own data folder its `
 library imported at module level would; ``setup`` writes ``~/.cache/x`` through
 ``os.path.expanduser`` and into ``$XDG_CACHE_HOME``. Action ``where`` returns what
 happened: ``{"home_at_import", "home", "xdg_cache", "xdg_config", "cache_file",
-"written", "uid", "mode"}`` (``written``: ``"ok"`` or the error).
+"written", "uid", "mode", "file_mode"}`` (``written``: ``"ok"`` or the error; the modes
+of ``~/.cache`` and of the file).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def setup(context: PluginContext) -> None:
         written=written,
         uid=os.getuid(),
         mode=os.stat(os.path.dirname(path)).st_mode & 0o777 if written == "ok" else None,
+        file_mode=os.stat(path).st_mode & 0o777 if written == "ok" else None,
     )
 
 
