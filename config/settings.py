@@ -193,7 +193,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "instance is reused only once its data folder is gone."),
     Setting("workers", "cgroups", str, "auto", choices=("auto", "off"),
             help="`auto`: where the host may write a cgroup v2 subtree (systemd "
-                 "`Delegate=yes`, or root with a writable cgroup2 mount), each worker gets a "
+                 "`Delegate=yes`, or root with a writable cgroup2 mount outside a systemd "
+                 "unit that does not delegate it), each worker gets a "
                  "cgroup of its own: nothing it starts can leave it, `cgroup.kill` ends all "
                  "of it at once, and `memory_limit_mb` and `max_processes` become the "
                  "kernel's `memory.max` and `pids.max` where those controllers exist (else "

@@ -9,6 +9,7 @@ worker.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -132,3 +133,21 @@ def test_a_kernel_oom_kill_is_named_as_the_memory_limit(
     assert handle.ending_reason == (
         "over memory limit (killed by the kernel at memory.max, 256 MiB)"
     )
+
+
+def test_a_systemd_units_cgroup_is_used_only_when_delegated(tmp_path: Path) -> None:
+    """Root may write a service's cgroup, but without ``Delegate=yes`` it is systemd's:
+    no worker cgroups there, and the log says how to have them."""
+    unit = tmp_path / "ledhost.service"
+    unit.mkdir()
+    plain = WorkerCgroups(True, find=lambda: cgroups.Delegation(unit, frozenset()))
+    assert plain.delegation is None
+    assert "not delegated: add Delegate=yes" in plain.describe()
+    assert plain.create("x", memory_bytes=1, max_pids=1) is None
+    try:
+        os.setxattr(unit, "user.delegate", b"1")  # what systemd marks a delegated unit with
+    except OSError as exc:
+        pytest.skip(f"no user xattrs on {tmp_path}: {exc.strerror}")
+    delegated = WorkerCgroups(True, find=lambda: cgroups.Delegation(unit, frozenset()))
+    assert delegated.delegation is not None and "cgroup.kill" in delegated.describe()
+    assert cgroups.systemd_refusal(tmp_path) is None  # not a unit's: root's to divide

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, final
 
-__all__ = ["WANTED", "Delegation", "find"]
+__all__ = ["WANTED", "Delegation", "find", "systemd_refusal"]
 
 #: Controllers a worker's cgroup uses when they exist.
 WANTED: Final = ("memory", "pids")
@@ -159,6 +159,23 @@ class Delegation:
         except OSError:  # EBUSY: the killed processes have not all exited yet
             return False
         return True
+
+
+def systemd_refusal(base: Path) -> str | None:
+    """Why the writable ``base`` is still not ours to divide, or ``None``.
+
+    A systemd unit's cgroup (``*.service``, ``*.scope``) belongs to systemd unless the
+    unit delegates it (``Delegate=yes``, which systemd marks with a ``trusted.delegate``
+    or ``user.delegate`` attribute): root may write it, but systemd resets what it did
+    not configure (enabled controllers) and assumes the unit has no child cgroups.
+    """
+    if not base.name.endswith((".service", ".scope")):
+        return None
+    for attribute in ("trusted.delegate", "user.delegate"):
+        with contextlib.suppress(OSError):
+            if os.getxattr(base, attribute) == b"1":
+                return None
+    return f"{base} is systemd's cgroup of {base.name}, not delegated: add Delegate=yes to the unit"
 
 
 def _read_int(path: Path) -> int | None:

@@ -89,6 +89,10 @@ class WorkerCgroups:
                 "root with a cgroup2 mount)"
             )
             return
+        refusal = cgroups.systemd_refusal(found.base)
+        if refusal is not None:
+            self.unavailable = refusal
+            return
         try:
             found.prepare()
         except OSError as exc:
