@@ -444,6 +444,13 @@ class Host:
             self._add_instances()
             if self.supervisor.handles:
                 self.supervisor.rules = checked_rules(self.cfg, self.supervisor.rules)
+            if self.cfg.web.enabled:
+                log.warning(
+                    "web.enabled = true, but the admin UI is not part of this release: "
+                    "nothing listens on %s:%d",
+                    self.cfg.web.bind,
+                    self.cfg.web.port,
+                )
             if os.geteuid() == 0:
                 for problem in private_file_problems(self.cfg):
                     log.warning("%s", problem)
