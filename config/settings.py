@@ -82,6 +82,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "panel is open. Off by default: after that switch the host can no longer "
                  "start workers from a root-owned install, read a root-only config or write "
                  "its data folder. Workers never run as root either way (`workers.user`)."),
+    Setting("display", "emulator_adapter", str, "raw", choices=("raw", "browser"),
+            help="What the `emulator` backend shows: `raw` keeps frames in memory (nothing "
+                 "to see; for tests and snapshots), `browser` serves RGBMatrixEmulator's "
+                 "live page at `http://<emulator_bind>:<emulator_port>/`, so you can watch "
+                 "the panel without a Pi."),
+    Setting("display", "emulator_bind", str, "127.0.0.1",
+            help="Address the emulator's browser page listens on. The default keeps it to "
+                 "this machine; the page has no login, so `0.0.0.0` shows your panel to "
+                 "everyone on the network."),
+    Setting("display", "emulator_port", int, 8888, min=1, max=65535,
+            help="TCP port of the emulator's browser page."),
     # [rotation]
     Setting("rotation", "default_duration", float, 10.0, min=1, max=86400,
             live=True,
