@@ -56,6 +56,7 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
+from host.upgrades import UpgradeWatch
 
 log = logging.getLogger("ledhost.host")
 
@@ -134,6 +135,8 @@ class Host:
         self.lineup = Lineup(cfg, self.warn_once)
         #: Applies config edits while running; its watcher notices them.
         self.reconfigurer = Reconfigurer(self)
+        #: Restarts a plugin's workers when its installed distribution changes.
+        self.upgrades = UpgradeWatch(self.reconfigurer)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -496,10 +499,12 @@ class Host:
                 break
             if watcher is not None:
                 watcher.poll(now)
+            self.upgrades.poll(now)
             self._decide(now)
             wake_times = [
                 watcher.next_look() if watcher is not None else None,
                 self.reconfigurer.next_wakeup(),
+                self.upgrades.next_check,
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),

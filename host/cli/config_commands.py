@@ -284,7 +284,8 @@ def _check_instances(
     from host.discovery import discover
 
     issues: list[ConfigIssue] = []
-    specs = discover([str(p) for p in plugin_paths])
+    # Absolute: workers start in / and must find the folder too.
+    specs = discover([str(p.resolve()) for p in plugin_paths])
     wanted = {i.plugin_id: specs[i.plugin_id] for i in instances if i.plugin_id in specs}
     described: dict[str, dict[str, Any]] = {}
     if wanted:

@@ -182,7 +182,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         backend=ns.backend,
         only=only,
         launcher=ns.launcher,
-        plugin_paths=tuple(str(p) for p in ns.plugin_path),
+        plugin_paths=tuple(str(p.resolve()) for p in ns.plugin_path),
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
         config_env=env,
     )
@@ -204,7 +204,7 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
 
-    specs = discover([str(p) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path])
     described = describe_plugins(list(specs.values()), rules=_worker_rules())
     rows = []
     for plugin_id, spec in specs.items():
@@ -255,7 +255,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
         plugin_id, options = _render_options(document, instance_id, ns.config)
-    specs = discover([str(p) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path])
     spec = specs.get(plugin_id)
     if spec is None:
         known = ", ".join(specs) or "none"
