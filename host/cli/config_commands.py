@@ -38,6 +38,10 @@ SHOW_HEADER: Final = (
 )
 
 
+#: One help text for every command's ``--plugin-path``.
+PLUGIN_PATH_HELP = "another folder of plugin distributions (*.dist-info); repeatable"
+
+
 def add_config_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -56,7 +60,9 @@ def add_config_parser(
     check.add_argument(
         "file", nargs="?", type=Path, metavar="FILE", help="config file (default: the embedded one)"
     )
-    check.add_argument("--plugin-path", action="append", default=[], type=Path)
+    check.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
     show = actions.add_parser(
         "show",
         parents=[common],
@@ -64,7 +70,9 @@ def add_config_parser(
     )
     show.add_argument("--config", type=Path, help="config file (default: the embedded one)")
     show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
-    show.add_argument("--plugin-path", action="append", default=[], type=Path)
+    show.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
 
 def cmd_config(ns: argparse.Namespace) -> int:

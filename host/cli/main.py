@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host import __version__
-from host.cli.config_commands import add_config_parser, cmd_config, migrate_and_note
+from host.cli.config_commands import (
+    PLUGIN_PATH_HELP,
+    add_config_parser,
+    cmd_config,
+    migrate_and_note,
+)
 from host.errors import HostError
 
 if TYPE_CHECKING:
@@ -59,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="show the rotation on the display")
     run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
-    run.add_argument("--backend", choices=["auto", "headless", "emulator", "hardware"])
+    run.add_argument(
+        "--backend",
+        choices=["auto", "headless", "emulator", "hardware"],
+        help="where frames go (default: display.backend of the config)",
+    )
     run.add_argument("--duration", type=float, help="exit after this many seconds")
     run.add_argument("--snapshot", type=Path, help="write what was shown to a .gif or .png")
     run.add_argument("--stats-json", type=Path, help="write run statistics here at the end")
@@ -75,16 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=Path,
-        help="another folder of plugin distributions (repeatable)",
+        help=PLUGIN_PATH_HELP,
     )
 
     plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
     plugins.add_argument("--json", action="store_true", help="print JSON")
-    plugins.add_argument("--plugin-path", action="append", default=[], type=Path)
+    plugins.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
     render = sub.add_parser("render", parents=[common], help="render a plugin's mode to an image")
     render.add_argument("target", metavar="PLUGIN[:MODE]")
-    render.add_argument("--frames", type=int, default=1)
+    render.add_argument(
+        "--frames", type=int, default=1, help="frames to render, 1-3600 (default 1; >1: a .gif)"
+    )
     render.add_argument("--out", type=Path, required=True, help=".png or .gif")
     render.add_argument("--size", default="64x32", help="WIDTHxHEIGHT (default 64x32)")
     render.add_argument(
@@ -98,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="give up if the plugin has not rendered after this many seconds (default 60)",
     )
-    render.add_argument("--plugin-path", action="append", default=[], type=Path)
+    render.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
     add_config_parser(sub, common)
     return parser
