@@ -490,17 +490,21 @@ class Host:
         self._stop = True
 
     def _loop(self) -> None:
+        """Wait for the next thing due, handle it, decide once, push if due.
+
+        One decision per turn, after the wait: nothing between a push and the next wait
+        changes what should show, and a deadline that falls due meanwhile makes the wait
+        return at once. Memory is sampled when the loop is awake anyway (never a wake-up
+        of its own: at idle, wake-ups are most of the host's CPU).
+        """
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
+        self._decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
-            if watcher is not None:
-                watcher.poll(now)
-            self.upgrades.poll(now)
-            self._decide(now)
             wake_times = [
                 watcher.next_look() if watcher is not None else None,
                 self.reconfigurer.next_wakeup(),
@@ -511,13 +515,15 @@ class Host:
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
                 end,
-                next_sample,
             ]
             timeout = min(t for t in wake_times if t is not None) - now
             # The supervisor's pass: worker events, then its housekeeping when due (a
             # restart or a rung of the stop ladder as soon as it falls due).
             self.supervisor.run_once(timeout, other=self._on_own_event)
             now = time.monotonic()
+            if watcher is not None:
+                watcher.poll(now)
+            self.upgrades.poll(now)
             # A reload waiting for its workers' checks finishes once all answered.
             self.reconfigurer.poll(now)
             if now >= next_sample:
