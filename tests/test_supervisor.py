@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import time
 
@@ -49,3 +50,23 @@ def test_crash_loop_backs_off_with_growing_delays_then_quarantines(
     assert all(gap >= delay for gap, delay in zip(gaps, (0.2, 0.4, 0.8), strict=True))
     harness.pump(1.0)
     assert handle.state is WorkerState.QUARANTINED and handle.process is None
+
+
+def test_events_left_over_from_a_reaped_worker_are_ignored(
+    harness: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    """One select() may return a worker's exit with its control and frame fds; handled
+    after the exit, those keys are stale and must not be taken for a host failure (which
+    once replaced the plugin's own error with 'host could not handle its control')."""
+    harness.supervisor.policy = RestartPolicy(base_delay=60.0, jitter=0.0)
+    handle = harness.start(test_specs["solid"])
+    harness.wait_running(handle)
+    assert handle.pid is not None
+    os.kill(handle.pid, signal.SIGKILL)
+    harness.wait_for(lambda: handle.state is WorkerState.BACKOFF, what="the crash to be seen")
+    assert handle.channel is None and handle.bus is None
+    before = (handle.state, handle.last_exit, handle.last_error)
+    for kind in ("control", "frames"):
+        key = selectors.SelectorKey(None, -1, selectors.EVENT_READ, (handle, kind))
+        harness.supervisor.messenger.dispatch(key, time.monotonic(), selectors.EVENT_READ)
+    assert (handle.state, handle.last_exit, handle.last_error) == before

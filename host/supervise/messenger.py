@@ -231,6 +231,11 @@ class Messenger:
         :param events: the ready events (``EVENT_READ``/``EVENT_WRITE``) the selector gave.
         """
         handle, kind = key.data
+        gone = handle.channel is None if kind == "control" else handle.bus is None
+        if kind != "exit" and gone:
+            # One select() can return a worker's exit and its other fds together; once
+            # the exit is handled (reaped: channel and bus closed), the rest are stale.
+            return
         try:
             if kind == "exit":
                 self.reap(handle, now)
