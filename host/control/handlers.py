@@ -1,0 +1,173 @@
+"""One function per control request: check it, call the Host, say what happened.
+
+A handler returns the reply's data, raises :class:`Refused` (a stable code and a message
+naming the problem), or returns a :class:`Pending` whose ``poll`` the server calls each
+loop until it yields the reply (a plugin action or a config write waits for workers; the
+host loop never waits for them).
+
+Handlers call only the Host's public methods and its supervisor's; what the host exposes
+to them is the :class:`ControlledHost` protocol below.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final, Protocol
+
+from host.control import config_ops
+from host.control.handlers_base import Pending, Refused
+from host.errors import HostError
+from host.ipc import control
+from host.supervise.supervisor import Supervisor
+
+__all__ = ["ControlledHost", "Pending", "Refused", "handle"]
+
+#: How long a plugin action may take before its request is answered with a timeout.
+ACTION_TIMEOUT: Final = 30.0
+
+
+class ControlledHost(Protocol):
+    """What the control handlers need of :class:`host.app.Host`."""
+
+    supervisor: Supervisor
+
+    def status(self) -> dict[str, Any]: ...
+    def display_status(self, now: float | None = None) -> dict[str, Any]: ...
+    def pin(self, instance: str, mode: str, seconds: float | None) -> None: ...
+    def unpin(self) -> None: ...
+    def skip(self, back: bool = False) -> None: ...
+    def set_brightness(self, percent: int) -> None: ...
+    def power(self, on: bool) -> None: ...
+    def notify(self, instance: str, mode: str, priority: int, seconds: float) -> None: ...
+
+
+def _handle_of(host: ControlledHost, instance: str) -> Any:
+    handle = host.supervisor.handles.get(instance)
+    if handle is None:
+        known = ", ".join(sorted(host.supervisor.handles)) or "none"
+        raise Refused("no_such_instance", f"no plugin instance {instance!r} (running: {known})")
+    return handle
+
+
+def _split_mode(target: str) -> tuple[str, str]:
+    instance, sep, mode = target.partition(":")
+    if not sep or not instance or not mode:
+        raise Refused("bad_request", f"mode {target!r} is not 'instance:mode'")
+    return instance, mode
+
+
+def _status(host: ControlledHost) -> dict[str, Any]:
+    return {"display": host.display_status(), "plugins": host.status()}
+
+
+def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
+    if req.op in ("enable", "disable"):
+        # A config change like any other: written to the file, applied by the reload path.
+        change = control.ConfigSet(
+            section=f"plugins.{req.instance}", values={"enabled": req.op == "enable"}, id=req.id
+        )
+        return config_ops.write_section(host, change)
+    handle = _handle_of(host, req.instance)
+    if req.op == "retry":
+        try:
+            host.supervisor.retry(handle, now)
+        except ValueError as exc:
+            raise Refused("conflict", str(exc)) from None
+        return None
+    # restart: a live worker is stopped and started again by the usual restart path
+    if handle.process is None:
+        host.supervisor.retry(handle, now)
+    else:
+        handle.terminate("restart requested through the control socket", now)
+    return None
+
+
+def _action(host: ControlledHost, req: control.RunAction, now: float) -> Pending:
+    handle = _handle_of(host, req.instance)
+    if handle.process is None:
+        raise Refused("not_running", f"plugin instance {req.instance!r} is not running")
+    action_id = host.supervisor.request_action(handle, req.action, dict(req.args))
+    deadline = now + ACTION_TIMEOUT
+
+    def poll(now: float) -> control.Ok | control.Failed | None:
+        result = handle.action_results.pop(action_id, None)
+        if result is not None:
+            if result.get("ok"):
+                return control.Ok(id=req.id, data=result.get("result"))
+            error = str(result.get("error") or "the action failed")[:4000]
+            return control.Failed(code="action_failed", message=error, id=req.id)
+        if now >= deadline:
+            return control.Failed(
+                code="timeout", message=f"action {req.action!r} gave no answer", id=req.id
+            )
+        return None
+
+    return Pending(poll)
+
+
+def _logs(host: ControlledHost, req: control.Logs) -> list[dict[str, Any]]:
+    _handle_of(host, req.instance)
+    ring = host.supervisor.logs[req.instance]
+    return [log_record(r) for r in ring.records(limit=req.lines)] if req.lines else []
+
+
+def log_record(record: Any) -> dict[str, Any]:
+    """A ring record as the wire shows it (also used by the log event stream)."""
+    import logging
+
+    return {
+        "seq": record.seq,
+        "time": round(record.time, 3),
+        "level": logging.getLevelName(record.level),
+        "logger": record.logger,
+        "message": record.message,
+    }
+
+
+def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
+    """Carry out ``req``; its reply's data, a :class:`Pending`, or :class:`Refused`."""
+    now = time.monotonic() if now is None else now
+    try:
+        match req:
+            case control.Status():
+                return _status(host)
+            case control.Next() | control.Previous():
+                host.skip(back=isinstance(req, control.Previous))
+                return host.display_status()
+            case control.Pin():
+                host.pin(req.instance, req.mode, req.seconds)
+                return host.display_status()
+            case control.Unpin():
+                host.unpin()
+                return host.display_status()
+            case control.Brightness():
+                host.set_brightness(req.value)
+                return None
+            case control.Power():
+                host.power(req.on)
+                return None
+            case control.Notify():
+                if (req.text is None) == (req.mode is None):
+                    raise Refused("bad_request", "notify needs exactly one of text and mode")
+                if req.mode is None:
+                    raise Refused(
+                        "unsupported",
+                        "text notifications are not wired yet; send mode='instance:mode'",
+                    )
+                instance, mode = _split_mode(req.mode)
+                host.notify(instance, mode, req.priority, req.seconds)
+                return host.display_status()
+            case control.PluginOp():
+                return _plugin(host, req, now)
+            case control.RunAction():
+                return _action(host, req, now)
+            case control.ConfigGet():
+                return config_ops.read_section(host.cfg, req.section)
+            case control.ConfigSet():
+                return config_ops.write_section(host, req)
+            case control.Logs():
+                return _logs(host, req)
+            case _:
+                raise Refused("bad_request", f"{type(req).__name__} is not handled here")
+    except HostError as exc:
+        raise Refused("refused", str(exc)) from None
