@@ -30,6 +30,7 @@ class ControlledHost(Protocol):
     """What the control handlers need of :class:`host.app.Host`."""
 
     supervisor: Supervisor
+    powered: bool
 
     def status(self) -> dict[str, Any]: ...
     def display_status(self, now: float | None = None) -> dict[str, Any]: ...
@@ -56,8 +57,16 @@ def _split_mode(target: str) -> tuple[str, str]:
     return instance, mode
 
 
+def display(host: ControlledHost) -> dict[str, Any]:
+    """The host's display status, with the user's on/off folded in."""
+    shown = host.display_status()
+    shown["powered"] = host.powered
+    shown["on"] = bool(shown.get("on")) and host.powered
+    return shown
+
+
 def _status(host: ControlledHost) -> dict[str, Any]:
-    return {"display": host.display_status(), "plugins": host.status()}
+    return {"display": display(host), "plugins": host.status()}
 
 
 def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
@@ -86,7 +95,10 @@ def _action(host: ControlledHost, req: control.RunAction, now: float) -> Pending
     handle = _handle_of(host, req.instance)
     if handle.process is None:
         raise Refused("not_running", f"plugin instance {req.instance!r} is not running")
-    action_id = host.supervisor.request_action(handle, req.action, dict(req.args))
+    try:
+        action_id = host.supervisor.request_action(handle, req.action, dict(req.args))
+    except ValueError as exc:  # no such action: the message lists the ones it has
+        raise Refused("no_such_action", str(exc)) from None
     deadline = now + ACTION_TIMEOUT
 
     def poll(now: float) -> control.Ok | control.Failed | None:
@@ -133,13 +145,13 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return _status(host)
             case control.Next() | control.Previous():
                 host.skip(back=isinstance(req, control.Previous))
-                return host.display_status()
+                return display(host)
             case control.Pin():
                 host.pin(req.instance, req.mode, req.seconds)
-                return host.display_status()
+                return display(host)
             case control.Unpin():
                 host.unpin()
-                return host.display_status()
+                return display(host)
             case control.Brightness():
                 host.set_brightness(req.value)
                 return None
@@ -156,7 +168,7 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                     )
                 instance, mode = _split_mode(req.mode)
                 host.notify(instance, mode, req.priority, req.seconds)
-                return host.display_status()
+                return display(host)
             case control.PluginOp():
                 return _plugin(host, req, now)
             case control.RunAction():

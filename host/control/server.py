@@ -247,7 +247,7 @@ class ControlServer:
             key = (len(host.stats.modes_shown), host.compositor.brightness, host.powered)
             if key != self._state_key:
                 self._state_key = key
-                event = control.StateEvent(data=host.display_status())
+                event = control.StateEvent(data=handlers.display(host))
                 for client in subscribers:
                     if "state" in client.kinds:
                         self._send(client, event)
