@@ -258,12 +258,6 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("web", "port", int, 8080, min=1, max=65535,
             help="TCP port of the admin UI; the `system` plugin shows the URL with it. "
                  "Ports below 1024 need root."),
-    # [control] -- the host's control socket (the CLI and the web process use it).
-    Setting("control", "socket", str, "",
-            help="Path of the host's control socket. Empty means "
-                 "`/run/ledhost/control.sock` as root, else "
-                 "`$XDG_RUNTIME_DIR/ledhost/control.sock`. Mode 0660, group `ledhost` "
-                 "when that group exists: its members may control the sign."),
     # [logging] -- the host's own log; plugin records reach it through the host.
     Setting("logging", "level", str, "info", choices=LOG_LEVELS,
             help="Least severe record the host logs. `ledhost run -v` (debug) and `-q` "
@@ -276,6 +270,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Least severe plugin record the host logs, to quiet a chatty plugin "
                  "(`warning`); records below `level` are not logged either. Workers send "
                  "no debug records, so `debug` logs what `info` does."),
+    # [control] -- the host's control socket (the CLI and the web process use it).
+    Setting("control", "socket", str, "",
+            help="Path of the host's control socket. Empty means "
+                 "`/run/ledhost/control.sock` as root, else "
+                 "`$XDG_RUNTIME_DIR/ledhost/control.sock`. Mode 0660, group `ledhost` "
+                 "when that group exists: its members may control the sign."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the
