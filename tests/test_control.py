@@ -61,6 +61,16 @@ def _raw(sock_path: Path, data: bytes) -> list[Any]:
     return [control.decode_from_host(p) for p in control.split_frames(buf, control.MAX_MESSAGE)]
 
 
+def _wait_event(client: ControlClient, match: Any, what: str) -> Any:
+    """The first event ``match`` accepts; fails naming ``what`` if the host goes quiet."""
+    for _ in range(10000):
+        event = client.receive(timeout=30)
+        assert event is not None, f"no event for {what}"
+        if match(event):
+            return event
+    raise AssertionError(f"no event for {what}")
+
+
 def test_the_notification_default_is_the_sdk_level() -> None:
     assert control.DEFAULT_PRIORITY == priorities.NOTIFICATION
 
@@ -88,6 +98,10 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
         st = os.stat(sock)
         assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
         assert st.st_uid == os.geteuid()
+        sub = ControlClient(str(sock), timeout=20)
+        sub.request(control.Subscribe(kinds=["state", "logs"]))
+        follow = ControlClient(str(sock), timeout=20)
+        follow.request(control.Logs(instance="sec", lines=0, follow=True))
         with ControlClient(str(sock), timeout=20) as c:
             status = c.request(control.Status())
             assert set(status["plugins"]) == {"a", "b", "sec"}
@@ -97,6 +111,11 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
             assert shown["showing"] == "b:fill" and shown["pin"] is not None
             assert _failed(c, control.Pin(instance="zz", mode="fill")).code == "refused"
             assert c.request(control.Unpin())["pin"] is None
+            _wait_event(
+                sub,
+                lambda e: isinstance(e, control.StateEvent) and e.data["showing"] == "b:fill",
+                "the pin's state event",
+            )
 
             before = c.request(control.Status())["display"]["showing"]
             after = c.request(control.Next())["showing"]
@@ -143,6 +162,17 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
             c.request(control.PluginOp(op="restart", instance="a"))
             live.wait_for(lambda: live.pids()["a"] not in (None, pid), "a restarted")
             assert _failed(c, control.PluginOp(op="retry", instance="a")).code == "conflict"
+            # secretive logs in setup: a restart shows up on both kinds of log stream.
+            c.request(control.PluginOp(op="restart", instance="sec"))
+            for stream in (sub, follow):
+                event = _wait_event(
+                    stream,
+                    lambda e: isinstance(e, control.LogEvent) and e.instance == "sec",
+                    "a log event of sec",
+                )
+                assert event.text
+            sub.close()
+            follow.close()
             c.request(control.PluginOp(op="disable", instance="b"))
             live.wait_for(lambda: "b" not in live.host.supervisor.handles, "b disabled")
 

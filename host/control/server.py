@@ -50,7 +50,8 @@ class _Client:
         self.inbuf = bytearray()
         self.outbuf = bytearray()
         self.kinds: set[str] = set()
-        self.follow: tuple[str, int] | None = None  # instance, last seq sent
+        self.follow: dict[str, int] = {}  # instance -> last seq sent
+        self.all_logs = False  # subscribed to every instance's log
         self.pending: list[Pending] = []
         self.closing = False  # close once the output is flushed
         self.writing = False
@@ -161,15 +162,15 @@ class ControlServer:
         try:
             if isinstance(request, control.Subscribe):
                 client.kinds.update(request.kinds)
+                if "logs" in request.kinds:
+                    client.all_logs = True
+                    for iid, ring in self.host.supervisor.logs.items():
+                        client.follow[iid] = int(ring.stats()["last_seq"])
                 data: Any = None
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
-                last = (
-                    data[-1]["seq"]
-                    if data
-                    else self.host.supervisor.logs[request.instance].stats().get("last_seq", 0)
-                )
-                client.follow = (request.instance, int(last))
+                ring = self.host.supervisor.logs[request.instance]
+                client.follow[request.instance] = int(ring.stats()["last_seq"])
             else:
                 data = handlers.handle(self.host, request)
         except Refused as exc:
@@ -254,8 +255,12 @@ class ControlServer:
         if any("frames" in c.kinds for c in subscribers):
             self._publish_frame(subscribers)
         for client in subscribers:
-            if client.follow is not None and client.sock.fileno() in self.clients:
-                self._publish_logs(client)
+            if client.all_logs:
+                for iid in self.host.supervisor.logs:
+                    client.follow.setdefault(iid, 0)  # a new instance: all of it is new
+            for iid in list(client.follow):
+                if client.sock.fileno() in self.clients:
+                    self._publish_logs(client, iid)
 
     def _publish_frame(self, subscribers: list[_Client]) -> None:
         shown = self.host.stats.frames_shown
@@ -276,13 +281,11 @@ class ControlServer:
             if "frames" in client.kinds:
                 self._send(client, event)
 
-    def _publish_logs(self, client: _Client) -> None:
-        assert client.follow is not None
-        instance, last = client.follow
+    def _publish_logs(self, client: _Client, instance: str) -> None:
         ring = self.host.supervisor.logs.get(instance)
         if ring is None:
             return
-        for record in ring.records(since_seq=last):
+        for record in ring.records(since_seq=client.follow[instance]):
             self._send(
                 client,
                 control.LogEvent(
@@ -291,7 +294,7 @@ class ControlServer:
                     text=record.message[:65536],
                 ),
             )
-            client.follow = (instance, record.seq)
+            client.follow[instance] = record.seq
 
 
 def start_control(host: Any) -> ControlServer | None:
