@@ -25,9 +25,12 @@ from host.control.server import MAX_BACKLOG
 from host.errors import HostError
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
+from host.schedule.rotation import Scheduler, Slot
 from sdk import priorities
 from tests.conftest import eventually
 from tests.livehost import LiveHost, run_live
+
+SECRET = "control-test-secret-4711"
 
 
 def _tables(sock: Path) -> dict[str, Any]:
@@ -69,6 +72,28 @@ def _wait_event(client: ControlClient, match: Any, what: str) -> Any:
         if match(event):
             return event
     raise AssertionError(f"no event for {what}")
+
+
+def test_next_and_previous_step_the_rotation() -> None:
+    slots = [Slot("a", "m", 10.0), Slot("b", "m", 10.0), Slot("c", "m", 10.0)]
+    scheduler = Scheduler(slots)
+
+    def shown(now: float) -> str:
+        decision = scheduler.decide(now, lambda slot: True)
+        assert decision is not None
+        return decision.slot.instance
+
+    assert shown(0.0) == "a"
+    scheduler.skip()
+    assert shown(1.0) == "b"
+    scheduler.skip()
+    assert shown(2.0) == "c"
+    scheduler.skip(back=True)
+    assert shown(3.0) == "b"
+    scheduler.skip(back=True)
+    assert shown(4.0) == "a"
+    scheduler.skip(back=True)
+    assert shown(5.0) == "c"  # around the end
 
 
 def test_the_notification_default_is_the_sdk_level() -> None:
@@ -145,7 +170,11 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
             nope = _failed(c, control.RunAction(instance="sec", action="nope"))
             assert nope.code == "no_such_action" and "peek" in str(nope)
 
-            assert c.request(control.ConfigGet(section="plugins.sec"))["label"] == "hello"
+            section = c.request(control.ConfigGet(section="plugins.sec"))
+            assert section["label"] == "hello" and section["api_key"] == "set"
+            assert SECRET not in json.dumps(section)
+            key = control.ConfigSet(section="plugins.sec", values={"api_key": "other-value"})
+            assert _failed(c, key).code == "secret"
             assert _failed(c, control.ConfigGet(section="nope")).code == "no_such_section"
             text_before = live.path.read_text()
             bad = control.ConfigSet(section="display", values={"width": -3})
@@ -170,7 +199,7 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
                     lambda e: isinstance(e, control.LogEvent) and e.instance == "sec",
                     "a log event of sec",
                 )
-                assert event.text
+                assert event.text and SECRET not in event.text
             sub.close()
             follow.close()
             c.request(control.PluginOp(op="disable", instance="b"))
@@ -182,7 +211,11 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
                 capture_output=True, text=True, timeout=60, check=True,
             )  # fmt: skip
             assert set(json.loads(out.stdout)["plugins"]) == {"a", "sec"}
+            assert SECRET not in out.stdout
 
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[plugins.sec]\napi_key = "{SECRET}"\n')
+    secrets.chmod(0o600)
     run_live(tmp_path, _tables(sock), scenario)
     assert not sock.exists()  # removed at shutdown
 
