@@ -162,7 +162,7 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
             (queued,) = note["interrupts"]
             assert queued["priority"] == priorities.NOTIFICATION
             assert queued["source"] == "api"
-            assert _failed(c, control.Notify(text="hi")).code == "unsupported"
+            assert _failed(c, control.Notify(text="hi")).code == "unsupported"  # no text
             assert _failed(c, control.Notify()).code == "bad_request"
 
             peek = c.request(control.RunAction(instance="sec", action="peek"))
@@ -312,3 +312,34 @@ def test_without_a_host_the_cli_says_so_in_one_line(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 1
         assert done.stderr.count("\n") == 1 and "no ledhost host is running" in done.stderr
+
+
+def test_a_text_notification_is_drawn_by_the_builtin_text_plugin(tmp_path: Path) -> None:
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "text") and sock.exists(), "workers, socket")
+        with ControlClient(str(sock), timeout=20) as c:
+            shown = c.request(control.Notify(text="Door", color="#00ff00", priority=1000))
+            (queued,) = shown["interrupts"]
+            # Shown once the worker says the mode has content (it holds the text now).
+            live.wait_for(
+                lambda: live.host.display_status()["showing"] == "text:notification",
+                "the notification on screen",
+            )
+            assert queued["source"] == "api" and queued["priority"] == priorities.NOTIFICATION
+            # The text plugin drew it in the colour asked for: green pixels, no red.
+            live.wait_for(
+                lambda: any(
+                    (frame[..., 1] > 128).any() and not (frame[..., 0] > 128).any()
+                    for frame, _, _ in list(live.backend.pushes)[-3:]
+                ),
+                "a green notification on the panel",
+            )
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "rotation": {"modes": ["a:fill"]},
+        "plugins": {"a": {"plugin": "solid", "fps": 5}, "text": {"message": "hello"}},
+    }
+    run_live(tmp_path, tables, scenario)

@@ -122,6 +122,58 @@ def _action(host: ControlledHost, req: control.RunAction, now: float) -> Pending
     return Pending(poll)
 
 
+#: The builtin plugin and mode that show text notifications (``plugins_builtin.text``).
+TEXT_PLUGIN: Final = "text"
+TEXT_MODE: Final = "notification"
+
+
+def _notify_text(host: ControlledHost, req: control.Notify, now: float) -> Pending:
+    """Hand the text to a running builtin text instance, then interrupt with its mode.
+
+    The host never draws plugin content itself: the text plugin, in its worker, draws it
+    in its font and colour (or scrolls it when it does not fit), like any message.
+    """
+    handle = next(
+        (
+            h
+            for h in host.supervisor.handles.values()
+            if h.spec.plugin_id == TEXT_PLUGIN
+            and TEXT_MODE in h.mode_names()
+            and h.process is not None
+        ),
+        None,
+    )
+    if handle is None:
+        raise Refused(
+            "unsupported",
+            "text notifications need a running instance of the builtin text plugin "
+            "([plugins.text]); or send a mode ('instance:mode')",
+        )
+    params: dict[str, Any] = {"text": req.text}
+    if req.color is not None:
+        params["color"] = req.color
+    action_id = host.supervisor.request_action(handle, "notify", params)
+    deadline = now + ACTION_TIMEOUT
+
+    def poll(now: float) -> control.Ok | control.Failed | None:
+        result = handle.action_results.pop(action_id, None)
+        if result is None:
+            if now >= deadline:
+                return control.Failed(code="timeout", message="the text plugin gave no answer",
+                                      id=req.id)  # fmt: skip
+            return None
+        if not result.get("ok"):
+            error = str(result.get("error") or "the text plugin refused it")[:4000]
+            return control.Failed(code="refused", message=error, id=req.id)
+        try:
+            host.notify(handle.instance_id, TEXT_MODE, req.priority, req.seconds)
+        except HostError as exc:
+            return control.Failed(code="refused", message=str(exc), id=req.id)
+        return control.Ok(id=req.id, data=display(host))
+
+    return Pending(poll)
+
+
 def _logs(host: ControlledHost, req: control.Logs) -> list[dict[str, Any]]:
     _handle_of(host, req.instance)
     ring = host.supervisor.logs[req.instance]
@@ -166,11 +218,9 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
             case control.Notify():
                 if (req.text is None) == (req.mode is None):
                     raise Refused("bad_request", "notify needs exactly one of text and mode")
-                if req.mode is None:
-                    raise Refused(
-                        "unsupported",
-                        "text notifications are not wired yet; send mode='instance:mode'",
-                    )
+                if req.text is not None:
+                    return _notify_text(host, req, now)
+                assert req.mode is not None
                 instance, mode = _split_mode(req.mode)
                 host.notify(instance, mode, req.priority, req.seconds)
                 return display(host)
