@@ -100,6 +100,13 @@ def test_the_notification_default_is_the_sdk_level() -> None:
     assert control.DEFAULT_PRIORITY == priorities.NOTIFICATION
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
 def test_requests_roundtrip_and_bad_fields_are_named() -> None:
     pin = control.Pin(instance="a", mode="fill", seconds=5.0, id=3)
     assert control.decode_from_client(control.frame(pin)[4:]) == pin
@@ -110,6 +117,7 @@ def test_requests_roundtrip_and_bad_fields_are_named() -> None:
         {"t": "pin", "instance": "a\n", "mode": "fill"},
         {"t": "status", "extra": 1},
         {"t": "shutdown"},
+        {"t": "action", "instance": "a", "action": "x", "args": _nested(control.MAX_DEPTH + 1)},
     ):
         with pytest.raises(control.ControlProtocolError, match="bad request"):
             control.decode_from_client(msgspec.msgpack.encode(bad))
@@ -231,6 +239,13 @@ def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> No
         assert too_big.code == "bad_request" and "exceeds" in too_big.message
         (garbage,) = _raw(sock, struct.pack("!I", 3) + b"\xc1\xc1\xc1")
         assert garbage.code == "bad_request"
+        deep = (
+            b"\x83\xa1t\xaaconfig_set\xa7section\xa7display\xa6values"
+            + b"\x81\xa1a" * 50000
+            + b"\xc0"
+        )
+        (nested,) = _raw(sock, struct.pack("!I", len(deep)) + deep)
+        assert nested.code == "bad_request" and "deep" in nested.message
         unknown_payload = msgspec.msgpack.encode({"t": "reboot"})
         (unknown,) = _raw(sock, struct.pack("!I", len(unknown_payload)) + unknown_payload)
         assert unknown.code == "bad_request" and "reboot" in unknown.message

@@ -149,6 +149,10 @@ class ControlServer:
             except control.ControlProtocolError as exc:
                 self._refuse_and_close(client, str(exc))
                 return
+            except Exception:  # whatever a client sends, the host loop goes on
+                log.exception("control socket: undecodable request")
+                self._refuse_and_close(client, "bad request")
+                return
             self._serve(client, request)
 
     def _refuse_and_close(self, client: _Client, message: str) -> None:

@@ -310,9 +310,34 @@ def split_frames(buf: bytearray, limit: int) -> list[bytes]:
 def decode_from_client(payload: bytes) -> Request:
     """Decode one request; :class:`ControlProtocolError` names what is wrong."""
     try:
-        return _request_decoder.decode(payload)
+        request: Request = _request_decoder.decode(payload)
     except msgspec.DecodeError as exc:
         raise ControlProtocolError(f"bad request: {exc}") from None
+    except RecursionError:  # msgspec's own guard against a deeply nested payload
+        raise ControlProtocolError("bad request: nested too deeply") from None
+    for value in (getattr(request, "values", None), getattr(request, "args", None)):
+        if value is not None and _depth(value) > MAX_DEPTH:
+            raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
+    return request
+
+
+#: Deepest nesting a config value or an action's arguments may have.
+MAX_DEPTH: Final = 16
+
+
+def _depth(value: object) -> int:
+    """How deep ``value`` nests (iteratively: a deep value costs no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def decode_from_host(payload: bytes) -> Ok | Failed | StateEvent | FrameEvent | LogEvent:
