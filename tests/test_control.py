@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from host.control import listen
-from host.control.server import MAX_BACKLOG
+from host.control.server import MAX_BACKLOG, MAX_CLIENTS
 from host.errors import HostError
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
@@ -280,6 +280,17 @@ def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> No
             assert len(zlib.decompress(first.rgb_zlib)) == first.width * first.height * 3
         idle.close()
         flood.close()
+
+        # No more than MAX_CLIENTS at once: one more is told so and closed.
+        live.wait_for(lambda: len(server.clients) == 0, "the clients gone")
+        held = []
+        for _ in range(MAX_CLIENTS):
+            held.append(ControlClient(str(sock), timeout=20))
+            held[-1].request(control.Status())
+        (busy,) = _raw(sock, b"")
+        assert busy.code == "busy"
+        for client in held:
+            client.close()
 
     tables = _tables(sock)
     tables["plugins"] = {"a": {"plugin": "solid", "fps": 30}}
