@@ -75,7 +75,7 @@ MAX_REQUEST: Final = 256 * 1024
 #: Largest message from the host (a compressed 256x128 frame, a big status, 500 log lines).
 MAX_MESSAGE: Final = 4 * 1024 * 1024
 #: What a notification's priority defaults to: ``sdk.priorities.NOTIFICATION`` (kept in
-#: step by ``tests/test_control.py``; not imported so the client stays dependency-free).
+#: step by ``tests/test_control_socket.py``; not imported so the client stays dependency-free).
 DEFAULT_PRIORITY: Final = 1000
 #: What a subscriber may ask for.
 EVENT_KINDS: Final = ("state", "frames", "logs")
