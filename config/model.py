@@ -63,6 +63,9 @@ class DisplayConfig:
     rgb_sequence: str
     pixel_mapper: str
     drop_privileges: bool
+    emulator_adapter: str = "raw"
+    emulator_bind: str = "127.0.0.1"
+    emulator_port: int = 8888
 
     @property
     def width(self) -> int:

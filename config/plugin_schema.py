@@ -22,16 +22,26 @@ import copy
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, final
-
-# jsonschema ships no type information; ``types-jsonschema`` provides it when installed.
-# "unused-ignore" keeps mypy --strict quiet in both cases.
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from typing import TYPE_CHECKING, Any, Final, final
 
 from config.errors import ConfigError, ConfigIssue, PluginSchemaError
 from config.model import PluginInstanceConfig
 from config.schema import describe_value, format_key, plain_data, suggest
 from config.secrets import describe_failure, scrub_text, secret_keys, secret_strings
+
+if TYPE_CHECKING:
+    # jsonschema ships no type information; ``types-jsonschema`` provides it when
+    # installed. "unused-ignore" keeps mypy --strict quiet in both cases.
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+
+def _validator_class() -> type[Draft202012Validator]:
+    """jsonschema, imported on first use: it is ~75 ms of start-up CPU, and the host's
+    display path never validates a schema (workers and ``config check`` do)."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+    return Draft202012Validator  # type: ignore[no-any-return, unused-ignore]
+
 
 __all__ = [
     "PluginConfig",
@@ -169,6 +179,7 @@ def check_schema(schema: object, *, plugin_id: str) -> None:
         )
         raise PluginSchemaError([ConfigIssue(source, "", message)])
     plain: dict[str, Any] = plain_data(schema)
+    Draft202012Validator = _validator_class()
     meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
     issues = [
         ConfigIssue(
@@ -187,7 +198,7 @@ def check_schema(schema: object, *, plugin_id: str) -> None:
             f"type {kind!r} ({_BUG})"
         )
         raise PluginSchemaError([ConfigIssue(source, "type", message)])
-    validator = Draft202012Validator(plain)
+    validator = _validator_class()(plain)
     issues = [
         ConfigIssue(source, format_key(path), f"{message} ({_BUG})")
         for path, message in _issues_in_defaults(validator, plain, ())
@@ -381,6 +392,7 @@ def validate_plugin_config(
     merged = {**options, **{k: v for k, v in secrets.items() if k in marked}}
     hidden = secret_strings({**{k: v for k, v in options.items() if k in marked}, **dict(secrets)})
     result = fill_defaults(plain_schema, merged)
+    Draft202012Validator = _validator_class()
     validator = Draft202012Validator(
         _closed(plain_schema), format_checker=Draft202012Validator.FORMAT_CHECKER
     )

@@ -82,6 +82,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "panel is open. Off by default: after that switch the host can no longer "
                  "start workers from a root-owned install, read a root-only config or write "
                  "its data folder. Workers never run as root either way (`workers.user`)."),
+    Setting("display", "emulator_adapter", str, "raw", choices=("raw", "browser"),
+            help="What the `emulator` backend shows: `raw` keeps frames in memory (nothing "
+                 "to see; for tests and snapshots), `browser` serves RGBMatrixEmulator's "
+                 "live page at `http://<emulator_bind>:<emulator_port>/`, so you can watch "
+                 "the panel without a Pi."),
+    Setting("display", "emulator_bind", str, "127.0.0.1",
+            help="Address the emulator's browser page listens on. The default keeps it to "
+                 "this machine; the page has no login, so `0.0.0.0` shows your panel to "
+                 "everyone on the network."),
+    Setting("display", "emulator_port", int, 8888, min=1, max=65535,
+            help="TCP port of the emulator's browser page."),
     # [rotation]
     Setting("rotation", "default_duration", float, 10.0, min=1, max=86400,
             live=True,
@@ -246,9 +257,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "`$XDG_DATA_HOME/ledhost` (default `~/.local/share/ledhost`); otherwise an "
                  "absolute path or one starting with `~/`."),
     # [web] -- the admin UI, a separate process (DESIGN.md "Web").
-    Setting("web", "enabled", bool, True,
+    Setting("web", "enabled", bool, False,
             help="Whether the host starts the admin web UI (dashboard, plugins, store, "
-                 "settings). Without it the panel is configured through this file only."),
+                 "settings). Not part of this release yet: `true` starts nothing and "
+                 "`ledhost run` says so at start; the panel is configured through this "
+                 "file."),
     Setting("web", "bind", str, "0.0.0.0",
             help="Address the admin UI listens on. The default, `0.0.0.0` (every IPv4 "
                  "interface), makes the UI of a headless Pi reachable from the other "
@@ -256,8 +269,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "asks for the admin password. `127.0.0.1` keeps it to the Pi itself (reach "
                  "it through `ssh -L`); `::` listens on IPv6 as well."),
     Setting("web", "port", int, 8080, min=1, max=65535,
-            help="TCP port of the admin UI; the `system` plugin shows the URL with it. "
-                 "Ports below 1024 need root."),
+            help="TCP port of the admin UI. Ports below 1024 need root."),
     # [logging] -- the host's own log; plugin records reach it through the host.
     Setting("logging", "level", str, "info", choices=LOG_LEVELS,
             help="Least severe record the host logs. `ledhost run -v` (debug) and `-q` "

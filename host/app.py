@@ -17,6 +17,7 @@ import os
 import selectors
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from config import HostConfig
@@ -42,6 +43,7 @@ from host.planning import (
 from host.reconfigure import Reconfigurer
 from host.schedule.caps import PLUGIN_SOURCE, admit_api_notification, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
+from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
 from host.schedule.rotation import Decision, Scheduler, Slot
 from host.schedule.timetable import Timetable
 from host.stats import RunStats, own_cpu_seconds, write_json
@@ -55,6 +57,7 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
+from host.upgrades import UpgradeWatch
 
 log = logging.getLogger("ledhost.host")
 
@@ -78,6 +81,11 @@ def _stall_deadline(handle: WorkerHandle) -> float | None:
     if since is None:
         return None
     return since + (STALL_MARGIN if handle.frame is not None else FIRST_FRAME_GRACE)
+
+
+def _output_error(what: str, path: Path | None, exc: Exception) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"could not write the {what} file {path}: {reason}"
 
 
 class Host:
@@ -115,6 +123,11 @@ class Host:
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
+        #: Why the run ends with status 1 (the rotation can show nothing), if it does.
+        self._fatal: str | None = None
+        self._first_hellos_seen = False
+        #: Outputs (snapshot, stats file) that could not be written, one line each.
+        self.output_errors: list[str] = []
         self._current: Slot | None = None
         #: The stall last logged (slot, start of the render call): one line per stall.
         self._stall_logged: tuple[Slot, float] | None = None
@@ -129,6 +142,8 @@ class Host:
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
         self.brightness_override: int | None = None
+        #: Restarts a plugin's workers when its installed distribution changes.
+        self.upgrades = UpgradeWatch(self.reconfigurer)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -136,8 +151,16 @@ class Host:
         specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
         runnable, missing = plan_instances(self.cfg, specs, self.options.only)
         self.reconfigurer.add_instances(runnable, missing, None)
+        if not runnable and missing:
+            # Asked for plugins and none can run: a dark panel is not what anyone wanted.
+            raise HostError("nothing to show: " + "; ".join(f"{i}: {why}" for i, _, why in missing))
         if not runnable:
             log.warning("no plugin to run: the panel stays dark")
+        elif self.options.only is None:
+            shown = shown_instances(self.cfg, self.supervisor.handles)
+            for iid in self.supervisor.handles:
+                if iid not in shown:
+                    log.warning("%s", unshown_message(iid))
 
     def restyle(self, now: float) -> None:
         """Brightness, gamma or the schedule were reconfigured: new colours, redrawn."""
@@ -170,8 +193,29 @@ class Host:
     def rebuild_rotation(self) -> None:
         """Turn the configured rotation into slots, now that these modes are known."""
         handles = self.supervisor.handles
-        self.scheduler.set_slots(self.lineup.build(handles, self.options.only is not None))
+        slots = self.lineup.build(handles, self.options.only is not None)
+        self.scheduler.set_slots(slots)
         self.timetable.set_windows({k: e.when for k, e in self.lineup.entries.items()})
+        if self._fatal is None and not self._first_hellos_seen:
+            self._check_showable(slots)
+
+    def _check_showable(self, slots: list[Slot]) -> None:
+        """Once every worker said its first hello: a rotation that can show nothing ends
+        the run with the reason (a typo in ``rotation.modes`` once left the panel dark and
+        the exit status 0). Later, a reload or a restart only warns: the sign keeps going.
+        """
+        handles = self.supervisor.handles
+        if not all(h.hello_seen for h in handles.values()):
+            return
+        self._first_hellos_seen = True
+        if slots:
+            return
+        modes = {iid: h.mode_names() for iid, h in handles.items()}
+        typos = [f"{ref.key} {m}" for ref, m in unknown_mode_issues(self.cfg, modes)]
+        self._fatal = "nothing to show: " + (
+            "; ".join(typos) or "the rotation names no mode the running plugins offer"
+        )
+        self._stop = True
 
     def warn_once(self, text: str) -> None:
         if text not in self._warned:
@@ -413,6 +457,13 @@ class Host:
             self._add_instances()
             if self.supervisor.handles:
                 self.supervisor.rules = checked_rules(self.cfg, self.supervisor.rules)
+            if self.cfg.web.enabled:
+                log.warning(
+                    "web.enabled = true, but the admin UI is not part of this release: "
+                    "nothing listens on %s:%d",
+                    self.cfg.web.bind,
+                    self.cfg.web.port,
+                )
             if os.geteuid() == 0:
                 for problem in private_file_problems(self.cfg):
                     log.warning("%s", problem)
@@ -438,7 +489,11 @@ class Host:
             self.selector.unregister(wake_r)
             os.close(wake_r)
             os.close(wake_w)
-        return 0
+        if self._fatal is not None:
+            log.error("%s", self._fatal)
+        for text in self.output_errors:
+            log.error("%s", text)
+        return 1 if self._fatal is not None or self.output_errors else 0
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop:
@@ -446,32 +501,40 @@ class Host:
         self._stop = True
 
     def _loop(self) -> None:
+        """Wait for the next thing due, handle it, decide once, push if due.
+
+        One decision per turn, after the wait: nothing between a push and the next wait
+        changes what should show, and a deadline that falls due meanwhile makes the wait
+        return at once. Memory is sampled when the loop is awake anyway (never a wake-up
+        of its own: at idle, wake-ups are most of the host's CPU).
+        """
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
+        self._decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
-            if watcher is not None:
-                watcher.poll(now)
-            self._decide(now)
             wake_times = [
                 watcher.next_look() if watcher is not None else None,
                 self.reconfigurer.next_wakeup(),
+                self.upgrades.next_check,
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
                 end,
-                next_sample,
             ]
             timeout = min(t for t in wake_times if t is not None) - now
             # The supervisor's pass: worker events, then its housekeeping when due (a
             # restart or a rung of the stop ladder as soon as it falls due).
             self.supervisor.run_once(timeout, other=self._on_own_event)
             now = time.monotonic()
+            if watcher is not None:
+                watcher.poll(now)
+            self.upgrades.poll(now)
             # A reload waiting for its workers' checks finishes once all answered.
             self.reconfigurer.poll(now)
             if now >= next_sample:
@@ -512,13 +575,24 @@ class Host:
             log.warning("shutdown: killed %d process(es) plugins left behind", swept)
         cpu_before = own_cpu_seconds()
         self.supervisor.log_failures()
+        # Each output on its own: a snapshot that cannot be written never costs the stats
+        # file, nor the other way round; each failure is one line and the exit status 1.
         if self.backend is not None:
-            self.backend.close()
+            try:
+                self.backend.close()
+            except (OSError, ValueError) as exc:
+                self.output_errors.append(_output_error("snapshot", self.options.snapshot, exc))
         if self.options.stats_json is not None:
             cpu = cpu_before + helpers_cpu + self.supervisor.workers_cpu()
             data = self.stats.to_dict(ended, cpu, self.status())
             data["display"] = self.display_status(ended)
-            write_json(self.options.stats_json, data)
+            if self._fatal is not None:
+                data["error"] = self._fatal
+            try:
+                write_json(self.options.stats_json, data)
+            except OSError as exc:
+                path = self.options.stats_json
+                self.output_errors.append(_output_error("stats", path, exc))
 
     def _helpers_cpu(self) -> float:
         """CPU seconds of the zygote and the undertaker, ours too.

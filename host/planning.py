@@ -75,6 +75,10 @@ def matrix_options(cfg: HostConfig) -> dict[str, Any]:
     }
     if d.pixel_mapper:
         options["pixel_mapper_config"] = d.pixel_mapper
+    # Emulator-only keys; the hardware and headless backends check and ignore them.
+    options["display_adapter"] = d.emulator_adapter
+    options["browser"] = {"port": d.emulator_port}
+    options["browser_bind"] = d.emulator_bind
     return options
 
 

@@ -180,6 +180,19 @@ class Reconfigurer:
             else:
                 host.supervisor.start_soon(handle, now)
 
+    def restart_plugin(self, plugin_id: str, specs: dict[str, PluginSpec], now: float) -> None:
+        """Its distribution changed on disk: new workers for every instance of the plugin,
+        started from ``specs`` (the fresh lookup), with the options they had."""
+        host = self.host
+        instances = tuple(
+            iid for iid, h in host.supervisor.handles.items() if h.spec.plugin_id == plugin_id
+        )
+        for iid in instances:
+            host.scheduler.release(iid)
+            host.supervisor.retire(host.supervisor.handles[iid], now)
+        runnable, missing = plan_instances(host.cfg, specs, instances)
+        self.add_instances(runnable, missing, now)
+
     # -- reloads --------------------------------------------------------------------------
 
     def apply(self, new: HostConfig, done: Callable[[ReloadResult], None]) -> None:

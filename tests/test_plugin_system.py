@@ -49,7 +49,8 @@ def colours(pixels: np.ndarray) -> set[tuple[int, ...]]:
 
 
 def config(**overrides: Any) -> dict[str, Any]:
-    return default_config(system.CONFIG_SCHEMA, overrides)
+    """The plugin's config as on a sign whose admin UI listens on 8080, unless overridden."""
+    return default_config(system.CONFIG_SCHEMA, {"web_port": 8080, **overrides})
 
 
 def page_texts(info: SystemInfo, size: tuple[int, int], **overrides: Any) -> list[list[str]]:
@@ -170,6 +171,7 @@ def test_system_gather_with_every_source_failing_still_gives_a_snapshot(tmp_path
         (("192.168.1.5",), {"web_url": "https://ledpi.local/"}, "https://ledpi.local/"),
         ((), {"web_url": "https://ledpi.local/"}, "https://ledpi.local/"),
         ((), {}, None),
+        (("192.168.1.5",), {"web_port": 0}, None),
     ],
 )
 def test_system_web_url(
@@ -224,6 +226,17 @@ def test_system_at_256x64_everything_is_shown_at_once_in_a_big_font() -> None:
     (page,) = pages.paginate(NORMAL, config(), 256, 64)
     assert page.font.name == "large"
     assert [r[0].text for r in page.rows] == ["ledpi", "http://", "48°C"]
+
+
+def test_system_advertises_no_page_by_default_and_lists_the_addresses() -> None:
+    """The embedded default (web_port 0): nothing listens, so no URL is shown."""
+    texts = [
+        ["".join(run.text for run in row) for row in page.rows]
+        for page in pages.paginate(BUSY, default_config(system.CONFIG_SCHEMA, {}), 128, 64)
+    ]
+    flat = [line for page in texts for line in page]
+    assert not any("http" in line for line in flat), flat
+    assert "IP 192.168.178.123" in flat and "IP 10.8.0.2" in flat
 
 
 def test_system_without_network_says_so_and_keeps_the_rest() -> None:
@@ -331,7 +344,7 @@ def test_system_golden(
 
 
 def test_system_render_frame_draws_the_golden_page() -> None:
-    with PluginRunner(system, size=(128, 64)) as runner:
+    with PluginRunner(system, size=(128, 64), config={"web_port": 8080}) as runner:
         system.show(runner.context, NORMAL)
         frame = runner.render_frame("info", now=T, frame=0)
     assert np.array_equal(frame.pixels, render_pages(NORMAL, (128, 64)))
@@ -351,7 +364,7 @@ def test_system_renders_through_a_real_worker(
         width=128,
         height=64,
         frames=1,
-        options={"thermal_path": str(temp)},
+        options={"thermal_path": str(temp), "web_port": 8080},
         data_dir=tmp_path / "data",
         rules=WorkerRules(uid=None),
     )

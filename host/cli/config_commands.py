@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +36,10 @@ SHOW_HEADER: Final = (
     '# environment variables applied, secrets shown as "<redacted>".\n'
     "# Printed by `ledhost config show`.\n"
 )
+
+
+#: One help text for every command's ``--plugin-path``.
+PLUGIN_PATH_HELP = "another folder of plugin distributions (*.dist-info); repeatable"
 
 
 def add_config_parser(
@@ -56,7 +60,9 @@ def add_config_parser(
     check.add_argument(
         "file", nargs="?", type=Path, metavar="FILE", help="config file (default: the embedded one)"
     )
-    check.add_argument("--plugin-path", action="append", default=[], type=Path)
+    check.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
     show = actions.add_parser(
         "show",
         parents=[common],
@@ -64,7 +70,9 @@ def add_config_parser(
     )
     show.add_argument("--config", type=Path, help="config file (default: the embedded one)")
     show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
-    show.add_argument("--plugin-path", action="append", default=[], type=Path)
+    show.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
 
 def cmd_config(ns: argparse.Namespace) -> int:
@@ -98,6 +106,8 @@ class _Described:
     #: Plugin id -> its config schema (``None``: takes no options); only plugins that
     #: answered.
     schemas: dict[str, Mapping[str, Any] | None]
+    #: Plugin id -> the names of the modes it registers; only plugins that answered.
+    modes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
@@ -119,7 +129,12 @@ def cmd_check(ns: argparse.Namespace) -> int:
         instances = _instances_despite_host_errors(path, issues)
     enabled = [instance for instance in instances if instance.enabled]
     if enabled:
-        issues += _check_instances(enabled, cfg, ns.plugin_path).issues
+        described = _check_instances(enabled, cfg, ns.plugin_path)
+        issues += described.issues
+        if cfg is not None:
+            issues += _mode_issues(cfg, described.modes)
+    if cfg is not None:
+        _warn_unshown(cfg, [i.instance_id for i in enabled])
     if issues:
         for issue in issues:
             print(issue)
@@ -129,6 +144,31 @@ def cmd_check(ns: argparse.Namespace) -> int:
     count = f"{len(enabled)} plugin instance{'s' if len(enabled) != 1 else ''}"
     print(f"config OK: {name} ({count})")
     return 0
+
+
+def _mode_issues(cfg: HostConfig, plugin_modes: Mapping[str, list[str]]) -> list[ConfigIssue]:
+    """Every reference to a mode its plugin does not register, with a did-you-mean."""
+    from config import ConfigIssue
+    from host.schedule.refs import unknown_mode_issues
+
+    modes = {
+        iid: plugin_modes[inst.plugin_id]
+        for iid, inst in cfg.plugins.items()
+        if inst.plugin_id in plugin_modes
+    }
+    source = str(cfg.path) if cfg.path is not None else "config"
+    found = unknown_mode_issues(cfg, modes)
+    return [ConfigIssue(source, ref.key, message) for ref, message in found]
+
+
+def _warn_unshown(cfg: HostConfig, enabled: list[str]) -> None:
+    """Warn (not an error: the file is valid) of enabled instances nothing shows."""
+    from host.schedule.refs import shown_instances, unshown_message
+
+    shown = shown_instances(cfg, enabled)
+    for iid in enabled:
+        if iid not in shown:
+            print(f"ledhost: warning: {unshown_message(iid)}", file=sys.stderr)
 
 
 def _instances_despite_host_errors(
@@ -252,7 +292,8 @@ def _check_instances(
     from host.discovery import discover
 
     issues: list[ConfigIssue] = []
-    specs = discover([str(p) for p in plugin_paths])
+    # Absolute: workers start in / and must find the folder too.
+    specs = discover([str(p.resolve()) for p in plugin_paths])
     wanted = {i.plugin_id: specs[i.plugin_id] for i in instances if i.plugin_id in specs}
     described: dict[str, dict[str, Any]] = {}
     if wanted:
@@ -260,10 +301,12 @@ def _check_instances(
         if rules is not None:
             described = describe_plugins(list(wanted.values()), rules=rules)
     schemas: dict[str, Mapping[str, Any] | None] = {}
+    modes: dict[str, list[str]] = {}
     for plugin_id, info in described.items():
         if "error" not in info:
             schema = info.get("schema")
             schemas[plugin_id] = schema if isinstance(schema, Mapping) else None
+            modes[plugin_id] = [m["name"] for m in info.get("modes") or []]
     # Issues in config order, instance by instance, as the user reads the file.
     for instance in instances:
         key = f"plugins.{instance.instance_id}"
@@ -277,7 +320,7 @@ def _check_instances(
             issues.append(ConfigIssue(instance.source, key, message))
         elif answer is not None:
             issues += _instance_issues(instance, schemas.get(instance.plugin_id))
-    return _Described(issues, schemas)
+    return _Described(issues, schemas, modes)
 
 
 def _unknown_plugin(plugin_id: str, installed: list[str]) -> str:

@@ -47,8 +47,13 @@ def add_control_parsers(
     notify = sub.add_parser("notify", parents=[ctl], help="interrupt with a notification")
     notify.add_argument("text", nargs="?", help="the message (or give --mode)")
     notify.add_argument("--mode", metavar="INSTANCE:MODE", help="show this mode instead")
-    notify.add_argument("--priority", type=int, default=control.DEFAULT_PRIORITY)
-    notify.add_argument("--for", dest="seconds", type=float, default=10.0)
+    notify.add_argument(
+        "--priority", type=int, default=control.DEFAULT_PRIORITY,
+        help="0-1000 (default 1000: above every plugin's interrupt, below a pin)",
+    )  # fmt: skip
+    notify.add_argument(
+        "--for", dest="seconds", type=float, default=10.0, help="seconds on screen (default 10)"
+    )
     notify.add_argument("--color", help="text colour: #rrggbb or a name")
     plugin = sub.add_parser("plugin", parents=[ctl], help="restart, retry, enable or disable")
     plugin.add_argument("op", choices=["restart", "retry", "enable", "disable"])
@@ -56,7 +61,7 @@ def add_control_parsers(
     logs = sub.add_parser("logs", parents=[ctl], help="a plugin instance's recent log")
     logs.add_argument("instance", metavar="ID")
     logs.add_argument("-f", "--follow", action="store_true", help="then print new records")
-    logs.add_argument("-n", "--lines", type=int, default=100)
+    logs.add_argument("-n", "--lines", type=int, default=100, help="how many (default 100)")
     bright = sub.add_parser("brightness", parents=[ctl], help="set the brightness, 0-100")
     bright.add_argument("value", type=int)
     sub.add_parser("on", parents=[ctl], help="turn the panel on")

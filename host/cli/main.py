@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host import __version__
-from host.cli.config_commands import add_config_parser, cmd_config, migrate_and_note
+from host.cli.config_commands import (
+    PLUGIN_PATH_HELP,
+    add_config_parser,
+    cmd_config,
+    migrate_and_note,
+)
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
 from host.errors import HostError
@@ -61,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="show the rotation on the display")
     run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
-    run.add_argument("--backend", choices=["auto", "headless", "emulator", "hardware"])
+    run.add_argument(
+        "--backend",
+        choices=["auto", "headless", "emulator", "hardware"],
+        help="where frames go (default: display.backend of the config)",
+    )
     run.add_argument("--duration", type=float, help="exit after this many seconds")
     run.add_argument("--snapshot", type=Path, help="write what was shown to a .gif or .png")
     run.add_argument("--stats-json", type=Path, help="write run statistics here at the end")
@@ -77,16 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=Path,
-        help="another folder of plugin distributions (repeatable)",
+        help=PLUGIN_PATH_HELP,
     )
 
     plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
     plugins.add_argument("--json", action="store_true", help="print JSON")
-    plugins.add_argument("--plugin-path", action="append", default=[], type=Path)
+    plugins.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
     render = sub.add_parser("render", parents=[common], help="render a plugin's mode to an image")
     render.add_argument("target", metavar="PLUGIN[:MODE]")
-    render.add_argument("--frames", type=int, default=1)
+    render.add_argument(
+        "--frames", type=int, default=1, help="frames to render, 1-3600 (default 1; >1: a .gif)"
+    )
     render.add_argument("--out", type=Path, required=True, help=".png or .gif")
     render.add_argument("--size", default="64x32", help="WIDTHxHEIGHT (default 64x32)")
     render.add_argument(
@@ -100,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="give up if the plugin has not rendered after this many seconds (default 60)",
     )
-    render.add_argument("--plugin-path", action="append", default=[], type=Path)
+    render.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
 
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
@@ -187,7 +202,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         backend=ns.backend,
         only=only,
         launcher=ns.launcher,
-        plugin_paths=tuple(str(p) for p in ns.plugin_path),
+        plugin_paths=tuple(str(p.resolve()) for p in ns.plugin_path),
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
         config_env=env,
     )
@@ -209,7 +224,7 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
 
-    specs = discover([str(p) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path])
     described = describe_plugins(list(specs.values()), rules=_worker_rules())
     rows = []
     for plugin_id, spec in specs.items():
@@ -260,7 +275,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
         plugin_id, options = _render_options(document, instance_id, ns.config)
-    specs = discover([str(p) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path])
     spec = specs.get(plugin_id)
     if spec is None:
         known = ", ".join(specs) or "none"

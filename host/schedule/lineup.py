@@ -9,6 +9,7 @@ to the presenter if its mode is on screen, into a layout's region, or into the t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from config import HostConfig, RotationEntry
 from host.display.layout_show import LAYOUT_MODE, LayoutShow
 from host.display.ticker_show import TICKER_MODE, TickerShow
 from host.display.transitions import TransitionSpec, parse_transition
+from host.schedule.refs import shown_instances, unknown_mode_issues
 from host.schedule.rotation import Slot
 from host.supervise.handle import WorkerHandle
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 #: ``activate(handle, mode, size, ticker)``: the supervisor's, for members of groups (see
 #: :meth:`host.supervise.supervisor.Supervisor.activate`).
+log = logging.getLogger(__name__)
+
 Activate = Callable[[WorkerHandle, str, "tuple[int, int] | None", bool], None]
 
 
@@ -44,22 +48,35 @@ class Lineup:
         }
         #: The rotation entry each slot came from (transition, time windows).
         self.entries: dict[str, RotationEntry] = {}
+        self._noted: set[str] = set()
 
     def build(self, handles: Mapping[str, WorkerHandle], only: bool) -> list[Slot]:
         """The slots for the modes the workers reported so far, in rotation order.
 
-        :param only: the user picked the instances to run (``--plugins``): rotation
-            entries naming others are left out, and with none left every mode shows.
+        :param only: the user picked the instances to run (``--plugins``) and means "show
+            exactly these": rotation entries naming others are left out, and each picked
+            instance the rotation never shows gets its modes appended (with a note).
         """
         entries = list(self.cfg.rotation.entries)
         if only:
             entries = [e for e in entries if e.instance in handles or e.instance.startswith("@")]
+            shown = shown_instances(self.cfg, handles) if entries else set(handles)
+            for iid in handles:
+                if iid not in shown:
+                    entries.append(RotationEntry(iid, None, None))
+                    self._note(
+                        f"--plugins: {iid!r} is in no rotation entry, ticker or layout; "
+                        "its modes are shown after the rotation's, for the default duration"
+                    )
         if not entries:
             entries = [RotationEntry(iid, None, None) for iid in handles]
         slots: list[Slot] = []
         default = self.cfg.rotation.default_duration
         for warning in self.ticker.resolve(handles):
             self.warn(warning)
+        modes = {iid: h.mode_names() for iid, h in handles.items() if h.modes}
+        for ref, message in unknown_mode_issues(self.cfg, modes):
+            self.warn(f"{ref.key} {message}")
         for entry in entries:
             if self.is_group(entry.instance):
                 if entry.instance in self.layouts or self.ticker.members:
@@ -73,12 +90,12 @@ class Lineup:
                 if entry.mode is None or entry.mode == mode["name"]:
                     duration = entry.duration or mode["duration"] or default
                     slots.append(self._slot(entry, mode["name"], float(duration)))
-            if entry.mode is not None and entry.mode not in handle.mode_names():
-                self.warn(
-                    f"rotation names mode {entry.instance}:{entry.mode}, which "
-                    f"the plugin does not offer ({', '.join(handle.mode_names())})"
-                )
         return slots
+
+    def _note(self, text: str) -> None:
+        if text not in self._noted:
+            self._noted.add(text)
+            log.info("%s", text)
 
     def _slot(self, entry: RotationEntry, mode: str, duration: float) -> Slot:
         slot = Slot(entry.instance, mode, duration)

@@ -29,7 +29,11 @@ from host.supervise.worker_cgroups import WorkerCgroups
 log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two measurements of every worker's memory (known processes only).
-MONITOR_INTERVAL = 0.5
+MONITOR_INTERVAL = 1.0
+#: How early a periodic pass may run when the loop is awake anyway (a frame arrived):
+#: passes then ride on wake-ups that happen regardless, instead of waking an idle host on
+#: their own (at idle, wake-ups are most of the host's CPU; measured by benchmarks/idle).
+SLACK = 0.3
 #: Seconds between two full scans of ``/proc`` (new descendants, process counts).
 SCAN_INTERVAL = 2.0
 #: Seconds the zombies of a killed plugin tree are looked for, to be reaped.
@@ -134,12 +138,13 @@ class Enforcer:
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
         machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
         idle host's CPU). Every :data:`MONITOR_INTERVAL` the processes already known in
-        each tree are re-read, a few files, so a memory hog is still caught within half a
-        second; every :data:`SCAN_INTERVAL` the whole table is scanned to find new
-        descendants, count processes and kill plugin processes adopted by the host
-        (:meth:`kill_strays`; ``keep`` names the host's other children, which are not).
+        each tree are re-read, a few files, so a memory hog is still caught within about a
+        second (where the kernel enforces ``memory.max``, at once); every
+        :data:`SCAN_INTERVAL` the whole table is scanned to find new descendants, count
+        processes and kill plugin processes adopted by the host (:meth:`kill_strays`;
+        ``keep`` names the host's other children, which are not).
         """
-        if now < self.next_monitor:
+        if now < self.next_monitor - SLACK:
             return
         self.next_monitor = now + MONITOR_INTERVAL
         handles = list(handles)

@@ -31,7 +31,7 @@ from host.ipc.framebus import FrameBus, Geometry
 from host.ipc.lograte import LogLimits
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree, spawner
-from host.supervise.enforcer import Enforcer
+from host.supervise.enforcer import SLACK, Enforcer
 from host.supervise.handle import WorkerHandle
 from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
@@ -46,8 +46,9 @@ from host.supervise.worker_cgroups import WorkerCgroups
 log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
-#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
-TICK = 0.5
+#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`). A pass
+#: may run up to :data:`~host.supervise.enforcer.SLACK` early when the loop is awake.
+TICK = 1.0
 
 
 #: How a worker that ended with status 0 without being asked to is reported.
@@ -429,7 +430,7 @@ class Supervisor:
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
-        if now >= self.next_wakeup():
+        if now >= self.next_wakeup() or now >= self._next_tick - SLACK:
             self.tick(now)
 
     def next_wakeup(self) -> float:

@@ -69,6 +69,9 @@ ZYGOTE_PRELOAD = (
     # (benchmarks/memory.py).
     "importlib.metadata",
     "config",
+    # The worker validates its own options (config.plugin_schema imports it on first use,
+    # so the host itself never loads it).
+    "jsonschema",
 )
 
 #: A request is WorkerArgs as msgpack (their one declaration); a few hundred bytes.

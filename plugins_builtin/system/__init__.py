@@ -31,12 +31,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "web_port": {
             "type": "integer",
-            "minimum": 1,
+            "minimum": 0,
             "maximum": 65535,
-            "default": 8080,
+            "default": 0,
             "title": "Web UI port",
-            "description": "The port of ledhost's web UI, for the URL shown "
-            "(http://<address>:<port>/).",
+            "description": "The port of an admin page to advertise as "
+            "http://<address>:<port>/. 0 (the default) advertises none and lists the "
+            "addresses instead: ledhost's own admin UI is not part of this release, and "
+            "the sign must never point at a page where nothing listens.",
         },
         "web_url": {
             "type": "string",

@@ -54,16 +54,17 @@ class Page:
 
 def web_url(info: SystemInfo, config: Mapping[str, Any]) -> str | None:
     """The admin page's URL: ``web_url`` when set, else ``http://<first address>:<port>/``;
-    ``None`` with no address."""
+    ``None`` with no address or no ``web_port`` (nothing to advertise)."""
     override = str(config.get("web_url", "")).strip()
     if override:
         return override
-    if not info.addresses:
+    port = int(config.get("web_port", 0))
+    if not info.addresses or port == 0:
         return None
     host = info.addresses[0]
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{int(config.get('web_port', 8080))}/"
+    return f"http://{host}:{port}/"
 
 
 def temperature_color(celsius: float, config: Mapping[str, Any]) -> RGB:
@@ -93,10 +94,10 @@ def items(info: SystemInfo, config: Mapping[str, Any]) -> list[list[Run]]:
     """The content in display order, each item a list of runs that wrap between them."""
     url = web_url(info, config)
     content: list[list[Run]] = [[Run(info.hostname, WHITE)]]
-    if url is None:
-        content.append([Run("no network", AMBER)])
-    else:
+    if url is not None:
         content.append([Run(piece, CYAN) for piece in url_pieces(url)])
+    elif not info.addresses:
+        content.append([Run("no network", AMBER)])
     extra = [a for a in info.addresses if url is None or a not in url]
     for address in extra[:_MAX_EXTRA_ADDRESSES]:
         content.append([Run("IP ", GREY), Run(address, WHITE)])

@@ -37,7 +37,7 @@ REFUSED = {"daemon": "it forks the host into the background; run ledhost under s
 
 EMULATOR_OPTIONS = frozenset(
     {"display_adapter", "pixel_size", "pixel_style", "pixel_glow", "pixel_outline",
-     "emulator_title", "browser"}
+     "emulator_title", "browser", "browser_bind"}
 )  # fmt: skip
 """Emulator-only keys; they go into its config file, not onto ``RGBMatrixOptions``."""
 

@@ -31,6 +31,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -245,7 +246,7 @@ def emulator_config(options: Mapping[str, Any]) -> dict[str, Any]:
     config.update(display_adapter=adapter, allow_adapter_fallback=False, log_level="warning")
     if adapter == EMULATOR_DEFAULT_ADAPTER:
         config["pixel_size"] = 1
-    for key in EMULATOR_OPTIONS - {"display_adapter"}:
+    for key in EMULATOR_OPTIONS - {"display_adapter", "browser_bind"}:
         if key in options:
             value = options[key]
             if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
@@ -275,15 +276,61 @@ def open_emulator(
     if adapter not in adapters:
         choices = ", ".join(sorted(adapters))
         raise BackendError(f"emulator: unknown display_adapter {adapter!r}; use one of {choices}")
-    if adapter != EMULATOR_DEFAULT_ADAPTER:
-        exposure = "serves on every interface" if adapter == "browser" else "opens a window/tty"
-        log.warning("emulator: display adapter %r %s", adapter, exposure)
     config = emulator_config(options)
+    build: Callable[[], contextlib.AbstractContextManager[Any]]
+    if adapter == "browser":
+        bind = str(options.get("browser_bind", "127.0.0.1"))
+        port = config["browser"]["port"]
+        build = lambda: _browser_sandbox(config, bind)  # noqa: E731
+        log.info("emulator: the panel is live at http://%s:%s/", _url_host(bind), port)
+    else:
+        if adapter != EMULATOR_DEFAULT_ADAPTER:
+            log.warning("emulator: display adapter %r opens a window or uses the tty", adapter)
+        build = lambda: emulator_sandbox(config)  # noqa: E731
     release = _release_raw_adapter if adapter == EMULATOR_DEFAULT_ADAPTER else None
     return MatrixBackend(
         module, name="emulator", width=width, height=height, options=options, recorder=recorder,
-        build_context=lambda: emulator_sandbox(config), on_close=release
+        build_context=build, on_close=release
     )  # fmt: skip
+
+
+def _url_host(bind: str) -> str:
+    return f"[{bind}]" if ":" in bind else bind
+
+
+@contextlib.contextmanager
+def _browser_sandbox(config: Mapping[str, Any], bind: str) -> Iterator[None]:
+    """:func:`emulator_sandbox` for the browser adapter, listening on ``bind`` only.
+
+    RGBMatrixEmulator's server calls tornado's ``Application.listen(port)``, which listens
+    on every interface, and has no setting for the address; its page has no login. While
+    the adapter starts (the canvas is created in this context), ``listen`` is given the
+    address. The server also installs SIGINT/SIGTERM handlers that ``sys.exit``; the
+    host's own are put back, so Ctrl-C still stops the host cleanly.
+    """
+    import tornado.web
+
+    original = tornado.web.Application.listen
+    main = threading.current_thread() is threading.main_thread()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
+
+    def listen(self: Any, port: int, address: str | None = None, **kwargs: Any) -> Any:
+        return original(self, port, address=bind, **kwargs)
+
+    tornado.web.Application.listen = listen  # type: ignore[method-assign]
+    try:
+        with emulator_sandbox(config):
+            yield
+    except OSError as exc:
+        raise BackendError(
+            f"emulator: the browser page cannot listen on {bind}:{config['browser']['port']}: "
+            f"{exc.strerror or exc} (set display.emulator_bind / emulator_port)"
+        ) from None
+    finally:
+        tornado.web.Application.listen = original  # type: ignore[method-assign]
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def _release_raw_adapter(canvas: Any) -> None:

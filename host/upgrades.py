@@ -1,0 +1,127 @@
+"""Notice that an installed plugin changed on disk, and restart its workers.
+
+``pip install -U`` of a plugin while the host runs used to have no effect and no log
+line until a restart: the running workers keep the code they imported. Here the host
+remembers, per running third-party plugin, its distribution's metadata folder and the
+stamp of its ``RECORD`` (pip rewrites it on every install, upgrade or reinstall, and
+removes the folder of a replaced version). Every :data:`CHECK_EVERY` seconds it stats
+those few files -- no import, no full rescan -- and only when one changed does it look
+the plugins up again (:func:`host.discovery.discover`), restarting the instances of each
+changed plugin with one line: ``plugin 'moon' updated 1.0 -> 1.1 (...): restarting``.
+
+Builtins ship inside ledhost: a new ledhost needs a new host, not new workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from host.discovery import PluginSpec, discover
+
+if TYPE_CHECKING:
+    from host.reconfigure import Reconfigurer
+
+log = logging.getLogger("ledhost.host")
+
+#: Seconds between two looks at the installed plugins' metadata.
+CHECK_EVERY: Final = 5.0
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def dist_info(spec: PluginSpec) -> Path | None:
+    """The ``*.dist-info`` folder of ``spec``'s distribution, or ``None`` if not found."""
+    folder = Path(spec.location) if spec.location else None
+    if folder is None or not folder.is_dir():
+        return None
+    wanted = _normalise(spec.distribution)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names:
+        if name.endswith(".dist-info"):
+            dist, _, version = name[: -len(".dist-info")].rpartition("-")
+            if _normalise(dist) == wanted and version == spec.version:
+                return folder / name
+    return None
+
+
+def stamp(info: Path | None) -> tuple[int, int] | None:
+    """What changes when pip touches the distribution: its RECORD's (mtime, size)."""
+    if info is None:
+        return None
+    for name in ("RECORD", "METADATA"):
+        try:
+            st = os.stat(info / name)
+        except OSError:
+            continue
+        return (st.st_mtime_ns, st.st_size)
+    return None
+
+
+@dataclass
+class _Watched:
+    spec: PluginSpec
+    info: Path | None
+    stamp: tuple[int, int] | None
+
+
+class UpgradeWatch:
+    """Per third-party plugin that runs, the stamp of its installed distribution."""
+
+    def __init__(self, reconfigurer: Reconfigurer, every: float = CHECK_EVERY) -> None:
+        self.reconfigurer = reconfigurer
+        self.host = reconfigurer.host
+        self.every = every
+        #: The first look, at the loop's first turn, records what the workers start from.
+        self.next_check: float = 0.0
+        self._watched: dict[str, _Watched] = {}
+
+    def _remember(self) -> None:
+        """Start watching the plugins of instances that run and are not yet watched."""
+        for handle in self.host.supervisor.handles.values():
+            spec = handle.spec
+            if spec.source == "builtin" or spec.plugin_id in self._watched:
+                continue
+            info = dist_info(spec)
+            self._watched[spec.plugin_id] = _Watched(spec, info, stamp(info))
+
+    def poll(self, now: float) -> None:
+        """When due: restart the instances of every plugin whose distribution changed."""
+        if now < self.next_check:
+            return
+        self.next_check = now + self.every
+        self._remember()
+        changed = [w for w in self._watched.values() if stamp(dist_info(w.spec)) != w.stamp]
+        if not changed:
+            return
+        options = self.host.options
+        specs = discover(options.plugin_paths, environment=options.environment_plugins)
+        for watched in changed:
+            del self._watched[watched.spec.plugin_id]
+            new = specs.get(watched.spec.plugin_id)
+            old = watched.spec
+            if new is None:
+                log.warning(
+                    "plugin %r (%s %s) was uninstalled; its workers run on until a restart",
+                    old.plugin_id,
+                    old.distribution,
+                    old.version,
+                )
+                continue
+            log.info(
+                "plugin %r updated %s -> %s (%s): restarting its workers",
+                old.plugin_id,
+                old.version,
+                new.version,
+                new.distribution,
+            )
+            self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
