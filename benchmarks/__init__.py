@@ -38,5 +38,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "idle": "benchmarks.idle",
         "panel": "benchmarks.panel",
         "hostile_schema": "benchmarks.hostile_schema",
+        "control": "benchmarks.control",
     }
 )

@@ -38,6 +38,7 @@ from config.loader_layers import (
 )
 from config.migrate import VERSION_KEY, migrate_document
 from config.model import (
+    ControlConfig,
     DisplayConfig,
     HostConfig,
     LoggingConfig,
@@ -380,6 +381,7 @@ class _Validator:
             paths=PathsConfig(data_dir=data_dir),
             web=WebConfig(**sections["web"]),
             logging=LoggingConfig(**sections["logging"]),
+            control=ControlConfig(**sections["control"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             path=path,

@@ -22,6 +22,7 @@ from config.settings import SECTIONS, SETTINGS
 from config.windows import ScheduleConfig, Window
 
 __all__ = [
+    "ControlConfig",
     "DisplayConfig",
     "HostConfig",
     "LoggingConfig",
@@ -34,6 +35,13 @@ __all__ = [
     "WebConfig",
     "WorkersConfig",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """The ``[control]`` table: where the control socket lives (empty: the default)."""
+
+    socket: str
 
 
 @final
@@ -268,6 +276,8 @@ class HostConfig:
     plugins: Mapping[str, PluginInstanceConfig]
     #: ``[layouts.<name>]`` tables, shown by ``"@<name>"`` in the rotation.
     layouts: Mapping[str, Layout] = field(default_factory=dict)
+    #: ``[control]``; a default so code that builds a HostConfig by hand need not name it.
+    control: ControlConfig = ControlConfig(socket="")
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);

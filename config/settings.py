@@ -282,6 +282,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Least severe plugin record the host logs, to quiet a chatty plugin "
                  "(`warning`); records below `level` are not logged either. Workers send "
                  "no debug records, so `debug` logs what `info` does."),
+    # [control] -- the host's control socket (the CLI and the web process use it).
+    Setting("control", "socket", str, "",
+            help="Path of the host's control socket. Empty means "
+                 "`/run/ledhost/control.sock` as root, else "
+                 "`$XDG_RUNTIME_DIR/ledhost/control.sock`. Mode 0660, group `ledhost` "
+                 "when that group exists: its members may control the sign."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

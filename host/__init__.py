@@ -10,7 +10,9 @@ an import cycle):
 - :mod:`host.display`: from a received frame to the panel (presenter, compositor, backends).
 - :mod:`host.schedule`: which mode is on screen and when (pure decisions).
 - :mod:`host.app` with :mod:`host.planning`, :mod:`host.reload`, :mod:`host.reconfigure`:
-  the assembly of one run, and live config changes.
+  the assembly of one run, and live config changes; :mod:`host.control`, beside them, the
+  control socket's server (the CLI and the web process reach the running host through it;
+  its wire and client are :mod:`host.ipc.control` and :mod:`host.ipc.control_client`).
 - :mod:`host.cli`: the ``ledhost`` commands.
 
 :mod:`host.errors`, :mod:`host.discovery` and :mod:`host.stats` are used at every level.

@@ -22,6 +22,7 @@ from typing import Any
 
 from config import HostConfig
 from host import __version__
+from host.control.server import ControlServer, start_control
 from host.discovery import discover
 from host.display.backends import Backend, open_backend
 from host.display.color import TINTS, ColorSettings
@@ -40,7 +41,7 @@ from host.planning import (
     rules_from_config,
 )
 from host.reconfigure import Reconfigurer
-from host.schedule.caps import PLUGIN_SOURCE, admit_plugin_interrupt
+from host.schedule.caps import PLUGIN_SOURCE, admit_api_notification, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
 from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
 from host.schedule.rotation import Decision, Scheduler, Slot
@@ -137,6 +138,12 @@ class Host:
         self.reconfigurer = Reconfigurer(self)
         #: Restarts a plugin's workers when its installed distribution changes.
         self.upgrades = UpgradeWatch(self.reconfigurer)
+        #: The control socket's server, while running (:mod:`host.control`).
+        self.control: ControlServer | None = None
+        #: Off by the user (``ledhost off``), whatever the schedule says.
+        self.powered = True
+        #: Brightness set by the user (``ledhost brightness``), over the config's.
+        self.brightness_override: int | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -312,9 +319,10 @@ class Host:
             if changed:
                 log.info("schedule: %s", state.reason)
             display = self.cfg.display
+            brightness = display.brightness if state.brightness is None else state.brightness
             self.compositor.set_color(
                 ColorSettings(
-                    display.brightness if state.brightness is None else state.brightness,
+                    brightness if self.brightness_override is None else self.brightness_override,
                     display.gamma,
                     state.tint or TINTS["none"],
                 )
@@ -322,7 +330,9 @@ class Host:
             self.presenter.redraw(now)
             if not state.on and self._current is not None:
                 self._switch_to(None, now, reason=f"schedule: {state.reason}")
-        if not self.timetable.state.on:
+        if not self.powered and self._current is not None:
+            self._switch_to(None, now, reason="turned off through the control socket")
+        if not self.timetable.state.on or not self.powered:
             # Let the scheduler see nothing can show, so the turn ends rather than
             # counting down in the dark (its rule for a display-off window).
             self.scheduler.decide(now, lambda slot: False)
@@ -469,6 +479,7 @@ class Host:
             self.stats = RunStats(started=now)
             self.presenter.stats = self.stats
             self.supervisor.start_all(now)
+            self.control = start_control(self)
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -533,6 +544,8 @@ class Host:
             assert self.backend is not None
             now = time.monotonic()
             self.presenter.push_if_due(now, self.backend)
+            if self.control is not None:
+                self.control.tick(now)
 
     @staticmethod
     def _on_own_event(key: selectors.SelectorKey) -> None:
@@ -540,12 +553,17 @@ class Host:
         if key.data == "signal":
             with contextlib.suppress(BlockingIOError):
                 os.read(key.fd, 512)
+        elif callable(key.data):  # the control socket's fds (host.control.server)
+            key.data(key.events)
 
     def shutdown(self) -> None:
         """Stop workers, close the backend, write the stats."""
         ended = time.monotonic()
         # The zygote and the undertaker end below; read what they used while they exist.
         helpers_cpu = self._helpers_cpu()
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()
@@ -644,6 +662,40 @@ class Host:
         """End a pin; the rotation resumes."""
         self.scheduler.unpin()
         self._decide(time.monotonic())
+
+    def skip(self, back: bool = False) -> None:
+        """Show the next (or previous) mode of the rotation now."""
+        self.scheduler.skip(back)
+        self._decide(time.monotonic())
+
+    def set_brightness(self, percent: int) -> None:
+        """Set the brightness (0-100) until the host restarts; the schedule's dimming yields."""
+        self.brightness_override = percent
+        now = time.monotonic()
+        self._follow_schedule(now, restyle=True)
+        self._decide(now)
+
+    def power(self, on: bool) -> None:
+        """Turn the panel on or off; plugins keep running."""
+        self.powered = on
+        self._decide(time.monotonic())
+
+    def notify(self, instance: str, mode: str, priority: int, seconds: float) -> None:
+        """Interrupt with ``instance:mode`` as an API notification, capped as plugins' are.
+
+        :raises HostError: no such instance or mode.
+        """
+        handle = self.supervisor.handles.get(instance)
+        if handle is None or mode not in handle.mode_names():
+            raise HostError(f"cannot show {instance}:{mode}: no such mode")
+        duration = next((m["duration"] for m in handle.modes if m["name"] == mode), None)
+        rotation = self.cfg.rotation
+        slot = Slot(instance, mode, float(duration or rotation.default_duration))
+        now = time.monotonic()
+        admit_api_notification(
+            self.scheduler, slot, priority, seconds, now, max_seconds=rotation.interrupt_max_seconds
+        )
+        self._decide(now)
 
     def status(self) -> dict[str, Any]:
         """Per-instance status, including instances that could not start at all."""

@@ -37,6 +37,9 @@ from sdk.canvas import RGB, parse_color
 from sdk.options import COLOR_PATTERN
 
 MODE = "message"
+#: A notification sent through the control socket (``ledhost notify TEXT``): the host asks
+#: action ``notify`` to hold the text, then interrupts with this mode.
+NOTICE = "notification"
 DEFAULT_MESSAGE = "ledhost: every plugin in its own process — nothing can freeze the panel"
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -157,6 +160,10 @@ class Entry:
 #: When each instance's rotation of still messages began (its frame 0), per context: one
 #: worker runs one instance, but tests run several in one process.
 _started: weakref.WeakKeyDictionary[PluginContext, float] = weakref.WeakKeyDictionary()
+
+
+#: The notification each instance holds (the last one sent), per context.
+_notices: weakref.WeakKeyDictionary[PluginContext, Entry] = weakref.WeakKeyDictionary()
 
 
 def message(config: Mapping[str, Any]) -> str:
@@ -288,6 +295,37 @@ def _check_config(config: Mapping[str, Any]) -> None:
 @hookimpl
 def register_modes(register: Callable[..., None]) -> None:
     register(MODE, title="Message", duration=15.0)
+    register(NOTICE, title="Notification", duration=10.0)
+
+
+@hookimpl
+def register_actions(register: Callable[..., None]) -> None:
+    register(
+        "notify",
+        title="Hold a notification's text for the notification mode",
+        params_schema={
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "color": {"type": "string", "maxLength": 32},
+            },
+            "required": ["text"],
+        },
+    )
+
+
+@hookimpl
+def handle_action(
+    context: PluginContext, name: str, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    if name != "notify":
+        return None
+    text = str(params.get("text", "")).strip()[:1024]
+    if not text:
+        raise PluginConfigError("a notification needs some text")
+    color = parse_color(params.get("color") or context.config.get("color", "#ffb000"))
+    _notices[context] = Entry(text, color)
+    return {"text": text}
 
 
 @hookimpl
@@ -308,6 +346,8 @@ def configure(context: PluginContext, config: dict[str, Any]) -> None:
 
 @hookimpl
 def has_content(context: PluginContext, mode: str) -> bool | None:
+    if mode == NOTICE:
+        return context in _notices
     if mode != MODE:
         return None
     return bool(entries(context.config))
@@ -318,6 +358,13 @@ def render_strip(
     context: PluginContext, mode: str, height: int, ticker: bool = False
 ) -> Strip | None:
     config = context.config
+    if mode == NOTICE and context in _notices:
+        notice = _notices[context]
+        if not ticker and still_font(notice.text, config, context.width, height) is not None:
+            return None
+        return Strip(
+            canvas=draw_strip([notice], config, height), speed=float(config.get("speed", 24))
+        )
     if mode != MODE or not entries(config):
         return None
     # The ticker carries only strips: a message that would stand still goes in as one.
@@ -331,6 +378,9 @@ def render_strip(
 def render_frame(
     context: PluginContext, canvas: Canvas, mode: str, frame: int, now: float
 ) -> float | None:
+    if mode == NOTICE and context in _notices:
+        draw_still(canvas, _notices[context], context.config)
+        return None
     if mode != MODE:
         return None
     config = context.config

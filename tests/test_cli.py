@@ -158,7 +158,7 @@ def test_plugins_json_lists_builtins_with_modes() -> None:
     assert result.returncode == 0, result.stderr
     rows = {row["id"]: row for row in json.loads(result.stdout)}
     assert rows["clock"]["modes"] == ["time"]
-    assert rows["text"]["modes"] == ["message"]
+    assert rows["text"]["modes"] == ["message", "notification"]
     for row in rows.values():
         assert {"id", "distribution", "version", "modes", "found"} <= set(row)
     assert rows["clock"]["distribution"] == "ledhost" and rows["clock"]["found"] == "builtin"

@@ -1,134 +1,345 @@
-"""The control channel: framing, garbage, back-pressure, with typed messages."""
+"""The control socket with a real host, real workers and a real Unix socket.
+
+One live run carries the requests in order (each host run costs seconds of the shared
+machine); the wire's refusals, the listener's safety checks and the CLI without a host
+have their own tests.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import stat
 import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
-from host.errors import ProtocolError
-from host.ipc import protocol
-from host.ipc.channel import MAX_BACKLOG, Channel, encode
+from host.control import listen
+from host.control.server import MAX_BACKLOG
+from host.errors import HostError
+from host.ipc import control
+from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
+from host.schedule.rotation import Scheduler, Slot
+from sdk import priorities
+from tests.conftest import eventually
+from tests.livehost import LiveHost, run_live
+
+SECRET = "control-test-secret-4711"
 
 
-def _pair() -> tuple[Channel[protocol.WorkerMessage], Channel[protocol.HostMessage]]:
-    """``(host end, worker end)``, each decoding what the other may send."""
-    a, b = socket.socketpair()
-    return (
-        Channel(a, peer="worker", decode=protocol.decode_from_worker),
-        Channel(b, peer="host", decode=protocol.decode_from_host, blocking_send=True),
-    )
+def _tables(sock: Path) -> dict[str, Any]:
+    return {
+        "control": {"socket": str(sock)},
+        "rotation": {"modes": ["a:fill", "b:fill"], "interrupt_max_seconds": 30.0},
+        "plugins": {
+            "a": {"plugin": "solid", "fps": 30},
+            "b": {"plugin": "solid", "fps": 30},
+            "sec": {"plugin": "secretive", "label": "hello"},
+        },
+    }
 
 
-def _strip(pixels: bytes, token: int = 1) -> protocol.Strip:
-    return protocol.Strip(
-        mode="scroll", token=token, width=len(pixels) // 3, height=1, pixels=pixels, speed=30.0
-    )
+def _failed(client: ControlClient, message: Any) -> ControlFailed:
+    with pytest.raises(ControlFailed) as caught:
+        client.request(message)
+    return caught.value
 
 
-def test_messages_roundtrip_in_order_including_bytes() -> None:
-    host, worker = _pair()
-    worker.send(protocol.Content(mode="time", has=True))
-    worker.send(_strip(b"\x00\xff\x10" * 1000))
-    got: list[protocol.WorkerMessage] = []
-    while len(got) < 2:
-        got += host.receive_blocking(2.0)
-    assert got[0] == protocol.Content(mode="time", has=True)
-    assert isinstance(got[1], protocol.Strip) and got[1].pixels == b"\x00\xff\x10" * 1000
+def _raw(sock_path: Path, data: bytes) -> list[Any]:
+    """Send raw bytes; every message the host answers before it closes the connection."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(str(sock_path))
+    s.sendall(data)
+    buf = bytearray()
+    while chunk := s.recv(65536):
+        buf += chunk
+    s.close()
+    return [control.decode_from_host(p) for p in control.split_frames(buf, control.MAX_MESSAGE)]
 
 
-def test_partial_message_waits_for_the_rest() -> None:
-    a, b = socket.socketpair()
-    host = Channel(a, peer="w", decode=protocol.decode_from_worker)
-    data = encode(protocol.Heartbeat())
-    b.sendall(data[:3])
-    assert host.receive() == []
-    b.sendall(data[3:])
-    assert host.receive() == [protocol.Heartbeat()]
+def _wait_event(client: ControlClient, match: Any, what: str) -> Any:
+    """The first event ``match`` accepts; fails naming ``what`` if the host goes quiet."""
+    for _ in range(10000):
+        event = client.receive(timeout=30)
+        assert event is not None, f"no event for {what}"
+        if match(event):
+            return event
+    raise AssertionError(f"no event for {what}")
 
 
-def test_eof_raises() -> None:
-    host, worker = _pair()
-    worker.close()
-    with pytest.raises(EOFError):
-        host.receive()
+def test_next_and_previous_step_the_rotation() -> None:
+    slots = [Slot("a", "m", 10.0), Slot("b", "m", 10.0), Slot("c", "m", 10.0)]
+    scheduler = Scheduler(slots)
+
+    def shown(now: float) -> str:
+        decision = scheduler.decide(now, lambda slot: True)
+        assert decision is not None
+        return decision.slot.instance
+
+    assert shown(0.0) == "a"
+    scheduler.skip()
+    assert shown(1.0) == "b"
+    scheduler.skip()
+    assert shown(2.0) == "c"
+    scheduler.skip(back=True)
+    assert shown(3.0) == "b"
+    scheduler.skip(back=True)
+    assert shown(4.0) == "a"
+    scheduler.skip(back=True)
+    assert shown(5.0) == "c"  # around the end
 
 
-@pytest.mark.parametrize(
-    "payload, match",
-    [
-        (b"\xc1", "undecodable"),
-        (b"\x93\x01\x02\x03", "message without a 't' tag"),
-        (b"\x81\xa1t\x01", "message without a 't' tag"),
-    ],
-)
-def test_garbage_is_a_protocol_error(payload: bytes, match: str) -> None:
-    a, b = socket.socketpair()
-    host = Channel(a, peer="w", decode=protocol.decode_from_worker)
-    b.sendall(struct.pack("!I", len(payload)) + payload)
-    with pytest.raises(ProtocolError, match=match):
-        host.receive()
-    b.close()
-    host.close()
+def test_the_notification_default_is_the_sdk_level() -> None:
+    assert control.DEFAULT_PRIORITY == priorities.NOTIFICATION
 
 
-def test_oversized_announcement_is_refused() -> None:
-    a, b = socket.socketpair()
-    host = Channel(a, peer="plugin instance 'x'", decode=protocol.decode_from_worker)
-    b.sendall(struct.pack("!I", 0xFFFFFFF0))
-    with pytest.raises(ProtocolError, match="plugin instance 'x'"):
-        host.receive()
+def test_requests_roundtrip_and_bad_fields_are_named() -> None:
+    pin = control.Pin(instance="a", mode="fill", seconds=5.0, id=3)
+    assert control.decode_from_client(control.frame(pin)[4:]) == pin
+    for bad in (
+        {"t": "pin", "instance": "a", "mode": "fill", "seconds": float("inf")},
+        {"t": "brightness", "value": 101},
+        {"t": "notify", "text": "x" * 5000},
+        {"t": "pin", "instance": "a\n", "mode": "fill"},
+        {"t": "status", "extra": 1},
+        {"t": "shutdown"},
+    ):
+        with pytest.raises(control.ControlProtocolError, match="bad request"):
+            control.decode_from_client(msgspec.msgpack.encode(bad))
 
 
-def _configure(blob: bytes) -> protocol.Configure:
-    return protocol.Configure(
-        id=1, options={"blob": blob}, sources=protocol.Sources(where="plugins.x")
-    )
+def test_every_request_against_a_live_host(tmp_path: Path) -> None:
+    sock = tmp_path / "run" / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "b", "sec") and sock.exists(), "workers, socket")
+        st = os.stat(sock)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+        assert st.st_uid == os.geteuid()
+        sub = ControlClient(str(sock), timeout=20)
+        sub.request(control.Subscribe(kinds=["state", "logs"]))
+        follow = ControlClient(str(sock), timeout=20)
+        follow.request(control.Logs(instance="sec", lines=0, follow=True))
+        with ControlClient(str(sock), timeout=20) as c:
+            status = c.request(control.Status())
+            assert set(status["plugins"]) == {"a", "b", "sec"}
+            assert status["display"]["powered"] is True
+
+            shown = c.request(control.Pin(instance="b", mode="fill"))
+            assert shown["showing"] == "b:fill" and shown["pin"] is not None
+            assert _failed(c, control.Pin(instance="zz", mode="fill")).code == "refused"
+            assert c.request(control.Unpin())["pin"] is None
+            _wait_event(
+                sub,
+                lambda e: isinstance(e, control.StateEvent) and e.data["showing"] == "b:fill",
+                "the pin's state event",
+            )
+
+            before = c.request(control.Status())["display"]["showing"]
+            after = c.request(control.Next())["showing"]
+            assert after != before
+            assert c.request(control.Previous())["showing"] == before
+
+            c.request(control.Brightness(value=40))
+            assert c.request(control.Status())["display"]["brightness"] == 40
+
+            c.request(control.Power(on=False))
+            off = c.request(control.Status())["display"]
+            assert off["on"] is False and off["showing"] is None
+            c.request(control.Power(on=True))
+            eventually(lambda: c.request(control.Status())["display"]["showing"], "back on")
+
+            # A notification: above plugins, its length capped as plugin interrupts are.
+            note = c.request(control.Notify(mode="sec:show", seconds=600.0))
+            assert note["showing"] == "sec:show"
+            (queued,) = note["interrupts"]
+            assert queued["priority"] == priorities.NOTIFICATION
+            assert queued["source"] == "api"
+            assert _failed(c, control.Notify(text="hi")).code == "unsupported"  # no text
+            assert _failed(c, control.Notify()).code == "bad_request"
+
+            peek = c.request(control.RunAction(instance="sec", action="peek"))
+            assert peek is not None
+            nope = _failed(c, control.RunAction(instance="sec", action="nope"))
+            assert nope.code == "no_such_action" and "peek" in str(nope)
+
+            section = c.request(control.ConfigGet(section="plugins.sec"))
+            assert section["label"] == "hello" and section["api_key"] == "set"
+            assert SECRET not in json.dumps(section)
+            key = control.ConfigSet(section="plugins.sec", values={"api_key": "other-value"})
+            assert _failed(c, key).code == "secret"
+            assert _failed(c, control.ConfigGet(section="nope")).code == "no_such_section"
+            text_before = live.path.read_text()
+            bad = control.ConfigSet(section="display", values={"width": -3})
+            assert _failed(c, bad).code == "invalid_config"
+            assert live.path.read_text() == text_before  # refused whole: nothing written
+            new = c.request(control.ConfigSet(section="plugins.sec", values={"label": "bye"}))
+            assert new["label"] == "bye"
+            assert 'label = "bye"' in live.path.read_text()
+
+            assert isinstance(c.request(control.Logs(instance="sec")), list)
+            assert _failed(c, control.Logs(instance="zz")).code == "no_such_instance"
+
+            pid = live.pids()["a"]
+            c.request(control.PluginOp(op="restart", instance="a"))
+            live.wait_for(lambda: live.pids()["a"] not in (None, pid), "a restarted")
+            assert _failed(c, control.PluginOp(op="retry", instance="a")).code == "conflict"
+            # secretive logs in setup: a restart shows up on both kinds of log stream.
+            c.request(control.PluginOp(op="restart", instance="sec"))
+            for stream in (sub, follow):
+                event = _wait_event(
+                    stream,
+                    lambda e: isinstance(e, control.LogEvent) and e.instance == "sec",
+                    "a log event of sec",
+                )
+                assert event.text and SECRET not in event.text
+            sub.close()
+            follow.close()
+            c.request(control.PluginOp(op="disable", instance="b"))
+            live.wait_for(lambda: "b" not in live.host.supervisor.handles, "b disabled")
+
+            # The CLI on the same socket.
+            out = subprocess.run(
+                [sys.executable, "-m", "host", "status", "--json", "--socket", str(sock)],
+                capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            assert set(json.loads(out.stdout)["plugins"]) == {"a", "sec"}
+            assert SECRET not in out.stdout
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[plugins.sec]\napi_key = "{SECRET}"\n')
+    secrets.chmod(0o600)
+    run_live(tmp_path, _tables(sock), scenario)
+    assert not sock.exists()  # removed at shutdown
 
 
-def test_peer_that_never_reads_is_detected_not_waited_for() -> None:
-    host, _worker = _pair()
-    big = _configure(b"\x00" * 1_000_000)
-    with pytest.raises(ProtocolError, match="not reading"):
-        for _ in range(MAX_BACKLOG // 1_000_000 + 5):
-            host.send(big)
+def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> None:
+    sock = tmp_path / "control.sock"
+
+    def scenario2(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a") and sock.exists(), "a running")
+        server = live.host.control
+        assert server is not None
+        (too_big,) = _raw(sock, struct.pack("!I", control.MAX_REQUEST + 1))
+        assert too_big.code == "bad_request" and "exceeds" in too_big.message
+        (garbage,) = _raw(sock, struct.pack("!I", 3) + b"\xc1\xc1\xc1")
+        assert garbage.code == "bad_request"
+        unknown_payload = msgspec.msgpack.encode({"t": "reboot"})
+        (unknown,) = _raw(sock, struct.pack("!I", len(unknown_payload)) + unknown_payload)
+        assert unknown.code == "bad_request" and "reboot" in unknown.message
+
+        # A subscriber that never reads, and one that floods requests and never reads the
+        # replies: frames go on being shown, and the flooder is dropped.
+        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        idle.connect(str(sock))
+        idle.sendall(control.frame(control.Subscribe(kinds=["frames", "state"])))
+        flood = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        flood.connect(str(sock))
+        flood.setblocking(False)
+        request = control.frame(control.Status())
+        sent = 0
+        while sent < 4 * MAX_BACKLOG // 1000:  # replies are ~1 kB each: several backlogs
+            try:
+                flood.send(request * 50)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+            sent += 50
+        live.wait_for(lambda: server.dropped >= 1, "the flooding client dropped")
+        shown = live.host.stats.frames_shown
+        live.wait_for(lambda: live.host.stats.frames_shown > shown + 30, "frames going on")
+        with ControlClient(str(sock), timeout=20) as c:
+            assert "a" in c.request(control.Status())["plugins"]
+            # A reading subscriber gets changed frames, zlib-compressed.
+            events = c.subscribe(["frames"])
+            first = next(events)
+            assert isinstance(first, control.FrameEvent)
+            import zlib
+
+            assert len(zlib.decompress(first.rgb_zlib)) == first.width * first.height * 3
+        idle.close()
+        flood.close()
+
+    tables = _tables(sock)
+    tables["plugins"] = {"a": {"plugin": "solid", "fps": 30}}
+    tables["rotation"] = {"modes": ["a:fill"]}
+    run_live(tmp_path, tables, scenario2)
 
 
-def test_backlog_is_kept_and_flushed_when_the_peer_reads() -> None:
-    """Verify a message larger than the socket buffer arrives whole once the peer reads."""
-    a, b = socket.socketpair()
-    host: Channel[protocol.WorkerMessage] = Channel(
-        a, peer="worker", decode=protocol.decode_from_worker
-    )
-    worker: Channel[protocol.HostMessage] = Channel(
-        b, peer="host", decode=protocol.decode_from_host
-    )
-    blob = b"\x01" * 600_000  # larger than a Unix socket's default buffer
-    host.send(_configure(blob))
-    assert host.backlog > 0  # did not block, kept the rest
-    got: list[protocol.HostMessage] = []
-    for _ in range(200):
-        got += worker.receive_blocking(0.05)
-        host.flush()
-        if got:
-            break
-    assert host.backlog == 0
-    assert got == [_configure(blob)]
+def test_the_listener_refuses_unsafe_paths(tmp_path: Path) -> None:
+    with pytest.raises(HostError, match="not an absolute path"):
+        listen.open_listener("relative.sock")
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    with pytest.raises(HostError, match="not a socket"):
+        listen.open_listener(str(plain))
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(HostError, match="not a folder"):
+        listen.open_listener(str(tmp_path / "link" / "c.sock"))
+    # A live socket is another host's: refused. A dead one of ours is replaced.
+    path = str(tmp_path / "c.sock")
+    first = listen.open_listener(path)
+    with pytest.raises(HostError, match="already running"):
+        listen.open_listener(path)
+    first.close()
+    listen.open_listener(path).close()
 
 
-def test_a_flooding_peer_gets_a_bounded_share_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Verify one receive() reads at most READ_BUDGET bytes, so a flood cannot starve the
-    host loop, and nothing is lost: the rest comes with the next calls."""
-    import host.ipc.channel
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
+def test_the_listener_refuses_a_folder_it_does_not_own(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir(mode=0o755)
+    os.chown(other, 65534, 65534)
+    with pytest.raises(HostError, match="belongs to uid 65534"):
+        listen.open_listener(str(other / "c.sock"))
 
-    monkeypatch.setattr(host.ipc.channel, "READ_BUDGET", 10_000)
-    host_end, worker = _pair()
-    for i in range(40):  # fits the socket buffer
-        worker.send(protocol.Log(level=20, logger="p", msg=f"{i} " + "x" * 1000, time=0.0))
-    first = host_end.receive()
-    assert 0 < len(first) <= 11
-    got = list(first)
-    while len(got) < 40:
-        got += host_end.receive_blocking(1.0)
-    assert [int(m.msg.split()[0]) for m in got if isinstance(m, protocol.Log)] == list(range(40))
+
+def test_without_a_host_the_cli_says_so_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(HostNotRunning):
+        ControlClient(str(tmp_path / "none.sock"))
+    for argv in (["status"], ["next"], ["pin", "a:fill", "--for", "5"], ["logs", "a", "-f"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "host", *argv, "--socket", str(tmp_path / "none.sock")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1 and "no ledhost host is running" in done.stderr
+
+
+def test_a_text_notification_is_drawn_by_the_builtin_text_plugin(tmp_path: Path) -> None:
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "text") and sock.exists(), "workers, socket")
+        with ControlClient(str(sock), timeout=20) as c:
+            shown = c.request(control.Notify(text="Door", color="#00ff00", priority=1000))
+            (queued,) = shown["interrupts"]
+            # Shown once the worker says the mode has content (it holds the text now).
+            live.wait_for(
+                lambda: live.host.display_status()["showing"] == "text:notification",
+                "the notification on screen",
+            )
+            assert queued["source"] == "api" and queued["priority"] == priorities.NOTIFICATION
+            # The text plugin drew it in the colour asked for: green pixels, no red.
+            live.wait_for(
+                lambda: any(
+                    (frame[..., 1] > 128).any() and not (frame[..., 0] > 128).any()
+                    for frame, _, _ in list(live.backend.pushes)[-3:]
+                ),
+                "a green notification on the panel",
+            )
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "rotation": {"modes": ["a:fill"]},
+        "plugins": {"a": {"plugin": "solid", "fps": 5}, "text": {"message": "hello"}},
+    }
+    run_live(tmp_path, tables, scenario)

@@ -23,6 +23,8 @@ from host.cli.config_commands import (
     cmd_config,
     migrate_and_note,
 )
+from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
+from host.cli.control_commands import add_control_parsers, cmd_control
 from host.errors import HostError
 
 if TYPE_CHECKING:
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_config_parser(sub, common)
+    add_control_parsers(sub, common)
     return parser
 
 
@@ -138,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plugins(ns)
         if ns.command == "config":
             return cmd_config(ns)
+        if ns.command in CONTROL_COMMANDS:
+            return cmd_control(ns)
         return cmd_render(ns)
     except UsageError as exc:
         print(f"ledhost: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from typing import Final
 from host.schedule.rotation import Scheduler, Slot
 from sdk import priorities
 
-__all__ = ["PLUGIN_SOURCE", "admit_plugin_interrupt"]
+__all__ = ["API_SOURCE", "PLUGIN_SOURCE", "admit_api_notification", "admit_plugin_interrupt"]
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +64,27 @@ def admit_plugin_interrupt(
         )  # fmt: skip
         return None
     return scheduler.interrupt(slot, level, now + length, source=PLUGIN_SOURCE)
+
+
+#: The ``source`` of every notification sent through the control socket.
+API_SOURCE: Final = "api"
+
+
+def admit_api_notification(
+    scheduler: Scheduler,
+    slot: Slot,
+    priority: int,
+    seconds: float,
+    now: float,
+    *,
+    max_seconds: float,
+) -> int:
+    """Queue a notification from the control socket; its id.
+
+    Capped as a plugin's interrupt is in length (``rotation.interrupt_max_seconds``), and
+    in priority at :data:`sdk.priorities.NOTIFICATION`: above every plugin, below a pin.
+    A repeated notification of the same mode replaces the one queued.
+    """
+    level = min(max(priority, priorities.PLUGIN_MIN), priorities.NOTIFICATION)
+    length = min(max(0.0, seconds), max_seconds)
+    return scheduler.interrupt(slot, level, now + length, source=API_SOURCE)

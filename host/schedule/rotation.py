@@ -284,6 +284,16 @@ class Scheduler:
         self._entries = [e for e in self._entries if e.id != interrupt_id]
         return len(self._entries) < before
 
+    def skip(self, back: bool = False) -> None:
+        """End the rotation's turn now (the user's next/previous).
+
+        The next :meth:`decide` shows the following slot that can show, or with ``back``
+        the one before the current; interrupts and a pin still come first.
+        """
+        self._turn = None
+        if back and self.slots:
+            self._index = (self._index - 2) % len(self.slots)
+
     # -- pin ---------------------------------------------------------------------------
 
     def pin(self, slot: Slot, until: float | None) -> None:

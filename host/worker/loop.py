@@ -315,6 +315,8 @@ class Worker:
                     renderer.render_active(restart=False)
             case protocol.Action():
                 self._action(message)
+                # An action may give a mode content (the text plugin's notification).
+                refresher.update_content(self.modes)
             case protocol.Stop():
                 return False
         return True

@@ -1,0 +1,313 @@
+"""The control socket's server, inside the host's one loop.
+
+Every fd is non-blocking and registered in the host's selector; nothing here waits. Each
+client has a bounded input buffer (a request larger than :data:`control.MAX_REQUEST` is
+refused and the client dropped) and a bounded output buffer: a client that does not read
+its replies or events is dropped once :data:`MAX_BACKLOG` bytes wait for it, so a slow or
+dead client never delays a frame. At most :data:`MAX_CLIENTS` clients at once; one more is
+told so and closed.
+
+Events go to subscribers from :meth:`ControlServer.tick`, called once per loop pass after
+the push: a state event when the mode on screen or the panel's settings changed, a frame
+event when a pushed frame differs from the last one sent (so at most the panel's rate; zlib
+of the RGB bytes), and the new records of followed plugin logs. Nothing is computed when
+nobody subscribes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import socket
+import zlib
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+
+from host.control import handlers
+from host.control.handlers_base import Pending, Refused
+from host.control.listen import open_listener
+from host.ipc import control
+
+__all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
+
+log = logging.getLogger(__name__)
+
+#: Most clients connected at once (the web process keeps a few, the CLI one each).
+MAX_CLIENTS: Final = 32
+#: Unsent bytes toward one client before it counts as not reading and is dropped.
+MAX_BACKLOG: Final = 1024 * 1024
+#: Most bytes read from one client per wakeup.
+READ_BUDGET: Final = 64 * 1024
+
+
+class _Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.kinds: set[str] = set()
+        self.follow: dict[str, int] = {}  # instance -> last seq sent
+        self.all_logs = False  # subscribed to every instance's log
+        self.pending: list[Pending] = []
+        self.closing = False  # close once the output is flushed
+        self.writing = False
+
+
+class ControlServer:
+    """Serve the control socket at ``path`` for ``host`` (see :mod:`host.control.handlers`).
+
+    :param selector: the host's selector; the server registers its fds with callables as
+        data, which the host's loop calls with the ready event mask.
+    """
+
+    def __init__(self, host: Any, path: str, selector: selectors.BaseSelector) -> None:
+        self.host = host
+        self.path = path
+        self.selector = selector
+        self.listener = open_listener(path)
+        self.clients: dict[int, _Client] = {}
+        self.dropped = 0  # clients dropped for not reading (for tests and status)
+        self._state_key: object = None
+        self._frames_seen = -1
+        self._last_frame: bytes | None = None
+        self._seq = 0
+        selector.register(self.listener, selectors.EVENT_READ, self._on_accept)
+
+    # -- connections -------------------------------------------------------------------
+
+    def _on_accept(self, events: int) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            client = _Client(sock)
+            if len(self.clients) >= MAX_CLIENTS:
+                with contextlib.suppress(OSError):
+                    busy = control.Failed(code="busy", message="too many clients")
+                    sock.send(control.frame(busy))
+                sock.close()
+                continue
+            self.clients[sock.fileno()] = client
+            self.selector.register(sock, selectors.EVENT_READ, self._callback(client))
+
+    def _callback(self, client: _Client) -> Callable[[int], None]:
+        def on_event(events: int) -> None:
+            if events & selectors.EVENT_WRITE:
+                self._flush(client)
+            if events & selectors.EVENT_READ and client.sock.fileno() in self.clients:
+                self._read(client)
+
+        return on_event
+
+    def _drop(self, client: _Client) -> None:
+        fd = client.sock.fileno()
+        if self.clients.pop(fd, None) is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(client.sock)
+        client.sock.close()
+
+    def close(self) -> None:
+        """Drop every client and remove the socket."""
+        for client in list(self.clients.values()):
+            self._drop(client)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.listener)
+        self.listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    # -- input -------------------------------------------------------------------------
+
+    def _read(self, client: _Client) -> None:
+        try:
+            chunk = client.sock.recv(READ_BUDGET)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(client)
+            return
+        if client.closing:
+            return  # out of step: what it sends now is ignored until it is closed
+        client.inbuf += chunk
+        try:
+            payloads = control.split_frames(client.inbuf, control.MAX_REQUEST)
+        except control.ControlProtocolError as exc:
+            self._refuse_and_close(client, f"request too large: {exc}")
+            return
+        for payload in payloads:
+            try:
+                request = control.decode_from_client(payload)
+            except control.ControlProtocolError as exc:
+                self._refuse_and_close(client, str(exc))
+                return
+            self._serve(client, request)
+
+    def _refuse_and_close(self, client: _Client, message: str) -> None:
+        self._send(client, control.Failed(code="bad_request", message=message[:4000]))
+        client.closing = True
+        client.inbuf.clear()
+        if client.sock.fileno() in self.clients and not client.outbuf:
+            self._drop(client)
+
+    def _serve(self, client: _Client, request: control.Request) -> None:
+        try:
+            if isinstance(request, control.Subscribe):
+                client.kinds.update(request.kinds)
+                if "logs" in request.kinds:
+                    client.all_logs = True
+                    for iid, ring in self.host.supervisor.logs.items():
+                        client.follow[iid] = int(ring.stats()["last_seq"])
+                data: Any = None
+            elif isinstance(request, control.Logs) and request.follow:
+                data = handlers.handle(self.host, request)
+                ring = self.host.supervisor.logs[request.instance]
+                client.follow[request.instance] = int(ring.stats()["last_seq"])
+            else:
+                data = handlers.handle(self.host, request)
+        except Refused as exc:
+            self._send(client, control.Failed(code=exc.code, message=str(exc), id=request.id))
+            return
+        except Exception:  # a bug of ours must not take the host down with it
+            log.exception("control request %s failed", type(request).__name__)
+            self._send(
+                client,
+                control.Failed(code="internal", message="the host failed to carry it out",
+                               id=request.id),
+            )  # fmt: skip
+            return
+        if isinstance(data, Pending):
+            client.pending.append(data)
+            return
+        self._state_key = None  # a request may change what subscribers see
+        try:
+            self._send(client, control.Ok(id=request.id, data=data))
+        except (TypeError, msgspec.EncodeError):
+            log.exception("control reply to %s cannot be encoded", type(request).__name__)
+            self._send(client, control.Failed(code="internal", message="unencodable reply",
+                                              id=request.id))  # fmt: skip
+
+    # -- output ------------------------------------------------------------------------
+
+    def _send(self, client: _Client, message: Any) -> None:
+        if client.sock.fileno() not in self.clients:
+            return
+        client.outbuf += control.frame(message)
+        self._flush(client)
+        if client.sock.fileno() in self.clients and len(client.outbuf) > MAX_BACKLOG:
+            log.warning("control socket: dropping a client that does not read")
+            self.dropped += 1
+            self._drop(client)
+
+    def _flush(self, client: _Client) -> None:
+        while client.outbuf:
+            try:
+                sent = client.sock.send(client.outbuf)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop(client)
+                return
+            del client.outbuf[:sent]
+        if client.closing and not client.outbuf:
+            self._drop(client)
+            return
+        want_write = bool(client.outbuf)
+        if want_write != client.writing:
+            client.writing = want_write
+            mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if want_write else 0)
+            self.selector.modify(client.sock, mask, self._callback(client))
+
+    # -- events ------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Finish pending replies and send subscribers what changed (once per loop pass)."""
+        if not self.clients:
+            return
+        for client in list(self.clients.values()):
+            for pending in list(client.pending):
+                reply = pending.poll(now)
+                if reply is not None:
+                    client.pending.remove(pending)
+                    self._send(client, reply)
+        subscribers = [c for c in self.clients.values() if c.kinds or c.follow]
+        if subscribers:
+            self._publish(subscribers)
+
+    def _publish(self, subscribers: list[_Client]) -> None:
+        host = self.host
+        if any("state" in c.kinds for c in subscribers):
+            key = (len(host.stats.modes_shown), host.compositor.brightness, host.powered)
+            if key != self._state_key:
+                self._state_key = key
+                event = control.StateEvent(data=handlers.display(host))
+                for client in subscribers:
+                    if "state" in client.kinds:
+                        self._send(client, event)
+        if any("frames" in c.kinds for c in subscribers):
+            self._publish_frame(subscribers)
+        for client in subscribers:
+            if client.all_logs:
+                for iid in self.host.supervisor.logs:
+                    client.follow.setdefault(iid, 0)  # a new instance: all of it is new
+            for iid in list(client.follow):
+                if client.sock.fileno() in self.clients:
+                    self._publish_logs(client, iid)
+
+    def _publish_frame(self, subscribers: list[_Client]) -> None:
+        shown = self.host.stats.frames_shown
+        if shown == self._frames_seen:
+            return
+        self._frames_seen = shown
+        out = self.host.compositor.out
+        rgb = out.tobytes()
+        if rgb == self._last_frame:
+            return
+        self._last_frame = rgb
+        self._seq += 1
+        height, width = out.shape[:2]
+        event = control.FrameEvent(
+            width=width, height=height, seq=self._seq, rgb_zlib=zlib.compress(rgb, 1)
+        )
+        for client in subscribers:
+            if "frames" in client.kinds:
+                self._send(client, event)
+
+    def _publish_logs(self, client: _Client, instance: str) -> None:
+        ring = self.host.supervisor.logs.get(instance)
+        if ring is None:
+            return
+        for record in ring.records(since_seq=client.follow[instance]):
+            self._send(
+                client,
+                control.LogEvent(
+                    instance=instance,
+                    level=handlers.log_record(record)["level"],
+                    text=record.message[:65536],
+                ),
+            )
+            client.follow[instance] = record.seq
+
+
+def start_control(host: Any) -> ControlServer | None:
+    """Open the control socket of ``host``'s config; ``None`` (logged) if it cannot be.
+
+    The panel matters more than its remote: a socket that cannot be opened (another host
+    on the same path, an unsafe folder) is one error line, and the host runs on without it.
+    """
+    from host.errors import HostError
+
+    path = host.cfg.control.socket or control.default_socket_path()
+    try:
+        return ControlServer(host, os.path.expanduser(path), host.selector)
+    except HostError as exc:
+        log.error("%s; running without a control socket", exc)
+        return None

@@ -1,0 +1,337 @@
+"""Every message of the control socket, declared once, typed: requests, replies, events.
+
+The control socket is the one door through which a person (``ledhost status``, ``ledhost
+pin``...) or the web process reaches a running host. Its wire is the worker channel's
+(:mod:`host.ipc.channel`): a 4-byte big-endian length, then one msgpack map whose ``"t"``
+tag names the message. msgpack rather than newline JSON because the preview's frames are
+bytes (JSON would need base64, a third more) and because the worker protocol already
+proves the style; the client needs only msgspec, which the web process has anyway.
+
+Each request carries an ``id`` the reply echoes, so a client may pipeline. A request the
+host cannot decode (garbage, an unknown tag, a field out of bounds, too large) is answered
+with :class:`Failed` (``code="bad_request"``, naming the field) and the connection is
+closed: the peer is out of step and nothing it sends afterwards can be trusted to frame
+correctly. Every other refusal (no such mode, no such plugin) is a :class:`Failed` with a
+stable ``code`` and the connection stays open.
+
+After :class:`Subscribe` the connection carries events only (:class:`StateEvent`,
+:class:`FrameEvent`, :class:`LogEvent`) until the client closes it; a client that does not
+read them is dropped by the host once its buffer is full, never waited for.
+
+Interface for the web process (``web/``): import :mod:`host.ipc.control_client` and this
+module only. Store operations (issue 16) are not here yet; they arrive with the store's
+merge as new request types.
+
+This module imports nothing of ours: the client that uses it must load in any process with
+the standard library and msgspec alone.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Annotated, Any, Final, Literal, Union
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_PRIORITY",
+    "EVENT_KINDS",
+    "MAX_MESSAGE",
+    "MAX_REQUEST",
+    "Brightness",
+    "ConfigGet",
+    "ConfigSet",
+    "ControlProtocolError",
+    "Event",
+    "Failed",
+    "FrameEvent",
+    "LogEvent",
+    "Logs",
+    "Next",
+    "Notify",
+    "Ok",
+    "Pin",
+    "PluginOp",
+    "Power",
+    "Previous",
+    "Reply",
+    "Request",
+    "RunAction",
+    "StateEvent",
+    "Status",
+    "Subscribe",
+    "Unpin",
+    "decode_from_client",
+    "default_socket_path",
+    "decode_from_host",
+    "frame",
+    "split_frames",
+]
+
+#: Largest request the host accepts, in bytes: a config section or an action's arguments
+#: fit easily; anything bigger is a client out of step, refused before it is decoded.
+MAX_REQUEST: Final = 256 * 1024
+#: Largest message from the host (a compressed 256x128 frame, a big status, 500 log lines).
+MAX_MESSAGE: Final = 4 * 1024 * 1024
+#: What a notification's priority defaults to: ``sdk.priorities.NOTIFICATION`` (kept in
+#: step by ``tests/test_control.py``; not imported so the client stays dependency-free).
+DEFAULT_PRIORITY: Final = 1000
+#: What a subscriber may ask for.
+EVENT_KINDS: Final = ("state", "frames", "logs")
+
+_LEN = struct.Struct("!I")
+
+RequestId = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+\Z")]
+ModeName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+\Z")]
+Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=86400.0 * 7)]
+NotifyText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+Color = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^(#[0-9A-Fa-f]{6}|[a-z]{1,20})\Z")]
+Priority = Annotated[int, msgspec.Meta(ge=0, le=DEFAULT_PRIORITY)]
+Code = Annotated[str, msgspec.Meta(max_length=64)]
+Message = Annotated[str, msgspec.Meta(max_length=4096)]
+Section = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z_.0-9-]+\Z")]
+
+
+class ControlProtocolError(Exception):
+    """A control peer sent bytes that are not a valid control message."""
+
+
+class _Msg(msgspec.Struct, tag_field="t", forbid_unknown_fields=True):
+    """Base of every control message; requests and replies carry the request's ``id``."""
+
+
+# -- requests (client -> host) ------------------------------------------------------------
+
+
+class Status(_Msg, tag="status"):
+    """What the panel shows and every plugin instance's state."""
+
+    id: RequestId = 0
+
+
+class Next(_Msg, tag="next"):
+    """Skip to the next mode of the rotation."""
+
+    id: RequestId = 0
+
+
+class Previous(_Msg, tag="previous"):
+    """Go back to the mode shown before."""
+
+    id: RequestId = 0
+
+
+class Pin(_Msg, tag="pin"):
+    """Show ``instance:mode`` above everything, for ``seconds`` or until :class:`Unpin`."""
+
+    instance: Ident
+    mode: ModeName
+    seconds: Seconds | None = None
+    id: RequestId = 0
+
+
+class Unpin(_Msg, tag="unpin"):
+    """End a pin; the rotation resumes."""
+
+    id: RequestId = 0
+
+
+class Brightness(_Msg, tag="brightness"):
+    """Set the panel's brightness, 0-100 (until the schedule or the config changes it)."""
+
+    value: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    id: RequestId = 0
+
+
+class Power(_Msg, tag="power"):
+    """Turn the panel on or off (the host and its plugins keep running)."""
+
+    on: bool
+    id: RequestId = 0
+
+
+class Notify(_Msg, tag="notify"):
+    """Interrupt with a text (shown by the builtin text path) or with a plugin's mode.
+
+    Exactly one of ``text`` and ``mode`` (``"instance:mode"``). The priority is capped at
+    :data:`DEFAULT_PRIORITY` (``sdk.priorities.NOTIFICATION``): above every plugin, below
+    a pin; the duration is capped as plugin interrupts are.
+    """
+
+    text: NotifyText | None = None
+    mode: Annotated[str, msgspec.Meta(max_length=129)] | None = None
+    priority: Priority = DEFAULT_PRIORITY
+    seconds: Seconds = 10.0
+    color: Color | None = None
+    id: RequestId = 0
+
+
+class PluginOp(_Msg, tag="plugin"):
+    """Enable, disable, restart, or retry now (out of quarantine) one plugin instance."""
+
+    op: Literal["enable", "disable", "restart", "retry"]
+    instance: Ident
+    id: RequestId = 0
+
+
+class RunAction(_Msg, tag="action"):
+    """Run a plugin's registered action with ``args``; the reply carries its result."""
+
+    instance: Ident
+    action: ModeName
+    args: Annotated[dict[str, Any], msgspec.Meta(max_length=64)] = {}
+    id: RequestId = 0
+
+
+class ConfigGet(_Msg, tag="config_get"):
+    """Read one config section (``"display"``, ``"plugins.clock"``); secrets show set/unset."""
+
+    section: Section
+    id: RequestId = 0
+
+
+class ConfigSet(_Msg, tag="config_set"):
+    """Replace keys of one section: validated as the file watcher does, written, applied."""
+
+    section: Section
+    values: Annotated[dict[str, Any], msgspec.Meta(max_length=256)]
+    id: RequestId = 0
+
+
+class Logs(_Msg, tag="logs"):
+    """The last ``lines`` log records of one instance; ``follow`` then streams new ones."""
+
+    instance: Ident
+    lines: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 100
+    follow: bool = False
+    id: RequestId = 0
+
+
+class Subscribe(_Msg, tag="subscribe"):
+    """Turn this connection into an event stream of the given kinds."""
+
+    kinds: Annotated[list[Literal["state", "frames", "logs"]], msgspec.Meta(max_length=3)]
+    id: RequestId = 0
+
+
+Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged structs
+    Status,
+    Next,
+    Previous,
+    Pin,
+    Unpin,
+    Brightness,
+    Power,
+    Notify,
+    PluginOp,
+    RunAction,
+    ConfigGet,
+    ConfigSet,
+    Logs,
+    Subscribe,
+]
+
+
+# -- replies and events (host -> client) ---------------------------------------------------
+
+
+class Ok(_Msg, tag="ok"):
+    """The request succeeded; ``data`` is what it returns (a status, a section...)."""
+
+    id: RequestId = 0
+    data: Any = None
+
+
+class Failed(_Msg, tag="failed"):
+    """The request was refused; ``code`` is stable, ``message`` names the problem."""
+
+    code: Code
+    message: Message
+    id: RequestId = 0
+
+
+class StateEvent(_Msg, tag="state"):
+    """What the panel shows changed (a new mode, a pin, on/off); ``data`` as in status."""
+
+    data: Any
+
+
+class FrameEvent(_Msg, tag="frame"):
+    """A changed frame for the preview: zlib of the RGB bytes, row-major."""
+
+    width: Annotated[int, msgspec.Meta(ge=1, le=16384)]
+    height: Annotated[int, msgspec.Meta(ge=1, le=16384)]
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    rgb_zlib: bytes
+
+
+class LogEvent(_Msg, tag="log"):
+    """One log record of a plugin instance."""
+
+    instance: Ident
+    level: Annotated[str, msgspec.Meta(max_length=16)]
+    text: Annotated[str, msgspec.Meta(max_length=65536)]
+
+
+Reply = Union[Ok, Failed]  # noqa: UP007
+Event = Union[StateEvent, FrameEvent, LogEvent]  # noqa: UP007
+FromHost = Union[Ok, Failed, StateEvent, FrameEvent, LogEvent]  # noqa: UP007
+
+_encoder = msgspec.msgpack.Encoder()
+_request_decoder = msgspec.msgpack.Decoder(Request)
+_host_decoder = msgspec.msgpack.Decoder(FromHost)
+
+
+def frame(message: _Msg) -> bytes:
+    """One message with its length prefix, ready to send."""
+    payload = _encoder.encode(message)
+    return _LEN.pack(len(payload)) + payload
+
+
+def split_frames(buf: bytearray, limit: int) -> list[bytes]:
+    """Take every complete payload off the front of ``buf``.
+
+    :raises ControlProtocolError: a frame announces more than ``limit`` bytes.
+    """
+    out: list[bytes] = []
+    while len(buf) >= _LEN.size:
+        (length,) = _LEN.unpack_from(buf)
+        if length > limit:
+            raise ControlProtocolError(f"message of {length} bytes exceeds the limit of {limit}")
+        if len(buf) < _LEN.size + length:
+            break
+        out.append(bytes(buf[_LEN.size : _LEN.size + length]))
+        del buf[: _LEN.size + length]
+    return out
+
+
+def decode_from_client(payload: bytes) -> Request:
+    """Decode one request; :class:`ControlProtocolError` names what is wrong."""
+    try:
+        return _request_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise ControlProtocolError(f"bad request: {exc}") from None
+
+
+def decode_from_host(payload: bytes) -> Ok | Failed | StateEvent | FrameEvent | LogEvent:
+    """Decode one reply or event (client side)."""
+    try:
+        return _host_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise ControlProtocolError(f"bad message from the host: {exc}") from None
+
+
+def default_socket_path() -> str:
+    """Where the socket lives unless ``[control] socket`` says otherwise.
+
+    ``/run/ledhost/control.sock`` for root (the system service), else under the user's
+    ``$XDG_RUNTIME_DIR`` (private to the user, cleared at logout); without one, under
+    ``/tmp/ledhost-<uid>`` (the server makes it 0700 and refuses one it does not own).
+    """
+    if os.geteuid() == 0:
+        return "/run/ledhost/control.sock"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = os.path.join(runtime, "ledhost") if runtime else f"/tmp/ledhost-{os.geteuid()}"
+    return os.path.join(base, "control.sock")
