@@ -84,19 +84,18 @@ def power() -> ResponseReturnValue:
     return call(control.Power, on=body().get("on"))
 
 
-def parse_color(value: Any) -> list[int] | None:
-    """``"#rrggbb"`` or ``[r, g, b]`` (0-255 each) as a list; 400 otherwise."""
+def parse_color(value: Any) -> str | None:
+    """``"#rrggbb"`` or ``[r, g, b]`` (0-255 each) as ``"#rrggbb"``; 400 otherwise."""
     if value is None:
         return None
     if isinstance(value, str) and (m := _HEX.match(value)):
-        raw = m.group(1)
-        return [int(raw[i : i + 2], 16) for i in (0, 2, 4)]
+        return "#" + m.group(1).lower()
     if (
         isinstance(value, list)
         and len(value) == 3
         and all(type(c) is int and 0 <= c <= 255 for c in value)
     ):
-        return value
+        return "#{:02x}{:02x}{:02x}".format(*value)
     raise ApiError(400, "invalid_color", 'color must be "#rrggbb" or [r, g, b] with 0-255 each')
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from web.auth_store import AuthError
 from web.errors import ApiError
@@ -17,7 +18,12 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 def body() -> dict[str, Any]:
     """The request's JSON object, or a 400 naming the problem."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(force=True)
+    except RequestEntityTooLarge:
+        raise
+    except BadRequest:
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     return data
