@@ -27,7 +27,14 @@ LAYERS: list[set[str]] = [
     {"host.supervise"},
     {"host.display"},
     {"host.schedule"},
-    {"host.app", "host.control", "host.planning", "host.reconfigure", "host.reload", "host.upgrades"},
+    {
+        "host.app",
+        "host.control",
+        "host.planning",
+        "host.reconfigure",
+        "host.reload",
+        "host.upgrades",
+    },
     {"host.cli"},
     {"host.__main__"},
 ]
