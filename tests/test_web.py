@@ -184,3 +184,41 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
     }
     run_live(tmp_path, tables, scenario)
     assert seen and not any(PASSWORD in s for s in seen)
+
+
+def test_ledhost_web_serves_on_loopback(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import eventually
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "ledhost.toml"
+    conf.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "host", "web", "--config", str(conf), "--bind", "127.0.0.1",
+             "--port", str(port), "--socket", str(tmp_path / "none.sock")],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/auth/state"
+
+        def answered() -> bool:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    return bool(json.load(r)["setup_required"])
+            except OSError:
+                return False
+
+        eventually(answered, "the web process answering", timeout=60)
+        assert "setup code:" in log.read_text()
+    finally:
+        proc.kill()
+        proc.wait()

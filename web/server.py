@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 def serve(bind: str, port: int, config: dict[str, Any] | None = None) -> None:
     """Serve until killed; logs the one-time setup code when setup is pending."""
-    import waitress
+    import waitress  # type: ignore[import-untyped]
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = dict(config or {})
     cfg.setdefault("setup_code", secrets.token_urlsafe(9))
     app = create_app(cfg)
