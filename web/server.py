@@ -8,23 +8,23 @@ nothing for one admin).
 
 from __future__ import annotations
 
-import logging
 import secrets
+import sys
 from typing import Any
 
 from web import create_app
-
-log = logging.getLogger(__name__)
 
 
 def serve(bind: str, port: int, config: dict[str, Any] | None = None) -> None:
     """Serve until killed; logs the one-time setup code when setup is pending."""
     import waitress  # type: ignore[import-untyped]
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = dict(config or {})
     cfg.setdefault("setup_code", secrets.token_urlsafe(9))
     app = create_app(cfg)
     if app.extensions["ledhost.auth"].needs_setup:
-        log.warning("no admin password yet; first-run setup code: %s", cfg["setup_code"])
+        # Printed, not only logged: the CLI may have set logging up quieter than this.
+        print(f"ledhost web: no admin password yet; setup code: {cfg['setup_code']}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    print(f"ledhost web: serving on {bind}:{port}", file=sys.stderr, flush=True)
     waitress.serve(app, host=bind, port=port, threads=4, ident="ledhost")
