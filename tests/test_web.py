@@ -222,3 +222,76 @@ def test_ledhost_web_serves_on_loopback(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.timeout(180)
+def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> None:
+    """A script logs in, makes a token, pins, notifies, changes an option; the host shows it."""
+    import http.cookiejar
+    import json
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sock = tmp_path / "control.sock"
+    base = f"http://127.0.0.1:{port}/api/v1"
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    bodies: list[str] = []
+
+    def call(
+        method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+        req.add_header("Content-Type", "application/json")
+        with opener.open(req, timeout=20) as r:
+            text = r.read().decode()
+        bodies.append(text)
+        return json.loads(text)
+
+    def up() -> bool:
+        try:
+            return "setup_required" in call("GET", "/auth/state")
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "b") and sock.exists(), "workers, socket")
+        live.wait_for(up, "the web process answering")
+        csrf = call("POST", "/auth/setup", {"password": PASSWORD})["csrf_token"]
+        token = call("POST", "/auth/tokens", {"name": "e2e"}, {"X-CSRF-Token": csrf})["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        call("POST", "/pin", {"instance": "b", "mode": "fill"}, bearer)
+        live.wait_for(lambda: live.host.display_status()["showing"] == "b:fill", "the pin")
+        call("DELETE", "/pin", None, bearer)  # a pin outranks notifications
+        note = {"text": "Door", "color": [0, 255, 0], "duration": 30}
+        assert call("POST", "/notify", note, bearer)["data"]["interrupts"]
+        live.wait_for(
+            lambda: live.host.display_status()["showing"] == "text:notification",
+            "the notification on the panel",
+        )
+        assert call("GET", "/status", None, bearer)["data"]["display"]
+        call("PUT", "/config/plugins.a", {"fps": 7}, bearer)
+        live.wait_for(lambda: live.host.cfg.plugins["a"].options.get("fps") == 7, "the option")
+        assert call("GET", "/config/plugins.a", None, bearer)["data"]["fps"] == 7
+        web = live.host.web
+        assert web is not None and web.proc is not None
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "web": {"enabled": True, "bind": "127.0.0.1", "port": port},
+        "rotation": {"modes": ["a:fill", "b:fill"]},
+        "plugins": {
+            "a": {"plugin": "solid", "fps": 5},
+            "b": {"plugin": "solid", "fps": 5},
+            "text": {"message": "hello"},
+        },
+    }
+    live = run_live(tmp_path, tables, scenario)
+    assert live.host.web is None  # killed and reaped on shutdown
+    assert bodies and not any(PASSWORD in b for b in bodies)
