@@ -145,7 +145,7 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
     seen: list[str] = []
 
     def scenario(live: LiveHost) -> None:
-        live.wait_for(lambda: live.running("a", "b", "text") and sock.exists(), "socket")
+        live.wait_for(lambda: live.running("a", "b", "text", "sec") and sock.exists(), "socket")
         app = _app(tmp_path, sock)
         c = app.test_client()
         csrf = _setup(c)
@@ -156,7 +156,7 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
             assert r.status_code == 200, r.json
             return r.json["data"]
 
-        assert set(ok(c.get("/api/v1/status"))["plugins"]) >= {"a", "b"}
+        assert set(ok(c.get("/api/v1/status"))["plugins"]) >= {"a", "b", "sec"}
         assert (
             ok(c.post("/api/v1/pin", json={"instance": "b", "mode": "fill"}, headers=h))["showing"]
             == "b:fill"
@@ -170,6 +170,12 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
         ok(c.post("/api/v1/plugins/b/restart", headers=h))
         ok(c.get("/api/v1/plugins/a/logs?lines=5"))
         ok(c.post("/api/v1/next", headers=h))
+        # The secret shows as set, is never returned, and cannot be written through the API.
+        ok(c.get("/api/v1/config/plugins.sec"))
+        ok(c.get("/api/v1/plugins/sec/logs?lines=100"))
+        refused = c.put("/api/v1/config/plugins.sec", json={"api_key": "x"}, headers=h)
+        seen.append(refused.get_data(as_text=True))
+        assert refused.status_code >= 400 and "code" in refused.json
         unknown = c.post("/api/v1/pin", json={"instance": "zz", "mode": "fill"}, headers=h)
         assert unknown.status_code >= 400 and "code" in unknown.json
 
@@ -180,10 +186,15 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
             "a": {"plugin": "solid", "fps": 5},
             "b": {"plugin": "solid", "fps": 5},
             "text": {"message": "hello"},
+            "sec": {"plugin": "secretive", "label": "hello"},
         },
     }
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[plugins.sec]\napi_key = "{SECRET}"\n')
+    secrets.chmod(0o600)
     run_live(tmp_path, tables, scenario)
-    assert seen and not any(PASSWORD in s for s in seen)
+    assert seen and not any(PASSWORD in s or SECRET in s for s in seen)
+    assert SECRET not in (tmp_path / "auth.json").read_text()
 
 
 def test_ledhost_web_serves_on_loopback(tmp_path: Path) -> None:
