@@ -170,6 +170,8 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
         ok(c.post("/api/v1/plugins/b/restart", headers=h))
         ok(c.get("/api/v1/plugins/a/logs?lines=5"))
         ok(c.post("/api/v1/next", headers=h))
+        listed = {p["name"]: p for p in c.get("/api/v1/plugins").json["plugins"]}
+        assert listed["clock"]["distribution"] == "ledhost" and listed["clock"]["version"]
         # The secret shows as set, is never returned, and cannot be written through the API.
         ok(c.get("/api/v1/config/plugins.sec"))
         ok(c.get("/api/v1/plugins/sec/logs?lines=100"))

@@ -115,6 +115,20 @@ def notify() -> ResponseReturnValue:
     return call(control.Notify, **fields)
 
 
+@plugins.get("")
+def installed() -> ResponseReturnValue:
+    """The installed plugin distributions with versions (read from package metadata only:
+    the web process never imports plugin code)."""
+    from importlib.metadata import entry_points
+
+    found = {
+        ep.name: {"name": ep.name, "distribution": ep.dist.name if ep.dist else None,
+                  "version": ep.dist.version if ep.dist else None}
+        for ep in entry_points(group="ledhost.plugins")
+    }  # fmt: skip
+    return jsonify(plugins=sorted(found.values(), key=lambda p: p["name"]))
+
+
 @plugins.post("/<instance>/<op>")
 def plugin_op(instance: str, op: str) -> ResponseReturnValue:
     """enable, disable, restart or retry one instance."""
