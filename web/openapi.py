@@ -27,6 +27,12 @@ _ERR = {
     },
 }
 
+#: Reachable without credentials (``web.security.OPEN_ENDPOINTS``).
+OPEN_PATHS = {
+    "/api/v1/openapi.json", "/api/v1/auth/state", "/api/v1/auth/setup", "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+}  # fmt: skip
+
 #: path -> method -> (summary, takes a JSON body)
 PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/openapi.json": {"get": ("This document", False)},
@@ -73,8 +79,13 @@ def document() -> dict[str, Any]:
                 "parameters": params,
                 "responses": {"200": {"description": "ok"}, "default": _ERR},
             }
+            if path in OPEN_PATHS:
+                op["security"] = []
             if has_body:
-                op["requestBody"] = {"content": {"application/json": {"schema": _OBJ}}}
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _OBJ}},
+                }
             paths[path][method] = op
     return {
         "openapi": "3.0.3",

@@ -20,7 +20,9 @@ from web.auth_store import AuthStore
 from web.errors import ApiError
 
 #: Reachable without a login (the rest of the API is refused).
-OPEN_ENDPOINTS = {"auth.setup", "auth.login", "auth.state", "api_meta.openapi", "static"}
+OPEN_ENDPOINTS = {
+    "auth.setup", "auth.login", "auth.logout", "auth.state", "api_meta.openapi", "static"
+}  # fmt: skip
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
