@@ -258,10 +258,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "absolute path or one starting with `~/`."),
     # [web] -- the admin UI, a separate process (DESIGN.md "Web").
     Setting("web", "enabled", bool, False,
-            help="Whether the host starts the admin web UI (dashboard, plugins, store, "
-                 "settings). Not part of this release yet: `true` starts nothing and "
-                 "`ledhost run` says so at start; the panel is configured through this "
-                 "file."),
+            help="Whether `ledhost run` starts the web process (the REST API, "
+                 "docs/web.md) and restarts it with backoff if it exits; `ledhost web` "
+                 "runs it alone."),
     Setting("web", "bind", str, "0.0.0.0",
             help="Address the admin UI listens on. The default, `0.0.0.0` (every IPv4 "
                  "interface), makes the UI of a headless Pi reachable from the other "

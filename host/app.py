@@ -30,6 +30,7 @@ from host.display.compositor import Compositor
 from host.display.presenter import Presenter, TickerSource
 from host.display.ticker_show import TickerShow
 from host.errors import HostError
+from host.ipc.control import default_socket_path
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
 from host.planning import (
@@ -57,6 +58,7 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
+from host.supervise.web_child import WebChild
 from host.upgrades import UpgradeWatch
 
 log = logging.getLogger("ledhost.host")
@@ -136,14 +138,16 @@ class Host:
         self.lineup = Lineup(cfg, self.warn_once)
         #: Applies config edits while running; its watcher notices them.
         self.reconfigurer = Reconfigurer(self)
+        #: Restarts a plugin's workers when its installed distribution changes.
+        self.upgrades = UpgradeWatch(self.reconfigurer)
         #: The control socket's server, while running (:mod:`host.control`).
         self.control: ControlServer | None = None
+        #: The supervised web process, when ``[web] enabled``.
+        self.web: WebChild | None = None
         #: Off by the user (``ledhost off``), whatever the schedule says.
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
         self.brightness_override: int | None = None
-        #: Restarts a plugin's workers when its installed distribution changes.
-        self.upgrades = UpgradeWatch(self.reconfigurer)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -457,13 +461,6 @@ class Host:
             self._add_instances()
             if self.supervisor.handles:
                 self.supervisor.rules = checked_rules(self.cfg, self.supervisor.rules)
-            if self.cfg.web.enabled:
-                log.warning(
-                    "web.enabled = true, but the admin UI is not part of this release: "
-                    "nothing listens on %s:%d",
-                    self.cfg.web.bind,
-                    self.cfg.web.port,
-                )
             if os.geteuid() == 0:
                 for problem in private_file_problems(self.cfg):
                     log.warning("%s", problem)
@@ -480,6 +477,9 @@ class Host:
             self.presenter.stats = self.stats
             self.supervisor.start_all(now)
             self.control = start_control(self)
+            if self.cfg.web.enabled:
+                sock = self.cfg.control.socket or default_socket_path()
+                self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -546,6 +546,8 @@ class Host:
             self.presenter.push_if_due(now, self.backend)
             if self.control is not None:
                 self.control.tick(now)
+            if self.web is not None:
+                self.web.tick(now)
 
     @staticmethod
     def _on_own_event(key: selectors.SelectorKey) -> None:
@@ -564,6 +566,9 @@ class Host:
         if self.control is not None:
             self.control.close()
             self.control = None
+        if self.web is not None:
+            self.web.close()
+            self.web = None
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()

@@ -25,6 +25,7 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
+    add_web_parser(sub, common)
     return parser
 
 
@@ -141,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plugins(ns)
         if ns.command == "config":
             return cmd_config(ns)
+        if ns.command == "web":
+            return cmd_web(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)

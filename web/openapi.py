@@ -1,0 +1,104 @@
+"""The OpenAPI 3 document of ``/api/v1`` (served at ``/api/v1/openapi.json``).
+
+Written by hand (a table per path) rather than generated, so the document says what each
+call means; ``tests/test_web.py`` checks it against the app's routes both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+bp = Blueprint("api_meta", __name__, url_prefix="/api/v1")
+
+_OBJ: dict[str, Any] = {"type": "object"}
+_ERR = {
+    "description": "error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    },
+}
+
+#: Reachable without credentials (``web.security.OPEN_ENDPOINTS``).
+OPEN_PATHS = {
+    "/api/v1/openapi.json", "/api/v1/auth/state", "/api/v1/auth/setup", "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+}  # fmt: skip
+
+#: path -> method -> (summary, takes a JSON body)
+PATHS: dict[str, dict[str, tuple[str, bool]]] = {
+    "/api/v1/openapi.json": {"get": ("This document", False)},
+    "/api/v1/auth/state": {"get": ("Setup needed? logged in?", False)},
+    "/api/v1/auth/setup": {"post": ("First-run admin password", True)},
+    "/api/v1/auth/login": {"post": ("Start a browser session", True)},
+    "/api/v1/auth/logout": {"post": ("End the browser session", False)},
+    "/api/v1/auth/tokens": {
+        "get": ("List API tokens", False),
+        "post": ("Create an API token (value shown once)", True),
+    },
+    "/api/v1/auth/tokens/{token_id}": {"delete": ("Revoke an API token", False)},
+    "/api/v1/status": {"get": ("Panel and plugin status", False)},
+    "/api/v1/next": {"post": ("Next mode", False)},
+    "/api/v1/previous": {"post": ("Previous mode", False)},
+    "/api/v1/pin": {"post": ("Pin a mode", True), "delete": ("Unpin", False)},
+    "/api/v1/brightness": {"put": ("Set brightness", True)},
+    "/api/v1/power": {"put": ("Panel on/off", True)},
+    "/api/v1/notify": {"post": ("Send a notification", True)},
+    "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
+    "/api/v1/plugins/{instance}/{op}": {"post": ("enable/disable/restart/retry", False)},
+    "/api/v1/plugins/{instance}/actions/{action}": {"post": ("Run a plugin action", True)},
+    "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},
+    "/api/v1/config/{section}": {
+        "get": ("Read a config section", False),
+        "put": ("Write a config section", True),
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    paths: dict[str, Any] = {}
+    for path, methods in PATHS.items():
+        params = [
+            {"name": p[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in path.split("/")
+            if p.startswith("{")
+        ]
+        paths[path] = {}
+        for method, (summary, has_body) in methods.items():
+            op: dict[str, Any] = {
+                "summary": summary,
+                "parameters": params,
+                "responses": {"200": {"description": "ok"}, "default": _ERR},
+            }
+            if path in OPEN_PATHS:
+                op["security"] = []
+            if has_body:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _OBJ}},
+                }
+            paths[path][method] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ledhost", "version": "1"},
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"token": []}],
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """Serve the document."""
+    return jsonify(document())

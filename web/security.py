@@ -1,0 +1,88 @@
+"""Who may call what: sessions, API tokens, CSRF, first-run lock-out, login rate limit.
+
+Every request passes :func:`guard` (a ``before_request`` hook), so a new route is
+protected by default; only the names in :data:`OPEN_ENDPOINTS` skip it. Token-
+authenticated calls (``Authorization: Bearer lh_...``) are exempt from CSRF (a browser
+never sends that header on its own); session-authenticated state changes need the
+session's CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import time
+from collections import defaultdict, deque
+
+from flask import current_app, g, request, session
+
+from web.auth_store import AuthStore
+from web.errors import ApiError
+
+#: Reachable without a login (the rest of the API is refused).
+OPEN_ENDPOINTS = {
+    "auth.setup", "auth.login", "auth.logout", "auth.state", "api_meta.openapi", "static"
+}  # fmt: skip
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def store() -> AuthStore:
+    """The app's auth store."""
+    return current_app.extensions["ledhost.auth"]  # type: ignore[no-any-return]
+
+
+def is_local(address: str | None) -> bool:
+    """Loopback or private (LAN) address: where first-run setup may come from."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return str(session["csrf"])
+
+
+def guard() -> None:
+    """Refuse what the caller may not do; records ``g.auth`` ("session" or "token")."""
+    g.auth = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        if not store().check_token(header[7:].strip()):
+            raise ApiError(401, "bad_token", "the API token is unknown or revoked")
+        g.auth = "token"
+    elif session.get("user") == "admin":
+        g.auth = "session"
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+            if not sent or not secrets.compare_digest(sent, csrf_token()):
+                raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header")
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
+    if store().needs_setup:
+        raise ApiError(403, "setup_required", "no admin password yet: POST /api/v1/auth/setup")
+    if g.auth is None:
+        raise ApiError(401, "auth_required", "log in or send an API token")
+
+
+class RateLimit:
+    """At most ``limit`` attempts per client address per ``window`` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def hit(self, key: str, now: float | None = None) -> None:
+        """Count one attempt; raise 429 when over the limit."""
+        now = time.monotonic() if now is None else now
+        hits = self._hits[key]
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            raise ApiError(429, "rate_limited", "too many login attempts; wait a minute")
+        hits.append(now)
