@@ -36,9 +36,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": 0,
             "title": "Web UI port",
             "description": "The port of an admin page to advertise as "
-            "http://<address>:<port>/. 0 (the default) advertises none and lists the "
-            "addresses instead: ledhost's own admin UI is not part of this release, and "
-            "the sign must never point at a page where nothing listens.",
+            "http://<address>:<port>/, e.g. [web] port when ledhost's web process runs "
+            "([web] enabled). 0 (the default) advertises none and lists the addresses "
+            "instead: the sign never points at a page where nothing listens.",
         },
         "web_url": {
             "type": "string",
