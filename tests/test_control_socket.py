@@ -228,6 +228,35 @@ def test_every_request_against_a_live_host(tmp_path: Path) -> None:
     assert not sock.exists()  # removed at shutdown
 
 
+def test_config_backup_keeps_comments_and_a_bad_restore_changes_nothing(tmp_path: Path) -> None:
+    sock = tmp_path / "run" / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "b", "sec") and sock.exists(), "workers, socket")
+        live.save("# the user's own note, kept\n" + live.path.read_text())
+        live.wait_reloads(1)
+        with ControlClient(str(sock), timeout=20) as c:
+            backup = c.request(control.ConfigBackup())
+            assert backup["text"].startswith("# the user's own note, kept")
+            assert SECRET not in json.dumps(backup) and backup["left_out"] == []
+            before = live.path.read_text()
+            bad = control.ConfigRestore(text=backup["text"] + "\n[display]\nbrightness = 400\n")
+            failed = _failed(c, bad)
+            assert failed.code == "invalid_config" and "brightness" in str(failed)
+            assert live.path.read_text() == before  # refused whole: nothing written
+            restored = backup["text"].replace('label = "hello"', 'label = "restored"')
+            assert restored != backup["text"]
+            c.request(control.ConfigRestore(text=restored))
+            assert live.path.read_text() == restored
+            assert c.request(control.ConfigGet(section="plugins.sec"))["label"] == "restored"
+            assert any((live.path.parent / ".ledhost-backups").iterdir())  # the old file kept
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[plugins.sec]\napi_key = "{SECRET}"\n')
+    secrets.chmod(0o600)
+    run_live(tmp_path, _tables(sock), scenario)
+
+
 def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> None:
     sock = tmp_path / "control.sock"
 

@@ -180,6 +180,18 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
         assert refused.status_code >= 400 and "code" in refused.json
         unknown = c.post("/api/v1/pin", json={"instance": "zz", "mode": "fill"}, headers=h)
         assert unknown.status_code >= 400 and "code" in unknown.json
+        # Backup and restore: a restore that does not validate changes nothing; one that
+        # does replaces the file and applies it.
+        backup = ok(c.get("/api/v1/config/backup"))["text"]
+        assert "[plugins.sec]" in backup
+        broken = c.post("/api/v1/config/restore", json={"text": backup + "\n[display]\nfps = -1\n"},
+                        headers=h)  # fmt: skip
+        seen.append(broken.get_data(as_text=True))
+        assert broken.status_code >= 400 and broken.json["code"] == "invalid_config"
+        assert c.post("/api/v1/config/restore", json={"text": backup}).status_code == 403  # CSRF
+        restored = backup.replace("fps = 10", "fps = 12")
+        ok(c.post("/api/v1/config/restore", json={"text": restored}, headers=h))
+        assert ok(c.get("/api/v1/config/plugins.a"))["fps"] == 12
 
     tables = {
         "control": {"socket": str(sock)},

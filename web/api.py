@@ -153,6 +153,18 @@ def plugin_logs(instance: str) -> ResponseReturnValue:
     return call(control.Logs, instance=instance, lines=int(lines))
 
 
+@config.get("/backup")
+def config_backup() -> ResponseReturnValue:
+    """The config file as written, comments kept; secrets are never in it."""
+    return call(control.ConfigBackup)
+
+
+@config.post("/restore")
+def config_restore() -> ResponseReturnValue:
+    """Replace the config file with ``{"text": ...}``: all valid, or nothing changes."""
+    return call(control.ConfigRestore, text=body().get("text"))
+
+
 @config.get("/<section>")
 def config_get(section: str) -> ResponseReturnValue:
     """One config section; secrets show as set/unset."""

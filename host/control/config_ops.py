@@ -22,7 +22,7 @@ from host.control.handlers_base import Pending, Refused
 from host.ipc import control
 from host.reload import ReloadResult
 
-__all__ = ["read_section", "write_section"]
+__all__ = ["backup_text", "read_section", "restore_file", "write_section"]
 
 
 def _walk(data: dict[str, Any], section: str) -> dict[str, Any]:
@@ -73,6 +73,11 @@ def write_section(host: Any, req: control.ConfigSet) -> Pending:
     text = tomlkit.dumps(document)
     new = _validated(path, text, cfg.secrets_path)
     atomic_write(path, text, backups=5)
+    return _applied(host, new, req.id, lambda: read_section(host.cfg, req.section))
+
+
+def _applied(host: Any, new: Any, request_id: int, data: Any) -> Pending:
+    """Apply ``new`` live; the reply waits for the reconfigurer's verdict."""
     result: list[ReloadResult] = []
     host.reconfigurer.apply(new, result.append)
 
@@ -80,10 +85,54 @@ def write_section(host: Any, req: control.ConfigSet) -> Pending:
         if not result:
             return None
         if result[0].error is not None:
-            return control.Failed(code="refused", message=str(result[0].error)[:4000], id=req.id)
-        return control.Ok(id=req.id, data=read_section(host.cfg, req.section))
+            message = str(result[0].error)[:4000]
+            return control.Failed(code="refused", message=message, id=request_id)
+        return control.Ok(id=request_id, data=data())
 
     return Pending(poll)
+
+
+def _file_of(host: Any) -> Path:
+    if host.cfg.path is None:
+        raise Refused("no_config_file", "the host runs without a config file; nothing to back up")
+    return Path(host.cfg.path)
+
+
+def backup_text(host: Any) -> dict[str, Any]:
+    """The config file's text, comments kept, minus any secret written in it by mistake.
+
+    Secrets live in the secrets file, which a backup never includes; a secret option found
+    in the config file itself (the plugin refuses it there anyway) is left out, with a
+    comment saying so, so a backup can be shared without leaking it.
+    """
+    import tomlkit
+
+    path = _file_of(host)
+    text = path.read_text(encoding="utf-8")
+    running = host.cfg.to_dict(secrets="redact").get("plugins", {})
+    document = tomlkit.parse(text)
+    plugins: Any = document.get("plugins", {})
+    dropped = []
+    for instance, table in running.items():
+        written = plugins.get(instance) if hasattr(plugins, "get") else None
+        if not isinstance(table, dict) or written is None or not hasattr(written, "pop"):
+            continue
+        for key, value in table.items():
+            if value == REDACTED and key in written:
+                written.pop(key)
+                dropped.append(f"plugins.{instance}.{key}")
+    if dropped:
+        document.add(tomlkit.comment(f"left out of this backup (secret): {', '.join(dropped)}"))
+        text = tomlkit.dumps(document)
+    return {"path": str(path), "text": text, "left_out": dropped}
+
+
+def restore_file(host: Any, req: control.ConfigRestore) -> Pending:
+    """Replace the config file with ``req.text`` if all of it is valid, then apply it."""
+    path = _file_of(host)
+    new = _validated(path, req.text, host.cfg.secrets_path)
+    atomic_write(path, req.text, backups=5)
+    return _applied(host, new, req.id, lambda: {"path": str(path)})
 
 
 def _validated(path: Path, text: str, secrets_path: Any) -> Any:

@@ -232,6 +232,10 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return config_ops.read_section(host.cfg, req.section)
             case control.ConfigSet():
                 return config_ops.write_section(host, req)
+            case control.ConfigBackup():
+                return config_ops.backup_text(host)
+            case control.ConfigRestore():
+                return config_ops.restore_file(host, req)
             case control.Logs():
                 return _logs(host, req)
             case _:

@@ -41,6 +41,8 @@ __all__ = [
     "MAX_REQUEST",
     "Brightness",
     "ConfigGet",
+    "ConfigBackup",
+    "ConfigRestore",
     "ConfigSet",
     "ControlProtocolError",
     "Event",
@@ -200,6 +202,20 @@ class ConfigSet(_Msg, tag="config_set"):
     id: RequestId = 0
 
 
+class ConfigBackup(_Msg, tag="config_backup"):
+    """The config file as written (comments kept), secrets left out: a backup to keep."""
+
+    id: RequestId = 0
+
+
+class ConfigRestore(_Msg, tag="config_restore"):
+    """Replace the whole config file with ``text``: validated first, refused whole if any
+    of it is invalid, written atomically (the old file kept as a backup), applied live."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+    id: RequestId = 0
+
+
 class Logs(_Msg, tag="logs"):
     """The last ``lines`` log records of one instance; ``follow`` then streams new ones."""
 
@@ -229,6 +245,8 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     RunAction,
     ConfigGet,
     ConfigSet,
+    ConfigBackup,
+    ConfigRestore,
     Logs,
     Subscribe,
 ]
