@@ -398,3 +398,21 @@ def test_a_text_notification_is_drawn_by_the_builtin_text_plugin(tmp_path: Path)
         "plugins": {"a": {"plugin": "solid", "fps": 5}, "text": {"message": "hello"}},
     }
     run_live(tmp_path, tables, scenario)
+
+
+def test_a_secret_written_in_the_config_file_is_left_out_of_a_backup(tmp_path: Path) -> None:
+    """The file is the user's (a secret there is refused by its plugin, but it is there);
+    the backup must not carry it. The running config says which options are secret."""
+    from types import SimpleNamespace
+
+    from config.secrets import REDACTED
+    from host.control.config_ops import backup_text
+
+    path = tmp_path / "ledhost.toml"
+    path.write_text(f'# mine\n[plugins.sec]\nlabel = "x"\napi_key = "{SECRET}"\n')
+    running = {"plugins": {"sec": {"label": "x", "api_key": REDACTED}}}
+    host = SimpleNamespace(cfg=SimpleNamespace(path=path, to_dict=lambda secrets: running))
+    backup = backup_text(host)
+    assert SECRET not in backup["text"] and backup["left_out"] == ["plugins.sec.api_key"]
+    assert backup["text"].startswith("# mine") and 'label = "x"' in backup["text"]
+    assert "left out of this backup (secret): plugins.sec.api_key" in backup["text"]
