@@ -24,6 +24,9 @@ config = Blueprint("api_config", __name__, url_prefix="/api/v1/config")
 notifications = Blueprint("api_notifications", __name__, url_prefix="/api/v1")
 BLUEPRINTS = [display, plugins, config, notifications]
 
+#: Keys of a ``[plugins.<id>]`` table that are ledhost's, not the plugin's (config/model.py).
+RESERVED_KEYS = frozenset({"plugin", "enabled", "memory_limit_mb"})
+
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
 
@@ -127,6 +130,33 @@ def installed() -> ResponseReturnValue:
         for ep in entry_points(group="ledhost.plugins")
     }  # fmt: skip
     return jsonify(plugins=sorted(found.values(), key=lambda p: p["name"]))
+
+
+@plugins.get("/<instance>")
+def plugin_info(instance: str) -> ResponseReturnValue:
+    """One instance: its modes, actions, config JSON Schema and config (secrets as set)."""
+    return call(control.PluginInfo, instance=instance)
+
+
+@plugins.post("/<instance>/validate")
+def plugin_validate(instance: str) -> ResponseReturnValue:
+    """Check option values against the instance's schema, with the host's own validator.
+
+    The admin UI's config form calls this as the user types, so a field shows the exact
+    message the host would give on save; nothing is written.
+    """
+    from config.errors import ConfigError, PluginSchemaError
+    from config.plugin_schema import validate_plugin_options
+
+    info = current_app.extensions["ledhost.control"](control.PluginInfo(instance=instance))
+    values = {k: v for k, v in body().items() if k not in RESERVED_KEYS}
+    try:
+        validate_plugin_options(info.get("schema"), values, where=f"plugins.{instance}")
+    except ConfigError as exc:
+        return jsonify(ok=False, issues=[i.to_dict() for i in exc.errors])
+    except PluginSchemaError as exc:
+        raise ApiError(409, "bad_schema", str(exc)) from exc
+    return jsonify(ok=True, issues=[])
 
 
 @plugins.post("/<instance>/<op>")

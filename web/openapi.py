@@ -52,7 +52,12 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/brightness": {"put": ("Set brightness", True)},
     "/api/v1/power": {"put": ("Panel on/off", True)},
     "/api/v1/notify": {"post": ("Send a notification", True)},
+    "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
+    "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},
+    "/api/v1/plugins/{instance}/validate": {
+        "post": ("Check option values against the plugin's schema", True)
+    },
     "/api/v1/plugins/{instance}/{op}": {"post": ("enable/disable/restart/retry", False)},
     "/api/v1/plugins/{instance}/actions/{action}": {"post": ("Run a plugin action", True)},
     "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},

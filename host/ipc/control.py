@@ -54,6 +54,7 @@ __all__ = [
     "Notify",
     "Ok",
     "Pin",
+    "PluginInfo",
     "PluginOp",
     "Power",
     "Previous",
@@ -178,6 +179,14 @@ class PluginOp(_Msg, tag="plugin"):
     id: RequestId = 0
 
 
+class PluginInfo(_Msg, tag="plugin_info"):
+    """What one instance offers, as its worker told the host: modes, actions, the config
+    JSON Schema (the admin UI builds its form from it) and its config, secrets as "set"."""
+
+    instance: Ident
+    id: RequestId = 0
+
+
 class RunAction(_Msg, tag="action"):
     """Run a plugin's registered action with ``args``; the reply carries its result."""
 
@@ -242,6 +251,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     Power,
     Notify,
     PluginOp,
+    PluginInfo,
     RunAction,
     ConfigGet,
     ConfigSet,

@@ -1,0 +1,41 @@
+// The plugins page: every instance with its state, and the operations on it.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { api, act, el } = ledhost;
+  const body = document.querySelector("#plugins tbody");
+
+  function row(instance, entry) {
+    const op = (name, label) => el("button", {
+      type: "button", "data-op": name, "aria-label": `${label} ${instance}`, text: label,
+      onclick: (event) => act(event.currentTarget,
+        () => api("POST", `/api/v1/plugins/${encodeURIComponent(instance)}/${name}`),
+        `${label}: ${instance}`).then(refresh),
+    });
+    const memory = entry.memory_mb == null ? "–" : `${entry.memory_mb.toFixed(1)} MB`;
+    return el("tr", { "data-instance": instance },
+      el("th", { scope: "row" }, el("a", { href: `/plugins/${encodeURIComponent(instance)}`, text: instance }),
+        entry.plugin !== instance ? el("span", { class: "muted", text: ` (${entry.plugin})` }) : null),
+      el("td", {}, el("span", { class: `state state-${entry.state}`, text: entry.state })),
+      el("td", { text: String(entry.restarts) }),
+      el("td", { text: memory }),
+      el("td", { class: "error-cell", text: entry.last_error || "" }),
+      el("td", { class: "buttons" }, op("restart", "Restart"), op("retry", "Retry"),
+        entry.state === "disabled" ? op("enable", "Enable") : op("disable", "Disable")),
+    );
+  }
+
+  async function refresh() {
+    try {
+      const { data } = await api("GET", "/api/v1/status");
+      const rows = Object.entries(data.plugins).map(([id, entry]) => row(id, entry));
+      body.replaceChildren(...(rows.length ? rows
+        : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No plugin instances." }))]));
+    } catch (error) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "error", text: error.message })));
+    }
+  }
+
+  refresh();
+  setInterval(refresh, 5000);
+});
