@@ -154,6 +154,36 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             live.wait_for(red_on_panel, "the message drawn in red")
             check_page(page, "plugin")
 
+            # Reorder the rotation from the keyboard (Alt+Up on the focused entry), save, and
+            # the host's rotation follows.
+            page.goto(base + "/rotation")
+            poll(page, "document.querySelectorAll('#entries li').length", lambda n: n == 2,
+                 "the rotation entries")  # fmt: skip
+            page.focus("#entries li:nth-child(2)")
+            page.keyboard.press("Alt+ArrowUp")
+            assert page.inner_text("#entries li:first-child .mode") == "text:message"
+            page.fill("#entries li:first-child input.duration", "12")
+            page.click("#save-order")
+            live.wait_for(
+                lambda: (
+                    [f"{e.instance}:{e.mode}" for e in live.host.cfg.rotation.entries]
+                    == ["text:message", "clock:time"]
+                ),
+                "the new order in the host's config",
+            )
+            assert live.host.cfg.rotation.entries[0].duration == 12
+            poll(page, "document.querySelectorAll('.section-form .field').length",
+                 lambda n: n > 5, "the settings forms")  # fmt: skip
+            check_page(page, "rotation")
+
+            page.goto(base + "/system")
+            poll(page, "!!document.getElementById('s-display-brightness')", bool, "display form")
+            page.fill("#token-name", "home-assistant")
+            page.click("#token-form button[type=submit]")
+            poll(page, "document.querySelector('#token-value code')?.textContent || ''",
+                 lambda t: t.startswith("lh_"), "the new token shown once")  # fmt: skip
+            check_page(page, "system")
+
             # Logging out ends the session: pages lead back to the login.
             page.click("#logout")
             page.wait_for_url(base + "/login")
@@ -170,6 +200,6 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
     }
     run_live(tmp_path, tables, scenario)
     names = {p.name for p in shots.iterdir()}
-    for page_name in ("setup", "dashboard", "plugins", "plugin", "login"):
+    for page_name in ("setup", "dashboard", "plugins", "plugin", "rotation", "system", "login"):
         assert {f"{page_name}-phone.png", f"{page_name}-desktop.png"} <= names
     assert not findings, f"axe-core: {findings}"

@@ -95,9 +95,7 @@ def _sse(response: Any, wanted: set[str], limit: int = 400) -> dict[str, list[An
         buffer += chunk if isinstance(chunk, str) else chunk.decode()
         while "\n\n" in buffer:
             block, buffer = buffer.split("\n\n", 1)
-            fields = dict(
-                line.split(": ", 1) for line in block.split("\n") if ": " in line
-            )
+            fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
             if "event" in fields:
                 got.setdefault(fields["event"], []).append(json.loads(fields["data"]))
         limit -= 1

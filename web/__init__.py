@@ -52,6 +52,8 @@ def create_app(
         PROPAGATE_EXCEPTIONS=False,
         LEDHOST_SOCKET=cfg.get("socket"),
     )
+    # Keep keys in the order they were built: a schema's properties are a form's field order.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ledhost.auth"] = AuthStore(auth_file)
     app.extensions["ledhost.ratelimit"] = RateLimit(limit=int(cfg.get("login_limit", 5)))
     app.extensions["ledhost.control"] = control or partial(control_request, path=cfg.get("socket"))

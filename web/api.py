@@ -195,6 +195,17 @@ def config_restore() -> ResponseReturnValue:
     return call(control.ConfigRestore, text=body().get("text"))
 
 
+@config.get("/schema/<section>")
+def config_schema(section: str) -> ResponseReturnValue:
+    """The JSON Schema of a host section's settings (the admin UI draws forms from it)."""
+    from web.settings_schema import section_schema
+
+    try:
+        return jsonify(data=section_schema(section))
+    except KeyError:
+        raise ApiError(404, "no_such_section", f"no host settings section [{section}]") from None
+
+
 @config.get("/<section>")
 def config_get(section: str) -> ResponseReturnValue:
     """One config section; secrets show as set/unset."""

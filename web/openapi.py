@@ -62,6 +62,7 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/plugins/{instance}/actions/{action}": {"post": ("Run a plugin action", True)},
     "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},
     "/api/v1/config/backup": {"get": ("Download the config file (no secrets)", False)},
+    "/api/v1/config/schema/{section}": {"get": ("JSON Schema of a host section", False)},
     "/api/v1/config/restore": {"post": ("Replace the config file; refused whole if invalid", True)},
     "/api/v1/config/{section}": {
         "get": ("Read a config section", False),

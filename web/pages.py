@@ -24,7 +24,12 @@ bp = Blueprint("pages", __name__)
 OPEN_PAGES = {"pages.login", "pages.setup"}
 
 #: The navigation, in order: (endpoint, label).
-NAV = [("pages.dashboard", "Dashboard"), ("pages.plugins", "Plugins")]
+NAV = [
+    ("pages.dashboard", "Dashboard"),
+    ("pages.plugins", "Plugins"),
+    ("pages.rotation", "Rotation"),
+    ("pages.system", "System"),
+]
 
 
 def _page(template: str, title: str, **context: object) -> str:
@@ -72,3 +77,15 @@ def plugin(instance: str) -> ResponseReturnValue:
     if not is_valid_id(instance):
         return _page("notfound.html", "Not found", what=f"plugin instance {instance!r}"), 404
     return _page("plugin.html", instance, instance=instance)
+
+
+@bp.get("/rotation")
+def rotation() -> ResponseReturnValue:
+    """The rotation's order and durations, transitions, and the on/dim schedule."""
+    return _page("rotation.html", "Rotation and schedule")
+
+
+@bp.get("/system")
+def system() -> ResponseReturnValue:
+    """Display settings, backup and restore, API tokens."""
+    return _page("system.html", "System")

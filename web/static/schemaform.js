@@ -249,3 +249,42 @@ window.SchemaForm = (() => {
 
   return { Form, keyOf };
 })();
+
+// A host settings section as a form: its schema from /api/v1/config/schema/<section>, its
+// values from /api/v1/config/<section>, saved with PUT (the host validates the whole file
+// before writing). ``form`` holds a ``.section-fields`` box and a submit button.
+window.SchemaForm.section = async function section(formNode, { skip = [] } = {}) {
+  const { api, notice, el } = ledhost;
+  const name = formNode.dataset.section;
+  const box = formNode.querySelector(".section-fields");
+  let built = null;
+  try {
+    const [schema, values] = await Promise.all([
+      api("GET", `/api/v1/config/schema/${name}`),
+      api("GET", `/api/v1/config/${name}`),
+    ]);
+    for (const key of skip) delete schema.data.properties[key];
+    built = new SchemaForm.Form(box, schema.data, values.data, `s-${name}`);
+  } catch (error) {
+    box.replaceChildren(el("p", { class: "error", text: error.message }));
+    return null;
+  }
+  formNode.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = event.submitter;
+    if (!formNode.checkValidity()) {
+      formNode.reportValidity();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api("PUT", `/api/v1/config/${name}`, built.values());
+      notice(`Saved [${name}]`);
+    } catch (error) {
+      notice(error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return built;
+};
