@@ -5,12 +5,14 @@ one control-socket subscription (:class:`host.ipc.control.Subscribe`) held by on
 thread, so streams are capped (:data:`MAX_STREAMS`, 503 beyond it) to keep threads for the
 rest of the API. Event format (one SSE event per host event)::
 
-    event: frame   data: {"width": 64, "height": 32, "seq": 7, "rgb_zlib": "<base64>"}
+    event: frame   data: {"width": 64, "height": 32, "seq": 7, "rgb_zlib": "<base64>",
+                          "at": 1796490000.25}
     event: state   data: <what GET /api/v1/status's "display" holds>
     event: log     data: {"instance": "clock", "level": "INFO", "text": "..."}
 
 ``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; the
-host sends only changed frames, at most one per frame it shows. A comment line every
+host sends only changed frames, at most one per frame it shows; ``at`` is the host's wall
+clock when it sent the frame. A comment line every
 :data:`KEEPALIVE` seconds lets waitress notice a client that went away.
 
 Back-pressure, end to end: a browser that stops reading fills waitress's bounded output
@@ -53,6 +55,7 @@ def encode(event: Any) -> str:
             "height": event.height,
             "seq": event.seq,
             "rgb_zlib": base64.b64encode(event.rgb_zlib).decode("ascii"),
+            "at": event.at,
         }
         name = "frame"
     elif isinstance(event, control.LogEvent):

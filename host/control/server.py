@@ -21,6 +21,7 @@ import logging
 import os
 import selectors
 import socket
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -279,7 +280,11 @@ class ControlServer:
         self._seq += 1
         height, width = out.shape[:2]
         event = control.FrameEvent(
-            width=width, height=height, seq=self._seq, rgb_zlib=zlib.compress(rgb, 1)
+            width=width,
+            height=height,
+            seq=self._seq,
+            rgb_zlib=zlib.compress(rgb, 1),
+            at=time.time(),
         )
         for client in subscribers:
             if "frames" in client.kinds:

@@ -293,6 +293,9 @@ class FrameEvent(_Msg, tag="frame"):
     height: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     seq: Annotated[int, msgspec.Meta(ge=0)]
     rgb_zlib: bytes
+    #: Wall-clock time (``time.time()``) the host published it: a preview can show, and a
+    #: benchmark measure, how far behind the panel it is.
+    at: float = 0.0
 
 
 class LogEvent(_Msg, tag="log"):

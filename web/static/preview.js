@@ -62,6 +62,12 @@ window.ledhostPreview = (() => {
       if (!latest) return;
       draw(canvas, latest);
       window.ledhostPreview.last = latest;
+      // How far the picture is behind the host (same clock when both run on one machine).
+      if (latest.at) {
+        const delays = window.ledhostPreview.delays;
+        delays.push(Date.now() / 1000 - latest.at);
+        if (delays.length > 1000) delays.shift();
+      }
       latest = null;
     }
 
@@ -71,7 +77,7 @@ window.ledhostPreview = (() => {
       source.addEventListener("frame", async (event) => {
         const data = JSON.parse(event.data);
         const rgb = await inflate(data.rgb_zlib);
-        latest = { width: data.width, height: data.height, seq: data.seq, rgb };
+        latest = { width: data.width, height: data.height, seq: data.seq, rgb, at: data.at };
         frames += 1;
         canvas.dataset.frames = String(frames);
         if (!painting) { painting = true; requestAnimationFrame(paint); }
@@ -85,5 +91,5 @@ window.ledhostPreview = (() => {
     window.ledhostPreview.source = connect();
   }
 
-  return { start, draw, inflate, last: null, source: null };
+  return { start, draw, inflate, last: null, source: null, delays: [] };
 })();
