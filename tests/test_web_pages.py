@@ -174,3 +174,30 @@ def test_plugin_info_and_validation_for_the_config_form(tmp_path: Path) -> None:
         "plugins": {"text": {"message": "Hello"}},
     }
     run_live(tmp_path, tables, scenario)
+
+
+def test_a_second_instance_is_added_through_the_config_api(tmp_path: Path) -> None:
+    """What the plugins page's "Add an instance" does: a new [plugins.<id>] table."""
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("clock") and sock.exists(), "worker and socket")
+        c, csrf = _logged_in(tmp_path, sock)
+        r = c.put("/api/v1/config/plugins.clock_tokyo", headers=csrf,
+                  json={"plugin": "clock", "timezone": "Asia/Tokyo"})  # fmt: skip
+        assert r.status_code == 200, r.json
+        live.wait_for(lambda: live.running("clock", "clock_tokyo"), "the new instance running")
+        assert "[plugins.clock_tokyo]" in live.path.read_text()
+        # A new instance is checked like any: a bad value refuses it whole.
+        bad = c.put("/api/v1/config/plugins.clock_b", headers=csrf,
+                    json={"plugin": "clock", "enabled": "yes"})  # fmt: skip
+        assert bad.status_code == 400 and "clock_b" in bad.json["message"]
+        assert "clock_b" not in live.path.read_text()
+        # Only plugin instances can be made up; other sections must exist.
+        assert c.put("/api/v1/config/nosuch", headers=csrf, json={"x": 1}).status_code == 404
+        hostile = c.put("/api/v1/config/plugins.Bad..x", headers=csrf, json={"plugin": "clock"})
+        assert hostile.status_code in (400, 404)
+        assert "Bad" not in live.path.read_text()
+
+    tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
+    run_live(tmp_path, tables, scenario)

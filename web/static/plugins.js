@@ -25,10 +25,21 @@ document.addEventListener("DOMContentLoaded", () => {
     );
   }
 
+  // Instances the config has but the host does not run (disabled) are listed too, so
+  // they can be enabled again.
   async function refresh() {
     try {
-      const { data } = await api("GET", "/api/v1/status");
-      const rows = Object.entries(data.plugins).map(([id, entry]) => row(id, entry));
+      const [{ data }, configured] = await Promise.all([
+        api("GET", "/api/v1/status"),
+        api("GET", "/api/v1/config/plugins").catch(() => ({ data: {} })),
+      ]);
+      const entries = { ...data.plugins };
+      for (const [id, table] of Object.entries(configured.data)) {
+        if (!(id in entries) && table && table.enabled === false) {
+          entries[id] = { plugin: table.plugin || id, state: "disabled", restarts: 0, memory_mb: null };
+        }
+      }
+      const rows = Object.entries(entries).map(([id, entry]) => row(id, entry));
       body.replaceChildren(...(rows.length ? rows
         : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No plugin instances." }))]));
     } catch (error) {
@@ -36,6 +47,24 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  async function loadPlugins() {
+    try {
+      const { plugins } = await api("GET", "/api/v1/plugins");
+      document.getElementById("add-plugin").replaceChildren(
+        ...plugins.map((p) => el("option", { value: p.name, text: `${p.name} ${p.version || ""}` })));
+    } catch (error) {
+      ledhost.notice(error.message, "error");
+    }
+  }
+  document.getElementById("add-instance").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const id = document.getElementById("add-id").value;
+    const plugin = document.getElementById("add-plugin").value;
+    act(event.submitter, () => api("PUT", `/api/v1/config/plugins.${encodeURIComponent(id)}`, { plugin }),
+      `Added ${id}; add its modes to the rotation to show it`).then(refresh);
+  });
+
+  loadPlugins();
   refresh();
   setInterval(refresh, 5000);
 });
