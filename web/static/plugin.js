@@ -95,7 +95,12 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       await api("PUT", `/api/v1/config/plugins.${instance}`, form.values());
+      // Secrets go to the secrets file, one write-only call each; never read back.
+      for (const [key, value] of Object.entries(form.secretValues())) {
+        await api("PUT", `/api/v1/secrets/${encodeURIComponent(instance)}/${encodeURIComponent(key)}`, { value });
+      }
       notice("Saved; the plugin has its new options.");
+      loadForm();
     } catch (error) {
       notice(error.message, "error");
     } finally {
