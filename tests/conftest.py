@@ -405,3 +405,40 @@ def plugin_env() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- distributions written by hand (what pip would leave), for the self-check -----------
+
+
+def write_dist(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+    files: dict[str, str] | None = None,
+    top_level: bool = True,
+) -> Path:
+    """Install a distribution into ``folder`` as pip would: its files plus a ``.dist-info``.
+
+    :param requires: its ``Requires-Dist`` lines.
+    :param files: ``{relative path: text}`` of what it ships (packages, modules).
+    :param top_level: write ``top_level.txt`` (setuptools does; other backends do not, and
+        then its ``RECORD`` says what it ships).
+    :returns: the ``.dist-info`` folder.
+    """
+    files = files or {}
+    info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    (info / "METADATA").write_text("\n".join(metadata) + "\n")
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    record = [f"{rel},," for rel in files] + [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]
+    if top_level:
+        tops = sorted({rel.split("/")[0].removesuffix(".py") for rel in files})
+        (info / "top_level.txt").write_text("".join(f"{t}\n" for t in tops))
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+    return info
