@@ -227,7 +227,7 @@ def check_names(
             if over_ours:
                 how = f"installed files into ledhost's own package `{name}` ({where})"
             elif first is not None and os.path.realpath(first) == os.path.realpath(where):
-                how = f"ships a top-level package `{name}` ({where}) that hides ledhost's own"
+                how = f"ships a top-level package `{name}` ({where}) found before ledhost's own"
             else:
                 how = f"ships a top-level package `{name}` ({where}), a name ledhost uses"
             reinstall = (
