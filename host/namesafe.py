@@ -60,7 +60,15 @@ class OwnPackagesFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in OWN_PACKAGES:
             return None
-        return importlib.machinery.PathFinder.find_spec(fullname, [self.root])
+        spec = importlib.machinery.PathFinder.find_spec(fullname, [self.root])
+        if spec is None:
+            # Never fall through to the other finders: they would find the namesake.
+            raise ModuleNotFoundError(
+                f"ledhost's own package {fullname!r} is missing from {self.root}: "
+                "reinstall ledhost",
+                name=fullname,
+            )
+        return spec
 
     def __repr__(self) -> str:
         return f"OwnPackagesFinder({self.root!r})"

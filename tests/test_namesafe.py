@@ -113,3 +113,13 @@ def test_every_command_names_what_shadows_ledhosts_config_and_still_works(
         assert result.returncode == 1, result.stderr  # not OK: the environment is not
     else:
         assert "not running" in result.stderr or "no ledhost" in result.stderr.lower()
+
+
+def test_the_finder_never_falls_through_to_a_namesake(tmp_path: Path) -> None:
+    """A name of ours missing from ledhost's folder is an error, never the namesake."""
+    finder = namesafe.OwnPackagesFinder(str(tmp_path))
+    assert finder.find_spec("numpy") is None  # not ours: left to the other finders
+    with pytest.raises(ModuleNotFoundError, match="ledhost's own package 'config' is missing"):
+        finder.find_spec("config")
+    spec = namesafe.OwnPackagesFinder(str(ROOT)).find_spec("config")
+    assert spec is not None and spec.origin == str(ROOT / "config" / "__init__.py")

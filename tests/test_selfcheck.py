@@ -173,6 +173,23 @@ def test_files_written_into_our_own_package_folder_are_named(tmp_path: Path) -> 
     assert "--force-reinstall --no-deps ledhost" in problems[0].fix
 
 
+def test_a_passing_environment_is_remembered_until_a_path_folder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site, cache = tmp_path / "site", tmp_path / "cache" / "selfcheck"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert selfcheck.check(cache=cache) == []
+    passed = cache.read_text()
+    old_pillow(site, code=False)  # what pip does: new folders, so a new mtime
+    assert [p.kind for p in selfcheck.check(cache=cache)] == ["requirement"]
+    assert cache.read_text() == passed  # a problem is never remembered
+    for info in site.iterdir():
+        shutil.rmtree(info) if info.is_dir() else info.unlink()
+    assert selfcheck.check(cache=cache) == []
+    assert cache.read_text() != passed  # the same environment, a new mtime: checked again
+
+
 # -- ledhost commands ---------------------------------------------------------------------
 
 

@@ -7,7 +7,9 @@ is told:
   ours (:func:`host.namesafe.shadowed`, a few path lookups); only then the diagnosis
   naming the distribution. ledhost itself keeps working (the entry point put
   :class:`host.namesafe.OwnPackagesFinder` first), so this is a warning to act on;
-- ``run`` and ``config check``: every check, requirements included (about 10-30 ms);
+- ``run`` and ``config check``: every check, requirements included (10-120 ms; nearly
+  nothing when the environment passed before and has not changed since, see
+  :func:`store.selfcheck.check`);
   ``run`` logs each problem as an ERROR line, still starts, and exits 1 when it ends
   (:func:`exit_status`), so a run with a broken environment is never a silent success;
 - an import of ours failing anyway (a wheel that wrote over our files, a Pillow too old
@@ -47,7 +49,7 @@ def check_at_start(
     full = command == "run" or (command == "config" and subcommand == "check")
     if full:
         extras = ("emulator",) if backend == "emulator" else ()
-        problems = selfcheck.check(extras=extras)
+        problems = selfcheck.check(extras=extras, cache=selfcheck.default_cache())
     elif namesafe.shadowed():
         problems = selfcheck.check_names()
     else:
