@@ -15,6 +15,7 @@ import time
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,24 @@ def test_shadowed_names_what_a_path_would_find_first(tmp_path: Path) -> None:
     assert namesafe.shadowed([str(ROOT), str(folder)]) == {}
 
 
+def whoami(tmp_path: Path, launcher: SpawnLauncher | ZygoteLauncher, spec: PluginSpec) -> Any:
+    """Start ``namesake`` in a real worker and return what its ``whoami`` action says."""
+    with contextlib.contextmanager(_harness)(tmp_path, launcher) as harness:
+        handle = WorkerHandle(instance_id="ns", spec=spec, options={})
+        harness.supervisor.add(handle)
+        harness.supervisor.start(handle, time.monotonic())
+        harness.wait_running(handle)
+        request = harness.supervisor.request_action(handle, "whoami")
+        harness.wait_for(lambda: request in handle.action_results, what="action whoami")
+        answer = handle.action_results[request]
+    assert answer["ok"], answer
+    files = answer["result"]["files"]
+    for name in namesafe.OWN_PACKAGES:
+        assert files[name] is not None, f"{name}: {files[name]}"
+        assert Path(files[name]).resolve().is_relative_to(ROOT), f"{name}: {files[name]}"
+    return answer["result"]
+
+
 @pytest.mark.parametrize("launcher_name", ["zygote", "spawn"])
 def test_a_worker_uses_ledhosts_packages_whatever_a_plugin_path_ships(
     tmp_path: Path, test_specs: dict[str, PluginSpec], launcher_name: str
@@ -64,26 +83,29 @@ def test_a_worker_uses_ledhosts_packages_whatever_a_plugin_path_ships(
     spec = test_specs["namesake"]
     spec = replace(spec, paths=(str(hostile), *spec.paths))
     launcher = ZygoteLauncher() if launcher_name == "zygote" else SpawnLauncher()
-    with contextlib.contextmanager(_harness)(tmp_path, launcher) as harness:
-        handle = WorkerHandle(instance_id="ns", spec=spec, options={})
-        harness.supervisor.add(handle)
-        harness.supervisor.start(handle, time.monotonic())
-        harness.wait_running(handle)
-        request = harness.supervisor.request_action(handle, "whoami")
-        harness.wait_for(lambda: request in handle.action_results, what="action whoami")
-        answer = handle.action_results[request]
-    assert answer["ok"], answer
-    files, path = answer["result"]["files"], answer["result"]["path"]
-    for name in namesafe.OWN_PACKAGES:
-        assert files[name] is not None, f"{name}: {files[name]}"
-        assert Path(files[name]).resolve().is_relative_to(ROOT), f"{name}: {files[name]}"
+    path = whoami(tmp_path, launcher, spec)["path"]
     # Appended, after whatever the worker had: only plugin paths come after it.
     assert path.index(str(hostile)) >= len(path) - len(spec.paths)
 
 
+def test_a_plugin_environment_that_ships_our_names_still_runs_ours(
+    plugin_env: Path, test_specs: dict[str, PluginSpec]
+) -> None:
+    """A worker spawned with a plugin environment's own interpreter, whose site-packages
+    hold the namesakes (found there before the ``.pth`` that names ledhost's folder)."""
+    env = plugin_env / "env"
+    (site,) = env.glob("lib/python*/site-packages")
+    namesakes(site)
+    spec = replace(test_specs["namesake"], python=str(env / "bin" / "python"))
+    path = whoami(plugin_env, SpawnLauncher(), spec)["path"]
+    # ledhost's folder is on the path, but after the environment's own site-packages:
+    # the environment's libraries win, ledhost's names stay ledhost's (the finder).
+    assert path.index(str(site)) < path.index(str(ROOT))
+
+
 @pytest.mark.parametrize(
     "command",
-    [["plugins", "--json"], ["config", "check"], ["status", "--json"]],
+    [["plugins", "--json"], ["config", "check"], ["status", "--socket", "{tmp}/no.sock"]],
     ids=["plugins", "config-check", "status"],
 )
 def test_every_command_names_what_shadows_ledhosts_config_and_still_works(
@@ -95,6 +117,7 @@ def test_every_command_names_what_shadows_ledhosts_config_and_still_works(
     self-check still names it when ledhost starts another way, see test_selfcheck.py.)
     """
     hostile = namesakes(tmp_path / "hostile", ("config", "sdk", "store", "web"))
+    command = [arg.replace("{tmp}", str(tmp_path)) for arg in command]
     result = ledhost(*command, cwd=tmp_path, env={"PYTHONPATH": str(hostile)}, timeout=120)
     assert "Traceback" not in result.stderr, result.stderr
     assert "the namesake" not in result.stderr + result.stdout
