@@ -17,11 +17,11 @@ in a less telling way:
   when an import of ours fails, the ``ledhost`` entry point itself).
 
 Interface for the rest of the store: :class:`Problem` (``kind``, ``message``, ``fix``;
-``str()`` is the one line to print), the three functions above and
-:func:`default_cache`. It imports nothing of
-ours (it must work when our own ``config`` is the broken part) and nothing but the
-standard library and ``packaging`` (imported when first needed: when ``packaging``
-itself is what a plugin broke, :func:`check_requirements` says so instead of failing).
+``str()`` is the one line to print), the three functions above, :func:`default_cache`,
+and :func:`own_packages` (the names a wheel must not ship). It imports nothing of ours
+(it must work when our own ``config`` is the broken part) and nothing but the standard
+library and ``packaging`` (imported when first needed: when ``packaging`` itself is what
+a plugin broke, :func:`check_requirements` says so instead of failing).
 
 Cost, measured on the test environment (55 distributions, an editable ledhost, a
 2-core x86 machine): 20-26 ms for a first :func:`check` in a fresh process when idle,
@@ -271,7 +271,7 @@ def check_names(
     """
     root = os.path.realpath(own_root or _own_root())
     path = list(sys.path if search_path is None else search_path)
-    names = _own_packages(root)
+    names = own_packages(root)
     pip = _pip()
     problems: list[Problem] = []
     reported: set[str] = set()
@@ -353,8 +353,10 @@ def _top_levels(dist: importlib.metadata.Distribution) -> set[str]:
     return tops
 
 
-def _own_packages(root: str) -> list[str]:
-    """ledhost's top-level names: its ``top_level.txt``, else the packages at ``root``."""
+def own_packages(root: str | None = None) -> list[str]:
+    """ledhost's top-level package names: its ``top_level.txt``, else the packages at
+    ``root`` (ledhost's folder). What an install must refuse to let a wheel ship."""
+    root = root or _own_root()
     try:
         text = importlib.metadata.distribution(LEDHOST).read_text("top_level.txt")
     except importlib.metadata.PackageNotFoundError:
