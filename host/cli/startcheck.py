@@ -44,16 +44,16 @@ def check_at_start(
     :param backend: the backend asked for: ``emulator`` checks that extra's requirements.
     :returns: each problem as one line (empty when all is well).
     """
+    full = command == "run" or (command == "config" and subcommand == "check")
+    if not full and not namesafe.shadowed():
+        return []  # the common case, for a few path lookups
     from store import selfcheck
 
-    full = command == "run" or (command == "config" and subcommand == "check")
     if full:
         extras = ("emulator",) if backend == "emulator" else ()
         problems = selfcheck.check(extras=extras, cache=selfcheck.default_cache())
-    elif namesafe.shadowed():
-        problems = selfcheck.check_names()
     else:
-        return []
+        problems = selfcheck.check_names()
     lines = [str(p) for p in problems]
     _tell(problems, as_log=command == "run")
     return lines
