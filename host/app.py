@@ -42,7 +42,7 @@ from host.planning import (
     rules_from_config,
 )
 from host.reconfigure import Reconfigurer
-from host.safemode import NOT_IN_SAFE_MODE, restricted
+from host.safemode import explain_missing, restricted
 from host.schedule.caps import PLUGIN_SOURCE, admit_api_notification, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
 from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
@@ -155,8 +155,7 @@ class Host:
     def _add_instances(self) -> None:
         specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
         runnable, missing = plan_instances(self.cfg, specs, self.options.only)
-        if self.options.safe_mode:
-            missing = [(iid, plugin, NOT_IN_SAFE_MODE) for iid, plugin, _ in missing]
+        missing = explain_missing(self.options, missing)
         self.reconfigurer.add_instances(runnable, missing, None)
         if not runnable and missing and not self.options.safe_mode:
             # Asked for plugins and none can run: a dark panel is not what anyone wanted.

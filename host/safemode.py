@@ -82,3 +82,16 @@ def restricted(options: RunOptions) -> RunOptions:
     if not options.safe_mode:
         return options
     return dataclasses.replace(options, plugin_paths=(), environment_plugins=False)
+
+
+def explain_missing(
+    options: RunOptions, missing: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """``missing`` from :func:`host.planning.plan_instances`, with safe mode as the reason.
+
+    In safe mode discovery sees only the builtins, so "no plugin named X is installed"
+    would send the user looking for an uninstall that never happened.
+    """
+    if not options.safe_mode:
+        return missing
+    return [(iid, plugin, NOT_IN_SAFE_MODE) for iid, plugin, _ in missing]
