@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
 
 #: The distribution whose requirements and packages are checked.
 LEDHOST: Final = "ledhost"
@@ -189,7 +190,7 @@ def check_requirements(extras: Sequence[str] = (), dist_name: str = LEDHOST) -> 
             )
             continue
         version = installed.version
-        if not req.specifier or req.specifier.contains(version, prereleases=True):
+        if not req.specifier or _contains(req.specifier, version):
             continue
         blamed = _blame(req, version, canonicalize_name(req.name), dist_name, canonicalize_name)
         name = installed.metadata["Name"] or req.name
@@ -228,7 +229,7 @@ def _blame(
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
-    ours = [v for v in (*_versions_named(str(req.specifier)), _HIGH) if req.specifier.contains(v)]
+    ours = [v for v in (*_versions_named(str(req.specifier)), _HIGH) if _contains(req.specifier, v)]
     blamed: list[tuple[str, str]] = []
     skip = {canonical, canonicalize(own_name)}
     for dist in importlib.metadata.distributions():
@@ -245,16 +246,35 @@ def _blame(
             if theirs.marker is not None and not theirs.marker.evaluate({"extra": ""}):
                 continue
             spec = theirs.specifier
-            if spec.contains(version, prereleases=True) and not any(
-                spec.contains(v, prereleases=True) for v in ours
-            ):
+            if _contains(spec, version) and not any(_contains(spec, v) for v in ours):
                 blamed.append((f"{name} {dist.version}", f"{theirs.name}{spec}"))
     return blamed
 
 
 def _versions_named(specifier: str) -> list[str]:
-    """The versions a specifier mentions (``>=10.4,<12`` → ``10.4``, ``12``)."""
-    return re.findall(r"[0-9][0-9A-Za-z.+!-]*", specifier)
+    """The versions a specifier mentions (``>=10.4,<12`` → ``10.4``, ``12``; ``==1.*``
+    names none: ``1.`` is no version)."""
+    from packaging.version import InvalidVersion, Version
+
+    named = []
+    for text in re.findall(r"[0-9][0-9A-Za-z.+!-]*", specifier):
+        try:
+            Version(text)
+        except InvalidVersion:
+            continue
+        named.append(text)
+    return named
+
+
+def _contains(specifier: SpecifierSet, version: str) -> bool:
+    """Whether ``version`` satisfies ``specifier``; a version packaging cannot parse (a
+    legacy ``1.0-beta_x``) satisfies none."""
+    from packaging.version import InvalidVersion
+
+    try:
+        return specifier.contains(version, prereleases=True)
+    except InvalidVersion:
+        return False
 
 
 def check_names(

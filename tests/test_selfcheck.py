@@ -127,6 +127,23 @@ def test_missing_and_unexplained_requirements(
     ]
 
 
+def test_wildcard_pins_and_unparsable_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_dist(tmp_path, "Pillow", "8.4.0")
+    write_dist(tmp_path, "weird", "not-a-version")
+    write_dist(tmp_path, "ledhost-stars", "3.0", requires=("Pillow==8.*",))
+    write_dist(tmp_path, "ledhost-like", "1.0", requires=("Pillow>=10", "weird>=1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    problems = selfcheck.check_requirements(dist_name="ledhost-like")
+    assert [p.message for p in problems] == [
+        "Pillow 8.4.0, installed for ledhost-stars 3.0 (which requires Pillow==8.*), does not "
+        "satisfy ledhost-like's requirement Pillow>=10",
+        "weird not-a-version does not satisfy ledhost-like's requirement weird>=1 (no "
+        "installed distribution asks for that version)",
+    ]
+
+
 @pytest.mark.parametrize("top_level", [True, False], ids=["top_level.txt", "RECORD"])
 def test_a_package_with_one_of_our_names_is_named_with_its_distribution(
     tmp_path: Path, top_level: bool
