@@ -17,6 +17,12 @@ before it imports anything else, a worker does before a plugin path reaches ``sy
 ``sys.path`` lookup would have found elsewhere, so the self-check
 (:mod:`store.selfcheck`) can name the distribution and the fix.
 
+What it cannot help: a namesake ``host`` found before ours (``python -m host`` and the
+console script import ``host`` before any code of ours runs), and, when ledhost is not
+installed editable, a wheel that wrote its ``config/`` into ledhost's own folder (the
+same folder: nothing left to choose between). The self-check names both; the store's
+install refuses such wheels in the first place.
+
 Standard library only, and nothing of ``host`` but the package itself: it is imported by
 a spawned worker's first line, before anything else of ours may be trusted.
 """
