@@ -36,6 +36,7 @@ from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
 from host.planning import RunOptions, make_handle, plan_instances
 from host.reload import ConfigWatcher, ReloadResult
+from host.safemode import explain_missing
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
 from host.supervise.handle import WorkerHandle
@@ -331,7 +332,7 @@ class Reconfigurer:
             options = host.options
             specs = discover(options.plugin_paths, environment=options.environment_plugins)
             runnable, missing = plan_instances(cfg, specs, fresh)
-            self.add_instances(runnable, missing, now)
+            self.add_instances(runnable, explain_missing(options, missing), now)
 
     def _apply_display(
         self, old: HostConfig, new: HostConfig, diff: ConfigDiff, now: float
