@@ -201,3 +201,29 @@ def test_a_second_instance_is_added_through_the_config_api(tmp_path: Path) -> No
 
     tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
     run_live(tmp_path, tables, scenario)
+
+
+def test_safe_mode_at_the_next_start_is_asked_through_the_host(tmp_path: Path) -> None:
+    """The system page's button: the host writes its one-shot flag; the web never does."""
+    from host.safemode import flag_path
+
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("clock") and sock.exists(), "worker and socket")
+        c, csrf = _logged_in(tmp_path, sock)
+        flag = flag_path(live.host.cfg.paths.data_dir)
+        assert c.get("/api/v1/safe-mode").json["data"] == {
+            "next_start_safe": False, "safe_mode": False
+        }  # fmt: skip
+        on = c.put("/api/v1/safe-mode", json={"next_start": True}, headers=csrf).json["data"]
+        assert on["next_start_safe"] and flag.exists()
+        assert oct(flag.stat().st_mode & 0o777) == "0o600"
+        off = c.put("/api/v1/safe-mode", json={"next_start": False}, headers=csrf).json["data"]
+        assert not off["next_start_safe"] and not flag.exists()
+        bad = c.put("/api/v1/safe-mode", json={"next_start": "yes"}, headers=csrf)
+        assert bad.status_code == 400
+        assert c.put("/api/v1/safe-mode", json={"next_start": True}).status_code == 403  # CSRF
+
+    tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
+    run_live(tmp_path, tables, scenario)

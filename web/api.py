@@ -81,6 +81,18 @@ def brightness() -> ResponseReturnValue:
     return call(control.Brightness, value=body().get("value"))
 
 
+@display.get("/safe-mode")
+def safe_mode() -> ResponseReturnValue:
+    """Whether this run is in safe mode, and whether the next start will be."""
+    return call(control.SafeModeNext)
+
+
+@display.put("/safe-mode")
+def safe_mode_next() -> ResponseReturnValue:
+    """``{"next_start": true}``: the next start runs builtin plugins only (once)."""
+    return call(control.SafeModeNext, on=body().get("next_start"))
+
+
 @display.put("/power")
 def power() -> ResponseReturnValue:
     """Turn the panel on or off."""

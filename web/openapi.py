@@ -51,6 +51,10 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/pin": {"post": ("Pin a mode", True), "delete": ("Unpin", False)},
     "/api/v1/brightness": {"put": ("Set brightness", True)},
     "/api/v1/power": {"put": ("Panel on/off", True)},
+    "/api/v1/safe-mode": {
+        "get": ("Safe mode now, and at the next start", False),
+        "put": ("Ask for safe mode (builtin plugins only) at the next start", True),
+    },
     "/api/v1/notify": {"post": ("Send a notification", True)},
     "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},

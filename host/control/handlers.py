@@ -119,6 +119,23 @@ def _plugin_info(host: Any, req: control.PluginInfo) -> dict[str, Any]:
     }
 
 
+def _safe_mode_next(host: Any, req: control.SafeModeNext) -> dict[str, Any]:
+    """The one-shot flag file of :mod:`host.safemode`, written or removed by the host (the
+    web process never touches the data folder)."""
+    from host.safemode import flag_path
+
+    path = flag_path(host.cfg.paths.data_dir)
+    try:
+        if req.on:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+        elif req.on is False:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise Refused("refused", f"cannot change {path}: {exc.strerror}") from None
+    return {"next_start_safe": path.exists(), "safe_mode": bool(display(host).get("safe_mode"))}
+
+
 def _action(host: ControlledHost, req: control.RunAction, now: float) -> Pending:
     handle = _handle_of(host, req.instance)
     if handle.process is None:
@@ -253,6 +270,8 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return _action(host, req, now)
             case control.PluginInfo():
                 return _plugin_info(host, req)
+            case control.SafeModeNext():
+                return _safe_mode_next(host, req)
             case control.ConfigGet():
                 return config_ops.read_section(host.cfg, req.section)
             case control.ConfigSet():

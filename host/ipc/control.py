@@ -55,6 +55,7 @@ __all__ = [
     "Ok",
     "Pin",
     "PluginInfo",
+    "SafeModeNext",
     "PluginOp",
     "Power",
     "Previous",
@@ -187,6 +188,14 @@ class PluginInfo(_Msg, tag="plugin_info"):
     id: RequestId = 0
 
 
+class SafeModeNext(_Msg, tag="safe_mode_next"):
+    """Ask for (``on``) or cancel safe mode at the next start: builtin plugins only, once.
+    ``on=None`` only reads whether it is asked for."""
+
+    on: bool | None = None
+    id: RequestId = 0
+
+
 class RunAction(_Msg, tag="action"):
     """Run a plugin's registered action with ``args``; the reply carries its result."""
 
@@ -252,6 +261,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     Notify,
     PluginOp,
     PluginInfo,
+    SafeModeNext,
     RunAction,
     ConfigGet,
     ConfigSet,

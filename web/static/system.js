@@ -28,6 +28,21 @@ document.addEventListener("DOMContentLoaded", () => {
       "Restored; the sign runs on the restored config");
   });
 
+  const safeState = document.getElementById("safe-state");
+  function showSafe(data) {
+    const now = data.safe_mode ? "This run is in safe mode: only builtin plugins run." : "This run is normal.";
+    const next = data.next_start_safe ? " The next start will be in safe mode." : "";
+    safeState.textContent = now + next;
+    document.getElementById("safe-on").hidden = data.next_start_safe;
+    document.getElementById("safe-off").hidden = !data.next_start_safe;
+  }
+  api("GET", "/api/v1/safe-mode").then((r) => showSafe(r.data)).catch((e) => { safeState.textContent = e.message; });
+  for (const [id, on] of [["safe-on", true], ["safe-off", false]]) {
+    document.getElementById(id).addEventListener("click", (event) =>
+      act(event.currentTarget, () => api("PUT", "/api/v1/safe-mode", { next_start: on }))
+        .then((r) => r && showSafe(r.data)));
+  }
+
   const tokens = document.getElementById("tokens");
   async function loadTokens() {
     try {
