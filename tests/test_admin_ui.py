@@ -152,6 +152,10 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
                 return len(lit) > 0 and bool((lit[:, 0] > 0).all() and (lit[:, 1:] == 0).all())
 
             live.wait_for(red_on_panel, "the message drawn in red")
+            # A mode's preview, rendered now through a real worker, drawn as LEDs.
+            page.click("#modes button[aria-label='Preview message']")
+            poll(page, "document.getElementById('mode-preview').dataset.mode || ''",
+                 lambda m: m == "message", "the mode preview")  # fmt: skip
             check_page(page, "plugin")
 
             # Reorder the rotation from the keyboard (Alt+Up on the focused entry), save, and

@@ -227,3 +227,35 @@ def test_safe_mode_at_the_next_start_is_asked_through_the_host(tmp_path: Path) -
 
     tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
     run_live(tmp_path, tables, scenario)
+
+
+def test_a_mode_preview_is_rendered_through_a_real_worker(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("clock", "a") and sock.exists(), "workers, socket")
+        c, _csrf = _logged_in(tmp_path, sock)
+        r = c.get("/api/v1/plugins/clock/modes/time/preview.png")
+        assert r.status_code == 200 and r.mimetype == "image/png", r.data[:300]
+        image = Image.open(io.BytesIO(r.data)).convert("RGB")
+        assert image.size == (64, 32)
+        # The instance's own options: the digits in the colour its section sets.
+        pixels = np.asarray(image).reshape(-1, 3)
+        assert ((pixels == (255, 0, 0)).all(axis=1)).any()
+        # A third-party plugin from a plugin path renders too (its path is passed on).
+        solid = c.get("/api/v1/plugins/a/modes/fill/preview.png")
+        assert solid.status_code == 200, solid.data[:300]
+        missing = c.get("/api/v1/plugins/clock/modes/nosuch/preview.png")
+        assert missing.status_code == 404 and missing.json["code"] == "no_such_mode"
+        assert c.get("/api/v1/plugins/clock/modes/..%2Fx/preview.png").status_code in (400, 404)
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "rotation": {"modes": ["clock:time", "a:fill"]},
+        "plugins": {"clock": {"color": "#ff0000"}, "a": {"plugin": "solid"}},
+    }
+    run_live(tmp_path, tables, scenario)

@@ -150,6 +150,25 @@ def plugin_info(instance: str) -> ResponseReturnValue:
     return call(control.PluginInfo, instance=instance)
 
 
+@plugins.get("/<instance>/modes/<mode>/preview.png")
+def mode_preview(instance: str, mode: str) -> ResponseReturnValue:
+    """One frame of the mode as it looks now, rendered through a real worker (PNG, one
+    pixel per LED)."""
+    from flask import Response
+
+    from host.ipc.control_client import ControlClient
+
+    try:
+        message = msgspec.convert(
+            {"t": "render_mode", "instance": instance, "mode": mode}, control.Request
+        )
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, "invalid", str(exc)) from exc
+    with ControlClient(current_app.config.get("LEDHOST_SOCKET"), timeout=60.0) as client:
+        data = client.request(message)
+    return Response(data["png"], mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
 @plugins.post("/<instance>/validate")
 def plugin_validate(instance: str) -> ResponseReturnValue:
     """Check option values against the instance's schema, with the host's own validator.

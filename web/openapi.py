@@ -59,6 +59,9 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
     "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},
+    "/api/v1/plugins/{instance}/modes/{mode}/preview.png": {
+        "get": ("One frame of a mode, rendered now through a real worker (PNG)", False)
+    },
     "/api/v1/plugins/{instance}/validate": {
         "post": ("Check option values against the plugin's schema", True)
     },

@@ -270,6 +270,10 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return _action(host, req, now)
             case control.PluginInfo():
                 return _plugin_info(host, req)
+            case control.RenderMode():
+                from host.control.preview_ops import render_preview
+
+                return render_preview(host, _handle_of(host, req.instance), req, now)
             case control.SafeModeNext():
                 return _safe_mode_next(host, req)
             case control.ConfigGet():

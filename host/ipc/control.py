@@ -55,6 +55,7 @@ __all__ = [
     "Ok",
     "Pin",
     "PluginInfo",
+    "RenderMode",
     "SafeModeNext",
     "PluginOp",
     "Power",
@@ -188,6 +189,15 @@ class PluginInfo(_Msg, tag="plugin_info"):
     id: RequestId = 0
 
 
+class RenderMode(_Msg, tag="render_mode"):
+    """Render one frame of an instance's mode now, with its options, through a real worker
+    (``ledhost render`` as a child of the host): ``{"width", "height", "png"}``."""
+
+    instance: Ident
+    mode: ModeName
+    id: RequestId = 0
+
+
 class SafeModeNext(_Msg, tag="safe_mode_next"):
     """Ask for (``on``) or cancel safe mode at the next start: builtin plugins only, once.
     ``on=None`` only reads whether it is asked for."""
@@ -261,6 +271,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     Notify,
     PluginOp,
     PluginInfo,
+    RenderMode,
     SafeModeNext,
     RunAction,
     ConfigGet,

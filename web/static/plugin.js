@@ -43,9 +43,39 @@ document.addEventListener("DOMContentLoaded", () => {
     } else {
       form = new SchemaForm.Form($("fields"), info.schema, info.config);
     }
+    $("modes").replaceChildren(...(info.modes.length ? info.modes.map((mode) => el("li", {},
+      el("span", { text: `${mode.name} ` }),
+      el("button", { type: "button", class: "small", text: "Preview",
+        "aria-label": `Preview ${mode.name}`, onclick: (e) => preview(e.currentTarget, mode.name) })))
+      : [el("li", { class: "muted", text: "No modes yet." })]));
     const actions = $("actions");
     actions.replaceChildren(...info.actions.map(actionControl));
     $("actions-card").hidden = info.actions.length === 0;
+  }
+
+  // One frame of a mode, rendered by the host through a real worker, drawn as LEDs.
+  async function preview(button, mode) {
+    await act(button, async () => {
+      const response = await fetch(`${base}/modes/${encodeURIComponent(mode)}/preview.png`,
+        { credentials: "same-origin" });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new Error(body.message || response.statusText);
+      }
+      const bitmap = await createImageBitmap(await response.blob());
+      const scratch = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d");
+      scratch.drawImage(bitmap, 0, 0);
+      const rgba = scratch.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
+      for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+        rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
+      }
+      $("mode-preview-wrap").hidden = false;
+      const canvas = $("mode-preview");
+      canvas.setAttribute("aria-label", `Preview of ${mode}`);
+      canvas.dataset.mode = mode;
+      window.ledhostPreview.draw(canvas, { width: bitmap.width, height: bitmap.height, seq: 0, rgb });
+    });
   }
 
   // An action without parameters is a button; one with parameters gets a small form
