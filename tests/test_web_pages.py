@@ -259,3 +259,31 @@ def test_a_mode_preview_is_rendered_through_a_real_worker(tmp_path: Path) -> Non
         "plugins": {"clock": {"color": "#ff0000"}, "a": {"plugin": "solid"}},
     }
     run_live(tmp_path, tables, scenario)
+
+
+def test_the_host_log_is_readable_from_the_system_page(tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("clock") and sock.exists(), "worker and socket")
+        c, _csrf = _logged_in(tmp_path, sock)
+        live.host.skip()  # something to log: "showing ..."
+
+        def showing() -> list[Any]:
+            records = c.get("/api/v1/logs?lines=50").json["data"]
+            return [r for r in records if "showing" in r["message"]]
+
+        live.wait_for(lambda: bool(showing()), "a host record")
+        record = showing()[-1]
+        assert set(record) == {"seq", "time", "level", "logger", "message"}
+        assert record["level"] == "INFO" and record["logger"].startswith("ledhost")
+        assert c.get("/api/v1/logs?lines=x").status_code == 400
+        assert c.get("/api/v1/logs?lines=501").status_code == 400
+        page = c.get("/system").data.decode()
+        assert "ledhost " in page
+
+    tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
+    run_live(tmp_path, tables, scenario)

@@ -81,6 +81,15 @@ def brightness() -> ResponseReturnValue:
     return call(control.Brightness, value=body().get("value"))
 
 
+@display.get("/logs")
+def host_logs() -> ResponseReturnValue:
+    """The host's own last ``lines`` log records (0-500, default 100)."""
+    lines = request.args.get("lines", "100")
+    if not lines.isdigit():
+        raise ApiError(400, "invalid", "lines must be a whole number 0-500")
+    return call(control.HostLogs, lines=int(lines))
+
+
 @display.get("/safe-mode")
 def safe_mode() -> ResponseReturnValue:
     """Whether this run is in safe mode, and whether the next start will be."""

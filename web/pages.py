@@ -87,5 +87,11 @@ def rotation() -> ResponseReturnValue:
 
 @bp.get("/system")
 def system() -> ResponseReturnValue:
-    """Display settings, backup and restore, API tokens."""
-    return _page("system.html", "System")
+    """Display settings, safe mode, backup and restore, API tokens, the host's log."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("ledhost")
+    except PackageNotFoundError:
+        installed = "(not installed)"
+    return _page("system.html", "System", version=installed)

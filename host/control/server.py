@@ -31,6 +31,7 @@ import msgspec
 from host.control import handlers
 from host.control.handlers_base import Pending, Refused
 from host.control.listen import open_listener
+from host.control.hostlog import HostLogRing
 from host.ipc import control
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
@@ -71,6 +72,9 @@ class ControlServer:
         self.selector = selector
         self.listener = open_listener(path)
         self.clients: dict[int, _Client] = {}
+        #: The host's recent log records, for ``host_logs``.
+        self.host_log = HostLogRing()
+        self.host_log.attach()
         self.dropped = 0  # clients dropped for not reading (for tests and status)
         self._state_key: object = None
         self._frames_seen = -1
@@ -116,6 +120,7 @@ class ControlServer:
 
     def close(self) -> None:
         """Drop every client and remove the socket."""
+        self.host_log.detach()
         for client in list(self.clients.values()):
             self._drop(client)
         with contextlib.suppress(KeyError, ValueError):
@@ -172,6 +177,8 @@ class ControlServer:
                     for iid, ring in self.host.supervisor.logs.items():
                         client.follow[iid] = int(ring.stats()["last_seq"])
                 data: Any = None
+            elif isinstance(request, control.HostLogs):
+                data = self.host_log.records(request.lines)
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]

@@ -49,6 +49,7 @@ __all__ = [
     "Failed",
     "FrameEvent",
     "LogEvent",
+    "HostLogs",
     "Logs",
     "Next",
     "Notify",
@@ -253,6 +254,13 @@ class Logs(_Msg, tag="logs"):
     id: RequestId = 0
 
 
+class HostLogs(_Msg, tag="host_logs"):
+    """The host's own last ``lines`` log records (what it writes to its log)."""
+
+    lines: Annotated[int, msgspec.Meta(ge=0, le=500)] = 100
+    id: RequestId = 0
+
+
 class Subscribe(_Msg, tag="subscribe"):
     """Turn this connection into an event stream of the given kinds."""
 
@@ -279,6 +287,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     ConfigBackup,
     ConfigRestore,
     Logs,
+    HostLogs,
     Subscribe,
 ]
 

@@ -72,4 +72,20 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   loadTokens();
+
+  const hostLog = document.getElementById("host-log");
+  async function refreshLog() {
+    try {
+      const { data } = await api("GET", "/api/v1/logs?lines=200");
+      const atBottom = hostLog.scrollTop + hostLog.clientHeight >= hostLog.scrollHeight - 4;
+      hostLog.textContent = data.length ? data.map((r) =>
+        `${new Date(r.time * 1000).toLocaleTimeString()} ${r.level} ${r.logger}: ${r.message}`).join("\n")
+        : "No log records.";
+      if (atBottom) hostLog.scrollTop = hostLog.scrollHeight;
+    } catch (error) {
+      hostLog.textContent = error.message;
+    }
+  }
+  refreshLog();
+  setInterval(refreshLog, 5000);
 });
