@@ -155,7 +155,7 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             # A mode's preview, rendered now through a real worker, drawn as LEDs.
             page.click("#modes button[aria-label='Preview message']")
             poll(page, "document.getElementById('mode-preview').dataset.mode || ''",
-                 lambda m: m == "message", "the mode preview")  # fmt: skip
+                 lambda m: m == "message", "the mode preview", wait=60)  # fmt: skip
             check_page(page, "plugin")
 
             # Reorder the rotation from the keyboard (Alt+Up on the focused entry), save, and

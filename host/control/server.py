@@ -30,8 +30,8 @@ import msgspec
 
 from host.control import handlers
 from host.control.handlers_base import Pending, Refused
-from host.control.listen import open_listener
 from host.control.hostlog import HostLogRing
+from host.control.listen import open_listener
 from host.ipc import control
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
