@@ -58,6 +58,11 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},
     "/api/v1/config/backup": {"get": ("Download the config file (no secrets)", False)},
     "/api/v1/config/restore": {"post": ("Replace the config file; refused whole if invalid", True)},
+    "/api/v1/secrets": {"get": ("Which secrets are declared and set (never values)", False)},
+    "/api/v1/secrets/{instance}/{key}": {
+        "put": ("Write one secret (write-only)", True),
+        "delete": ("Remove one secret", False),
+    },
     "/api/v1/config/{section}": {
         "get": ("Read a config section", False),
         "put": ("Write a config section", True),

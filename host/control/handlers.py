@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final, Protocol
 
-from host.control import config_ops
+from host.control import config_ops, secret_ops
 from host.control.handlers_base import Pending, Refused
 from host.errors import HostError
 from host.ipc import control
@@ -236,6 +236,10 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return config_ops.backup_text(host)
             case control.ConfigRestore():
                 return config_ops.restore_file(host, req)
+            case control.SecretList():
+                return secret_ops.list_secrets(host)
+            case control.SecretSet() | control.SecretDelete():
+                return secret_ops.write_secret(host, req)
             case control.Logs():
                 return _logs(host, req)
             case _:
