@@ -254,9 +254,7 @@ def test_a_secret_write_keeps_the_files_comments_and_other_tables(tmp_path: Path
     path.write_text('# my keys\n[plugins.other]\ntoken = "keep-me-1234"  # from the vendor\n')
     schema = {"properties": {"api_key": {"type": "string", "writeOnly": True}}}
     host = SimpleNamespace(
-        cfg=SimpleNamespace(
-            plugins={"sec": SimpleNamespace(plugin_id="secretive"), "other": None}
-        ),
+        cfg=SimpleNamespace(plugins={"sec": SimpleNamespace(plugin_id="secretive"), "other": None}),
         supervisor=SimpleNamespace(handles={"sec": SimpleNamespace(schema=schema)}),
     )
     text = _changed(host, control.SecretSet(instance="sec", key="api_key", value="v" * 9), path)
