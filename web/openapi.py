@@ -11,20 +11,14 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from web.openapi_schemas import ANY, ERROR, RESPONSES, obj
+
 bp = Blueprint("api_meta", __name__, url_prefix="/api/v1")
 
 _OBJ: dict[str, Any] = {"type": "object"}
 _ERR = {
-    "description": "error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        }
-    },
+    "description": "error: a stable code and a message naming the problem",
+    "content": {"application/json": {"schema": ERROR}},
 }
 
 #: Reachable without credentials (``web.security.OPEN_ENDPOINTS``).
@@ -70,6 +64,12 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
 }
 
 
+def _success(path: str, method: str) -> dict[str, Any]:
+    """The documented success response of one call, with its exact body."""
+    status, schema = RESPONSES.get((path, method), ("200", obj({"data": ANY})))
+    return {status: {"description": "ok", "content": {"application/json": {"schema": schema}}}}
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     paths: dict[str, Any] = {}
@@ -84,7 +84,7 @@ def document() -> dict[str, Any]:
             op: dict[str, Any] = {
                 "summary": summary,
                 "parameters": params,
-                "responses": {"200": {"description": "ok"}, "default": _ERR},
+                "responses": {**_success(path, method), "default": _ERR},
             }
             if path in OPEN_PATHS:
                 op["security"] = []
