@@ -30,20 +30,26 @@ def create_app(
 ) -> Flask:
     """Build the app.
 
-    :param config: ``auth_file`` (Path of the auth store), ``secure_cookies`` (behind
-        https), ``setup_code`` (the one-time code logged at start), ``socket`` (control
-        socket path), ``login_limit``.
+    :param config: ``auth_file`` (Path of the auth store), ``data_dir`` (where the
+        session key is kept, :mod:`web.session_key`; without it the key lives as long as
+        the process), ``secure_cookies`` (behind https), ``setup_code`` (the one-time code
+        logged at start), ``socket`` (control socket path), ``login_limit``.
     :param control: sends one control request and returns the host's ``Ok.data``; by
         default :func:`host.ipc.control_client.request` on ``socket``.
     """
     from host.ipc.control_client import request as control_request
     from web import api, auth, events, openapi, pages
+    from web.session_key import load_or_create
 
     cfg = dict(config or {})
     app = Flask(__name__)
     auth_file = Path(cfg.get("auth_file") or Path.home() / ".config/ledhost/web-auth.json")
+    key = cfg.get("secret_key")
+    if not key:
+        data_dir = cfg.get("data_dir")
+        key = load_or_create(Path(data_dir)) if data_dir else secrets.token_bytes(32)
     app.config.update(
-        SECRET_KEY=cfg.get("secret_key") or secrets.token_bytes(32),
+        SECRET_KEY=key,
         MAX_CONTENT_LENGTH=MAX_UPLOAD,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",

@@ -22,7 +22,8 @@ display = Blueprint("api_display", __name__, url_prefix="/api/v1")
 plugins = Blueprint("api_plugins", __name__, url_prefix="/api/v1/plugins")
 config = Blueprint("api_config", __name__, url_prefix="/api/v1/config")
 notifications = Blueprint("api_notifications", __name__, url_prefix="/api/v1")
-BLUEPRINTS = [display, plugins, config, notifications]
+secrets = Blueprint("api_secrets", __name__, url_prefix="/api/v1/secrets")
+BLUEPRINTS = [display, plugins, config, notifications, secrets]
 
 #: Keys of a ``[plugins.<id>]`` table that are ledhost's, not the plugin's (config/model.py).
 RESERVED_KEYS = frozenset({"plugin", "enabled", "memory_limit_mb"})
@@ -256,3 +257,24 @@ def config_get(section: str) -> ResponseReturnValue:
 def config_set(section: str) -> ResponseReturnValue:
     """Replace keys of one section (validated, written atomically, applied live)."""
     return call(control.ConfigSet, section=section, values=body())
+
+
+@secrets.get("")
+def secrets_list() -> ResponseReturnValue:
+    """Per instance: the keys its plugin declares secret and the keys set; never a value."""
+    return call(control.SecretList)
+
+
+@secrets.put("/<instance>/<key>")
+def secret_set(instance: str, key: str) -> ResponseReturnValue:
+    """Write one secret (``{"value": ...}``): checked by the plugin, then kept (0600)."""
+    data = body()
+    if "value" not in data:
+        raise ApiError(400, "invalid", 'the body must be {"value": ...}')
+    return call(control.SecretSet, instance=instance, key=key, value=data["value"])
+
+
+@secrets.delete("/<instance>/<key>")
+def secret_delete(instance: str, key: str) -> ResponseReturnValue:
+    """Remove one secret from the secrets file."""
+    return call(control.SecretDelete, instance=instance, key=key)

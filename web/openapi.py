@@ -11,20 +11,14 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from web.openapi_schemas import ANY, ERROR, RESPONSES, obj
+
 bp = Blueprint("api_meta", __name__, url_prefix="/api/v1")
 
 _OBJ: dict[str, Any] = {"type": "object"}
 _ERR = {
-    "description": "error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        }
-    },
+    "description": "error: a stable code and a message naming the problem",
+    "content": {"application/json": {"schema": ERROR}},
 }
 
 #: Reachable without credentials (``web.security.OPEN_ENDPOINTS``).
@@ -72,11 +66,22 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/config/backup": {"get": ("Download the config file (no secrets)", False)},
     "/api/v1/config/schema/{section}": {"get": ("JSON Schema of a host section", False)},
     "/api/v1/config/restore": {"post": ("Replace the config file; refused whole if invalid", True)},
+    "/api/v1/secrets": {"get": ("Which secrets are declared and set (never values)", False)},
+    "/api/v1/secrets/{instance}/{key}": {
+        "put": ("Write one secret (write-only)", True),
+        "delete": ("Remove one secret", False),
+    },
     "/api/v1/config/{section}": {
         "get": ("Read a config section", False),
         "put": ("Write a config section", True),
     },
 }
+
+
+def _success(path: str, method: str) -> dict[str, Any]:
+    """The documented success response of one call, with its exact body."""
+    status, schema = RESPONSES.get((path, method), ("200", obj({"data": ANY})))
+    return {status: {"description": "ok", "content": {"application/json": {"schema": schema}}}}
 
 
 def document() -> dict[str, Any]:
@@ -93,7 +98,7 @@ def document() -> dict[str, Any]:
             op: dict[str, Any] = {
                 "summary": summary,
                 "parameters": params,
-                "responses": {"200": {"description": "ok"}, "default": _ERR},
+                "responses": {**_success(path, method), "default": _ERR},
             }
             if path in OPEN_PATHS:
                 op["security"] = []

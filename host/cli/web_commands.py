@@ -2,7 +2,8 @@
 
 The web package is imported only inside the command, so the host never loads Flask.
 Bind and port come from ``[web]`` unless given; the auth store lives in the data dir
-(``web-auth.json``, 0600).
+(``web-auth.json``, 0600), and so does the session key (``web-session.key``, 0600), so a
+restart of the web process keeps its users logged in.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def cmd_web(ns: argparse.Namespace) -> int:
     cfg = load_config(ns.config, secrets_path=False)
     options: dict[str, Any] = {
         "auth_file": cfg.paths.data_dir / "web-auth.json",
+        "data_dir": cfg.paths.data_dir,
         "socket": socket_path(ns),
     }
     serve(ns.bind or cfg.web.bind, ns.port or cfg.web.port, options)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final, Protocol
 
-from host.control import config_ops
+from host.control import config_ops, secret_ops
 from host.control.handlers_base import Pending, Refused
 from host.errors import HostError
 from host.ipc import control
@@ -31,6 +31,8 @@ class ControlledHost(Protocol):
 
     supervisor: Supervisor
     powered: bool
+    #: Instances that could not start at all, with their status entry.
+    missing: dict[str, dict[str, Any]]
 
     def status(self) -> dict[str, Any]: ...
     def display_status(self, now: float | None = None) -> dict[str, Any]: ...
@@ -67,8 +69,9 @@ def display(host: ControlledHost) -> dict[str, Any]:
 
 def _status(host: ControlledHost) -> dict[str, Any]:
     # Without log tails: they are most of a status's size and have their own request, and
-    # a status is what scripts poll (the benchmark's 50/s).
-    plugins = host.status()
+    # a status is what scripts poll (the benchmark's 50/s): not even built (log_tail=0).
+    plugins: dict[str, Any] = dict(host.missing)
+    plugins.update(host.supervisor.status(log_tail=0))
     for entry in plugins.values():
         entry.pop("recent_logs", None)
     return {"display": display(host), "plugins": plugins}
@@ -284,6 +287,10 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return config_ops.backup_text(host)
             case control.ConfigRestore():
                 return config_ops.restore_file(host, req)
+            case control.SecretList():
+                return secret_ops.list_secrets(host)
+            case control.SecretSet() | control.SecretDelete():
+                return secret_ops.write_secret(host, req)
             case control.Logs():
                 return _logs(host, req)
             case _:

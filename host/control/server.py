@@ -32,6 +32,7 @@ from host.control import handlers
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
+from host.control.status_cache import StatusCache
 from host.ipc import control
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
@@ -80,6 +81,8 @@ class ControlServer:
         self._frames_seen = -1
         self._last_frame: bytes | None = None
         self._seq = 0
+        #: The status reply, built once for every poller until something changes.
+        self.status_cache = StatusCache(lambda: handlers.handle(host, control.Status()))
         selector.register(self.listener, selectors.EVENT_READ, self._on_accept)
 
     # -- connections -------------------------------------------------------------------
@@ -169,14 +172,18 @@ class ControlServer:
             self._drop(client)
 
     def _serve(self, client: _Client, request: control.Request) -> None:
+        if not isinstance(request, control.Status):
+            self.status_cache.clear()  # it may change what a status shows
         try:
-            if isinstance(request, control.Subscribe):
+            if isinstance(request, control.Status):
+                data: Any = self.status_cache.get(self.host, time.monotonic())
+            elif isinstance(request, control.Subscribe):
                 client.kinds.update(request.kinds)
                 if "logs" in request.kinds:
                     client.all_logs = True
                     for iid, ring in self.host.supervisor.logs.items():
                         client.follow[iid] = int(ring.stats()["last_seq"])
-                data: Any = None
+                data = None
             elif isinstance(request, control.HostLogs):
                 data = self.host_log.records(request.lines)
             elif isinstance(request, control.Logs) and request.follow:

@@ -64,6 +64,9 @@ __all__ = [
     "Reply",
     "Request",
     "RunAction",
+    "SecretDelete",
+    "SecretList",
+    "SecretSet",
     "StateEvent",
     "Status",
     "Subscribe",
@@ -98,6 +101,17 @@ Priority = Annotated[int, msgspec.Meta(ge=0, le=DEFAULT_PRIORITY)]
 Code = Annotated[str, msgspec.Meta(max_length=64)]
 Message = Annotated[str, msgspec.Meta(max_length=4096)]
 Section = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z_.0-9-]+\Z")]
+#: A top-level option name of a plugin's schema (what a secret is stored under).
+SecretKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+\Z")]
+#: What a secret may be: anything TOML can hold (the secrets file is TOML), never null.
+SecretValue = Union[  # noqa: UP007 - msgspec needs a runtime Union
+    Annotated[str, msgspec.Meta(max_length=65536)],
+    int,
+    float,
+    bool,
+    Annotated[list[Any], msgspec.Meta(max_length=256)],
+    Annotated[dict[str, Any], msgspec.Meta(max_length=256)],
+]
 
 
 class ControlProtocolError(Exception):
@@ -245,6 +259,36 @@ class ConfigRestore(_Msg, tag="config_restore"):
     id: RequestId = 0
 
 
+class SecretList(_Msg, tag="secrets"):
+    """Which secrets each plugin instance declares and which are set: names, never values."""
+
+    id: RequestId = 0
+
+
+class SecretSet(_Msg, tag="secret_set"):
+    """Write one secret of one instance to the secrets file (0600), then apply it live.
+
+    ``key`` must be one the instance's plugin marks secret in its schema; the value is
+    checked by the plugin's worker before anything is written, and is never sent back.
+    """
+
+    instance: Ident
+    key: SecretKey
+    value: SecretValue
+    id: RequestId = 0
+
+    def __repr__(self) -> str:  # a request object must not carry its value into a log
+        return f"SecretSet(instance={self.instance!r}, key={self.key!r}, value=<redacted>)"
+
+
+class SecretDelete(_Msg, tag="secret_delete"):
+    """Remove one secret of one instance from the secrets file, then apply that live."""
+
+    instance: Ident
+    key: SecretKey
+    id: RequestId = 0
+
+
 class Logs(_Msg, tag="logs"):
     """The last ``lines`` log records of one instance; ``follow`` then streams new ones."""
 
@@ -286,6 +330,9 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     ConfigSet,
     ConfigBackup,
     ConfigRestore,
+    SecretList,
+    SecretSet,
+    SecretDelete,
     Logs,
     HostLogs,
     Subscribe,
@@ -376,7 +423,11 @@ def decode_from_client(payload: bytes) -> Request:
         raise ControlProtocolError(f"bad request: {exc}") from None
     except RecursionError:  # msgspec's own guard against a deeply nested payload
         raise ControlProtocolError("bad request: nested too deeply") from None
-    for value in (getattr(request, "values", None), getattr(request, "args", None)):
+    for value in (
+        getattr(request, "values", None),
+        getattr(request, "args", None),
+        getattr(request, "value", None),
+    ):
         if value is not None and _depth(value) > MAX_DEPTH:
             raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
     return request

@@ -261,10 +261,10 @@ class PluginLog:
         if since_seq is not None and self._ring:
             # Sequence numbers in the ring are consecutive, so no search is needed.
             start = max(0, since_seq - self._ring[0].seq + 1)
-        selected = list(islice(self._ring, start, None))
         if limit is not None:
-            selected = selected[max(0, len(selected) - limit) :]
-        return selected
+            # Copy only the newest ``limit``: a status asks for a few of up to 500 records.
+            start = max(start, len(self._ring) - limit)
+        return list(islice(self._ring, start, None))
 
     def stats(self) -> LogStats:
         """Counters for the status API.
