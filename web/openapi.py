@@ -78,8 +78,18 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
 }
 
 
+#: Calls that answer something else than JSON: (path, method) -> media type.
+MEDIA: dict[tuple[str, str], str] = {
+    ("/api/v1/events", "get"): "text/event-stream",
+    ("/api/v1/plugins/{instance}/modes/{mode}/preview.png", "get"): "image/png",
+}
+
+
 def _success(path: str, method: str) -> dict[str, Any]:
     """The documented success response of one call, with its exact body."""
+    media = MEDIA.get((path, method))
+    if media is not None:
+        return {"200": {"description": "ok", "content": {media: {"schema": {"type": "string"}}}}}
     status, schema = RESPONSES.get((path, method), ("200", obj({"data": ANY})))
     return {status: {"description": "ok", "content": {"application/json": {"schema": schema}}}}
 
