@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from config.desired import DESIRED_PATH, DesiredPlugin, parse_desired
 from config.errors import ConfigError, ConfigIssue
 from config.layouts import Layout, parse_layouts
 from config.loader_layers import (
@@ -180,7 +181,7 @@ class _Validator:
         return {}
 
     def check_top_level(self) -> None:
-        known = (*SECTIONS, "plugins", "layouts", VERSION_KEY)
+        known = (*SECTIONS, "plugins", "layouts", VERSION_KEY, DESIRED_PATH[0])
         for key in self.data:
             if key in known:
                 continue
@@ -196,6 +197,8 @@ class _Validator:
         values = {key: plain_data(s.default) for key, s in settings.items()}
         # Issues follow the order of the keys as written, which is what the user reads.
         for key, raw in self.table((name,), self.data.get(name, {})).items():
+            if (name, key) == DESIRED_PATH:
+                continue  # [store.plugins]: see store_plugins()
             setting = settings.get(key)
             if setting is None:
                 hint = suggest(key, list(settings))
@@ -243,6 +246,15 @@ class _Validator:
                 secrets_source=self.secrets.source,
             )
         return instances
+
+    def store_plugins(self) -> dict[str, DesiredPlugin]:
+        """The ``[store.plugins]`` table (:mod:`config.desired`)."""
+        section = DESIRED_PATH[0]
+        if section not in SECTIONS:
+            self.section(section)  # no [store] settings declared: report its other keys
+        table = self.data.get(section, {})
+        raw = table.get(DESIRED_PATH[1]) if isinstance(table, Mapping) else None
+        return parse_desired(raw, self.add)
 
     def rotation_entries(
         self,
@@ -350,6 +362,7 @@ class _Validator:
         self.check_top_level()
         sections = {name: self.section(name) for name in SECTIONS}
         instances = self.plugins()
+        store_plugins = self.store_plugins()
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
         display = sections["display"]
@@ -384,6 +397,7 @@ class _Validator:
             control=ControlConfig(**sections["control"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
+            store_plugins=MappingProxyType(store_plugins),
             path=path,
             secrets_path=secrets_path,
         )

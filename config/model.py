@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, final
 
+from config.desired import DESIRED_PATH, DesiredPlugin
 from config.layouts import Layout
 from config.schema import plain_data
 from config.secrets import REDACTED
@@ -278,6 +279,9 @@ class HostConfig:
     layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: ``[control]``; a default so code that builds a HostConfig by hand need not name it.
     control: ControlConfig = ControlConfig(socket="")
+    #: ``[store.plugins]``: the plugins the store should install, by plugin id
+    #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
+    store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);
@@ -337,6 +341,10 @@ class HostConfig:
             name: {"regions": [region.to_toml_value() for region in layout.regions]}
             for name, layout in self.layouts.items()
         }
+        if self.store_plugins:
+            section, key = DESIRED_PATH
+            wanted = {pid: entry.to_toml_value() for pid, entry in self.store_plugins.items()}
+            tables[section] = {**tables.get(section, {}), key: wanted}
         return {**tables, "plugins": plugins, **({"layouts": layouts} if layouts else {})}
 
     def secrets_to_dict(self) -> dict[str, Any]:
