@@ -41,13 +41,42 @@ from packaging.version import InvalidVersion, Version
 
 from config.schema import KeyPath, describe_value, is_valid_id, suggest
 
-__all__ = ["DESIRED_PATH", "REGISTRY", "DesiredPlugin", "normalize_version", "parse_desired"]
+__all__ = [
+    "DESIRED_PATH",
+    "REFERENCE",
+    "REGISTRY",
+    "DesiredPlugin",
+    "normalize_version",
+    "parse_desired",
+]
 
 #: Where the table lives: ``[store.plugins]``.
 DESIRED_PATH: Final[tuple[str, str]] = ("store", "plugins")
 #: The default source: the configured registries, looked up by plugin id.
 REGISTRY: Final = "registry"
 _KEYS: Final = ("source", "version")
+#: The section of ``docs/settings.md`` (:func:`config.settings_reference_markdown`).
+REFERENCE: Final[tuple[str, ...]] = (
+    "## `[store.plugins]`",
+    "",
+    "The plugins the store should install ([desired state](store.md#desired-state)): one "
+    'key per plugin id, whose value is a version (`"1.2.*"`, `">=2,<3"`, `"1.2.0"` '
+    'for exactly that one, `"*"` for any) or a table `{ source = ..., version = ... }`. '
+    '`source` is `"registry"` (the default: the registries of `[store]`, by plugin id), '
+    "a wheel URL (`https://...whl`, optionally `#sha256=<hex>`), a wheel file, or "
+    "`pypi:NAME`. `ledhost run` (at start, before any worker) and `ledhost reconcile` "
+    "install what is missing and update what does not fit. Removing an entry never "
+    "uninstalls (`ledhost uninstall ID` does), and a plugin removed with `ledhost "
+    "uninstall` is not installed again from a stale entry (`ledhost install ID` brings it "
+    "back). Builtins and plugins pip-installed beside ledhost need no entry. Applied on "
+    "the next `ledhost run` or `ledhost reconcile`, not live.",
+    "",
+    "```toml",
+    "[store.plugins]",
+    'clockplus = "1.2.*"',
+    'rss = { source = "pypi:ledhost-rss", version = ">=2" }',
+    "```",
+)
 _MAX_SOURCE: Final = 2048
 _EXAMPLE: Final = '"1.2.*" or { source = "pypi:ledhost-rss", version = ">=2" }'
 

@@ -25,6 +25,7 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_reconcile_parser(sub, common)
     return parser
 
 
@@ -145,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command == "reconcile":
+            return cmd_reconcile(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
@@ -210,6 +214,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
         config_env=env,
     )
+    reconcile_at_start(cfg)  # before any worker starts; see host/cli/reconcile_command.py
     return Host(cfg, options).run()
 
 
