@@ -243,9 +243,10 @@ def converge(queue: OperationQueue, paths: StorePaths) -> list[str]:
                     f"{op.plugin_id}: an interrupted {op.action} was cleaned up{done}; "
                     "the version before it stays current"
                 )
-        except StoreError as exc:
-            note = f"{op.plugin_id}: an interrupted {op.action} could not be cleaned up: {exc}"
-            queue.close_pending(entry, "failed", str(exc))
+        except Exception as exc:  # one leftover must not keep the others from converging
+            why = str(exc) or type(exc).__name__
+            note = f"{op.plugin_id}: an interrupted {op.action} could not be cleaned up: {why}"
+            queue.close_pending(entry, "failed", why)
             notes.append(note)
             continue
         queue.close_pending(entry, "interrupted", "the process running it ended mid-way")
