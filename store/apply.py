@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, final
 
 from config.desired import REGISTRY, DesiredPlugin
@@ -36,9 +36,10 @@ from store.inventory import resolve_link
 from store.layout import MARKER, StorePaths, check_id
 from store.operations import ProgressEvent, Verify
 from store.queue import OperationQueue
-from store.reconciler import Action, Desired, Operation, fingerprint, plan
+from store.reconciler import Action, Operation, fingerprint, plan
 from store.settings import StoreSettings
 from store.sources import parse_source
+from store.targets import exact_version, pick_version, registry_revision, resolve
 
 __all__ = [
     "Execute",
@@ -51,7 +52,6 @@ __all__ = [
     "half_done",
     "is_permanent",
     "reconcile",
-    "resolve",
     "Result",
 ]
 
@@ -122,7 +122,6 @@ def reconcile(
     dry_run: bool = False,
     deadline: float | None = None,
     now: float | None = None,
-    registry: str | None = None,
 ) -> Report:
     """Bring the store to ``desired``; see the module docstring for the steps.
 
@@ -134,7 +133,6 @@ def reconcile(
     :param deadline: a ``time.monotonic()`` after which no new operation starts (the
         rest is reported ``deferred``); ``None`` for none.
     :param now: the wall clock for the backoff (default ``time.time()``).
-    :param registry: the registry index's revision, if known (see :func:`plan`).
     """
     queue = OperationQueue(paths.state)
     with queue.locked():
@@ -142,12 +140,21 @@ def reconcile(
         if not dry_run:
             notes = converge(queue, paths)
         stamp = time.time() if now is None else now
+        wanted = resolve(desired)
+        remembered = failures_file.read(paths.state)
+        # The registry is read only when its change could matter: an unrecoverable
+        # failure of a wanted plugin. Else a start with nothing to do needs no network.
+        stuck = any(
+            f.permanent and pid in wanted and f.fingerprint == fingerprint(wanted[pid].entry)
+            for pid, f in remembered.items()
+        )
+        registry = registry_revision(paths, settings) if stuck else None
         try:
             ops = plan(
-                resolve(desired),
+                wanted,
                 operations_installed(paths),
                 set(tombstones.read(paths)),
-                failures_file.read(paths.state),
+                remembered,
                 stamp,
                 half_done=half_done(paths),
                 registry=registry,
@@ -169,7 +176,7 @@ def reconcile(
             now=stamp,
             deadline=deadline,
             on_outcome=on_outcome,
-            registry=registry,
+            revision=lambda: registry_revision(paths, settings),
         )
         return Report(tuple(outcomes), tuple(notes))
 
@@ -179,18 +186,6 @@ def operations_installed(paths: StorePaths) -> dict[str, Any]:
     from store.inventory import installed
 
     return dict(installed(paths))
-
-
-def resolve(desired: Mapping[str, DesiredPlugin]) -> dict[str, Desired]:
-    """Read each entry's source; an unreadable one keeps its error for the plan's skip."""
-    found: dict[str, Desired] = {}
-    for plugin_id, entry in desired.items():
-        text = plugin_id if entry.source == REGISTRY else entry.source
-        try:
-            found[plugin_id] = Desired(entry, parse_source(text))
-        except StoreError as exc:
-            found[plugin_id] = Desired(entry, None, str(exc))
-    return found
 
 
 def half_done(paths: StorePaths) -> dict[str, list[str]]:
@@ -277,20 +272,18 @@ def executor(
                 progress(op, event)
 
         if op.action is Action.INSTALL:
-            text = op.plugin_id if op.source == REGISTRY else op.source
-            source = parse_source(text, op.version or None)
-            return operations.install(
+            source = parse_source(op.plugin_id if op.source == REGISTRY else op.source)
+            source = replace(source, version=_version(source.kind, op))
+            result = operations.install(
                 paths, settings, source, verify=verify, progress=report, explicit=False
-            ).version
+            )
+            return result.version
         if op.action is Action.UPDATE:
+            kind = parse_source(op.plugin_id if op.source == REGISTRY else op.source).kind
             return operations.update(
-                paths,
-                settings,
-                op.plugin_id,
-                version=op.version or None,
-                verify=verify,
+                paths, settings, op.plugin_id, version=_version(kind, op), verify=verify,
                 progress=report,
-            ).version
+            ).version  # fmt: skip
         if op.action is Action.ROLLBACK:
             return operations.rollback(paths, op.plugin_id).version
         if op.action is Action.UNINSTALL:
@@ -300,6 +293,11 @@ def executor(
             operations.cleanup(paths)
             return None
         raise StoreError(f"{op.plugin_id}: a {op.action} operation cannot be run")
+
+    def _version(kind: str, op: Operation) -> str | None:
+        if kind == "registry":
+            return pick_version(paths, settings, op.plugin_id, op.version)
+        return exact_version(op.version) if kind == "pypi" else None
 
     return execute
 
@@ -322,10 +320,13 @@ def apply(
     now: float,
     deadline: float | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
-    registry: str | None = None,
+    revision: Callable[[], str | None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[Outcome]:
     """Run ``ops`` through ``queue`` one at a time; one failure does not stop the others.
+
+    :param revision: the registries' revision now, asked for when a failure is
+        unrecoverable (remembered with it; :func:`store.targets.registry_revision`).
 
     :returns: one outcome per operation, in order (skips included, as ``skipped``).
     """
@@ -339,7 +340,7 @@ def apply(
                 op, "deferred", "the start-up time budget is spent; `ledhost reconcile` does it now"
             )
         else:
-            outcome = _run_one(op, queue, execute, remembered, desired, now, registry)
+            outcome = _run_one(op, queue, execute, remembered, desired, now, revision)
             failures_file.write(paths.state, remembered)
         outcomes.append(outcome)
         if on_outcome is not None:
@@ -354,7 +355,7 @@ def _run_one(
     remembered: dict[str, failures_file.Failure],
     desired: Mapping[str, DesiredPlugin],
     now: float,
-    registry: str | None,
+    revision: Callable[[], str | None] | None,
 ) -> Outcome:
     entry = desired.get(op.plugin_id)
     try:
@@ -366,14 +367,15 @@ def _run_one(
             )
     except Exception as exc:  # one failure, whatever it is, must not stop the others
         if entry is not None and op.action is not Action.CLEANUP:
+            permanent = is_permanent(exc)
             remembered[op.plugin_id] = failures_file.record(
                 remembered.get(op.plugin_id),
                 op.plugin_id,
                 fingerprint(entry),
                 str(exc),
                 now=now,
-                permanent=is_permanent(exc),
-                registry=registry,
+                permanent=permanent,
+                registry=revision() if permanent and revision is not None else None,
             )
         return Outcome(op, "failed", " ".join(str(exc).split()) or type(exc).__name__)
     if op.action is not Action.CLEANUP:

@@ -222,7 +222,7 @@ def _plan_one(
         return Operation(Action.ROLLBACK, plugin_id, version=have.previous, reason=why)
     if want.source.kind in ("url", "file"):
         return _with(install, why)
-    return Operation(Action.UPDATE, plugin_id, version=entry.version, reason=why)
+    return Operation(Action.UPDATE, plugin_id, entry.source, entry.version, why)
 
 
 def _same_source(plugin_id: str, want: SourceLike, have: SourceLike) -> bool:

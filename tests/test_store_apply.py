@@ -166,7 +166,7 @@ def test_a_permanent_failure_is_remembered_as_such(paths: StorePaths) -> None:
         paths=paths,
         desired=entries("clock2"),
         now=NOW,
-        registry="rev1",
+        revision=lambda: "rev1",
     )
     failure = failures.read(paths.state)["clock2"]
     assert (failure.permanent, failure.registry) == (True, "rev1")
