@@ -44,6 +44,20 @@ class ControlConfig:
     socket: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """The ``[store]`` table: registries and installs (:class:`store.settings.StoreSettings`
+    is built from it)."""
+
+    registries: tuple[str, ...] = ("https://ledhost.github.io/registry/index.json",)
+    cache_ttl_seconds: float = 3600.0
+    max_download_mb: float = 50.0
+    timeout_seconds: float = 20.0
+    installer: str = "pip"
+    index_url: str = "https://pypi.org/simple"
+    find_links: tuple[str, ...] = ()
+
+
 @final
 @dataclass(frozen=True, slots=True)
 class DisplayConfig:
@@ -278,6 +292,8 @@ class HostConfig:
     layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: ``[control]``; a default so code that builds a HostConfig by hand need not name it.
     control: ControlConfig = ControlConfig(socket="")
+    #: ``[store]``; a default for the same reason.
+    store: StoreConfig = StoreConfig()
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);
