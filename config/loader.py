@@ -47,6 +47,7 @@ from config.model import (
     PluginInstanceConfig,
     RotationConfig,
     RotationEntry,
+    StoreConfig,
     TickerConfig,
     TransitionsConfig,
     WebConfig,
@@ -382,6 +383,9 @@ class _Validator:
             )
         schedule = self.schedule(sections["schedule"])
         data_dir = self.data_dir(sections["paths"]["data_dir"])
+        for key in ("registries", "find_links"):
+            if not all(isinstance(v, str) and v for v in sections["store"][key]):
+                self.add(("store", key), "expected a list of non-empty strings")
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
@@ -395,6 +399,7 @@ class _Validator:
             web=WebConfig(**sections["web"]),
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
+            store=_store_config(sections["store"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             store_plugins=MappingProxyType(store_plugins),
@@ -482,3 +487,9 @@ def load_config(
     return validator.host_config(
         None if path is None else file_path, None if secrets_path is False else secrets_file
     )
+
+
+def _store_config(values: dict[str, Any]) -> StoreConfig:
+    """``[store]``, with its lists as tuples (the config is frozen)."""
+    lists = {key: tuple(str(v) for v in values[key]) for key in ("registries", "find_links")}
+    return StoreConfig(**{**values, **lists})

@@ -45,6 +45,20 @@ class ControlConfig:
     socket: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """The ``[store]`` table: registries and installs (:class:`store.settings.StoreSettings`
+    is built from it)."""
+
+    registries: tuple[str, ...] = ("https://ledhost.github.io/registry/index.json",)
+    cache_ttl_seconds: float = 3600.0
+    max_download_mb: float = 50.0
+    timeout_seconds: float = 20.0
+    installer: str = "pip"
+    index_url: str = "https://pypi.org/simple"
+    find_links: tuple[str, ...] = ()
+
+
 @final
 @dataclass(frozen=True, slots=True)
 class DisplayConfig:
@@ -279,6 +293,8 @@ class HostConfig:
     layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: ``[control]``; a default so code that builds a HostConfig by hand need not name it.
     control: ControlConfig = ControlConfig(socket="")
+    #: ``[store]``; a default for the same reason.
+    store: StoreConfig = StoreConfig()
     #: ``[store.plugins]``: the plugins the store should install, by plugin id
     #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
     store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)

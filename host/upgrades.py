@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from host.discovery import PluginSpec, discover
+from store.layout import StorePaths
 
 if TYPE_CHECKING:
     from host.reconfigure import Reconfigurer
@@ -104,7 +105,11 @@ class UpgradeWatch:
         if not changed:
             return
         options = self.host.options
-        specs = discover(options.plugin_paths, environment=options.environment_plugins)
+        specs = discover(
+            options.plugin_paths,
+            environment=options.environment_plugins,
+            store=StorePaths.for_data_dir(self.host.cfg.paths.data_dir).root,
+        )
         for watched in changed:
             del self._watched[watched.spec.plugin_id]
             new = specs.get(watched.spec.plugin_id)

@@ -26,6 +26,7 @@ from host.cli.config_commands import (
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
 
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
     return parser
 
@@ -147,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command in STORE_COMMANDS:
+            return cmd_store(ns)
         if ns.command == "reconcile":
             return cmd_reconcile(ns)
         if ns.command in CONTROL_COMMANDS:
@@ -218,6 +222,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return Host(cfg, options).run()
 
 
+def _store_root() -> Path:
+    """The plugin store's folder, from the embedded config and ``LEDHOST_PATHS__DATA_DIR``."""
+    from config import load_config
+    from store.layout import StorePaths
+
+    return StorePaths.for_data_dir(load_config(None, secrets_path=False).paths.data_dir).root
+
+
 def _worker_rules() -> WorkerRules:
     """Worker limits and user from the embedded config and ``LEDHOST_WORKERS__*``.
 
@@ -233,8 +245,10 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
 
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
-    described = describe_plugins(list(specs.values()), rules=_worker_rules())
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
+    described = describe_plugins(
+        [s for s in specs.values() if not s.blocked], rules=_worker_rules()
+    )
     rows = []
     for plugin_id, spec in specs.items():
         info = described.get(plugin_id, {})
@@ -248,6 +262,8 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
         }
         if "error" in info:
             row["error"] = info["error"]
+        if spec.blocked:
+            row["error"] = f"blocked by the registry: {spec.blocked}"
         rows.append(row)
     if ns.json:
         print(json.dumps(rows, indent=2))
@@ -284,7 +300,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
         plugin_id, options = _render_options(document, instance_id, ns.config)
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
     spec = specs.get(plugin_id)
     if spec is None:
         known = ", ".join(specs) or "none"
