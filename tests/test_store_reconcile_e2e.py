@@ -3,6 +3,11 @@ index from 127.0.0.1, installed into real isolated environments by the store."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from store.layout import StorePaths
 from store.queue import OperationQueue
 from store.settings import StoreSettings
 from store.sources import Source
+from tests.conftest import eventually, ledhost
 from tests.store_helpers import Behaviour, WheelServer, plugin_wheel, registry_index
 
 NOW = 1_800_000_000.0
@@ -153,3 +159,128 @@ def test_a_range_no_registry_version_fits_is_an_unrecoverable_failure(
     assert "no version of clock2 in ==3.*" in outcome.error
     assert "1.0.0" in outcome.error and current(paths) is None
     assert failures.read(paths.state)["clock2"].permanent
+
+
+# -- as a user runs it: `ledhost reconcile` and `ledhost run`, real processes ------------
+
+
+def write_config(tmp_path: Path, server: WheelServer, wanted: str) -> Path:
+    path = tmp_path / "ledhost.toml"
+    path.write_text(
+        f'config_version = 2\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[store]\nregistries = ["{server.index_url}"]\nindex_url = ""\ncache_ttl_seconds = 0\n'
+        f'[rotation]\nmodes = ["clock2"]\n[plugins.clock2]\n'
+        f"[store.plugins]\n{wanted}\n"
+    )
+    return path
+
+
+def shows(tmp_path: Path, config: Path) -> dict[str, object]:
+    stats = tmp_path / "stats.json"
+    result = ledhost(
+        "run",
+        "--config",
+        str(config),
+        "--duration",
+        "3",
+        "--backend",
+        "headless",
+        "--stats-json",
+        str(stats),
+        "-q",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(stats.read_text())
+    return data
+
+
+def test_a_config_entry_is_installed_by_ledhost_reconcile_and_shown_by_ledhost_run(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    config = write_config(tmp_path, server, 'clock2 = "1.*"')
+    result = ledhost("reconcile", "--config", str(config), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "install clock2 ==1.*: ok, 1.0.0 is current" in result.stdout
+    data = shows(tmp_path, config)
+    assert data["frames_shown"] >= 1, data
+    assert "clock2" in data["plugins"], data  # type: ignore[operator]
+
+
+def test_ledhost_run_installs_at_start_and_starts_anyway_without_a_registry(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    """Verify that `ledhost run` reconciles before its workers start, and that an
+    unreachable registry is logged while the host starts with what is installed."""
+    config = write_config(tmp_path, server, 'clock2 = "1.*"')
+    assert "clock2" in shows(tmp_path, config)["plugins"]  # type: ignore[operator]
+    paths = StorePaths.for_data_dir(tmp_path / "data")
+    assert current(paths) == "1.0.0"
+    server.behaviours.append(Behaviour(status=500))
+    config = write_config(tmp_path, server, 'clock2 = ">=2"')
+    stats = tmp_path / "stats.json"
+    result = ledhost(
+        "run",
+        "--config",
+        str(config),
+        "--duration",
+        "3",
+        "--backend",
+        "headless",
+        "--stats-json",
+        str(stats),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "store: update clock2 >=2: failed" in result.stderr
+    data = json.loads(stats.read_text())
+    assert "clock2" in data["plugins"] and data["frames_shown"] >= 1
+    assert current(paths) == "1.0.0"
+
+
+@pytest.mark.parametrize("point", ["download", "environment"])
+def test_sigkill_of_ledhost_reconcile_mid_install_converges_on_the_next_run(
+    tmp_path: Path, server: WheelServer, wheels: dict[str, Path], point: str
+) -> None:
+    """Verify that killing `ledhost reconcile` while it downloads the wheel, or while it
+    builds the environment, leaves the old version current, and that the next
+    `ledhost reconcile` converges without help."""
+    paths = StorePaths.for_data_dir(tmp_path / "data")
+    config = write_config(tmp_path, server, 'clock2 = "1.*"')
+    assert ledhost("reconcile", "--config", str(config), timeout=300).returncode == 0
+    config = write_config(tmp_path, server, 'clock2 = ">=2"')
+    if point == "download":
+        server.behaviours.append(Behaviour(path=wheels["2.0.0"].name, delay=3600))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host", "reconcile", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    new_env = paths.env_dir("clock2", "2.0.0")
+    try:
+        if point == "download":
+            eventually(lambda: server.requests[f"/{wheels['2.0.0'].name}"] > 0, "the download")
+        else:
+            eventually(new_env.exists, "the new environment to be created", interval=0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    server.behaviours.clear()
+    queue = OperationQueue(paths.state)
+    if current(paths) != "2.0.0":  # killed before the switch: the old version is current
+        assert current(paths) == "1.0.0"
+        assert [e.op.action for e in queue.pending()] == ["update"]
+    result = ledhost("reconcile", "--config", str(config), "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert current(paths) == "2.0.0"
+    assert queue.pending() == []
+    assert sorted(os.listdir(paths.plugin_dir("clock2"))) == [
+        "1.0.0",
+        "2.0.0",
+        "current",
+        "previous",
+    ]
+    assert not list(paths.downloads.iterdir()) if paths.downloads.exists() else True
+    if report["converged"]:
+        assert "interrupted update was cleaned up" in report["converged"][0]

@@ -114,7 +114,7 @@ def _reconcile(
             paths,
             from_config(getattr(cfg, "store", None)),
             cfg.store_plugins,
-            verify=None if dry_run else _verify(),
+            verify=None if dry_run else _verify(cfg),
             progress=_print_progress if progress else None,
             on_outcome=on_outcome,
             dry_run=dry_run,
@@ -124,13 +124,30 @@ def _reconcile(
         raise HostError(str(exc)) from None
 
 
-def _verify() -> Verify | None:
-    """The host's check that a real worker loads a new environment (STORE-CORE's)."""
-    try:
-        from host.store_glue import make_verify  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return make_verify()  # type: ignore[no-any-return]
+def _verify(cfg: HostConfig) -> Verify:
+    """The check that a real worker loads a new environment, as ``ledhost install`` does
+    (:func:`host.cli.store_commands.worker_verify`), but with the worker rules of ``cfg``:
+    ``ledhost run`` has already dropped the ``LEDHOST_*`` variables from its environment
+    (they may hold secrets) when it reconciles, and a config file's ``[workers]`` counts."""
+    from host.app import checked_rules
+    from host.cli.probe import describe_plugins
+    from host.discovery import installed_spec
+    from store.errors import VerifyError
+    from store.inventory import Installed
+
+    rules = checked_rules(cfg)
+
+    def verify(entry: Installed) -> None:
+        spec = installed_spec(entry)
+        if spec is None:
+            raise VerifyError("its environment has no ledhost.plugins entry point for it")
+        result = describe_plugins([spec], rules=rules).get(spec.plugin_id, {})
+        if "error" in result:
+            raise VerifyError(str(result["error"]))
+        if not result.get("modes"):
+            raise VerifyError("it registers no mode")
+
+    return verify
 
 
 def _describe(outcome: Outcome) -> str:
