@@ -129,7 +129,8 @@ def reconcile(
     :param verify: checks a new environment with a real worker (built by the host).
     :param progress: per-operation progress events (bytes downloaded, stages).
     :param on_outcome: called as each operation ends (the CLI prints a line).
-    :param dry_run: plan only: nothing is changed, the lock is not even waited for long.
+    :param dry_run: plan only: nothing is changed, nothing converged (it still waits for
+        an operation under way elsewhere, so the plan it shows is not half-stale).
     :param deadline: a ``time.monotonic()`` after which no new operation starts (the
         rest is reported ``deferred``); ``None`` for none.
     :param now: the wall clock for the backoff (default ``time.time()``).

@@ -284,3 +284,46 @@ def test_sigkill_of_ledhost_reconcile_mid_install_converges_on_the_next_run(
     assert not list(paths.downloads.iterdir()) if paths.downloads.exists() else True
     if report["converged"]:
         assert "interrupted update was cleaned up" in report["converged"][0]
+
+
+def test_ledhost_uninstall_then_a_stale_entry_does_not_reinstall_until_ledhost_install(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    config = write_config(tmp_path, server, 'clock2 = "*"')
+    paths = StorePaths.for_data_dir(tmp_path / "data")
+    assert ledhost("reconcile", "--config", str(config), timeout=300).returncode == 0
+    assert ledhost("uninstall", "clock2", "--config", str(config)).returncode == 0
+    result = ledhost("reconcile", "--config", str(config), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "clock2: skipped: removed with `ledhost uninstall`" in result.stdout
+    assert current(paths) is None
+    result = ledhost("install", "clock2", "--config", str(config), timeout=300)
+    assert result.returncode == 0, result.stderr
+    result = ledhost("reconcile", "--config", str(config), timeout=300)
+    assert "nothing to do" in result.stdout
+    assert current(paths) == "2.0.0"
+
+
+def test_an_interrupted_uninstall_is_finished_by_the_next_reconcile(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    """Verify that an uninstall whose process died (its start line without an end) is run
+    again, since the user asked for it, and leaves its tombstone."""
+    paths = StorePaths(tmp_path / "store")
+    assert run(paths, server, wanting()).ok
+    queue = OperationQueue(paths.state)
+    with queue.locked():  # what a process killed as it began to uninstall leaves
+        queue._append(
+            {
+                "id": "9-9-9",
+                "event": "start",
+                "time": NOW,
+                "pid": 9,
+                "op": {"action": "uninstall", "plugin_id": "clock2"},
+            }
+        )
+    report = run(paths, server, wanting())
+    assert report.converged == ("clock2: an interrupted uninstall was finished",)
+    assert current(paths) is None and "clock2" in tombstones.read(paths)
+    assert [o.op.action for o in report.outcomes] == ["skip"]
+    assert [e.result for e in queue.history()] == ["ok", "interrupted"]
