@@ -32,7 +32,7 @@ from config.desired import REGISTRY, DesiredPlugin
 from store import failures as failures_file
 from store import operations, tombstones
 from store.errors import Blocked, DownloadError, Incompatible, StoreError, VerifyError, WheelRefused
-from store.inventory import resolve_link
+from store.inventory import installed, resolve_link
 from store.layout import MARKER, StorePaths, check_id
 from store.operations import ProgressEvent, Verify
 from store.queue import OperationQueue
@@ -153,7 +153,7 @@ def reconcile(
         try:
             ops = plan(
                 wanted,
-                operations_installed(paths),
+                installed(paths),
                 set(tombstones.read(paths)),
                 remembered,
                 stamp,
@@ -180,13 +180,6 @@ def reconcile(
             revision=lambda: registry_revision(paths, settings),
         )
         return Report(tuple(outcomes), tuple(notes))
-
-
-def operations_installed(paths: StorePaths) -> dict[str, Any]:
-    """The complete installed environments (:func:`store.inventory.installed`)."""
-    from store.inventory import installed
-
-    return dict(installed(paths))
 
 
 def half_done(paths: StorePaths) -> dict[str, list[str]]:
@@ -235,10 +228,13 @@ def converge(queue: OperationQueue, paths: StorePaths) -> list[str]:
             else:
                 removed = operations.cleanup(paths)
                 done = f" (removed {', '.join(removed)})" if removed else ""
-                note = (
-                    f"{op.plugin_id}: an interrupted {op.action} was cleaned up{done}; "
-                    "the version before it stays current"
+                now_current = installed(paths).get(op.plugin_id)
+                state = (
+                    "it is not installed"
+                    if now_current is None
+                    else (f"{now_current.version} is current")
                 )
+                note = f"{op.plugin_id}: an interrupted {op.action} was cleaned up{done}; {state}"
         except Exception as exc:  # one leftover must not keep the others from converging
             why = str(exc) or type(exc).__name__
             note = f"{op.plugin_id}: an interrupted {op.action} could not be cleaned up: {why}"
@@ -254,7 +250,7 @@ def _uninstall_again(paths: StorePaths, plugin_id: str) -> None:
     try:
         operations.uninstall(paths, plugin_id)
     except StoreError:
-        if plugin_id in operations_installed(paths):
+        if plugin_id in installed(paths):
             raise
         operations.cleanup(paths)  # nothing current left: only leftovers to remove
 
@@ -282,9 +278,13 @@ def executor(
         if op.action is Action.UPDATE:
             kind = parse_source(op.plugin_id if op.source == REGISTRY else op.source).kind
             return operations.update(
-                paths, settings, op.plugin_id, version=_version(kind, op), verify=verify,
+                paths,
+                settings,
+                op.plugin_id,
+                version=_version(kind, op),
+                verify=verify,
                 progress=report,
-            ).version  # fmt: skip
+            ).version
         if op.action is Action.ROLLBACK:
             return operations.rollback(paths, op.plugin_id).version
         if op.action is Action.UNINSTALL:
