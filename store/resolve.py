@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,8 +93,23 @@ def fetch_source(
     on_bytes: OnBytes | None = None,
 ) -> Fetched:
     """Download (or copy) and check the wheel ``source`` names."""
-    host = host_version()
     folder = Path(tempfile.mkdtemp(prefix="fetch-", dir=_downloads(paths)))
+    try:
+        return _fetch(paths, settings, source, catalog, on_bytes, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _fetch(
+    paths: StorePaths,
+    settings: StoreSettings,
+    source: Source,
+    catalog: Catalog | None,
+    on_bytes: OnBytes | None,
+    folder: Path,
+) -> Fetched:
+    host = host_version()
 
     def download(url: str, sha256: str | None) -> Downloaded:
         return fetch_file(

@@ -26,6 +26,7 @@ import email.parser
 import re
 import stat
 import zipfile
+import zlib
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ def inspect_wheel(wheel: Path) -> WheelInfo:
             if bad is not None:
                 raise _refuse(wheel, f"member {bad!r} is corrupt (CRC error)")
             return _inspect(wheel, archive, members)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise _refuse(wheel, f"corrupt archive ({exc})") from None
 
 

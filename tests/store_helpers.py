@@ -227,7 +227,8 @@ class Behaviour:
     status: int = 200
     #: Send only this many bytes of the body (and close).
     truncate: int | None = None
-    #: Claim this Content-Length (a lie when it differs from the body).
+    #: Claim this Content-Length (a lie when it differs from the body); -1: send none
+    #: (the body ends when the connection closes).
     content_length: int | None = None
     #: Send this many bytes of zeros instead of the file.
     huge: int = 0
@@ -271,7 +272,8 @@ class WheelServer:
                 sent = body if rule.truncate is None else body[: rule.truncate]
                 self.send_response(200)
                 length = rule.content_length if rule.content_length is not None else len(body)
-                self.send_header("Content-Length", str(length))
+                if length >= 0:
+                    self.send_header("Content-Length", str(length))
                 self.end_headers()
                 try:
                     self.wfile.write(sent)
