@@ -53,6 +53,9 @@ MAX_BYTES: Final = 256 * 1024
 #: Results an ``end`` line carries.
 RESULTS: Final = ("ok", "failed", "interrupted")
 
+#: A planted symlink in place of the lock file is refused, never followed.
+_LOCK_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+
 T = TypeVar("T")
 
 
@@ -101,7 +104,7 @@ class OperationQueue:
         within this object, so :func:`store.apply.apply` can plan and run under one hold."""
         if self._depth == 0:
             make_dirs(self.state)
-            fd = os.open(self.state / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.state / LOCK_FILE, _LOCK_FLAGS, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
