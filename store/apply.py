@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ from store.queue import OperationQueue
 from store.reconciler import Action, Operation, fingerprint, plan
 from store.settings import StoreSettings
 from store.sources import parse_source
-from store.targets import exact_version, pick_version, registry_revision, resolve
+from store.targets import NotOffered, exact_version, pick_version, registry_revision, resolve
 
 __all__ = [
     "Execute",
@@ -60,8 +61,8 @@ Result = Literal["ok", "failed", "skipped", "deferred", "planned"]
 OpProgress = Callable[[Operation, ProgressEvent], None]
 #: Carries out one operation; returns the version installed after it, if any.
 Execute = Callable[[Operation], str | None]
-#: HTTP statuses that will not change by retrying the same URL.
-_GONE: Final = (404, 410)
+#: HTTP statuses that will not change by retrying the same URL (404, 410).
+_GONE: Final = re.compile(r": HTTP 4(04|10)\b")
 
 
 @final
@@ -306,9 +307,10 @@ def executor(
 def is_permanent(exc: BaseException) -> bool:
     """Whether retrying the same request cannot succeed until something changes: the
     plugin is incompatible, blocked, refused as a wheel, fails in a worker, or is gone."""
-    if isinstance(exc, Incompatible | Blocked | WheelRefused | VerifyError):
+    if isinstance(exc, Incompatible | Blocked | WheelRefused | VerifyError | NotOffered):
         return True
-    return isinstance(exc, DownloadError) and getattr(exc, "status", None) in _GONE
+    # DownloadError carries no status; its message is "<url>: HTTP <code> <reason>".
+    return isinstance(exc, DownloadError) and _GONE.search(str(exc)) is not None
 
 
 def apply(

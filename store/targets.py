@@ -34,7 +34,11 @@ from store.resolve import pick_version as pick_one
 from store.settings import StoreSettings
 from store.sources import parse_source
 
-__all__ = ["exact_version", "pick_version", "registry_revision", "resolve"]
+__all__ = ["NotOffered", "exact_version", "pick_version", "registry_revision", "resolve"]
+
+
+class NotOffered(StoreError):
+    """The registries (read, fresh) do not list the plugin: retrying will not help."""
 
 
 def resolve(desired: Mapping[str, DesiredPlugin]) -> dict[str, Desired]:
@@ -61,16 +65,27 @@ def pick_version(
 ) -> str | None:
     """The registry version to install for ``specifier``; ``None`` means the newest.
 
+    Reads the registries (cached for ``[store] cache_ttl_seconds``, so the install that
+    follows reads them from the cache).
+
+    :raises NotOffered: the registries, all read and fresh, do not list the plugin.
     :raises Incompatible: no version in the registries is in the range, or every one in
-        it is incompatible or blocked (each named): it will not heal until the registry
-        or the entry changes.
+        it is incompatible or blocked (each named).
+
+    Both will not heal until the registry or the entry changes.
     """
-    if not specifier:
-        return None
     catalog = load_catalog(paths, settings)
     entry = catalog.plugins.get(plugin_id)
     if entry is None:
-        return exact_version(specifier)  # the install names the missing plugin itself
+        if catalog.errors or catalog.stale:
+            return exact_version(specifier)  # the install reports the registry's problem
+        raise NotOffered(
+            f"no plugin {plugin_id!r} in the configured registries "
+            f"({', '.join(settings.registries) or 'none'}): check the id in [store.plugins], "
+            "or add the registry that offers it to [store] registries"
+        )
+    if not specifier:
+        return None
     wanted = SpecifierSet(specifier)
     refused: list[str] = []
     for candidate in sorted(entry.versions, key=_order, reverse=True):

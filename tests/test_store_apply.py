@@ -15,6 +15,7 @@ from store.errors import Blocked, DownloadError, Incompatible, StoreError, Wheel
 from store.layout import StorePaths
 from store.queue import OperationQueue
 from store.reconciler import Action, Operation, fingerprint
+from store.targets import NotOffered
 
 NOW = 1_800_000_000.0
 
@@ -146,7 +147,9 @@ def test_skips_are_reported_and_not_run(paths: StorePaths) -> None:
         (Incompatible("needs ledhost>=9"), True),
         (Blocked("blocked: steals secrets"), True),
         (WheelRefused("ships top-level package config"), True),
-        (DownloadError("HTTP 500"), False),
+        (DownloadError("http://x/a.whl: HTTP 404 Not Found"), True),
+        (DownloadError("http://x/a.whl: HTTP 500 Internal Server Error"), False),
+        (NotOffered("no plugin 'x' in the configured registries"), True),
         (StoreError("timed out"), False),
         (OSError("disk full"), False),
     ],

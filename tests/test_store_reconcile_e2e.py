@@ -327,3 +327,18 @@ def test_an_interrupted_uninstall_is_finished_by_the_next_reconcile(
     assert current(paths) is None and "clock2" in tombstones.read(paths)
     assert [o.op.action for o in report.outcomes] == ["skip"]
     assert [e.result for e in queue.history()] == ["ok", "interrupted"]
+
+
+def test_a_plugin_the_registry_does_not_offer_is_not_retried_until_it_does(
+    tmp_path: Path, server: WheelServer, wheels: dict[str, Path]
+) -> None:
+    paths = StorePaths(tmp_path / "store")
+    server.index = registry_index(server.url, {})
+    [outcome] = run(paths, server, wanting()).outcomes
+    assert outcome.result == "failed"
+    assert "no plugin 'clock2' in the configured registries" in outcome.error
+    assert failures.read(paths.state)["clock2"].permanent
+    assert run(paths, server, wanting(), now=NOW + 10**7).outcomes[0].result == "skipped"
+    server.index = registry_index(server.url, {"clock2": list(wheels.values())})
+    assert run(paths, server, wanting(), now=NOW + 10**7).ok
+    assert current(paths) == "2.0.0"
