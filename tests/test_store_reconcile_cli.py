@@ -102,3 +102,16 @@ def test_an_interrupted_operation_is_converged_and_reported(tmp_path: Path) -> N
     [note] = json.loads(result.stdout)["converged"]
     assert "clock2: an interrupted install was cleaned up" in note
     assert [e.result for e in queue.history()] == ["interrupted"]
+
+
+def test_a_corrupt_tombstone_file_stops_the_reconcile_rather_than_resurrect(
+    tmp_path: Path,
+) -> None:
+    """Verify that unreadable tombstones are an error, never read as "none removed"."""
+    state = store_paths(tmp_path).state
+    state.mkdir(parents=True)
+    (state / "tombstones.json").write_text("{broken")
+    result = ledhost("reconcile", "--config", str(write_config(tmp_path, 'clock2 = "*"')))
+    assert result.returncode == 1
+    assert "tombstones.json is corrupt" in result.stderr
+    assert not store_paths(tmp_path).envs.exists()
