@@ -44,9 +44,23 @@ from store.settings import StoreSettings
 from store.sources import Source
 from store.wheels import normalise
 
-__all__ = ["create_env", "host_site_dirs", "install_into", "shadows", "site_dir", "write_marker"]
+__all__ = [
+    "WORKER_CORE",
+    "create_env",
+    "host_site_dirs",
+    "install_into",
+    "shadows",
+    "site_dir",
+    "write_marker",
+]
 
 _PTH: Final = "_ledhost_host.pth"
+#: What a worker itself imports before any plugin code (its wire, its canvas): one
+#: process holds one version of each, so a plugin cannot bring its own
+#: (``tests/test_store_install.py`` checks this against a real worker's imports).
+WORKER_CORE: Final = frozenset(
+    {"msgspec", "numpy", "pillow", "PIL", "pluggy", "typing-extensions", "typing_extensions"}
+)
 #: Output kept from a failed installer run (its last lines say why).
 _TAIL: Final = 1500
 

@@ -56,6 +56,9 @@ class StorePaths:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # a str root works too
+
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> StorePaths:
         return cls(Path(data_dir) / "store")

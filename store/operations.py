@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from store import envs, tombstones
-from store.errors import NotInstalled, StoreError, VerifyError
+from store.errors import Incompatible, NotInstalled, StoreError, VerifyError
 from store.inventory import Installed, installed, read_marker, resolve_link
 from store.layout import MARKER, StorePaths, check_id
 from store.lock import store_lock
@@ -146,6 +146,13 @@ def _install_fetched(
         )
         envs.install_into(settings, env, str(fetched.wheel))
         shadowed = envs.shadows(env, fetched.info.distribution)
+        core = sorted(set(shadowed) & envs.WORKER_CORE)
+        if core:
+            raise Incompatible(
+                f"{plugin_id} {version} needs its own version of {', '.join(core)}, which "
+                "a plugin worker itself runs on (ledhost's version is used there); not "
+                "installed. Ask its author for a version that works with ledhost's"
+            )
         entry = Installed(
             plugin_id=plugin_id,
             version=version,
