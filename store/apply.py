@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, final
 
@@ -137,7 +138,9 @@ def reconcile(
     :param now: the wall clock for the backoff (default ``time.time()``).
     """
     queue = OperationQueue(paths.state)
-    with queue.locked():
+    # A dry run on a machine without a store creates nothing, not even the lock file.
+    hold = nullcontext() if dry_run and not paths.state.is_dir() else queue.locked()
+    with hold:
         notes: list[str] = []
         if not dry_run:
             notes = converge(queue, paths)

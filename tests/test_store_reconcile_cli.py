@@ -35,7 +35,7 @@ def test_dry_run_plans_an_install_and_changes_nothing(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     ops = [(o["action"], o["plugin_id"], o["version"], o["result"]) for o in report["operations"]]
     assert ops == [("install", "clock2", "==1.2.*", "planned"), ("install", "rss", "", "planned")]
-    assert not (tmp_path / "data" / "store" / "envs").exists()
+    assert not (tmp_path / "data" / "store").exists()
     assert OperationQueue(store_paths(tmp_path).state).history() == []
 
 
