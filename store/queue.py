@@ -39,7 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar, final
 
-from config.atomic import atomic_write, make_dirs
+from config.atomic import (
+    _fsync_dir,  # the one folder fsync, with its FUSE/NFS caveats
+    atomic_write,
+    make_dirs,
+)
 from store.reconciler import Operation
 
 __all__ = ["HISTORY_FILE", "LOCK_FILE", "MAX_BYTES", "Entry", "OperationQueue"]
@@ -195,6 +199,8 @@ class OperationQueue:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if size == 0:  # maybe a new file: its folder entry must reach the disk too
+            _fsync_dir(self.state)
 
     def _rotate_if_big(self) -> None:
         try:
