@@ -86,8 +86,9 @@ def reconcile_at_start(cfg: HostConfig) -> None:
         return  # no store in use: not even a folder to create
     try:
         report = _reconcile(cfg, on_outcome=_log_outcome, deadline=time.monotonic() + START_BUDGET)
-    except (HostError, OSError, ValueError) as exc:
-        log.warning("store: reconcile failed, starting with what is installed: %s", exc)
+    except Exception as exc:  # whatever went wrong in the store, the sign still starts
+        why = str(exc) or type(exc).__name__
+        log.warning("store: reconcile failed, starting with what is installed: %s", why)
         return
     for note in report.converged:
         log.warning("store: %s", note)
@@ -112,7 +113,7 @@ def _reconcile(
     try:
         return reconcile(
             paths,
-            from_config(getattr(cfg, "store", None)),
+            from_config(cfg.store),
             cfg.store_plugins,
             verify=None if dry_run else _verify(cfg),
             progress=_print_progress if progress else None,
