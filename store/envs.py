@@ -13,8 +13,9 @@ The recipe (checked in DESIGN.md, Store):
    in an accepted version is not installed again; one it lacks, or needs in another
    version, lands in the env alone ("Not uninstalling ..., outside environment"), and
    ledhost's environment stays untouched. ``uv`` (setting ``installer = "uv"``) does the
-   same with ``uv pip install``, but does not look through ``.pth`` folders: it copies
-   every dependency into the env (see the report in docs/store.md).
+   same with ``uv pip install``, about 8x faster, but does not look through ``.pth``
+   folders: a dependency ledhost already has is fetched again into the env, or, offline,
+   not found at all (figures in docs/store.md; ``benchmarks/store_installers.py``).
 4. :func:`shadows`: which of ledhost's distributions or importable top-level names the
    env now holds a version of its own of; such a plugin's worker is spawned with the
    env's interpreter, never forked from ledhost's zygote (which has ledhost's imported).
@@ -137,6 +138,11 @@ def install_into(settings: StoreSettings, env: Path, target: str) -> None:
             stdin=subprocess.DEVNULL,
             timeout=1800,
         )
+    except FileNotFoundError:
+        raise InstallError(
+            f'[store] installer = "{settings.installer}", but it is not installed here '
+            f'(pip install {settings.installer}, or set installer = "pip")'
+        ) from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InstallError(f"{settings.installer} could not run: {exc}") from None
     if result.returncode != 0:
