@@ -46,7 +46,7 @@ def main() -> int:
             settings = StoreSettings(
                 installer=installer,
                 index_url="",
-                find_links=(str(wheels),),  # type: ignore[arg-type]
+                find_links=(str(wheels),),
             )
             cache = root / f"cache-{installer}"
             os.environ["PIP_CACHE_DIR"] = os.environ["UV_CACHE_DIR"] = str(cache)
