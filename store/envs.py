@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -48,6 +49,7 @@ from store.wheels import normalise
 __all__ = [
     "WORKER_CORE",
     "create_env",
+    "open_for_workers",
     "host_site_dirs",
     "install_into",
     "shadows",
@@ -195,3 +197,19 @@ def write_marker(
         "platform": sysconfig.get_platform(),
     }
     atomic_write(env / MARKER, json.dumps(body, indent=1) + "\n")
+
+
+def open_for_workers(env: Path) -> None:
+    """Make ``env`` readable (never writable) by other users, whatever the umask: a worker
+    that dropped root runs as a uid of its own and must import from it."""
+    for folder, dirs, files in os.walk(env):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            extra = 0o055 if stat.S_ISDIR(info.st_mode) or info.st_mode & 0o100 else 0o044
+            mode = stat.S_IMODE(info.st_mode)
+            if mode & extra != extra:
+                os.chmod(path, (mode | extra) & ~0o022)
+    os.chmod(env, 0o755)
