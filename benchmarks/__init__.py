@@ -39,5 +39,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "panel": "benchmarks.panel",
         "hostile_schema": "benchmarks.hostile_schema",
         "control": "benchmarks.control",
+        "store": "benchmarks.store",
     }
 )

@@ -133,7 +133,7 @@ def fetch_file(
     :raises DownloadError: HTTP error, timeout, truncated body, size cap or hash mismatch;
         nothing is left behind then.
     """
-    make_dirs(folder, mode=0o700, parents_mode=0o755)
+    make_dirs(folder, mode=0o700, parents_mode=0o711)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".dl-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -13,8 +13,9 @@ The recipe (checked in DESIGN.md, Store):
    in an accepted version is not installed again; one it lacks, or needs in another
    version, lands in the env alone ("Not uninstalling ..., outside environment"), and
    ledhost's environment stays untouched. ``uv`` (setting ``installer = "uv"``) does the
-   same with ``uv pip install``, but does not look through ``.pth`` folders: it copies
-   every dependency into the env (see the report in docs/store.md).
+   same with ``uv pip install``, about 8x faster, but does not look through ``.pth``
+   folders: a dependency ledhost already has is fetched again into the env, or, offline,
+   not found at all (figures in docs/store.md; ``benchmarks/store_installers.py``).
 4. :func:`shadows`: which of ledhost's distributions or importable top-level names the
    env now holds a version of its own of; such a plugin's worker is spawned with the
    env's interpreter, never forked from ledhost's zygote (which has ledhost's imported).
@@ -29,6 +30,7 @@ import json
 import os
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -47,6 +49,7 @@ from store.wheels import normalise
 __all__ = [
     "WORKER_CORE",
     "create_env",
+    "open_for_workers",
     "host_site_dirs",
     "install_into",
     "shadows",
@@ -137,6 +140,11 @@ def install_into(settings: StoreSettings, env: Path, target: str) -> None:
             stdin=subprocess.DEVNULL,
             timeout=1800,
         )
+    except FileNotFoundError:
+        raise InstallError(
+            f'[store] installer = "{settings.installer}", but it is not installed here '
+            f'(pip install {settings.installer}, or set installer = "pip")'
+        ) from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InstallError(f"{settings.installer} could not run: {exc}") from None
     if result.returncode != 0:
@@ -189,3 +197,19 @@ def write_marker(
         "platform": sysconfig.get_platform(),
     }
     atomic_write(env / MARKER, json.dumps(body, indent=1) + "\n")
+
+
+def open_for_workers(env: Path) -> None:
+    """Make ``env`` readable (never writable) by other users, whatever the umask: a worker
+    that dropped root runs as a uid of its own and must import from it."""
+    for folder, dirs, files in os.walk(env):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            extra = 0o055 if stat.S_ISDIR(info.st_mode) or info.st_mode & 0o100 else 0o044
+            mode = stat.S_IMODE(info.st_mode)
+            if mode & extra != extra:
+                os.chmod(path, (mode | extra) & ~0o022)
+    os.chmod(env, 0o755)

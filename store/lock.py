@@ -31,7 +31,7 @@ def store_lock(paths: StorePaths) -> Iterator[None]:
             fd, depth = _held[key]
             _held[key] = (fd, depth + 1)
         else:
-            make_dirs(paths.state, mode=0o700, parents_mode=0o755)
+            make_dirs(paths.state, mode=0o700, parents_mode=0o711)
             fd = os.open(key, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)

@@ -21,6 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.atomic import make_dirs
 from store import envs, tombstones
 from store.errors import Incompatible, NotInstalled, StoreError, VerifyError
 from store.inventory import Installed, installed, read_marker, resolve_link
@@ -139,12 +140,15 @@ def _install_fetched(
             )
         _remove(env)  # a kept or half-built env of this version: build it anew
     report(ProgressEvent("env", message=f"creating the environment for {plugin_id} {version}"))
+    # Workers that dropped root pass through these folders (0711) into their env (0755).
+    make_dirs(paths.plugin_dir(plugin_id), mode=0o711, parents_mode=0o711)
     try:
         envs.create_env(env)
         report(
             ProgressEvent("install", message=f"{settings.installer} install {fetched.wheel.name}")
         )
         envs.install_into(settings, env, str(fetched.wheel))
+        envs.open_for_workers(env)
         shadowed = envs.shadows(env, fetched.info.distribution)
         core = sorted(set(shadowed) & envs.WORKER_CORE)
         if core:

@@ -275,7 +275,7 @@ def load_index(
         age = max(0.0, now - cached[1])
         index.stale = f"{exc}; showing the copy cached {age:.0f} s ago"
         return index
-    make_dirs(cache.parent, mode=0o700, parents_mode=0o755)
+    make_dirs(cache.parent, mode=0o700, parents_mode=0o711)
     body = {"url": url, "fetched_at": now, "body": raw.decode("utf-8")}
     atomic_write(cache, json.dumps(body))
     index.fetched_at = now

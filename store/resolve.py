@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from packaging.version import Version
 
+from config.atomic import make_dirs
 from store.download import Downloaded, OnBytes, fetch_file
 from store.errors import Blocked, DownloadError, Incompatible, NotInstalled, StoreError
 from store.layout import StorePaths, check_version
@@ -169,9 +170,7 @@ def _fetch(
 
 
 def _downloads(paths: StorePaths) -> Path:
-    from config.atomic import make_dirs
-
-    make_dirs(paths.downloads, mode=0o700, parents_mode=0o755)
+    make_dirs(paths.downloads, mode=0o700, parents_mode=0o711)
     return paths.downloads
 
 

@@ -89,6 +89,6 @@ def clear(paths: StorePaths, plugin_id: str) -> None:
 
 
 def _write(paths: StorePaths, tombstones: dict[str, Tombstone]) -> None:
-    make_dirs(paths.state, mode=0o700, parents_mode=0o755)
+    make_dirs(paths.state, mode=0o700, parents_mode=0o711)
     body = {"schema": 1, "plugins": {pid: t.to_dict() for pid, t in sorted(tombstones.items())}}
     atomic_write(paths.state / _NAME, json.dumps(body, indent=1) + "\n")
