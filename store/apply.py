@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import time
@@ -31,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, final
 
 from config.desired import REGISTRY, DesiredPlugin
+from sdk.hookspecs import ENTRY_POINT_GROUP
 from store import failures as failures_file
 from store import operations, tombstones
 from store.errors import Blocked, DownloadError, Incompatible, StoreError, VerifyError, WheelRefused
@@ -49,6 +51,7 @@ __all__ = [
     "Outcome",
     "Report",
     "apply",
+    "builtin_ids",
     "converge",
     "executor",
     "half_done",
@@ -163,6 +166,7 @@ def reconcile(
                 stamp,
                 half_done=half_done(paths),
                 registry=registry,
+                builtins=builtin_ids(),
             )
         except StoreError as exc:
             return Report(converged=tuple(notes), error=str(exc))
@@ -184,6 +188,15 @@ def reconcile(
             revision=lambda: registry_revision(paths, settings),
         )
         return Report(tuple(outcomes), tuple(notes))
+
+
+def builtin_ids() -> frozenset[str]:
+    """The plugin ids ledhost's own distribution declares (its builtins)."""
+    try:
+        points = importlib.metadata.distribution("ledhost").entry_points
+    except importlib.metadata.PackageNotFoundError:
+        return frozenset()
+    return frozenset(p.name for p in points if p.group == ENTRY_POINT_GROUP)
 
 
 def half_done(paths: StorePaths) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ The decisions, per plugin of the desired table:
 state                                                  operation
 =====================================================  ====================================
 a half-done environment (an install killed midway)     ``cleanup`` it, first, any plugin
+a builtin plugin's id                                  ``skip``: the builtin always runs
 the entry's source cannot be read                      ``skip``, naming the problem
 removed by ``ledhost uninstall`` (tombstone)           ``skip``: never reinstalled from the
                                                        config; ``ledhost install ID`` does
@@ -151,6 +152,7 @@ def plan(
     *,
     half_done: Mapping[str, Sequence[str]] | None = None,
     registry: str | None = None,
+    builtins: Collection[str] = (),
 ) -> list[Operation]:
     """Return the operations that bring ``actual`` to ``desired``, in order.
 
@@ -162,6 +164,8 @@ def plan(
     :param half_done: versions of environments without their completion marker, by id.
     :param registry: the registry index's revision now (``None``: unknown); an
         unrecoverable failure under another revision is tried again.
+    :param builtins: the ids of ledhost's own plugins: a builtin id always runs the
+        builtin, so a store copy would never run; such an entry is skipped.
     :returns: cleanups first, then per desired plugin at most one operation; skips
         carry the reason and the way out.
     """
@@ -171,6 +175,15 @@ def plan(
         for v in sorted(versions)
     ]
     for plugin_id, want in desired.items():
+        if plugin_id in builtins:
+            ops.append(
+                _skip(
+                    plugin_id,
+                    f"{plugin_id} is a builtin plugin: it needs no "
+                    f"entry (delete [store.plugins].{plugin_id})",
+                )
+            )
+            continue
         op = _plan_one(plugin_id, want, actual.get(plugin_id), tombstones, failures, now, registry)
         if op is not None:
             ops.append(op)

@@ -223,3 +223,10 @@ def test_operation_round_trips_through_plain_data() -> None:
     assert Operation.from_dict(op.to_dict()) == op
     with pytest.raises(ValueError, match="not an operation"):
         Operation.from_dict({"action": "format-disk", "plugin_id": "x"})
+
+
+def test_plan_skips_an_entry_naming_a_builtin() -> None:
+    """Verify that `[store.plugins] clock = ...` installs nothing: the builtin always runs."""
+    op = one(plan({"clock": want("clock")}, {}, set(), {}, NOW, builtins={"clock", "text"}))
+    assert op.action is Action.SKIP
+    assert "builtin" in op.reason and "[store.plugins].clock" in op.reason
