@@ -115,3 +115,16 @@ def test_a_corrupt_tombstone_file_stops_the_reconcile_rather_than_resurrect(
     assert result.returncode == 1
     assert "tombstones.json is corrupt" in result.stderr
     assert not store_paths(tmp_path).envs.exists()
+
+
+def test_ledhost_run_without_a_store_creates_no_store_folder(tmp_path: Path) -> None:
+    """Verify that the reconcile at start costs nothing on a sign that uses no store."""
+    config = tmp_path / "ledhost.toml"
+    config.write_text(
+        f'config_version = 2\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+        '[rotation]\nmodes = ["text"]\n[plugins.text]\n'
+    )
+    result = ledhost("run", "--config", str(config), "--duration", "1", "--backend", "headless")
+    assert result.returncode == 0, result.stderr
+    assert "store: " not in result.stderr  # no line of the reconciler
+    assert not store_paths(tmp_path).root.exists()
