@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,7 @@ from store.layout import StorePaths
 from store.registry import load_catalog
 from store.settings import StoreSettings
 from store.sources import Source, parse_source
-from tests.conftest import ledhost
+from tests.conftest import eventually, ledhost
 from tests.store_helpers import WheelServer, lib_wheel, plugin_wheel, registry_index
 
 pytestmark = pytest.mark.slow
@@ -282,3 +285,48 @@ def test_a_blocked_installed_version_is_not_started(store: Store) -> None:
     assert not runnable and "blocked by the registry: mines coins" in missing[0][2]
     rows = json.loads(store.cli("plugins", "--json").stdout)
     assert next(r for r in rows if r["id"] == "demo")["error"].endswith("mines coins")
+
+
+def test_a_running_host_follows_update_rollback_and_uninstall(store: Store) -> None:
+    v1 = plugin_wheel(store.wheels, "demo", "1.0.0")
+    v2 = plugin_wheel(store.wheels, "demo", "2.0.0")
+    operations.install(store.paths, store.settings, parse_source(str(v1)), verify=None)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "host", "run", "--plugins", "demo", "--backend", "headless"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **store.env},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert host.stderr is not None
+    stream = host.stderr
+    threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True).start()
+
+    seen: list[str] = []
+
+    def wait_line(needle: str) -> None:
+        """Wait for a line with ``needle`` after the lines seen so far."""
+        start = len(seen)
+
+        def found() -> bool:
+            while not lines.empty():
+                seen.append(lines.get())
+            return any(needle in line for line in seen[start:])
+
+        eventually(found, f"a log line with {needle!r} in {seen[-5:]}", timeout=60)
+
+    try:
+        wait_line("showing demo:v1")
+        operations.install(store.paths, store.settings, parse_source(str(v2)), verify=None)
+        wait_line("plugin 'demo' updated 1.0.0 -> 2.0.0")
+        wait_line("showing demo:v2")
+        operations.rollback(store.paths, "demo")
+        wait_line("plugin 'demo' updated 2.0.0 -> 1.0.0")
+        operations.uninstall(store.paths, "demo")
+        wait_line("plugin 'demo' was uninstalled: stopping its workers")
+        host.send_signal(signal.SIGTERM)
+        host.wait(timeout=60)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
