@@ -232,6 +232,9 @@ from store.sources import parse_source
 def progress(event):
     if event.stage == {stage!r}:
         os.kill(os.getpid(), signal.SIGKILL)
+    if event.stage + "+" == {stage!r}:  # during the stage: pip is running
+        import threading
+        threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGKILL)).start()
 
 operations.install(
     StorePaths({root!r}), StoreSettings(registries=(), index_url=""),
@@ -240,7 +243,9 @@ operations.install(
 """
 
 
-@pytest.mark.parametrize("stages", [("download", "env", "install"), ("verify", "switch")])
+@pytest.mark.parametrize(
+    "stages", [("download", "env", "install"), ("install+", "verify", "switch")]
+)
 def test_a_killed_installer_leaves_the_old_version_and_the_next_install_converges(
     store: Store, stages: tuple[str, ...]
 ) -> None:
@@ -330,3 +335,17 @@ def test_a_running_host_follows_update_rollback_and_uninstall(store: Store) -> N
         if host.poll() is None:
             host.kill()
             host.wait()
+
+
+def test_pypi_sources_take_wheels_through_pip(store: Store) -> None:
+    """``pypi:NAME``: pip finds the wheel (here offline, in ``find_links``), never an sdist."""
+    plugin_wheel(store.deps, "fromindex", "1.5.0")
+    (store.deps / "ledhost-sdistonly-1.0.tar.gz").write_bytes(b"not built, ever")
+    entry = operations.install(
+        store.paths, store.settings, parse_source("pypi:ledhost-fromindex"), verify=None
+    )
+    assert (entry.plugin_id, entry.version, entry.source.kind) == ("fromindex", "1.5.0", "pypi")
+    with pytest.raises(operations.StoreError, match="no wheel for ledhost-sdistonly"):
+        operations.install(
+            store.paths, store.settings, parse_source("pypi:ledhost-sdistonly"), verify=None
+        )
