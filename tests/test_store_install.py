@@ -349,3 +349,13 @@ def test_pypi_sources_take_wheels_through_pip(store: Store) -> None:
         operations.install(
             store.paths, store.settings, parse_source("pypi:ledhost-sdistonly"), verify=None
         )
+
+
+def test_a_dependency_bringing_startup_code_is_refused(store: Store) -> None:
+    from tests.store_helpers import build_wheel
+
+    build_wheel(store.deps, "sneaky", "1.0.0", {"sneaky.pth": "import os\n", "sneaky.py": ""})
+    wheel = plugin_wheel(store.wheels, "usessneaky", requires=["sneaky==1.0.0"])
+    with pytest.raises(operations.StoreError, match=r"sneaky\.pth"):
+        operations.install(store.paths, store.settings, parse_source(str(wheel)), verify=None)
+    assert installed(store.paths) == {}
