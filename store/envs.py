@@ -44,7 +44,7 @@ from store.errors import InstallError, WheelRefused
 from store.layout import MARKER
 from store.settings import StoreSettings
 from store.sources import Source
-from store.wheels import normalise
+from store.wheels import STARTUP_MODULES, normalise
 
 __all__ = [
     "WORKER_CORE",
@@ -217,16 +217,21 @@ def open_for_workers(env: Path) -> None:
 
 
 def check_no_startup_code(env: Path) -> None:
-    """Refuse an env in which a dependency installed a ``.pth`` file of its own.
+    """Refuse an env in which a dependency installed a ``.pth`` file of its own (or a
+    ``sitecustomize``/``usercustomize`` module).
 
     A ``.pth`` runs at every start of the env's interpreter, before anything else: a
     spawned worker starts as root and drops privileges only later, so such a file would
     run as root. Wheels the store checks cannot ship one; a dependency pip fetched could.
     """
-    found = sorted(p.name for p in site_dir(env).glob("*.pth") if p.name != _PTH)
+    found = sorted(
+        p.name
+        for p in site_dir(env).iterdir()
+        if (p.suffix == ".pth" and p.name != _PTH) or p.name.split(".")[0] in STARTUP_MODULES
+    )
     if found:
         raise WheelRefused(
             f"a dependency installed {', '.join(found)} into the plugin's environment: "
-            ".pth files run code at every interpreter start (as root, before the worker "
+            "these run code at every interpreter start (as root, before the worker "
             "drops privileges); not installed"
         )

@@ -170,6 +170,9 @@ def test_pth_files_and_bad_entry_points_are_refused(tmp_path: Path) -> None:
     pth = plugin_wheel(tmp_path / "a", "demo", extra_files={"evil.pth": "import os"})
     with pytest.raises(WheelRefused, match=r"\.pth"):
         inspect_wheel(pth)
+    custom = plugin_wheel(tmp_path / "sc", "demo", extra_files={"sitecustomize.py": "x"})
+    with pytest.raises(WheelRefused, match="sitecustomize"):
+        inspect_wheel(custom)
     bad_id = build_wheel(
         tmp_path / "b",
         "x",
