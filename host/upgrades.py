@@ -10,6 +10,11 @@ the plugins up again (:func:`host.discovery.discover`), restarting the instances
 changed plugin with one line: ``plugin 'moon' updated 1.0 -> 1.1 (...): restarting``.
 
 Builtins ship inside ledhost: a new ledhost needs a new host, not new workers.
+
+A store plugin (:mod:`store`) keeps its old version's folder on update (for rollback),
+so its stamp is also "gone" once the store's ``current`` link no longer names the
+version the workers run: ``ledhost update``/``rollback`` restart them on the new one,
+and ``ledhost uninstall`` stops them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def dist_info(spec: PluginSpec) -> Path | None:
     folder = Path(spec.location) if spec.location else None
     if folder is None or not folder.is_dir():
         return None
+    if spec.source == "store" and not _store_current(folder):
+        return None
     wanted = _normalise(spec.distribution)
     try:
         names = os.listdir(folder)
@@ -53,6 +60,16 @@ def dist_info(spec: PluginSpec) -> Path | None:
             if _normalise(dist) == wanted and version == spec.version:
                 return folder / name
     return None
+
+
+def _store_current(site: Path) -> bool:
+    """Whether the store env holding ``site`` (``<env>/lib/pythonX.Y/site-packages``) is
+    still its plugin's current version."""
+    env = site.parents[2]
+    try:
+        return os.readlink(env.parent / "current") == env.name
+    except OSError:
+        return False
 
 
 def stamp(info: Path | None) -> tuple[int, int] | None:
@@ -73,6 +90,14 @@ class _Watched:
     spec: PluginSpec
     info: Path | None
     stamp: tuple[int, int] | None
+
+
+def _changed(watched: _Watched) -> bool:
+    """Whether ``watched``'s distribution changed since its workers started; a store
+    plugin whose version was no longer current when first looked at changed too (a quick
+    ``ledhost rollback`` right after an update)."""
+    now = stamp(dist_info(watched.spec))
+    return now != watched.stamp or (watched.spec.source == "store" and now is None)
 
 
 class UpgradeWatch:
@@ -101,7 +126,7 @@ class UpgradeWatch:
             return
         self.next_check = now + self.every
         self._remember()
-        changed = [w for w in self._watched.values() if stamp(dist_info(w.spec)) != w.stamp]
+        changed = [w for w in self._watched.values() if _changed(w)]
         if not changed:
             return
         options = self.host.options
@@ -114,6 +139,10 @@ class UpgradeWatch:
             del self._watched[watched.spec.plugin_id]
             new = specs.get(watched.spec.plugin_id)
             old = watched.spec
+            if new is None and old.source == "store":
+                log.info("plugin %r was uninstalled: stopping its workers", old.plugin_id)
+                self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
+                continue
             if new is None:
                 log.warning(
                     "plugin %r (%s %s) was uninstalled; its workers run on until a restart",

@@ -40,14 +40,15 @@ from typing import Final
 
 import config
 from config.atomic import atomic_write
-from store.errors import InstallError
+from store.errors import InstallError, WheelRefused
 from store.layout import MARKER
 from store.settings import StoreSettings
 from store.sources import Source
-from store.wheels import normalise
+from store.wheels import STARTUP_MODULES, normalise
 
 __all__ = [
     "WORKER_CORE",
+    "check_no_startup_code",
     "create_env",
     "open_for_workers",
     "host_site_dirs",
@@ -213,3 +214,24 @@ def open_for_workers(env: Path) -> None:
             if mode & extra != extra:
                 os.chmod(path, (mode | extra) & ~0o022)
     os.chmod(env, 0o755)
+
+
+def check_no_startup_code(env: Path) -> None:
+    """Refuse an env in which a dependency installed a ``.pth`` file of its own (or a
+    ``sitecustomize``/``usercustomize`` module).
+
+    A ``.pth`` runs at every start of the env's interpreter, before anything else: a
+    spawned worker starts as root and drops privileges only later, so such a file would
+    run as root. Wheels the store checks cannot ship one; a dependency pip fetched could.
+    """
+    found = sorted(
+        p.name
+        for p in site_dir(env).iterdir()
+        if (p.suffix == ".pth" and p.name != _PTH) or p.name.split(".")[0] in STARTUP_MODULES
+    )
+    if found:
+        raise WheelRefused(
+            f"a dependency installed {', '.join(found)} into the plugin's environment: "
+            "these run code at every interpreter start (as root, before the worker "
+            "drops privileges); not installed"
+        )

@@ -148,6 +148,7 @@ def _install_fetched(
             ProgressEvent("install", message=f"{settings.installer} install {fetched.wheel.name}")
         )
         envs.install_into(settings, env, str(fetched.wheel))
+        envs.check_no_startup_code(env)
         envs.open_for_workers(env)
         shadowed = envs.shadows(env, fetched.info.distribution)
         core = sorted(set(shadowed) & envs.WORKER_CORE)

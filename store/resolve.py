@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from packaging.version import Version
 
 from config.atomic import make_dirs
+from sdk.hookspecs import ENTRY_POINT_GROUP
 from store.download import Downloaded, OnBytes, fetch_file
 from store.errors import Blocked, DownloadError, Incompatible, NotInstalled, StoreError
 from store.layout import StorePaths, check_version
@@ -37,6 +38,15 @@ def host_version() -> str:
         return importlib.metadata.version("ledhost")
     except importlib.metadata.PackageNotFoundError:
         return "0"
+
+
+def builtin_ids() -> frozenset[str]:
+    """The ids of the plugins ledhost itself ships (its distribution's entry points)."""
+    try:
+        eps = importlib.metadata.distribution("ledhost").entry_points
+    except importlib.metadata.PackageNotFoundError:
+        return frozenset()
+    return frozenset(ep.name for ep in eps if ep.group == ENTRY_POINT_GROUP)
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,11 @@ def _fetch(
             f"({', '.join(sorted(info.plugins))}); the store installs one plugin per wheel"
         )
     plugin_id = next(iter(info.plugins))
+    if plugin_id in builtin_ids():
+        raise StoreError(
+            f"{info.distribution} offers plugin {plugin_id!r}, the id of one of ledhost's "
+            "builtin plugins; not installed"
+        )
     if source.kind == "registry" and plugin_id != source.ref:
         raise StoreError(
             f"the registry's wheel for {source.ref!r} offers plugin {plugin_id!r}; not installed"

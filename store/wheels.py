@@ -10,6 +10,7 @@ member) anything that is not a plain, self-contained wheel:
   or folder (symlinks and devices could point outside the environment);
 - a ``.data/`` folder other than purelib, platlib, scripts, headers, data;
 - no single ``.dist-info`` with METADATA, WHEEL and RECORD;
+- ``sitecustomize``/``usercustomize`` (imported by every interpreter start);
 - a top-level package or module named like one of ledhost's own
   (:data:`LEDHOST_PACKAGES`) — it would replace ledhost's code in the plugin's worker —
   or a ``.pth`` file (code run by every interpreter start of the environment, also by
@@ -44,6 +45,7 @@ from store.errors import Incompatible, WheelRefused
 __all__ = [
     "LEDHOST_PACKAGES",
     "MAX_UNPACKED",
+    "STARTUP_MODULES",
     "WheelInfo",
     "check_compatible",
     "inspect_wheel",
@@ -53,6 +55,8 @@ __all__ = [
 #: ledhost's own top-level packages (``[tool.setuptools.packages.find]``); a wheel may
 #: never ship one of these names.
 LEDHOST_PACKAGES: Final = frozenset({"host", "sdk", "config", "store", "web", "plugins_builtin"})
+#: Modules Python imports by itself at start-up (site.py): code run before anything.
+STARTUP_MODULES: Final = frozenset({"sitecustomize", "usercustomize"})
 #: Unpacked size limit (a zip bomb is refused before pip unpacks it).
 MAX_UNPACKED: Final = 1024 * 1024 * 1024
 _DATA_KINDS: Final = frozenset({"purelib", "platlib", "scripts", "headers", "data"})
@@ -146,6 +150,11 @@ def _inspect(wheel: Path, archive: zipfile.ZipFile, members: list[zipfile.ZipInf
     for needed in ("METADATA", "WHEEL", "RECORD"):
         if f"{info}/{needed}" not in names:
             raise _refuse(wheel, f"{info}/{needed} is missing")
+    startup = sorted(top & STARTUP_MODULES)
+    if startup:
+        raise _refuse(
+            wheel, f"it ships {startup[0]!r}, which Python imports at every interpreter start"
+        )
     shadowed = sorted(top & LEDHOST_PACKAGES)
     if shadowed:
         raise _refuse(

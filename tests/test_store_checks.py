@@ -170,6 +170,9 @@ def test_pth_files_and_bad_entry_points_are_refused(tmp_path: Path) -> None:
     pth = plugin_wheel(tmp_path / "a", "demo", extra_files={"evil.pth": "import os"})
     with pytest.raises(WheelRefused, match=r"\.pth"):
         inspect_wheel(pth)
+    custom = plugin_wheel(tmp_path / "sc", "demo", extra_files={"sitecustomize.py": "x"})
+    with pytest.raises(WheelRefused, match="sitecustomize"):
+        inspect_wheel(custom)
     bad_id = build_wheel(
         tmp_path / "b",
         "x",
@@ -447,3 +450,40 @@ def test_store_imports_nothing_of_host_web_or_builtin_plugins() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+
+def test_store_search_info_and_errors_on_the_command_line(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    from tests.conftest import ledhost
+
+    env = {
+        "LEDHOST_PATHS__DATA_DIR": str(tmp_path / "data"),
+        "LEDHOST_STORE__REGISTRIES": json.dumps([server.index_url]),
+        "LEDHOST_STORE__INDEX_URL": '""',
+        "LEDHOST_STORE__CACHE_TTL_SECONDS": "0",
+    }
+    assert server.index is not None
+    server.index["blocked"] = [{"id": "demo", "versions": "==2.0.0", "reason": "leaks"}]
+    found = ledhost("store", "search", "demo", env=env)
+    assert found.returncode == 0 and found.stdout.split()[:2] == ["demo", "2.0.0"], found
+    data = json.loads(ledhost("store", "search", "--json", env=env).stdout)
+    assert [p["id"] for p in data["plugins"]] == ["demo"] and data["stale"] == []
+    info = json.loads(ledhost("store", "info", "demo", "--json", env=env).stdout)
+    assert [(v["version"], v["blocked"]) for v in info["versions"]] == [
+        ("2.0.0", "leaks"),
+        ("1.0.0", None),
+    ]
+    server.behaviours.append(Behaviour("/index.json", status=500))
+    stale = ledhost("store", "search", env=env)
+    assert stale.returncode == 0 and "demo" in stale.stdout
+    assert "HTTP 500" in stale.stderr and "cached" in stale.stderr
+    missing = ledhost("install", "nosuchplugin", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith("ledhost: error: no plugin")
+    hostile = ledhost("uninstall", "../etc", env=env)
+    assert hostile.returncode == 1 and "invalid plugin id '../etc'" in hostile.stderr
+    assert json.loads(ledhost("store", "list", "--json", env=env).stdout) == []

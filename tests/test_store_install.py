@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,7 @@ from store.layout import StorePaths
 from store.registry import load_catalog
 from store.settings import StoreSettings
 from store.sources import Source, parse_source
-from tests.conftest import ledhost
+from tests.conftest import eventually, ledhost
 from tests.store_helpers import WheelServer, lib_wheel, plugin_wheel, registry_index
 
 pytestmark = pytest.mark.slow
@@ -229,6 +232,9 @@ from store.sources import parse_source
 def progress(event):
     if event.stage == {stage!r}:
         os.kill(os.getpid(), signal.SIGKILL)
+    if event.stage + "+" == {stage!r}:  # during the stage: pip is running
+        import threading
+        threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGKILL)).start()
 
 operations.install(
     StorePaths({root!r}), StoreSettings(registries=(), index_url=""),
@@ -237,7 +243,9 @@ operations.install(
 """
 
 
-@pytest.mark.parametrize("stages", [("download", "env", "install"), ("verify", "switch")])
+@pytest.mark.parametrize(
+    "stages", [("download", "env", "install"), ("install+", "verify", "switch")]
+)
 def test_a_killed_installer_leaves_the_old_version_and_the_next_install_converges(
     store: Store, stages: tuple[str, ...]
 ) -> None:
@@ -282,3 +290,72 @@ def test_a_blocked_installed_version_is_not_started(store: Store) -> None:
     assert not runnable and "blocked by the registry: mines coins" in missing[0][2]
     rows = json.loads(store.cli("plugins", "--json").stdout)
     assert next(r for r in rows if r["id"] == "demo")["error"].endswith("mines coins")
+
+
+def test_a_running_host_follows_update_rollback_and_uninstall(store: Store) -> None:
+    v1 = plugin_wheel(store.wheels, "demo", "1.0.0")
+    v2 = plugin_wheel(store.wheels, "demo", "2.0.0")
+    operations.install(store.paths, store.settings, parse_source(str(v1)), verify=None)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "host", "run", "--plugins", "demo", "--backend", "headless"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **store.env},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert host.stderr is not None
+    stream = host.stderr
+    threading.Thread(target=lambda: [lines.put(x) for x in stream], daemon=True).start()
+
+    seen: list[str] = []
+
+    def wait_line(needle: str) -> None:
+        """Wait for a line with ``needle`` after the lines seen so far."""
+        start = len(seen)
+
+        def found() -> bool:
+            while not lines.empty():
+                seen.append(lines.get())
+            return any(needle in line for line in seen[start:])
+
+        eventually(found, f"a log line with {needle!r} in {seen[-5:]}", timeout=60)
+
+    try:
+        wait_line("showing demo:v1")
+        operations.install(store.paths, store.settings, parse_source(str(v2)), verify=None)
+        wait_line("plugin 'demo' updated 1.0.0 -> 2.0.0")
+        wait_line("showing demo:v2")
+        operations.rollback(store.paths, "demo")
+        wait_line("plugin 'demo' updated 2.0.0 -> 1.0.0")
+        operations.uninstall(store.paths, "demo")
+        wait_line("plugin 'demo' was uninstalled: stopping its workers")
+        host.send_signal(signal.SIGTERM)
+        host.wait(timeout=60)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+
+
+def test_pypi_sources_take_wheels_through_pip(store: Store) -> None:
+    """``pypi:NAME``: pip finds the wheel (here offline, in ``find_links``), never an sdist."""
+    plugin_wheel(store.deps, "fromindex", "1.5.0")
+    (store.deps / "ledhost-sdistonly-1.0.tar.gz").write_bytes(b"not built, ever")
+    entry = operations.install(
+        store.paths, store.settings, parse_source("pypi:ledhost-fromindex"), verify=None
+    )
+    assert (entry.plugin_id, entry.version, entry.source.kind) == ("fromindex", "1.5.0", "pypi")
+    with pytest.raises(operations.StoreError, match="no wheel for ledhost-sdistonly"):
+        operations.install(
+            store.paths, store.settings, parse_source("pypi:ledhost-sdistonly"), verify=None
+        )
+
+
+def test_a_dependency_bringing_startup_code_is_refused(store: Store) -> None:
+    from tests.store_helpers import build_wheel
+
+    build_wheel(store.deps, "sneaky", "1.0.0", {"sneaky.pth": "import os\n", "sneaky.py": ""})
+    wheel = plugin_wheel(store.wheels, "usessneaky", requires=["sneaky==1.0.0"])
+    with pytest.raises(operations.StoreError, match=r"sneaky\.pth"):
+        operations.install(store.paths, store.settings, parse_source(str(wheel)), verify=None)
+    assert installed(store.paths) == {}
