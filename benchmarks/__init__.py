@@ -40,5 +40,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "hostile_schema": "benchmarks.hostile_schema",
         "control": "benchmarks.control",
         "store": "benchmarks.store",
+        "preview": "benchmarks.preview",
     }
 )
