@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from host.discovery import PluginSpec, discover
+from host.planning import plan_instances
 from store.layout import StorePaths
 
 if TYPE_CHECKING:
@@ -110,6 +111,14 @@ class UpgradeWatch:
         #: The first look, at the loop's first turn, records what the workers start from.
         self.next_check: float = 0.0
         self._watched: dict[str, _Watched] = {}
+        #: Set by :meth:`recheck_now`: also start instances whose plugin was missing.
+        self._look_for_missing = False
+
+    def recheck_now(self) -> None:
+        """A store change just finished (the control socket ran it): at the next loop pass,
+        restart what changed and start the instances whose plugin was not installed."""
+        self.next_check = 0.0
+        self._look_for_missing = True
 
     def _remember(self) -> None:
         """Start watching the plugins of instances that run and are not yet watched."""
@@ -127,7 +136,8 @@ class UpgradeWatch:
         self.next_check = now + self.every
         self._remember()
         changed = [w for w in self._watched.values() if _changed(w)]
-        if not changed:
+        look, self._look_for_missing = self._look_for_missing, False
+        if not changed and not (look and self.host.missing):
             return
         options = self.host.options
         specs = discover(
@@ -159,3 +169,13 @@ class UpgradeWatch:
                 new.distribution,
             )
             self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
+        if look and self.host.missing:
+            self._start_missing(specs, now)
+
+    def _start_missing(self, specs: dict[str, PluginSpec], now: float) -> None:
+        """Start the configured instances whose plugin is now installed."""
+        runnable, _still_missing = plan_instances(self.host.cfg, specs, tuple(self.host.missing))
+        for iid, spec, _options in runnable:
+            log.info("plugin instance %r: %s %s is installed now; starting it",
+                     iid, spec.distribution, spec.version)  # fmt: skip
+        self.reconfigurer.add_instances(runnable, (), now)
