@@ -61,8 +61,8 @@ def _status(sock: Path) -> dict[str, Any]:
         return {}
 
 
-def _client(store: Store, sock: Path) -> tuple[FlaskClient, dict[str, str]]:
-    c = create_app({"auth_file": store.root / "auth.json", "socket": str(sock)}).test_client()
+def _client(shop: Store, sock: Path) -> tuple[FlaskClient, dict[str, str]]:
+    c = create_app({"auth_file": shop.root / "auth.json", "socket": str(sock)}).test_client()
     csrf = c.post("/api/v1/auth/setup", json={"password": PASSWORD}).json["csrf_token"]
     return c, {"X-CSRF-Token": csrf}
 
@@ -173,8 +173,10 @@ def test_the_store_page_installs_with_live_progress(
             poll(page, "document.querySelectorAll('#catalog li[data-plugin=demo]').length",
                  lambda n: n == 1, "the registry's plugin listed", wait=60)  # fmt: skip
             page.click("#catalog li[data-plugin=demo] button")
-            state = poll(page, "document.getElementById('job-card').dataset.state || ''",
-                         lambda s: s in ("done", "failed"), "the install to end", wait=240)  # fmt: skip
+            state = poll(
+                page, "document.getElementById('job-card').dataset.state || ''",
+                lambda s: s in ("done", "failed"), "the install's end", wait=240,
+            )  # fmt: skip
             assert state == "done", page.inner_text("#job-lines")
             assert page.inner_text("#job-lines").strip(), "progress lines were shown"
             poll(page, "document.querySelectorAll('#installed li[data-plugin=demo]').length",
