@@ -61,6 +61,7 @@ from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import WebChild
 from host.upgrades import UpgradeWatch
+from store.layout import StorePaths
 
 log = logging.getLogger("ledhost.host")
 
@@ -153,7 +154,11 @@ class Host:
     # -- set-up ---------------------------------------------------------------------------
 
     def _add_instances(self) -> None:
-        specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
+        specs = discover(
+            self.options.plugin_paths,
+            environment=self.options.environment_plugins,
+            store=StorePaths.for_data_dir(self.cfg.paths.data_dir).root,
+        )
         runnable, missing = plan_instances(self.cfg, specs, self.options.only)
         missing = explain_missing(self.options, missing)
         self.reconfigurer.add_instances(runnable, missing, None)

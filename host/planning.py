@@ -115,6 +115,9 @@ def plan_instances(
         spec = specs.get(plugin_id)
         if spec is None:
             missing.append((iid, plugin_id, f"no plugin named {plugin_id!r} is installed"))
+        elif spec.blocked:
+            why = f"{plugin_id} {spec.version} is blocked by the registry: {spec.blocked}"
+            missing.append((iid, plugin_id, why))
         else:
             runnable.append((iid, spec, options))
     return runnable, missing

@@ -41,6 +41,7 @@ from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
 from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
+from store.layout import StorePaths
 
 if TYPE_CHECKING:
     from host.display.presenter import Presenter
@@ -330,7 +331,11 @@ class Reconfigurer:
         )
         if fresh:
             options = host.options
-            specs = discover(options.plugin_paths, environment=options.environment_plugins)
+            specs = discover(
+                options.plugin_paths,
+                environment=options.environment_plugins,
+                store=StorePaths.for_data_dir(cfg.paths.data_dir).root,
+            )
             runnable, missing = plan_instances(cfg, specs, fresh)
             self.add_instances(runnable, explain_missing(options, missing), now)
 

@@ -51,6 +51,12 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
         "put": ("Ask for safe mode (builtin plugins only) at the next start", True),
     },
     "/api/v1/notify": {"post": ("Send a notification", True)},
+    "/api/v1/store/plugins": {
+        "get": ("Registry plugins matching q (cached; stale says so)", False)
+    },
+    "/api/v1/store/installed": {"get": ("Plugins the store installed", False)},
+    "/api/v1/store/jobs": {"post": ("Install, update, roll back or uninstall (a job)", True)},
+    "/api/v1/store/jobs/{job}": {"get": ("A store job's state and progress", False)},
     "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
     "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},

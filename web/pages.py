@@ -28,6 +28,7 @@ NAV = [
     ("pages.dashboard", "Dashboard"),
     ("pages.plugins", "Plugins"),
     ("pages.rotation", "Rotation"),
+    ("pages.store", "Store"),
     ("pages.system", "System"),
 ]
 
@@ -95,3 +96,9 @@ def system() -> ResponseReturnValue:
     except PackageNotFoundError:
         installed = "(not installed)"
     return _page("system.html", "System", version=installed)
+
+
+@bp.get("/store", endpoint="store")
+def store_page() -> ResponseReturnValue:
+    """Browse the registries; install, update, roll back, uninstall with live progress."""
+    return _page("store.html", "Plugin store")

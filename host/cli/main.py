@@ -25,6 +25,8 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
 from host.safemode import SAFE_HELP
@@ -123,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_store_parsers(sub, common)
+    add_reconcile_parser(sub, common)
     return parser
 
 
@@ -151,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command in STORE_COMMANDS:
+            return cmd_store(ns)
+        if ns.command == "reconcile":
+            return cmd_reconcile(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
@@ -221,7 +229,17 @@ def cmd_run(ns: argparse.Namespace) -> int:
         safe_mode=safe,
         problems=tuple(ns.selfcheck),
     )
+    if not safe:  # safe mode: builtins only, and nothing installed on the way
+        reconcile_at_start(cfg)  # before any worker starts; see host/cli/reconcile_command.py
     return exit_status(Host(cfg, options).run(), ns.selfcheck)
+
+
+def _store_root() -> Path:
+    """The plugin store's folder, from the embedded config and ``LEDHOST_PATHS__DATA_DIR``."""
+    from config import load_config
+    from store.layout import StorePaths
+
+    return StorePaths.for_data_dir(load_config(None, secrets_path=False).paths.data_dir).root
 
 
 def _worker_rules() -> WorkerRules:
@@ -239,8 +257,10 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
 
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
-    described = describe_plugins(list(specs.values()), rules=_worker_rules())
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
+    described = describe_plugins(
+        [s for s in specs.values() if not s.blocked], rules=_worker_rules()
+    )
     rows = []
     for plugin_id, spec in specs.items():
         info = described.get(plugin_id, {})
@@ -254,6 +274,8 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
         }
         if "error" in info:
             row["error"] = info["error"]
+        if spec.blocked:
+            row["error"] = f"blocked by the registry: {spec.blocked}"
         rows.append(row)
     if ns.json:
         print(json.dumps(rows, indent=2))
@@ -290,7 +312,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
         plugin_id, options = _render_options(document, instance_id, ns.config)
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
     spec = specs.get(plugin_id)
     if spec is None:
         known = ", ".join(specs) or "none"

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import tomlkit
 
+from host.control.children import child_env
 from host.control.handlers_base import Pending, Refused
 from host.ipc import control
 
@@ -53,7 +54,7 @@ def render_preview(host: Any, handle: Any, req: control.RenderMode, now: float) 
     with errors.open("wb") as err:
         proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            start_new_session=True,
+            start_new_session=True, env=child_env(host),
         )  # fmt: skip
     _running.append(proc)
     deadline = now + TIMEOUT

@@ -33,6 +33,7 @@ from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
 from host.control.status_cache import StatusCache
+from host.control.store_ops import StoreRunner
 from host.ipc import control
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
@@ -76,6 +77,8 @@ class ControlServer:
         #: The host's recent log records, for ``host_logs``.
         self.host_log = HostLogRing()
         self.host_log.attach()
+        #: Store commands run as children (host/control/store_ops.py).
+        self.store = StoreRunner(host)
         self.dropped = 0  # clients dropped for not reading (for tests and status)
         self._state_key: object = None
         self._frames_seen = -1
@@ -186,6 +189,12 @@ class ControlServer:
                 data = None
             elif isinstance(request, control.HostLogs):
                 data = self.host_log.records(request.lines)
+            elif isinstance(request, (control.StoreSearch, control.StoreList)):
+                data = self.store.browse(request, time.monotonic())
+            elif isinstance(request, control.StoreChange):
+                data = self.store.start(request, time.monotonic())
+            elif isinstance(request, control.StoreJob):
+                data = self.store.job(request)
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]
@@ -249,6 +258,8 @@ class ControlServer:
 
     def tick(self, now: float) -> None:
         """Finish pending replies and send subscribers what changed (once per loop pass)."""
+        if self.store.jobs:
+            self.store.tick(now)
         if not self.clients:
             return
         for client in list(self.clients.values()):

@@ -50,6 +50,10 @@ __all__ = [
     "FrameEvent",
     "LogEvent",
     "HostLogs",
+    "StoreChange",
+    "StoreJob",
+    "StoreList",
+    "StoreSearch",
     "Logs",
     "Next",
     "Notify",
@@ -298,6 +302,39 @@ class Logs(_Msg, tag="logs"):
     id: RequestId = 0
 
 
+class StoreSearch(_Msg, tag="store_search"):
+    """The registries' plugins matching ``text`` (all for ""), from the cache when fresh
+    or when the network fails (``stale`` says so); ``refresh`` fetches now."""
+
+    text: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    refresh: bool = False
+    id: RequestId = 0
+
+
+class StoreList(_Msg, tag="store_list"):
+    """The plugins the store installed: versions, sources, the version kept for rollback."""
+
+    id: RequestId = 0
+
+
+class StoreChange(_Msg, tag="store_change"):
+    """Install (a registry id, a wheel URL, a wheel file on the Pi, ``pypi:NAME``), update,
+    roll back or uninstall a plugin. Replies with the job at once; ``store_job`` follows it.
+    """
+
+    op: Literal["install", "update", "rollback", "uninstall"]
+    target: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    id: RequestId = 0
+
+
+class StoreJob(_Msg, tag="store_job"):
+    """A store change's state, progress lines, result or error."""
+
+    job: Annotated[int, msgspec.Meta(ge=1)]
+    id: RequestId = 0
+
+
 class HostLogs(_Msg, tag="host_logs"):
     """The host's own last ``lines`` log records (what it writes to its log)."""
 
@@ -335,6 +372,10 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     SecretDelete,
     Logs,
     HostLogs,
+    StoreSearch,
+    StoreList,
+    StoreChange,
+    StoreJob,
     Subscribe,
 ]
 
