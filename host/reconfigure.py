@@ -36,6 +36,7 @@ from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
 from host.planning import RunOptions, make_handle, plan_instances
 from host.reload import ConfigWatcher, ReloadResult
+from host.safemode import explain_missing
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
 from host.supervise.handle import WorkerHandle
@@ -336,7 +337,7 @@ class Reconfigurer:
                 store=StorePaths.for_data_dir(cfg.paths.data_dir).root,
             )
             runnable, missing = plan_instances(cfg, specs, fresh)
-            self.add_instances(runnable, missing, now)
+            self.add_instances(runnable, explain_missing(options, missing), now)
 
     def _apply_display(
         self, old: HostConfig, new: HostConfig, diff: ConfigDiff, now: float

@@ -16,7 +16,11 @@ from host.ipc.control_client import ControlFailed, HostNotRunning
 log = logging.getLogger(__name__)
 
 #: Host refusals that are the caller's fault map to 4xx; the rest are 409.
-_FAILED_STATUS = {"unknown_instance": 404, "unknown_mode": 404, "invalid": 400, "bad_request": 400}
+_FAILED_STATUS = {
+    "unknown_instance": 404, "unknown_mode": 404, "no_such_instance": 404,
+    "no_such_section": 404, "no_such_action": 404, "no_such_mode": 404, "busy": 503,
+    "invalid": 400, "bad_request": 400, "invalid_config": 400,
+}  # fmt: skip
 
 
 class ApiError(Exception):

@@ -51,12 +51,26 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/pin": {"post": ("Pin a mode", True), "delete": ("Unpin", False)},
     "/api/v1/brightness": {"put": ("Set brightness", True)},
     "/api/v1/power": {"put": ("Panel on/off", True)},
+    "/api/v1/logs": {"get": ("The host's own recent log records", False)},
+    "/api/v1/safe-mode": {
+        "get": ("Safe mode now, and at the next start", False),
+        "put": ("Ask for safe mode (builtin plugins only) at the next start", True),
+    },
     "/api/v1/notify": {"post": ("Send a notification", True)},
+    "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
+    "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},
+    "/api/v1/plugins/{instance}/modes/{mode}/preview.png": {
+        "get": ("One frame of a mode, rendered now through a real worker (PNG)", False)
+    },
+    "/api/v1/plugins/{instance}/validate": {
+        "post": ("Check option values against the plugin's schema", True)
+    },
     "/api/v1/plugins/{instance}/{op}": {"post": ("enable/disable/restart/retry", False)},
     "/api/v1/plugins/{instance}/actions/{action}": {"post": ("Run a plugin action", True)},
     "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},
     "/api/v1/config/backup": {"get": ("Download the config file (no secrets)", False)},
+    "/api/v1/config/schema/{section}": {"get": ("JSON Schema of a host section", False)},
     "/api/v1/config/restore": {"post": ("Replace the config file; refused whole if invalid", True)},
     "/api/v1/config/{section}": {
         "get": ("Read a config section", False),

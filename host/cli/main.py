@@ -28,6 +28,7 @@ from host.cli.control_commands import add_control_parsers, cmd_control
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
+from host.safemode import SAFE_HELP
 
 if TYPE_CHECKING:
     from host.supervise.rules import WorkerRules
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=PLUGIN_PATH_HELP,
     )
+    run.add_argument("--safe", action="store_true", help=SAFE_HELP)
 
     plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -137,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from config import ConfigError
+    from host.cli.startcheck import check_at_start
 
+    ns.selfcheck = check_at_start(
+        ns.command, getattr(ns, "config_command", None), getattr(ns, "backend", None)
+    )
     try:
         if ns.command == "run":
             return cmd_run(ns)
@@ -183,6 +189,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from config import load_config
     from host.app import Host, RunOptions
     from host.cli.logsetup import apply_logging
+    from host.cli.startcheck import exit_status
+    from host.safemode import safe_mode_asked
     from host.worker.secrets import forget_config_environment
 
     if ns.launcher == "zygote":
@@ -196,6 +204,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     cfg = load_config(ns.config, env=env)
     forget_config_environment(os.environ)
     apply_logging(cfg.logging, verbose=ns.verbose, quiet=ns.quiet)
+    safe = safe_mode_asked(ns.safe, cfg.paths.data_dir)
     only = _parse_plugins(ns.plugins if ns.plugins is not None else os.environ.get(PLUGINS_ENV))
     if ns.snapshot is not None:
         _check_writable(ns.snapshot, (".gif", ".png"))
@@ -213,8 +222,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
         plugin_paths=tuple(str(p.resolve()) for p in ns.plugin_path),
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
         config_env=env,
+        safe_mode=safe,
+        problems=tuple(ns.selfcheck),
     )
-    return Host(cfg, options).run()
+    return exit_status(Host(cfg, options).run(), ns.selfcheck)
 
 
 def _store_root() -> Path:

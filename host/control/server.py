@@ -21,6 +21,7 @@ import logging
 import os
 import selectors
 import socket
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -29,6 +30,7 @@ import msgspec
 
 from host.control import handlers
 from host.control.handlers_base import Pending, Refused
+from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
 from host.ipc import control
 
@@ -70,6 +72,9 @@ class ControlServer:
         self.selector = selector
         self.listener = open_listener(path)
         self.clients: dict[int, _Client] = {}
+        #: The host's recent log records, for ``host_logs``.
+        self.host_log = HostLogRing()
+        self.host_log.attach()
         self.dropped = 0  # clients dropped for not reading (for tests and status)
         self._state_key: object = None
         self._frames_seen = -1
@@ -115,6 +120,7 @@ class ControlServer:
 
     def close(self) -> None:
         """Drop every client and remove the socket."""
+        self.host_log.detach()
         for client in list(self.clients.values()):
             self._drop(client)
         with contextlib.suppress(KeyError, ValueError):
@@ -171,6 +177,8 @@ class ControlServer:
                     for iid, ring in self.host.supervisor.logs.items():
                         client.follow[iid] = int(ring.stats()["last_seq"])
                 data: Any = None
+            elif isinstance(request, control.HostLogs):
+                data = self.host_log.records(request.lines)
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]
@@ -279,7 +287,11 @@ class ControlServer:
         self._seq += 1
         height, width = out.shape[:2]
         event = control.FrameEvent(
-            width=width, height=height, seq=self._seq, rgb_zlib=zlib.compress(rgb, 1)
+            width=width,
+            height=height,
+            seq=self._seq,
+            rgb_zlib=zlib.compress(rgb, 1),
+            at=time.time(),
         )
         for client in subscribers:
             if "frames" in client.kinds:
