@@ -487,3 +487,29 @@ def test_store_search_info_and_errors_on_the_command_line(
     hostile = ledhost("uninstall", "../etc", env=env)
     assert hostile.returncode == 1 and "invalid plugin id '../etc'" in hostile.stderr
     assert json.loads(ledhost("store", "list", "--json", env=env).stdout) == []
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise() -> None:
+    import io
+
+    from host.cli.store_commands import _Progress
+    from store.operations import ProgressEvent
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    events = [
+        ProgressEvent("download", message="demo==1.0.0"),
+        ProgressEvent("download", 512 * 1024, 1024 * 1024),
+        ProgressEvent("download", 1024 * 1024, 1024 * 1024),
+        ProgressEvent("switch", message="demo -> 1.0.0"),
+    ]
+    tty, plain, quiet = Terminal(), io.StringIO(), io.StringIO()
+    for event in events:
+        _Progress(tty, quiet=False)(event)
+        _Progress(plain, quiet=False)(event)
+        _Progress(quiet, quiet=True)(event)
+    assert plain.getvalue() == "download: demo==1.0.0\nswitch: demo -> 1.0.0\n"
+    assert "\r  download [###############" in tty.getvalue() and "1024 KB" in tty.getvalue()
+    assert quiet.getvalue() == ""
