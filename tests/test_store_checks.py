@@ -513,3 +513,15 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise() -> None:
     assert plain.getvalue() == "download: demo==1.0.0\nswitch: demo -> 1.0.0\n"
     assert "\r  download [###############" in tty.getvalue() and "1024 KB" in tty.getvalue()
     assert quiet.getvalue() == ""
+
+
+def test_a_registry_that_hangs_is_not_waited_for_when_a_copy_can_answer(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    paths = StorePaths(tmp_path / "store")
+    settings = settings_for(server, timeout_seconds=600.0)
+    load_index(paths, server.index_url, settings, now=0.0)
+    server.behaviours.append(Behaviour("/index.json", delay=8.0))
+    # The test's own 120 s timeout would stop a 600 s wait: STALE_TIMEOUT bounds it.
+    stale = load_index(paths, server.index_url, settings)
+    assert list(stale.plugins) == ["demo"] and "cached" in stale.stale
