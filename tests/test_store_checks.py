@@ -525,3 +525,15 @@ def test_a_registry_that_hangs_is_not_waited_for_when_a_copy_can_answer(
     # The test's own 120 s timeout would stop a 600 s wait: STALE_TIMEOUT bounds it.
     stale = load_index(paths, server.index_url, settings)
     assert list(stale.plugins) == ["demo"] and "cached" in stale.stale
+
+
+def test_store_settings_defaults_are_the_declared_ones() -> None:
+    from config.schema import plain_data
+    from config.settings import SETTINGS
+
+    defaults = StoreSettings()
+    for setting in (s for s in SETTINGS if s.section == "store"):
+        value = getattr(defaults, setting.name)
+        assert plain_data(list(value) if isinstance(value, tuple) else value) == plain_data(
+            setting.default
+        ), setting.name
