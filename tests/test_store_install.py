@@ -121,7 +121,8 @@ def test_install_run_update_rollback_uninstall(store: Store) -> None:
     shown = store.run("demo")["demo"]
     assert shown["frames"] > 0 and shown["modes"] == ["v1"], shown
 
-    store.cli("update", "demo")
+    updated = json.loads(store.cli("update", "--all", "--json").stdout)
+    assert [(r["id"], r["version"]) for r in updated] == [("demo", "2.0.0")]
     listed = json.loads(store.cli("store", "list", "--json").stdout)
     assert [(r["id"], r["version"], r["previous"]) for r in listed] == [("demo", "2.0.0", "1.0.0")]
     shown = store.run("demo")["demo"]
