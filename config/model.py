@@ -47,16 +47,24 @@ class ControlConfig:
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
-    """The ``[store]`` table: registries and installs (:class:`store.settings.StoreSettings`
-    is built from it)."""
+    """The ``[store]`` table: registries and installs (the store's settings,
+    :mod:`store.settings`). Defaults as declared, so code and tests can build one by
+    hand."""
 
     registries: tuple[str, ...] = ("https://ledhost.github.io/registry/index.json",)
     cache_ttl_seconds: float = 3600.0
     max_download_mb: float = 50.0
     timeout_seconds: float = 20.0
+    #: ``"pip"`` or ``"uv"``.
     installer: str = "pip"
+    #: Package index for dependencies and ``pypi:`` sources; "" for none (offline).
     index_url: str = "https://pypi.org/simple"
+    #: Folders (or URLs) of wheels the installer may take dependencies from.
     find_links: tuple[str, ...] = ()
+
+    @property
+    def max_download_bytes(self) -> int:
+        return int(self.max_download_mb * 1024 * 1024)
 
 
 @final

@@ -29,7 +29,6 @@ from sdk.hookspecs import ENTRY_POINT_GROUP, PERMISSIONS, PERMISSIONS_GROUP
 from store.errors import StoreError
 from store.inventory import Installed, installed
 from store.layout import StorePaths
-from store.registry import blocked_from_cache, is_blocked
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +142,10 @@ def discover(
 def store_plugins(root: Path) -> dict[str, PluginSpec]:
     """The store's installed plugins (its inventory, no network), blocked ones marked."""
     paths = StorePaths(root)
+    if not paths.envs.is_dir():
+        return {}  # nothing installed: skip importing the registry code (~20 ms)
+    from store.registry import blocked_from_cache, is_blocked
+
     try:
         blocked = blocked_from_cache(paths)
         entries = installed(paths)

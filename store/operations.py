@@ -105,7 +105,8 @@ def install(
 def _catalog(
     paths: StorePaths, settings: StoreSettings, source: Source, report: Progress
 ) -> Catalog | None:
-    """The registries (for a registry source, or for the blocklist of any other)."""
+    """The registries, for a registry source (other sources meet the blocklist of the
+    cached indexes, :func:`store.registry.blocked_from_cache`)."""
     if source.kind != "registry":
         return None
     report(ProgressEvent("resolve", message="reading the registries"))

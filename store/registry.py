@@ -51,6 +51,8 @@ __all__ = [
     "parse_index",
 ]
 
+#: Seconds to wait for a registry when a cached copy could answer instead.
+STALE_TIMEOUT: Final = 3.0
 #: An index larger than this is refused (200 plugins take ~100 KB).
 MAX_INDEX_BYTES: Final = 8 * 1024 * 1024
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -265,7 +267,14 @@ def load_index(
         index.fetched_at = cached[1]
         return index
     try:
-        raw = fetch_bytes(url, max_bytes=MAX_INDEX_BYTES, timeout=settings.timeout_seconds)
+        # With a copy to fall back on, a registry that does not answer is not waited for
+        # long: the list shows (marked stale) instead of hanging on a dead network.
+        timeout = (
+            settings.timeout_seconds
+            if cached is None
+            else min(settings.timeout_seconds, STALE_TIMEOUT)
+        )
+        raw = fetch_bytes(url, max_bytes=MAX_INDEX_BYTES, timeout=timeout)
         index = parse_index(url, raw)
     except StoreError as exc:
         if cached is None:

@@ -487,3 +487,53 @@ def test_store_search_info_and_errors_on_the_command_line(
     hostile = ledhost("uninstall", "../etc", env=env)
     assert hostile.returncode == 1 and "invalid plugin id '../etc'" in hostile.stderr
     assert json.loads(ledhost("store", "list", "--json", env=env).stdout) == []
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise() -> None:
+    import io
+
+    from host.cli.store_commands import _Progress
+    from store.operations import ProgressEvent
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    events = [
+        ProgressEvent("download", message="demo==1.0.0"),
+        ProgressEvent("download", 512 * 1024, 1024 * 1024),
+        ProgressEvent("download", 1024 * 1024, 1024 * 1024),
+        ProgressEvent("switch", message="demo -> 1.0.0"),
+    ]
+    tty, plain, quiet = Terminal(), io.StringIO(), io.StringIO()
+    for event in events:
+        _Progress(tty, quiet=False)(event)
+        _Progress(plain, quiet=False)(event)
+        _Progress(quiet, quiet=True)(event)
+    assert plain.getvalue() == "download: demo==1.0.0\nswitch: demo -> 1.0.0\n"
+    assert "\r  download [###############" in tty.getvalue() and "1024 KB" in tty.getvalue()
+    assert quiet.getvalue() == ""
+
+
+def test_a_registry_that_hangs_is_not_waited_for_when_a_copy_can_answer(
+    tmp_path: Path, server: WheelServer
+) -> None:
+    paths = StorePaths(tmp_path / "store")
+    settings = settings_for(server, timeout_seconds=600.0)
+    load_index(paths, server.index_url, settings, now=0.0)
+    server.behaviours.append(Behaviour("/index.json", delay=8.0))
+    # The test's own 120 s timeout would stop a 600 s wait: STALE_TIMEOUT bounds it.
+    stale = load_index(paths, server.index_url, settings)
+    assert list(stale.plugins) == ["demo"] and "cached" in stale.stale
+
+
+def test_store_settings_defaults_are_the_declared_ones() -> None:
+    from config.schema import plain_data
+    from config.settings import SETTINGS
+
+    defaults = StoreSettings()
+    for setting in (s for s in SETTINGS if s.section == "store"):
+        value = getattr(defaults, setting.name)
+        assert plain_data(list(value) if isinstance(value, tuple) else value) == plain_data(
+            setting.default
+        ), setting.name

@@ -121,7 +121,8 @@ def test_install_run_update_rollback_uninstall(store: Store) -> None:
     shown = store.run("demo")["demo"]
     assert shown["frames"] > 0 and shown["modes"] == ["v1"], shown
 
-    store.cli("update", "demo")
+    updated = json.loads(store.cli("update", "--all", "--json").stdout)
+    assert [(r["id"], r["version"]) for r in updated] == [("demo", "2.0.0")]
     listed = json.loads(store.cli("store", "list", "--json").stdout)
     assert [(r["id"], r["version"], r["previous"]) for r in listed] == [("demo", "2.0.0", "1.0.0")]
     shown = store.run("demo")["demo"]
@@ -231,7 +232,7 @@ from store.sources import parse_source
 
 def progress(event):
     if event.stage == {stage!r}:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, {signame!r}))
     if event.stage + "+" == {stage!r}:  # during the stage: pip is running
         import threading
         threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGKILL)).start()
@@ -254,7 +255,11 @@ def test_a_killed_installer_leaves_the_old_version_and_the_next_install_converge
     operations.install(store.paths, store.settings, parse_source(str(v1)), verify=None)
     for stage in stages:
         script = KILLER.format(
-            repo=[str(REPO)], stage=stage, root=str(store.paths.root), wheel=str(v2)
+            repo=[str(REPO)],
+            stage=stage,
+            root=str(store.paths.root),
+            wheel=str(v2),
+            signame="SIGKILL",
         )
         killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
         assert killed.returncode == -signal.SIGKILL, (stage, killed.stderr)
@@ -359,3 +364,48 @@ def test_a_dependency_bringing_startup_code_is_refused(store: Store) -> None:
     with pytest.raises(operations.StoreError, match=r"sneaky\.pth"):
         operations.install(store.paths, store.settings, parse_source(str(wheel)), verify=None)
     assert installed(store.paths) == {}
+
+
+def test_cleanup_waits_for_a_running_installer_and_then_removes_what_it_left(
+    store: Store,
+) -> None:
+    v1 = plugin_wheel(store.wheels, "demo", "1.0.0")
+    # The installer stops itself (SIGSTOP) with its env half built, holding the lock.
+    script = KILLER.format(
+        repo=[str(REPO)],
+        stage="install",
+        root=str(store.paths.root),
+        wheel=str(v1),
+        signame="SIGSTOP",
+    )
+    installer = subprocess.Popen([sys.executable, "-c", script])
+    half = store.paths.env_dir("demo", "1.0.0")
+
+    def stopped() -> bool:
+        with open(f"/proc/{installer.pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "T"
+
+    try:
+        eventually(stopped, "the installer to stop itself while holding the lock")
+        assert half.is_dir()
+        done = threading.Event()
+        removed: list[str] = []
+
+        def clean() -> None:
+            removed.extend(operations.cleanup(store.paths))
+            done.set()
+
+        worker = threading.Thread(target=clean)
+        worker.start()
+        assert not done.wait(1.0)  # waits for the installer's lock instead of racing it
+        assert half.is_dir()
+        installer.kill()
+        installer.wait()
+        assert done.wait(60)
+        worker.join()
+        assert str(half) in removed and not half.exists()
+        assert installed(store.paths) == {}
+    finally:
+        if installer.poll() is None:
+            installer.kill()
+            installer.wait()

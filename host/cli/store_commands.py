@@ -145,6 +145,7 @@ def _browse(ns: argparse.Namespace, paths: Any, settings: Any) -> int:
 
     if ns.store_command == "list":
         rows = [entry.to_dict() for entry in installed(paths).values()]
+        rows += _environment_rows({row["id"] for row in rows})
         if ns.json:
             print(json.dumps(rows, indent=2))
         for row in [] if ns.json else rows:
@@ -187,6 +188,23 @@ def _browse(ns: argparse.Namespace, paths: Any, settings: Any) -> int:
             newest = entry.versions[0].version
             print(f"{entry.id:<20} {newest:<10} {entry.description}")
     return 0 if not catalog.errors or catalog.plugins else 1
+
+
+def _environment_rows(known: set[str]) -> list[dict[str, Any]]:
+    """Plugins pip-installed into ledhost's own environment: listed, never changed."""
+    from host.discovery import discover
+
+    return [
+        {
+            "id": spec.plugin_id,
+            "version": spec.version,
+            "distribution": spec.distribution,
+            "source": {"kind": "environment", "ref": spec.distribution},
+            "previous": None,
+        }
+        for spec in discover().values()
+        if spec.source == "environment" and spec.plugin_id not in known
+    ]
 
 
 class _Progress:
