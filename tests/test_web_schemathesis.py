@@ -117,6 +117,8 @@ def test_the_openapi_document_holds_against_a_live_host(tmp_path: Path) -> None:
         f'[paths]\ndata_dir = "{tmp_path / "data"}"\n'
         f'[control]\nsocket = "{sock}"\n'
         f'[web]\nenabled = true\nbind = "127.0.0.1"\nport = {port}\n'
+        # The store's calls run store commands: no registry to reach from here.
+        "[store]\nregistries = []\n"
         '[rotation]\nmodes = ["clock:time", "text:message"]\n'
         '[plugins.clock]\n[plugins.text]\nmessage = "hello"\n'
     )
