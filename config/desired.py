@@ -36,9 +36,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from config.schema import KeyPath, describe_value, is_valid_id, suggest
 
 __all__ = [
@@ -97,6 +94,11 @@ class DesiredPlugin:
         """Whether an installed ``version`` satisfies this entry (pre-releases included)."""
         if not self.version:
             return True
+        # packaging loads on first use: config.model imports this module, and workers
+        # (which import config) need none of it.
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
         try:
             return SpecifierSet(self.version).contains(Version(version), prereleases=True)
         except InvalidVersion:
@@ -123,6 +125,8 @@ def normalize_version(text: str) -> str:
         return ""
     if text[0].isdigit():
         text = f"=={text}"
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         return str(SpecifierSet(text))
     except InvalidSpecifier:

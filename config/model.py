@@ -348,7 +348,8 @@ class HostConfig:
         tables = {
             section: parsed.get(section)
             or {
-                s.name: getattr(getattr(self, section), s.name)
+                # list settings are tuples in the model (frozen); TOML and JSON write lists
+                s.name: _listed(getattr(getattr(self, section), s.name))
                 for s in SETTINGS
                 if s.section == section
             }
@@ -383,3 +384,8 @@ class HostConfig:
                 if instance.secrets
             }
         }
+
+
+def _listed(value: Any) -> Any:
+    """A tuple as the list a config file would hold; anything else as it is."""
+    return list(value) if isinstance(value, tuple) else value
