@@ -39,5 +39,7 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "panel": "benchmarks.panel",
         "hostile_schema": "benchmarks.hostile_schema",
         "control": "benchmarks.control",
+        "store": "benchmarks.store",
+        "preview": "benchmarks.preview",
     }
 )

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from config.desired import DESIRED_PATH, DesiredPlugin, parse_desired
 from config.errors import ConfigError, ConfigIssue
 from config.layouts import Layout, parse_layouts
 from config.loader_layers import (
@@ -46,6 +47,7 @@ from config.model import (
     PluginInstanceConfig,
     RotationConfig,
     RotationEntry,
+    StoreConfig,
     TickerConfig,
     TransitionsConfig,
     WebConfig,
@@ -180,7 +182,7 @@ class _Validator:
         return {}
 
     def check_top_level(self) -> None:
-        known = (*SECTIONS, "plugins", "layouts", VERSION_KEY)
+        known = (*SECTIONS, "plugins", "layouts", VERSION_KEY, DESIRED_PATH[0])
         for key in self.data:
             if key in known:
                 continue
@@ -196,6 +198,8 @@ class _Validator:
         values = {key: plain_data(s.default) for key, s in settings.items()}
         # Issues follow the order of the keys as written, which is what the user reads.
         for key, raw in self.table((name,), self.data.get(name, {})).items():
+            if (name, key) == DESIRED_PATH:
+                continue  # [store.plugins]: see store_plugins()
             setting = settings.get(key)
             if setting is None:
                 hint = suggest(key, list(settings))
@@ -243,6 +247,15 @@ class _Validator:
                 secrets_source=self.secrets.source,
             )
         return instances
+
+    def store_plugins(self) -> dict[str, DesiredPlugin]:
+        """The ``[store.plugins]`` table (:mod:`config.desired`)."""
+        section = DESIRED_PATH[0]
+        if section not in SECTIONS:
+            self.section(section)  # no [store] settings declared: report its other keys
+        table = self.data.get(section, {})
+        raw = table.get(DESIRED_PATH[1]) if isinstance(table, Mapping) else None
+        return parse_desired(raw, self.add)
 
     def rotation_entries(
         self,
@@ -350,6 +363,7 @@ class _Validator:
         self.check_top_level()
         sections = {name: self.section(name) for name in SECTIONS}
         instances = self.plugins()
+        store_plugins = self.store_plugins()
         rotation = sections["rotation"]
         known = instances if isinstance(self.data.get("plugins", {}), Mapping) else None
         display = sections["display"]
@@ -369,6 +383,9 @@ class _Validator:
             )
         schedule = self.schedule(sections["schedule"])
         data_dir = self.data_dir(sections["paths"]["data_dir"])
+        for key in ("registries", "find_links"):
+            if not all(isinstance(v, str) and v for v in sections["store"][key]):
+                self.add(("store", key), "expected a list of non-empty strings")
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
@@ -382,8 +399,10 @@ class _Validator:
             web=WebConfig(**sections["web"]),
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
+            store=_store_config(sections["store"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
+            store_plugins=MappingProxyType(store_plugins),
             path=path,
             secrets_path=secrets_path,
         )
@@ -468,3 +487,9 @@ def load_config(
     return validator.host_config(
         None if path is None else file_path, None if secrets_path is False else secrets_file
     )
+
+
+def _store_config(values: dict[str, Any]) -> StoreConfig:
+    """``[store]``, with its lists as tuples (the config is frozen)."""
+    lists = {key: tuple(str(v) for v in values[key]) for key in ("registries", "find_links")}
+    return StoreConfig(**{**values, **lists})

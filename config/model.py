@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, final
 
+from config.desired import DESIRED_PATH, DesiredPlugin
 from config.layouts import Layout
 from config.schema import plain_data
 from config.secrets import REDACTED
@@ -42,6 +43,28 @@ class ControlConfig:
     """The ``[control]`` table: where the control socket lives (empty: the default)."""
 
     socket: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """The ``[store]`` table: registries and installs (the store's settings,
+    :mod:`store.settings`). Defaults as declared, so code and tests can build one by
+    hand."""
+
+    registries: tuple[str, ...] = ("https://ledhost.github.io/registry/index.json",)
+    cache_ttl_seconds: float = 3600.0
+    max_download_mb: float = 50.0
+    timeout_seconds: float = 20.0
+    #: ``"pip"`` or ``"uv"``.
+    installer: str = "pip"
+    #: Package index for dependencies and ``pypi:`` sources; "" for none (offline).
+    index_url: str = "https://pypi.org/simple"
+    #: Folders (or URLs) of wheels the installer may take dependencies from.
+    find_links: tuple[str, ...] = ()
+
+    @property
+    def max_download_bytes(self) -> int:
+        return int(self.max_download_mb * 1024 * 1024)
 
 
 @final
@@ -278,6 +301,11 @@ class HostConfig:
     layouts: Mapping[str, Layout] = field(default_factory=dict)
     #: ``[control]``; a default so code that builds a HostConfig by hand need not name it.
     control: ControlConfig = ControlConfig(socket="")
+    #: ``[store]``; a default for the same reason.
+    store: StoreConfig = StoreConfig()
+    #: ``[store.plugins]``: the plugins the store should install, by plugin id
+    #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
+    store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);
@@ -337,6 +365,10 @@ class HostConfig:
             name: {"regions": [region.to_toml_value() for region in layout.regions]}
             for name, layout in self.layouts.items()
         }
+        if self.store_plugins:
+            section, key = DESIRED_PATH
+            wanted = {pid: entry.to_toml_value() for pid, entry in self.store_plugins.items()}
+            tables[section] = {**tables.get(section, {}), key: wanted}
         return {**tables, "plugins": plugins, **({"layouts": layouts} if layouts else {})}
 
     def secrets_to_dict(self) -> dict[str, Any]:

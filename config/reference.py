@@ -10,6 +10,7 @@ A test checks the file is up to date.
 
 from __future__ import annotations
 
+from config.desired import REFERENCE as DESIRED_REFERENCE
 from config.migrate import CURRENT_VERSION, STEPS, VERSION_KEY
 from config.schema import ENV_PREFIX, TYPE_NAMES, Setting, format_toml_value
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
@@ -93,5 +94,5 @@ def settings_reference_markdown() -> str:
         "",
     ]
     lines += _table(INSTANCE_SETTINGS)
-    lines.append("")
+    lines += ["", *DESIRED_REFERENCE, ""]
     return "\n".join(lines)

@@ -287,6 +287,27 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "`/run/ledhost/control.sock` as root, else "
                  "`$XDG_RUNTIME_DIR/ledhost/control.sock`. Mode 0660, group `ledhost` "
                  "when that group exists: its members may control the sign."),
+    # [store] -- the plugin store (store/, docs/store.md).
+    Setting("store", "registries", list, ["https://ledhost.github.io/registry/index.json"],
+            help="Registry index URLs (http(s) or a local file), searched in order: the "
+                 "first offering a plugin id wins. Add your own after the official one."),
+    Setting("store", "cache_ttl_seconds", float, 3600.0, min=0, max=604800,
+            help="How long a fetched registry index is used before it is fetched again; "
+                 "when the registry cannot be reached an older copy is used, and said so."),
+    Setting("store", "max_download_mb", float, 50.0, min=0.01, max=4096,
+            help="Largest download (wheel or index) in MB; a larger one is stopped while "
+                 "streaming, whatever the server claims."),
+    Setting("store", "timeout_seconds", float, 20.0, min=0.1, max=600,
+            help="Seconds to wait for a connection or for the next bytes of a download."),
+    Setting("store", "installer", str, "pip", choices=("pip", "uv"),
+            help="What installs plugins into their environments: `pip` (sees ledhost's "
+                 "packages, installs only what is missing) or `uv` (faster, but copies "
+                 "every dependency into each plugin's environment)."),
+    Setting("store", "index_url", str, "https://pypi.org/simple",
+            help="Package index for plugin dependencies and `pypi:` sources; empty for "
+                 "none (offline: dependencies must come from `find_links`)."),
+    Setting("store", "find_links", list, [],
+            help="Folders (or URLs) of wheels the installer may take dependencies from."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

@@ -1,5 +1,5 @@
 """``python -m host`` runs the ledhost CLI."""
 
-from host.cli.main import main
+from host.cli.entry import main
 
 raise SystemExit(main())

@@ -42,6 +42,7 @@ from host.planning import (
     rules_from_config,
 )
 from host.reconfigure import Reconfigurer
+from host.safemode import explain_missing, restricted
 from host.schedule.caps import PLUGIN_SOURCE, admit_api_notification, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
 from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
@@ -60,6 +61,7 @@ from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import WebChild
 from host.upgrades import UpgradeWatch
+from store.layout import StorePaths
 
 log = logging.getLogger("ledhost.host")
 
@@ -97,7 +99,7 @@ class Host:
         self, cfg: HostConfig, options: RunOptions | None = None, backend: Backend | None = None
     ) -> None:
         self.cfg = cfg
-        self.options = options or RunOptions()
+        self.options = restricted(options or RunOptions())
         display = cfg.display
         self.geometry = Geometry(display.width, display.height)
         self.min_interval = 1.0 / display.fps
@@ -154,10 +156,15 @@ class Host:
     # -- set-up ---------------------------------------------------------------------------
 
     def _add_instances(self) -> None:
-        specs = discover(self.options.plugin_paths, environment=self.options.environment_plugins)
+        specs = discover(
+            self.options.plugin_paths,
+            environment=self.options.environment_plugins,
+            store=StorePaths.for_data_dir(self.cfg.paths.data_dir).root,
+        )
         runnable, missing = plan_instances(self.cfg, specs, self.options.only)
+        missing = explain_missing(self.options, missing)
         self.reconfigurer.add_instances(runnable, missing, None)
-        if not runnable and missing:
+        if not runnable and missing and not self.options.safe_mode:
             # Asked for plugins and none can run: a dark panel is not what anyone wanted.
             raise HostError("nothing to show: " + "; ".join(f"{i}: {why}" for i, _, why in missing))
         if not runnable:
@@ -610,6 +617,8 @@ class Host:
             data["display"] = self.display_status(ended)
             if self._fatal is not None:
                 data["error"] = self._fatal
+            data["safe_mode"] = self.options.safe_mode
+            data["selfcheck"] = list(self.options.problems)
             try:
                 write_json(self.options.stats_json, data)
             except OSError as exc:
@@ -652,6 +661,7 @@ class Host:
             "showing": self._current.key if self._current is not None else None,
             **scheduler,
             "config": self.reconfigurer.status(),
+            "safe_mode": self.options.safe_mode,
         }
 
     # -- what the user asks for (the control socket will call these) --------------------

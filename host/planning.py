@@ -53,6 +53,11 @@ class RunOptions:
     config_overrides: Mapping[str, Any] | None = None
     #: More files the config is read from (the secrets file), watched as well.
     config_files: tuple[Path, ...] = ()
+    #: Safe mode (``--safe`` or the one-shot flag file, :mod:`host.safemode`): builtin
+    #: plugins only. Discovery then looks nowhere else (no plugin paths, no environment).
+    safe_mode: bool = False
+    #: What the self-check found at start (:mod:`store.selfcheck`), one line each.
+    problems: tuple[str, ...] = ()
 
 
 def matrix_options(cfg: HostConfig) -> dict[str, Any]:
@@ -110,6 +115,9 @@ def plan_instances(
         spec = specs.get(plugin_id)
         if spec is None:
             missing.append((iid, plugin_id, f"no plugin named {plugin_id!r} is installed"))
+        elif spec.blocked:
+            why = f"{plugin_id} {spec.version} is blocked by the registry: {spec.blocked}"
+            missing.append((iid, plugin_id, why))
         else:
             runnable.append((iid, spec, options))
     return runnable, missing

@@ -36,10 +36,12 @@ from config.diff import ConfigDiff, diff_configs, keep_running_values
 from host.discovery import PluginSpec, discover
 from host.planning import RunOptions, make_handle, plan_instances
 from host.reload import ConfigWatcher, ReloadResult
+from host.safemode import explain_missing
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
 from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
+from store.layout import StorePaths
 
 if TYPE_CHECKING:
     from host.display.presenter import Presenter
@@ -329,9 +331,13 @@ class Reconfigurer:
         )
         if fresh:
             options = host.options
-            specs = discover(options.plugin_paths, environment=options.environment_plugins)
+            specs = discover(
+                options.plugin_paths,
+                environment=options.environment_plugins,
+                store=StorePaths.for_data_dir(cfg.paths.data_dir).root,
+            )
             runnable, missing = plan_instances(cfg, specs, fresh)
-            self.add_instances(runnable, missing, now)
+            self.add_instances(runnable, explain_missing(options, missing), now)
 
     def _apply_display(
         self, old: HostConfig, new: HostConfig, diff: ConfigDiff, now: float

@@ -10,6 +10,11 @@ the plugins up again (:func:`host.discovery.discover`), restarting the instances
 changed plugin with one line: ``plugin 'moon' updated 1.0 -> 1.1 (...): restarting``.
 
 Builtins ship inside ledhost: a new ledhost needs a new host, not new workers.
+
+A store plugin (:mod:`store`) keeps its old version's folder on update (for rollback),
+so its stamp is also "gone" once the store's ``current`` link no longer names the
+version the workers run: ``ledhost update``/``rollback`` restart them on the new one,
+and ``ledhost uninstall`` stops them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from host.discovery import PluginSpec, discover
+from host.planning import plan_instances
+from store.layout import StorePaths
 
 if TYPE_CHECKING:
     from host.reconfigure import Reconfigurer
@@ -41,6 +48,8 @@ def dist_info(spec: PluginSpec) -> Path | None:
     folder = Path(spec.location) if spec.location else None
     if folder is None or not folder.is_dir():
         return None
+    if spec.source == "store" and not _store_current(folder):
+        return None
     wanted = _normalise(spec.distribution)
     try:
         names = os.listdir(folder)
@@ -52,6 +61,16 @@ def dist_info(spec: PluginSpec) -> Path | None:
             if _normalise(dist) == wanted and version == spec.version:
                 return folder / name
     return None
+
+
+def _store_current(site: Path) -> bool:
+    """Whether the store env holding ``site`` (``<env>/lib/pythonX.Y/site-packages``) is
+    still its plugin's current version."""
+    env = site.parents[2]
+    try:
+        return os.readlink(env.parent / "current") == env.name
+    except OSError:
+        return False
 
 
 def stamp(info: Path | None) -> tuple[int, int] | None:
@@ -74,6 +93,14 @@ class _Watched:
     stamp: tuple[int, int] | None
 
 
+def _changed(watched: _Watched) -> bool:
+    """Whether ``watched``'s distribution changed since its workers started; a store
+    plugin whose version was no longer current when first looked at changed too (a quick
+    ``ledhost rollback`` right after an update)."""
+    now = stamp(dist_info(watched.spec))
+    return now != watched.stamp or (watched.spec.source == "store" and now is None)
+
+
 class UpgradeWatch:
     """Per third-party plugin that runs, the stamp of its installed distribution."""
 
@@ -84,6 +111,14 @@ class UpgradeWatch:
         #: The first look, at the loop's first turn, records what the workers start from.
         self.next_check: float = 0.0
         self._watched: dict[str, _Watched] = {}
+        #: Set by :meth:`recheck_now`: also start instances whose plugin was missing.
+        self._look_for_missing = False
+
+    def recheck_now(self) -> None:
+        """A store change just finished (the control socket ran it): at the next loop pass,
+        restart what changed and start the instances whose plugin was not installed."""
+        self.next_check = 0.0
+        self._look_for_missing = True
 
     def _remember(self) -> None:
         """Start watching the plugins of instances that run and are not yet watched."""
@@ -100,15 +135,24 @@ class UpgradeWatch:
             return
         self.next_check = now + self.every
         self._remember()
-        changed = [w for w in self._watched.values() if stamp(dist_info(w.spec)) != w.stamp]
-        if not changed:
+        changed = [w for w in self._watched.values() if _changed(w)]
+        look, self._look_for_missing = self._look_for_missing, False
+        if not changed and not (look and self.host.missing):
             return
         options = self.host.options
-        specs = discover(options.plugin_paths, environment=options.environment_plugins)
+        specs = discover(
+            options.plugin_paths,
+            environment=options.environment_plugins,
+            store=StorePaths.for_data_dir(self.host.cfg.paths.data_dir).root,
+        )
         for watched in changed:
             del self._watched[watched.spec.plugin_id]
             new = specs.get(watched.spec.plugin_id)
             old = watched.spec
+            if new is None and old.source == "store":
+                log.info("plugin %r was uninstalled: stopping its workers", old.plugin_id)
+                self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
+                continue
             if new is None:
                 log.warning(
                     "plugin %r (%s %s) was uninstalled; its workers run on until a restart",
@@ -125,3 +169,13 @@ class UpgradeWatch:
                 new.distribution,
             )
             self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
+        if look and self.host.missing:
+            self._start_missing(specs, now)
+
+    def _start_missing(self, specs: dict[str, PluginSpec], now: float) -> None:
+        """Start the configured instances whose plugin is now installed."""
+        runnable, _still_missing = plan_instances(self.host.cfg, specs, tuple(self.host.missing))
+        for iid, spec, _options in runnable:
+            log.info("plugin instance %r: %s %s is installed now; starting it",
+                     iid, spec.distribution, spec.version)  # fmt: skip
+        self.reconfigurer.add_instances(runnable, (), now)

@@ -49,6 +49,9 @@ def time_zone_option(description: str = "") -> dict[str, Any]:
         "type": "string",
         "maxLength": 64,
         "default": "",
+        # An annotation only (JSON Schema leaves unknown formats unchecked): the admin UI
+        # offers the list of zones for it.
+        "format": "time-zone",
         "title": "Time zone",
         "description": description
         or "An IANA time zone such as Europe/Berlin or America/New_York; empty for the "

@@ -92,6 +92,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     return home
 
 
@@ -405,3 +406,89 @@ def plugin_env() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- distributions written by hand (what pip would leave), for the self-check -----------
+
+
+def write_dist(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+    files: dict[str, str] | None = None,
+    top_level: bool = True,
+) -> Path:
+    """Install a distribution into ``folder`` as pip would: its files plus a ``.dist-info``.
+
+    :param requires: its ``Requires-Dist`` lines.
+    :param files: ``{relative path: text}`` of what it ships (packages, modules).
+    :param top_level: write ``top_level.txt`` (setuptools does; other backends do not, and
+        then its ``RECORD`` says what it ships).
+    :returns: the ``.dist-info`` folder.
+    """
+    files = files or {}
+    info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    (info / "METADATA").write_text("\n".join(metadata) + "\n")
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    record = [f"{rel},," for rel in files] + [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]
+    if top_level:
+        tops = sorted({rel.split("/")[0].removesuffix(".py") for rel in files})
+        (info / "top_level.txt").write_text("".join(f"{t}\n" for t in tops))
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+    return info
+
+
+def build_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    files: dict[str, str],
+    requires: tuple[str, ...] = (),
+    entry_points: str = "",
+) -> Path:
+    """Write a real, installable wheel (PEP 427) into ``folder``; returns its path.
+
+    Written with ``zipfile`` rather than built by a backend: a build needs setuptools from
+    an index and seconds per wheel, and these wheels hold nothing a backend would add.
+
+    :param files: ``{path inside the wheel: text}`` (packages and modules).
+    :param entry_points: the text of ``entry_points.txt`` (empty: none).
+    """
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    tops = sorted({rel.split("/")[0].removesuffix(".py") for rel in files})
+    contents = {
+        **files,
+        f"{info}/METADATA": "\n".join(metadata) + "\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: ledhost-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/top_level.txt": "".join(f"{t}\n" for t in tops),
+    }
+    if entry_points:
+        contents[f"{info}/entry_points.txt"] = entry_points
+    record = []
+    for rel, text in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{rel},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for rel, text in contents.items():
+            wheel.writestr(rel, text)
+        wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return path

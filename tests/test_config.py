@@ -109,6 +109,7 @@ def test_section_dataclasses_have_exactly_the_declared_settings() -> None:
         "web": config.model.WebConfig,
         "logging": config.model.LoggingConfig,
         "control": config.model.ControlConfig,
+        "store": config.model.StoreConfig,
     }
     assert set(fields) == set(config.settings.SECTIONS)
     for section, cls in fields.items():

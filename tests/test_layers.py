@@ -19,7 +19,7 @@ HOST = REPO / "host"
 
 #: Top-level modules that anything in ``host`` may import: they import nothing of ``host``
 #: beyond each other.
-FOUNDATION = {"host", "host.errors", "host.discovery", "host.stats"}
+FOUNDATION = {"host", "host.errors", "host.discovery", "host.stats", "host.namesafe"}
 #: Bottom to top; a module may import its own layer, the ones below, and the foundation.
 LAYERS: list[set[str]] = [
     {"host.ipc"},
@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
         "host.reconfigure",
         "host.reload",
         "host.upgrades",
+        "host.safemode",
     },
     {"host.cli"},
     {"host.__main__"},

@@ -228,15 +228,71 @@ def test_system_at_256x64_everything_is_shown_at_once_in_a_big_font() -> None:
     assert [r[0].text for r in page.rows] == ["ledpi", "http://", "48°C"]
 
 
-def test_system_advertises_no_page_by_default_and_lists_the_addresses() -> None:
-    """The embedded default (web_port 0): nothing listens, so no URL is shown."""
-    texts = [
-        ["".join(run.text for run in row) for row in page.rows]
-        for page in pages.paginate(BUSY, default_config(system.CONFIG_SCHEMA, {}), 128, 64)
+@pytest.mark.parametrize(
+    ("listening", "url"),
+    [
+        (frozenset(), None),  # nothing listens on 8080: no page to point at
+        (frozenset({"127.0.0.1"}), None),  # the Pi alone can reach it
+        (frozenset({"0.0.0.0"}), "http://192.168.178.123:8080/"),
+        (frozenset({"10.8.0.2"}), "http://10.8.0.2:8080/"),  # bound to one address
+        (frozenset({"::"}), "http://192.168.178.123:8080/"),
+        (None, "http://192.168.178.123:8080/"),  # not checked (no kernel tables)
+    ],
+)
+def test_system_advertises_the_page_only_while_it_listens_for_the_room(
+    listening: frozenset[str] | None, url: str | None
+) -> None:
+    """The embedded default (web_port 8080, [web] port's default): the URL shows only
+    while something listens there for the network; else the addresses are listed."""
+    info = SystemInfo(BUSY.hostname, BUSY.addresses, BUSY.temperature, BUSY.uptime,
+                      listening=listening)  # fmt: skip
+    defaults = default_config(system.CONFIG_SCHEMA, {})
+    assert defaults["web_port"] == 8080
+    assert pages.web_url(info, defaults) == url
+    flat = [
+        "".join(run.text for run in row)
+        for page in pages.paginate(info, defaults, 128, 64)
+        for row in page.rows
     ]
-    flat = [line for page in texts for line in page]
-    assert not any("http" in line for line in flat), flat
-    assert "IP 192.168.178.123" in flat and "IP 10.8.0.2" in flat
+    if url is None:
+        assert not any("http" in line for line in flat), flat
+        assert "IP 192.168.178.123" in flat and "IP 10.8.0.2" in flat
+
+
+_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid
+   0: 0100007F:2328 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   2: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0
+"""
+_TCP6 = """  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A
+   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A
+"""
+
+
+def test_listening_is_read_from_the_kernel_tables(tmp_path: Path) -> None:
+    tcp, tcp6 = tmp_path / "tcp", tmp_path / "tcp6"
+    tcp.write_text(_TCP)
+    tcp6.write_text(_TCP6)
+    tables = (tcp, tcp6)
+    # 8080 = 0x1F90: every IPv4 interface, and ::1; the connected row is not listening.
+    assert readings.listening_on(8080, tables) == {"0.0.0.0", "::1"}
+    assert readings.listening_on(9000, tables) == {"127.0.0.1"}
+    assert readings.listening_on(8081, tables) == {"::"}
+    assert readings.listening_on(1234, tables) == frozenset()
+    assert readings.listening_on(8080, (tmp_path / "none",)) is None
+
+
+def test_listening_on_this_machine() -> None:
+    """The real tables: a socket listening on 127.0.0.1 is seen there, and only there."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert readings.listening_on(port) == {"127.0.0.1"}
+    assert readings.listening_on(port) == frozenset()
 
 
 def test_system_without_network_says_so_and_keeps_the_rest() -> None:
@@ -356,20 +412,30 @@ def test_system_render_frame_draws_the_golden_page() -> None:
 def test_system_renders_through_a_real_worker(
     test_specs: dict[str, PluginSpec], tmp_path: Path
 ) -> None:
+    import socket
+
     temp = tmp_path / "temp"
     temp.write_text("48312\n")
-    frames, _ = render_mode(
-        test_specs["system"],
-        "info",
-        width=128,
-        height=64,
-        frames=1,
-        options={"thermal_path": str(temp), "web_port": 8080},
-        data_dir=tmp_path / "data",
-        rules=WorkerRules(uid=None),
-    )
+    # The admin page "listens" on 127.0.0.1 only: the worker reads the kernel's tables and
+    # does not advertise a page the room cannot reach.
+    page = socket.socket()
+    page.bind(("127.0.0.1", 0))
+    page.listen()
+    with page:
+        frames, _ = render_mode(
+            test_specs["system"],
+            "info",
+            width=128,
+            height=64,
+            frames=1,
+            options={"thermal_path": str(temp), "web_port": page.getsockname()[1]},
+            data_dir=tmp_path / "data",
+            rules=WorkerRules(uid=None),
+        )
     (frame,) = frames
     found = colours(frame)
     assert {(0, 0, 0), (255, 255, 255), GREEN} <= found  # host name, 48 °C
-    expected_url = pages.CYAN if readings.local_addresses() else pages.AMBER
-    assert expected_url in found
+    # No URL is advertised: with an address, "IP" lines; without, "no network" in amber.
+    assert pages.CYAN not in found
+    if not readings.local_addresses():
+        assert pages.AMBER in found

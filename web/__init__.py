@@ -18,7 +18,7 @@ from flask import Flask
 
 from web import errors
 from web.auth_store import AuthStore
-from web.security import RateLimit, guard
+from web.security import RateLimit, guard, secure_headers
 
 #: Uploads (restore, images) larger than this are refused with 413.
 MAX_UPLOAD = 1024 * 1024
@@ -38,7 +38,7 @@ def create_app(
         default :func:`host.ipc.control_client.request` on ``socket``.
     """
     from host.ipc.control_client import request as control_request
-    from web import api, auth, openapi
+    from web import api, auth, events, openapi, pages, store_api
     from web.session_key import load_or_create
 
     cfg = dict(config or {})
@@ -56,12 +56,16 @@ def create_app(
         SESSION_COOKIE_SECURE=bool(cfg.get("secure_cookies", False)),
         LEDHOST_SETUP_CODE=cfg.get("setup_code") or os.environ.get("LEDHOST_SETUP_CODE"),
         PROPAGATE_EXCEPTIONS=False,
+        LEDHOST_SOCKET=cfg.get("socket"),
     )
+    # Keep keys in the order they were built: a schema's properties are a form's field order.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ledhost.auth"] = AuthStore(auth_file)
     app.extensions["ledhost.ratelimit"] = RateLimit(limit=int(cfg.get("login_limit", 5)))
     app.extensions["ledhost.control"] = control or partial(control_request, path=cfg.get("socket"))
     app.before_request(guard)
+    app.after_request(secure_headers)
     errors.install(app)
-    for bp in [auth.bp, openapi.bp, *api.BLUEPRINTS]:
+    for bp in [auth.bp, openapi.bp, *api.BLUEPRINTS, store_api.bp, events.bp, pages.bp]:
         app.register_blueprint(bp)
     return app

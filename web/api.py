@@ -25,6 +25,9 @@ notifications = Blueprint("api_notifications", __name__, url_prefix="/api/v1")
 secrets = Blueprint("api_secrets", __name__, url_prefix="/api/v1/secrets")
 BLUEPRINTS = [display, plugins, config, notifications, secrets]
 
+#: Keys of a ``[plugins.<id>]`` table that are ledhost's, not the plugin's (config/model.py).
+RESERVED_KEYS = frozenset({"plugin", "enabled", "memory_limit_mb"})
+
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
 
@@ -79,6 +82,27 @@ def brightness() -> ResponseReturnValue:
     return call(control.Brightness, value=body().get("value"))
 
 
+@display.get("/logs")
+def host_logs() -> ResponseReturnValue:
+    """The host's own last ``lines`` log records (0-500, default 100)."""
+    lines = request.args.get("lines", "100")
+    if not lines.isdigit():
+        raise ApiError(400, "invalid", "lines must be a whole number 0-500")
+    return call(control.HostLogs, lines=int(lines))
+
+
+@display.get("/safe-mode")
+def safe_mode() -> ResponseReturnValue:
+    """Whether this run is in safe mode, and whether the next start will be."""
+    return call(control.SafeModeNext)
+
+
+@display.put("/safe-mode")
+def safe_mode_next() -> ResponseReturnValue:
+    """``{"next_start": true}``: the next start runs builtin plugins only (once)."""
+    return call(control.SafeModeNext, on=body().get("next_start"))
+
+
 @display.put("/power")
 def power() -> ResponseReturnValue:
     """Turn the panel on or off."""
@@ -130,6 +154,52 @@ def installed() -> ResponseReturnValue:
     return jsonify(plugins=sorted(found.values(), key=lambda p: p["name"]))
 
 
+@plugins.get("/<instance>")
+def plugin_info(instance: str) -> ResponseReturnValue:
+    """One instance: its modes, actions, config JSON Schema and config (secrets as set)."""
+    return call(control.PluginInfo, instance=instance)
+
+
+@plugins.get("/<instance>/modes/<mode>/preview.png")
+def mode_preview(instance: str, mode: str) -> ResponseReturnValue:
+    """One frame of the mode as it looks now, rendered through a real worker (PNG, one
+    pixel per LED)."""
+    from flask import Response
+
+    from host.ipc.control_client import ControlClient
+
+    try:
+        message = msgspec.convert(
+            {"t": "render_mode", "instance": instance, "mode": mode}, control.Request
+        )
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, "invalid", str(exc)) from exc
+    with ControlClient(current_app.config.get("LEDHOST_SOCKET"), timeout=60.0) as client:
+        data = client.request(message)
+    return Response(data["png"], mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+@plugins.post("/<instance>/validate")
+def plugin_validate(instance: str) -> ResponseReturnValue:
+    """Check option values against the instance's schema, with the host's own validator.
+
+    The admin UI's config form calls this as the user types, so a field shows the exact
+    message the host would give on save; nothing is written.
+    """
+    from config.errors import ConfigError, PluginSchemaError
+    from config.plugin_schema import validate_plugin_options
+
+    info = current_app.extensions["ledhost.control"](control.PluginInfo(instance=instance))
+    values = {k: v for k, v in body().items() if k not in RESERVED_KEYS}
+    try:
+        validate_plugin_options(info.get("schema"), values, where=f"plugins.{instance}")
+    except ConfigError as exc:
+        return jsonify(ok=False, issues=[i.to_dict() for i in exc.errors])
+    except PluginSchemaError as exc:
+        raise ApiError(409, "bad_schema", str(exc)) from exc
+    return jsonify(ok=True, issues=[])
+
+
 @plugins.post("/<instance>/<op>")
 def plugin_op(instance: str, op: str) -> ResponseReturnValue:
     """enable, disable, restart or retry one instance."""
@@ -164,6 +234,17 @@ def config_backup() -> ResponseReturnValue:
 def config_restore() -> ResponseReturnValue:
     """Replace the config file with ``{"text": ...}``: all valid, or nothing changes."""
     return call(control.ConfigRestore, text=body().get("text"))
+
+
+@config.get("/schema/<section>")
+def config_schema(section: str) -> ResponseReturnValue:
+    """The JSON Schema of a host section's settings (the admin UI draws forms from it)."""
+    from web.settings_schema import section_schema
+
+    try:
+        return jsonify(data=section_schema(section))
+    except KeyError:
+        raise ApiError(404, "no_such_section", f"no host settings section [{section}]") from None
 
 
 @config.get("/<section>")

@@ -45,12 +45,32 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/pin": {"post": ("Pin a mode", True), "delete": ("Unpin", False)},
     "/api/v1/brightness": {"put": ("Set brightness", True)},
     "/api/v1/power": {"put": ("Panel on/off", True)},
+    "/api/v1/logs": {"get": ("The host's own recent log records", False)},
+    "/api/v1/safe-mode": {
+        "get": ("Safe mode now, and at the next start", False),
+        "put": ("Ask for safe mode (builtin plugins only) at the next start", True),
+    },
     "/api/v1/notify": {"post": ("Send a notification", True)},
+    "/api/v1/store/plugins": {
+        "get": ("Registry plugins matching q (cached; stale says so)", False)
+    },
+    "/api/v1/store/installed": {"get": ("Plugins the store installed", False)},
+    "/api/v1/store/jobs": {"post": ("Install, update, roll back or uninstall (a job)", True)},
+    "/api/v1/store/jobs/{job}": {"get": ("A store job's state and progress", False)},
+    "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
+    "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},
+    "/api/v1/plugins/{instance}/modes/{mode}/preview.png": {
+        "get": ("One frame of a mode, rendered now through a real worker (PNG)", False)
+    },
+    "/api/v1/plugins/{instance}/validate": {
+        "post": ("Check option values against the plugin's schema", True)
+    },
     "/api/v1/plugins/{instance}/{op}": {"post": ("enable/disable/restart/retry", False)},
     "/api/v1/plugins/{instance}/actions/{action}": {"post": ("Run a plugin action", True)},
     "/api/v1/plugins/{instance}/logs": {"get": ("Recent log records", False)},
     "/api/v1/config/backup": {"get": ("Download the config file (no secrets)", False)},
+    "/api/v1/config/schema/{section}": {"get": ("JSON Schema of a host section", False)},
     "/api/v1/config/restore": {"post": ("Replace the config file; refused whole if invalid", True)},
     "/api/v1/secrets": {"get": ("Which secrets are declared and set (never values)", False)},
     "/api/v1/secrets/{instance}/{key}": {
@@ -64,8 +84,18 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
 }
 
 
+#: Calls that answer something else than JSON: (path, method) -> media type.
+MEDIA: dict[tuple[str, str], str] = {
+    ("/api/v1/events", "get"): "text/event-stream",
+    ("/api/v1/plugins/{instance}/modes/{mode}/preview.png", "get"): "image/png",
+}
+
+
 def _success(path: str, method: str) -> dict[str, Any]:
     """The documented success response of one call, with its exact body."""
+    media = MEDIA.get((path, method))
+    if media is not None:
+        return {"200": {"description": "ok", "content": {media: {"schema": {"type": "string"}}}}}
     status, schema = RESPONSES.get((path, method), ("200", obj({"data": ANY})))
     return {status: {"description": "ok", "content": {"application/json": {"schema": schema}}}}
 

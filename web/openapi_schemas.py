@@ -92,6 +92,7 @@ DISPLAY: Final = obj(
             }
         ),
         "powered": BOOL,
+        "safe_mode": BOOL,
     }
 )
 

@@ -14,7 +14,8 @@ import secrets
 import time
 from collections import defaultdict, deque
 
-from flask import current_app, g, request, session
+from flask import current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 
 from web.auth_store import AuthStore
 from web.errors import ApiError
@@ -47,8 +48,12 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
-def guard() -> None:
-    """Refuse what the caller may not do; records ``g.auth`` ("session" or "token")."""
+def guard() -> Response | None:
+    """Refuse what the caller may not do; records ``g.auth`` ("session" or "token").
+
+    A page (the ``pages`` blueprint) without a session is sent to the login page, or to
+    setup on first run, rather than answered with JSON.
+    """
     g.auth = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -62,11 +67,43 @@ def guard() -> None:
             if not sent or not secrets.compare_digest(sent, csrf_token()):
                 raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header")
     if request.endpoint in OPEN_ENDPOINTS:
-        return
+        return None
+    if request.blueprint == "pages":
+        from web.pages import OPEN_PAGES
+
+        if request.endpoint in OPEN_PAGES or g.auth == "session":
+            return None
+        if store().needs_setup:
+            return redirect(url_for("pages.setup"))
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
     if store().needs_setup:
         raise ApiError(403, "setup_required", "no admin password yet: POST /api/v1/auth/setup")
     if g.auth is None:
         raise ApiError(401, "auth_required", "log in or send an API token")
+    return None
+
+
+#: Every response says: scripts, styles, images and connections from this site only; no
+#: framing (clickjacking); no MIME sniffing; no referrer leaving the site.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def secure_headers(response: Response) -> Response:
+    """Add :data:`SECURITY_HEADERS`; pages and API answers are never cached by proxies."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 class RateLimit:

@@ -27,4 +27,16 @@ def serve(bind: str, port: int, config: dict[str, Any] | None = None) -> None:
         print(f"ledhost web: no admin password yet; setup code: {cfg['setup_code']}",
               file=sys.stderr, flush=True)  # fmt: skip
     print(f"ledhost web: serving on {bind}:{port}", file=sys.stderr, flush=True)
-    waitress.serve(app, host=bind, port=port, threads=4, ident="ledhost")
+    # Event streams (web/events.py) hold a thread each: up to MAX_STREAMS of these threads,
+    # the rest answer the API. A stream's client that stops reading blocks its thread once
+    # 1 MiB waits unsent, instead of buffering up to waitress's default 16 MiB.
+    from web.events import MAX_STREAMS
+
+    waitress.serve(
+        app,
+        host=bind,
+        port=port,
+        threads=MAX_STREAMS + 4,
+        ident="ledhost",
+        outbuf_high_watermark=1 << 20,
+    )

@@ -143,6 +143,15 @@ def cmd_check(ns: argparse.Namespace) -> int:
         return 1
     count = f"{len(enabled)} plugin instance{'s' if len(enabled) != 1 else ''}"
     print(f"config OK: {name} ({count})")
+    # The file is fine, but what will run it is not (host.cli.startcheck told what).
+    broken = len(getattr(ns, "selfcheck", ()))
+    if broken:
+        print(
+            f"but ledhost's own environment has {broken} problem{'s' if broken != 1 else ''}"
+            " (above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

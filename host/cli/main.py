@@ -25,8 +25,11 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
+from host.safemode import SAFE_HELP
 
 if TYPE_CHECKING:
     from host.supervise.rules import WorkerRules
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=PLUGIN_PATH_HELP,
     )
+    run.add_argument("--safe", action="store_true", help=SAFE_HELP)
 
     plugins = sub.add_parser("plugins", parents=[common], help="list the plugins ledhost can run")
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -121,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_store_parsers(sub, common)
+    add_reconcile_parser(sub, common)
     return parser
 
 
@@ -135,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from config import ConfigError
+    from host.cli.startcheck import check_at_start
 
+    ns.selfcheck = check_at_start(
+        ns.command, getattr(ns, "config_command", None), getattr(ns, "backend", None)
+    )
     try:
         if ns.command == "run":
             return cmd_run(ns)
@@ -145,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command in STORE_COMMANDS:
+            return cmd_store(ns)
+        if ns.command == "reconcile":
+            return cmd_reconcile(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
@@ -179,6 +193,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from config import load_config
     from host.app import Host, RunOptions
     from host.cli.logsetup import apply_logging
+    from host.cli.startcheck import exit_status
+    from host.safemode import safe_mode_asked
     from host.worker.secrets import forget_config_environment
 
     if ns.launcher == "zygote":
@@ -192,6 +208,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     cfg = load_config(ns.config, env=env)
     forget_config_environment(os.environ)
     apply_logging(cfg.logging, verbose=ns.verbose, quiet=ns.quiet)
+    safe = safe_mode_asked(ns.safe, cfg.paths.data_dir)
     only = _parse_plugins(ns.plugins if ns.plugins is not None else os.environ.get(PLUGINS_ENV))
     if ns.snapshot is not None:
         _check_writable(ns.snapshot, (".gif", ".png"))
@@ -209,8 +226,20 @@ def cmd_run(ns: argparse.Namespace) -> int:
         plugin_paths=tuple(str(p.resolve()) for p in ns.plugin_path),
         trace_plugins=bool(os.environ.get(TRACE_ENV)),
         config_env=env,
+        safe_mode=safe,
+        problems=tuple(ns.selfcheck),
     )
-    return Host(cfg, options).run()
+    if not safe:  # safe mode: builtins only, and nothing installed on the way
+        reconcile_at_start(cfg)  # before any worker starts; see host/cli/reconcile_command.py
+    return exit_status(Host(cfg, options).run(), ns.selfcheck)
+
+
+def _store_root() -> Path:
+    """The plugin store's folder, from the embedded config and ``LEDHOST_PATHS__DATA_DIR``."""
+    from config import load_config
+    from store.layout import StorePaths
+
+    return StorePaths.for_data_dir(load_config(None, secrets_path=False).paths.data_dir).root
 
 
 def _worker_rules() -> WorkerRules:
@@ -228,8 +257,10 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
 
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
-    described = describe_plugins(list(specs.values()), rules=_worker_rules())
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
+    described = describe_plugins(
+        [s for s in specs.values() if not s.blocked], rules=_worker_rules()
+    )
     rows = []
     for plugin_id, spec in specs.items():
         info = described.get(plugin_id, {})
@@ -243,6 +274,8 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
         }
         if "error" in info:
             row["error"] = info["error"]
+        if spec.blocked:
+            row["error"] = f"blocked by the registry: {spec.blocked}"
         rows.append(row)
     if ns.json:
         print(json.dumps(rows, indent=2))
@@ -279,7 +312,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{ns.config}: {exc}") from None
         plugin_id, options = _render_options(document, instance_id, ns.config)
-    specs = discover([str(p.resolve()) for p in ns.plugin_path])
+    specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
     spec = specs.get(plugin_id)
     if spec is None:
         known = ", ".join(specs) or "none"

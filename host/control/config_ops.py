@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from config import load_config
+from config import is_valid_id, load_config
 from config.atomic import atomic_write
 from config.secrets import REDACTED
 from host.control.handlers_base import Pending, Refused
@@ -44,6 +44,18 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def _current_or_new(cfg: Any, section: str) -> dict[str, Any]:
+    """The section as it runs; a ``plugins.<id>`` not there yet is a new instance (an
+    admin adding a second clock), empty until written. Other sections must exist."""
+    try:
+        return _walk(cfg.to_dict(secrets="redact"), section)
+    except Refused:
+        parts = section.split(".")
+        if len(parts) == 2 and parts[0] == "plugins" and is_valid_id(parts[1]):
+            return {}
+        raise
+
+
 def read_section(cfg: Any, section: str) -> dict[str, Any]:
     """The running config's ``section``; secrets as ``"set"``."""
     shown: dict[str, Any] = _shown(_walk(cfg.to_dict(secrets="redact"), section))
@@ -57,7 +69,7 @@ def write_section(host: Any, req: control.ConfigSet) -> Pending:
     cfg = host.cfg
     if cfg.path is None:
         raise Refused("no_config_file", "the host runs without a config file; nothing to write")
-    current = _walk(cfg.to_dict(secrets="redact"), req.section)
+    current = _current_or_new(cfg, req.section)
     secret = sorted(k for k in req.values if current.get(k) == REDACTED)
     if secret:
         raise Refused("secret", f"{', '.join(secret)}: secrets are set in the secrets file only")

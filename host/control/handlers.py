@@ -99,6 +99,46 @@ def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
     return None
 
 
+def _plugin_info(host: Any, req: control.PluginInfo) -> dict[str, Any]:
+    """What the instance's worker announced, plus its config section (secrets as "set").
+
+    Before the worker's hello (starting, quarantined before it ever ran) ``schema`` is None
+    and ``modes`` empty: the UI says so instead of drawing an empty form.
+    """
+    handle = _handle_of(host, req.instance)
+    try:
+        config = config_ops.read_section(host.cfg, f"plugins.{req.instance}")
+    except Refused:
+        config = {}
+    return {
+        "instance": req.instance,
+        "plugin": handle.spec.plugin_id,
+        "version": handle.spec.version,
+        "source": handle.spec.source,
+        "modes": list(handle.modes),
+        "actions": list(handle.actions),
+        "schema": handle.schema,
+        "config": config,
+    }
+
+
+def _safe_mode_next(host: Any, req: control.SafeModeNext) -> dict[str, Any]:
+    """The one-shot flag file of :mod:`host.safemode`, written or removed by the host (the
+    web process never touches the data folder)."""
+    from host.safemode import flag_path
+
+    path = flag_path(host.cfg.paths.data_dir)
+    try:
+        if req.on:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+        elif req.on is False:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise Refused("refused", f"cannot change {path}: {exc.strerror}") from None
+    return {"next_start_safe": path.exists(), "safe_mode": bool(display(host).get("safe_mode"))}
+
+
 def _action(host: ControlledHost, req: control.RunAction, now: float) -> Pending:
     handle = _handle_of(host, req.instance)
     if handle.process is None:
@@ -231,6 +271,14 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return _plugin(host, req, now)
             case control.RunAction():
                 return _action(host, req, now)
+            case control.PluginInfo():
+                return _plugin_info(host, req)
+            case control.RenderMode():
+                from host.control.preview_ops import render_preview
+
+                return render_preview(host, _handle_of(host, req.instance), req, now)
+            case control.SafeModeNext():
+                return _safe_mode_next(host, req)
             case control.ConfigGet():
                 return config_ops.read_section(host.cfg, req.section)
             case control.ConfigSet():

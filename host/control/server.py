@@ -30,8 +30,10 @@ import msgspec
 
 from host.control import handlers
 from host.control.handlers_base import Pending, Refused
+from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
 from host.control.status_cache import StatusCache
+from host.control.store_ops import StoreRunner
 from host.ipc import control
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
@@ -85,6 +87,11 @@ class ControlServer:
         self.selector = selector
         self.listener = open_listener(path)
         self.clients: dict[int, _Client] = {}
+        #: The host's recent log records, for ``host_logs``.
+        self.host_log = HostLogRing()
+        self.host_log.attach()
+        #: Store commands run as children (host/control/store_ops.py).
+        self.store = StoreRunner(host)
         self.dropped = 0  # clients dropped for not reading (for tests and status)
         #: Client fd events that only served :func:`read_only` requests (or flushed): the
         #: host loop skips its decision and push after a wake-up made of these alone.
@@ -140,6 +147,7 @@ class ControlServer:
 
     def close(self) -> None:
         """Drop every client and remove the socket."""
+        self.host_log.detach()
         for client in list(self.clients.values()):
             self._drop(client)
         with contextlib.suppress(KeyError, ValueError):
@@ -202,6 +210,14 @@ class ControlServer:
                     for iid, ring in self.host.supervisor.logs.items():
                         client.follow[iid] = int(ring.stats()["last_seq"])
                 data = None
+            elif isinstance(request, control.HostLogs):
+                data = self.host_log.records(request.lines)
+            elif isinstance(request, (control.StoreSearch, control.StoreList)):
+                data = self.store.browse(request, time.monotonic())
+            elif isinstance(request, control.StoreChange):
+                data = self.store.start(request, time.monotonic())
+            elif isinstance(request, control.StoreJob):
+                data = self.store.job(request)
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]
@@ -265,6 +281,8 @@ class ControlServer:
 
     def tick(self, now: float) -> None:
         """Finish pending replies and send subscribers what changed (once per loop pass)."""
+        if self.store.jobs:
+            self.store.tick(now)
         if not self.clients:
             return
         for client in list(self.clients.values()):
@@ -310,7 +328,11 @@ class ControlServer:
         self._seq += 1
         height, width = out.shape[:2]
         event = control.FrameEvent(
-            width=width, height=height, seq=self._seq, rgb_zlib=zlib.compress(rgb, 1)
+            width=width,
+            height=height,
+            seq=self._seq,
+            rgb_zlib=zlib.compress(rgb, 1),
+            at=time.time(),
         )
         for client in subscribers:
             if "frames" in client.kinds:

@@ -49,11 +49,19 @@ __all__ = [
     "Failed",
     "FrameEvent",
     "LogEvent",
+    "HostLogs",
+    "StoreChange",
+    "StoreJob",
+    "StoreList",
+    "StoreSearch",
     "Logs",
     "Next",
     "Notify",
     "Ok",
     "Pin",
+    "PluginInfo",
+    "RenderMode",
+    "SafeModeNext",
     "PluginOp",
     "Power",
     "Previous",
@@ -192,6 +200,31 @@ class PluginOp(_Msg, tag="plugin"):
     id: RequestId = 0
 
 
+class PluginInfo(_Msg, tag="plugin_info"):
+    """What one instance offers, as its worker told the host: modes, actions, the config
+    JSON Schema (the admin UI builds its form from it) and its config, secrets as "set"."""
+
+    instance: Ident
+    id: RequestId = 0
+
+
+class RenderMode(_Msg, tag="render_mode"):
+    """Render one frame of an instance's mode now, with its options, through a real worker
+    (``ledhost render`` as a child of the host): ``{"width", "height", "png"}``."""
+
+    instance: Ident
+    mode: ModeName
+    id: RequestId = 0
+
+
+class SafeModeNext(_Msg, tag="safe_mode_next"):
+    """Ask for (``on``) or cancel safe mode at the next start: builtin plugins only, once.
+    ``on=None`` only reads whether it is asked for."""
+
+    on: bool | None = None
+    id: RequestId = 0
+
+
 class RunAction(_Msg, tag="action"):
     """Run a plugin's registered action with ``args``; the reply carries its result."""
 
@@ -269,6 +302,46 @@ class Logs(_Msg, tag="logs"):
     id: RequestId = 0
 
 
+class StoreSearch(_Msg, tag="store_search"):
+    """The registries' plugins matching ``text`` (all for ""), from the cache when fresh
+    or when the network fails (``stale`` says so); ``refresh`` fetches now."""
+
+    text: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    refresh: bool = False
+    id: RequestId = 0
+
+
+class StoreList(_Msg, tag="store_list"):
+    """The plugins the store installed: versions, sources, the version kept for rollback."""
+
+    id: RequestId = 0
+
+
+class StoreChange(_Msg, tag="store_change"):
+    """Install (a registry id, a wheel URL, a wheel file on the Pi, ``pypi:NAME``), update,
+    roll back or uninstall a plugin. Replies with the job at once; ``store_job`` follows it.
+    """
+
+    op: Literal["install", "update", "rollback", "uninstall"]
+    target: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    id: RequestId = 0
+
+
+class StoreJob(_Msg, tag="store_job"):
+    """A store change's state, progress lines, result or error."""
+
+    job: Annotated[int, msgspec.Meta(ge=1)]
+    id: RequestId = 0
+
+
+class HostLogs(_Msg, tag="host_logs"):
+    """The host's own last ``lines`` log records (what it writes to its log)."""
+
+    lines: Annotated[int, msgspec.Meta(ge=0, le=500)] = 100
+    id: RequestId = 0
+
+
 class Subscribe(_Msg, tag="subscribe"):
     """Turn this connection into an event stream of the given kinds."""
 
@@ -286,6 +359,9 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     Power,
     Notify,
     PluginOp,
+    PluginInfo,
+    RenderMode,
+    SafeModeNext,
     RunAction,
     ConfigGet,
     ConfigSet,
@@ -295,6 +371,11 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     SecretSet,
     SecretDelete,
     Logs,
+    HostLogs,
+    StoreSearch,
+    StoreList,
+    StoreChange,
+    StoreJob,
     Subscribe,
 ]
 
@@ -330,6 +411,9 @@ class FrameEvent(_Msg, tag="frame"):
     height: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     seq: Annotated[int, msgspec.Meta(ge=0)]
     rgb_zlib: bytes
+    #: Wall-clock time (``time.time()``) the host published it: a preview can show, and a
+    #: benchmark measure, how far behind the panel it is.
+    at: float = 0.0
 
 
 class LogEvent(_Msg, tag="log"):

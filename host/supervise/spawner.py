@@ -213,10 +213,18 @@ def worker_command(python: str, pythonpath: str, argv: list[str]) -> list[str]:
     privileges. What the worker must import (``host`` and ``sdk``, also from another
     plugin environment, and absolute ``PYTHONPATH`` entries the host was given) is put
     on ``sys.path`` explicitly instead; the interpreter's own site-packages stay found.
+
+    ledhost's folder comes first only to import :mod:`host.namesafe`, whose finder then
+    answers for ledhost's own package names from that folder alone (a plugin
+    environment shipping a ``config`` or ``sdk`` cannot replace ours); after that it
+    goes last, with the ``PYTHONPATH`` entries, so everything else -- the libraries a
+    plugin's environment pins -- is found in that environment first.
     """
-    paths = [*_ledhost_paths(), *(p for p in pythonpath.split(os.pathsep) if os.path.isabs(p))]
+    (root,) = _ledhost_paths()
+    extra = [root, *(p for p in pythonpath.split(os.pathsep) if os.path.isabs(p))]
     boot = (
-        f"import sys; sys.path[:0] = {paths!r}; "
+        f"import sys; sys.path.insert(0, {root!r}); import host.namesafe; "
+        f"host.namesafe.install({root!r}); del sys.path[0]; sys.path += {extra!r}; "
         "from host.worker.main import main; main(sys.argv[1:])"
     )
     return [python, "-I", "-c", boot, *argv]

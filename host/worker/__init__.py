@@ -5,7 +5,7 @@ zygote's fork both end in :func:`host.worker.main.run`. The plugin is loaded thr
 entry point (:mod:`~host.worker.boot`), its hooks are called with deadlines, frames are
 written into the frame bus and everything else is said over the control channel.
 
-May import: :mod:`host.ipc`, :mod:`host.errors`, :mod:`sdk`. Never the supervisor, the
-display or :mod:`config`'s writers: this package is loaded in every plugin environment
-and must stay small.
+May import: :mod:`host.ipc`, :mod:`host.errors`, :mod:`host.namesafe`, :mod:`sdk`. Never
+the supervisor, the display or :mod:`config`'s writers: this package is loaded in every
+plugin environment and must stay small.
 """

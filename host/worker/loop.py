@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from host import namesafe
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
@@ -122,9 +123,13 @@ class Worker:
         root.setLevel(logging.INFO)
         sys.stdout = StreamToLog(self.log, logging.INFO)
         sys.stderr = StreamToLog(self.log, logging.WARNING)
-        for path in reversed(self.args.paths):
+        # Plugin paths go last, and ledhost's own names keep meaning ledhost's own files
+        # whatever a plugin path holds (a top-level ``config`` or ``sdk``): the finder is
+        # in place before the first plugin path is (a forked worker has it from the host).
+        namesafe.install()
+        for path in self.args.paths:
             if path not in sys.path:
-                sys.path.insert(0, path)
+                sys.path.append(path)
         # Before any plugin code runs: a config variable may hold another plugin's secret.
         forget_config_environment()
         pm = self.calls.pm

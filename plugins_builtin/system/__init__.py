@@ -33,12 +33,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "integer",
             "minimum": 0,
             "maximum": 65535,
-            "default": 0,
+            "default": 8080,
             "title": "Web UI port",
-            "description": "The port of an admin page to advertise as "
-            "http://<address>:<port>/, e.g. [web] port when ledhost's web process runs "
-            "([web] enabled). 0 (the default) advertises none and lists the addresses "
-            "instead: the sign never points at a page where nothing listens.",
+            "description": "The port of the admin page to advertise as "
+            "http://<address>:<port>/ ([web] port; 8080 by default). It is shown only "
+            "while something listens on that port for the network (ledhost's web process "
+            "with [web] enabled), so the sign never points at a page where nothing "
+            "listens; until then the addresses are listed instead. 0 never shows one.",
         },
         "web_url": {
             "type": "string",
@@ -137,7 +138,11 @@ def _gather(config: Mapping[str, Any]) -> SystemInfo:
         kwargs["uptime_path"] = None
     if not config.get("show_load", False):
         kwargs["loadavg"] = None
-    return gather(thermal_path=str(config.get("thermal_path", THERMAL_PATH)) or None, **kwargs)
+    return gather(
+        thermal_path=str(config.get("thermal_path", THERMAL_PATH)) or None,
+        web_port=0 if config.get("web_url") else int(config.get("web_port", 0)),
+        **kwargs,
+    )
 
 
 def _check_config(config: Mapping[str, Any]) -> None:

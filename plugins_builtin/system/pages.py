@@ -53,15 +53,24 @@ class Page:
 
 
 def web_url(info: SystemInfo, config: Mapping[str, Any]) -> str | None:
-    """The admin page's URL: ``web_url`` when set, else ``http://<first address>:<port>/``;
-    ``None`` with no address or no ``web_port`` (nothing to advertise)."""
+    """The admin page's URL: ``web_url`` when set, else ``http://<address>:<port>/`` for
+    the first address the page is reachable on; ``None`` with no ``web_port``, no address,
+    or nothing listening on the port for the room (not at all, or on loopback only)."""
     override = str(config.get("web_url", "")).strip()
     if override:
         return override
     port = int(config.get("web_port", 0))
     if not info.addresses or port == 0:
         return None
-    host = info.addresses[0]
+    reachable = list(info.addresses)
+    if info.listening is not None:
+        if not info.listening & {"0.0.0.0", "::"}:
+            reachable = [a for a in info.addresses if a in info.listening]
+        elif "::" not in info.listening:  # 0.0.0.0 alone: IPv4 addresses only
+            reachable = [a for a in info.addresses if ":" not in a]
+    if not reachable:
+        return None
+    host = reachable[0]
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/"

@@ -32,6 +32,9 @@ __all__ = [
 THERMAL_PATH = "/sys/class/thermal/thermal_zone0/temp"
 UPTIME_PATH = Path("/proc/uptime")
 IF_INET6_PATH = Path("/proc/net/if_inet6")
+#: The kernel's TCP socket tables; a row in state 0A is a listening socket.
+TCP_TABLES: tuple[Path, ...] = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+_LISTEN = "0A"
 #: TEST-NET-1 (RFC 5737), reserved for documentation: connecting a UDP socket to it only
 #: asks the kernel which source address its route would use; no packet is sent.
 _PROBE_ADDRESS = ("192.0.2.1", 9)
@@ -54,6 +57,10 @@ class SystemInfo:
     temperature: float | None = None
     uptime: float | None = None
     load: float | None = None
+    #: The addresses a socket listens on at the admin page's port (``"0.0.0.0"`` and
+    #: ``"::"`` for every interface); ``None`` when not checked (no port to check, or
+    #: the kernel's tables could not be read).
+    listening: frozenset[str] | None = None
 
 
 def gather(
@@ -63,6 +70,8 @@ def gather(
     hostname: Callable[[], str] = socket.gethostname,
     addresses: Callable[[], Sequence[str]] | None = None,
     loadavg: Callable[[], tuple[float, float, float]] | None = os.getloadavg,
+    web_port: int = 0,
+    tcp_tables: Sequence[str | Path] = TCP_TABLES,
 ) -> SystemInfo:
     """Read everything :class:`SystemInfo` holds; a source that fails is left out.
 
@@ -72,6 +81,8 @@ def gather(
     :param addresses: returns the addresses in display order (default
         :func:`local_addresses`).
     :param loadavg: returns the 1, 5 and 15 minute load averages; ``None`` for none.
+    :param web_port: the admin page's port: who listens on it is read from ``tcp_tables``
+        (0: not checked).
     """
     try:
         name = hostname().strip() or "?"
@@ -93,7 +104,47 @@ def gather(
         temperature=read_temperature(thermal_path),
         uptime=read_uptime(uptime_path),
         load=load,
+        listening=listening_on(web_port, tcp_tables) if web_port else None,
     )
+
+
+def _hex_address(text: str) -> str:
+    """``0100007F`` (IPv4) or 32 hex digits (IPv6), as the kernel writes them: 32-bit
+    words in host byte order."""
+    raw = bytes.fromhex(text)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    if socket.htonl(1) == 1:  # a big-endian machine writes them in network order
+        words = raw
+    return str(ipaddress.ip_address(words))
+
+
+def listening_on(port: int, tables: Sequence[str | Path] = TCP_TABLES) -> frozenset[str] | None:
+    """The local addresses with a socket listening on TCP ``port`` (``0.0.0.0``/``::``:
+    every interface), from the kernel's tables; ``None`` if no table could be read.
+
+    Why read tables instead of connecting: the plugin must not open connections of its
+    own to the Pi's services, and a page that only listens on 127.0.0.1 must not be
+    advertised to the room.
+    """
+    found: set[str] = set()
+    read_any = False
+    for table in tables:
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        read_any = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != _LISTEN:
+                continue
+            address, _, hex_port = fields[1].partition(":")
+            try:
+                if int(hex_port, 16) == port:
+                    found.add(_hex_address(address))
+            except ValueError:
+                continue
+    return frozenset(found) if read_any else None
 
 
 def read_temperature(path: str | Path | None) -> float | None:

@@ -1,0 +1,204 @@
+"""Store operations on the control socket: the store's own commands, run as children.
+
+Browsing, installing, updating, rolling back and uninstalling plugins take seconds to
+minutes (downloads, pip, a worker that checks the new version), so the host never does
+them in its loop or in a thread of its own: each request starts the same ``ledhost``
+command a user would type (``ledhost store search``, ``ledhost install``...), with the
+host's config file, as a child process in a session of its own, and the reply is
+:class:`~host.control.handlers_base.Pending` until it ends (browsing) or a job id at once
+(changes; their progress, the command's own stage lines, is read with ``store_job``).
+One change runs at a time; the store's lock and queue already serialise them across
+processes, and the host refuses a second one with ``busy`` rather than queue it unseen.
+
+When a change succeeds, the host looks plugins up again at its next loop pass
+(:meth:`host.upgrades.UpgradeWatch.recheck_now`): an instance of a freshly installed
+plugin starts, updated and rolled-back plugins restart, an uninstalled one's workers stop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from host.control.children import child_env
+from host.control.handlers_base import Pending, Refused
+from host.ipc import control
+
+#: Longest a browsing command (search, list) may take: the registry fetch has a timeout
+#: of its own, and a stale cache answers when it fails.
+BROWSE_TIMEOUT: Final = 60.0
+#: Longest one change may take before it is killed (the store converges after a kill).
+CHANGE_TIMEOUT: Final = 15 * 60.0
+#: Progress lines kept per job.
+MAX_LINES: Final = 200
+#: Finished jobs kept for ``store_job``.
+MAX_JOBS: Final = 20
+
+
+@dataclass
+class Job:
+    """One store change run as a child ``ledhost`` command."""
+
+    id: int
+    op: str
+    target: str
+    proc: subprocess.Popen[bytes]
+    folder: Path
+    started: float
+    deadline: float
+    state: str = "running"  # running, done, failed
+    lines: list[str] = field(default_factory=list)
+    result: Any = None
+    error: str | None = None
+    _read: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "op": self.op, "target": self.target, "state": self.state,
+            "lines": list(self.lines), "result": self.result, "error": self.error,
+            "started": round(self.started, 3),
+        }  # fmt: skip
+
+
+class StoreRunner:
+    """The host's store children and jobs (one instance per host, made on first use)."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+
+    def _command(self, *args: str) -> list[str]:
+        command = [sys.executable, "-m", "host", *args, "--json"]
+        if self.host.cfg.path is not None:
+            command += ["--config", str(self.host.cfg.path)]
+        return command
+
+    def _spawn(self, command: list[str], folder: Path) -> subprocess.Popen[bytes]:
+        with (folder / "out").open("wb") as out, (folder / "err").open("wb") as err:
+            return subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True, env=child_env(self.host),
+            )  # fmt: skip
+
+    # -- browsing ---------------------------------------------------------------------
+
+    def browse(self, req: control.StoreSearch | control.StoreList, now: float) -> Pending:
+        """Search the registries or list what is installed; replies when the child ends."""
+        if isinstance(req, control.StoreSearch):
+            args = ["store", "search", req.text] + (["--refresh"] if req.refresh else [])
+        else:
+            args = ["store", "list"]
+        folder = Path(tempfile.mkdtemp(prefix="ledhost-store-"))
+        proc = self._spawn(self._command(*args), folder)
+        deadline = now + BROWSE_TIMEOUT
+
+        def poll(now: float) -> control.Ok | control.Failed | None:
+            code = proc.poll()
+            if code is None and now < deadline:
+                return None
+            try:
+                if code is None:
+                    proc.kill()
+                    proc.wait(5)
+                    return control.Failed(code="timeout", message="the store did not answer",
+                                          id=req.id)  # fmt: skip
+                out, err = _outputs(folder)
+                try:
+                    data = json.loads(out) if out.strip() else None
+                except ValueError:
+                    data = None
+                if data is None:
+                    return control.Failed(code="store_failed", message=_last(err, code),
+                                          id=req.id)  # fmt: skip
+                if isinstance(data, dict):
+                    data["warnings"] = _warnings(err)
+                return control.Ok(id=req.id, data=data)
+            finally:
+                if proc.poll() is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+        return Pending(poll)
+
+    # -- changes ----------------------------------------------------------------------
+
+    def start(self, req: control.StoreChange, now: float) -> dict[str, Any]:
+        """Start a change; its id at once (progress with ``store_job``)."""
+        if any(job.state == "running" for job in self.jobs.values()):
+            raise Refused("busy", "another store operation is running; wait for it to end")
+        if self.host.options.safe_mode:
+            raise Refused("refused", "safe mode: the store is not used; restart normally first")
+        args = [req.op, req.target]
+        if req.version is not None:
+            args += ["--version", req.version]
+        folder = Path(tempfile.mkdtemp(prefix="ledhost-store-"))
+        # Without --json the command prints its stage lines ("download: ...") on stderr.
+        command = [a for a in self._command(*args) if a != "--json"]
+        job = Job(next(self._ids), req.op, req.target, self._spawn(command, folder), folder,
+                  time.time(), now + CHANGE_TIMEOUT)  # fmt: skip
+        self.jobs[job.id] = job
+        while len(self.jobs) > MAX_JOBS:
+            del self.jobs[min(self.jobs)]
+        return job.to_dict()
+
+    def job(self, req: control.StoreJob) -> dict[str, Any]:
+        job = self.jobs.get(req.job)
+        if job is None:
+            raise Refused("no_such_job", f"no store job {req.job} (kept: the last {MAX_JOBS})")
+        return job.to_dict()
+
+    def tick(self, now: float) -> None:
+        """Follow running jobs: new progress lines, the end, a job over its time."""
+        for job in self.jobs.values():
+            if job.state != "running":
+                continue
+            code = job.proc.poll()
+            if code is None and now >= job.deadline:
+                job.proc.kill()
+                job.proc.wait(5)
+                code = -9
+            _, err = _outputs(job.folder)
+            job.lines = [line for line in err.splitlines() if line.strip()][-MAX_LINES:]
+            if code is None:
+                continue
+            out, _ = _outputs(job.folder)
+            job.result = out.strip()[-4000:] or None
+            if code == 0:
+                job.state = "done"
+                upgrades = getattr(self.host, "upgrades", None)
+                if upgrades is not None:
+                    upgrades.recheck_now()
+            else:
+                job.state = "failed"
+                job.error = _last(err, code)
+            shutil.rmtree(job.folder, ignore_errors=True)
+
+
+def _outputs(folder: Path) -> tuple[str, str]:
+    try:
+        out = (folder / "out").read_text(errors="replace")
+        err = (folder / "err").read_text(errors="replace")
+    except OSError:
+        return "", ""
+    return out, err
+
+
+def _warnings(err: str) -> list[str]:
+    return [line[len("ledhost: warning: "):] for line in err.splitlines()
+            if line.startswith("ledhost: warning: ")][:20]  # fmt: skip
+
+
+def _last(err: str, code: int | None) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("ledhost: error: "):
+            return line[len("ledhost: error: ") :][:2000]
+    return (lines[-1] if lines else f"the store command exited with {code}")[:2000]

@@ -1,0 +1,109 @@
+"""``GET /api/v1/events``: the host's event stream relayed to a browser as server-sent events.
+
+The admin UI's live preview and its "what is showing" line come from here. Each stream is
+one control-socket subscription (:class:`host.ipc.control.Subscribe`) held by one waitress
+thread, so streams are capped (:data:`MAX_STREAMS`, 503 beyond it) to keep threads for the
+rest of the API. Event format (one SSE event per host event)::
+
+    event: frame   data: {"width": 64, "height": 32, "seq": 7, "rgb_zlib": "<base64>",
+                          "at": 1796490000.25}
+    event: state   data: <what GET /api/v1/status's "display" holds>
+    event: log     data: {"instance": "clock", "level": "INFO", "text": "..."}
+
+``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; the
+host sends only changed frames, at most one per frame it shows; ``at`` is the host's wall
+clock when it sent the frame. A comment line every
+:data:`KEEPALIVE` seconds lets waitress notice a client that went away.
+
+Back-pressure, end to end: a browser that stops reading fills waitress's bounded output
+buffer, the stream's thread blocks on its write and stops reading the socket, and the host
+drops that subscriber once its queue passes its cap; the host's loop never waits. The
+stream then ends and the browser's ``EventSource`` reconnects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any, Final
+
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+
+from host.ipc import control
+from host.ipc.control_client import ControlClient, HostNotRunning
+from web.errors import ApiError
+
+bp = Blueprint("api_events", __name__, url_prefix="/api/v1")
+
+#: Streams open at once; each holds one of waitress's threads (web/server.py).
+MAX_STREAMS: Final = 3
+#: Seconds between keep-alive comments when the host sends nothing.
+KEEPALIVE: Final = 15.0
+KINDS: Final = ("state", "frames", "logs")
+
+_slots = threading.BoundedSemaphore(MAX_STREAMS)
+
+
+def encode(event: Any) -> str:
+    """One host event as an SSE message."""
+    if isinstance(event, control.FrameEvent):
+        data: Any = {
+            "width": event.width,
+            "height": event.height,
+            "seq": event.seq,
+            "rgb_zlib": base64.b64encode(event.rgb_zlib).decode("ascii"),
+            "at": event.at,
+        }
+        name = "frame"
+    elif isinstance(event, control.LogEvent):
+        data = {"instance": event.instance, "level": event.level, "text": event.text}
+        name = "log"
+    else:
+        data = event.data
+        name = "state"
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _kinds() -> list[str]:
+    asked = [k for k in request.args.get("kinds", "state").split(",") if k]
+    unknown = sorted(set(asked) - set(KINDS))
+    if unknown or not asked:
+        raise ApiError(400, "invalid", f"kinds: a comma-separated subset of {', '.join(KINDS)}")
+    return list(dict.fromkeys(asked))
+
+
+@bp.get("/events")
+def events() -> ResponseReturnValue:
+    """Stream ``kinds`` (``state``, ``frames``, ``logs``; default ``state``) as SSE."""
+    kinds = _kinds()
+    if not _slots.acquire(blocking=False):
+        raise ApiError(
+            503, "too_many_streams", f"at most {MAX_STREAMS} event streams at once; close one"
+        )
+    try:
+        client = ControlClient(current_app.config.get("LEDHOST_SOCKET"))
+        client.request(control.Subscribe(kinds=kinds))  # type: ignore[arg-type]
+    except BaseException:
+        _slots.release()
+        raise
+    return Response(
+        _stream(client),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _stream(client: ControlClient) -> Iterator[str]:
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            event = client.receive(timeout=KEEPALIVE)
+            yield ": keepalive\n\n" if event is None else encode(event)
+    except HostNotRunning:
+        yield "event: closed\ndata: {}\n\n"
+    finally:
+        client.close()
+        _slots.release()

@@ -1,0 +1,138 @@
+// The rotation editor: order (drag or Alt+arrow keys), per-entry duration and transition;
+// the [rotation], [transitions], [schedule] and [ticker] settings as generated forms.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const { api, act, notice, el } = ledhost;
+  const list = document.getElementById("entries");
+  let kinds = [];
+  let choices = [];
+
+  // An entry as the config writes it: "instance:mode" or { mode, duration, ... }.
+  const asTable = (item) => (typeof item === "string" ? { mode: item } : { ...item });
+  function asConfig(entry) {
+    const out = { ...entry };
+    for (const key of Object.keys(out)) if (out[key] === undefined || out[key] === "") delete out[key];
+    return Object.keys(out).length === 1 ? out.mode : out;
+  }
+
+  function describeWhen(when) {
+    return (when || []).map((w) => `${w.days || "all"} ${w.from || "00:00"}–${w.to || "24:00"}`).join(", ");
+  }
+
+  function move(li, by) {
+    const items = [...list.children];
+    const at = items.indexOf(li);
+    const to = at + by;
+    if (to < 0 || to >= items.length) return;
+    if (by < 0) list.insertBefore(li, items[to]);
+    else list.insertBefore(li, items[to].nextSibling);
+    renumber();
+    li.focus();
+  }
+
+  function renumber() {
+    [...list.children].forEach((li, index) => {
+      li.querySelector(".position").textContent = `${index + 1}.`;
+      li.setAttribute("aria-label", `Entry ${index + 1}: ${li.entry.mode}`);
+    });
+  }
+
+  function row(entry) {
+    const li = el("li", { class: "entry", draggable: "true", tabindex: "0" });
+    li.entry = entry;
+    const duration = el("input", { type: "number", min: "1", max: "86400", step: "any",
+      class: "duration", placeholder: "default", "aria-label": `Seconds for ${entry.mode}` });
+    if (entry.duration !== undefined) duration.value = entry.duration;
+    duration.addEventListener("input", () => {
+      entry.duration = duration.value === "" ? undefined : Number(duration.value);
+    });
+    const transition = el("select", { "aria-label": `Transition to ${entry.mode}` },
+      el("option", { value: "", text: "default transition" }),
+      ...kinds.map((k) => el("option", { value: k, text: k })));
+    transition.value = entry.transition || "";
+    transition.addEventListener("change", () => { entry.transition = transition.value || undefined; });
+    const when = entry.when && entry.when.length
+      ? el("span", { class: "muted when", text: `only ${describeWhen(entry.when)}` }) : "";
+    li.append(
+      el("span", { class: "handle", "aria-hidden": "true", text: "⠿" }),
+      el("span", { class: "position" }),
+      el("strong", { class: "mode", text: entry.mode }),
+      el("label", { class: "inline" }, "Seconds ", duration),
+      transition,
+      when,
+      el("span", { class: "buttons" },
+        el("button", { type: "button", class: "small", text: "↑", "aria-label": `Move ${entry.mode} up`,
+          onclick: () => move(li, -1) }),
+        el("button", { type: "button", class: "small", text: "↓", "aria-label": `Move ${entry.mode} down`,
+          onclick: () => move(li, 1) }),
+        el("button", { type: "button", class: "small", text: "Remove", "aria-label": `Remove ${entry.mode}`,
+          onclick: () => { li.remove(); renumber(); } })),
+    );
+    li.addEventListener("keydown", (event) => {
+      if (event.target !== li || !event.altKey) return;
+      if (event.key === "ArrowUp") { event.preventDefault(); move(li, -1); }
+      if (event.key === "ArrowDown") { event.preventDefault(); move(li, 1); }
+    });
+    li.addEventListener("dragstart", (event) => {
+      li.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", entry.mode);
+    });
+    li.addEventListener("dragend", () => { li.classList.remove("dragging"); renumber(); });
+    return li;
+  }
+
+  // While dragging, the dragged entry moves to where the pointer is.
+  list.addEventListener("dragover", (event) => {
+    const dragging = list.querySelector(".dragging");
+    if (!dragging) return;
+    event.preventDefault();
+    const after = [...list.querySelectorAll(".entry:not(.dragging)")].find((li) => {
+      const box = li.getBoundingClientRect();
+      return event.clientY < box.top + box.height / 2;
+    });
+    if (after) list.insertBefore(dragging, after);
+    else list.append(dragging);
+  });
+  list.addEventListener("drop", (event) => event.preventDefault());
+
+  async function load() {
+    const [rotation, status, transitions] = await Promise.all([
+      api("GET", "/api/v1/config/rotation"),
+      api("GET", "/api/v1/status").catch(() => ({ data: { plugins: {} } })),
+      api("GET", "/api/v1/config/schema/transitions"),
+    ]);
+    kinds = transitions.data.properties.kind.enum;
+    choices = ["@ticker"];
+    for (const [instance, entry] of Object.entries(status.data.plugins)) {
+      choices.push(instance, ...(entry.modes || []).map((m) => `${instance}:${m}`));
+    }
+    document.getElementById("add-mode").replaceChildren(
+      ...choices.map((c) => el("option", { value: c, text: c })));
+    list.replaceChildren(...rotation.data.modes.map((item) => row(asTable(item))));
+    renumber();
+  }
+
+  document.getElementById("add-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const li = row({ mode: document.getElementById("add-mode").value });
+    list.append(li);
+    renumber();
+    li.focus();
+  });
+  document.getElementById("save-order").addEventListener("click", (event) => {
+    const modes = [...list.children].map((li) => asConfig(li.entry));
+    act(event.currentTarget, () => api("PUT", "/api/v1/config/rotation", { modes }),
+      "Saved; the rotation follows the new order");
+  });
+
+  try {
+    await load();
+  } catch (error) {
+    notice(error.message, "error");
+  }
+  for (const form of document.querySelectorAll("form.section-form")) {
+    SchemaForm.section(form, { skip: form.dataset.section === "rotation" ? ["modes"] : [] });
+  }
+});
