@@ -127,6 +127,8 @@ class Host:
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
+        #: Ready fds of the host's own handled (signal pipe, control socket).
+        self._own_events = 0
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
         self._fatal: str | None = None
         self._first_hellos_seen = False
@@ -534,11 +536,15 @@ class Host:
                 self.supervisor.next_wakeup(),
                 end,
             ]
-            timeout = min(t for t in wake_times if t is not None) - now
+            due = min(t for t in wake_times if t is not None)
+            timeout = due - now
+            marks = self._quiet_marks()
             # The supervisor's pass: worker events, then its housekeeping when due (a
             # restart or a rung of the stop ladder as soon as it falls due).
             self.supervisor.run_once(timeout, other=self._on_own_event)
             now = time.monotonic()
+            if now < due and self._quiet_marks() == marks:
+                continue  # woken by read-only control requests alone, answered already
             if watcher is not None:
                 watcher.poll(now)
             self.upgrades.poll(now)
@@ -556,9 +562,20 @@ class Host:
             if self.web is not None:
                 self.web.tick(now)
 
-    @staticmethod
-    def _on_own_event(key: selectors.SelectorKey) -> None:
+    def _quiet_marks(self) -> tuple[int, int]:
+        """Counters that move when a wake-up may change what to decide or show.
+
+        Unchanged over a wait that ended before anything was due: only read-only control
+        requests woke the loop (a status poll), so the turn's decision, push and polls
+        would find nothing new (issue 17: status at 50/s must cost the host < 1 % of a
+        core, and the turn after the wait was half of a request's cost).
+        """
+        quiet = self.control.quiet_events if self.control is not None else 0
+        return self.supervisor.dispatched, self._own_events - quiet
+
+    def _on_own_event(self, key: selectors.SelectorKey) -> None:
         """A ready fd of the host's own: the signal pipe (the handler already set _stop)."""
+        self._own_events += 1
         if key.data == "signal":
             with contextlib.suppress(BlockingIOError):
                 os.read(key.fd, 512)

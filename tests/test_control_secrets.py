@@ -278,3 +278,24 @@ def test_a_secret_request_is_never_shown_with_its_value() -> None:
     with pytest.raises(control.ControlProtocolError, match="nested") as caught:
         control.decode_from_client(payload)
     assert SECRET not in str(caught.value)
+
+
+def test_a_secrets_file_that_is_a_link_is_not_replaced(tmp_path: Path) -> None:
+    """Verify that a write refuses a linked secrets file (a write would replace the link)."""
+    from types import SimpleNamespace
+
+    from host.control.handlers_base import Refused
+    from host.control.secret_ops import _secrets_file
+
+    target = tmp_path / "kept-elsewhere.toml"
+    target.write_text("")
+    target.chmod(0o600)
+    link = tmp_path / "secrets.toml"
+    link.symlink_to(target)
+    host = SimpleNamespace(cfg=SimpleNamespace(secrets_path=link))
+    with pytest.raises(Refused, match="is a link") as caught:
+        _secrets_file(host)
+    assert caught.value.code == "refused" and link.is_symlink()
+    fresh = SimpleNamespace(cfg=SimpleNamespace(secrets_path=tmp_path / "new" / "secrets.toml"))
+    assert _secrets_file(fresh).parent.is_dir()  # its folder made, private
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700

@@ -1,4 +1,4 @@
-"""The control socket's status cache: reused while nothing it shows changed, never longer.
+"""The control socket's status cache, and which requests let the host loop skip its turn.
 
 Plain values for the host (the fingerprint reads attributes only) and ``now`` passed in:
 no clock, no process.
@@ -10,8 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+import pytest
 
+from host.control.server import read_only
 from host.control.status_cache import MAX_AGE, StatusCache
+from host.ipc import control
 from host.supervise.states import WorkerState
 
 
@@ -78,3 +81,26 @@ def test_clear_forgets_the_reply() -> None:
     cache.clear()
     cache.get(host, 0.0)
     assert len(builds) == 2
+
+
+@pytest.mark.parametrize(
+    ("request_", "quiet"),
+    [
+        (control.Status(), True),
+        (control.ConfigGet(section="display"), True),
+        (control.ConfigBackup(), True),
+        (control.SecretList(), True),
+        (control.Logs(instance="a"), True),
+        (control.Logs(instance="a", follow=True), False),  # events follow, from tick
+        (control.Subscribe(kinds=["state"]), False),
+        (control.Next(), False),
+        (control.Pin(instance="a", mode="m"), False),
+        (control.Brightness(value=5), False),
+        (control.ConfigSet(section="display", values={}), False),
+        (control.SecretDelete(instance="a", key="k"), False),
+    ],
+)
+def test_only_requests_that_change_nothing_let_the_loop_skip_its_turn(
+    request_: control.Request, quiet: bool
+) -> None:
+    assert read_only(request_) is quiet

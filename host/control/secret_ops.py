@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from config import HostConfig, load_config
-from config.atomic import atomic_write
+from config.atomic import atomic_write, make_dirs
 from config.secrets import scrub_text, secret_keys, secret_strings
 from host.control.handlers_base import Pending, Refused
 from host.ipc import control
@@ -71,7 +71,17 @@ def _secrets_file(host: Any) -> Path:
     path = host.cfg.secrets_path
     if path is None:
         raise Refused("no_secrets_file", "the host runs without a secrets file; nothing to write")
-    return Path(path)
+    path = Path(path)
+    if path.is_symlink():
+        # A write would replace the link with a file (config.atomic never follows links):
+        # the secrets then would no longer be where the user keeps them.
+        raise Refused(
+            "refused",
+            f"the secrets file {path} is a link (to {os.path.realpath(path)}); edit the file "
+            "it points to by hand",
+        )
+    make_dirs(path.parent)  # the default's ~/.config/ledhost may not exist yet (0700)
+    return path
 
 
 def _document(path: Path) -> Any:

@@ -48,6 +48,19 @@ MAX_BACKLOG: Final = 1024 * 1024
 READ_BUDGET: Final = 64 * 1024
 
 
+def read_only(request: control.Request) -> bool:
+    """Whether ``request`` changes nothing the host loop decides, shows or publishes.
+
+    A wake-up of the loop that served only these needs no decision or push after it
+    (:attr:`ControlServer.quiet_events`): a status poll costs the host the reply alone.
+    """
+    if isinstance(request, control.Logs):
+        return not request.follow
+    return isinstance(
+        request, control.Status | control.ConfigGet | control.ConfigBackup | control.SecretList
+    )
+
+
 class _Client:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -80,6 +93,10 @@ class ControlServer:
         #: Store commands run as children (host/control/store_ops.py).
         self.store = StoreRunner(host)
         self.dropped = 0  # clients dropped for not reading (for tests and status)
+        #: Client fd events that only served :func:`read_only` requests (or flushed): the
+        #: host loop skips its decision and push after a wake-up made of these alone.
+        self.quiet_events = 0
+        self._loud = False
         self._state_key: object = None
         self._frames_seen = -1
         self._last_frame: bytes | None = None
@@ -109,14 +126,18 @@ class ControlServer:
 
     def _callback(self, client: _Client) -> Callable[[int], None]:
         def on_event(events: int) -> None:
+            self._loud = False
             if events & selectors.EVENT_WRITE:
                 self._flush(client)
             if events & selectors.EVENT_READ and client.sock.fileno() in self.clients:
                 self._read(client)
+            if not self._loud:
+                self.quiet_events += 1
 
         return on_event
 
     def _drop(self, client: _Client) -> None:
+        self._loud = True
         fd = client.sock.fileno()
         if self.clients.pop(fd, None) is None:
             return
@@ -177,6 +198,8 @@ class ControlServer:
     def _serve(self, client: _Client, request: control.Request) -> None:
         if not isinstance(request, control.Status):
             self.status_cache.clear()  # it may change what a status shows
+        if not read_only(request):
+            self._loud = True
         try:
             if isinstance(request, control.Status):
                 data: Any = self.status_cache.get(self.host, time.monotonic())

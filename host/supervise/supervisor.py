@@ -86,6 +86,8 @@ class Supervisor:
         #: The workers' cgroups: looked for at the first start, when the rules are final.
         self.cgroups: WorkerCgroups | None = None
         self.handles: dict[str, WorkerHandle] = {}
+        #: Worker events dispatched so far: the host loop sees whether a wake-up had any.
+        self.dispatched = 0
         self._next_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
@@ -426,6 +428,7 @@ class Supervisor:
         """
         for key, events in self.selector.select(max(0.0, timeout)):
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
+                self.dispatched += 1
                 self.dispatch(key, time.monotonic() if now is None else now, events)
             elif other is not None:
                 other(key)
