@@ -167,6 +167,10 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             page.keyboard.press("Alt+ArrowUp")
             assert page.inner_text("#entries li:first-child .mode") == "text:message"
             page.fill("#entries li:first-child input.duration", "12")
+            # ... and show it on weekdays only: a time window from the generated form.
+            page.click("#entries li:first-child details.when summary")
+            page.click("#entries li:first-child details.when button.small")
+            page.fill("#entries li:first-child details.when input[id$='days']", "mon-fri")
             page.click("#save-order")
             live.wait_for(
                 lambda: (
@@ -175,7 +179,9 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
                 ),
                 "the new order in the host's config",
             )
-            assert live.host.cfg.rotation.entries[0].duration == 12
+            live.wait_for(lambda: live.host.cfg.rotation.entries[0].duration == 12, "duration")
+            assert len(live.host.cfg.rotation.entries[0].when) == 1
+            assert not live.host.cfg.rotation.entries[1].when
             poll(page, "document.querySelectorAll('.section-form .field').length",
                  lambda n: n > 5, "the settings forms")  # fmt: skip
             check_page(page, "rotation")

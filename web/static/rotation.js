@@ -7,12 +7,18 @@ document.addEventListener("DOMContentLoaded", async () => {
   const list = document.getElementById("entries");
   let kinds = [];
   let choices = [];
+  let windowSchema = { type: "object", properties: {} };
+  let serial = 0;
 
   // An entry as the config writes it: "instance:mode" or { mode, duration, ... }.
   const asTable = (item) => (typeof item === "string" ? { mode: item } : { ...item });
   function asConfig(entry) {
     const out = { ...entry };
-    for (const key of Object.keys(out)) if (out[key] === undefined || out[key] === "") delete out[key];
+    for (const key of Object.keys(out)) {
+      const empty = out[key] === undefined || out[key] === "" || out[key] === null
+        || (Array.isArray(out[key]) && out[key].length === 0);
+      if (empty) delete out[key];
+    }
     return Object.keys(out).length === 1 ? out.mode : out;
   }
 
@@ -52,14 +58,35 @@ document.addEventListener("DOMContentLoaded", async () => {
       ...kinds.map((k) => el("option", { value: k, text: k })));
     transition.value = entry.transition || "";
     transition.addEventListener("change", () => { entry.transition = transition.value || undefined; });
-    const when = entry.when && entry.when.length
-      ? el("span", { class: "muted when", text: `only ${describeWhen(entry.when)}` }) : "";
+    // When the entry shows: time windows, edited with the same form builder as the rest
+    // (an entry without windows shows at any time).
+    const summary = el("summary", { text: entry.when && entry.when.length
+      ? `Only ${describeWhen(entry.when)}` : "Any time" });
+    const box = el("div");
+    serial += 1;
+    const windows = new SchemaForm.Form(box, { type: "object", properties: {
+      when: { type: "array", title: "Only at these times", items: windowSchema } } },
+    { when: entry.when || [] }, `w${serial}`);
+    const sync = () => {
+      entry.when = windows.values().when;
+      summary.textContent = entry.when.length ? `Only ${describeWhen(entry.when)}` : "Any time";
+    };
+    box.addEventListener("input", sync);
+    box.addEventListener("click", () => setTimeout(sync));
+    const when = el("details", { class: "when" }, summary, box);
+    const fade = el("input", { type: "number", min: "0.05", max: "10", step: "any", class: "duration",
+      placeholder: "default", "aria-label": `Transition seconds for ${entry.mode}` });
+    if (entry.transition_duration !== undefined) fade.value = entry.transition_duration;
+    fade.addEventListener("input", () => {
+      entry.transition_duration = fade.value === "" ? undefined : Number(fade.value);
+    });
     li.append(
       el("span", { class: "handle", "aria-hidden": "true", text: "⠿" }),
       el("span", { class: "position" }),
       el("strong", { class: "mode", text: entry.mode }),
       el("label", { class: "inline" }, "Seconds ", duration),
       transition,
+      el("label", { class: "inline" }, "taking ", fade, " s"),
       when,
       el("span", { class: "buttons" },
         el("button", { type: "button", class: "small", text: "↑", "aria-label": `Move ${entry.mode} up`,
@@ -98,12 +125,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   list.addEventListener("drop", (event) => event.preventDefault());
 
   async function load() {
-    const [rotation, status, transitions] = await Promise.all([
+    const [rotation, status, transitions, schedule] = await Promise.all([
       api("GET", "/api/v1/config/rotation"),
       api("GET", "/api/v1/status").catch(() => ({ data: { plugins: {} } })),
       api("GET", "/api/v1/config/schema/transitions"),
+      api("GET", "/api/v1/config/schema/schedule"),
     ]);
     kinds = transitions.data.properties.kind.enum;
+    windowSchema = schedule.data.properties.on.items;
     choices = ["@ticker"];
     for (const [instance, entry] of Object.entries(status.data.plugins)) {
       choices.push(instance, ...(entry.modes || []).map((m) => `${instance}:${m}`));
