@@ -320,3 +320,48 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
     live = run_live(tmp_path, tables, scenario)
     assert live.host.web is None  # killed and reaped on shutdown
     assert bodies and not any(PASSWORD in b for b in bodies)
+
+
+#: A value for each path parameter of the documented routes.
+SAMPLE_PARAMS = {"instance": "clock", "mode": "time", "action": "notify", "op": "restart",
+                 "section": "display", "token_id": "x", "key": "api_key", "job": "1"}  # fmt: skip
+
+
+def _every_protected_call() -> list[tuple[str, str]]:
+    from web.openapi import OPEN_PATHS
+
+    calls = []
+    for path, methods in PATHS.items():
+        if path in OPEN_PATHS:
+            continue
+        concrete = path
+        for name, value in SAMPLE_PARAMS.items():
+            concrete = concrete.replace("{" + name + "}", value)
+        assert "{" not in concrete, f"no sample value for a parameter of {path}"
+        calls.extend((concrete, method.upper()) for method in methods)
+    return calls
+
+
+def test_every_endpoint_needs_credentials_csrf_and_says_when_the_host_is_down(
+    tmp_path: Path,
+) -> None:
+    """Each documented call: 401 without credentials; 403 for a session's state change
+    without the CSRF header; with a token and no host, an answer that names the problem
+    (never a 500, never a traceback)."""
+    c = _app(tmp_path).test_client()
+    csrf = _setup(c)
+    token = c.post("/api/v1/auth/tokens", json={"name": "t"}, headers={"X-CSRF-Token": csrf})
+    bearer = {"Authorization": f"Bearer {token.json['token']}"}
+    anonymous = _app(tmp_path).test_client()
+    for path, method in _every_protected_call():
+        body = {} if method in ("POST", "PUT") else None
+        r = anonymous.open(path, method=method, json=body)
+        assert r.status_code == 401 and r.json["code"] == "auth_required", (method, path)
+        if method not in ("GET", "HEAD"):
+            r = c.open(path, method=method, json=body)
+            assert r.status_code == 403 and r.json["code"] == "csrf_failed", (method, path)
+        r = c.open(path, method=method, json=body, headers=bearer)
+        assert r.status_code != 500 and b"Traceback" not in r.data, (method, path, r.data)
+        assert r.is_json and set(r.json) >= {"code", "message"} or r.status_code < 400, (
+            method, path, r.status_code
+        )  # fmt: skip
