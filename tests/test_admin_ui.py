@@ -184,6 +184,18 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             assert not live.host.cfg.rotation.entries[1].when
             poll(page, "document.querySelectorAll('.section-form .field').length",
                  lambda n: n > 5, "the settings forms")  # fmt: skip
+            # A layout: the clock and the text side by side, made with the generated form.
+            page.fill("#layout-name", "desk")
+            page.click("#add-layout button[type=submit]")
+            add = "form[data-layout=desk] fieldset.array-field > button.small"
+            page.click(add)
+            page.click(add)
+            for i, (mode, x) in enumerate((("clock", "0"), ("text", "32"))):
+                page.fill(f"#l-desk-regions_{i}__mode", mode)
+                page.fill(f"#l-desk-regions_{i}__x", x)
+            page.click("form[data-layout=desk] > button[type=submit]")
+            live.wait_for(lambda: "desk" in live.host.cfg.layouts, "the layout saved")
+            assert [r.instance for r in live.host.cfg.layouts["desk"].regions] == ["clock", "text"]
             check_page(page, "rotation")
 
             page.goto(base + "/system")

@@ -287,3 +287,60 @@ def test_the_host_log_is_readable_from_the_system_page(tmp_path: Path, caplog: A
 
     tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}}}
     run_live(tmp_path, tables, scenario)
+
+
+def test_a_layout_is_made_through_the_config_api(tmp_path: Path) -> None:
+    """What the rotation page's "Add layout" does: a new [layouts.<name>] table, judged
+    whole by the host (regions that do not fit are refused and nothing is written)."""
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("clock", "text") and sock.exists(), "workers")
+        c, csrf = _logged_in(tmp_path, sock)
+        schema = c.get("/api/v1/config/schema/layout").json["data"]
+        assert "regions" in schema["properties"]
+        regions = [{"mode": "clock", "x": 0, "y": 0, "width": 32, "height": 32},
+                   {"mode": "text", "x": 32, "y": 0, "width": 32, "height": 32}]  # fmt: skip
+        r = c.put("/api/v1/config/layouts.desk", json={"regions": regions}, headers=csrf)
+        assert r.status_code == 200, r.json
+        live.wait_for(lambda: "desk" in live.host.cfg.layouts, "the layout in the config")
+        too_wide = [{"mode": "clock", "x": 40, "y": 0, "width": 40, "height": 32}]
+        bad = c.put("/api/v1/config/layouts.wide", json={"regions": too_wide}, headers=csrf)
+        assert bad.status_code == 400, bad.json
+        assert "wide" not in live.path.read_text()
+
+    tables = {"control": {"socket": str(sock)}, "plugins": {"clock": {}, "text": {}}}
+    run_live(tmp_path, tables, scenario)
+
+
+def test_every_page_is_well_formed(tmp_path: Path) -> None:
+    """Each page parses as HTML with its content in <body>, nothing but links and scripts
+    in <head>, and ids used once (labels and scripts find their field)."""
+    from html.parser import HTMLParser
+
+    class Page(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.in_head: list[str] = []
+            self.ids: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if "head" in self.stack:
+                self.in_head.append(tag)
+            self.ids += [v for k, v in attrs if k == "id" and v]
+            if tag not in ("meta", "link", "input", "br", "img"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in self.stack:
+                while self.stack.pop() != tag:
+                    pass
+
+    c = _client(tmp_path)
+    c.post("/api/v1/auth/setup", json={"password": PASSWORD})
+    for path in ("/", "/plugins", "/plugins/clock", "/rotation", "/store", "/system"):
+        page = Page()
+        page.feed(c.get(path).data.decode())
+        assert set(page.in_head) <= {"meta", "title", "link", "script"}, (path, page.in_head)
+        assert len(page.ids) == len(set(page.ids)), (path, sorted(page.ids))

@@ -46,6 +46,30 @@ DIM_WINDOW: Final[dict[str, Any]] = {
     },
 }  # fmt: skip
 
+#: A ``[layouts.<name>]`` table: the regions of the display, each showing one mode.
+LAYOUT: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "regions": {
+            "type": "array", "title": "Regions", "maxItems": 16,
+            "description": "Rectangles of the display, each showing one instance's mode; "
+                           "they must fit the display and not overlap.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "mode": {"type": "string", "title": "Mode", "maxLength": 129,
+                             "description": "instance or instance:mode"},
+                    "x": {"type": "integer", "title": "X", "minimum": 0, "default": 0},
+                    "y": {"type": "integer", "title": "Y", "minimum": 0, "default": 0},
+                    "width": {"type": "integer", "title": "Width", "minimum": 1, "default": 32},
+                    "height": {"type": "integer", "title": "Height", "minimum": 1,
+                               "default": 32},
+                },
+            },
+        }
+    },
+}  # fmt: skip
+
 #: List settings whose items are tables, and their items' schema.
 _LIST_ITEMS: Final[dict[str, dict[str, Any]]] = {
     "schedule.on": WINDOW,
@@ -63,6 +87,8 @@ def section_schema(section: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
     :raises KeyError: no setting lives in ``section``.
     """
+    if section == "layout":
+        return LAYOUT
     props: dict[str, Any] = {}
     for setting in SETTINGS:
         if setting.section != section or setting.name in skip:

@@ -45,20 +45,25 @@ def _shown(value: Any) -> Any:
 
 
 def _current_or_new(cfg: Any, section: str) -> dict[str, Any]:
-    """The section as it runs; a ``plugins.<id>`` not there yet is a new instance (an
-    admin adding a second clock), empty until written. Other sections must exist."""
+    """The section as it runs; a ``plugins.<id>`` or ``layouts.<name>`` not there yet is
+    new (an admin adding a second clock, or a layout), empty until written; the loader
+    judges it whole before anything is written. Other sections must exist."""
     try:
         return _walk(cfg.to_dict(secrets="redact"), section)
     except Refused:
         parts = section.split(".")
-        if len(parts) == 2 and parts[0] == "plugins" and is_valid_id(parts[1]):
+        if len(parts) == 2 and parts[0] in ("plugins", "layouts") and is_valid_id(parts[1]):
             return {}
         raise
 
 
 def read_section(cfg: Any, section: str) -> dict[str, Any]:
-    """The running config's ``section``; secrets as ``"set"``."""
-    shown: dict[str, Any] = _shown(_walk(cfg.to_dict(secrets="redact"), section))
+    """The running config's ``section``; secrets as ``"set"``. ``layouts`` with none is
+    empty rather than missing (a config without layouts still has the table's place)."""
+    data = cfg.to_dict(secrets="redact")
+    if section == "layouts" and "layouts" not in data:
+        return {}
+    shown: dict[str, Any] = _shown(_walk(data, section))
     return shown
 
 

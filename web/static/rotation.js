@@ -156,6 +156,43 @@ document.addEventListener("DOMContentLoaded", async () => {
       "Saved; the rotation follows the new order");
   });
 
+  // Each [layouts.<name>] is a form of its regions (schema: /api/v1/config/schema/layout).
+  async function loadLayouts() {
+    const box = document.getElementById("layouts");
+    try {
+      const [schema, layouts] = await Promise.all([
+        api("GET", "/api/v1/config/schema/layout"),
+        api("GET", "/api/v1/config/layouts").catch(() => ({ data: {} })),
+      ]);
+      const names = Object.keys(layouts.data);
+      box.replaceChildren(...(names.length ? names.map((name) => layoutForm(name, schema.data, layouts.data[name]))
+        : [el("p", { class: "muted", text: "No layouts yet." })]));
+      document.getElementById("add-layout").onsubmit = (event) => {
+        event.preventDefault();
+        const name = document.getElementById("layout-name").value;
+        if (box.querySelector(`[data-layout="${CSS.escape(name)}"]`)) return;
+        if (!names.length) box.replaceChildren();
+        box.append(layoutForm(name, schema.data, { regions: [] }));
+      };
+    } catch (error) {
+      box.replaceChildren(el("p", { class: "error", text: error.message }));
+    }
+  }
+
+  function layoutForm(name, schema, values) {
+    const fields = el("div");
+    const form = el("form", { class: "layout-form", "data-layout": name, novalidate: true },
+      el("h3", { text: `@${name}` }), fields, el("button", { type: "submit", text: `Save @${name}` }));
+    const built = new SchemaForm.Form(fields, schema, values, `l-${name}`);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(event.submitter, () => api("PUT", `/api/v1/config/layouts.${encodeURIComponent(name)}`, built.values()),
+        `Saved @${name}`);
+    });
+    return form;
+  }
+
+  loadLayouts();
   try {
     await load();
   } catch (error) {

@@ -143,7 +143,7 @@ window.SchemaForm = (() => {
         return input;
       }
       const attrs = { ...common, type: "text", maxlength: schema.maxLength, minlength: schema.minLength,
-        pattern: schema.pattern, placeholder: (schema.examples || [])[0] };
+        pattern: htmlPattern(schema.pattern), placeholder: (schema.examples || [])[0] };
       if (schema.format === "time-zone") attrs.list = zoneList().id;
       const long = (schema.maxLength || 0) > 200;
       const input = long ? el("textarea", { ...attrs, rows: "3", type: null, pattern: null }) : el("input", attrs);
@@ -234,6 +234,20 @@ window.SchemaForm = (() => {
         if (input) input.setAttribute("aria-invalid", "true");
       }
       return unplaced;
+    }
+  }
+
+  // A JSON Schema pattern is a Python regex to the host; the browser reads the attribute as
+  // a whole-value JavaScript regex with the "v" flag. One the browser cannot read is left
+  // to the host's validator instead of breaking the field.
+  function htmlPattern(pattern) {
+    if (!pattern) return undefined;
+    const whole = pattern.replace(/^\^/, "").replace(/\$$/, "");
+    try {
+      new RegExp(`^(?:${whole})$`, "v");
+      return whole;
+    } catch (_) {
+      return undefined;
     }
   }
 
