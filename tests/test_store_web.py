@@ -191,3 +191,45 @@ def test_the_store_page_installs_with_live_progress(
     finally:
         web.terminate()
         web.wait(30)
+
+
+def test_an_uploaded_wheel_is_installed_as_a_job(
+    store: Store,  # noqa: F811
+    host: tuple[subprocess.Popen[str], Path],
+) -> None:
+    """The store page's upload: the wheel's bytes go over the control socket to the host,
+    which keeps them privately and installs them like a file; bad uploads are refused."""
+    import io
+
+    _proc, sock = host
+    wheel = plugin_wheel(store.wheels, "demo", "1.0.0", colour=(0, 90, 0))
+    eventually(lambda: "clock" in _status(sock), "the host answering", timeout=60)
+    c, csrf = _client(store, sock)
+
+    def send(name: str, data: bytes) -> Any:
+        form = {"wheel": (io.BytesIO(data), name)}
+        return c.post("/api/v1/store/upload", data=form, headers=csrf,
+                      content_type="multipart/form-data")  # fmt: skip
+
+    def finished(job: int) -> Any:
+        def ended() -> bool:
+            return c.get(f"/api/v1/store/jobs/{job}").json["data"]["state"] != "running"
+
+        eventually(ended, "the job's end", timeout=240)
+        return c.get(f"/api/v1/store/jobs/{job}").json["data"]
+
+    assert send("notes.txt", b"x").json["code"] == "not_a_wheel"
+    # A path in the name keeps only its last part; bytes that are no wheel fail the job.
+    evil = send("../../evil-1.0-py3-none-any.whl", b"not a zip")
+    assert evil.status_code == 202, evil.json
+    failed = finished(evil.json["data"]["id"])
+    assert failed["state"] == "failed" and "/evil-1.0" in failed["target"], failed
+    assert "../" not in failed["target"]
+    r = send(wheel.name, wheel.read_bytes())
+    assert r.status_code == 202, r.json
+    done = finished(r.json["data"]["id"])
+    assert done["state"] == "done", done
+    eventually(lambda: _status(sock).get("demo", {}).get("modes") == ["v1"], "demo runs",
+               timeout=60)  # fmt: skip
+    big = send("big-1.0-py3-none-any.whl", b"0" * (4 * 1024 * 1024))
+    assert big.status_code == 413

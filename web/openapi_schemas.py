@@ -149,10 +149,27 @@ def data(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 #: (path, method) -> (status, body schema) of success. What is not here is ``{"data": any}``.
+#: A store job (host/control/store_ops.py).
+STORE_JOB: Final = obj(
+    {
+        "id": INT,
+        "op": STR,
+        "target": STR,
+        "state": {"type": "string", "enum": ["running", "done", "failed"]},
+        "lines": array(STR),
+        "result": null(STR),
+        "error": null(STR),
+        "started": NUM,
+    }
+)
+
 RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/openapi.json", "get"): ("200", {"type": "object"}),
     ("/api/v1/auth/state", "get"): ("200", obj({"setup_required": BOOL, "logged_in": BOOL})),
     ("/api/v1/auth/setup", "post"): ("201", SESSION),
+    ("/api/v1/store/jobs", "post"): ("202", obj({"data": STORE_JOB})),
+    ("/api/v1/store/upload", "post"): ("202", obj({"data": STORE_JOB})),
+    ("/api/v1/store/jobs/{job}", "get"): ("200", obj({"data": STORE_JOB})),
     ("/api/v1/auth/login", "post"): ("200", SESSION),
     ("/api/v1/auth/logout", "post"): ("200", OK),
     ("/api/v1/auth/tokens", "get"): (

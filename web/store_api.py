@@ -56,6 +56,22 @@ def start() -> ResponseReturnValue:
     return jsonify(data=_request(fields)), 202
 
 
+@bp.post("/upload")
+def upload() -> ResponseReturnValue:
+    """Install an uploaded wheel (multipart field ``wheel``, at most 3.5 MiB): a job."""
+    request.max_content_length = control.MAX_UPLOAD + 64 * 1024
+    wheel = request.files.get("wheel")
+    if wheel is None or not wheel.filename:
+        raise ApiError(400, "invalid", "send the wheel as the multipart field 'wheel'")
+    name = wheel.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if not name.endswith(".whl"):
+        raise ApiError(400, "not_a_wheel", f"{name!r}: only wheels (.whl) are installed")
+    data = wheel.read(control.MAX_UPLOAD + 1)
+    if len(data) > control.MAX_UPLOAD:
+        raise ApiError(413, "too_large", "wheels over 3.5 MiB are installed from a URL")
+    return jsonify(data=_request({"t": "store_upload", "name": name, "data": data})), 202
+
+
 @bp.get("/jobs/<job>")
 def job(job: str) -> ResponseReturnValue:
     """A store job: ``state`` (running, done, failed), progress ``lines``, result, error."""

@@ -216,6 +216,8 @@ class ControlServer:
                 data = self.store.browse(request, time.monotonic())
             elif isinstance(request, control.StoreChange):
                 data = self.store.start(request, time.monotonic())
+            elif isinstance(request, control.StoreUpload):
+                data = self.store.upload(request, time.monotonic())
             elif isinstance(request, control.StoreJob):
                 data = self.store.job(request)
             elif isinstance(request, control.Logs) and request.follow:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -130,16 +131,35 @@ class StoreRunner:
 
     # -- changes ----------------------------------------------------------------------
 
-    def start(self, req: control.StoreChange, now: float) -> dict[str, Any]:
-        """Start a change; its id at once (progress with ``store_job``)."""
+    def upload(self, req: control.StoreUpload, now: float) -> dict[str, Any]:
+        """Keep an uploaded wheel in a private folder and install it as a job; the folder
+        goes with the job's other files when it ends."""
+        self._check_free()
+        if "/" in req.name or req.name.startswith("."):
+            raise Refused("bad_request", f"{req.name!r} is not a wheel file name")
+        folder = Path(tempfile.mkdtemp(prefix="ledhost-store-"))
+        wheel = folder / req.name
+        fd = os.open(wheel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(req.data)
+        change = control.StoreChange(op="install", target=str(wheel), id=req.id)
+        return self.start(change, now, folder=folder)
+
+    def _check_free(self) -> None:
         if any(job.state == "running" for job in self.jobs.values()):
             raise Refused("busy", "another store operation is running; wait for it to end")
         if self.host.options.safe_mode:
             raise Refused("refused", "safe mode: the store is not used; restart normally first")
+
+    def start(
+        self, req: control.StoreChange, now: float, folder: Path | None = None
+    ) -> dict[str, Any]:
+        """Start a change; its id at once (progress with ``store_job``)."""
+        self._check_free()
         args = [req.op, req.target]
         if req.version is not None:
             args += ["--version", req.version]
-        folder = Path(tempfile.mkdtemp(prefix="ledhost-store-"))
+        folder = folder or Path(tempfile.mkdtemp(prefix="ledhost-store-"))
         # Without --json the command prints its stage lines ("download: ...") on stderr.
         command = [a for a in self._command(*args) if a != "--json"]
         job = Job(next(self._ids), req.op, req.target, self._spawn(command, folder), folder,

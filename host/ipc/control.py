@@ -54,6 +54,7 @@ __all__ = [
     "StoreJob",
     "StoreList",
     "StoreSearch",
+    "StoreUpload",
     "Logs",
     "Next",
     "Notify",
@@ -328,6 +329,19 @@ class StoreChange(_Msg, tag="store_change"):
     id: RequestId = 0
 
 
+#: Largest wheel that can be uploaded through the socket (a frame holds at most
+#: MAX_MESSAGE); a bigger one is installed from a URL or a file on the Pi.
+MAX_UPLOAD: Final = 3 * 1024 * 1024 + 512 * 1024
+
+
+class StoreUpload(_Msg, tag="store_upload"):
+    """Install an uploaded wheel (its file name and bytes): a job, as ``store_change``."""
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.+-]{1,200}\.whl$")]
+    data: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_UPLOAD)]
+    id: RequestId = 0
+
+
 class StoreJob(_Msg, tag="store_job"):
     """A store change's state, progress lines, result or error."""
 
@@ -375,6 +389,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     StoreSearch,
     StoreList,
     StoreChange,
+    StoreUpload,
     StoreJob,
     Subscribe,
 ]

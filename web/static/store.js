@@ -105,5 +105,27 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     run(event.submitter, { op: "install", target: $("wheel-url").value });
   });
+  $("upload-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("wheel-file").files[0];
+    if (!file) return;
+    const button = event.submitter;
+    button.disabled = true;
+    try {
+      const form = new FormData();
+      form.append("wheel", file, file.name);
+      const response = await fetch("/api/v1/store/upload", {
+        method: "POST", body: form, credentials: "same-origin",
+        headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.message || response.statusText);
+      follow(body.data.id, `install ${file.name}`);
+    } catch (error) {
+      notice(error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
   loadInstalled().then(() => search());
 });
