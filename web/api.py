@@ -86,7 +86,7 @@ def brightness() -> ResponseReturnValue:
 def host_logs() -> ResponseReturnValue:
     """The host's own last ``lines`` log records (0-500, default 100)."""
     lines = request.args.get("lines", "100")
-    if not lines.isdigit():
+    if not (lines.isascii() and lines.isdigit()):
         raise ApiError(400, "invalid", "lines must be a whole number 0-500")
     return call(control.HostLogs, lines=int(lines))
 
@@ -219,7 +219,7 @@ def plugin_action(instance: str, action: str) -> ResponseReturnValue:
 def plugin_logs(instance: str) -> ResponseReturnValue:
     """The instance's last ``lines`` log records."""
     lines = request.args.get("lines", "100")
-    if not lines.isdigit():
+    if not (lines.isascii() and lines.isdigit()):
         raise ApiError(400, "invalid", "lines must be a whole number 0-1000")
     return call(control.Logs, instance=instance, lines=int(lines))
 

@@ -75,6 +75,6 @@ def upload() -> ResponseReturnValue:
 @bp.get("/jobs/<job>")
 def job(job: str) -> ResponseReturnValue:
     """A store job: ``state`` (running, done, failed), progress ``lines``, result, error."""
-    if not job.isdigit() or len(job) > 12:
+    if not (job.isascii() and job.isdigit()) or len(job) > 12:
         raise ApiError(404, "no_such_job", f"no store job {job[:20]!r}")
     return jsonify(data=_request({"t": "store_job", "job": int(job)}))
