@@ -127,6 +127,8 @@ class Host:
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
+        #: Set by :meth:`request_restart`: the command runs the host again once it stopped.
+        self.restart_requested = False
         #: Ready fds of the host's own handled (signal pipe, control socket).
         self._own_events = 0
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
@@ -706,6 +708,12 @@ class Host:
         now = time.monotonic()
         self._follow_schedule(now, restyle=True)
         self._decide(now)
+
+    def request_restart(self) -> None:
+        """Stop as on SIGTERM, then start again (``ledhost run`` execs itself; see
+        :func:`host.cli.main.cmd_run`): the admin UI's Restart."""
+        self.restart_requested = True
+        self._stop = True
 
     def power(self, on: bool) -> None:
         """Turn the panel on or off; plugins keep running."""

@@ -91,6 +91,12 @@ def host_logs() -> ResponseReturnValue:
     return call(control.HostLogs, lines=int(lines))
 
 
+@display.post("/restart")
+def restart() -> ResponseReturnValue:
+    """Restart ledhost (the host stops cleanly and runs again; this process too)."""
+    return call(control.Restart)
+
+
 @display.get("/safe-mode")
 def safe_mode() -> ResponseReturnValue:
     """Whether this run is in safe mode, and whether the next start will be."""

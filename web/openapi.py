@@ -46,6 +46,7 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/brightness": {"put": ("Set brightness", True)},
     "/api/v1/power": {"put": ("Panel on/off", True)},
     "/api/v1/logs": {"get": ("The host's own recent log records", False)},
+    "/api/v1/restart": {"post": ("Restart ledhost (same command line)", False)},
     "/api/v1/safe-mode": {
         "get": ("Safe mode now, and at the next start", False),
         "put": ("Ask for safe mode (builtin plugins only) at the next start", True),

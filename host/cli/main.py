@@ -231,7 +231,18 @@ def cmd_run(ns: argparse.Namespace) -> int:
     )
     if not safe:  # safe mode: builtins only, and nothing installed on the way
         reconcile_at_start(cfg)  # before any worker starts; see host/cli/reconcile_command.py
-    return exit_status(Host(cfg, options).run(), ns.selfcheck)
+    host = Host(cfg, options)
+    status = host.run()
+    if host.restart_requested and status == 0:
+        _restart()
+    return exit_status(status, ns.selfcheck)
+
+
+def _restart() -> None:
+    """Run ``ledhost`` again with the same arguments in this process (same pid, so a
+    service manager sees one service), after the host stopped cleanly."""
+    print("ledhost: restarting as asked through the control socket", file=sys.stderr, flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "host", *sys.argv[1:]])
 
 
 def _store_root() -> Path:

@@ -277,6 +277,9 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 from host.control.preview_ops import render_preview
 
                 return render_preview(host, _handle_of(host, req.instance), req, now)
+            case control.Restart():
+                host.request_restart()
+                return {"restarting": True}
             case control.SafeModeNext():
                 return _safe_mode_next(host, req)
             case control.ConfigGet():

@@ -62,6 +62,7 @@ __all__ = [
     "Pin",
     "PluginInfo",
     "RenderMode",
+    "Restart",
     "SafeModeNext",
     "PluginOp",
     "Power",
@@ -215,6 +216,13 @@ class RenderMode(_Msg, tag="render_mode"):
 
     instance: Ident
     mode: ModeName
+    id: RequestId = 0
+
+
+class Restart(_Msg, tag="restart"):
+    """Stop cleanly and start again with the same command line (the same process): a new
+    config of the display, a plugin installed beside ledhost, safe mode asked for."""
+
     id: RequestId = 0
 
 
@@ -375,6 +383,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     PluginOp,
     PluginInfo,
     RenderMode,
+    Restart,
     SafeModeNext,
     RunAction,
     ConfigGet,

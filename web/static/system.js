@@ -43,6 +43,26 @@ document.addEventListener("DOMContentLoaded", () => {
         .then((r) => r && showSafe(r.data)));
   }
 
+  document.getElementById("restart").addEventListener("click", async (event) => {
+    if (!confirm("Restart ledhost now? The panel goes dark for a few seconds.")) return;
+    const button = event.currentTarget;
+    await act(button, () => api("POST", "/api/v1/restart"), "Restarting…");
+    button.disabled = true;
+    // The web process restarts with the host: wait until both answer again.
+    const started = Date.now();
+    const wait = async () => {
+      try {
+        await api("GET", "/api/v1/status");
+        notice("ledhost is running again");
+        button.disabled = false;
+      } catch (_) {
+        if (Date.now() - started < 120000) setTimeout(wait, 1000);
+        else { notice("ledhost has not come back; see its log", "error"); button.disabled = false; }
+      }
+    };
+    setTimeout(wait, 2000);
+  });
+
   const tokens = document.getElementById("tokens");
   async function loadTokens() {
     try {
