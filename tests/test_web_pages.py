@@ -148,6 +148,8 @@ def test_plugin_info_and_validation_for_the_config_form(tmp_path: Path) -> None:
     def scenario(live: LiveHost) -> None:
         live.wait_for(lambda: live.running("text") and sock.exists(), "worker and socket")
         c, csrf = _logged_in(tmp_path, sock)
+        running = c.get("/api/v1/status").json["data"]["plugins"]["text"]
+        assert running["cpu_seconds"] >= 0  # the plugins page's CPU column reads it
         info = c.get("/api/v1/plugins/text").json["data"]
         assert info["plugin"] == "text" and info["source"] == "builtin"
         assert "speed" in info["schema"]["properties"]

@@ -119,6 +119,7 @@ PLUGIN_STATUS: Final = obj(
         "restart_in": null(NUM),
         "pid": null(INT),
         "memory_mb": NUM,
+        "cpu_seconds": NUM,
         "processes": INT,
         "containment": STR,
         "kernel_limits": array(STR),

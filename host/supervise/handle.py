@@ -316,6 +316,9 @@ class WorkerHandle:
             ),
             "pid": self.pid,
             "memory_mb": round(self.rss / 1048576, 1),
+            #: CPU its workers used, all restarts together (the UI turns two readings
+            #: into a share of a core).
+            "cpu_seconds": round(self.cpu_past + self.cpu_seconds, 3),
             "processes": self.processes,
             "containment": self.containment,
             "kernel_limits": list(self.kernel_limits),

@@ -4,6 +4,16 @@
 document.addEventListener("DOMContentLoaded", () => {
   const { api, act, el } = ledhost;
   const body = document.querySelector("#plugins tbody");
+  // Two readings of an instance's CPU seconds make its share of a core since the last one.
+  const lastCpu = new Map();
+  function cpuShare(instance, entry) {
+    const now = performance.now() / 1000;
+    const before = lastCpu.get(instance);
+    if (typeof entry.cpu_seconds !== "number") return "–";
+    lastCpu.set(instance, { at: now, seconds: entry.cpu_seconds });
+    if (!before || entry.cpu_seconds < before.seconds || now - before.at < 0.5) return "…";
+    return `${(((entry.cpu_seconds - before.seconds) / (now - before.at)) * 100).toFixed(1)} %`;
+  }
 
   function row(instance, entry) {
     const op = (name, label) => el("button", {
@@ -19,6 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
       el("td", {}, el("span", { class: `state state-${entry.state}`, text: entry.state })),
       el("td", { "data-label": "Restarts", text: String(entry.restarts) }),
       el("td", { "data-label": "Memory", text: memory }),
+      el("td", { "data-label": "CPU", text: cpuShare(instance, entry) }),
       el("td", { class: "error-cell", text: entry.last_error || "" }),
       el("td", { class: "buttons" }, op("restart", "Restart"), op("retry", "Retry"),
         entry.state === "disabled" ? op("enable", "Enable") : op("disable", "Disable")),
@@ -41,9 +52,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       const rows = Object.entries(entries).map(([id, entry]) => row(id, entry));
       body.replaceChildren(...(rows.length ? rows
-        : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No plugin instances." }))]));
+        : [el("tr", {}, el("td", { colspan: "7", class: "muted", text: "No plugin instances." }))]));
     } catch (error) {
-      body.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "error", text: error.message })));
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "error", text: error.message })));
     }
   }
 
