@@ -237,10 +237,12 @@ STALL_NOTICE = 0.25
 
 
 class Heartbeat(_Message, tag="hb"):
-    """Worker -> host, from the heartbeat thread: alive, and which hook calls are running.
+    """Worker -> host, from the heartbeat thread, only while a hook call runs long.
 
-    ``busy`` holds ``(hook, seconds running)`` per call in progress, so the host tells a
-    slow call from a hung one.
+    ``busy`` holds ``(hook, seconds running)`` per call that has run at least
+    :data:`STALL_NOTICE` (or past its deadline), so the host tells a slow call from a hung
+    one; an empty ``busy`` says the calls of the last beat are over. An idle worker sends
+    none (``host.worker.calls.Heartbeat``).
     """
 
     busy: Annotated[

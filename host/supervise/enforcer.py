@@ -30,9 +30,9 @@ log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two measurements of every worker's memory (known processes only).
 MONITOR_INTERVAL = 1.0
-#: How early a periodic pass may run when the loop is awake anyway (a frame arrived):
-#: passes then ride on wake-ups that happen regardless, instead of waking an idle host on
-#: their own (at idle, wake-ups are most of the host's CPU; measured by benchmarks/idle).
+#: How early a measurement may run: the supervisor's passes ride on wake-ups that happen
+#: regardless (:data:`~host.supervise.supervisor.TICK_EARLY`), instead of waking an idle
+#: host on their own (at idle, wake-ups are most of the host's CPU; benchmarks/idle).
 SLACK = 0.3
 #: Seconds between two full scans of ``/proc`` (new descendants, process counts).
 SCAN_INTERVAL = 2.0
@@ -149,13 +149,16 @@ class Enforcer:
         self.next_monitor = now + MONITOR_INTERVAL
         handles = list(handles)
         live = [h for h in handles if h.process is not None]
+        table: dict[int, proctree.ProcInfo] | None = None
         if now >= self.next_scan and self._scan_needed(live):
             self.next_scan = now + SCAN_INTERVAL
             table = proctree.scan()
             self.reap_graves(table, now)
             self.kill_strays(table, handles, keep, now)
-        else:
-            table = self._known_table(live)
+        # Each cgroup's member list, read once per pass.
+        members = {id(h): WorkerCgroups.members(h.cgroup) for h in live if h.cgroup is not None}
+        if table is None:
+            table = self._known_table(live, members)
         for handle in live:
             assert handle.process is not None
             pid = handle.process.pid
@@ -163,7 +166,7 @@ class Enforcer:
                 # Its cgroup names every process it has: no link to follow, none to lose.
                 handle.tree = frozenset(
                     (p, table[p].start_time)
-                    for p in WorkerCgroups.members(handle.cgroup)
+                    for p in members.get(id(handle), ())
                     if p in table and p != pid
                 )
             else:
@@ -196,19 +199,24 @@ class Enforcer:
         ``pids.current``), else the ``/proc`` sums ``rss`` and ``processes``."""
         if handle.cgroup is None:
             return rss, processes
-        memory, pids = WorkerCgroups.usage(handle.cgroup)
+        # Its limits are set where the controllers exist: no read of a file that is not.
+        limits = handle.kernel_limits
+        memory, pids = WorkerCgroups.usage(
+            handle.cgroup, "memory.max" in limits, "pids.max" in limits
+        )
         return (rss if memory is None else memory), (processes if pids is None else pids)
 
     @staticmethod
-    def _known_table(live: list[WorkerHandle]) -> dict[int, proctree.ProcInfo]:
-        """Just the workers and their known descendants (or cgroup members), read one
-        by one."""
+    def _known_table(
+        live: list[WorkerHandle], members: dict[int, list[int]]
+    ) -> dict[int, proctree.ProcInfo]:
+        """Just the workers and their known descendants (or cgroup ``members``, by
+        ``id`` of the handle), read one by one."""
         table: dict[int, proctree.ProcInfo] = {}
         for handle in live:
             assert handle.process is not None
             pids = [handle.process.pid, *(p for p, _ in handle.tree)]
-            if handle.cgroup is not None:
-                pids += WorkerCgroups.members(handle.cgroup)
+            pids += members.get(id(handle), [])
             for pid in pids:
                 if pid in table:
                     continue

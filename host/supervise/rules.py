@@ -11,8 +11,11 @@ Hang detection has three layers, because a plugin can hang in three ways:
 * a call that never returns while the interpreter still runs (a Python loop, a socket
   read without timeout): the worker's heartbeat thread reports the call and its age, and
   the call's own deadline applies (``render_timeout`` or ``refresh_timeout``);
-* code that holds the interpreter for good (a C loop that never releases the GIL): the
-  heartbeats stop, and ``heartbeat_timeout`` applies;
+* code that holds the interpreter for good (a C loop that never releases the GIL), or a
+  stopped process: nothing comes, and ``heartbeat_timeout`` applies once the worker owes
+  the host a sign of life (:meth:`~host.supervise.handle.WorkerHandle.owed_since`: a call
+  it reported, a request unanswered, its next frame due). An idle worker owes none and
+  sends none: if it dies its channel closes; if it hangs, that shows when it is asked;
 * a worker that never finishes starting (import, handshake, ``setup``): ``setup_timeout``.
 """
 
@@ -77,7 +80,7 @@ class WorkerRules:
 
     @property
     def heartbeat(self) -> float:
-        """Seconds between a worker's beats: four per timeout, so one lost beat is fine."""
+        """Seconds between a worker's beats while a call runs: four per timeout."""
         return self.heartbeat_timeout / 4.0
 
     def deadline(self, hook: str) -> float:
@@ -123,7 +126,8 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         return None
     if handle.state is not WorkerState.RUNNING:
         return None
-    silent = now - handle.last_heartbeat
+    since = handle.owed_since()
+    silent = 0.0 if since is None else now - max(since, handle.last_sign)
     if silent > rules.heartbeat_timeout:
         return (
             f"hung: no heartbeat for {silent:.1f} s (code holding the interpreter, "
@@ -177,7 +181,10 @@ def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
     if state is WorkerState.STARTING:
         return handle.started_at + rules.setup_timeout
     if state is WorkerState.RUNNING:
-        return handle.last_heartbeat + rules.heartbeat_timeout
+        since = handle.owed_since()
+        if since is None:
+            return None  # idle, owing nothing: no wake-up for it
+        return max(since, handle.last_sign) + rules.heartbeat_timeout
     return None
 
 

@@ -31,7 +31,7 @@ from host.ipc.framebus import FrameBus, Geometry
 from host.ipc.lograte import LogLimits
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree, spawner
-from host.supervise.enforcer import SLACK, Enforcer
+from host.supervise.enforcer import Enforcer
 from host.supervise.handle import WorkerHandle
 from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
@@ -46,9 +46,13 @@ from host.supervise.worker_cgroups import WorkerCgroups
 log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
-#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`). A pass
-#: may run up to :data:`~host.supervise.enforcer.SLACK` early when the loop is awake.
-TICK = 1.0
+#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
+TICK = 1.5
+#: Seconds after a pass from which the next one runs whenever the loop is awake anyway.
+#: Passes then ride on the wake-ups that happen regardless (a clock's frame each second)
+#: rather than waking the host on their own: a 1 s tick of its own beside a 1 s frame
+#: meant two wake-ups a second whatever their phase (issue 15, ``benchmarks/idle.py``).
+TICK_EARLY = 0.7
 
 
 #: How a worker that ended with status 0 without being asked to is reported.
@@ -87,6 +91,7 @@ class Supervisor:
         self.cgroups: WorkerCgroups | None = None
         self.handles: dict[str, WorkerHandle] = {}
         self._next_tick = 0.0
+        self._early_tick = 0.0
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
         self.retiring: list[WorkerHandle] = []
@@ -381,6 +386,7 @@ class Supervisor:
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
         self._next_tick = now + TICK
+        self._early_tick = now + TICK_EARLY
         self.retiring = [h for h in self.retiring if h.process is not None]
         for instance_id in list(self.pending):
             if not self._retiring(instance_id):
@@ -430,7 +436,7 @@ class Supervisor:
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
-        if now >= self.next_wakeup() or now >= self._next_tick - SLACK:
+        if now >= self.next_wakeup() or now >= self._early_tick:
             self.tick(now)
 
     def next_wakeup(self) -> float:

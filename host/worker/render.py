@@ -148,14 +148,15 @@ class Renderer:
                 )
                 pixels = canvas.to_array()
                 full = self.size == self.display
-                self.writer.publish(pixels, self.token, None if full else self.size)
+                next_due = None
+                if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:
+                    # Scheduled from when this frame was due, not from now: no drift.
+                    next_due = max(due + max(float(delay), 0.001), time.monotonic() - 1.0)
+                # The frame carries when the next one is due: the host expects it then.
+                self.writer.publish(pixels, self.token, None if full else self.size, next_due)
         except Exception as exc:
             self.calls.report_error("render_frame", exc)
             self.next_due = None
             return
         self.frame_index += 1
-        if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:
-            # Schedule from when this frame was due, not from now, so timing doesn't drift.
-            self.next_due = max(due + max(float(delay), 0.001), time.monotonic() - 1.0)
-        else:
-            self.next_due = None
+        self.next_due = next_due
