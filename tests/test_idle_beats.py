@@ -54,7 +54,9 @@ def test_short_calls_cost_no_beat_their_frames_are_the_sign(
     assert handle.last_heartbeat == ready_at
     assert handle.frame_due is not None and handle.frame_due >= handle.last_sign - 1.0
     harness.supervisor.deactivate(handle)
-    assert handle.frame_due is None and handle.owed_since() is None
+    # Timed until the worker says it took the switch (a render may be under way).
+    harness.wait_for(lambda: handle.owed_since() is None, what="the worker's 'deactivated'")
+    assert handle.frame_due is None and handle.state is WorkerState.RUNNING
 
 
 def test_a_long_call_is_reported_beats_while_it_runs_and_its_end_is_told(

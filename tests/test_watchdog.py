@@ -235,16 +235,38 @@ def test_an_answered_request_is_owed_no_more() -> None:
 @pytest.mark.parametrize(
     "now_after, expected",
     [
-        (39.9, None),  # the next frame was due at +30: ten seconds of grace from then
-        (40.5, "hung: no heartbeat for 10.5 s (code holding the interpreter, limit 10 s)"),
+        (34.9, None),  # the next frame was due at +30: render_timeout (5 s) from then
+        (35.0, "hung in render_frame (no answer within 5 s)"),
     ],
 )
-def test_a_due_frame_that_never_comes_is_a_hang(now_after: float, expected: str | None) -> None:
-    """Verify the next frame's due time, stamped by the worker on its last frame, makes it
-    owe a sign from then on: a clock stopped between two frames is found."""
+def test_a_due_frame_that_never_comes_is_a_hung_render(
+    now_after: float, expected: str | None
+) -> None:
+    """Verify the next frame's due time, stamped by the worker on its last frame, is when
+    the render the host times itself began: the worker sends no beat per frame."""
     handle = _idle()
     handle.frame_due = T0 + 30.0
+    assert handle.render_running_since() == T0 + 30.0
     assert overdue(handle, RULES, T0 + now_after) == expected
+    assert deadline_of(handle, RULES) == T0 + 35.0
+
+
+def test_a_due_frame_waits_on_a_reported_main_thread_call() -> None:
+    """Verify a frame held up by a long call of the worker's main thread (reported by a
+    beat) is not a hung render: that call answers to its own deadline."""
+    handle = _idle()
+    handle.frame_due = T0 + 1.0
+    handle.record_heartbeat(T0 + 1.0, [("handle_action", 0.5)])
+    assert overdue(handle, RULES, T0 + 4.0) is None
+    assert overdue(handle, RULES, T0 + 5.5) == "hung in handle_action (no answer within 5 s)"
+
+
+def test_a_due_frame_is_still_timed_beside_a_refresh() -> None:
+    """Verify a refresh runs on a thread of its own: it does not excuse a late frame."""
+    handle = _idle()
+    handle.frame_due = T0 + 1.0
+    handle.record_heartbeat(T0 + 1.0, [("refresh_data", 0.5)])
+    assert overdue(handle, RULES, T0 + 6.5) == "hung in render_frame (no answer within 5 s)"
 
 
 def test_a_call_reported_owes_beats_from_its_last_one() -> None:

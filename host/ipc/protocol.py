@@ -48,6 +48,7 @@ __all__ = [
     "Started",
     "Content",
     "Deactivate",
+    "Deactivated",
     "Deadlines",
     "Distribution",
     "Dwell",
@@ -224,6 +225,15 @@ class Refreshed(_Message, tag="refreshed"):
     """Worker -> host: one ``refresh_data`` call finished."""
 
 
+class Deactivated(_Message, tag="deactivated"):
+    """Worker -> host, from its main thread: it took ``deactivate``; no frame follows.
+
+    Sent from the thread that renders, so it also says no ``render_frame`` call is under
+    way: the host, which times the worker's scheduled renders from the due time on the
+    last frame, stops timing then (and not before: a render may hang across the switch).
+    """
+
+
 class Bye(_Message, tag="bye"):
     """Worker -> host, last: the CPU seconds its process tree used."""
 
@@ -383,6 +393,7 @@ WorkerMessage = Union[  # noqa: UP007 - msgspec needs a runtime Union of the cla
     Configured,
     Ready,
     Refreshed,
+    Deactivated,
     Bye,
     Heartbeat,
     Error,

@@ -118,21 +118,14 @@ class Delegation:
         return [] if raw is None else [int(p) for p in raw.split()]
 
     @staticmethod
-    def usage(path: Path, memory: bool = True, pids: bool = True) -> tuple[int | None, int | None]:
+    def usage(path: Path) -> tuple[int | None, int | None]:
         """``(memory.current, pids.current)`` of the cgroup; ``None`` for each one the
         kernel does not keep there (its controller is not enabled).
 
         Two small reads, where the ``/proc`` walk reads a file per process; and they count
         every process of the cgroup, whatever it did to leave the worker's tree.
-
-        :param memory: read ``memory.current`` (``False``: its controller is known to be
-            off, so the read would only fail, once a second per worker).
-        :param pids: the same for ``pids.current``.
         """
-        return (
-            _read_int(path / "memory.current") if memory else None,
-            _read_int(path / "pids.current") if pids else None,
-        )
+        return _read_int(path / "memory.current"), _read_int(path / "pids.current")
 
     @staticmethod
     def oom_kills(path: Path) -> int:

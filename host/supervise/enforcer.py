@@ -199,11 +199,7 @@ class Enforcer:
         ``pids.current``), else the ``/proc`` sums ``rss`` and ``processes``."""
         if handle.cgroup is None:
             return rss, processes
-        # Its limits are set where the controllers exist: no read of a file that is not.
-        limits = handle.kernel_limits
-        memory, pids = WorkerCgroups.usage(
-            handle.cgroup, "memory.max" in limits, "pids.max" in limits
-        )
+        memory, pids = WorkerCgroups.usage(handle.cgroup)
         return (rss if memory is None else memory), (processes if pids is None else pids)
 
     @staticmethod

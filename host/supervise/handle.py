@@ -272,16 +272,18 @@ class WorkerHandle:
         self.asked.pop(request, None)
 
     def render_running_since(self) -> float | None:
-        """When the ``render_frame`` call in progress began (host clock), or ``None``.
+        """When the ``render_frame`` call that draws the next frame began or begins (host
+        clock), or ``None`` if none is under way or planned.
 
-        From the last heartbeat's ``busy`` list, which the worker sends as soon as a call
-        begins; a delivered frame ends it (:meth:`render_done`) without waiting for the
-        next beat.
+        From the last heartbeat's ``busy`` list where a beat named the call; else the next
+        frame's due time the worker stamped on its last frame: it renders then, and does
+        not tell the host of a call it times itself (``host.worker.render``). A delivered
+        frame ends either (:meth:`render_done`, a new :attr:`frame_due`).
         """
         for hook, elapsed in self.busy:
             if hook == "render_frame":
                 return self.last_heartbeat - elapsed
-        return None
+        return self.frame_due
 
     def render_done(self) -> None:
         """A frame arrived, so the render call that drew it has returned."""

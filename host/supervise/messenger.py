@@ -89,9 +89,12 @@ class Messenger:
         handle.active_size = size or (self.geometry.width, self.geometry.height)
         handle.frame = None
         handle.strip = None
-        handle.frame_due = None
-        # Answered by a frame, a strip or an error; until then the worker owes a sign.
-        handle.asked.setdefault("activate", time.monotonic())
+        now = time.monotonic()
+        if handle.frame_due is not None and handle.frame_due > now:
+            handle.frame_due = None  # not begun: the new activation's answer tells the rest
+        # (A due time already past stays: that render may be hanging; the first answer to
+        # the activation replaces it.) Answered by a frame, a strip or an error.
+        handle.asked.setdefault("activate", now)
         self.send(
             handle, protocol.Activate(mode=mode, token=handle.token, size=size, ticker=ticker)
         )
@@ -100,8 +103,10 @@ class Messenger:
         if handle.active_mode is not None:
             handle.active_mode = None
             handle.token += 1
-            handle.frame_due = None
             handle.answered("activate")
+            # The frame timing stays until the worker says it took this: a scheduled
+            # render under way may hang, and nothing else would time it.
+            handle.asked["deactivate"] = time.monotonic()
             self.send(handle, protocol.Deactivate())
 
     def sources(
@@ -285,7 +290,9 @@ class Messenger:
         handle.frames += 1
         handle.render_done()
         if frame.token == handle.token and handle.active_mode is not None:
-            handle.frame_due = frame.next_due
+            # Never before now: a worker behind its schedule stamps a due time already
+            # past, and is not late for that.
+            handle.frame_due = None if frame.next_due is None else max(frame.next_due, now)
             width, height = handle.active_size
             if frame.pixels.shape[:2] != (height, width):
                 got = f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}"
@@ -368,6 +375,10 @@ class Messenger:
                 self.listener.on_content(handle)
             case protocol.Refreshed():
                 handle.refreshes += 1
+            case protocol.Deactivated():
+                handle.answered("deactivate")
+                if handle.active_mode is None:
+                    handle.frame_due = None  # no render under way, none to come
             case protocol.Strip():
                 self._handle_strip(handle, message)
             case protocol.Error(hook=hook, message=text, traceback=traceback):

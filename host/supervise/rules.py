@@ -137,7 +137,25 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         limit = rules.deadline(hook)
         if elapsed + (now - handle.last_heartbeat) >= limit:
             return f"hung in {hook} (no answer within {limit:g} s)"
+    late = _frame_late(handle, now)
+    if late is not None and late >= rules.render_timeout:
+        return f"hung in render_frame (no answer within {rules.render_timeout:g} s)"
     return None
+
+
+def _frame_late(handle: WorkerHandle, now: float) -> float | None:
+    """How long the active mode's next frame is overdue, if the host times it.
+
+    The worker renders when the frame it stamped falls due and tells the host nothing of
+    that call (no beat per frame), so the host times it from the due time -- unless a
+    beat names a call of the worker's main thread, which then delays the frame and is
+    held to its own deadline.
+    """
+    if handle.frame_due is None:
+        return None
+    if any(hook not in REFRESH_HOOKS for hook, _ in handle.busy):
+        return None
+    return now - handle.frame_due
 
 
 #: What the next rung of the stop ladder does.
@@ -184,7 +202,10 @@ def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
         since = handle.owed_since()
         if since is None:
             return None  # idle, owing nothing: no wake-up for it
-        return max(since, handle.last_sign) + rules.heartbeat_timeout
+        silent = max(since, handle.last_sign) + rules.heartbeat_timeout
+        if handle.frame_due is not None:
+            return min(silent, handle.frame_due + rules.render_timeout)
+        return silent
     return None
 
 

@@ -164,9 +164,9 @@ class WorkerCgroups:
         cgroups.Delegation.kill(path)
 
     @staticmethod
-    def usage(path: Path, memory: bool = True, pids: bool = True) -> tuple[int | None, int | None]:
+    def usage(path: Path) -> tuple[int | None, int | None]:
         """See :meth:`host.supervise.cgroups.Delegation.usage`."""
-        return cgroups.Delegation.usage(path, memory, pids)
+        return cgroups.Delegation.usage(path)
 
     @staticmethod
     def members(path: Path) -> list[int]:

@@ -68,10 +68,15 @@ class HookCaller:
         return bool(getattr(self.hook, hook).get_hookimpls())
 
     @contextlib.contextmanager
-    def running(self, role: str, hook: str) -> Iterator[None]:
-        """Record that ``role``'s thread is in ``hook`` for as long as the block runs."""
+    def running(self, role: str, hook: str, *, watch: bool = True) -> Iterator[None]:
+        """Record that ``role``'s thread is in ``hook`` for as long as the block runs.
+
+        :param watch: wake the heartbeat to time the call. ``False`` for a frame whose due
+            time the host knows (it times that render itself): no thread wakes per frame.
+        """
         self.busy[role] = (hook, time.monotonic())
-        self.call_began.set()
+        if watch:
+            self.call_began.set()
         try:
             yield
         finally:
