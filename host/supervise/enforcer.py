@@ -15,6 +15,7 @@ cannot flood the host's log.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Final
@@ -36,6 +37,8 @@ MONITOR_INTERVAL = 1.0
 SLACK = 0.3
 #: Seconds between two full scans of ``/proc`` (new descendants, process counts).
 SCAN_INTERVAL = 2.0
+#: Clock ticks per second, the unit of CPU times in ``/proc/<pid>/stat``.
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 #: Seconds the zombies of a killed plugin tree are looked for, to be reaped.
 GRAVE_WATCH = 5.0
 
@@ -137,9 +140,11 @@ class Enforcer:
 
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
         machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
-        idle host's CPU). Every :data:`MONITOR_INTERVAL` the processes already known in
-        each tree are re-read, a few files, so a memory hog is still caught within about a
-        second (where the kernel enforces ``memory.max``, at once); every
+        idle host's CPU). At each housekeeping pass (every 1.5-2 s,
+        :data:`~host.supervise.supervisor.TICK_EARLY`), at most every
+        :data:`MONITOR_INTERVAL`, the processes already known in each tree are re-read, a
+        few files, so a memory hog is still caught within about two seconds (where the
+        kernel enforces ``memory.max``, at once); every
         :data:`SCAN_INTERVAL` the whole table is scanned to find new descendants, count
         processes and kill plugin processes adopted by the host (:meth:`kill_strays`;
         ``keep`` names the host's other children, which are not).
@@ -173,6 +178,9 @@ class Enforcer:
                 handle.tree = proctree.snapshot(pid, table, known=handle.tree)
             if self.undertaker is not None:
                 self.undertaker.know(pid, handle.tree)
+            if pid in table and not handle.cpu_final:
+                # The supervisor's CPU figure, from this read rather than one of its own.
+                handle.cpu_seconds = table[pid].cpu_ticks / CLOCK_TICKS
             use = proctree.usage(pid, table, known=handle.tree)
             rss, processes = self._kernel_usage(handle, use.rss_bytes, use.processes)
             handle.rss, handle.processes = rss, processes

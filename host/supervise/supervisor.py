@@ -47,12 +47,15 @@ log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
 #: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
-TICK = 1.5
+TICK = 2.0
 #: Seconds after a pass from which the next one runs whenever the loop is awake anyway.
 #: Passes then ride on the wake-ups that happen regardless (a clock's frame each second)
 #: rather than waking the host on their own: a 1 s tick of its own beside a 1 s frame
 #: meant two wake-ups a second whatever their phase (issue 15, ``benchmarks/idle.py``).
-TICK_EARLY = 0.7
+#: A pass costs ~0.3 ms of CPU at this pace (cold caches), most of an idle host's; every
+#: 1.5-2 s instead of every second, memory limits the kernel does not enforce are caught
+#: within two seconds (``memory.max`` and the worker's own rlimit act at once).
+TICK_EARLY = 1.5
 
 
 #: How a worker that ended with status 0 without being asked to is reported.
@@ -400,8 +403,6 @@ class Supervisor:
                     # BACKOFF -> STARTING
                     handle.restarts += 1
                     self.start(handle, now)
-            elif handle.process is not None:
-                self._sample_cpu(handle)
         if self.cgroups is not None:
             self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
