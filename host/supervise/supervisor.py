@@ -95,6 +95,8 @@ class Supervisor:
         self.handles: dict[str, WorkerHandle] = {}
         self._next_tick = 0.0
         self._early_tick = 0.0
+        #: :meth:`next_wakeup`'s last answer, until :meth:`run_once` takes it.
+        self._wakeup: float | None = None
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
         self.retiring: list[WorkerHandle] = []
@@ -431,19 +433,26 @@ class Supervisor:
             clock, read after the wait. A test may pass its own to step deadlines.
         :param other: called with each ready key this supervisor did not register.
         """
+        # Before the wait: events only move deadlines later (a restart after a reap) or
+        # add future ones, so this is the pass's due time; the loop computed it just now
+        # for its timeout (one walk over the workers per loop turn, not two).
+        due = self._wakeup if self._wakeup is not None else self.next_wakeup()
+        self._wakeup = None
         for key, events in self.selector.select(max(0.0, timeout)):
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
                 self.dispatch(key, time.monotonic() if now is None else now, events)
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
-        if now >= self.next_wakeup() or now >= self._early_tick:
+        if now >= due or now >= self._early_tick:
             self.tick(now)
 
     def next_wakeup(self) -> float:
         """When :meth:`run_once` next has housekeeping to do (monotonic)."""
         deadline = self.next_deadline()
-        return self._next_tick if deadline is None else min(self._next_tick, deadline)
+        due = self._next_tick if deadline is None else min(self._next_tick, deadline)
+        self._wakeup = due  # for the run_once that follows
+        return due
 
     def next_deadline(self) -> float | None:
         """The next moment :meth:`tick` has work: a restart, or a rung of the stop ladder.
