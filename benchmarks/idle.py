@@ -117,6 +117,9 @@ class Figures:
     first: dict[str, list[float]] = field(default_factory=dict)  # case -> seconds
     scan: dict[str, list[float]] = field(default_factory=dict)  # the enforcer's /proc walk
     parts: list[dict[str, float]] = field(default_factory=list)  # per window: role -> share
+    #: Per round, at the end of the steady window: PSS in KiB by role of ledhost's tree
+    #: (``"whole tree"`` their sum) and the in-process clock's (``"in-process"``).
+    pss: list[dict[str, float]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def add(self, table: dict[str, list[float]], case: str, value: float) -> None:
@@ -177,6 +180,7 @@ def idle_round(plan: Plan, config: Path, rotation: Rotation, figures: Figures) -
         while samples[-1][0] + plan.step < end_at - 0.05:
             scan_paced(samples[-1][0] + plan.step, figures)
             samples.append(sample([t.proc.pid for t in trees.values()]))
+        figures.pss.append(pss_by_role(led.child, samples[-1][1][0], samples[-1][1][1]))
         ends = {name: tree.finish() for name, tree in trees.items()}
     finally:
         for tree in trees.values():
@@ -194,6 +198,20 @@ def idle_round(plan: Plan, config: Path, rotation: Rotation, figures: Figures) -
             figures.problems.append(f"{name}: exit {end['status']}, left {end['left']}")
     if not led.result()["pushes"]:
         figures.problems.append("ledhost pushed no frame")
+
+
+def pss_by_role(host: int, tree: Sample, reference: Sample) -> dict[str, float]:
+    """PSS (KiB) of each process of ledhost's tree by role, their sum, and the in-process
+    clock's: the per-process table that shows a regression by name."""
+    from benchmarks.memory import pss_kib
+
+    parts: dict[str, float] = {}
+    for pid, (_, _, kind) in tree.items():
+        role = "host" if pid == host else (kind or "other")
+        parts[role] = parts.get(role, 0.0) + (pss_kib(pid) or 0)
+    parts["whole tree"] = sum(parts.values())
+    parts["in-process"] = float(sum(pss_kib(pid) or 0 for pid in reference))
+    return parts
 
 
 def scan_paced(until: float, figures: Figures) -> None:
@@ -278,6 +296,12 @@ def run(quick: bool) -> list[Row]:
     for role in sorted({r for window in figures.parts for r in window}):
         part = [window.get(role, 0.0) for window in figures.parts]
         rows.append(row(f"steady share: ledhost {role}", "% core", part, base_steady))
+    base_pss = ("pss: in-process clock", [p["in-process"] for p in figures.pss])
+    for role in sorted({r for p in figures.pss for r in p} - {"in-process"}):
+        note = "end of the steady window; the issue's goal for the tree: <= 59 MB"
+        rows.append(row(f"pss: ledhost {role}", "MiB", [p.get(role, 0.0) for p in figures.pss],
+                        base_pss, note if role == "whole tree" else "", 1 / 1024))  # fmt: skip
+    rows.append(row(base_pss[0], "MiB", base_pss[1], None, scale=1 / 1024))
     scans = [c / MONITOR_INTERVAL for c in figures.scan["cpu"]]
     host = statistics.median(window.get("host", 0.0) for window in figures.parts)
     host_part = statistics.median(scans) / host if host > 0 else float("nan")

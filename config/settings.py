@@ -234,7 +234,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "(import, handshake, setup) before it counts as hung."),
     Setting("workers", "heartbeat_timeout", float, 10.0, min=0.2, max=3600,
             help="Seconds without a heartbeat before a worker counts as hung (for code that "
-                 "blocks the whole interpreter); workers beat four times per timeout."),
+                 "blocks the whole interpreter); workers beat four times per timeout while a "
+                 "hook call runs, never while idle, and the timeout counts only while the "
+                 "host waits for something from the worker."),
     Setting("workers", "stop_timeout", float, 3.0, min=0.1, max=600,
             help="Seconds a worker gets to stop after being asked (or after SIGTERM) "
                  "before SIGKILL goes to its whole process group."),

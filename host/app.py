@@ -527,10 +527,11 @@ class Host:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
+            # The config watcher's look (1 s) and the upgrade check (5 s) are not in
+            # here: they ride on the next wake-up after they fall due, and the
+            # supervisor's housekeeping wakes the loop at least every TICK (1.5 s).
             wake_times = [
-                watcher.next_look() if watcher is not None else None,
                 self.reconfigurer.next_wakeup(),
-                self.upgrades.next_check,
                 now + max(0.0, self.timetable.until - time.time()),
                 self.presenter.next_push_at(now),
                 self.scheduler.next_change(),

@@ -160,6 +160,8 @@ def test_sigstopped_worker_is_killed_as_stopped(
     harness.supervisor.rules = WorkerRules(heartbeat_timeout=1.0)
     handle = harness.start(test_specs["solid"])
     harness.wait_running(handle)
+    harness.supervisor.activate(handle, "fill")  # on screen: its next frame is owed
+    harness.wait_for(lambda: handle.frame is not None, what="solid's first frame")
     assert handle.pid is not None
     with caplog.at_level(logging.INFO, logger="ledhost"):
         os.kill(handle.pid, signal.SIGSTOP)

@@ -39,6 +39,7 @@ SAMPLES: list[protocol.Message] = [
     ),
     protocol.Ready(),
     protocol.Refreshed(),
+    protocol.Deactivated(),
     protocol.Bye(cpu=1.5),
     protocol.Heartbeat(busy=[("render_frame", 0.25)]),
     protocol.Error(hook="setup", message="boom", traceback="Traceback ...", fatal=True),

@@ -12,7 +12,7 @@ from host.discovery import PluginSpec
 from host.planning import rules_from_config
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
-from host.supervise.rules import MIB, WorkerRules, over_limit, overdue
+from host.supervise.rules import MIB, WorkerRules, deadline_of, over_limit, overdue
 from host.supervise.states import WorkerState
 
 S = WorkerState
@@ -61,8 +61,12 @@ def _handle(
         handle.change_state(step, T0)
     handle.process = process
     handle.started_at = T0
-    handle.last_heartbeat = last_heartbeat
+    handle.last_heartbeat = handle.last_sign = last_heartbeat
     handle.busy = list(busy or [])
+    if state is S.RUNNING and not busy:
+        # Owing a sign of life since the last beat, as a worker asked something does;
+        # the idle case (owing nothing) has tests of its own below.
+        handle.asked["activate"] = last_heartbeat
     handle.modes = list(modes or [])
     return handle
 
@@ -171,6 +175,109 @@ def test_overdue_uses_the_rules_given() -> None:
     handle = _handle(S.RUNNING, last_heartbeat=T0, busy=[("render_frame", 0.3)])
     assert overdue(handle, rules, T0 + 0.1) is None
     assert overdue(handle, rules, T0 + 0.25) == "hung in render_frame (no answer within 0.5 s)"
+
+
+# -- overdue: running, what the worker owes ---------------------------------------------
+
+
+def _idle(last_sign: float = T0) -> WorkerHandle:
+    handle = _handle(S.RUNNING, last_heartbeat=T0)
+    handle.asked.clear()
+    handle.last_sign = last_sign
+    return handle
+
+
+@pytest.mark.parametrize("after", [10.1, 3600.0, 86400.0])
+def test_idle_worker_owing_nothing_is_never_hung_and_sets_no_deadline(after: float) -> None:
+    """Verify an idle worker (no call reported, nothing asked, no frame due) may stay
+    silent for good: it sends no beats, and the host wakes for nothing on its account."""
+    handle = _idle()
+    assert handle.owed_since() is None
+    assert overdue(handle, RULES, T0 + after) is None
+    assert deadline_of(handle, RULES) is None
+
+
+@pytest.mark.parametrize(
+    "asked_after, now_after, expected",
+    [
+        (500.0, 509.9, None),  # silent for days, then asked: the clock starts at the ask
+        (500.0, 510.0, None),
+        (500.0, 510.5, "hung: no heartbeat for 10.5 s (code holding the interpreter, limit 10 s)"),
+    ],
+)
+def test_a_request_unanswered_counts_from_when_it_was_asked(
+    asked_after: float, now_after: float, expected: str | None
+) -> None:
+    handle = _idle()
+    handle.asked["action 1"] = T0 + asked_after
+    assert overdue(handle, RULES, T0 + now_after) == expected
+    assert deadline_of(handle, RULES) == T0 + asked_after + 10.0
+
+
+def test_a_sign_of_life_after_the_request_restarts_the_count() -> None:
+    """Verify a message or frame after the ask (the worker works on it) pushes the limit."""
+    handle = _idle()
+    handle.asked["configure 3"] = T0 + 5.0
+    handle.last_sign = T0 + 12.0
+    assert overdue(handle, RULES, T0 + 21.0) is None
+    assert deadline_of(handle, RULES) == T0 + 22.0
+    assert overdue(handle, RULES, T0 + 22.5) is not None
+
+
+def test_an_answered_request_is_owed_no_more() -> None:
+    handle = _idle()
+    handle.asked["action 7"] = T0
+    handle.answered("action 7")
+    handle.answered("action 8")  # an answer to nothing asked changes nothing
+    assert overdue(handle, RULES, T0 + 100.0) is None
+
+
+@pytest.mark.parametrize(
+    "now_after, expected",
+    [
+        (34.9, None),  # the next frame was due at +30: render_timeout (5 s) from then
+        (35.0, "hung in render_frame (no answer within 5 s)"),
+    ],
+)
+def test_a_due_frame_that_never_comes_is_a_hung_render(
+    now_after: float, expected: str | None
+) -> None:
+    """Verify the next frame's due time, stamped by the worker on its last frame, is when
+    the render the host times itself began: the worker sends no beat per frame."""
+    handle = _idle()
+    handle.frame_due = T0 + 30.0
+    assert handle.render_running_since() == T0 + 30.0
+    assert overdue(handle, RULES, T0 + now_after) == expected
+    assert deadline_of(handle, RULES) == T0 + 35.0
+
+
+def test_a_due_frame_waits_on_a_reported_main_thread_call() -> None:
+    """Verify a frame held up by a long call of the worker's main thread (reported by a
+    beat) is not a hung render: that call answers to its own deadline."""
+    handle = _idle()
+    handle.frame_due = T0 + 1.0
+    handle.record_heartbeat(T0 + 1.0, [("handle_action", 0.5)])
+    assert overdue(handle, RULES, T0 + 4.0) is None
+    assert overdue(handle, RULES, T0 + 5.5) == "hung in handle_action (no answer within 5 s)"
+
+
+def test_a_due_frame_is_still_timed_beside_a_refresh() -> None:
+    """Verify a refresh runs on a thread of its own: it does not excuse a late frame."""
+    handle = _idle()
+    handle.frame_due = T0 + 1.0
+    handle.record_heartbeat(T0 + 1.0, [("refresh_data", 0.5)])
+    assert overdue(handle, RULES, T0 + 6.5) == "hung in render_frame (no answer within 5 s)"
+
+
+def test_a_call_reported_owes_beats_from_its_last_one() -> None:
+    handle = _idle()
+    handle.record_heartbeat(T0 + 50.0, [("refresh_data", 0.3)])
+    assert handle.owed_since() == T0 + 50.0
+    assert overdue(handle, RULES, T0 + 59.0) is None
+    reason = overdue(handle, RULES, T0 + 60.5)
+    assert reason is not None and reason.startswith("hung: no heartbeat for 10.5 s")
+    handle.record_heartbeat(T0 + 55.0, [])  # the calls are over: nothing owed
+    assert overdue(handle, RULES, T0 + 600.0) is None
 
 
 # -- overdue: every other state, and no process ------------------------------------------

@@ -22,6 +22,7 @@ when an *attaching* process exits) stays out of the picture. Only the host creat
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -38,8 +39,9 @@ HEADER_SIZE = 64
 _MAGIC = b"LHF1"
 _DTYPE_UINT8 = 1
 # magic, width, height, channels, dtype code, token (activation), seq, time the worker
-# finished the frame (CLOCK_MONOTONIC is system-wide on Linux, so comparable across pids).
-_HEADER = struct.Struct("<4sHHBBxxIQd")
+# finished the frame (CLOCK_MONOTONIC is system-wide on Linux, so comparable across pids),
+# and when its next frame is due on the same clock (0: none is planned).
+_HEADER = struct.Struct("<4sHHBBxxIQdd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,9 @@ class Frame:
     token: int
     seq: int
     done_at: float
+    #: When the worker will deliver its next frame (monotonic), as it says; ``None``: no
+    #: next frame is planned. The host expects a sign of life from then on.
+    next_due: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +171,7 @@ class FrameBus:
         return newest, errors
 
     def _read(self, slot: int) -> Frame:
-        magic, width, height, channels, dtype, token, seq, done_at = _HEADER.unpack(
+        magic, width, height, channels, dtype, token, seq, done_at, next_due = _HEADER.unpack(
             self._headers[slot][: _HEADER.size]
         )
         g = self.geometry
@@ -180,7 +185,8 @@ class FrameBus:
                 f"plugin instance {self.owner!r} sent a {width}x{height}x{channels} frame "
                 f"(dtype code {dtype}); the display takes up to {g.width}x{g.height} RGB uint8"
             )
-        return Frame(_shaped(self._pixels[slot], width, height), token, seq, done_at)
+        due = next_due if math.isfinite(next_due) and next_due > 0.0 else None
+        return Frame(_shaped(self._pixels[slot], width, height), token, seq, done_at, due)
 
     def _release(self, slot: int) -> None:
         # Slots go back oldest first: FIFO order is what lets no index travel.
@@ -216,11 +222,18 @@ class FrameWriter:
         self.seq = 0
         self.dropped = 0
 
-    def publish(self, pixels: np.ndarray, token: int, size: tuple[int, int] | None = None) -> bool:
+    def publish(
+        self,
+        pixels: np.ndarray,
+        token: int,
+        size: tuple[int, int] | None = None,
+        next_due: float | None = None,
+    ) -> bool:
         """Copy ``pixels`` into the next free slot and hand it to the host.
 
         :param size: ``(width, height)`` the host asked for (a layout region); ``None``
             for the whole display.
+        :param next_due: when the next frame is due (monotonic); ``None`` if none is.
         :returns: ``False`` if the host holds every slot (the frame is dropped, never
             waited for: a newer one will come).
         :raises FrameError: ``pixels`` is not a ``(height, width, 3)`` uint8 array.
@@ -242,16 +255,30 @@ class FrameWriter:
         self._next = (self._next + 1) % g.slots
         np.copyto(_shaped(self._pixels[slot], width, height), pixels)
         self.seq += 1
-        self.write_header(slot, width, height, token)
+        self.write_header(slot, width, height, token, next_due=next_due)
         os.eventfd_write(self.ready_fd, 1)
         return True
 
     def write_header(
-        self, slot: int, width: int, height: int, token: int, channels: int = 3
+        self,
+        slot: int,
+        width: int,
+        height: int,
+        token: int,
+        channels: int = 3,
+        next_due: float | None = None,
     ) -> None:
         """Write a slot header (public so tests can forge a bad one)."""
         self._headers[slot][: _HEADER.size] = _HEADER.pack(
-            _MAGIC, width, height, channels, _DTYPE_UINT8, token, self.seq, time.monotonic()
+            _MAGIC,
+            width,
+            height,
+            channels,
+            _DTYPE_UINT8,
+            token,
+            self.seq,
+            time.monotonic(),
+            next_due or 0.0,
         )
 
     def close(self) -> None:

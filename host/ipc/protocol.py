@@ -48,6 +48,7 @@ __all__ = [
     "Started",
     "Content",
     "Deactivate",
+    "Deactivated",
     "Deadlines",
     "Distribution",
     "Dwell",
@@ -224,6 +225,15 @@ class Refreshed(_Message, tag="refreshed"):
     """Worker -> host: one ``refresh_data`` call finished."""
 
 
+class Deactivated(_Message, tag="deactivated"):
+    """Worker -> host, from its main thread: it took ``deactivate``; no frame follows.
+
+    Sent from the thread that renders, so it also says no ``render_frame`` call is under
+    way: the host, which times the worker's scheduled renders from the due time on the
+    last frame, stops timing then (and not before: a render may hang across the switch).
+    """
+
+
 class Bye(_Message, tag="bye"):
     """Worker -> host, last: the CPU seconds its process tree used."""
 
@@ -237,10 +247,12 @@ STALL_NOTICE = 0.25
 
 
 class Heartbeat(_Message, tag="hb"):
-    """Worker -> host, from the heartbeat thread: alive, and which hook calls are running.
+    """Worker -> host, from the heartbeat thread, only while a hook call runs long.
 
-    ``busy`` holds ``(hook, seconds running)`` per call in progress, so the host tells a
-    slow call from a hung one.
+    ``busy`` holds ``(hook, seconds running)`` per call that has run at least
+    :data:`STALL_NOTICE` (or past its deadline), so the host tells a slow call from a hung
+    one; an empty ``busy`` says the calls of the last beat are over. An idle worker sends
+    none (``host.worker.calls.Heartbeat``).
     """
 
     busy: Annotated[
@@ -381,6 +393,7 @@ WorkerMessage = Union[  # noqa: UP007 - msgspec needs a runtime Union of the cla
     Configured,
     Ready,
     Refreshed,
+    Deactivated,
     Bye,
     Heartbeat,
     Error,

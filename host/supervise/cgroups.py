@@ -114,10 +114,8 @@ class Delegation:
     @staticmethod
     def members(path: Path) -> list[int]:
         """Pids in the cgroup now."""
-        try:
-            return [int(p) for p in (path / "cgroup.procs").read_text().split()]
-        except FileNotFoundError:
-            return []
+        raw = _read_small(path / "cgroup.procs")
+        return [] if raw is None else [int(p) for p in raw.split()]
 
     @staticmethod
     def usage(path: Path) -> tuple[int | None, int | None]:
@@ -178,11 +176,30 @@ def systemd_refusal(base: Path) -> str | None:
     return f"{base} is systemd's cgroup of {base.name}, not delegated: add Delegate=yes to the unit"
 
 
-def _read_int(path: Path) -> int | None:
+def _read_small(path: Path) -> bytes | None:
+    """A small kernel file's bytes, or ``None`` if it cannot be read.
+
+    ``os.open``/``os.read`` rather than ``read_text()``: 3 syscalls instead of 8 (no
+    buffered file object, no ``fstat``, ``ioctl`` or ``lseek``), read every second per
+    worker by the housekeeping pass.
+    """
     try:
-        text = path.read_text().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_int(path: Path) -> int | None:
+    raw = _read_small(path)
+    if raw is None:
+        return None
+    text = raw.strip()
     return int(text) if text.isdigit() else None
 
 

@@ -15,6 +15,7 @@ cannot flood the host's log.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Final
@@ -30,12 +31,14 @@ log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two measurements of every worker's memory (known processes only).
 MONITOR_INTERVAL = 1.0
-#: How early a periodic pass may run when the loop is awake anyway (a frame arrived):
-#: passes then ride on wake-ups that happen regardless, instead of waking an idle host on
-#: their own (at idle, wake-ups are most of the host's CPU; measured by benchmarks/idle).
+#: How early a measurement may run: the supervisor's passes ride on wake-ups that happen
+#: regardless (:data:`~host.supervise.supervisor.TICK_EARLY`), instead of waking an idle
+#: host on their own (at idle, wake-ups are most of the host's CPU; benchmarks/idle).
 SLACK = 0.3
 #: Seconds between two full scans of ``/proc`` (new descendants, process counts).
 SCAN_INTERVAL = 2.0
+#: Clock ticks per second, the unit of CPU times in ``/proc/<pid>/stat``.
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 #: Seconds the zombies of a killed plugin tree are looked for, to be reaped.
 GRAVE_WATCH = 5.0
 
@@ -137,9 +140,11 @@ class Enforcer:
 
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
         machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
-        idle host's CPU). Every :data:`MONITOR_INTERVAL` the processes already known in
-        each tree are re-read, a few files, so a memory hog is still caught within about a
-        second (where the kernel enforces ``memory.max``, at once); every
+        idle host's CPU). At each housekeeping pass (every 1.5-2 s,
+        :data:`~host.supervise.supervisor.TICK_EARLY`), at most every
+        :data:`MONITOR_INTERVAL`, the processes already known in each tree are re-read, a
+        few files, so a memory hog is still caught within about two seconds (where the
+        kernel enforces ``memory.max``, at once); every
         :data:`SCAN_INTERVAL` the whole table is scanned to find new descendants, count
         processes and kill plugin processes adopted by the host (:meth:`kill_strays`;
         ``keep`` names the host's other children, which are not).
@@ -149,13 +154,16 @@ class Enforcer:
         self.next_monitor = now + MONITOR_INTERVAL
         handles = list(handles)
         live = [h for h in handles if h.process is not None]
+        table: dict[int, proctree.ProcInfo] | None = None
         if now >= self.next_scan and self._scan_needed(live):
             self.next_scan = now + SCAN_INTERVAL
             table = proctree.scan()
             self.reap_graves(table, now)
             self.kill_strays(table, handles, keep, now)
-        else:
-            table = self._known_table(live)
+        # Each cgroup's member list, read once per pass.
+        members = {id(h): WorkerCgroups.members(h.cgroup) for h in live if h.cgroup is not None}
+        if table is None:
+            table = self._known_table(live, members)
         for handle in live:
             assert handle.process is not None
             pid = handle.process.pid
@@ -163,13 +171,16 @@ class Enforcer:
                 # Its cgroup names every process it has: no link to follow, none to lose.
                 handle.tree = frozenset(
                     (p, table[p].start_time)
-                    for p in WorkerCgroups.members(handle.cgroup)
+                    for p in members.get(id(handle), ())
                     if p in table and p != pid
                 )
             else:
                 handle.tree = proctree.snapshot(pid, table, known=handle.tree)
             if self.undertaker is not None:
                 self.undertaker.know(pid, handle.tree)
+            if pid in table and not handle.cpu_final:
+                # The supervisor's CPU figure, from this read rather than one of its own.
+                handle.cpu_seconds = table[pid].cpu_ticks / CLOCK_TICKS
             use = proctree.usage(pid, table, known=handle.tree)
             rss, processes = self._kernel_usage(handle, use.rss_bytes, use.processes)
             handle.rss, handle.processes = rss, processes
@@ -200,15 +211,16 @@ class Enforcer:
         return (rss if memory is None else memory), (processes if pids is None else pids)
 
     @staticmethod
-    def _known_table(live: list[WorkerHandle]) -> dict[int, proctree.ProcInfo]:
-        """Just the workers and their known descendants (or cgroup members), read one
-        by one."""
+    def _known_table(
+        live: list[WorkerHandle], members: dict[int, list[int]]
+    ) -> dict[int, proctree.ProcInfo]:
+        """Just the workers and their known descendants (or cgroup ``members``, by
+        ``id`` of the handle), read one by one."""
         table: dict[int, proctree.ProcInfo] = {}
         for handle in live:
             assert handle.process is not None
             pids = [handle.process.pid, *(p for p, _ in handle.tree)]
-            if handle.cgroup is not None:
-                pids += WorkerCgroups.members(handle.cgroup)
+            pids += members.get(id(handle), [])
             for pid in pids:
                 if pid in table:
                     continue

@@ -102,9 +102,18 @@ class WorkerHandle:
     bus: FrameBus | None = None
     started_at: float = 0.0
     restart_at: float | None = None
+    #: When the last heartbeat arrived: the worker beats only while a hook call runs.
     last_heartbeat: float = 0.0
+    #: When the worker last showed it runs: a heartbeat, any message, a frame.
+    last_sign: float = 0.0
     #: Hook calls under way at the last heartbeat: ``[(hook, seconds running)]``.
     busy: list[tuple[str, float]] = field(default_factory=list)
+    #: What the host asked and still waits for, by request (``"activate"``,
+    #: ``"configure 3"``, ``"action 7"``): when it was asked (monotonic).
+    asked: dict[str, float] = field(default_factory=dict)
+    #: When the active mode's next frame is due, as the worker stamped it on its last
+    #: frame; ``None``: no frame is expected (a still mode, a strip, none active).
+    frame_due: float | None = None
     #: When the current state began (monotonic): the stop ladder's rungs time from it.
     state_since: float = 0.0
     #: Why the host is ending the current run ("hung in render_frame (...)"), if it is.
@@ -182,8 +191,10 @@ class WorkerHandle:
         """A worker process was started (state STARTING): reset what one run knows."""
         self.process, self.pid, self.pid_start = process, process.pid, pid_start
         self.channel, self.bus = channel, bus
-        self.started_at = self.last_heartbeat = now
+        self.started_at = self.last_heartbeat = self.last_sign = now
         self.busy = []
+        self.asked.clear()
+        self.frame_due = None
         self.hello_seen = False
         self.ending_reason, self.stop_requested = None, False
         self.tree = frozenset()
@@ -204,6 +215,8 @@ class WorkerHandle:
         self.frame = self.strip = None
         self.active_mode = None
         self.busy = []
+        self.asked.clear()
+        self.frame_due = None
         self.rss = self.processes = 0
         self.cpu_past += self.cpu_seconds
         self.cpu_seconds, self.cpu_final = 0.0, False
@@ -235,20 +248,42 @@ class WorkerHandle:
         return self.state in ENDING_STATES
 
     def record_heartbeat(self, now: float, busy: list[tuple[str, float]]) -> None:
-        self.last_heartbeat = now
+        self.last_heartbeat = self.last_sign = now
         self.busy = busy
 
-    def render_running_since(self) -> float | None:
-        """When the ``render_frame`` call in progress began (host clock), or ``None``.
+    def owed_since(self) -> float | None:
+        """Since when the worker owes the host a sign of life, or ``None`` if it owes none.
 
-        From the last heartbeat's ``busy`` list, which the worker sends as soon as a call
-        begins; a delivered frame ends it (:meth:`render_done`) without waiting for the
-        next beat.
+        An idle worker sends nothing (no beats, issue 15): its liveness shows when it is
+        asked something, and a dead one closes its channel. It owes a sign while a call it
+        reported runs (beats keep coming), while a request of the host is unanswered, and
+        once its active mode's next frame is due. Owing since a moment, it is silent for
+        ``now - max(since, last_sign)``: what ``heartbeat_timeout`` bounds.
+        """
+        owed = [*self.asked.values()]
+        if self.busy:
+            owed.append(self.last_heartbeat)
+        if self.frame_due is not None:
+            owed.append(self.frame_due)
+        return min(owed) if owed else None
+
+    def answered(self, request: str) -> None:
+        """The worker answered ``request`` (a key of :attr:`asked`)."""
+        self.asked.pop(request, None)
+
+    def render_running_since(self) -> float | None:
+        """When the ``render_frame`` call that draws the next frame began or begins (host
+        clock), or ``None`` if none is under way or planned.
+
+        From the last heartbeat's ``busy`` list where a beat named the call; else the next
+        frame's due time the worker stamped on its last frame: it renders then, and does
+        not tell the host of a call it times itself (``host.worker.render``). A delivered
+        frame ends either (:meth:`render_done`, a new :attr:`frame_due`).
         """
         for hook, elapsed in self.busy:
             if hook == "render_frame":
                 return self.last_heartbeat - elapsed
-        return None
+        return self.frame_due
 
     def render_done(self) -> None:
         """A frame arrived, so the render call that drew it has returned."""

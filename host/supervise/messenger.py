@@ -89,6 +89,12 @@ class Messenger:
         handle.active_size = size or (self.geometry.width, self.geometry.height)
         handle.frame = None
         handle.strip = None
+        now = time.monotonic()
+        if handle.frame_due is not None and handle.frame_due > now:
+            handle.frame_due = None  # not begun: the new activation's answer tells the rest
+        # (A due time already past stays: that render may be hanging; the first answer to
+        # the activation replaces it.) Answered by a frame, a strip or an error.
+        handle.asked.setdefault("activate", now)
         self.send(
             handle, protocol.Activate(mode=mode, token=handle.token, size=size, ticker=ticker)
         )
@@ -97,6 +103,10 @@ class Messenger:
         if handle.active_mode is not None:
             handle.active_mode = None
             handle.token += 1
+            handle.answered("activate")
+            # The frame timing stays until the worker says it took this: a scheduled
+            # render under way may hang, and nothing else would time it.
+            handle.asked["deactivate"] = time.monotonic()
             self.send(handle, protocol.Deactivate())
 
     def sources(
@@ -150,6 +160,7 @@ class Messenger:
         request = handle.config_seq
         if not check:
             handle.config_pending[request] = (dict(options), secrets, section)
+        handle.asked[f"configure {request}"] = time.monotonic()
         self.send(
             handle,
             protocol.Configure(
@@ -167,6 +178,7 @@ class Messenger:
         if answer.id > handle.config_seq:
             raise ProtocolError(f"configured: no configure request {answer.id}")
         handle.config_answers[answer.id] = answer
+        handle.answered(f"configure {answer.id}")
         for key in sorted(handle.config_answers)[:-16]:
             del handle.config_answers[key]
         pending = handle.config_pending.pop(answer.id, None)
@@ -198,6 +210,7 @@ class Messenger:
                 f"(actions: {', '.join(sorted(known)) or 'none'})"
             )
         handle.action_seq += 1
+        handle.asked[f"action {handle.action_seq}"] = time.monotonic()
         self.send(
             handle, protocol.Action(id=handle.action_seq, name=name, params=dict(params or {}))
         )
@@ -265,11 +278,21 @@ class Messenger:
             return
         for error in errors:
             self.enforcer.record_error(handle, f"frame rejected: {error}")
+        if frame is None and not errors:
+            return
+        # Any frame, even a rejected one, shows the worker took the activation in hand
+        # (frames of the old one may still be in the ring); one of the current activation
+        # says when the next is due.
+        handle.last_sign = now
+        handle.answered("activate")
         if frame is None:
             return
         handle.frames += 1
         handle.render_done()
         if frame.token == handle.token and handle.active_mode is not None:
+            # Never before now: a worker behind its schedule stamps a due time already
+            # past, and is not late for that.
+            handle.frame_due = None if frame.next_due is None else max(frame.next_due, now)
             width, height = handle.active_size
             if frame.pixels.shape[:2] != (height, width):
                 got = f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}"
@@ -292,6 +315,8 @@ class Messenger:
         except ProtocolError as exc:
             self._refuse(handle, exc, now)
             return
+        if messages:
+            handle.last_sign = now
         for message in messages:
             try:
                 self.handle_message(handle, message, now)
@@ -350,9 +375,17 @@ class Messenger:
                 self.listener.on_content(handle)
             case protocol.Refreshed():
                 handle.refreshes += 1
+            case protocol.Deactivated():
+                handle.answered("deactivate")
+                if handle.active_mode is None:
+                    handle.frame_due = None  # no render under way, none to come
             case protocol.Strip():
                 self._handle_strip(handle, message)
             case protocol.Error(hook=hook, message=text, traceback=traceback):
+                if hook in ("activate", "render_frame", "render_strip"):
+                    # The render failed: no frame follows until the host asks again.
+                    handle.answered("activate")
+                    handle.frame_due = None
                 self.enforcer.record_error(handle, f"{hook}: {text}")
                 if traceback:
                     log.debug("plugin instance %r traceback:\n%s", handle.instance_id, traceback)
@@ -367,6 +400,7 @@ class Messenger:
                 else:
                     self.listener.on_interrupt(handle, mode, 0, None)
             case protocol.ActionResult(id=request_id):
+                handle.answered(f"action {request_id}")
                 handle.action_results[request_id] = {
                     "ok": message.ok,
                     "result": message.result,
@@ -475,6 +509,7 @@ class Messenger:
         os.chmod(data_dir, 0o700)
 
     def _handle_strip(self, handle: WorkerHandle, message: protocol.Strip) -> None:
+        handle.answered("activate")  # even a rejected strip: nothing else follows it
         width, height = message.width, message.height
         if height != handle.active_size[1] or len(message.pixels) != width * height * 3:
             self.enforcer.record_error(
@@ -485,6 +520,7 @@ class Messenger:
             return
         if message.token != handle.token:
             return  # drawn for an earlier activation
+        handle.frame_due = None  # the host scrolls a strip itself
         pixels = np.frombuffer(message.pixels, dtype=np.uint8).reshape(height, width, 3)
         strip = StripImage(
             mode=message.mode,

@@ -11,8 +11,11 @@ Hang detection has three layers, because a plugin can hang in three ways:
 * a call that never returns while the interpreter still runs (a Python loop, a socket
   read without timeout): the worker's heartbeat thread reports the call and its age, and
   the call's own deadline applies (``render_timeout`` or ``refresh_timeout``);
-* code that holds the interpreter for good (a C loop that never releases the GIL): the
-  heartbeats stop, and ``heartbeat_timeout`` applies;
+* code that holds the interpreter for good (a C loop that never releases the GIL), or a
+  stopped process: nothing comes, and ``heartbeat_timeout`` applies once the worker owes
+  the host a sign of life (:meth:`~host.supervise.handle.WorkerHandle.owed_since`: a call
+  it reported, a request unanswered, its next frame due). An idle worker owes none and
+  sends none: if it dies its channel closes; if it hangs, that shows when it is asked;
 * a worker that never finishes starting (import, handshake, ``setup``): ``setup_timeout``.
 """
 
@@ -77,7 +80,7 @@ class WorkerRules:
 
     @property
     def heartbeat(self) -> float:
-        """Seconds between a worker's beats: four per timeout, so one lost beat is fine."""
+        """Seconds between a worker's beats while a call runs: four per timeout."""
         return self.heartbeat_timeout / 4.0
 
     def deadline(self, hook: str) -> float:
@@ -123,7 +126,8 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         return None
     if handle.state is not WorkerState.RUNNING:
         return None
-    silent = now - handle.last_heartbeat
+    since = handle.owed_since()
+    silent = 0.0 if since is None else now - max(since, handle.last_sign)
     if silent > rules.heartbeat_timeout:
         return (
             f"hung: no heartbeat for {silent:.1f} s (code holding the interpreter, "
@@ -133,7 +137,25 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         limit = rules.deadline(hook)
         if elapsed + (now - handle.last_heartbeat) >= limit:
             return f"hung in {hook} (no answer within {limit:g} s)"
+    late = _frame_late(handle, now)
+    if late is not None and late >= rules.render_timeout:
+        return f"hung in render_frame (no answer within {rules.render_timeout:g} s)"
     return None
+
+
+def _frame_late(handle: WorkerHandle, now: float) -> float | None:
+    """How long the active mode's next frame is overdue, if the host times it.
+
+    The worker renders when the frame it stamped falls due and tells the host nothing of
+    that call (no beat per frame), so the host times it from the due time -- unless a
+    beat names a call of the worker's main thread, which then delays the frame and is
+    held to its own deadline.
+    """
+    if handle.frame_due is None:
+        return None
+    if any(hook not in REFRESH_HOOKS for hook, _ in handle.busy):
+        return None
+    return now - handle.frame_due
 
 
 #: What the next rung of the stop ladder does.
@@ -177,7 +199,13 @@ def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
     if state is WorkerState.STARTING:
         return handle.started_at + rules.setup_timeout
     if state is WorkerState.RUNNING:
-        return handle.last_heartbeat + rules.heartbeat_timeout
+        since = handle.owed_since()
+        if since is None:
+            return None  # idle, owing nothing: no wake-up for it
+        silent = max(since, handle.last_sign) + rules.heartbeat_timeout
+        if handle.frame_due is not None:
+            return min(silent, handle.frame_due + rules.render_timeout)
+        return silent
     return None
 
 

@@ -31,7 +31,7 @@ from host.ipc.framebus import FrameBus, Geometry
 from host.ipc.lograte import LogLimits
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree, spawner
-from host.supervise.enforcer import SLACK, Enforcer
+from host.supervise.enforcer import Enforcer
 from host.supervise.handle import WorkerHandle
 from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
@@ -46,9 +46,16 @@ from host.supervise.worker_cgroups import WorkerCgroups
 log = logging.getLogger("ledhost.supervisor")
 
 #: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
-#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`). A pass
-#: may run up to :data:`~host.supervise.enforcer.SLACK` early when the loop is awake.
-TICK = 1.0
+#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
+TICK = 2.0
+#: Seconds after a pass from which the next one runs whenever the loop is awake anyway.
+#: Passes then ride on the wake-ups that happen regardless (a clock's frame each second)
+#: rather than waking the host on their own: a 1 s tick of its own beside a 1 s frame
+#: meant two wake-ups a second whatever their phase (issue 15, ``benchmarks/idle.py``).
+#: A pass costs ~0.3 ms of CPU at this pace (cold caches), most of an idle host's; every
+#: 1.5-2 s instead of every second, memory limits the kernel does not enforce are caught
+#: within two seconds (``memory.max`` and the worker's own rlimit act at once).
+TICK_EARLY = 1.5
 
 
 #: How a worker that ended with status 0 without being asked to is reported.
@@ -89,6 +96,9 @@ class Supervisor:
         #: Worker events dispatched so far: the host loop sees whether a wake-up had any.
         self.dispatched = 0
         self._next_tick = 0.0
+        self._early_tick = 0.0
+        #: :meth:`next_wakeup`'s last answer, until :meth:`run_once` takes it.
+        self._wakeup: float | None = None
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
         self.retiring: list[WorkerHandle] = []
@@ -383,6 +393,7 @@ class Supervisor:
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
         self._next_tick = now + TICK
+        self._early_tick = now + TICK_EARLY
         self.retiring = [h for h in self.retiring if h.process is not None]
         for instance_id in list(self.pending):
             if not self._retiring(instance_id):
@@ -396,8 +407,6 @@ class Supervisor:
                     # BACKOFF -> STARTING
                     handle.restarts += 1
                     self.start(handle, now)
-            elif handle.process is not None:
-                self._sample_cpu(handle)
         if self.cgroups is not None:
             self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
@@ -426,6 +435,11 @@ class Supervisor:
             clock, read after the wait. A test may pass its own to step deadlines.
         :param other: called with each ready key this supervisor did not register.
         """
+        # Before the wait: events only move deadlines later (a restart after a reap) or
+        # add future ones, so this is the pass's due time; the loop computed it just now
+        # for its timeout (one walk over the workers per loop turn, not two).
+        due = self._wakeup if self._wakeup is not None else self.next_wakeup()
+        self._wakeup = None
         for key, events in self.selector.select(max(0.0, timeout)):
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
                 self.dispatched += 1
@@ -433,13 +447,15 @@ class Supervisor:
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
-        if now >= self.next_wakeup() or now >= self._next_tick - SLACK:
+        if now >= due or now >= self._early_tick:
             self.tick(now)
 
     def next_wakeup(self) -> float:
         """When :meth:`run_once` next has housekeeping to do (monotonic)."""
         deadline = self.next_deadline()
-        return self._next_tick if deadline is None else min(self._next_tick, deadline)
+        due = self._next_tick if deadline is None else min(self._next_tick, deadline)
+        self._wakeup = due  # for the run_once that follows
+        return due
 
     def next_deadline(self) -> float | None:
         """The next moment :meth:`tick` has work: a restart, or a rung of the stop ladder.

@@ -8,11 +8,12 @@ Two parts, each owning its state:
   hook's name and a scrubbed traceback; the worker carries on. A ``MemoryError`` is the
   exception: the plugin hit its memory limit and its state is unknown, so the process
   exits with :data:`~host.ipc.exitcodes.OVER_MEMORY` from whichever thread saw it.
-- :class:`Heartbeat` is the thread that beats every interval, and at once when a call runs
-  past its deadline. A thread of its own, so a plugin stuck in a Python loop still lets
-  the host hear which call hangs (the GIL is handed over every few milliseconds); code
-  that holds the GIL for good stops the beats as well, which the host's heartbeat timeout
-  catches.
+- :class:`Heartbeat` is the thread that beats while a call runs long (never while the
+  worker is idle), and at once when a call runs past its deadline. A thread of its own,
+  so a plugin stuck in a Python loop still lets the host hear which call hangs (the GIL
+  is handed over every few milliseconds); code that holds the GIL for good stops the
+  beats as well, and the host's heartbeat timeout catches it once the worker owes a sign
+  (:meth:`host.supervise.handle.WorkerHandle.owed_since`).
 """
 
 from __future__ import annotations
@@ -58,9 +59,8 @@ class HookCaller:
         self.busy: dict[str, tuple[str, float]] = {}
         #: Deadlines of hook calls, from the host's ``start`` (``None`` before it).
         self.deadlines: protocol.Deadlines | None = None
-        #: Set when a call begins, so the heartbeat, asleep until its next beat, wakes to
-        #: time the new call's deadline (with beats far apart it would otherwise learn of
-        #: a hung call only at its next regular beat).
+        #: Set when a call begins, so the heartbeat, asleep while the worker is idle, wakes
+        #: to time the new call.
         self.call_began = threading.Event()
 
     def implements(self, hook: str) -> bool:
@@ -68,10 +68,15 @@ class HookCaller:
         return bool(getattr(self.hook, hook).get_hookimpls())
 
     @contextlib.contextmanager
-    def running(self, role: str, hook: str) -> Iterator[None]:
-        """Record that ``role``'s thread is in ``hook`` for as long as the block runs."""
+    def running(self, role: str, hook: str, *, watch: bool = True) -> Iterator[None]:
+        """Record that ``role``'s thread is in ``hook`` for as long as the block runs.
+
+        :param watch: wake the heartbeat to time the call. ``False`` for a frame whose due
+            time the host knows (it times that render itself): no thread wakes per frame.
+        """
         self.busy[role] = (hook, time.monotonic())
-        self.call_began.set()
+        if watch:
+            self.call_began.set()
         try:
             yield
         finally:
@@ -95,10 +100,24 @@ class HookCaller:
                 os._exit(exitcodes.OVER_MEMORY)
 
 
-class Heartbeat:
-    """The heartbeat thread: alive, and which calls are running since when.
+#: A call running this long (seconds) is told to the host; shorter ones never are. The
+#: stall notice's threshold, so a render this late is still reported at once.
+REPORT_AFTER = protocol.STALL_NOTICE
 
-    :param interval: seconds between beats (the host sets it in ``start``).
+
+class Heartbeat:
+    """The heartbeat thread: which calls run long, and since when; silent while idle.
+
+    It beats only while a hook call runs: once a call has run :data:`REPORT_AFTER`, every
+    ``interval`` after that, at once when a call passes its deadline, and once more when a
+    call it told of is over (so the host stops waiting for beats). A worker between calls
+    sends nothing and wakes for nothing: the host knows it lives from its open channel,
+    and asks it something before it counts on it (issue 15: an idle beat every 2.5 s
+    woke both processes). Calls shorter than :data:`REPORT_AFTER` (a clock's render) cost
+    no beat at all: the frame or answer they produce is the sign of life.
+
+    :param interval: seconds between beats while a call runs (the host sets it in
+        ``start``).
     """
 
     def __init__(
@@ -117,51 +136,65 @@ class Heartbeat:
         self._stopping.set()
         self.calls.call_began.set()
 
+    def _threshold(self, hook: str) -> float:
+        """How long a call of ``hook`` runs before the host hears of it."""
+        limit = self.calls.deadline_of(hook)
+        return REPORT_AFTER if limit is None else min(REPORT_AFTER, limit)
+
     def _run(self) -> None:
-        """Beat every interval, and at once when a call passes its deadline.
+        """Sleep while idle; while calls run, beat as the class docstring says.
 
         The parent check is gunicorn's ``is_parent_alive``: a re-parented worker exits
-        instead of running orphaned.
+        instead of running orphaned (an idle one learns it from its channel's end).
         """
         parent = os.getppid()
-        reported: set[tuple[str, float]] = set()
-        noticed: set[float] = set()
-        next_beat = time.monotonic()
+        told: set[tuple[str, float]] = set()  # calls in the last beat, maybe still running
+        overdue_told: set[tuple[str, float]] = set()
+        last_beat = 0.0
         while not self._stopping.is_set():
+            # Cleared before reading ``busy``: a call that begins after the read sets it
+            # again, so the idle wait below cannot miss it.
+            self.calls.call_began.clear()
             now = time.monotonic()
             busy = list(self.calls.busy.values())
-            overdue = []
-            stalled = False
-            wake = next_beat
-            for hook, started in busy:
-                if hook == "render_frame" and started not in noticed:
-                    # A frame this late: tell the host now, so it can pass the mode over
-                    # instead of showing a frozen frame until the next regular beat.
-                    if now - started >= protocol.STALL_NOTICE:
-                        noticed.add(started)
-                        stalled = True
-                    else:
-                        wake = min(wake, started + protocol.STALL_NOTICE + 0.005)
-                limit = self.calls.deadline_of(hook)
-                if limit is None:
-                    continue
-                if now - started >= limit and (hook, started) not in reported:
-                    overdue.append((hook, started))
-                elif now - started < limit:
-                    wake = min(wake, started + limit + 0.01)
-            if now >= next_beat or overdue or stalled:
-                reported.update(overdue)
-                noticed.intersection_update(started for _, started in busy)
+            if not busy and not told:
+                self.calls.call_began.wait()
+                continue
+            running = set(busy)
+            long = [(hook, t0) for hook, t0 in busy if now - t0 >= self._threshold(hook)]
+            overdue = [
+                (hook, t0)
+                for hook, t0 in long
+                if (limit := self.calls.deadline_of(hook)) is not None
+                and now - t0 >= limit
+                and (hook, t0) not in overdue_told
+            ]
+            beat = (
+                not told <= running  # a call the host heard of is over
+                or not set(long) <= told  # a call just became long
+                or bool(overdue)
+                or (bool(told) and now - last_beat >= self.interval)
+            )
+            if beat:
                 if os.getppid() != parent:
                     os._exit(exitcodes.HOST_GONE)
-                beat = protocol.Heartbeat(
-                    busy=[(hook[:64], now - started) for hook, started in busy[:8]]
-                )
+                message = protocol.Heartbeat(busy=[(hook[:64], now - t0) for hook, t0 in long[:8]])
                 try:
-                    self.channel.send(beat)
+                    self.channel.send(message)
                 except (OSError, EOFError, ProtocolError):
                     return
-                next_beat = now + self.interval
-                wake = min(wake, next_beat)
-            self.calls.call_began.wait(max(0.005, wake - time.monotonic()))
-            self.calls.call_began.clear()
+                told = set(long)
+                overdue_told = (overdue_told | set(overdue)) & running
+                last_beat = now
+            wakes = [t0 + self._threshold(hook) for hook, t0 in busy if (hook, t0) not in told]
+            for hook, t0 in busy:
+                limit = self.calls.deadline_of(hook)
+                if limit is not None and (hook, t0) not in overdue_told:
+                    wakes.append(t0 + limit + 0.01)
+            if told:
+                wakes.append(last_beat + self.interval)
+            if not wakes:
+                continue  # nothing runs any more: the idle wait
+            # Not on ``call_began``: calls that begin while others run (frames at 60 fps)
+            # must not wake this thread each time; the next wake-up sees them.
+            self._stopping.wait(max(0.005, min(wakes) - time.monotonic()))

@@ -297,7 +297,7 @@ class Worker:
                 renderer.render_active(restart=False)
                 continue
             if renderer.next_due is not None and time.monotonic() >= renderer.next_due:
-                renderer.render_due()
+                renderer.render_due(scheduled=renderer.published_due)
 
     def handle(self, message: protocol.HostMessage) -> bool:
         """Act on one host message (main thread); ``False`` means stop."""
@@ -311,6 +311,7 @@ class Worker:
                     renderer.activate(message)
             case protocol.Deactivate():
                 renderer.deactivate()
+                self.channel.send(protocol.Deactivated())
             case protocol.Configure():
                 if not self._configure(message):
                     return True

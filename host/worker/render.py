@@ -54,6 +54,9 @@ class Renderer:
         self.frame_index = 0
         #: When the next frame falls due (monotonic); ``None``: no frame wanted.
         self.next_due: float | None = None
+        #: Whether the host got :attr:`next_due` on the last frame (so it times the next
+        #: render itself); not after a dropped frame, an error, a new activation.
+        self.published_due = False
 
     def activate(self, message: protocol.Activate) -> None:
         """Show ``message.mode`` from now on, at the size asked for."""
@@ -71,10 +74,12 @@ class Renderer:
     def deactivate(self) -> None:
         self.active = None
         self.next_due = None
+        self.published_due = False
 
     def render_active(self, *, restart: bool) -> None:
         """Start showing the active mode: a strip if the plugin draws one, else frames."""
         assert self.active is not None
+        self.published_due = False
         if restart:
             self.frame_index = 0
         if self.calls.implements("render_strip"):
@@ -131,14 +136,19 @@ class Renderer:
         message.pixels = pixels.tobytes()
         self.channel.send(message)
 
-    def render_due(self) -> None:
-        """Render the frame that is due and schedule the next one."""
+    def render_due(self, *, scheduled: bool = False) -> None:
+        """Render the frame that is due and schedule the next one.
+
+        :param scheduled: the frame falls due as the last one published said, so the host
+            times this call from that due time (``host.supervise.rules``) and the
+            heartbeat is not woken for it.
+        """
         assert self.active is not None
         canvas = Canvas(*self.size)
         due = self.next_due or time.monotonic()
         now = time.time() + (due - time.monotonic())
         try:
-            with self.calls.running("main", "render_frame"):
+            with self.calls.running("main", "render_frame", watch=not scheduled):
                 delay = self.calls.hook.render_frame(
                     context=self.context,
                     canvas=canvas,
@@ -148,14 +158,19 @@ class Renderer:
                 )
                 pixels = canvas.to_array()
                 full = self.size == self.display
-                self.writer.publish(pixels, self.token, None if full else self.size)
+                next_due = None
+                if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:
+                    # Scheduled from when this frame was due, not from now: no drift.
+                    next_due = max(due + max(float(delay), 0.001), time.monotonic() - 1.0)
+                # The frame carries when the next one is due: the host expects it then.
+                sent = self.writer.publish(
+                    pixels, self.token, None if full else self.size, next_due
+                )
         except Exception as exc:
             self.calls.report_error("render_frame", exc)
             self.next_due = None
+            self.published_due = False
             return
+        self.published_due = sent and next_due is not None
         self.frame_index += 1
-        if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:
-            # Schedule from when this frame was due, not from now, so timing doesn't drift.
-            self.next_due = max(due + max(float(delay), 0.001), time.monotonic() - 1.0)
-        else:
-            self.next_due = None
+        self.next_due = next_due

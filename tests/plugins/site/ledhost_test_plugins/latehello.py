@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 from typing import Any
 
 import msgspec
@@ -62,9 +63,13 @@ def setup(context: PluginContext) -> None:
     data = _hello(_modes(context.config["kind"]))
 
     def send() -> None:
+        # All of it, as an attacker would: a flush writes only what the socket takes now,
+        # and the worker sends nothing else while idle to push the rest.
         with channel._lock:
             channel._outbuf += data
-            channel.flush()
+            while channel._outbuf:
+                channel.flush()
+                time.sleep(0.01)
 
     threading.Timer(0.3, send).start()
 
