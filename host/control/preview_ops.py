@@ -10,9 +10,7 @@ the child has written its PNG, failed, or run out of time. One preview runs at a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any, Final
 
 import tomlkit
 
-from host.control.children import child_env
+from host.control.children import command, last_error, outputs, pending_reply, spawn
 from host.control.handlers_base import Pending, Refused
 from host.ipc import control
 
@@ -43,41 +41,22 @@ def render_preview(host: Any, handle: Any, req: control.RenderMode, now: float) 
     config = folder / "plugin.toml"
     section = {"plugin": handle.spec.plugin_id, **dict(handle.options)}
     config.write_text(tomlkit.dumps({"plugins": {req.instance: section}}))
-    out, errors = folder / "preview.png", folder / "stderr.txt"
-    command = [
-        sys.executable, "-m", "host", "render", f"{req.instance}:{req.mode}",
-        "--out", str(out), "--size", f"{width}x{height}", "--config", str(config),
-        "--timeout", str(TIMEOUT - 5),
-    ]  # fmt: skip
+    argv = command(
+        "render", f"{req.instance}:{req.mode}", "--out", str(folder / "preview.png"),
+        "--size", f"{width}x{height}", "--config", str(config), "--timeout", str(TIMEOUT - 5),
+    )  # fmt: skip
     for path in handle.spec.paths:
-        command += ["--plugin-path", path]
-    with errors.open("wb") as err:
-        proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            start_new_session=True, env=child_env(host),
-        )  # fmt: skip
+        argv += ["--plugin-path", path]
+    proc, _ = spawn(host, argv, "", folder)
     _running.append(proc)
-    deadline = now + TIMEOUT
 
-    def poll(now: float) -> control.Ok | control.Failed | None:
-        code = proc.poll()
-        if code is None and now < deadline:
-            return None
-        try:
-            if code is None:
-                proc.kill()
-                proc.wait(5)
-                return control.Failed(code="timeout", message="the preview took too long",
-                                      id=req.id)  # fmt: skip
-            if code != 0 or not out.exists():
-                lines = errors.read_text(errors="replace").strip().splitlines()
-                why = lines[-1] if lines else f"ledhost render exited with {code}"
-                return control.Failed(code="render_failed", message=why[:2000], id=req.id)
-            data = {"width": width, "height": height, "png": out.read_bytes(),
-                    "rendered_at": time.time()}  # fmt: skip
-            return control.Ok(id=req.id, data=data)
-        finally:
-            if proc.poll() is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+    def done(code: int, folder: Path) -> control.Ok | control.Failed:
+        png = folder / "preview.png"
+        if code != 0 or not png.exists():
+            why = last_error(outputs(folder)[1], code)
+            return control.Failed(code="render_failed", message=why, id=req.id)
+        data = {"width": width, "height": height, "png": png.read_bytes(),
+                "rendered_at": time.time()}  # fmt: skip
+        return control.Ok(id=req.id, data=data)
 
-    return Pending(poll)
+    return pending_reply(req.id, proc, folder, now + TIMEOUT, "the preview took too long", done)

@@ -22,14 +22,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from host.control.children import child_env
+from host.control.children import command, last_error, outputs, pending_reply, spawn
 from host.control.handlers_base import Pending, Refused
 from host.ipc import control
 
@@ -78,17 +77,10 @@ class StoreRunner:
         self._ids = itertools.count(1)
 
     def _command(self, *args: str) -> list[str]:
-        command = [sys.executable, "-m", "host", *args, "--json"]
+        argv = command(*args)
         if self.host.cfg.path is not None:
-            command += ["--config", str(self.host.cfg.path)]
-        return command
-
-    def _spawn(self, command: list[str], folder: Path) -> subprocess.Popen[bytes]:
-        with (folder / "out").open("wb") as out, (folder / "err").open("wb") as err:
-            return subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, env=child_env(self.host),
-            )  # fmt: skip
+            argv += ["--config", str(self.host.cfg.path)]
+        return argv
 
     # -- browsing ---------------------------------------------------------------------
 
@@ -98,36 +90,23 @@ class StoreRunner:
             args = ["store", "search", req.text] + (["--refresh"] if req.refresh else [])
         else:
             args = ["store", "list"]
-        folder = Path(tempfile.mkdtemp(prefix="ledhost-store-"))
-        proc = self._spawn(self._command(*args), folder)
-        deadline = now + BROWSE_TIMEOUT
+        proc, folder = spawn(self.host, self._command(*args, "--json"), "ledhost-store-")
 
-        def poll(now: float) -> control.Ok | control.Failed | None:
-            code = proc.poll()
-            if code is None and now < deadline:
-                return None
+        def done(code: int, folder: Path) -> control.Ok | control.Failed:
+            out, err = outputs(folder)
             try:
-                if code is None:
-                    proc.kill()
-                    proc.wait(5)
-                    return control.Failed(code="timeout", message="the store did not answer",
-                                          id=req.id)  # fmt: skip
-                out, err = _outputs(folder)
-                try:
-                    data = json.loads(out) if out.strip() else None
-                except ValueError:
-                    data = None
-                if data is None:
-                    return control.Failed(code="store_failed", message=_last(err, code),
-                                          id=req.id)  # fmt: skip
-                if isinstance(data, dict):
-                    data["warnings"] = _warnings(err)
-                return control.Ok(id=req.id, data=data)
-            finally:
-                if proc.poll() is not None:
-                    shutil.rmtree(folder, ignore_errors=True)
+                data = json.loads(out) if out.strip() else None
+            except ValueError:
+                data = None
+            if data is None:
+                return control.Failed(code="store_failed", message=last_error(err, code),
+                                      id=req.id)  # fmt: skip
+            if isinstance(data, dict):
+                data["warnings"] = _warnings(err)
+            return control.Ok(id=req.id, data=data)
 
-        return Pending(poll)
+        deadline = now + BROWSE_TIMEOUT
+        return pending_reply(req.id, proc, folder, deadline, "the store did not answer", done)
 
     # -- changes ----------------------------------------------------------------------
 
@@ -159,11 +138,10 @@ class StoreRunner:
         args = [req.op, req.target]
         if req.version is not None:
             args += ["--version", req.version]
-        folder = folder or Path(tempfile.mkdtemp(prefix="ledhost-store-"))
         # Without --json the command prints its stage lines ("download: ...") on stderr.
-        command = [a for a in self._command(*args) if a != "--json"]
-        job = Job(next(self._ids), req.op, req.target, self._spawn(command, folder), folder,
-                  time.time(), now + CHANGE_TIMEOUT)  # fmt: skip
+        proc, folder = spawn(self.host, self._command(*args), "ledhost-store-", folder)
+        job = Job(next(self._ids), req.op, req.target, proc, folder, time.time(),
+                  now + CHANGE_TIMEOUT)  # fmt: skip
         self.jobs[job.id] = job
         while len(self.jobs) > MAX_JOBS:
             del self.jobs[min(self.jobs)]
@@ -185,11 +163,10 @@ class StoreRunner:
                 job.proc.kill()
                 job.proc.wait(5)
                 code = -9
-            _, err = _outputs(job.folder)
+            out, err = outputs(job.folder)
             job.lines = [line for line in err.splitlines() if line.strip()][-MAX_LINES:]
             if code is None:
                 continue
-            out, _ = _outputs(job.folder)
             job.result = out.strip()[-4000:] or None
             if code == 0:
                 job.state = "done"
@@ -198,27 +175,10 @@ class StoreRunner:
                     upgrades.recheck_now()
             else:
                 job.state = "failed"
-                job.error = _last(err, code)
+                job.error = last_error(err, code)
             shutil.rmtree(job.folder, ignore_errors=True)
-
-
-def _outputs(folder: Path) -> tuple[str, str]:
-    try:
-        out = (folder / "out").read_text(errors="replace")
-        err = (folder / "err").read_text(errors="replace")
-    except OSError:
-        return "", ""
-    return out, err
 
 
 def _warnings(err: str) -> list[str]:
     return [line[len("ledhost: warning: "):] for line in err.splitlines()
             if line.startswith("ledhost: warning: ")][:20]  # fmt: skip
-
-
-def _last(err: str, code: int | None) -> str:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith("ledhost: error: "):
-            return line[len("ledhost: error: ") :][:2000]
-    return (lines[-1] if lines else f"the store command exited with {code}")[:2000]
