@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,9 +35,9 @@ from sdk.hookspecs import ENTRY_POINT_GROUP
 from store import failures as failures_file
 from store import operations, tombstones
 from store.errors import Blocked, DownloadError, Incompatible, StoreError, VerifyError, WheelRefused
-from store.inventory import installed, resolve_link
-from store.layout import MARKER, StorePaths, check_id
-from store.operations import ProgressEvent, Verify
+from store.inventory import installed
+from store.layout import MARKER, StorePaths
+from store.operations import ProgressEvent, Verify, leftovers
 from store.queue import OperationQueue
 from store.reconciler import Action, Operation, fingerprint, plan
 from store.settings import StoreSettings
@@ -201,31 +200,19 @@ def builtin_ids() -> frozenset[str]:
 
 def half_done(paths: StorePaths) -> dict[str, list[str]]:
     """Version folders without their completion marker that neither ``current`` nor
-    ``previous`` names: what a killed install left (read only; ``cleanup`` removes)."""
+    ``previous`` names: what a killed install left (read only; ``cleanup`` removes them,
+    with the rest of :func:`store.operations.leftovers`)."""
     found: dict[str, list[str]] = {}
-    try:
-        names = sorted(os.listdir(paths.envs))
-    except OSError:
-        return found
-    for name in names:
-        try:
-            plugin_id = check_id(name)
-            folder = paths.plugin_dir(plugin_id)
-            kept = {resolve_link(paths.current(plugin_id)), resolve_link(paths.previous(plugin_id))}
-            versions = sorted(os.listdir(folder))
-        except (StoreError, OSError):
-            continue
-        leftovers = [
-            v
-            for v in versions
-            if v not in kept
-            and v not in ("current", "previous")
-            and (folder / v).is_dir()
-            and not (folder / v).is_symlink()
-            and not (folder / v / MARKER).exists()
-        ]
-        if leftovers:
-            found[plugin_id] = leftovers
+    for item in leftovers(paths):
+        if (
+            item.parent.parent == paths.envs
+            and not item.name.startswith(".")
+            and item.name not in ("current", "previous")
+            and item.is_dir()
+            and not item.is_symlink()
+            and not (item / MARKER).exists()
+        ):
+            found.setdefault(item.parent.name, []).append(item.name)
     return found
 
 

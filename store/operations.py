@@ -269,7 +269,7 @@ def cleanup(paths: StorePaths) -> list[str]:
     """
     removed: list[str] = []
     with store_lock(paths):
-        for leftover in _leftovers(paths):
+        for leftover in leftovers(paths):
             _remove(leftover)
             removed.append(str(leftover))
     for item in removed:
@@ -277,7 +277,9 @@ def cleanup(paths: StorePaths) -> list[str]:
     return removed
 
 
-def _leftovers(paths: StorePaths) -> list[Path]:
+def leftovers(paths: StorePaths) -> list[Path]:
+    """What cleanup removes: downloads, trash, bad links, and version folders neither
+    ``current`` nor ``previous`` names (half-built or superseded)."""
     found: list[Path] = []
     if paths.downloads.is_dir():
         found.extend(sorted(paths.downloads.iterdir()))
@@ -291,7 +293,11 @@ def _leftovers(paths: StorePaths) -> list[Path]:
                 found.append(plugin)
             continue
         kept = {resolve_link(paths.current(plugin.name)), resolve_link(paths.previous(plugin.name))}
-        for item in sorted(plugin.iterdir()):
+        try:
+            items = sorted(plugin.iterdir())
+        except OSError:  # not a folder (planted), or unreadable: nothing of ours to remove
+            continue
+        for item in items:
             if item.name in ("current", "previous"):
                 version = resolve_link(item)
                 if version is None or not (plugin / version / MARKER).exists():

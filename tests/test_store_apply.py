@@ -185,3 +185,27 @@ def test_the_failures_file_round_trips_and_a_damaged_one_counts_as_none(paths: S
     assert failures.read(paths.state) == {}
     (paths.state / failures.FAILURES_FILE).write_text("{not json")
     assert failures.read(paths.state) == {}
+
+
+def test_half_done_are_unmarked_versions_nothing_points_at(paths: StorePaths) -> None:
+    """What a killed install leaves is found (and only that), and cleanup removes it;
+    a planted file where a plugin folder would be is neither followed nor a crash."""
+    import os
+
+    from store.apply import half_done
+    from store.layout import MARKER
+    from store.operations import cleanup
+
+    demo = paths.plugin_dir("demo")
+    for version, complete in (("1.0", True), ("2.0", True), ("3.0", False)):
+        (demo / version).mkdir(parents=True)
+        if complete:
+            (demo / version / MARKER).write_text("{}")
+    os.symlink("2.0", paths.current("demo"))
+    os.symlink("1.0", paths.previous("demo"))
+    (demo / ".tmp-link").symlink_to("3.0")
+    (paths.envs / "planted").write_text("not a folder")
+    assert half_done(paths) == {"demo": ["3.0"]}
+    cleanup(paths)
+    assert half_done(paths) == {}
+    assert sorted(p.name for p in demo.iterdir()) == ["1.0", "2.0", "current", "previous"]
