@@ -26,12 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from host.cli.store_commands import worker_verifier
 from host.errors import HostError
 
 if TYPE_CHECKING:
     from config import HostConfig
     from store.apply import Outcome, Report
-    from store.operations import ProgressEvent, Verify
+    from store.operations import ProgressEvent
     from store.reconciler import Operation
 
 __all__ = ["START_BUDGET", "add_reconcile_parser", "cmd_reconcile", "reconcile_at_start"]
@@ -115,7 +116,7 @@ def _reconcile(
             paths,
             from_config(cfg.store),
             cfg.store_plugins,
-            verify=None if dry_run else _verify(cfg),
+            verify=None if dry_run else worker_verifier(cfg),
             progress=_print_progress if progress else None,
             on_outcome=on_outcome,
             dry_run=dry_run,
@@ -123,32 +124,6 @@ def _reconcile(
         )
     except StoreError as exc:
         raise HostError(str(exc)) from None
-
-
-def _verify(cfg: HostConfig) -> Verify:
-    """The check that a real worker loads a new environment, as ``ledhost install`` does
-    (:func:`host.cli.store_commands.worker_verify`), but with the worker rules of ``cfg``:
-    ``ledhost run`` has already dropped the ``LEDHOST_*`` variables from its environment
-    (they may hold secrets) when it reconciles, and a config file's ``[workers]`` counts."""
-    from host.app import checked_rules
-    from host.cli.probe import describe_plugins
-    from host.discovery import installed_spec
-    from store.errors import VerifyError
-    from store.inventory import Installed
-
-    rules = checked_rules(cfg)
-
-    def verify(entry: Installed) -> None:
-        spec = installed_spec(entry)
-        if spec is None:
-            raise VerifyError("its environment has no ledhost.plugins entry point for it")
-        result = describe_plugins([spec], rules=rules).get(spec.plugin_id, {})
-        if "error" in result:
-            raise VerifyError(str(result["error"]))
-        if not result.get("modes"):
-            raise VerifyError("it registers no mode")
-
-    return verify
 
 
 def _describe(outcome: Outcome) -> str:

@@ -7,7 +7,7 @@ terminal, one line per stage otherwise. A :class:`~store.errors.StoreError` is o
 and exit status 1.
 
 The "importable by a real worker" check the store needs before switching to a new
-version is built here (:func:`worker_verify`): a describe worker, contained like any
+version is built here (:func:`worker_verifier`): a describe worker, contained like any
 other, started with the new environment's interpreter and path.
 """
 
@@ -17,11 +17,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from host.errors import HostError
 
-__all__ = ["STORE_COMMANDS", "add_store_parsers", "cmd_store", "worker_verify"]
+if TYPE_CHECKING:
+    from store.operations import Verify
+
+__all__ = ["STORE_COMMANDS", "add_store_parsers", "cmd_store", "worker_verifier", "worker_verify"]
 
 #: The top-level commands this module handles.
 STORE_COMMANDS: Final = frozenset({"store", "install", "update", "rollback", "uninstall"})
@@ -57,23 +60,35 @@ def add_store_parsers(
     uninstall.add_argument("plugin_id", metavar="ID")
 
 
-def worker_verify(entry: Any) -> None:
-    """Raise :class:`~store.errors.VerifyError` unless a real worker loads ``entry``."""
-    from config import load_config
+def worker_verifier(cfg: Any) -> Verify:
+    """The check that a real worker loads a new environment: a describe worker with the
+    worker rules of ``cfg`` (a config file's ``[workers]`` counts). Raises
+    :class:`~store.errors.VerifyError` when it cannot load the plugin or finds no mode."""
     from host.app import checked_rules
     from host.cli.probe import describe_plugins
     from host.discovery import installed_spec
     from store.errors import VerifyError
 
-    spec = installed_spec(entry)
-    if spec is None:
-        raise VerifyError("its environment has no ledhost.plugins entry point for it")
-    rules = checked_rules(load_config(None, secrets_path=False))
-    result = describe_plugins([spec], rules=rules).get(spec.plugin_id, {})
-    if "error" in result:
-        raise VerifyError(str(result["error"]))
-    if not result.get("modes"):
-        raise VerifyError("it registers no mode")
+    rules = checked_rules(cfg)
+
+    def verify(entry: Any) -> None:
+        spec = installed_spec(entry)
+        if spec is None:
+            raise VerifyError("its environment has no ledhost.plugins entry point for it")
+        result = describe_plugins([spec], rules=rules).get(spec.plugin_id, {})
+        if "error" in result:
+            raise VerifyError(str(result["error"]))
+        if not result.get("modes"):
+            raise VerifyError("it registers no mode")
+
+    return verify
+
+
+def worker_verify(entry: Any) -> None:
+    """:func:`worker_verifier` with the embedded config's worker rules."""
+    from config import load_config
+
+    worker_verifier(load_config(None, secrets_path=False))(entry)
 
 
 def cmd_store(ns: argparse.Namespace) -> int:
@@ -98,11 +113,12 @@ def _run(ns: argparse.Namespace) -> int:
     paths = StorePaths.for_data_dir(cfg.paths.data_dir)
     settings = from_config(cfg.store)
     progress = _Progress(sys.stderr, quiet=ns.json)
+    worker_check = worker_verifier(cfg)
     if ns.command == "store":
         return _browse(ns, paths, settings)
     if ns.command == "install":
         source = parse_source(ns.source, ns.plugin_version)
-        entry = operations.install(paths, settings, source, verify=worker_verify, progress=progress)
+        entry = operations.install(paths, settings, source, verify=worker_check, progress=progress)
         return _done(ns, [entry.to_dict()], "installed")
     if ns.command == "update":
         if bool(ns.all) == bool(ns.plugin_id):
@@ -114,7 +130,7 @@ def _run(ns: argparse.Namespace) -> int:
                 settings,
                 pid,
                 version=ns.plugin_version,
-                verify=worker_verify,
+                verify=worker_check,
                 progress=progress,
             ).to_dict()
             for pid in ids
