@@ -12,8 +12,10 @@ an import cycle):
 - :mod:`host.app` with :mod:`host.planning`, :mod:`host.reload`, :mod:`host.reconfigure`:
   the assembly of one run, and live config changes; :mod:`host.control`, beside them, the
   control socket's server (the CLI and the web process reach the running host through it;
-  its wire and client are :mod:`host.ipc.control` and :mod:`host.ipc.control_client`).
-- :mod:`host.cli`: the ``ledhost`` commands.
+  its wire and client are :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
+  :mod:`host.system`, ledhost as a service on a Pi (install layout, systemd, diagnostics).
+- :mod:`host.cli`: the ``ledhost`` commands; :mod:`host.author`, beside them, the plugin
+  author's tools (scaffold, live development, budget check).
 
 :mod:`host.errors`, :mod:`host.discovery` and :mod:`host.stats` are used at every level.
 

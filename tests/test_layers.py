@@ -35,8 +35,9 @@ LAYERS: list[set[str]] = [
         "host.reload",
         "host.upgrades",
         "host.safemode",
+        "host.system",
     },
-    {"host.cli"},
+    {"host.cli", "host.author"},
     {"host.__main__"},
 ]
 

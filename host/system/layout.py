@@ -1,0 +1,89 @@
+"""Where an installed ledhost lives on a Pi: one place that names every path.
+
+The install script, the systemd unit it writes, self-update (with rollback) and ``ledhost
+doctor`` all take their paths from :class:`PiLayout`, so they cannot disagree. Every path
+hangs off a ``root`` (``/`` on a Pi) so tests install into a throwaway folder.
+
+The layout, for ``root=/``::
+
+    /opt/ledhost/releases/<version>/   one venv per installed ledhost release
+    /opt/ledhost/current  -> releases/<version>   what the service runs
+    /opt/ledhost/previous -> releases/<version>   what a rollback goes back to
+    /opt/ledhost/wheels/               wheels built once (the rgbmatrix binding)
+    /etc/ledhost/config.toml           the config (root:ledhost 0640)
+    /etc/ledhost/secrets.toml          plugin secrets (root:ledhost 0640; never world-readable)
+    /var/lib/ledhost/                  paths.data_dir: plugin data, the store, state
+    /etc/systemd/system/ledhost.service
+
+Releases are folders named by version so that switching is one atomic symlink replace and a
+rollback needs no download. The service always runs ``current/bin/ledhost``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The system user the web process and (where no per-instance uid applies) workers run as.
+SERVICE_USER = "ledhost"
+#: The systemd unit's name.
+UNIT_NAME = "ledhost.service"
+
+
+@dataclass(frozen=True)
+class PiLayout:
+    """Every path of one installed ledhost, under ``root``."""
+
+    root: Path = Path("/")
+
+    @property
+    def prefix(self) -> Path:
+        """Where releases, the ``current``/``previous`` links and built wheels live."""
+        return self.root / "opt" / "ledhost"
+
+    @property
+    def releases(self) -> Path:
+        return self.prefix / "releases"
+
+    def release(self, version: str) -> Path:
+        """The venv of one release; ``version`` must already be a checked version string."""
+        if not version or "/" in version or version.startswith("."):
+            raise ValueError(f"not a release version: {version!r}")
+        return self.releases / version
+
+    @property
+    def current(self) -> Path:
+        return self.prefix / "current"
+
+    @property
+    def previous(self) -> Path:
+        return self.prefix / "previous"
+
+    @property
+    def wheels(self) -> Path:
+        return self.prefix / "wheels"
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc" / "ledhost"
+
+    @property
+    def config(self) -> Path:
+        return self.etc / "config.toml"
+
+    @property
+    def secrets(self) -> Path:
+        return self.etc / "secrets.toml"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "var" / "lib" / "ledhost"
+
+    @property
+    def unit(self) -> Path:
+        return self.root / "etc" / "systemd" / "system" / UNIT_NAME
+
+    @property
+    def ledhost_bin(self) -> Path:
+        """The command the service runs: always through the ``current`` link."""
+        return self.current / "bin" / "ledhost"
