@@ -10,6 +10,8 @@ The layout, for ``root=/``::
     /opt/ledhost/current  -> releases/<version>   what the service runs
     /opt/ledhost/previous -> releases/<version>   what a rollback goes back to
     /opt/ledhost/wheels/               wheels built once (the rgbmatrix binding)
+    /opt/ledhost/guard.py              stdlib-only start guard (rolls back a release that
+                                       cannot start; run by the unit's ExecStartPre)
     /etc/ledhost/config.toml           the config (root:ledhost 0640)
     /etc/ledhost/secrets.toml          plugin secrets (root:ledhost 0640; never world-readable)
     /var/lib/ledhost/                  paths.data_dir: plugin data, the store, state
@@ -62,6 +64,12 @@ class PiLayout:
     @property
     def wheels(self) -> Path:
         return self.prefix / "wheels"
+
+    @property
+    def guard(self) -> Path:
+        """A copy of :mod:`host.system.guard` outside every release, so a release that
+        cannot even import still gets rolled back."""
+        return self.prefix / "guard.py"
 
     @property
     def etc(self) -> Path:
