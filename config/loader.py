@@ -38,7 +38,6 @@ from config.loader_layers import (
     parse_env_value,
 )
 from config.migrate import VERSION_KEY, migrate_document
-from config.mqtt import parse_mqtt
 from config.model import (
     ControlConfig,
     DisplayConfig,
@@ -54,6 +53,7 @@ from config.model import (
     WebConfig,
     WorkersConfig,
 )
+from config.mqtt import parse_mqtt
 from config.schema import (
     KeyPath,
     Setting,

@@ -306,7 +306,8 @@ def _host_tables(
         if table is None:
             continue
         if not isinstance(table, Mapping):
-            issues.append(ConfigIssue(where, section, "expected a table, found a value (not shown)"))
+            message = "expected a table, found a value (not shown)"
+            issues.append(ConfigIssue(where, section, message))
             continue
         for key in table:
             if key not in keys:
