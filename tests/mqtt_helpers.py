@@ -81,7 +81,7 @@ class Broker:
 class Watcher:
     """A client that keeps the last payload of every topic (what Home Assistant sees)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, tls: Any = None) -> None:
         self.last: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.client = paho.Client(
@@ -104,8 +104,8 @@ class Watcher:
         with self.lock:
             return dict(self.last)
 
-    def publish(self, topic: str, payload: str | bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+    def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
 
     def close(self) -> None:
         self.client.loop_stop()

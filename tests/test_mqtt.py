@@ -8,7 +8,9 @@ The pure parts (command parsing, topic and config checks, backoff) are tested wi
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,14 @@ import pytest
 from config import ConfigError, load_config
 from host.ipc import control
 from host.mqtt.commands import MAX_PAYLOAD, CommandError, OncePerKind, parse_command
-from host.mqtt.connection import FIRST_DELAY, JITTER, MAX_DELAY, next_delay
+from host.mqtt.connection import (
+    FIRST_DELAY,
+    JITTER,
+    MAX_DELAY,
+    Connection,
+    ConnectionSettings,
+    next_delay,
+)
 from host.mqtt.homeassistant import Topics, discovery_messages
 from tests.conftest import eventually
 from tests.mqtt_helpers import MOSQUITTO, Broker, Sign, Watcher, wait_value
@@ -280,7 +289,8 @@ def test_malformed_and_oversized_payloads_are_logged_once_and_ignored(
     for _ in range(5):
         watcher.publish(f"{BASE}/set/brightness", "bright!")
         watcher.publish(f"{BASE}/set/notify", b"\xff" * 10)
-        watcher.publish(f"{BASE}/set/notify", b"x" * 100_000)
+        watcher.publish(f"{BASE}/set/notify", b"x" * 10_000)
+        watcher.publish(f"{BASE}/set/notify", b"x" * 1_000_000)  # dropped by the broker
         watcher.publish(f"{BASE}/set/pin", "{")
         watcher.publish(f"{BASE}/set/selfdestruct", "now")
         watcher.publish(f"{BASE}/set/pin", "nosuch:mode")  # valid form, refused by the host
@@ -290,13 +300,33 @@ def test_malformed_and_oversized_payloads_are_logged_once_and_ignored(
     for words in (
         "brightness: expected a number",
         "notify: the payload is not UTF-8",
-        "notify: payload of 100000 bytes",
+        "notify: payload of 10000 bytes",
         "pin: the payload is not valid JSON",
         "no command 'selfdestruct'",
         "cannot pin nosuch:mode",
     ):
         assert log.count(words) == 1, (words, log[-3000:])
     assert sign.bridge_pids() == pids, "the bridge restarted"
+
+
+def test_a_stale_discovery_config_of_this_node_is_removed(sign: Sign, watcher: Watcher) -> None:
+    """Verify that a config of this node the bridge does not publish (a plugin instance
+    removed while it was away) is cleared, so Home Assistant deletes the entity."""
+    stale = "homeassistant/sensor/testsign/plugin_gone/config"
+    watcher.publish(stale, json.dumps({"state_topic": "x", "unique_id": "gone"}), retain=True)
+    eventually(lambda: watcher.get(stale) == b"", "the stale config cleared")
+    assert watcher.get("homeassistant/sensor/testsign/plugin_clock/config")
+
+
+def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
+    sign: Sign, watcher: Watcher
+) -> None:
+    (pid,) = sign.bridge_pids()
+    os.kill(pid, signal.SIGKILL)
+    wait_value(watcher, f"{BASE}/availability", b"offline", "the last will")
+    eventually(lambda: sign.bridge_pids() not in ([], [pid]), "the host restarting the bridge")
+    wait_value(watcher, f"{BASE}/availability", b"online", "online again")
+    eventually(lambda: sign.mqtt().get("connected") is True, "connected again")
 
 
 def test_broker_restart_does_not_touch_the_panel_and_the_bridge_reconnects(
@@ -348,7 +378,7 @@ def test_wrong_credentials_are_a_clear_error_without_a_crash_loop(
     try:
         eventually(lambda: "refused" in (sign.mqtt().get("error") or ""), "the refusal in status")
         error = sign.mqtt()["error"]
-        assert "Not authorized" in error and "password" in error and "wrong-pass" not in error
+        assert "password" in error and "wrong-pass" not in error
         pids = sign.bridge_pids()
         assert len(pids) == 1
         log = sign.log_text()
@@ -365,3 +395,77 @@ def test_wrong_credentials_are_a_clear_error_without_a_crash_loop(
         assert sign.bridge_pids() != pids
     finally:
         sign.stop()
+
+
+# -- TLS, at the connection layer ------------------------------------------------------
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(folder: Path, name: str) -> None:
+    """A CA (``<name>.crt``) and a server certificate for 127.0.0.1 signed by it."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", f"{name}.key", "-out", f"{name}.crt",
+             "-days", "2", "-subj", f"/CN={name}", cwd=folder)  # fmt: skip
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+             cwd=folder)  # fmt: skip
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", f"{name}.crt", "-CAkey", f"{name}.key",
+             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext",
+             cwd=folder)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    folder = tmp_path_factory.mktemp("tls")
+    make_ca(folder, "test-ca")
+    b = Broker(
+        folder,
+        f"allow_anonymous true\ncafile {folder / 'test-ca.crt'}\n"
+        f"certfile {folder / 'server.crt'}\nkeyfile {folder / 'server.key'}\n",
+    )
+    b.start()
+    yield b
+    b.stop()
+
+
+def _connection(port: int, ca_file: str) -> Connection:
+    settings = ConnectionSettings(
+        host="127.0.0.1", port=port, client_id="tls-test", tls=True, ca_file=ca_file,
+        availability_topic="tls-test/availability",
+    )  # fmt: skip
+    return Connection(settings)
+
+
+def test_mqtts_with_the_broker_ca_connects_and_carries_messages(tls_broker: Broker) -> None:
+    conn = _connection(tls_broker.port, str(tls_broker.folder / "test-ca.crt"))
+    got: list[bytes] = []
+    conn.subscribe("tls-test/echo", lambda topic, payload, retained: got.append(payload))
+    conn.start()
+    try:
+        eventually(lambda: conn.state.connected, "the TLS connection")
+        assert conn.publish("tls-test/echo", "over TLS")
+        eventually(lambda: got == [b"over TLS"], "the message back")
+    finally:
+        conn.stop()
+
+
+def test_mqtts_with_another_ca_is_refused_clearly(tls_broker: Broker, tmp_path: Path) -> None:
+    make_ca(tmp_path, "other-ca")
+    conn = _connection(tls_broker.port, str(tmp_path / "other-ca.crt"))
+    conn.start()
+    try:
+        eventually(lambda: conn.state.error is not None, "the TLS failure")
+        assert "TLS" in (conn.state.error or "") and "certificate" in (conn.state.error or "")
+        assert conn.state.permanent and not conn.state.connected
+    finally:
+        conn.stop()
+    missing = _connection(tls_broker.port, str(tmp_path / "nowhere.crt"))
+    missing.start()
+    try:
+        eventually(lambda: missing.state.error is not None, "the missing CA file")
+        assert "mqtt.ca_file" in (missing.state.error or "")
+    finally:
+        missing.stop()
