@@ -11,7 +11,9 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -324,6 +326,7 @@ def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
     (pid,) = sign.bridge_pids()
     os.kill(pid, signal.SIGKILL)
     wait_value(watcher, f"{BASE}/availability", b"offline", "the last will")
+    eventually(lambda: "exited" in (sign.mqtt().get("error") or ""), "the exit in the status")
     eventually(lambda: sign.bridge_pids() not in ([], [pid]), "the host restarting the bridge")
     wait_value(watcher, f"{BASE}/availability", b"online", "online again")
     eventually(lambda: sign.mqtt().get("connected") is True, "connected again")
@@ -469,3 +472,25 @@ def test_mqtts_with_another_ca_is_refused_clearly(tls_broker: Broker, tmp_path: 
         assert "mqtt.ca_file" in (missing.state.error or "")
     finally:
         missing.stop()
+
+
+def test_a_broker_that_never_answers_counts_as_down() -> None:
+    """Verify that a broker accepting TCP but never answering the connect is given up on
+    (and retried), instead of holding the bridge until the keep-alive runs out."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        accepted: list[socket.socket] = []
+        threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+        settings = ConnectionSettings(
+            host="127.0.0.1", port=server.getsockname()[1], client_id="silent", connack_timeout=0.5
+        )
+        conn = Connection(settings)
+        conn.start()
+        try:
+            eventually(lambda: conn.state.error is not None, "the connect given up")
+            assert "did not answer" in (conn.state.error or "") and not conn.state.permanent
+        finally:
+            conn.stop()
+            for sock in accepted:
+                sock.close()
