@@ -23,6 +23,7 @@ import pytest
 
 from config import ConfigError, load_config
 from host.ipc import control
+from host.ipc.control_client import ControlClient
 from host.mqtt.commands import MAX_PAYLOAD, CommandError, OncePerKind, parse_command
 from host.mqtt.connection import (
     FIRST_DELAY,
@@ -330,6 +331,27 @@ def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
     eventually(lambda: sign.bridge_pids() not in ([], [pid]), "the host restarting the bridge")
     wait_value(watcher, f"{BASE}/availability", b"online", "online again")
     eventually(lambda: sign.mqtt().get("connected") is True, "connected again")
+
+
+def test_entities_follow_the_plugins_when_an_instance_is_disabled(
+    sign: Sign, watcher: Watcher
+) -> None:
+    sensor = "homeassistant/sensor/testsign/plugin_text/config"
+    select = "homeassistant/select/testsign/pin/config"
+
+    def options() -> set[str]:
+        return set(json.loads(watcher.get(select) or b'{"options": []}')["options"])
+
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.PluginOp(op="disable", instance="text"))
+    eventually(lambda: watcher.get(sensor) == b"", "the text plugin's sensor removed")
+    eventually(lambda: "text:message" not in options(), "its modes gone from the select")
+    assert "clock:time" in options()
+    jsonschema.validate(json.loads(watcher.get(select) or b""), schema("select"))
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.PluginOp(op="enable", instance="text"))
+    eventually(lambda: "text:message" in options(), "its modes back in the select")
+    eventually(lambda: watcher.get(sensor), "its sensor back")
 
 
 def test_broker_restart_does_not_touch_the_panel_and_the_bridge_reconnects(
