@@ -13,6 +13,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,6 +239,11 @@ def test_discovery_payloads_are_valid_home_assistant_configs(sign: Sign, watcher
     assert {"rotation", "clock:time", "text:message", "text:notification"} <= set(select["options"])
     wait_value(watcher, f"{BASE}/state/plugins/clock", b"running", "the clock's state")
     wait_value(watcher, f"{BASE}/state/power", b"ON", "the panel's power")
+    shown = subprocess.run(
+        [sys.executable, "-m", "host", "status", "--socket", str(sign.sock)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "mqtt: connected" in shown.stdout
 
 
 def test_every_command_reaches_the_host(sign: Sign, watcher: Watcher) -> None:
