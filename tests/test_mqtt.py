@@ -330,6 +330,12 @@ def test_a_stale_discovery_config_of_this_node_is_removed(sign: Sign, watcher: W
 def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
     sign: Sign, watcher: Watcher
 ) -> None:
+    # A command left retained on the broker: taken when it is sent (live), never again by
+    # the next bridge, to which the broker hands it as retained.
+    watcher.publish(f"{BASE}/set/brightness", "12", retain=True)
+    eventually(lambda: sign.display().get("brightness") == 12, "the live command")
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.Brightness(value=80))
     (pid,) = sign.bridge_pids()
     os.kill(pid, signal.SIGKILL)
     wait_value(watcher, f"{BASE}/availability", b"offline", "the last will")
@@ -337,6 +343,9 @@ def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
     eventually(lambda: sign.bridge_pids() not in ([], [pid]), "the host restarting the bridge")
     wait_value(watcher, f"{BASE}/availability", b"online", "online again")
     eventually(lambda: sign.mqtt().get("connected") is True, "connected again")
+    wait_value(watcher, f"{BASE}/state/brightness", b"80", "the state republished")
+    assert sign.display()["brightness"] == 80, "a retained command was taken again"
+    watcher.publish(f"{BASE}/set/brightness", "", retain=True)  # clear it from the broker
 
 
 def test_entities_follow_the_plugins_when_an_instance_is_disabled(
