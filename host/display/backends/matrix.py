@@ -45,6 +45,7 @@ from PIL import Image
 
 from host.display.backends.base import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
 from host.display.backends.headless import check_frame
+from host.display.backends.panel import check_binding_limits, is_raspberry_pi
 from host.display.backends.snapshot import SnapshotRecorder
 
 log = logging.getLogger(__name__)
@@ -185,9 +186,20 @@ class MatrixBackend:
 
 
 def open_hardware(
-    *, width: int, height: int, options: Mapping[str, Any], recorder: SnapshotRecorder | None
+    *,
+    width: int,
+    height: int,
+    options: Mapping[str, Any],
+    recorder: SnapshotRecorder | None,
+    model: str | None,
 ) -> MatrixBackend:
-    """Open the panel through hzeller's ``rgbmatrix`` binding."""
+    """Open the panel through hzeller's ``rgbmatrix`` binding.
+
+    :param model: the board (:func:`~host.display.backends.panel.pi_model`). Off a Pi the
+        binding guesses "Pi 3" and maps ``/dev/mem`` at a Pi's peripheral address, so it is
+        refused; on a Pi the options are checked against the binding's limits first (it
+        crashes the process on many bad values, see :mod:`~host.display.backends.panel`).
+    """
     emulator_only = sorted(set(options) & EMULATOR_OPTIONS)
     if emulator_only:
         raise BackendError(
@@ -200,6 +212,12 @@ def open_hardware(
             f"hardware: cannot import rgbmatrix ({exc}); install hzeller's rpi-rgb-led-matrix "
             "Python binding on the Pi, or use backend 'emulator' or 'headless'"
         ) from None
+    if not is_raspberry_pi(model):
+        raise BackendError(
+            "hardware: this machine is not a Raspberry Pi (no Raspberry Pi model in "
+            "/proc/device-tree/model); use backend 'emulator' or 'headless'"
+        )
+    check_binding_limits({k: v for k, v in options.items() if k in MATRIX_OPTIONS}, model=model)
     if os.geteuid() == 0 and options.get("drop_privileges", True):
         log.info("hardware: rgbmatrix will drop this process to user daemon once the panel is open")
     return MatrixBackend(
