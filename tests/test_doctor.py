@@ -27,8 +27,8 @@ from host.system.doctor import (
     exit_status,
     format_json,
     format_text,
-    run_checks,
 )
+from host.system.doctor_checks import run_checks
 from host.system.layout import PiLayout
 
 REPO = Path(__file__).resolve().parent.parent

@@ -32,7 +32,8 @@ def add_doctor_parser(
 def cmd_doctor(ns: argparse.Namespace) -> int:
     """Run every check and print them; the status is 1 when any check FAILs."""
     from config import ConfigError, load_config
-    from host.system.doctor import Machine, exit_status, format_json, format_text, run_checks
+    from host.system.doctor import Machine, exit_status, format_json, format_text
+    from host.system.doctor_checks import run_checks
     from host.system.layout import PiLayout
 
     layout = PiLayout(ns.root)

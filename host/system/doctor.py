@@ -6,8 +6,8 @@ subprocesses found on the runner's own ``PATH``, so tests put a fake ``vcgencmd`
 the install layout and the config. A check never raises: a missing file, a command that
 is absent, hangs or prints garbage is itself a finding, never a traceback.
 
-Interface for other parts: :func:`run_checks` returns :class:`Finding` objects; add a
-check by appending a function ``(Machine) -> Finding`` to
+Interface for other parts: :func:`host.system.doctor_checks.run_checks` returns
+:class:`Finding` objects; add a check by appending a function ``(Machine) -> Finding`` to
 :data:`host.system.doctor_checks.CHECKS`. The exit status is :func:`exit_status`: 0 when
 nothing FAILs (warnings do not fail), 1 otherwise.
 """
@@ -36,7 +36,6 @@ __all__ = [
     "exit_status",
     "format_json",
     "format_text",
-    "run_checks",
 ]
 
 Status = Literal["OK", "WARN", "FAIL"]
@@ -120,20 +119,6 @@ class Machine:
             return (self.root / path.lstrip("/")).read_text(errors="replace")
         except (OSError, ValueError):
             return None
-
-
-def run_checks(machine: Machine) -> list[Finding]:
-    """Run every check; one that raises anyway becomes a FAIL naming the bug."""
-    from host.system.doctor_checks import CHECKS
-
-    findings = []
-    for name, check in CHECKS:
-        try:
-            findings.append(check(machine))
-        except Exception as exc:  # a bug in a check must not hide the others
-            findings.append(Finding(name, "FAIL", f"the check itself failed: {exc!r}",
-                                    "report this as a ledhost bug"))  # fmt: skip
-    return findings
 
 
 def exit_status(findings: Sequence[Finding]) -> int:

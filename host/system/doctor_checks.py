@@ -29,7 +29,7 @@ from host.display.backends.piomatter import MODULE as PIOMATTER_MODULE
 from host.system.doctor import Finding, Machine, Status
 from host.system.layout import UNIT_NAME
 
-__all__ = ["CHECKS", "THROTTLE_BITS", "decode_throttled"]
+__all__ = ["CHECKS", "THROTTLE_BITS", "decode_throttled", "run_checks"]
 
 CONFIG_TXT = ("boot/firmware/config.txt", "boot/config.txt")
 CMDLINE_TXT = "/boot/firmware/cmdline.txt"
@@ -325,3 +325,22 @@ CHECKS: list[tuple[str, Callable[[Machine], Finding]]] = [
     ("registry", check_registries),
 ]
 """Every check, in the order ``ledhost doctor`` prints them."""
+
+
+def run_checks(machine: Machine) -> list[Finding]:
+    """Run every check of :data:`CHECKS`; one that raises anyway becomes a FAIL naming the
+    bug, so one broken check never hides the others."""
+    findings = []
+    for name, check in CHECKS:
+        try:
+            findings.append(check(machine))
+        except Exception as exc:
+            findings.append(
+                Finding(
+                    name,
+                    "FAIL",
+                    f"the check itself failed: {exc!r}",
+                    "report this as a ledhost bug",
+                )
+            )
+    return findings
