@@ -118,6 +118,8 @@ def test_binding_options_follow_the_table() -> None:
     # Empty strings are left at the binding's default (a null string) instead of set.
     assert "pixel_mapper_config" not in binding_options(display())
     assert "panel_type" not in binding_options(display())
+    assert "rp1_rio" not in binding_options(display())  # older bindings lack it
+    assert binding_options(display(rp1_rio=True))["rp1_rio"] == 1
 
 
 def test_emulator_keys_go_only_to_the_emulator() -> None:
@@ -315,3 +317,107 @@ def test_emulator_shows_a_frame_with_non_default_options(tmp_path: Path) -> None
     finally:
         backend.close()
     assert not os.listdir(tmp_path)
+
+
+# the hardware adapter end to end, on a fake Pi, with a binding shaped like the fixture
+
+
+class FakeCanvas:
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height, self.pixels = width, height, np.zeros((height, width, 3))
+
+    def SetImage(self, image: Any, x: int = 0, y: int = 0, unsafe: bool = True) -> None:  # noqa: N802
+        self.pixels = np.asarray(image).copy()
+
+
+def fake_binding() -> Any:
+    """A module with the real ``RGBMatrixOptions``'s attributes only (from the fixture:
+    setting any other raises ``AttributeError``, as on the real class) and an
+    ``RGBMatrix`` that keeps what it was given."""
+    import types
+
+    module = types.ModuleType("rgbmatrix")
+
+    class RGBMatrixOptions:
+        __slots__ = tuple(REAL)
+
+    class RGBMatrix:
+        def __init__(self, options: Any) -> None:
+            self.options = options
+            self.width = options.cols * options.chain_length
+            self.height = options.rows * options.parallel
+            self.shown: list[FakeCanvas] = []
+
+        def CreateFrameCanvas(self) -> FakeCanvas:  # noqa: N802
+            return FakeCanvas(self.width, self.height)
+
+        def SwapOnVSync(self, canvas: FakeCanvas) -> FakeCanvas:  # noqa: N802
+            self.shown.append(canvas)
+            return FakeCanvas(self.width, self.height)
+
+        def Clear(self) -> None:  # noqa: N802
+            pass
+
+    module.RGBMatrixOptions = RGBMatrixOptions  # type: ignore[attr-defined]
+    module.RGBMatrix = RGBMatrix  # type: ignore[attr-defined]
+    return module
+
+
+def pi_root(tmp_path: Path, model: str, devices: tuple[str, ...]) -> Path:
+    (tmp_path / "proc/device-tree").mkdir(parents=True)
+    (tmp_path / "proc/device-tree/model").write_bytes(model.encode() + b"\0")
+    (tmp_path / "dev").mkdir()
+    for name in devices:
+        (tmp_path / "dev" / name).write_text("")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("model", "devices", "rp1_rio", "error"),
+    [
+        (PI4, (), False, r"cannot open /dev/mem or /dev/gpiomem"),
+        (PI4, ("gpiomem",), False, None),
+        (PI5, ("mem",), False, r"cannot open /dev/pio0"),
+        (PI5, ("pio0",), False, None),
+        (PI5, ("pio0",), True, r"cannot open /dev/gpiomem0 or /dev/mem"),
+    ],
+)
+def test_hardware_checks_the_gpio_device_before_the_binding_sees_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    devices: tuple[str, ...],
+    rp1_rio: bool,
+    error: str | None,
+) -> None:
+    monkeypatch.setitem(sys.modules, "rgbmatrix", fake_binding())
+    cfg = load_config(env={}, overrides={"display": {"rp1_rio": rp1_rio}})
+    root = pi_root(tmp_path, model, devices)
+    options = matrix_options(cfg, "hardware")
+    if error is not None:
+        with pytest.raises(BackendError, match=error):
+            open_backend("hardware", width=64, height=32, options=options, system_root=root)
+        return
+    backend = open_backend("hardware", width=64, height=32, options=options, system_root=root)
+    backend.close()
+
+
+def test_hardware_sets_exactly_the_table_on_the_binding_and_shows_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "rgbmatrix", fake_binding())
+    changes = {"rows": 16, "cols": 32, "chain": 2, "multiplexing": "Stripe",
+               "scan_mode": "interlaced", "panel_type": "FM6127", "refresh_limit": 90}  # fmt: skip
+    cfg = load_config(env={}, overrides={"display": changes})
+    root = pi_root(tmp_path, PI4, ("gpiomem",))
+    backend = open_backend(
+        "hardware", width=64, height=16, options=matrix_options(cfg, "hardware"), system_root=root
+    )
+    matrix = backend.matrix  # type: ignore[attr-defined]
+    expected = binding_options(cfg.display)
+    assert {k: getattr(matrix.options, k) for k in expected} == expected
+    frame = np.zeros((16, 64, 3), dtype=np.uint8)
+    frame[15, 63] = (1, 2, 3)
+    backend.push(frame, 0.0)
+    assert tuple(matrix.shown[-1].pixels[15, 63]) == (1, 2, 3)
+    backend.close()

@@ -122,8 +122,9 @@ def open_backend(
         name = pick_auto(model)
     if name == "hardware":
         return matrix.open_hardware(
-            width=width, height=height, options=settings, recorder=recorder, model=model
-        )
+            width=width, height=height, options=settings, recorder=recorder, model=model,
+            system_root=system_root,
+        )  # fmt: skip
     if name == "piomatter":
         from host.display.backends.piomatter import open_piomatter
 

@@ -45,7 +45,7 @@ from PIL import Image
 
 from host.display.backends.base import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
 from host.display.backends.headless import check_frame
-from host.display.backends.panel import check_binding_limits, is_raspberry_pi
+from host.display.backends.panel import check_binding_limits, check_devices, is_raspberry_pi
 from host.display.backends.snapshot import SnapshotRecorder
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,7 @@ def open_hardware(
     options: Mapping[str, Any],
     recorder: SnapshotRecorder | None,
     model: str | None,
+    system_root: Path = Path("/"),
 ) -> MatrixBackend:
     """Open the panel through hzeller's ``rgbmatrix`` binding.
 
@@ -218,6 +219,7 @@ def open_hardware(
             "/proc/device-tree/model); use backend 'emulator' or 'headless'"
         )
     check_binding_limits({k: v for k, v in options.items() if k in MATRIX_OPTIONS}, model=model)
+    check_devices(system_root, model, options)
     if os.geteuid() == 0 and options.get("drop_privileges", True):
         log.info("hardware: rgbmatrix will drop this process to user daemon once the panel is open")
     return MatrixBackend(

@@ -19,6 +19,7 @@ or too many parallel chains ``abort()``. Checked here, each is a one-line
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "PanelOption",
     "binding_options",
     "check_binding_limits",
+    "check_devices",
     "is_pi5",
     "pi_model",
 ]
@@ -55,7 +57,8 @@ class PanelOption:
 
     ``skip_if`` names a setting value that means "leave the binding's default": an empty
     pixel mapper or panel type is not set at all (the binding's default is a null string,
-    and the emulator treats an empty mapper config differently from none).
+    and the emulator treats an empty mapper config differently from none), nor is
+    ``rp1_rio`` when off, so bindings built before it existed (2026) still open.
     """
 
     setting: str
@@ -85,7 +88,7 @@ OPTION_TABLE: tuple[PanelOption, ...] = (
     PanelOption("rgb_sequence", "led_rgb_sequence", _same, "as is"),
     PanelOption("pixel_mapper", "pixel_mapper_config", _same, "as is; empty: not set", skip_if=""),
     PanelOption("drop_privileges", "drop_privileges", _flag, "false/true -> 0/1"),
-    PanelOption("rp1_rio", "rp1_rio", _flag, "false/true -> 0/1"),
+    PanelOption("rp1_rio", "rp1_rio", _flag, "true -> 1; false: not set", skip_if=False),
 )  # fmt: skip
 """Every ``[display]`` setting that becomes an ``RGBMatrixOptions`` attribute.
 
@@ -167,6 +170,27 @@ def check_binding_limits(options: Mapping[str, Any], *, model: str | None) -> No
                  f"{get('row_address_type')} is not supported by rgbmatrix on a Pi 5: use "
                  f"one of {', '.join(RP1_MAPPINGS)} with row_address_type 0 or 2, or "
                  "backend 'piomatter'")  # fmt: skip
+
+
+def check_devices(root: Path, model: str | None, options: Mapping[str, Any]) -> None:
+    """Raise :class:`BackendError` when the binding could not open its GPIO device.
+
+    The binding's own failure here is the same null-pointer matrix (a crash), so the
+    devices it tries are checked first: on a Pi 5 ``/dev/pio0`` (RP1 PIO), or with
+    ``rp1_rio`` ``/dev/gpiomem0`` or ``/dev/mem``; on older Pis ``/dev/mem`` (root) or
+    ``/dev/gpiomem``. Each must be readable and writable by this process.
+    """
+    if is_pi5(model):
+        names = ("dev/gpiomem0", "dev/mem") if options.get("rp1_rio") else ("dev/pio0",)
+    else:
+        names = ("dev/mem", "dev/gpiomem")
+    if any(os.access(root / name, os.R_OK | os.W_OK) for name in names):
+        return
+    tried = " or ".join(f"/{name}" for name in names)
+    raise BackendError(
+        f"hardware: cannot open {tried} (missing, or not writable by this user); run "
+        "ledhost as root (its service does), or check `ledhost doctor`"
+    )
 
 
 def _check_ranges(get: Callable[[str], Any], fail: Callable[[str, str], None]) -> None:
