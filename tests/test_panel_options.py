@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -421,3 +422,9 @@ def test_hardware_sets_exactly_the_table_on_the_binding_and_shows_frames(
     backend.push(frame, 0.0)
     assert tuple(matrix.shown[-1].pixels[15, 63]) == (1, 2, 3)
     backend.close()
+
+
+def test_docs_panel_table_is_the_option_table() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "panel.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \|", text, re.MULTILINE)
+    assert rows == [(row.setting, row.attr) for row in OPTION_TABLE]
