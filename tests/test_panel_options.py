@@ -313,8 +313,10 @@ def test_emulator_shows_a_frame_with_non_default_options(tmp_path: Path) -> None
         backend.push(frame, 0.0)
         adapter = backend.canvas.display_adapter  # type: ignore[attr-defined]
         shown = adapter.frames[adapter.frame - 1]
-        lit = np.argwhere(shown.any(axis=2))
-        assert len(lit) == 1 and int(shown.sum()) == 240  # one pixel, all of its colour
+        # The pixel mapper reached the emulator: Rotate:180 puts (0, 0) in the far corner.
+        # (RGBMatrixEmulator 0.20 ignores led_rgb_sequence: the colour stays as drawn.)
+        assert np.argwhere(shown.any(axis=2)).tolist() == [[15, 63]]
+        assert tuple(shown[15, 63]) == (200, 10, 30)
     finally:
         backend.close()
     assert not os.listdir(tmp_path)
