@@ -333,7 +333,7 @@ class FakeCanvas:
         self.pixels = np.asarray(image).copy()
 
 
-def fake_binding() -> Any:
+def fake_binding(attributes: tuple[str, ...] = tuple(REAL)) -> Any:
     """A module with the real ``RGBMatrixOptions``'s attributes only (from the fixture:
     setting any other raises ``AttributeError``, as on the real class) and an
     ``RGBMatrix`` that keeps what it was given."""
@@ -342,7 +342,7 @@ def fake_binding() -> Any:
     module = types.ModuleType("rgbmatrix")
 
     class RGBMatrixOptions:
-        __slots__ = tuple(REAL)
+        __slots__ = attributes
 
     class RGBMatrix:
         def __init__(self, options: Any) -> None:
@@ -430,3 +430,17 @@ def test_docs_panel_table_is_the_option_table() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "panel.md").read_text()
     rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \|", text, re.MULTILINE)
     assert rows == [(row.setting, row.attr) for row in OPTION_TABLE]
+
+
+def test_a_binding_from_before_pi5_support_is_refused_on_a_pi5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = tuple(name for name in REAL if name != "rp1_rio")
+    monkeypatch.setitem(sys.modules, "rgbmatrix", fake_binding(older))
+    options = matrix_options(load_config(env={}), "hardware")
+    root = pi_root(tmp_path, PI5, ("pio0",))
+    with pytest.raises(BackendError, match="predates Pi 5 support.*'piomatter'"):
+        open_backend("hardware", width=64, height=32, options=options, system_root=root)
+    # The same binding still drives a Pi 4, since rp1_rio is only set when on.
+    root4 = pi_root(tmp_path / "pi4", PI4, ("gpiomem",))
+    open_backend("hardware", width=64, height=32, options=options, system_root=root4).close()

@@ -45,7 +45,12 @@ from PIL import Image
 
 from host.display.backends.base import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
 from host.display.backends.headless import check_frame
-from host.display.backends.panel import check_binding_limits, check_devices, is_raspberry_pi
+from host.display.backends.panel import (
+    check_binding_limits,
+    check_devices,
+    is_pi5,
+    is_raspberry_pi,
+)
 from host.display.backends.snapshot import SnapshotRecorder
 
 log = logging.getLogger(__name__)
@@ -217,6 +222,13 @@ def open_hardware(
         raise BackendError(
             "hardware: this machine is not a Raspberry Pi (no Raspberry Pi model in "
             "/proc/device-tree/model); use backend 'emulator' or 'headless'"
+        )
+    if is_pi5(model) and not hasattr(module.RGBMatrixOptions, "rp1_rio"):
+        # Pi 5 support and the rp1_rio option came in one commit (2026-04, "Raspberry Pi5
+        # Support"); an older binding would fail to map the Pi 5's GPIO: a crash.
+        raise BackendError(
+            "hardware: this rgbmatrix predates Pi 5 support; rebuild it from a newer "
+            "rpi-rgb-led-matrix, or use backend 'piomatter'"
         )
     check_binding_limits({k: v for k, v in options.items() if k in MATRIX_OPTIONS}, model=model)
     check_devices(system_root, model, options)
