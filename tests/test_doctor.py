@@ -102,6 +102,8 @@ def test_config_ok_and_invalid(tmp_path: Path) -> None:
         (PI4, {"backend": "piomatter"}, "FAIL", "piomatter drives only the Pi 5"),
         (PI5, {"hardware_mapping": "compute-module"}, "FAIL", "not supported by rgbmatrix on"),
         (PI4, {"hardware_mapping": "adafruit-hat", "parallel": 2}, "FAIL", "parallel must be"),
+        (PI5, {"backend": "piomatter"}, "OK", "Raspberry Pi 5 Model B Rev 1.0, backend piomatter"),
+        (PI5, {"backend": "piomatter", "multiplexing": "Stripe"}, "FAIL", "not supported by pio"),
     ],
 )
 def test_board_against_backend(

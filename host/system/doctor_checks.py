@@ -26,6 +26,7 @@ from host.display.backends.panel import (
     pi_model,
 )
 from host.display.backends.piomatter import MODULE as PIOMATTER_MODULE
+from host.display.backends.piomatter import plan as plan_piomatter
 from host.system.doctor import Finding, Machine, Status
 from host.system.layout import UNIT_NAME
 
@@ -81,11 +82,15 @@ def check_model(m: Machine) -> Finding:
     if backend == "piomatter" and not is_pi5(model):
         return Finding("board", "FAIL", f"{model}: piomatter drives only the Pi 5",
                        "set display.backend to 'hardware' (or 'auto')")  # fmt: skip
-    if backend == "hardware":
-        try:
-            check_binding_limits(binding_options(_display(m)), model=model)
-        except BackendError as exc:
-            return Finding("board", "FAIL", f"{model}: {exc}", "change the [display] setting named")
+    display = _display(m)
+    try:
+        if backend == "hardware":
+            check_binding_limits(binding_options(display), model=model)
+        elif backend == "piomatter":
+            options = {**binding_options(display), "piomatter_pinout": display.piomatter_pinout}
+            plan_piomatter(display.width, display.height, options)
+    except BackendError as exc:
+        return Finding("board", "FAIL", f"{model}: {exc}", "change the [display] setting named")
     return Finding("board", "OK", f"{model}, backend {backend}")
 
 

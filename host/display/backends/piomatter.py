@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -72,6 +73,46 @@ def pinout_name(options: Mapping[str, Any]) -> str:
     return PINOUTS["hat"] if mapping.startswith("adafruit-hat") else PINOUTS["active3"]
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How the display maps onto piomatter: chains in parallel, address lines, pinout."""
+
+    parallel: int
+    n_addr_lines: int
+    pinout: str
+
+
+def plan(width: int, height: int, options: Mapping[str, Any]) -> Layout:
+    """Check ``options`` against what piomatter can drive and return the layout.
+
+    Raises :class:`BackendError` naming the setting; ``ledhost doctor`` calls this too, so
+    it finds the same mistakes before the host does.
+    """
+    for key, (default, instead) in _UNSUPPORTED.items():
+        if options.get(key, default) != default:
+            raise BackendError(
+                f"piomatter: display.{_SETTING.get(key, key)} = {options[key]!r} is not "
+                f"supported by piomatter; {instead}"
+            )
+    chain, parallel = options.get("chain_length", 1), options.get("parallel", 1)
+    rows, cols = options.get("rows", height // parallel), options.get("cols", width // chain)
+    if (cols * chain, rows * parallel) != (width, height):
+        raise BackendError(
+            f"piomatter: rows/cols/chain/parallel give a {cols * chain}x{rows * parallel} "
+            f"display but the display is {width}x{height}; fix one"
+        )
+    if rows not in (8, 16, 32, 64):
+        raise BackendError(f"piomatter: display.rows must be 8, 16, 32 or 64, got {rows}")
+    pinout = pinout_name(options)
+    most = 3 if pinout == "Active3" else 1
+    if not 1 <= parallel <= most:
+        raise BackendError(
+            f"piomatter: display.parallel must be 1 to {most} on pinout {pinout}, got {parallel}"
+        )
+    _channel_order(str(options.get("led_rgb_sequence", "RGB")))
+    return Layout(parallel, (rows // 2).bit_length() - 1, pinout)
+
+
 class PiomatterBackend:
     """Push frames to a Pi 5's panel through ``module`` (piomatter or a stand-in)."""
 
@@ -88,29 +129,8 @@ class PiomatterBackend:
     ) -> None:
         self.width, self.height, self.recorder = width, height, recorder
         self._closed = False
-        for key, (default, instead) in _UNSUPPORTED.items():
-            if options.get(key, default) != default:
-                raise BackendError(
-                    f"piomatter: display.{_SETTING.get(key, key)} = {options[key]!r} is not "
-                    f"supported by piomatter; {instead}"
-                )
-        chain, parallel = options.get("chain_length", 1), options.get("parallel", 1)
-        rows, cols = options.get("rows", height // parallel), options.get("cols", width // chain)
-        if (cols * chain, rows * parallel) != (width, height):
-            raise BackendError(
-                f"piomatter: rows/cols/chain/parallel give a {cols * chain}x{rows * parallel} "
-                f"display but the display is {width}x{height}; fix one"
-            )
-        if rows not in (8, 16, 32, 64):
-            raise BackendError(f"piomatter: display.rows must be 8, 16, 32 or 64, got {rows}")
-        n_addr_lines = (rows // 2).bit_length() - 1
-        pinout = pinout_name(options)
-        most = 3 if pinout == "Active3" else 1
-        if not 1 <= parallel <= most:
-            raise BackendError(
-                f"piomatter: display.parallel must be 1 to {most} on pinout {pinout}, "
-                f"got {parallel}"
-            )
+        layout = plan(width, height, options)
+        parallel, n_addr_lines, pinout = layout.parallel, layout.n_addr_lines, layout.pinout
         self._order = _channel_order(str(options.get("led_rgb_sequence", "RGB")))
         self._inverse = bool(options.get("inverse_colors", False))
         planes = max(1, min(int(options.get("pwm_bits", MAX_PLANES)), MAX_PLANES))
