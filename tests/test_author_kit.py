@@ -1,0 +1,230 @@
+"""The plugin author's kit: ``ledhost plugin new`` and ``ledhost check``, for real.
+
+The scaffold's project is generated once per module (in a folder other users can read,
+for workers that drop root) and used as a user would: its own tests, ruff and a wheel
+build run in subprocesses. ``ledhost check`` runs real workers: every builtin must pass,
+and each ``check*`` test plugin must fail with the finding it was written for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config import load_config
+from host.app import checked_rules
+from host.author.budget import BUDGETS, PI4_NBODY_US_PER_STEP, nbody, scale_factor
+from host.author.check import Report, run_check
+from host.author.findings import Finding, SizeRun, judge_size
+from host.author.scaffold import ScaffoldError, check_plugin_id, new_project
+from host.author.target import Target, TargetError, resolve
+from host.discovery import PluginSpec, discover
+from host.supervise.rules import WorkerRules
+from tests.conftest import ledhost
+
+BUILTINS = sorted(p for p, s in discover(environment=False).items() if s.source == "builtin")
+VENV_BIN = Path(sys.executable).parent
+
+
+def _rules() -> WorkerRules:
+    """As the CLI reads them: test plugins run as root where no other user can run this
+    Python (``LEDHOST_WORKERS__USER``, set by conftest)."""
+    return checked_rules(load_config(None, secrets_path=False))
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Path]:
+    """``ledhost plugin new bus-times``, made through the CLI in a world-readable folder."""
+    root = Path(tempfile.mkdtemp(prefix="ledhost-akit-", dir="/tmp"))
+    root.chmod(0o755)
+    try:
+        made = ledhost("plugin", "new", "bus-times", "--dir", str(root), "--mode", "next")
+        assert made.returncode == 0, made.stderr
+        yield root / "ledhost-bus-times"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _check(spec: PluginSpec, budget: str = "pi4") -> Report:
+    return run_check(Target(spec, "installed", spec.plugin_id), BUDGETS[budget], rules=_rules())
+
+
+# -- plugin new ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../x", "not a valid plugin id"),
+        ("/etc", "not a valid plugin id"),
+        ("Bus", "not a valid plugin id"),
+        ("", "not a valid plugin id"),
+        ("x" * 65, "not a valid plugin id"),
+        ("host", "ledhost itself"),
+        ("sdk", "ledhost itself"),
+        ("plugins_builtin", "ledhost itself"),
+        ("ledhost", "ledhost itself"),
+        ("os", "standard library"),
+        ("json", "standard library"),
+        ("clock", "builtin plugin"),
+    ],
+)
+def test_plugin_new_refuses_hostile_or_shadowing_names(name: str, why: str) -> None:
+    with pytest.raises(ScaffoldError, match=why):
+        check_plugin_id(name)
+
+
+def test_plugin_new_refuses_a_bad_mode_and_an_existing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError, match="not a valid mode"):
+        new_project("ok", tmp_path, mode="Big Mode")
+    (tmp_path / "ledhost-ok").mkdir()
+    (tmp_path / "ledhost-ok" / "keep.txt").write_text("mine")
+    result = ledhost("plugin", "new", "ok", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "already exists; nothing was changed" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "ledhost-ok").iterdir()) == ["keep.txt"]
+
+
+def test_plugin_new_keeps_the_control_operations_parsing() -> None:
+    """Verify ``plugin restart ID`` still goes to the control socket (no host: exit 1)."""
+    result = ledhost("plugin", "restart", "clock", "--socket", "/nonexistent/ledhost.sock")
+    assert result.returncode == 1
+    assert "plugin project" not in result.stderr
+
+
+def test_plugin_new_makes_a_complete_project(project: Path) -> None:
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    assert files == [
+        "README.md",
+        "ledhost_bus_times/__init__.py",
+        "pyproject.toml",
+        "tests/test_bus_times.py",
+    ]
+    text = (project / "pyproject.toml").read_text()
+    assert 'bus-times = "ledhost_bus_times"' in text
+    assert 'dependencies = ["ledhost>=0.1,<1"]' in text
+    readme = (project / "README.md").read_text()
+    for step in ("python -m pytest", "ledhost dev", "ledhost check", "pip wheel", "publishing"):
+        assert step in readme
+    assert "$" not in (project / "ledhost_bus_times" / "__init__.py").read_text()
+
+
+def test_the_generated_project_passes_its_own_tests_and_ruff(project: Path) -> None:
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "8 passed" in tests.stdout
+    for args in (["check", "."], ["format", "--check", "."]):
+        lint = subprocess.run(
+            [str(VENV_BIN / "ruff"), *args], cwd=project, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_generated_project_passes_ledhost_check(project: Path) -> None:
+    result = ledhost("check", str(project), "--json", timeout=120)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, report["findings"]
+    assert report["plugin"] == "bus-times"
+    assert all(run["frames"] == {"next": 4} for run in report["runs"].values())
+
+
+# -- check: targets ---------------------------------------------------------------------
+
+
+def test_check_names_what_it_cannot_load(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match="no pyproject.toml"), resolve(str(tmp_path)):
+        pass
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    with pytest.raises(TargetError, match="entry-points"), resolve(str(tmp_path)):
+        pass
+    with pytest.raises(TargetError, match="no such wheel"), resolve(str(tmp_path / "a.whl")):
+        pass
+    result = ledhost("check", "no-such-plugin")
+    assert result.returncode == 1 and "no plugin 'no-such-plugin' is installed" in result.stderr
+
+
+# -- check: builtins pass, each bad test plugin fails for its reason -------------------------
+
+
+@pytest.mark.parametrize("plugin_id", BUILTINS)
+def test_check_passes_every_builtin(plugin_id: str) -> None:
+    specs = discover(environment=False)
+    report = _check(specs[plugin_id])
+    assert report.passed, report.lines()
+
+
+@pytest.mark.parametrize(
+    ("plugin_id", "what", "sizes"),
+    [
+        ("checkslow", {"render-time", "cpu-share"}, "all"),
+        ("checkhungry", {"memory", "worker-memory"}, "all"),
+        ("checkoutside", {"outside"}, "all"),
+        ("checksizecrash", {"crash"}, {"128x64"}),
+        ("checkfaint", {"low-contrast"}, "all"),
+        ("checkblank", {"blank"}, "all"),
+    ],
+)
+def test_check_fails_with_the_right_finding(
+    test_specs: dict[str, PluginSpec], plugin_id: str, what: set[str], sizes: object
+) -> None:
+    report = _check(test_specs[plugin_id])
+    assert not report.passed
+    assert {f.what for f in report.findings} == what, report.lines()
+    expected = set(report.sizes) if sizes == "all" else sizes
+    assert {f.size for f in report.findings} == expected
+    assert report.lines()[-1] == f"failed: {len(report.findings)} finding(s)"
+
+
+def test_check_report_names_figure_and_budget(test_specs: dict[str, PluginSpec]) -> None:
+    report = _check(test_specs["checkoutside"])
+    line = next(f.line() for f in report.findings if f.size == "64x32")
+    assert line.startswith("64x32 spill: outside: ")
+    assert "'overflow' at (54,2)-(85,7)" in line
+
+
+# -- pure parts -------------------------------------------------------------------------
+
+
+def test_judge_scales_cpu_time_not_waiting() -> None:
+    """Verify CPU seconds are multiplied by the factor and time spent waiting is not."""
+    budget = BUDGETS["pi4"]
+    records = [
+        {"hook": "render_frame", "mode": "m", "cpu": 0.001, "wall": 0.001, "delay": 1.0},
+        {"hook": "render_frame", "mode": "m", "cpu": 0.01, "wall": 0.05, "delay": 1.0},
+    ]
+    assert judge_size(SizeRun("64x32", records=records), budget, factor=5.0) == []
+    found = judge_size(SizeRun("64x32", records=records), budget, factor=10.0)
+    assert found == [
+        Finding("64x32", "m", "render-time", "slowest render_frame on the Pi", 0.14, 0.1, " s")
+    ]
+
+
+def test_judge_blank_only_when_the_mode_said_it_has_content() -> None:
+    black = [np.zeros((32, 64, 3), np.uint8)]
+    silent = SizeRun("64x32", frames={"m": black}, content={"m": False})
+    assert judge_size(silent, BUDGETS["pi4"], 1.0) == []
+    loud = SizeRun("64x32", frames={"m": black}, content={"m": True})
+    assert [f.what for f in judge_size(loud, BUDGETS["pi4"], 1.0)] == ["blank"]
+
+
+def test_nbody_is_the_benchmarks_game_algorithm_and_the_factor_is_a_ratio() -> None:
+    # The kinetic energy after 1000 steps of the reference system, as computed once.
+    assert nbody(1000) == pytest.approx(0.17129793578318034, rel=1e-12)
+    assert scale_factor(BUDGETS["pi4"], PI4_NBODY_US_PER_STEP) == 1.0
+    assert scale_factor(BUDGETS["zero2w"], PI4_NBODY_US_PER_STEP) == BUDGETS["zero2w"].slowdown
