@@ -2,8 +2,8 @@
 
 ``ledhost plugin new``, the generated project's own tests, its wheel built offline, served
 from a registry on 127.0.0.1, ``ledhost install`` through the store, and its mode's frames
-in a running host's stats. About 15 s here (pip runs twice: the build and the store's
-install), so not marked slow.
+in a running host's stats. Slow: 15 s on an idle machine here, 40 s on a busy one (pip
+runs three times: the build, the check of the wheel and the store's install).
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ledhost
 from tests.store_helpers import WheelServer, registry_index
+
+pytestmark = pytest.mark.slow
 
 
 def test_new_test_build_publish_install_and_see_it_render() -> None:
@@ -53,6 +57,10 @@ def test_new_test_build_publish_install_and_see_it_render() -> None:
         )  # fmt: skip
         assert built.returncode == 0, built.stdout + built.stderr
         (wheel,) = (root / "wheels").glob("ledhost_hello_sign-0.1.0-*.whl")
+        # The wheel itself, installed into a throwaway environment as the store would.
+        checked = ledhost("check", str(wheel), "--sizes", "64x32", "--json", env=env, timeout=300)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert json.loads(checked.stdout)["runs"]["64x32"]["frames"] == {"main": 4}
         server.index = registry_index(server.url, {"hello-sign": [wheel]})
 
         installed = ledhost("install", "hello-sign", env=env, timeout=300)

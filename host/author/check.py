@@ -140,8 +140,13 @@ def run_check(
     )
     report.findings += [Finding("", "", "metadata", p) for p in target.problems]
     schema_checked = False
-    for width, height in sizes:
-        run, schema = _run_size(target, width, height, options or {}, rules, timeout, frames)
+    # One size after the other: supervisors in one process must not overlap (each takes
+    # the others' workers for processes a plugin left behind, and kills them).
+    runs = [
+        _run_size(target, width, height, options or {}, rules, timeout, frames)
+        for width, height in sizes
+    ]
+    for run, schema in runs:
         if schema is not None and not schema_checked:
             report.findings += _check_defaults(target.spec.plugin_id, schema)
             schema_checked = True

@@ -4,8 +4,8 @@
 records, the frames the host received, the worker's state) and returns a
 :class:`Finding` per problem; a finding carries the figure and the limit it broke, so a
 report line reads ``128x32 main: render time 0.31 s (Pi) > 0.1 s``. Figures for CPU are
-this machine's times multiplied by the budget's scale factor (:mod:`host.author.budget`);
-time spent waiting (not on the CPU) is added unscaled.
+this machine's CPU times multiplied by the budget's scale factor
+(:mod:`host.author.budget`); time a render spends off the CPU is judged on its own.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ MIN_TEXT_PX: Final = 5
 MIN_CONTRAST: Final = 3.0
 #: The fastest frame rate the host shows (a delay of 0 means "as fast as you can").
 MAX_FPS: Final = 30.0
+#: Seconds a render may spend off the CPU (sleeping, waiting for the network or a file):
+#: past half a second the host gives the mode's turn away, on any Pi.
+MAX_WAIT: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class Finding:
     size: str
     mode: str
     #: A short code: crash, error, outside, small-text, low-contrast, blank, render-time,
-    #: strip-time, refresh-time, cpu-share, memory, worker-memory, schema, metadata.
+    #: render-wait, strip-time, refresh-time, cpu-share, memory, worker-memory, schema,
+    #: metadata.
     what: str
     detail: str
     figure: float | None = None
@@ -81,8 +85,16 @@ class SizeRun:
 
 
 def _pi_seconds(record: Mapping[str, Any], factor: float) -> float:
-    cpu, wall = float(record.get("cpu", 0.0)), float(record.get("wall", 0.0))
-    return cpu * factor + max(wall - cpu, 0.0)
+    """The call's CPU time here, as the Pi's. Time it spent off the CPU is judged apart
+    (:data:`MAX_WAIT`): on a busy machine it is mostly other processes' turn, which says
+    nothing of the plugin."""
+    return float(record.get("cpu", 0.0)) * factor
+
+
+def _waited(record: Mapping[str, Any]) -> float:
+    """Seconds the call was blocked: neither on a CPU nor waiting for one."""
+    wall, cpu = float(record.get("wall", 0.0)), float(record.get("cpu", 0.0))
+    return max(wall - cpu - float(record.get("runq", 0.0)), 0.0)
 
 
 def judge_size(run: SizeRun, budget: Budget, factor: float) -> list[Finding]:
@@ -134,6 +146,12 @@ def _judge_mode(
             found.append(
                 Finding(size, mode, "render-time", "slowest render_frame on the Pi", slowest,
                         budget.render_seconds, " s")
+            )  # fmt: skip
+        waiting = max(_waited(r) for r in frames)
+        if waiting > MAX_WAIT:
+            found.append(
+                Finding(size, mode, "render-wait", "render_frame waited (sleep, network, "
+                        "files: do that in refresh_data)", waiting, MAX_WAIT, " s")
             )  # fmt: skip
         moving = [r for r in timed if r.get("delay") is not None]
         if moving:

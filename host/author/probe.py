@@ -7,10 +7,11 @@ things and changes nothing else:
 
 - the worker's plugin manager gets pluggy's public hook-call monitoring: each
   ``setup``, ``refresh_data``, ``render_frame`` and ``render_strip`` call is timed (wall
-  and thread CPU time); ``render_frame`` gets a **fake clock** (``now`` starts at
-  :data:`FAKE_EPOCH` each time a mode is activated and advances by the delay the plugin
-  asked for, or a minute after a still frame) and its answer is shortened to
-  :data:`FRAME_GAP` so the check collects several frames in a fraction of a second;
+  time, the thread's CPU time, and its time waiting for a CPU while runnable);
+  ``render_frame`` gets a **fake clock** (``now`` starts at :data:`FAKE_EPOCH` each time a
+  mode is activated and advances by the delay the plugin asked for, or a minute after a
+  still frame) and its answer is shortened to :data:`FRAME_GAP` so the check collects
+  several frames in a fraction of a second;
 - :class:`sdk.canvas.Canvas`: ``text``, ``bitmap`` and the Pillow ``draw`` proxy note
   every draw that reaches outside the canvas (Pillow clips silently), and every line of
   text with its font's height and its colour's contrast against what was under it.
@@ -62,6 +63,17 @@ def _status_kb(field: str) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _run_delay() -> float:
+    """Seconds this thread has waited for a CPU while runnable (``/proc/thread-self/
+    schedstat``: preempted on a busy machine, not blocked by the plugin); 0 where the
+    kernel does not keep it."""
+    try:
+        with open("/proc/thread-self/schedstat") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _luminance(rgb: Sequence[int]) -> float:
@@ -255,7 +267,7 @@ def _before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
         call["size"] = list(getattr(canvas, "size", (0, 0)))
     if hook_name == "render_strip":
         call["height"] = kwargs.get("height")
-    call["started"] = (time.perf_counter(), time.thread_time())
+    call["started"] = (time.perf_counter(), time.thread_time(), _run_delay())
     _local.call = call
 
 
@@ -264,9 +276,10 @@ def _after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Any)
     if hook_name not in _TIMED or call is None:
         return
     _local.call = None
-    wall0, cpu0 = call.pop("started")
+    wall0, cpu0, runq0 = call.pop("started")
     call["wall"] = time.perf_counter() - wall0
     call["cpu"] = time.thread_time() - cpu0
+    call["runq"] = _run_delay() - runq0
     call["error"] = outcome.exception is not None
     if hook_name == "render_frame" and outcome.exception is None:
         delay = outcome.get_result()
