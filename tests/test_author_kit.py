@@ -225,6 +225,40 @@ def test_check_fails_with_the_right_finding(
     assert report.lines()[-1] == f"failed: {len(report.findings)} finding(s)"
 
 
+@pytest.mark.parametrize(
+    ("plugin_id", "why"),
+    [
+        ("badschema", "config_schema"),
+        ("dupmode", "duplicate mode name"),
+        ("importfail", "import"),
+    ],
+)
+def test_check_reports_a_plugin_the_host_would_refuse_at_every_size(
+    test_specs: dict[str, PluginSpec], plugin_id: str, why: str
+) -> None:
+    report = run_check(
+        Target(test_specs[plugin_id], "installed", plugin_id),
+        BUDGETS["pi4"],
+        sizes=[(64, 32)],
+        rules=_rules(),
+    )
+    (finding,) = report.findings
+    assert finding.what == "crash" and finding.size == "64x32"
+    assert why in finding.detail, finding.detail
+
+
+def test_check_reports_incomplete_project_metadata(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "ledhost-bare"\nversion = "1.0"\n'
+        '[project.entry-points."ledhost.plugins"]\nbare = "ledhost_bare"\n'
+    )
+    with resolve(str(tmp_path)) as target:
+        assert target.spec.plugin_id == "bare"
+        assert str(tmp_path) in target.spec.paths
+        problems = " ".join(target.problems)
+    assert "description is empty" in problems and "no ledhost requirement" in problems
+
+
 def test_check_report_names_figure_and_budget(test_specs: dict[str, PluginSpec]) -> None:
     report = _check(test_specs["checkoutside"])
     line = next(f.line() for f in report.findings if f.size == "64x32")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -50,6 +51,8 @@ SIZES: Final = ((64, 32), (128, 32), (128, 64), (256, 64))
 #: Frames collected per mode and size (the fake clock advances between them).
 FRAMES: Final = 4
 _PROBE: Final = "host.author.probe"
+#: The most of the probe's report read per size (a few KB per frame is the norm).
+MAX_REPORT: Final = 16 * 1024 * 1024
 
 
 @dataclass
@@ -301,18 +304,26 @@ def _cpu_seconds(pid: int | None) -> float:
 
 
 def _read_report(path: Path) -> list[dict[str, Any]]:
-    """The probe's records; a line that is not a JSON object is skipped (the plugin shares
-    the folder and could write anything there)."""
+    """The probe's records; a line that is not a JSON object is skipped.
+
+    The plugin owns the folder and could put anything there: the file is opened without
+    following a symlink (it could point at a file only the checker may read), and at
+    most :data:`MAX_REPORT` bytes are read.
+    """
     records: list[dict[str, Any]] = []
     try:
-        with open(path, encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
-                    records.append(record)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        pass
+        return records
+    with os.fdopen(fd, "rb") as report:
+        if not stat.S_ISREG(os.fstat(report.fileno()).st_mode):
+            return records  # a FIFO or device: nothing the probe wrote
+        data = report.read(MAX_REPORT)
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
     return records

@@ -124,6 +124,14 @@ class _DrawProxy:
         self._draw = draw
         self._size = size
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``draw.font = ...``, ``draw.fontmode = "1"``: set on Pillow's object, as without
+        # the proxy.
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._draw, name, value)
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._draw, name)
         if name in self._SHAPES:
