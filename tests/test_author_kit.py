@@ -212,6 +212,7 @@ def test_check_passes_every_builtin(plugin_id: str, http_server: Any) -> None:
         ("checksizecrash", {"crash"}, {"128x64"}),
         ("checkfaint", {"low-contrast"}, "all"),
         ("checkblank", {"blank"}, "all"),
+        ("checktiny", {"small-text"}, "all"),
     ],
 )
 def test_check_fails_with_the_right_finding(
@@ -297,3 +298,15 @@ def test_nbody_is_the_benchmarks_game_algorithm_and_the_factor_is_a_ratio() -> N
     assert nbody(1000) == pytest.approx(0.17129793578318034, rel=1e-12)
     assert scale_factor(BUDGETS["pi4"], PI4_NBODY_US_PER_STEP) == 1.0
     assert scale_factor(BUDGETS["zero2w"], PI4_NBODY_US_PER_STEP) == BUDGETS["zero2w"].slowdown
+
+
+def test_the_probe_report_is_read_without_following_a_link(tmp_path: Path) -> None:
+    """Verify a plugin cannot point the checker (maybe root) at a file only it may read."""
+    from host.author.check import _read_report
+
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"hook": "render_frame", "draws": [{"text": "root only"}]}\n')
+    link = tmp_path / "report.jsonl"
+    link.symlink_to(secret)
+    assert _read_report(link) == []
+    assert len(_read_report(secret)) == 1

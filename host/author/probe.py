@@ -120,9 +120,10 @@ class _DrawProxy:
          "chord", "pieslice"}
     )  # fmt: skip
 
-    def __init__(self, draw: Any, size: tuple[int, int]) -> None:
+    def __init__(self, draw: Any, size: tuple[int, int], image: Any) -> None:
         self._draw = draw
         self._size = size
+        self._image = image
 
     def __setattr__(self, name: str, value: Any) -> None:
         # ``draw.font = ...``, ``draw.fontmode = "1"``: set on Pillow's object, as without
@@ -161,9 +162,24 @@ class _DrawProxy:
                     box = None
                 if box is not None and _outside(box, self._size):
                     _note("outside", what=f"draw.{name}", box=tuple(box))
+                if box is not None and args and isinstance(args[0], str):
+                    self._note_text(box, args[0], args[1:], kwargs)
             return method(xy, *args, **kwargs)
 
         return text
+
+    def _note_text(
+        self, box: Sequence[float], text: str, rest: Sequence[Any], kwargs: dict[str, Any]
+    ) -> None:
+        """Pillow text: its size from the font's capital 'H', its colour from ``fill``."""
+        fill = kwargs.get("fill", rest[0] if rest else None)
+        if fill is None:
+            fill = (255, 255, 255)  # Pillow's default on an RGB image
+        try:
+            cap = self._draw.textbbox((0, 0), "H", font=kwargs.get("font"))
+        except (TypeError, ValueError, AttributeError):
+            return
+        _note_text(self._image, box, fill, int(cap[3] - cap[1]), text)
 
 
 def _bbox_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,7 +202,7 @@ def _patch_canvas() -> None:
 
     def __init__(self: Any, width: int, height: int) -> None:  # noqa: N807 - a wrapper
         original_init(self, width, height)
-        self.draw = _DrawProxy(self.draw, (width, height))
+        self.draw = _DrawProxy(self.draw, (width, height), self.image)
 
     def text(self: Any, x: int, y: int, text: str, font: Any = "small", color: Any = (255,) * 3,
              *, scale: int = 1) -> int:  # fmt: skip
@@ -197,7 +213,13 @@ def _patch_canvas() -> None:
             box = (x + ink[0] * s, y + ink[1] * s, x + ink[2] * s, y + ink[3] * s)
             if _outside(box, self.size):
                 _note("outside", what="text", box=box, text=text[:40])
-            _note_text(self, box, face, color, s, text)
+            cap = face.ink_box("H")
+            try:
+                rgb = canvas_module.parse_color(color)
+            except ValueError:
+                rgb = None
+            if rgb is not None:
+                _note_text(self.image, box, rgb, (cap[3] - cap[1]) * s if cap else 0, text)
         _local.inside_text = True
         try:
             return int(original_text(self, x, y, text, font, color, scale=scale))
@@ -227,25 +249,25 @@ def _patch_canvas() -> None:
     cls.bitmap = bitmap  # type: ignore[method-assign]
 
 
-def _note_text(
-    canvas: Any, box: Sequence[float], face: Any, color: Any, scale: int, text: str
-) -> None:
-    """The text's size (ink rows of the font's capital 'H', times the scale) and its
-    contrast against the most common colour under it before it is drawn."""
-    from sdk.canvas import parse_color
+def _note_text(image: Any, box: Sequence[float], color: Any, height: int, text: str) -> None:
+    """Note a line of text: its capitals' height in pixels and its colour's contrast
+    against the most common colour under it, before it is drawn."""
+    from PIL import ImageColor
 
     try:
-        rgb = parse_color(color)
-    except ValueError:
+        rgb = ImageColor.getrgb(color) if isinstance(color, str) else tuple(color)[:3]
+    except (ValueError, TypeError):
         return
+    if isinstance(color, int | float) or len(rgb) < 3:
+        return  # a single channel: not an RGB canvas's colour
     x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
-    x1, y1 = min(int(box[2]), canvas.width), min(int(box[3]), canvas.height)
+    x1, y1 = min(int(box[2]), image.width), min(int(box[3]), image.height)
     if x1 <= x0 or y1 <= y0:
         return
-    under = canvas.image.crop((x0, y0, x1, y1)).getcolors(maxcolors=(x1 - x0) * (y1 - y0))
+    under = image.crop((x0, y0, x1, y1)).getcolors(maxcolors=(x1 - x0) * (y1 - y0))
     background = max(under, key=lambda item: item[0])[1] if under else (0, 0, 0)
-    cap = face.ink_box("H")
-    height = (cap[3] - cap[1]) * scale if cap else 0
+    if not isinstance(background, tuple):
+        return
     _note(
         "text",
         text=text[:40],
