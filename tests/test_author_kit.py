@@ -97,6 +97,14 @@ def test_plugin_new_refuses_a_bad_mode_and_an_existing_folder(tmp_path: Path) ->
     assert sorted(p.name for p in (tmp_path / "ledhost-ok").iterdir()) == ["keep.txt"]
 
 
+def test_plugin_new_json_names_what_it_made(tmp_path: Path) -> None:
+    result = ledhost("plugin", "new", "ok", "--dir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    made = json.loads(result.stdout)
+    assert made["root"] == str(tmp_path / "ledhost-ok") and made["package"] == "ledhost_ok"
+    assert "tests/test_ok.py" in made["files"]
+
+
 def test_plugin_new_keeps_the_control_operations_parsing() -> None:
     """Verify ``plugin restart ID`` still goes to the control socket (no host: exit 1)."""
     result = ledhost("plugin", "restart", "clock", "--socket", "/nonexistent/ledhost.sock")
