@@ -253,9 +253,10 @@ def test_tutorial_config_file_loads(tmp_path: Path) -> None:
 
 
 def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
-    """Verify every ``ledhost`` command parses, and render/plugins work on the package."""
+    """Verify every ``ledhost`` command parses, and render, plugins and check work on the
+    package."""
     commands = tutorial_commands()
-    assert {c[0] for c in commands} == {"render", "plugins", "run"}
+    assert {c[0] for c in commands} == {"plugin", "render", "plugins", "check", "run", "install"}
     parser = build_parser()
     for argv in commands:
         try:
@@ -285,18 +286,28 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
     (tmp_path / "ada.toml").write_text(tutorial_files()["ada.toml"])
 
     runnable = [argv for argv in commands if argv[0] in ("render", "plugins")]
+    # ``check .`` runs in the project folder; ``check`` of the wheel and ``install`` need
+    # a built wheel: the journey test (tests/test_author_journey.py) runs those for real.
+    checks = [argv for argv in commands if argv[0] == "check" and argv[1] == "."]
+    assert checks
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "host", *argv, "--plugin-path", str(site)],
-            cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "host",
+                *argv,
+                *(["--plugin-path", str(site)] if argv[0] != "check" else []),
+            ],
+            cwd=package if argv[0] == "check" else tmp_path,
             env=dict(os.environ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for argv in runnable
+        for argv in runnable + checks
     ]
-    for argv, process in zip(runnable, processes, strict=True):
+    for argv, process in zip(runnable + checks, processes, strict=True):
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, f"ledhost {shlex.join(argv)}:\n{out}{err}"
         if argv[0] == "plugins" and "--json" in argv:
@@ -305,12 +316,28 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
             assert rows["myplugin"]["distribution"] == "ledhost-myplugin"
         elif argv[0] == "plugins":
             assert re.search(r"^myplugin\s+ledhost-myplugin 0\.1\.0 .*modes: greeting$", out, re.M)
+        elif argv[0] == "check":
+            assert out.splitlines()[-1] == "passed: no findings", out
         elif argv[0] == "render":
             image = Image.open(tmp_path / argv[argv.index("--out") + 1])
             width, height = (int(x) for x in _option(argv, "--size", "64x32").split("x"))
             scale = int(_option(argv, "--scale", "1"))
             assert image.size == (width * scale, height * scale), argv
             assert image.getbbox() is not None, f"{argv}: the image is black"
+
+
+def test_tutorial_pyproject_is_what_plugin_new_writes(tmp_path: Path) -> None:
+    """Verify the tutorial's ``pyproject.toml`` is the scaffold's, word for word."""
+    (argv,) = [c for c in tutorial_commands() if c[0] == "plugin"]
+    made = subprocess.run(
+        [sys.executable, "-m", "host", *argv, "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    generated = (tmp_path / "ledhost-myplugin" / "pyproject.toml").read_text()
+    assert tutorial_files()["pyproject.toml"] == "# pyproject.toml\n" + generated
 
 
 def _option(argv: list[str], name: str, default: str) -> str:

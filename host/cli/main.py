@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host import __version__
+from host.cli.author_commands import (
+    AUTHOR_COMMANDS,
+    add_check_parser,
+    cmd_check,
+    cmd_plugin_new,
+    is_plugin_new,
+)
 from host.cli.config_commands import (
     PLUGIN_PATH_HELP,
     add_config_parser,
@@ -131,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
     add_doctor_parser(sub, common)
+    add_check_parser(sub, common)
     return parser
 
 
@@ -167,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_reconcile(ns)
         if ns.command == "doctor":
             return cmd_doctor(ns)
+        if is_plugin_new(ns):
+            return cmd_plugin_new(ns)
+        if ns.command in AUTHOR_COMMANDS:
+            return cmd_check(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
