@@ -1,0 +1,1 @@
+"""The plugin author's tools: scaffold, live development (``ledhost dev``), budget check."""
