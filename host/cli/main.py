@@ -27,6 +27,7 @@ from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
 from host.cli.dev_command import add_dev_parser, cmd_dev
 from host.cli.doctor_command import add_doctor_parser, cmd_doctor
+from host.cli.harness_command import add_harness_parser, cmd_harness
 from host.cli.mqtt_commands import add_mqtt_parser, cmd_mqtt_bridge
 from host.cli.plugin_args import UsageError, read_plugin_options
 from host.cli.plugin_args import parse_size as _parse_size
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reconcile_parser(sub, common)
     add_doctor_parser(sub, common)
     add_dev_parser(sub, common)
+    add_harness_parser(sub, common)
     return parser
 
 
@@ -158,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_doctor(ns)
         if ns.command == "dev":
             return cmd_dev(ns)
+        if ns.command == "harness":
+            return cmd_harness(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
