@@ -93,6 +93,8 @@ class HarnessSession:
         self._requests = 0
         #: The worker died or hung: the session answers this request and ends.
         self.failed = False
+        #: Why the worker's channel or process ended, once it did.
+        self._gone: str | None = None
 
     # -- the worker ---------------------------------------------------------------------
 
@@ -321,6 +323,8 @@ class HarnessSession:
                 if isinstance(message, kinds) and (match is None or match(message)):
                     del self._inbox[index]
                     return message
+            if self._gone is not None:
+                self._ended()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.failed = True
@@ -328,21 +332,34 @@ class HarnessSession:
             self._pump(remaining)
 
     def _pump(self, timeout: float) -> None:
+        """Read what arrived within ``timeout``; note (not raise) that the worker ended.
+
+        An exit can be seen before the last messages are read (the selector reports both
+        at once): what the worker sent before it ended is read first, so a refused
+        config is answered as such, not as a dead worker.
+        """
         assert self.channel is not None and self.process is not None
+        if self._gone is not None:
+            time.sleep(min(timeout, 0.05))  # nothing more will come; the caller polls the exit
+            return
         for key, _ in self.selector.select(timeout):
             if key.data == "control":
                 try:
                     self._inbox.extend(self.channel.receive())
                 except (EOFError, ProtocolError) as exc:
-                    self._ended(str(exc))
+                    self._gone = str(exc)
             elif self.process.poll() is not None:
-                self._ended("")
+                try:
+                    while got := self.channel.receive_blocking(0.2):
+                        self._inbox.extend(got)
+                except (EOFError, ProtocolError, OSError):
+                    pass
+                self._gone = "it exited"
 
-    def _ended(self, detail: str) -> None:
-        assert self.process is not None
+    def _ended(self) -> None:
         self.failed = True
         fatal = [e["message"] for e in self.errors if e.get("fatal")]
-        why = fatal[-1] if fatal else detail or "it exited"
+        why = fatal[-1] if fatal else self._gone or "it exited"
         raise HarnessError(f"the plugin's worker ended: {why}")
 
     def _note(self, message: protocol.WorkerMessage) -> bool:
