@@ -40,6 +40,7 @@ devdemo = "devdemo"
 """
 
 PLUGIN = """\
+import json
 import logging
 
 from sdk import hookimpl
@@ -55,18 +56,17 @@ def register_modes(register):
 
 @hookimpl
 def config_schema():
-    return {{
-        "type": "object",
-        "properties": {{
-            "level": {{"type": "integer", "title": "Level", "default": 10,
-                       "minimum": 0, "maximum": 255}},
-        }},
-    }}
+    return json.loads({schema!r})
 
 
 @hookimpl
 def setup(context):
     log.info("devdemo set up, version {version}")
+
+
+@hookimpl
+def configure(context, config):
+    log.info("configured; secret %s", "set" if context.secrets.get("api_key") else "unset")
 
 
 @hookimpl
@@ -78,8 +78,19 @@ def render_frame(context, canvas, mode, frame, now):
 """
 
 
+def schema() -> dict[str, Any]:
+    """docs/config_schema.md's complete example plus the option these tests turn."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "config_schema.md").read_text()
+    example: dict[str, Any] = json.loads(re.findall(r"^```json\n(.*?)^```", doc, re.M | re.S)[-1])
+    example["properties"]["level"] = {
+        "type": "integer", "title": "Level", "default": 10, "minimum": 0, "maximum": 255
+    }  # fmt: skip
+    return example
+
+
 def write_plugin(project: Path, version: int, body: str = "pass") -> None:
-    (project / "devdemo.py").write_text(PLUGIN.format(version=version, body=body))
+    text = PLUGIN.format(version=version, body=body, schema=json.dumps(schema()))
+    (project / "devdemo.py").write_text(text)
 
 
 @dataclass
@@ -183,13 +194,28 @@ def test_dev_shows_the_plugin_with_its_schema_defaults(dev: Dev) -> None:
 def test_dev_posted_config_changes_the_next_frame(dev: Dev) -> None:
     eventually(lambda: dev.status()["state"] == "running", "the worker running")
     code, answer = dev.post("/api/dev/config", {"options": {"level": 200}})
-    assert (code, answer) == (200, {"config": {"level": 200}})
+    assert code == 200 and answer["config"]["level"] == 200
+    assert answer["config"]["city"] == "Oslo"  # the schema's defaults, filled by the worker
     eventually(lambda: dev.pixel()[0] == 200, "a frame drawn with the posted level")
     code, answer = dev.post("/api/dev/config", {"options": {"level": 999}})
     assert code == 400
     assert answer["issues"][0]["key"] == "plugins.devdemo.level"
     assert "255" in answer["issues"][0]["message"]
     assert dev.pixel()[0] == 200  # the bad config changed nothing
+
+
+def test_dev_posted_secrets_reach_the_plugin_not_the_page(dev: Dev) -> None:
+    eventually(lambda: dev.status()["state"] == "running", "the worker running")
+    options = dev.status()["options"]
+    code, answer = dev.post(
+        "/api/dev/config", {"options": options, "secrets": {"api_key": "0123456789"}}
+    )
+    assert code == 200 and "api_key" not in answer["config"]
+    eventually(
+        lambda: any("configured; secret set" in e["text"] for e in dev.status()["events"]),
+        "the plugin to see its secret",
+    )
+    assert "0123456789" not in json.dumps(dev.status())
 
 
 def test_dev_mode_picker_switches_the_mode(dev: Dev) -> None:
@@ -243,6 +269,21 @@ def test_dev_refuses_cross_origin_and_token_less_writes(dev: Dev) -> None:
         assert answer.headers["X-Frame-Options"] == "DENY"
 
 
+FORM_FACTS = """(() => {
+  const $ = (id) => document.getElementById(id);
+  const label = (id) => document.querySelector(`label[for="${id}"]`).textContent;
+  return {
+    cityLabel: label("dev-city"), cityHelp: $("dev-city-help").textContent,
+    cityValue: $("dev-city").value, units: $("dev-units").tagName,
+    speed: [$("dev-speed").type, $("dev-speed").min, $("dev-speed").max, $("dev-speed").step],
+    color: $("dev-color").type, zone: $("dev-zone").getAttribute("list"),
+    apiKey: [$("dev-api_key").type, label("dev-api_key")], notes: $("dev-notes").tagName,
+    alert: $("dev-alert_above").closest("fieldset").querySelector("legend").textContent,
+    coins: [$("dev-coins").tagName, $("dev-coins").children.length],
+  };
+})()"""
+
+
 def test_dev_page_draws_the_preview_and_the_form_in_a_browser(dev: Dev) -> None:
     """Verify the page itself: the LED preview paints frames, the form comes from the
     schema, and applying it changes the preview (the real CSP in force)."""
@@ -253,6 +294,14 @@ def test_dev_page_draws_the_preview_and_the_form_in_a_browser(dev: Dev) -> None:
         poll(page, "Number(document.getElementById('preview').dataset.frames || 0)",
              lambda n: n > 0, "the preview to paint a frame")  # fmt: skip
         poll(page, "!!document.getElementById('dev-level')", bool, "the schema's form field")
+        # What docs/config_schema.md says the form shows for its complete example.
+        form = page.evaluate(FORM_FACTS)
+        assert form == {
+            "cityLabel": "City", "cityHelp": "Where the forecast is for.", "cityValue": "Oslo",
+            "units": "SELECT", "speed": ["number", "5", "120", "1"], "color": "color",
+            "zone": "time-zones", "apiKey": ["password", "API key (secret, not set)"],
+            "notes": "TEXTAREA", "alert": "Alert", "coins": ["OL", 1],
+        }  # fmt: skip
         page.fill("#dev-level", "77")
         page.click("#config-form button[type=submit]")
         poll(page, "ledhostPreview.last && ledhostPreview.last.rgb[0]",

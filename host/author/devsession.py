@@ -80,6 +80,8 @@ class DevSession:
         self.resolve = resolve
         self.width, self.height = width, height
         self.options = dict(options)
+        #: Values of the schema's ``writeOnly`` options, as a secrets file would hold them.
+        self.secrets: dict[str, Any] = {}
         self.target = resolve()
         self.watcher = SourceWatcher(self.target.watch, debounce)
         self._lock = threading.Condition()
@@ -195,20 +197,35 @@ class DevSession:
 
         self._call(switch)
 
-    def configure(self, options: dict[str, Any]) -> dict[str, Any]:
+    def configure(
+        self, options: dict[str, Any], secrets: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Validate ``options`` in the worker and apply them; kept across reloads.
 
-        :returns: ``{"config": validated}`` or ``{"issues": [{"key", "message"}...]}``.
-        :raises HostError: no running worker, or no answer in time.
+        A plugin that is not running (its last config was refused, it crashed) is started
+        again with them instead: its worker checks them at start, and a refusal shows
+        as its error.
+
+        :param secrets: values for some of the schema's ``writeOnly`` options; the others
+            keep theirs (``None``: keep all).
+        :returns: ``{"config": validated}``, ``{"restarted": True}`` or ``{"issues":
+            [{"key", "message"}...]}``.
+        :raises HostError: no answer in time.
         """
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if secrets is not None:
+            secrets = {**self.secrets, **secrets}  # typed ones replace, the rest stay
 
         def send() -> None:
             handle = self.handle
             if handle is None or handle.state is not WorkerState.RUNNING:
-                future.set_exception(HostError("the plugin is not running; fix it first"))
+                self.options = dict(options)
+                if secrets is not None:
+                    self.secrets = dict(secrets)
+                self._reload("config changed while the plugin was not running")
+                future.set_result(None)
                 return
-            request = self.sup.configure(handle, options)
+            request = self.sup.configure(handle, options, secrets)
             self._configuring.append((handle, request, future))
 
         self._call(send)
@@ -216,9 +233,13 @@ class DevSession:
             answer = future.result(CONFIGURE_TIMEOUT)
         except concurrent.futures.TimeoutError:
             raise HostError("the plugin did not answer the new config in time") from None
+        if answer is None:
+            return {"restarted": True}
         if answer.issues:
             return {"issues": [{"key": i.key, "message": i.message} for i in answer.issues]}
         self.options = dict(options)
+        if secrets is not None:
+            self.secrets = dict(secrets)
         self._event("config", "config applied")
         return {"config": answer.config}
 
@@ -273,7 +294,10 @@ class DevSession:
 
     def _start_worker(self) -> None:
         handle = WorkerHandle(
-            instance_id=self.target.spec.plugin_id, spec=self.target.spec, options=self.options
+            instance_id=self.target.spec.plugin_id,
+            spec=self.target.spec,
+            options=self.options,
+            secrets=self.secrets,
         )
         with self._lock:
             self.handle = handle

@@ -15,7 +15,7 @@ mutating request must come from this origin (``Origin``) and carry the page's
 CSRF token in ``X-CSRF-Token``.
 
 API (JSON): ``GET /api/dev/status``, ``GET /api/dev/frame.png``, ``POST /api/dev/mode``
-``{"mode"}``, ``POST /api/dev/config`` ``{"options"}`` (400 with ``issues``),
+``{"mode"}``, ``POST /api/dev/config`` ``{"options", "secrets"?}`` (400 with ``issues``),
 ``POST /api/dev/reload``.
 """
 
@@ -177,11 +177,14 @@ def create_dev_app(session: DevSession) -> Flask:
 
     @app.post("/api/dev/config")
     def config() -> ResponseReturnValue:
-        options = _json_object().get("options")
+        body = _json_object()
+        options, secrets = body.get("options"), body.get("secrets")
         if not isinstance(options, dict):
             abort(400, "options: a JSON object of the plugin's options is required")
+        if secrets is not None and not isinstance(secrets, dict):
+            abort(400, "secrets: a JSON object of the plugin's secret options")
         try:
-            answer = session.configure(options)
+            answer = session.configure(options, secrets or None)
         except HostError as exc:
             abort(409, str(exc))
         if "issues" in answer:

@@ -77,7 +77,10 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     if (!form) return;
     try {
-      await api("POST", "/api/dev/config", { options: form.values() });
+      const secrets = form.secretValues();
+      const body = { options: form.values() };
+      if (Object.keys(secrets).length) body.secrets = secrets;  // merged with those set before
+      await api("POST", "/api/dev/config", body);
       form.showIssues([], "");
       notice("Config applied");
     } catch (error) {
