@@ -299,3 +299,53 @@ def test_golden_images_compare_regenerate_and_explain(
     assert_matches_golden(changed, golden, tolerance=10)
     with pytest.raises(AssertionError, match="frame is"):
         assert_matches_golden(np.zeros((5, 8, 3), dtype=np.uint8), golden)
+
+
+def test_harness_answers_bad_requests_with_errors_and_keeps_going(project: Path) -> None:
+    """Verify the JSON-lines interface refuses what it cannot do, one answer per line."""
+    import subprocess
+    import sys
+
+    env = {**os.environ}
+    if worker_user() != "auto":
+        env["LEDHOST_WORKERS__USER"] = worker_user()
+    requests = [
+        "not json",
+        json.dumps({"op": "render", "mode": "tick", "now": 1.0}),
+        json.dumps({"op": "start", "size": [0, 4]}),
+        json.dumps({"op": "start", "size": [8, 4]}),
+        json.dumps({"op": "teleport"}),
+        json.dumps({"op": "start", "size": [8, 4]}),
+        json.dumps({"op": "render", "mode": "nope", "now": 1.0}),
+        json.dumps({"op": "render", "mode": "tick", "frames": 0, "now": 1.0}),
+        json.dumps({"op": "stop"}),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "host", "harness", str(project)],
+        input="\n".join(requests) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["ok"] for a in answers] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert answers[0]["error"].startswith("not JSON")
+    assert answers[1]["error"] == "start the plugin first"
+    assert "size" in answers[2]["error"]
+    assert answers[3]["protocol"] == 1 and answers[3]["plugin"] == "sdkdemo"
+    assert answers[4]["error"] == "unknown op 'teleport'"
+    assert "started already" in answers[5]["error"]
+    assert "no mode 'nope'" in answers[6]["error"]
+    assert "frames: 1-1000" in answers[7]["error"]
+    assert done.returncode == 0

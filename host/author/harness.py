@@ -101,6 +101,8 @@ class HarnessSession:
     def start(
         self, width: int, height: int, config: dict[str, Any], secrets: dict[str, Any]
     ) -> dict[str, Any]:
+        if self.process is not None:
+            raise HarnessError("the plugin is started already (start comes once)")
         refusal = self.rules.refusal(self.spec.source)
         if refusal is not None:
             raise HarnessError(refusal)
@@ -295,6 +297,7 @@ class HarnessSession:
         return self.channel
 
     def _check_mode(self, mode: str) -> None:
+        self._channel()  # started first
         names = [m.name for m in self.hello.modes] if self.hello else []
         if mode not in names:
             raise HarnessError(f"no mode {mode!r}; the plugin registered {names}")
