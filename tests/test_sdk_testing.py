@@ -41,6 +41,7 @@ sdkdemo = "network"
 
 PLUGIN = """\
 import logging
+import os
 
 from sdk import Canvas, Strip, hookimpl, network_properties
 
@@ -76,6 +77,7 @@ def config_schema():
 
 @hookimpl
 def refresh_data(context):
+    os.write(1, b"noise a plugin writes to its stdout\\n")  # must not reach the JSON stream
     STATE["refreshes"] += 1
     if context.config["base_url"] != "http://127.0.0.1:9":
         fetched = context.fetch_json(context.config["base_url"] + "/level")

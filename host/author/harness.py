@@ -459,5 +459,16 @@ def serve(session: HarnessSession, stdin: IO[str], stdout: IO[str]) -> int:
 
 
 def main_loop(session: HarnessSession) -> int:
-    """:func:`serve` on this process's stdin and stdout."""
-    return serve(session, sys.stdin, sys.stdout)
+    """:func:`serve` on this process's stdin and stdout.
+
+    The answers get a descriptor of their own and file descriptor 1 becomes stderr, so
+    nothing a plugin's worker (or a program it starts) writes to its inherited stdout can
+    end up inside the JSON stream.
+    """
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        return serve(session, sys.stdin, answers)
+    finally:
+        answers.close()
