@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from host.author.devtarget import project_spec
+from host.author.devtarget import project_spec, resolve_target
 from host.author.devwatch import SourceWatcher
 from host.errors import HostError
 from tests.browser import browser_page, need_browser, poll
-from tests.conftest import eventually, ledhost, worker_user
+from tests.conftest import TEST_PLUGINS, eventually, ledhost, worker_user
 
 PYPROJECT = """\
 [project]
@@ -342,3 +342,10 @@ def test_source_watcher_reports_a_change_once_after_it_settles(tmp_path: Path) -
     assert watcher.poll(104.0) == []
     assert watcher.poll(104.6) == sorted([str(source), str(tmp_path / "second.py")])
     assert watcher.poll(110.0) == []  # reported once
+
+
+def test_dev_watches_a_plugin_path_folder_but_not_an_environment(tmp_path: Path) -> None:
+    found = resolve_target("solid", tmp_path / "shim", (str(TEST_PLUGINS),))
+    assert found.spec.plugin_id == "solid" and found.watch == (TEST_PLUGINS.resolve(),)
+    builtin = resolve_target("clock", tmp_path / "shim", (str(TEST_PLUGINS),))
+    assert builtin.spec.source == "builtin" and builtin.watch == ()

@@ -121,6 +121,10 @@ def resolve_target(
             f"{target!r} is neither a plugin project folder nor an installed plugin id "
             f"(installed: {known})"
         )
-    # An installed plugin reloads when its own files change, if they are in one folder.
-    watch = tuple(Path(p).resolve() for p in spec.paths if Path(p).is_dir())
+    # A plugin found on a --plugin-path folder reloads when that folder's files change;
+    # one installed in an environment (a whole site-packages) is not watched: edit its
+    # project folder instead (``ledhost dev PATH``).
+    watch: tuple[Path, ...] = ()
+    if spec.source == "path":
+        watch = tuple(Path(p).resolve() for p in spec.paths if Path(p).is_dir())
     return DevTarget(spec, watch)
