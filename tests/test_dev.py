@@ -27,7 +27,7 @@ from PIL import Image
 from host.author.devtarget import project_spec, resolve_target
 from host.author.devwatch import SourceWatcher
 from host.errors import HostError
-from tests.browser import browser_page, need_browser, poll
+from tests.browser import axe_violations, browser_page, need_browser, poll
 from tests.conftest import TEST_PLUGINS, eventually, ledhost, worker_user
 
 PYPROJECT = """\
@@ -184,6 +184,7 @@ def test_dev_shows_the_plugin_with_its_schema_defaults(dev: Dev) -> None:
     assert status["plugin"] == "devdemo"
     assert (status["width"], status["height"]) == (32, 16)
     assert [m["name"] for m in status["modes"]] == ["red", "blue"]
+    assert status["content"] == {"red": True, "blue": True}
     assert status["schema"]["properties"]["level"]["default"] == 10
     eventually(
         lambda: any("devdemo set up, version 1" in e["text"] for e in dev.status()["events"]),
@@ -306,6 +307,7 @@ def test_dev_page_draws_the_preview_and_the_form_in_a_browser(dev: Dev) -> None:
         page.click("#config-form button[type=submit]")
         poll(page, "ledhostPreview.last && ledhostPreview.last.rgb[0]",
              lambda v: v == 77, "the preview to show the applied level")  # fmt: skip
+        assert axe_violations(page) == []
         assert page.problems == []
 
 

@@ -147,6 +147,9 @@ class DevSession:
                 "state": handle.state.value if handle is not None else "stopped",
                 "modes": handle.modes if handle is not None else [],
                 "mode": self.mode,
+                # has_content per mode, as the worker last said (the rotation would skip
+                # a mode without).
+                "content": dict(handle.content) if handle is not None else {},
                 "schema": handle.schema if handle is not None else None,
                 "config": handle.config if handle is not None else None,
                 "options": self.options,

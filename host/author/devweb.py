@@ -87,7 +87,8 @@ PAGE: Final = """<!doctype html>
   <div class="buttons"><button type="submit">Apply</button></div></form>
 </section>
 <section class="card" aria-labelledby="log-title">
-  <h2 id="log-title">Log</h2><ol id="log" class="devlog"></ol>
+  <h2 id="log-title">Log</h2>
+  <ol id="log" class="devlog" tabindex="0" aria-labelledby="log-title"></ol>
 </section>
 </main>
 </body>

@@ -23,11 +23,13 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   function showModes(status) {
-    const names = status.modes.map((m) => m.name);
-    if (select.dataset.names !== names.join(",")) {
-      select.replaceChildren(...status.modes.map((m) =>
-        el("option", { value: m.name, text: m.title ? `${m.title} (${m.name})` : m.name })));
-      select.dataset.names = names.join(",");
+    // The rotation skips a mode without content: say so beside its name.
+    const text = (m) => (m.title ? `${m.title} (${m.name})` : m.name)
+      + (status.content[m.name] === false ? " · no content" : "");
+    const key = status.modes.map((m) => text(m)).join(",");
+    if (select.dataset.names !== key) {
+      select.replaceChildren(...status.modes.map((m) => el("option", { value: m.name, text: text(m) })));
+      select.dataset.names = key;
     }
     if (status.mode) select.value = status.mode;
   }
