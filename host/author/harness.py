@@ -150,6 +150,7 @@ class HarnessSession:
         )
         answer = self._expect((protocol.Started, protocol.Refused), "config check")
         if isinstance(answer, protocol.Refused):
+            self.failed = True  # the worker exits: nothing more can be asked of it
             return self._refused(answer.issues)
         self._expect(protocol.Ready, "setup")
         if "refresh_data" in self.hello.hooks:
