@@ -135,11 +135,78 @@ def test_every_hook_says_since_which_version_it_exists(name: str) -> None:
     )
 
 
+def hook_tests() -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every ``test_hook_*`` function in tests/, by name."""
+    found: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name.startswith("test_hook_"):
+                    found.setdefault(node.name, []).append(node)
+    return found
+
+
+def mentions(node: ast.AST, hook: str) -> bool:
+    """Whether ``node``'s body names ``hook``: a call or attribute (``hook.render_frame``,
+    ``runner.render_frame(...)``), a name, or a string (``"render_frame"``, a plugin's
+    source, an expected log line)."""
+    word = re.compile(rf"\b{re.escape(hook)}\b")
+    for child in ast.walk(node):
+        if child is node:
+            continue
+        if isinstance(child, ast.Attribute) and child.attr == hook:
+            return True
+        if isinstance(child, ast.Name) and child.id == hook:
+            return True
+        if isinstance(child, ast.Constant) and isinstance(child.value, str):
+            if word.search(child.value):
+                return True
+    return False
+
+
 @pytest.mark.parametrize("name", sorted(hooks()))
-def test_every_hook_has_a_test(name: str) -> None:
+def test_every_hook_has_a_test_that_exercises_it(name: str) -> None:
+    """Verify each hook has a ``test_hook_<name>[_<edge>]`` test whose body names the
+    hook (calls it, implements it in an inline plugin, or checks its call was logged):
+    a test that only borrows the name does not count."""
     prefix = f"test_hook_{name}"
-    found = [t for t in defined_test_names() if t == prefix or t.startswith(prefix + "_")]
-    assert found, f"no test named {prefix} or {prefix}_<edge> in tests/ for the hook {name!r}"
+    tests = [
+        node
+        for test, nodes in hook_tests().items()
+        if test == prefix or test.startswith(prefix + "_")
+        for node in nodes
+    ]
+    assert tests, f"no test named {prefix} or {prefix}_<edge> in tests/ for the hook {name!r}"
+    assert any(mentions(node, name) for node in tests), (
+        f"the tests named {prefix}* never name the hook {name!r} in their body; "
+        "call it or implement it there"
+    )
+
+
+def hook_section(name: str) -> str:
+    text = HOOKS_DOC.read_text()
+    _, _, rest = text.partition(f"\n## {signature(hooks()[name])}\n")
+    return re.split(r"^## ", rest, maxsplit=1, flags=re.MULTILINE)[0]
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_section_says_when_where_what_and_shows_an_example(name: str) -> None:
+    """Verify each hook's section has the five parts STYLE.md asks for: when it is called,
+    in which process, each argument, what to return, and a Python example implementing
+    it (the examples are parsed by ``test_python_examples_parse``)."""
+    section = hook_section(name)
+    for label in ("**When:**", "**Process:**", "**Arguments:**", "**Returns:**"):
+        assert label in section, f"docs/plugin_hooks.md, {name}: no {label} paragraph"
+    arguments = section.split("**Arguments:**", 1)[1].split("**Returns:**", 1)[0]
+    for param in inspect.signature(hooks()[name]).parameters:
+        assert f"`{param}`" in arguments, (
+            f"docs/plugin_hooks.md, {name}: argument `{param}` is not described "
+            "under **Arguments:**"
+        )
+    examples = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert any(f"def {name}(" in code for code in examples), (
+        f"docs/plugin_hooks.md, {name}: no ```python example that implements {name}"
+    )
 
 
 @pytest.mark.parametrize("name", sdk.__all__)

@@ -6,5 +6,8 @@
   worker, judged by :mod:`host.author.findings` against :mod:`host.author.budget`;
   :mod:`host.author.probe` is the instrumentation inside that worker and
   :mod:`host.author.target` turns a folder, an id or a wheel into something to run.
-- ``host/author/dev*.py``: ``ledhost dev``, live preview with reload (AUTHOR-DEV's).
+- :mod:`host.author.devsession`, :mod:`host.author.devweb`, :mod:`host.author.devwatch`,
+  :mod:`host.author.devtarget`: ``ledhost dev``, the plugin in a real worker beside a
+  live LED preview, reloaded when its files change; :mod:`host.author.harness`, the
+  worker harness ``sdk.testing.WorkerRunner`` drives (``ledhost harness``).
 """
