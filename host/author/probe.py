@@ -330,7 +330,11 @@ def _after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Any)
     if isinstance(folder, Path):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with open(os.path.join(folder, REPORT), "a") as report:
+            # 0600 whatever the umask: the report is the worker's own, like its folder.
+            fd = os.open(
+                os.path.join(folder, REPORT), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+            )
+            with os.fdopen(fd, "a") as report:
                 report.write(json.dumps(call, default=str) + "\n")
         except OSError:
             pass
@@ -355,6 +359,3 @@ def install() -> None:
     _patch_canvas()
     _patch_manager()
     _baseline_kb = _status_kb("VmRSS")
-
-
-install()

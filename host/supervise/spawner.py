@@ -182,9 +182,11 @@ _MODULE_NAME: Final = re.compile(r"host(\.[A-Za-z_][A-Za-z0-9_]*)+")
 class SpawnLauncher:
     """Start each worker as ``python -m host.worker`` (a fresh interpreter).
 
-    :param preload: a module of ledhost's own (dotted name) the worker imports before its
-        main, e.g. ``ledhost check``'s instrumentation (:mod:`host.author.probe`); ``""``:
-        none, as for every worker of the host.
+    :param preload: a module of ledhost's own (dotted name) whose ``install()`` the worker
+        runs before its main, e.g. ``ledhost check``'s instrumentation
+        (:mod:`host.author.probe`); ``""``: none, as for every worker of the host. Importing
+        such a module does nothing by itself: a process that merely imports it (the check
+        command, a test, and every zygote forked from them) stays uninstrumented.
     """
 
     name = "spawn"
@@ -240,7 +242,7 @@ def worker_command(python: str, pythonpath: str, argv: list[str], preload: str =
     boot = (
         f"import sys; sys.path.insert(0, {root!r}); import host.namesafe; "
         f"host.namesafe.install({root!r}); del sys.path[0]; sys.path += {extra!r}; "
-        + (f"import {preload}; " if preload else "")
+        + (f"import {preload}; {preload}.install(); " if preload else "")
         + "from host.worker.main import main; main(sys.argv[1:])"
     )
     return [python, "-I", "-c", boot, *argv]
