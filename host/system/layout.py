@@ -13,7 +13,7 @@ The layout, for ``root=/``::
     /opt/ledhost/guard.py              stdlib-only start guard (rolls back a release that
                                        cannot start; run by the unit's ExecStartPre)
     /etc/ledhost/config.toml           the config (root:ledhost 0640)
-    /etc/ledhost/secrets.toml          plugin secrets (root:ledhost 0640; never world-readable)
+    /etc/ledhost/secrets.toml          plugin secrets (root:root 0600; the host's alone)
     /var/lib/ledhost/                  paths.data_dir: plugin data, the store, state
     /etc/systemd/system/ledhost.service
 
