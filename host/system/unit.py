@@ -41,7 +41,6 @@ CAPABILITIES: dict[str, str] = {
     "CAP_SYS_ADMIN": "empty network namespaces and worker cgroups",
     "CAP_SYS_RAWIO": "map /dev/mem for the panel (older Pis without /dev/gpiomem access)",
     "CAP_SYS_NICE": "real-time priority of the binding's refresh thread; worker niceness",
-    "CAP_SYS_RESOURCE": "set workers' resource limits",
     "CAP_NET_BIND_SERVICE": "a web port below 1024, if [web] port asks for one",
 }
 
