@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -64,3 +65,16 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
         [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
+def test_cli_prints_the_unit_and_lists_permission_problems(tmp_path: Path) -> None:
+    """Verify ``ledhost service unit`` and ``ledhost service permissions --json``."""
+    from tests.conftest import ledhost
+
+    done = ledhost("service", "unit")
+    assert done.returncode == 0 and done.stdout == render_unit()
+    done = ledhost("service", "permissions", "--root", str(tmp_path), "--json")
+    assert done.returncode == 1
+    rows = json.loads(done.stdout)
+    etc = str(PiLayout(tmp_path).etc)
+    assert any(r["path"] == etc and "missing" in r["problem"] and r["fix"] for r in rows), rows
