@@ -61,6 +61,7 @@ from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import ChildProcess, WebChild
 from host.system.sdnotify import ServiceNotifier
+from host.system.webuser import web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -498,7 +499,7 @@ class Host:
             self.control = start_control(self)
             if self.cfg.web.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
+                self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
             if self.cfg.mqtt.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
                 self.mqtt = ChildProcess(

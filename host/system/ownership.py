@@ -1,12 +1,9 @@
 """Who owns what in an installed ledhost, in one place, and what is wrong with it.
 
-The host runs as root; each plugin instance runs under a uid of its own; the group
-``ledhost`` is for the web process (it may use the control socket and read the config).
-The web process is started by the host and today still runs as root (docs/security.md);
-the rules already give its group only what it needs, so it can be moved to the
-``ledhost`` user without any file changing hands. The rules make these never fight over a
-file (a recurring failure of ledhost's ancestor, where the web UI and the display wrote
-the same files as different users):
+The host runs as root; the web process runs as the ``ledhost`` user, group ``ledhost``
+(:mod:`host.system.webuser`); each plugin instance runs under a uid of its own. The rules
+below make those three never fight over a file (a recurring failure of ledhost's
+ancestor, where the web UI and the display wrote the same files as different users):
 
 - ledhost's code (``/opt/ledhost``) belongs to root and is readable by everyone, since
   workers run its Python under their own uids; nobody but root may change it.
@@ -16,7 +13,8 @@ the same files as different users):
 - ``secrets.toml`` is root's alone: the host hands each plugin its own secrets over its
   channel, and the web process never reads the file.
 - The data dir is root's, ``0711``: workers pass through to their own ``0700`` folders
-  (the host makes those) and cannot list the others'.
+  (the host makes those) and cannot list the others'; the web process to ``web/``, the
+  one folder it owns and writes (its login store and session key).
 - Plugin environments (the store) are root's and not writable by group or others: a
   worker runs their Python but must never change it.
 
@@ -115,6 +113,7 @@ def rules(layout: PiLayout) -> list[Rule]:
         Rule(layout.config, "file", "root", svc, 0o640, "host writes, web process reads"),
         Rule(layout.secrets, "file", "root", "root", 0o600, "the host's alone", required=False),
         Rule(layout.data_dir, "dir", "root", "root", 0o711, "workers pass through to theirs"),
+        Rule(layout.web_dir, "dir", svc, svc, 0o700, "the web process's own state"),
         Rule(layout.unit, "file", "root", "root", 0o644, "read by systemd"),
         Rule(layout.guard, "file", "root", "root", 0o644, "run by the unit", required=False),
     ]
