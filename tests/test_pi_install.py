@@ -38,6 +38,32 @@ needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="the install creates users and sets owners: needs root"
 )
 
+#: A PEP 517 backend that builds a one-module ``rgbmatrix`` wheel with the stdlib alone.
+BACKEND = """
+import base64, hashlib, zipfile
+
+INFO = "rgbmatrix-0.0.2.dist-info"
+FILES = {
+    "rgbmatrix/__init__.py": "BUILT = True\\n",
+    INFO + "/METADATA": "Metadata-Version: 2.1\\nName: rgbmatrix\\nVersion: 0.0.2\\n",
+    INFO + "/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "rgbmatrix-0.0.2-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(wheel_directory + "/" + name, "w") as whl:
+        for path, text in FILES.items():
+            whl.writestr(path, text)
+            digest = hashlib.sha256(text.encode()).digest()
+            b64 = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            record.append(path + ",sha256=" + b64 + "," + str(len(text.encode())))
+        record.append(INFO + "/RECORD,,")
+        whl.writestr(INFO + "/RECORD", "\\n".join(record) + "\\n")
+    return name
+"""
+
 CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 quiet\n"
 VERSION = "9.9.0"
 
@@ -79,36 +105,47 @@ def run(root: Path, **options: object) -> tuple[int, str]:
     return changed, out.getvalue()
 
 
+def binding_source(folder: Path) -> Path:
+    """An rpi-rgb-led-matrix stand-in: an in-tree build backend with no requirements, so
+    pip builds it offline in its usual isolated build environment, as it builds the real
+    one (scikit-build-core, fetched from the index)."""
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+    )
+    (folder / "backend.py").write_text(BACKEND)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("wheels")
-    fake = build_wheel(
-        folder,
-        "ledhost",
-        VERSION,
-        files={"fake_ledhost.py": "def main():\n    print('fake ledhost')\n"},
-        entry_points="[console_scripts]\nledhost = fake_ledhost:main\n",
-    )
-    binding = build_wheel(
-        folder, "rgbmatrix", "0.0.1", files={"rgbmatrix/__init__.py": "RGBMatrix = None\n"}
-    )
-    return {"ledhost": fake, "rgbmatrix": binding}
+    found = {}
+    for version in (VERSION, "9.9.1"):
+        found[version] = build_wheel(
+            folder,
+            "ledhost",
+            version,
+            files={"fake_ledhost.py": "def main():\n    print('fake ledhost')\n"},
+            entry_points="[console_scripts]\nledhost = fake_ledhost:main\n",
+        )
+    found["ledhost"] = found[VERSION]
+    return found
 
 
 @pytest.fixture(scope="module")
 def installed(
     tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]
 ) -> Iterator[tuple[Path, str]]:
-    """One real install into a throwaway root, with a built binding waiting in wheels/."""
+    """One real install into a throwaway root, building the binding from a source folder."""
     if os.geteuid() != 0:
         pytest.skip("the install creates users and sets owners: needs root")
     root = make_system_root(tmp_path_factory.mktemp("sysroot"))
-    layout = PiLayout(root)
-    layout.wheels.mkdir(parents=True)
-    (layout.wheels / wheels["rgbmatrix"].name).write_bytes(wheels["rgbmatrix"].read_bytes())
+    source = binding_source(tmp_path_factory.mktemp("src") / "rpi-rgb-led-matrix")
     _changed, out = run(
         root,
         source=str(wheels["ledhost"]),
+        rgbmatrix=str(source),
         python=sys.executable,
         pip_args=("--no-index", "--no-deps"),
     )
@@ -128,6 +165,9 @@ def test_install_makes_the_release_the_user_the_config_and_the_unit(
         [python, "-c", "import fake_ledhost, rgbmatrix"], capture_output=True, text=True
     )
     assert probe.returncode == 0, probe.stderr
+    # The binding was built once, into wheels/, for later releases to reuse.
+    (built,) = layout.wheels.glob("rgbmatrix-0.0.2-*.whl")
+    assert stat.S_IMODE(built.stat().st_mode) == 0o644
     passwd = (root / "etc" / "passwd").read_text()
     assert any(line.startswith(f"{SERVICE_USER}:") for line in passwd.splitlines())
     # The installed config is valid, and points the data where the service may write it.
@@ -247,3 +287,46 @@ def test_bootstrap_script_dry_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "[venv] would: create the venv" in done.stdout
     assert snapshot(root) == before
+
+
+def test_config_is_never_overwritten(installed: tuple[Path, str], wheels: dict[str, Path]) -> None:
+    root, _ = installed
+    config = PiLayout(root).config
+    original = config.read_text()
+    try:
+        config.write_text(original + "# mine\n")
+        run(root, source=str(wheels["ledhost"]), python=sys.executable, pip_args=("--no-index",))
+        assert config.read_text() == original + "# mine\n"
+    finally:
+        config.write_text(original)
+
+
+def test_a_binding_source_that_is_not_one_is_refused_before_anything(
+    tmp_path: Path, wheels: dict[str, Path]
+) -> None:
+    root = make_system_root(tmp_path / "root")
+    before = snapshot(root)
+    for bad in (str(tmp_path), "--upload-pack=evil", "file:///etc"):
+        with pytest.raises(InstallError, match="--rgbmatrix"):
+            run(root, source=str(wheels["ledhost"]), rgbmatrix=bad, dry_run=True)
+    assert snapshot(root) == before
+
+
+@pytest.mark.slow  # a second release venv: ~10 s here, more on a loaded machine
+def test_binding_is_built_once_and_reused_by_the_next_release(
+    installed: tuple[Path, str], wheels: dict[str, Path]
+) -> None:
+    """Verify the built wheel is kept in wheels/ and the next release installs it without
+    a source, becoming current with the first as previous. (Last: it changes the release.)"""
+    root, _ = installed
+    layout = PiLayout(root)
+    (kept,) = layout.wheels.glob("rgbmatrix-0.0.2-*.whl")
+    _, out = run(root, source=str(wheels["9.9.1"]), python=sys.executable, pip_args=("--no-index",))
+    assert "built binding" in out
+    assert os.readlink(layout.current) == "releases/9.9.1"
+    assert os.readlink(layout.previous) == f"releases/{VERSION}"
+    python = str(layout.release("9.9.1") / "bin" / "python")
+    probe = subprocess.run([python, "-c", "import rgbmatrix; assert rgbmatrix.BUILT"], check=False)
+    assert probe.returncode == 0
+    assert list(layout.wheels.glob("rgbmatrix-*.whl")) == [kept]
+    assert ownership.problems(layout) == []

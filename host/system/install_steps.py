@@ -98,7 +98,20 @@ class Steps:
         self.release = self.layout.release(source.version)
         self.python = self.release / "bin" / "python"
         self.changed_before_service = False
+        self._check_binding_source(options.rgbmatrix)
         self.consent = self._consent()
+
+    @staticmethod
+    def _check_binding_source(source: str | None) -> None:
+        """:raises InstallError: ``--rgbmatrix`` is neither a git URL nor a source folder."""
+        if source is None or GIT_URL.fullmatch(source):
+            return
+        folder = Path(source)
+        if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
+            raise InstallError(
+                f"--rgbmatrix {source}: not a git URL (https://...) and no pyproject.toml "
+                "there; give the root of an rpi-rgb-led-matrix checkout or its git URL"
+            )
 
     def _consent(self) -> bool:
         if self.options.tweaks is not None:
@@ -241,15 +254,10 @@ class Steps:
     def _build_binding(self, source: str) -> Path:
         check_inside(self.root, self.layout.wheels / "x")
         with tempfile.TemporaryDirectory(prefix="ledhost-rgbmatrix-") as tmp:
-            folder = Path(source)
+            folder = Path(source)  # checked by _check_binding_source
             if GIT_URL.fullmatch(source):
                 folder = Path(tmp) / "src"
                 _run(["git", "clone", "--depth", "1", "--", source, str(folder)], "git clone")
-            elif not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
-                raise InstallError(
-                    f"--rgbmatrix {source}: no pyproject.toml there; give the root of an "
-                    "rpi-rgb-led-matrix checkout or its git URL"
-                )
             built = Path(tmp) / "wheels"
             argv = self._pip("wheel", "--no-deps", "--wheel-dir", str(built), str(folder))
             _run(argv, "building the rgbmatrix binding")
