@@ -30,5 +30,9 @@ if [ "$apt" = yes ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     fi
 fi
 
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "install.sh: ledhost needs Python 3.11 or newer (Raspberry Pi OS Bookworm or later)" >&2
+    exit 1
+fi
 cd "$checkout"
 exec python3 -m host.system.install "$@"

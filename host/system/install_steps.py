@@ -40,7 +40,14 @@ from typing import TextIO
 import config
 from config.atomic import atomic_write
 from host.system import ownership
-from host.system.install import InstallError, InstallOptions, Source, Step, Todo, check_inside
+from host.system.install_base import (
+    InstallError,
+    InstallOptions,
+    Source,
+    Step,
+    Todo,
+    check_inside,
+)
 from host.system.layout import SERVICE_USER, PiLayout
 from host.system.tweaks import Tweak, tweaks_for
 from host.system.unit import render_unit
