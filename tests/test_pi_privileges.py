@@ -3,7 +3,8 @@
 The systemd unit keeps only :data:`host.system.unit.CAPABILITIES`. Here a real ``ledhost
 run`` starts under exactly that bounding set (``setpriv --bounding-set``, what systemd's
 ``CapabilityBoundingSet=`` does), as root, with a third-party plugin: its worker must run
-under a uid of its own, in a cgroup where the machine allows, and show frames.
+under a uid of its own and show frames. ``--no-new-privs`` stands for the unit's
+``NoNewPrivileges=yes``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def test_host_runs_plugins_under_their_own_uids_with_the_units_capabilities(
     config.chmod(0o600)
     stats = folder / "stats.json"
     keep = ",".join("+" + name.removeprefix("CAP_").lower() for name in CAPABILITIES)
-    argv = ["setpriv", "--bounding-set", f"-all,{keep}", "--inh-caps=-all", "--"]
+    # As the unit: that bounding set, and NoNewPrivileges=yes.
+    argv = ["setpriv", "--bounding-set", f"-all,{keep}", "--inh-caps=-all", "--no-new-privs"]
+    argv += ["--"]
     argv += [str(folder / "env" / "bin" / "python"), "-m", "host", "run", "--config", str(config)]
     argv += ["--backend", "headless", "--duration", "120", "--stats-json", str(stats)]
     argv += ["--plugin-path", str(TEST_PLUGINS), "--launcher", "spawn"]

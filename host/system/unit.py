@@ -91,8 +91,8 @@ MemoryAccounting=yes
 StandardOutput=journal
 StandardError=journal
 SyslogIdentifier=ledhost
-# Files the host creates are private unless it says otherwise.
-UMask=0077
+# No UMask=: the host sets the mode of every file it makes itself (private ones 0600
+# whatever the umask), and plugin environments must stay readable by workers' uids.
 
 # Hardening. The host stays root (see docs/security.md); these take away what it never
 # needs. It keeps only these capabilities, measured to be enough:
