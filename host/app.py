@@ -623,7 +623,7 @@ class Host:
         # The zygote and the undertaker end below; read what they used while they exist.
         helpers_cpu = self._helpers_cpu()
         if self.notifier is not None:
-            self.notifier.stopping()
+            self.notifier.stopping(restarting=self.restart_requested)
         if self.control is not None:
             self.control.close()
             self.control = None

@@ -19,6 +19,7 @@ import pytest
 
 from config import load_config
 from host.app import Host, RunOptions
+from host.supervise.spawner import _child_environ
 from host.system.sdnotify import ServiceNotifier, notify, socket_address
 from tests.conftest import eventually, stop_host, worker_user
 
@@ -139,6 +140,19 @@ def test_turn_pings_at_most_every_third_of_the_period(listener: Listener, tmp_pa
     ]
 
 
+def test_a_restart_in_place_says_reloading_not_stopping(listener: Listener, tmp_path: Path) -> None:
+    """Verify that a host that execs itself again (same pid) does not tell systemd it is
+    stopping, which would have systemd kill it after TimeoutStopSec."""
+    notifier = ServiceNotifier(str(tmp_path / "notify"), watchdog=None)
+    notifier.stopping(restarting=True)
+    notifier.stopping()
+    eventually(lambda: len(listener.drain()) == 2, "two messages")
+    assert listener.drain() == [
+        ["RELOADING=1", "STATUS=restarting"],
+        ["STOPPING=1", "STATUS=stopping"],
+    ]
+
+
 def test_host_is_ready_after_its_first_frame_pings_while_turning_and_says_stopping(
     listener: Listener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,8 +201,11 @@ def test_host_is_ready_after_its_first_frame_pings_while_turning_and_says_stoppi
         raise failures[0]
     eventually(lambda: "STOPPING=1" in listener.lines(), "STOPPING=1")
     assert listener.count("READY=1") == 1
-    # systemd's variables are the host's alone: no child (web, worker) can notify for it.
-    assert "NOTIFY_SOCKET" not in os.environ
+    # The host keeps systemd's variables (an exec'd restart notifies too); workers do not
+    # get them.
+    assert os.environ["NOTIFY_SOCKET"] == str(tmp_path / "notify")
+    assert "NOTIFY_SOCKET" not in _child_environ()
+    assert "WATCHDOG_USEC" not in _child_environ()
 
 
 def test_host_without_a_frame_to_show_is_ready_after_the_grace(

@@ -20,7 +20,9 @@ What the host says, and when (:class:`ServiceNotifier`, driven from the host loo
   watchdog period after the last one; the loop wakes at least every
   :data:`host.supervise.supervisor.TICK` seconds anyway, so pinging costs no wake-up of its
   own (issue 15's idle cost), and a loop that stops turning stops the pings.
-- ``STOPPING=1`` when the host begins to shut down.
+- ``STOPPING=1`` when the host begins to shut down; ``RELOADING=1`` instead when it
+  restarts itself in place (an exec, same pid), and ``READY=1`` again after that
+  restart's first frame.
 
 Interface for other parts: ``ServiceNotifier.from_environ()``, then ``turn(now, frames,
 showing)`` once per loop turn and ``stopping()`` at the end. :func:`notify` sends one
@@ -29,7 +31,6 @@ message to a given address (for a one-off, e.g. a start guard).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -96,8 +97,11 @@ class ServiceNotifier:
         """A notifier when systemd asked for one (``$NOTIFY_SOCKET``), else ``None``.
 
         ``$WATCHDOG_PID``, when set, must be this process: a child (the web process, a
-        worker) never inherits the host's duty. The variables are removed from the host's
-        own environment so that no child process can notify in its place.
+        worker) never inherits the host's duty. The variables stay in the host's
+        environment: a restart asked through the control socket execs the host again, in
+        the same process, which must notify as before. Workers do not get them
+        (:func:`host.supervise.spawner._child_environ`), and with ``NotifyAccess=main``
+        systemd ignores any other process's messages anyway.
         """
         env = os.environ if env is None else env
         raw = env.get("NOTIFY_SOCKET")
@@ -125,10 +129,6 @@ class ServiceNotifier:
                 watchdog,
                 MIN_WATCHDOG,
             )
-        if env is os.environ:
-            for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-                with contextlib.suppress(KeyError):
-                    del os.environ[name]
         return cls(address, watchdog)
 
     def _send(self, *lines: str) -> None:
@@ -160,6 +160,15 @@ class ServiceNotifier:
         if lines:
             self._send(*lines)
 
-    def stopping(self) -> None:
-        """The host is shutting down: systemd stops expecting pings."""
-        self._send("STOPPING=1", "STATUS=stopping")
+    def stopping(self, restarting: bool = False) -> None:
+        """The host is shutting down: systemd stops expecting pings.
+
+        :param restarting: the host execs itself again in this process (a restart asked
+            through the control socket). Then it says ``RELOADING=1``: ``STOPPING=1``
+            would make systemd wait for the process to exit, and kill it after
+            ``TimeoutStopSec``; the new host says ``READY=1`` after its first frame.
+        """
+        if restarting:
+            self._send("RELOADING=1", "STATUS=restarting")
+        else:
+            self._send("STOPPING=1", "STATUS=stopping")
