@@ -17,8 +17,9 @@ for arg in "$@"; do
     esac
 done
 if [ "$apt" = yes ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    # python3-venv for the release venvs; compilers and git to build the panel binding.
-    packages="python3-venv python3-dev build-essential git"
+    # python3-venv for the release venvs; compilers, CMake and git to build the panel
+    # binding (docs/panel.md).
+    packages="python3-venv python3-dev build-essential cmake git"
     missing=""
     for p in $packages; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

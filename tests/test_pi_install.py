@@ -41,20 +41,25 @@ needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="the install creates users and sets owners: needs root"
 )
 
-#: A PEP 517 backend that builds a one-module ``rgbmatrix`` wheel with the stdlib alone.
+#: A PEP 517 backend that builds a one-module wheel with the stdlib alone (NAME, VERSION
+#: and CHECK filled in). The binding's asks, as the real one's Pillow shim does, for
+#: Pillow's ``Imaging.h`` on ``CPATH``.
 BACKEND = """
-import base64, hashlib, zipfile
+import base64, hashlib, os, zipfile
 
-INFO = "rgbmatrix-0.0.2.dist-info"
+NAME, VERSION = "@NAME@", "@VERSION@"
+INFO = NAME + "-" + VERSION + ".dist-info"
 FILES = {
-    "rgbmatrix/__init__.py": "BUILT = True\\n",
-    INFO + "/METADATA": "Metadata-Version: 2.1\\nName: rgbmatrix\\nVersion: 0.0.2\\n",
+    NAME + "_fake/__init__.py": "BUILT = True\\n",
+    INFO + "/METADATA": "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n",
     INFO + "/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
 }
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name = "rgbmatrix-0.0.2-py3-none-any.whl"
+    if @CHECK@ and not os.path.isfile(os.path.join(os.environ.get("CPATH", ""), "Imaging.h")):
+        raise SystemExit("Imaging.h not found on CPATH")
+    name = NAME + "-" + VERSION + "-py3-none-any.whl"
     record = []
     with zipfile.ZipFile(wheel_directory + "/" + name, "w") as whl:
         for path, text in FILES.items():
@@ -66,6 +71,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         whl.writestr(INFO + "/RECORD", "\\n".join(record) + "\\n")
     return name
 """
+PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+PILLOW = "0.0.7"
+
+
+def backend(name: str, version: str, check: bool = False) -> str:
+    code = BACKEND.replace("@NAME@", name).replace("@VERSION@", version)
+    return code.replace("@CHECK@", str(check))
+
 
 CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 quiet\n"
 VERSION = "9.9.0"
@@ -111,28 +124,47 @@ def run(root: Path, **options: object) -> tuple[int, str]:
 def binding_source(folder: Path) -> Path:
     """An rpi-rgb-led-matrix stand-in: an in-tree build backend with no requirements, so
     pip builds it offline in its usual isolated build environment, as it builds the real
-    one (scikit-build-core, fetched from the index)."""
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
-    )
-    (folder / "backend.py").write_text(BACKEND)
+    one (scikit-build-core, fetched from the index); with the real one's Pillow shim."""
+    (folder / "bindings" / "python" / "rgbmatrix" / "shims").mkdir(parents=True)
+    (folder / "bindings" / "python" / "rgbmatrix" / "shims" / "pillow.c").write_text("")
+    (folder / "pyproject.toml").write_text(PYPROJECT)
+    (folder / "backend.py").write_text(backend("rgbmatrix", "0.0.2", check=True))
     return folder
+
+
+def pillow_sdist(folder: Path) -> Path:
+    """A Pillow sdist stand-in holding ``src/libImaging/Imaging.h``, as Pillow's does."""
+    import tarfile
+
+    top = folder / f"pillow-{PILLOW}"
+    (top / "src" / "libImaging").mkdir(parents=True)
+    (top / "src" / "libImaging" / "Imaging.h").write_text("/* Pillow */\n")
+    (top / "pyproject.toml").write_text(PYPROJECT)
+    (top / "backend.py").write_text(backend("pillow", PILLOW))
+    path = folder / f"pillow-{PILLOW}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(top, arcname=top.name)
+    return path
 
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Stand-in ledhost wheels (9.9.0 needs Pillow), a Pillow wheel and its sdist, in one
+    folder pip finds them in (``--find-links``)."""
     folder = tmp_path_factory.mktemp("wheels")
     found = {}
-    for version in (VERSION, "9.9.1"):
+    for version, requires in ((VERSION, (f"pillow=={PILLOW}",)), ("9.9.1", ())):
         found[version] = build_wheel(
             folder,
             "ledhost",
             version,
             files={"fake_ledhost.py": "def main():\n    print('fake ledhost')\n"},
             entry_points="[console_scripts]\nledhost = fake_ledhost:main\n",
+            requires=requires,
         )
     found["ledhost"] = found[VERSION]
+    build_wheel(folder, "pillow", PILLOW, files={"fake_pil.py": ""})
+    pillow_sdist(tmp_path_factory.mktemp("sdist")).rename(folder / f"pillow-{PILLOW}.tar.gz")
     return found
 
 
@@ -150,7 +182,7 @@ def installed(
         source=str(wheels["ledhost"]),
         rgbmatrix=str(source),
         python=sys.executable,
-        pip_args=("--no-index", "--no-deps"),
+        pip_args=("--no-index", f"--find-links={wheels['ledhost'].parent}"),
     )
     yield root, out
 
@@ -165,10 +197,13 @@ def test_install_makes_the_release_the_user_the_config_and_the_unit(
     assert (layout.ledhost_bin).exists(), out
     python = str(release / "bin" / "python")
     probe = subprocess.run(
-        [python, "-c", "import fake_ledhost, rgbmatrix"], capture_output=True, text=True
+        [python, "-c", "import fake_ledhost, rgbmatrix_fake, fake_pil"],
+        capture_output=True,
+        text=True,
     )
     assert probe.returncode == 0, probe.stderr
-    # The binding was built once, into wheels/, for later releases to reuse.
+    # The binding was built once, into wheels/, for later releases to reuse; its build saw
+    # Pillow's headers (from the sdist of the Pillow the release has) on CPATH, or failed.
     (built,) = layout.wheels.glob("rgbmatrix-0.0.2-*.whl")
     assert stat.S_IMODE(built.stat().st_mode) == 0o644
     passwd = (root / "etc" / "passwd").read_text()
@@ -329,7 +364,9 @@ def test_binding_is_built_once_and_reused_by_the_next_release(
     assert os.readlink(layout.current) == "releases/9.9.1"
     assert os.readlink(layout.previous) == f"releases/{VERSION}"
     python = str(layout.release("9.9.1") / "bin" / "python")
-    probe = subprocess.run([python, "-c", "import rgbmatrix; assert rgbmatrix.BUILT"], check=False)
+    probe = subprocess.run(
+        [python, "-c", "import rgbmatrix_fake; assert rgbmatrix_fake.BUILT"], check=False
+    )
     assert probe.returncode == 0
     assert list(layout.wheels.glob("rgbmatrix-*.whl")) == [kept]
     assert ownership.problems(layout) == []

@@ -15,6 +15,8 @@ when nothing; ``apply`` changes it. So a second run, and a dry run, follow the s
    installer dropped, leaving users without the module). Here: ``pip wheel`` once into
    :attr:`PiLayout.wheels` (from a folder or a ``git clone --depth 1`` of a URL), then
    ``pip install`` of that wheel, so later releases reuse it instead of compiling again.
+   Its Pillow shim needs Pillow's ``Imaging.h``, which Pillow's wheels lack: the headers
+   come from the sdist of the Pillow the release has (``CPATH``), as docs/panel.md found.
 6. current: the ``current`` link to the release (the one it replaces becomes ``previous``).
 7. guard: the start guard copied outside every release (:attr:`PiLayout.guard`).
 8. config, secrets: written when missing, never overwritten.
@@ -32,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -56,14 +59,24 @@ __all__ = ["build_steps", "installed_config_text"]
 
 #: The config shipped inside ledhost, the base of an installed one.
 DEFAULT_CONFIG = Path(config.__file__).resolve().parent / "default.toml"
+#: In the binding's source: its shim that includes Pillow's ``Imaging.h``.
+PILLOW_SHIM = Path("bindings/python/rgbmatrix/shims/pillow.c")
 GIT_URL = re.compile(r"(https://|git@|ssh://|git://)\S+")
 
 
-def _run(argv: list[str], what: str, cwd: Path | None = None) -> str:
+def _run(
+    argv: list[str], what: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     """Run one command; its output is returned, a failure is an :class:`InstallError`."""
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, check=False, cwd=cwd, stdin=subprocess.DEVNULL
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
     except OSError as exc:
         raise InstallError(f"{what}: cannot run {argv[0]}: {exc.strerror}") from None
@@ -266,8 +279,11 @@ class Steps:
                 folder = Path(tmp) / "src"
                 _run(["git", "clone", "--depth", "1", "--", source, str(folder)], "git clone")
             built = Path(tmp) / "wheels"
+            env = None
+            if (folder / PILLOW_SHIM).is_file():
+                env = {**os.environ, "CPATH": str(self._pillow_headers(Path(tmp)))}
             argv = self._pip("wheel", "--no-deps", "--wheel-dir", str(built), str(folder))
-            _run(argv, "building the rgbmatrix binding")
+            _run(argv, "building the rgbmatrix binding", env=env)
             found = sorted(built.glob("rgbmatrix-*.whl"))
             if not found:
                 raise InstallError(f"--rgbmatrix {source}: the build made no rgbmatrix wheel")
@@ -276,6 +292,26 @@ class Steps:
             shutil.copyfile(found[-1], target)
             os.chmod(target, 0o644)
             return target
+
+    def _pillow_headers(self, tmp: Path) -> Path:
+        """The folder holding Pillow's ``Imaging.h``, for the binding's Pillow shim.
+
+        Pillow's wheels do not ship its C headers, and the shim reads Pillow's own struct,
+        so the headers must be those of the Pillow the release runs: its sdist, unpacked
+        (docs/panel.md, "Building the rgbmatrix binding").
+        """
+        version = self._installed("pillow")
+        if version is None:
+            raise InstallError("the release has no Pillow: install ledhost into it first")
+        dest = tmp / "pillow"
+        argv = self._pip("download", "--no-deps", "--no-binary", ":all:", "--dest", str(dest))
+        _run([*argv, f"pillow=={version}"], f"downloading the Pillow {version} sources")
+        for sdist in dest.glob("*.tar.gz"):
+            with tarfile.open(sdist) as tar:
+                tar.extractall(dest, filter="data")
+        for header in dest.glob("*/src/libImaging/Imaging.h"):
+            return header.parent
+        raise InstallError(f"the Pillow {version} sources hold no src/libImaging/Imaging.h")
 
     # -- 6.-9. current link, guard, config, unit -------------------------------------------
 
