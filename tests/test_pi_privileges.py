@@ -80,8 +80,10 @@ def test_host_runs_plugins_under_their_own_uids_with_the_units_capabilities(
     host = subprocess.Popen(argv, env=env, cwd="/", stderr=subprocess.PIPE, text=True)
     try:
         # setpriv execs the host: the pid is the host's, with the unit's bounding set.
+        python = str(folder / "env" / "bin" / "python").encode()
         eventually(
-            lambda: "host" in Path(f"/proc/{host.pid}/cmdline").read_text(), "the host to exec"
+            lambda: Path(f"/proc/{host.pid}/cmdline").read_bytes().split(b"\0")[0] == python,
+            "setpriv to exec the host",
         )
         mask = int(_status_field(host.pid, "CapBnd"), 16)
         # What this machine's own bounding set allows of the unit's (a container may hold
