@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +32,7 @@ from host.system.install import (
 from host.system.layout import SERVICE_USER, PiLayout
 from host.system.tweaks import BLACKLIST_NAME, ISOLCPUS
 from host.system.unit import render_unit
-from tests.conftest import REPO, build_wheel
+from tests.conftest import CMDLINE, REPO, build_wheel, make_system_root
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="the install creates users and sets owners: needs root"
@@ -80,21 +77,7 @@ def backend(name: str, version: str, check: bool = False) -> str:
     return code.replace("@CHECK@", str(check))
 
 
-CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 quiet\n"
 VERSION = "9.9.0"
-
-
-def make_system_root(folder: Path) -> Path:
-    """A minimal Debian-like root: accounts files and a Pi boot partition."""
-    (folder / "etc").mkdir(parents=True)
-    (folder / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (folder / "etc" / "group").write_text("root:x:0:\n")
-    for name in ("shadow", "gshadow"):
-        (folder / "etc" / name).write_text("root:*::::::::\n" if name == "shadow" else "root:*::\n")
-        os.chmod(folder / "etc" / name, 0o600)
-    (folder / "boot" / "firmware").mkdir(parents=True)
-    (folder / "boot" / "firmware" / "cmdline.txt").write_text(CMDLINE)
-    return folder
 
 
 def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
@@ -370,53 +353,3 @@ def test_binding_is_built_once_and_reused_by_the_next_release(
     assert probe.returncode == 0
     assert list(layout.wheels.glob("rgbmatrix-*.whl")) == [kept]
     assert ownership.problems(layout) == []
-
-
-@pytest.mark.slow  # pip installs the real ledhost and its dependencies: ~25-60 s here
-@needs_root
-def test_installed_release_from_this_checkout_runs(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """The acceptance run: ``deploy/install.sh --root`` installs this checkout (with its
-    real dependencies, from the index pip is configured with) into a throwaway root, and
-    the installed ``current/bin/ledhost`` runs the config the install wrote, its plugins
-    under uids of their own, and shows frames."""
-    # Workers' uids must reach the release's Python: not below pytest's 0700 tmp folders.
-    base = Path(tempfile.mkdtemp(prefix="ledhost-root-", dir="/tmp"))
-    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
-    base.chmod(0o755)
-    root = make_system_root(base / "root")
-    done = subprocess.run(
-        [str(REPO / "deploy" / "install.sh"), "--root", str(root), "--no-tweaks"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0 and "No matching distribution" in done.stderr:
-        pytest.skip(f"pip cannot reach an index with ledhost's dependencies: {done.stderr[-300:]}")
-    assert done.returncode == 0, done.stdout + done.stderr
-    layout = PiLayout(root)
-    assert ownership.problems(layout) == []
-    # The installed config names the Pi's paths; here they stay inside the test root.
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LEDHOST_PATHS__DATA_DIR": str(layout.data_dir),
-        "LEDHOST_CONTROL__SOCKET": str(root / "run" / "control.sock"),
-        "LEDHOST_WEB__ENABLED": "false",
-    }
-    stats = tmp_path / "stats.json"
-    argv = [str(layout.ledhost_bin), "run", "--config", str(layout.config)]
-    argv += ["--duration", "8", "--stats-json", str(stats)]
-    ran = subprocess.run(argv, capture_output=True, text=True, env=env, cwd="/", timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    assert "workers run as uids of their own" in ran.stderr
-    data = json.loads(stats.read_text())
-    assert data["frames_shown"] > 0, ran.stderr
-    assert data["modes_shown"][0]["mode"] == "clock:time"
-    again = subprocess.run(
-        [str(REPO / "deploy" / "install.sh"), "--root", str(root), "--no-tweaks"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert "0 step(s) changed something" in again.stdout, again.stdout
