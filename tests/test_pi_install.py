@@ -353,3 +353,24 @@ def test_binding_is_built_once_and_reused_by_the_next_release(
     assert probe.returncode == 0
     assert list(layout.wheels.glob("rgbmatrix-*.whl")) == [kept]
     assert ownership.problems(layout) == []
+
+
+def test_an_older_checkout_does_not_downgrade_the_running_release(tmp_path: Path) -> None:
+    """Verify that re-running install.sh from an old checkout after a self-update keeps
+    the newer release current, unless the source is named on purpose."""
+    from host.system.install import Source
+    from host.system.install_steps import build_steps
+
+    root = make_system_root(tmp_path / "root")
+    layout = PiLayout(root)
+    layout.release("9.10.0").mkdir(parents=True)
+    layout.current.symlink_to("releases/9.10.0")
+    source = Source("checkout", str(REPO), "9.9.0")
+    todos = {}
+    for given in (False, True):
+        options = InstallOptions(root=root, tweaks=False, source_given=given)
+        steps = {s.name: s for s in build_steps(options, root, source, io.StringIO())}
+        todos[given] = steps["current"].pending()
+    kept, switched = todos[False], todos[True]
+    assert kept is not None and kept.skip and "9.10.0, newer than 9.9.0" in kept.text
+    assert switched is not None and not switched.skip

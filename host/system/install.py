@@ -98,6 +98,7 @@ def options_from(ns: argparse.Namespace, default_source: str) -> InstallOptions:
         python=ns.python,
         pip_args=tuple(ns.pip_arg),
         start=not ns.no_start,
+        source_given=ns.source is not None,
     )
 
 

@@ -60,6 +60,9 @@ class InstallOptions:
     pip_args: tuple[str, ...] = ()
     #: Enable and (re)start the service (only with root ``/`` under systemd).
     start: bool = True
+    #: Whether the source was named (``--source``): only then may the install switch
+    #: ``current`` to an older release than the one it points at.
+    source_given: bool = True
 
 
 @dataclass(frozen=True)

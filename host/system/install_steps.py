@@ -324,6 +324,15 @@ class Steps:
                 return None
             if link.exists() and not link.is_symlink():
                 raise InstallError(f"{link} exists and is not a symlink; move it away")
+            running = Path(os.readlink(link)).name if link.is_symlink() else None
+            if running and self.options.source_given is False and _newer(running, want.name):
+                # Re-running the install from an old checkout after a self-update must not
+                # downgrade the sign; naming a source (--source) does, on purpose.
+                return Todo(
+                    f"{link} is {running}, newer than {want.name}: kept (pass --source to "
+                    "install this one anyway)",
+                    skip=True,
+                )
             return Todo(f"point {link} at {want}")
 
         def apply() -> None:
@@ -425,6 +434,17 @@ class Steps:
             _run(["systemctl", "restart", "ledhost"], "systemctl restart")
 
         return Step("service", pending, apply)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """A sort key from a version's numbers (``1.10.0`` after ``1.9.2``); enough to tell a
+    newer release from an older one without the ``packaging`` library."""
+    return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0]))
+
+
+def _newer(a: str, b: str) -> bool:
+    """Whether version ``a`` is newer than ``b``."""
+    return _version_key(a) > _version_key(b)
 
 
 def _read(path: Path) -> bytes | None:
