@@ -60,6 +60,8 @@ from host.supervise.spawner import (
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import ChildProcess, WebChild
+from host.system.sdnotify import ServiceNotifier
+from host.system.webuser import web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -158,6 +160,8 @@ class Host:
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
         self.brightness_override: int | None = None
+        #: systemd's notify socket and watchdog, under a ``Type=notify`` unit (set by run).
+        self.notifier: ServiceNotifier | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -495,12 +499,13 @@ class Host:
             self.control = start_control(self)
             if self.cfg.web.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
+                self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
             if self.cfg.mqtt.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
                 self.mqtt = ChildProcess(
                     "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
                 )
+            self.notifier = ServiceNotifier.from_environ()
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -580,6 +585,17 @@ class Host:
                 self.web.tick(now)
             if self.mqtt is not None:
                 self.mqtt.tick(now)
+            if self.notifier is not None:
+                self._tell_service(now)
+
+    def _tell_service(self, now: float) -> None:
+        """Ready, status and watchdog for systemd, from the loop itself (a stuck loop
+        stops pinging; :mod:`host.system.sdnotify`)."""
+        assert self.notifier is not None
+        current = self._current.key if self._current is not None else None
+        # Nothing on screen once the start-up grace is over: a dark panel on purpose.
+        settled = current is None and now - self.stats.started > STARTUP_GRACE
+        self.notifier.turn(now, self.stats.frames_shown, current, settled)
 
     def _quiet_marks(self) -> tuple[int, int]:
         """Counters that move when a wake-up may change what to decide or show.
@@ -606,6 +622,8 @@ class Host:
         ended = time.monotonic()
         # The zygote and the undertaker end below; read what they used while they exist.
         helpers_cpu = self._helpers_cpu()
+        if self.notifier is not None:
+            self.notifier.stopping(restarting=self.restart_requested)
         if self.control is not None:
             self.control.close()
             self.control = None

@@ -78,6 +78,10 @@ def _child_environ() -> dict[str, str]:
 
     env = dict(os.environ)
     forget_config_environment(env)
+    # systemd's notify socket and watchdog are the host's (host.system.sdnotify): a
+    # plugin has no business talking to the service manager.
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        env.pop(name, None)
     return env
 
 
