@@ -7,7 +7,6 @@ subprocesses. The whole command also runs as a real process (``--root``, ``--jso
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from config import load_config
 from host.system import doctor_checks as checks
+from host.system import ownership
 from host.system.doctor import (
     CommandRunner,
     Finding,
@@ -260,10 +260,6 @@ def test_permissions_of_a_machine_without_ledhost_installed(tmp_path: Path) -> N
     assert checks.check_permissions(machine(tmp_path)).status == "OK"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("host.system.ownership") is None,
-    reason="host/system/ownership.py (PI-SERVICE's part) has not landed on this branch",
-)
 def test_permissions_report_what_ownership_finds(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     layout = PiLayout(root)
@@ -272,7 +268,6 @@ def test_permissions_report_what_ownership_finds(tmp_path: Path) -> None:
     layout.config.write_text("")
     layout.config.chmod(0o666)  # world-writable config: always wrong
     finding = checks.check_permissions(machine(tmp_path, root))
-    ownership = importlib.import_module("host.system.ownership")
     found = ownership.problems(layout)
     assert found and finding.status == "FAIL" and finding.fix
     assert finding.summary.startswith(f"{len(found)} wrong: {found[0].path}: {found[0].what}")

@@ -27,6 +27,7 @@ from host.display.backends.panel import (
 )
 from host.display.backends.piomatter import MODULE as PIOMATTER_MODULE
 from host.display.backends.piomatter import plan as plan_piomatter
+from host.system import ownership
 from host.system.doctor import Finding, Machine, Status
 from host.system.layout import UNIT_NAME
 
@@ -212,13 +213,8 @@ def check_isolcpus(m: Machine) -> Finding:
 def check_permissions(m: Machine) -> Finding:
     if not m.layout.prefix.exists():
         return Finding("permissions", "OK", f"ledhost is not installed under {m.layout.prefix}")
-    # PI-SERVICE's module (host/system/ownership.py): its problems(layout) lists every
-    # path with a wrong owner or mode. The one call site; a plain import once it lands.
-    try:
-        ownership = importlib.import_module("host.system.ownership")
-    except ModuleNotFoundError:
-        return Finding("permissions", "WARN", "this ledhost cannot check ownership yet",
-                       "update ledhost")  # fmt: skip
+    # The ownership rules live in one place (host.system.ownership), shared with
+    # `ledhost service permissions --fix`.
     problems = list(ownership.problems(m.layout))
     if not problems:
         return Finding("permissions", "OK", "owners and modes of the install are as they should be")
