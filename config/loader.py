@@ -38,6 +38,7 @@ from config.loader_layers import (
     parse_env_value,
 )
 from config.migrate import VERSION_KEY, migrate_document
+from config.sync import sync_problems
 from config.model import (
     ControlConfig,
     DisplayConfig,
@@ -48,6 +49,7 @@ from config.model import (
     RotationConfig,
     RotationEntry,
     StoreConfig,
+    SyncConfig,
     TickerConfig,
     TransitionsConfig,
     WebConfig,
@@ -386,6 +388,8 @@ class _Validator:
         for key in ("registries", "find_links"):
             if not all(isinstance(v, str) and v for v in sections["store"][key]):
                 self.add(("store", key), "expected a list of non-empty strings")
+        for key, problem in sync_problems(sections["sync"]):
+            self.add(("sync", key), problem)
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
@@ -400,6 +404,7 @@ class _Validator:
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
             store=_store_config(sections["store"]),
+            sync=SyncConfig(**sections["sync"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             store_plugins=MappingProxyType(store_plugins),
