@@ -38,7 +38,6 @@ from config.loader_layers import (
     parse_env_value,
 )
 from config.migrate import VERSION_KEY, migrate_document
-from config.sync import sync_problems
 from config.model import (
     ControlConfig,
     DisplayConfig,
@@ -74,6 +73,7 @@ from config.secrets import (
     secrets_layer,
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
+from config.sync import sync_problems
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [

@@ -28,13 +28,19 @@ def sync_problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """
     group = values.get("group")
     if isinstance(group, str) and group and not GROUP_PATTERN.fullmatch(group):
-        yield "group", (
-            f"{group!r} is not a group name: use 1-64 letters, digits, '_', '-' or '.' "
-            "(or \"\" for none)"
+        yield (
+            "group",
+            (
+                f"{group!r} is not a group name: use 1-64 letters, digits, '_', '-' or '.' "
+                '(or "" for none)'
+            ),
         )
     topic = values.get("topic")
     if isinstance(topic, str) and not TOPIC_PATTERN.fullmatch(topic):
-        yield "topic", (
-            f"{topic!r} is not one topic level: use 1-64 letters, digits, '_', '-' or '.' "
-            "(no '/', '+' or '#')"
+        yield (
+            "topic",
+            (
+                f"{topic!r} is not one topic level: use 1-64 letters, digits, '_', '-' or '.' "
+                "(no '/', '+' or '#')"
+            ),
         )

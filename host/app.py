@@ -60,6 +60,7 @@ from host.supervise.spawner import (
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import WebChild
+from host.syncing import SyncRole
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -154,6 +155,8 @@ class Host:
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
         self.brightness_override: int | None = None
+        #: This sign's part in a set of synchronised signs (``[sync]``).
+        self.sync = SyncRole(self, cfg.sync)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -537,6 +540,7 @@ class Host:
                 self.scheduler.next_change(),
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
+                self.sync.next_wakeup(),
                 end,
             ]
             due = min(t for t in wake_times if t is not None)
@@ -556,6 +560,7 @@ class Host:
             if now >= next_sample:
                 next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()
+            self.sync.poll(now)
             self._decide(now)
             assert self.backend is not None
             now = time.monotonic()
@@ -665,6 +670,7 @@ class Host:
             **scheduler,
             "config": self.reconfigurer.status(),
             "safe_mode": self.options.safe_mode,
+            "sync": self.sync.status(now, time.time()),
         }
 
     # -- what the user asks for (the control socket will call these) --------------------

@@ -57,7 +57,12 @@ def read_only(request: control.Request) -> bool:
     if isinstance(request, control.Logs):
         return not request.follow
     return isinstance(
-        request, control.Status | control.ConfigGet | control.ConfigBackup | control.SecretList
+        request,
+        control.Status
+        | control.ConfigGet
+        | control.ConfigBackup
+        | control.SecretList
+        | control.SyncState,
     )
 
 
@@ -309,6 +314,12 @@ class ControlServer:
                         self._send(client, event)
         if any("frames" in c.kinds for c in subscribers):
             self._publish_frame(subscribers)
+        if any("sync" in c.kinds for c in subscribers):
+            sync = host.sync.event(time.monotonic(), time.time())
+            if sync is not None:
+                for client in subscribers:
+                    if "sync" in client.kinds:
+                        self._send(client, control.SyncEvent(data=sync))
         for client in subscribers:
             if client.all_logs:
                 for iid in self.host.supervisor.logs:
