@@ -17,6 +17,7 @@ from typing import Any, Literal, final
 
 from config.desired import DESIRED_PATH, DesiredPlugin
 from config.layouts import Layout
+from config.mqtt import MqttConfig
 from config.schema import plain_data
 from config.secrets import REDACTED
 from config.settings import SECTIONS, SETTINGS
@@ -28,6 +29,7 @@ __all__ = [
     "DisplayConfig",
     "HostConfig",
     "LoggingConfig",
+    "MqttConfig",
     "PathsConfig",
     "PluginInstanceConfig",
     "RotationConfig",
@@ -326,6 +328,8 @@ class HostConfig:
     #: ``[store.plugins]``: the plugins the store should install, by plugin id
     #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
     store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)
+    #: ``[mqtt]`` (:mod:`config.mqtt`); a default (the bridge off) like ``control``.
+    mqtt: MqttConfig = MqttConfig()
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);

@@ -59,7 +59,7 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import WebChild
+from host.supervise.web_child import ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
@@ -125,6 +125,8 @@ class Host:
             trace=self.options.trace_plugins,
         )
         self.missing: dict[str, dict[str, Any]] = {}
+        #: The MQTT bridge's last report of its broker connection (host.control.handlers).
+        self.mqtt_state: dict[str, Any] | None = None
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
@@ -151,6 +153,8 @@ class Host:
         self.control: ControlServer | None = None
         #: The supervised web process, when ``[web] enabled``.
         self.web: WebChild | None = None
+        #: The supervised MQTT bridge, when ``[mqtt] enabled`` (docs/mqtt.md).
+        self.mqtt: ChildProcess | None = None
         #: Off by the user (``ledhost off``), whatever the schedule says.
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
@@ -494,6 +498,9 @@ class Host:
             if self.cfg.web.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
                 self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
+            if self.cfg.mqtt.enabled:
+                sock = self.cfg.control.socket or default_socket_path()
+                self.mqtt = ChildProcess("mqtt-bridge", self.cfg.path, os.path.expanduser(sock))
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -569,6 +576,8 @@ class Host:
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
+            if self.mqtt is not None:
+                self.mqtt.tick(now)
 
     def _quiet_marks(self) -> tuple[int, int]:
         """Counters that move when a wake-up may change what to decide or show.
@@ -601,6 +610,9 @@ class Host:
         if self.web is not None:
             self.web.close()
             self.web = None
+        if self.mqtt is not None:
+            self.mqtt.close()
+            self.mqtt = None
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()

@@ -55,7 +55,7 @@ class SyncRole:
 
     def __init__(self, host: Any, cfg: SyncConfig, sign: str | None = None) -> None:
         """:param host: the :class:`host.app.Host` of this run (typed loosely: the host
-            imports this module, and the layers allow no cycle, not even for types)."""
+        imports this module, and the layers allow no cycle, not even for types)."""
         self.host = host
         self.cfg = cfg
         self.sign = sign or sign_id()

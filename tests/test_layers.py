@@ -37,6 +37,7 @@ LAYERS: list[set[str]] = [
         "host.safemode",
         "host.system",
         "host.syncing",
+        "host.mqtt",
     },
     {"host.cli", "host.author"},
     {"host.__main__"},

@@ -25,6 +25,7 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.mqtt_commands import add_mqtt_parser, cmd_mqtt_bridge
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_mqtt_parser(sub, common)
     add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
     return parser
@@ -155,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command == "mqtt-bridge":
+            return cmd_mqtt_bridge(ns)
         if ns.command in STORE_COMMANDS:
             return cmd_store(ns)
         if ns.command == "reconcile":
