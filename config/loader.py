@@ -403,6 +403,9 @@ class _Validator:
         for key, problem in sync_problems(sections["sync"]):
             self.add(("sync", key), problem)
         mqtt = parse_mqtt(sections["mqtt"], self.host_secrets.get("mqtt", {}), self.add)
+        if sections["sync"]["role"] != "off" and not mqtt.enabled:
+            role = sections["sync"]["role"]
+            self.add(("sync", "role"), f"{role!r} needs the MQTT bridge: set [mqtt] enabled = true")
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(

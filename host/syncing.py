@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import secrets
 import socket
 from typing import Any, Final
@@ -44,10 +43,10 @@ log = logging.getLogger("ledhost.sync")
 SWITCHES_KEPT: Final = 20
 
 
-def sign_id() -> str:
-    """This sign's name in sync messages: its host name, as a topic-safe id."""
-    name = re.sub(r"[^A-Za-z0-9_.:-]", "-", socket.gethostname())[:64]
-    return name or "ledhost"
+def sign_id(host_cfg: Any) -> str:
+    """This sign's name in sync messages: its bridge's MQTT client id (the leader's pongs
+    carry that id, and a follower takes only its own leader's)."""
+    return str(host_cfg.mqtt.client_id_for(socket.gethostname()))
 
 
 class SyncRole:
@@ -58,7 +57,7 @@ class SyncRole:
         imports this module, and the layers allow no cycle, not even for types)."""
         self.host = host
         self.cfg = cfg
-        self.sign = sign or sign_id()
+        self.sign = sign or sign_id(host.cfg)
         #: Distinguishes this run's positions from an earlier run's (seq starts over).
         self.boot = secrets.token_hex(4)
         self.follower = Follower() if cfg.role == "follower" else None
