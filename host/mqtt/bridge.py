@@ -87,6 +87,9 @@ class Bridge:
         self._published: dict[str, str] = {}
         self._status: dict[str, Any] | None = None
         self._message: str | None = None
+        #: Discovery configs of this node seen on the broker that this run may not publish
+        #: (left by an earlier run); cleared once a status says which are wanted.
+        self._seen_configs: set[str] = set()
         self._parent = os.getppid()
         self._stop = threading.Event()
         #: Synchronised signs' topics (:mod:`host.mqtt.sync`), when ``[sync]`` is on.
@@ -167,6 +170,9 @@ class Bridge:
             return
         configs, states = self._messages()
         wanted = {**configs, **states}
+        for topic in self._seen_configs - set(configs):
+            self.connection.publish(topic, b"", retain=True)
+        self._seen_configs.clear()
         for topic in [t for t in self._published if t not in wanted]:
             # An entity (or a plugin instance's state) that went away: an empty retained
             # message removes it from the broker and, for a config, from Home Assistant.
@@ -210,16 +216,15 @@ class Bridge:
             self._republish()
 
     def _on_own_config(self, topic: str, payload: bytes, retained: bool) -> None:
-        """A discovery config of this node left on the broker by an earlier run: remove it
-        if this run does not publish it (a plugin instance removed while we were away)."""
-        if not payload or not retained:
+        """A discovery config of this node on the broker that this run did not publish
+        (left by an earlier run: a plugin instance removed while the bridge was away, or
+        put there by someone else): removed at the next publishing unless it is wanted."""
+        if not payload:
             return
         with self._lock:
-            if self._status is None or topic in self._published:
-                return
-            configs, _ = self._messages()
-        if topic not in configs:
-            self.connection.publish(topic, b"", retain=True)
+            if topic not in self._published:
+                self._seen_configs.add(topic)
+                self._publish_changes()
 
     def _on_connection_state(self, state: ConnectionState) -> None:
         try:

@@ -156,17 +156,22 @@ def parse_command(command: str, payload: bytes) -> control.Request:
         raise CommandError("not_utf8", f"{command}: the payload is not UTF-8 text") from None
     if "\x00" in text:
         raise CommandError("invalid", f"{command}: the payload holds a NUL character")
-    if command == "power":
-        return _power(text)
-    if command == "brightness":
-        return _brightness(text)
-    if command == "pin":
-        return _pin(text)
-    if command == "notify":
-        return _notify(text)
-    if command == "unpin":
-        return _request(control.Unpin)
-    return _request(control.Next if command == "next" else control.Previous)
+    try:
+        if command == "power":
+            return _power(text)
+        if command == "brightness":
+            return _brightness(text)
+        if command == "pin":
+            return _pin(text)
+        if command == "notify":
+            return _notify(text)
+        if command == "unpin":
+            return _request(control.Unpin)
+        return _request(control.Next if command == "next" else control.Previous)
+    except CommandError as exc:
+        if str(exc).startswith(f"{command}:"):
+            raise
+        raise CommandError(exc.kind, f"{command}: {exc}") from None
 
 
 @dataclass

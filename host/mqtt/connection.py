@@ -30,6 +30,7 @@ Interface::
   availability topic when the connection drops without a goodbye; on every connect the
   connection publishes ``online`` (retained) first, and :meth:`stop` publishes ``offline``.
 - **Subscriptions are kept**: made again after each reconnect (the session is clean).
+- **MQTT 5**, so the broker is told the largest packet we take (:data:`MAX_PACKET`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from typing import Any, Final, final
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from config.mqtt import MqttConfig
 
@@ -70,6 +73,10 @@ MAX_DELAY: Final = 60.0
 JITTER: Final = 0.25
 #: Seconds a TCP connect (and TLS handshake) may take before it counts as failed.
 CONNECT_TIMEOUT: Final = 5.0
+#: Largest packet the broker may send us (MQTT 5's Maximum Packet Size, which the broker
+#: honours by dropping bigger messages for this client): whoever may publish to a topic we
+#: subscribe to must not make the bridge read megabytes. Commands are far smaller.
+MAX_PACKET: Final = 64 * 1024
 #: Availability payloads (Home Assistant's defaults).
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
@@ -221,8 +228,8 @@ class Connection:
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
-            clean_session=True,
-            protocol=paho.MQTTv311,
+            # MQTT 5 (Mosquitto >= 1.6, 2019): for Maximum Packet Size (MAX_PACKET).
+            protocol=paho.MQTTv5,
             reconnect_on_failure=False,  # our loop reconnects, with jitter
         )
         client.connect_timeout = CONNECT_TIMEOUT
@@ -256,8 +263,15 @@ class Connection:
                 if self.settings.tls and not tls_ready:
                     self._tls()
                     tls_ready = True
+                # paho's Properties has no annotations; the call is as documented
+                limits = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                limits.MaximumPacketSize = MAX_PACKET
                 self._client.connect(
-                    self.settings.host, self.settings.port, self.settings.keepalive
+                    self.settings.host,
+                    self.settings.port,
+                    self.settings.keepalive,
+                    clean_start=True,
+                    properties=limits,
                 )
                 while not self._stop.is_set():
                     rc = self._client.loop(timeout=1.0)
@@ -273,6 +287,12 @@ class Connection:
                 raise _Refused(f"{reason} ({where})", False)
             except _Refused as exc:
                 error, permanent = str(exc), exc.permanent
+            except ssl.SSLCertVerificationError as exc:
+                error = (
+                    f"TLS with the broker at {where} failed: the broker's certificate is not "
+                    f"trusted ({exc.verify_message}); set mqtt.ca_file to the CA that signed it"
+                )
+                permanent = True
             except ssl.SSLError as exc:
                 error, permanent = (
                     f"TLS with the broker at {where} failed: {exc.reason or exc}",
