@@ -260,9 +260,11 @@ class SyncRole:
         if self.cfg.role == "off":
             return None
         stats = self.host.stats
+        shown = stats.modes_shown
+        first = max(0, len(shown) - SWITCHES_KEPT)
         switches = [
-            {"key": s["mode"], "at": round(wall_now - (now - stats.started - s["at"]), 4)}
-            for s in stats.modes_shown[-SWITCHES_KEPT:]
+            {"n": n, "key": s["mode"], "at": round(wall_now - (now - stats.started - s["at"]), 4)}
+            for n, s in enumerate(shown[first:], start=first)
         ]
         follower = self.follower.status(now) if self.follower is not None else None
         return {

@@ -12,22 +12,17 @@ together, not how closely; ``benchmarks/sync.py`` measures that.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from host.ipc import control
-from host.ipc.control_client import ControlClient, HostNotRunning
-from tests.conftest import TEST_PLUGINS, eventually, worker_user
+from tests.conftest import eventually
 from tests.mqtt_helpers import MOSQUITTO, Broker
+from tests.sync_helpers import ROTATION, SyncSign, in_leader_clock, matched, start_signs
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,66 +32,6 @@ pytestmark = [
 #: Generous: what "together" must at least mean here (a turn is 2 s); the figures are the
 #: benchmark's.
 TOGETHER = 0.5
-ROTATION = ("rotor:a", "rotor:b")
-
-
-class SyncSign:
-    """One ``ledhost run`` in a sync role; its status read over its control socket."""
-
-    def __init__(self, folder: Path, port: int, name: str, role: str, group: str = "") -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.sock = folder / "control.sock"
-        self.config = folder / "ledhost.toml"
-        self.log = folder / "host.log"
-        self.config.write_text(
-            f'[paths]\ndata_dir = "{folder / "data"}"\n'
-            f'[control]\nsocket = "{self.sock}"\n'
-            f"[workers]\nuser = {json.dumps(worker_user())}\n"
-            f"[rotation]\nmodes = {json.dumps(list(ROTATION))}\n"
-            "[plugins.rotor]\n"
-            f'[mqtt]\nenabled = true\nbroker = "mqtt://127.0.0.1:{port}"\n'
-            f'client_id = "{name}"\nbase_topic = "signs/{name}"\ndiscovery_prefix = ""\n'
-            f'[sync]\nrole = "{role}"\ngroup = "{group}"\nperiod = 0.5\n'
-        )
-        self.config.chmod(0o600)
-        self.start()
-
-    def start(self) -> None:
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "host", "run", "--config", str(self.config),
-                 "--plugin-path", str(TEST_PLUGINS), "--backend", "headless",
-                 "--duration", "600"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def request(self, message: Any) -> Any:
-        try:
-            with ControlClient(str(self.sock), timeout=10) as client:
-                return client.request(message)
-        except (HostNotRunning, TimeoutError, OSError):
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"{self.name} exited: {self.log.read_text()[-3000:]}"
-                ) from None
-            return None
-
-    def sync(self) -> dict[str, Any]:
-        return self.request(control.SyncState()) or {}
-
-    def following(self) -> bool:
-        follower = self.sync().get("follower") or {}
-        return bool(follower.get("following")) and self.sync().get("delay") is not None
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -109,40 +44,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         b.stop()
 
 
-def in_leader_clock(sign: SyncSign, state: dict[str, Any]) -> list[tuple[str, float]]:
-    """The sign's switches as (key, when in the leader's clock)."""
-    offset = state.get("offset") or 0.0
-    return [(s["key"], s["at"] + offset) for s in state["switches"] if s["key"]]
-
-
-def matched(lead: list[tuple[str, float]], other: list[tuple[str, float]]) -> list[float]:
-    """For each leader switch, how far the other's nearest switch to the same key is."""
-    gaps = []
-    for key, at in lead:
-        same = [abs(t - at) for k, t in other if k == key]
-        if same:
-            gaps.append(min(same))
-    return gaps
-
-
-def start_signs(tmp_path: Path, broker: Broker, followers: int) -> tuple[SyncSign, list[SyncSign]]:
-    leader = SyncSign(tmp_path / "lead", broker.port, "lead", "leader")
-    signs = [
-        SyncSign(tmp_path / f"f{i}", broker.port, f"f{i}", "follower", group="odd" if i % 2 else "")
-        for i in range(followers)
-    ]
-    for sign in signs:
-        eventually(sign.following, f"{sign.name} following the leader", timeout=90)
-    return leader, signs
-
-
 @pytest.mark.parametrize("followers", [2, 4])
 def test_followers_switch_and_notify_with_the_leader(
     tmp_path: Path, broker: Broker, followers: int
 ) -> None:
     """Verify that every follower's rotation switches land with the leader's, and that a
     notification for all starts together on every sign and one for a group only there."""
-    leader, signs = start_signs(tmp_path, broker, followers)
+    leader, signs = start_signs(tmp_path, broker.port, followers)
     try:
         # two full turns after everyone joined
         joined = len(leader.sync()["switches"])
@@ -187,7 +95,7 @@ def test_followers_switch_and_notify_with_the_leader(
 def test_followers_carry_on_without_the_leader_and_rejoin(tmp_path: Path, broker: Broker) -> None:
     """Verify that followers whose leader is killed keep rotating on their own, and follow
     the leader again, without a restart, once it is back."""
-    leader, signs = start_signs(tmp_path, broker, 2)
+    leader, signs = start_signs(tmp_path, broker.port, 2)
     try:
         leader.stop(signal.SIGKILL)
         for sign in signs:

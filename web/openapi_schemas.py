@@ -115,7 +115,7 @@ DISPLAY: Final = obj(
                         )
                     ),
                     "notices_pending": INT,
-                    "switches": array(obj({"key": STR, "at": NUM})),
+                    "switches": array(obj({"n": INT, "key": STR, "at": NUM})),
                 }
             )
         ),
