@@ -70,7 +70,10 @@ class SyncRole:
         #: Notices started here as leader, not yet handed to the bridge.
         self._outbox: list[syncwire.Notice] = []
         self._signature: tuple[Any, ...] | None = None
+        #: When the leader's next position is due even if nothing changed (its sign of
+        #: life), and whether one is due now (set by :meth:`poll`, sent by :meth:`event`).
         self._next_beat = 0.0
+        self._beat_due = False
         self._was_following = False
 
     # -- leader ---------------------------------------------------------------------------
@@ -115,9 +118,9 @@ class SyncRole:
         if self.cfg.role != "leader":
             return None
         signature = self._signature_at(now)
-        if signature == self._signature and now < self._next_beat and not self._outbox:
+        if signature == self._signature and not self._beat_due and not self._outbox:
             return None
-        self._signature, self._next_beat = signature, now + self.cfg.period
+        self._signature, self._beat_due = signature, False
         notices, self._outbox = self._outbox, []
         return {
             "position": msgspec.to_builtins(self._position(now, wall_now)),
@@ -232,6 +235,8 @@ class SyncRole:
 
     def next_wakeup(self) -> float | None:
         """When :meth:`poll` (or, as leader, :meth:`event`) has something to do."""
+        if self.cfg.role == "off":
+            return None
         times = [self.notices.next_due()]
         if self.follower is not None and self._was_following:
             times.append(self.follower.lost_at())
@@ -240,7 +245,14 @@ class SyncRole:
         return min((t for t in times if t is not None), default=None)
 
     def poll(self, now: float) -> None:
-        """Start the notices whose instant came; notice a leader gone silent."""
+        """Start the notices whose instant came; notice a leader gone silent; as leader,
+        make the next position due every period (whether a bridge takes it or not: a
+        heartbeat nobody takes must not leave a deadline in the past, which would spin
+        the loop)."""
+        if self.cfg.role == "off":
+            return
+        if self.cfg.role == "leader" and now >= self._next_beat:
+            self._beat_due, self._next_beat = True, now + self.cfg.period
         for due in self.notices.pop_due(now):
             self._start(due)
         follower = self.follower

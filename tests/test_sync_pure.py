@@ -6,10 +6,14 @@ Plain values with ``now`` passed in (STYLE rule 24); the real hosts and broker a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import config
-from host.ipc import syncwire
+from host.app import Host, RunOptions
+from host.errors import HostError
+from host.ipc import control, syncwire
 from host.schedule.clockoffset import OffsetEstimator, sample
 from host.schedule.follow import LOST_PERIODS, Follower, Notices, localize
 from host.schedule.rotation import Scheduler, Slot
@@ -286,3 +290,69 @@ def test_bad_sync_setting_is_refused_naming_its_key(values: dict[str, object], k
 def test_sync_defaults_to_off() -> None:
     cfg = config.load_config(env={})
     assert (cfg.sync.role, cfg.sync.group, cfg.sync.topic) == ("off", "", "sync")
+
+
+# -- the host's part (a real Host, not run: its sync role stepped with ``now``) -------------
+
+
+def sync_host(role: str, tmp_path: Path) -> Host:
+    cfg = config.load_config(
+        env={},
+        overrides={
+            "paths": {"data_dir": str(tmp_path)},
+            "mqtt": {"enabled": True, "client_id": "me"},
+            "sync": {"role": role, "period": 1.0},
+            "rotation": {"modes": []},
+        },
+    )
+    return Host(cfg, RunOptions(only=()))
+
+
+def test_leader_heartbeat_is_due_every_period_even_with_no_bridge_taking_it(
+    tmp_path: Path,
+) -> None:
+    """Verify that a leader whose position nobody takes never leaves its next wake-up in
+    the past (the host loop would spin), and that a bridge gets one position per period."""
+    sync = sync_host("leader", tmp_path).sync
+    for now in (10.0, 10.5, 11.0, 13.7):
+        sync.poll(now)
+        wake = sync.next_wakeup()
+        assert wake is not None and wake > now
+    assert sync.event(13.7, WALL) is not None  # a beat is due: one event
+    assert sync.event(13.8, WALL) is None  # nothing changed, no beat due
+    sync.poll(14.8)
+    event = sync.event(14.8, WALL)
+    assert event is not None and event["position"]["leader"] == "me"
+    assert event["position"]["seq"] == 2
+
+
+def test_leader_notify_schedules_here_and_hands_the_notice_to_the_bridge(
+    tmp_path: Path,
+) -> None:
+    sync = sync_host("leader", tmp_path).sync
+    sync.poll(5.0)
+    request = control.SyncNotify(mode="rotor:alert", seconds=3.0, group=None)
+    reply = sync.notify(request, now=5.0, wall_now=WALL)
+    assert reply["here"] == "scheduled" and reply["starts_in"] == 0.5
+    assert sync.next_wakeup() == pytest.approx(5.5)
+    event = sync.event(5.0, WALL)
+    assert event is not None
+    (notice,) = event["notices"]
+    assert notice["start"] == pytest.approx(WALL + 0.5) and notice["mode"] == "rotor:alert"
+
+
+def test_follower_refuses_to_lead_and_leader_refuses_to_follow(tmp_path: Path) -> None:
+    follower = sync_host("follower", tmp_path / "f").sync
+    with pytest.raises(HostError, match="only the leader"):
+        follower.notify(control.SyncNotify(text="hi"), 0.0, WALL)
+    leader = sync_host("leader", tmp_path / "l").sync
+    with pytest.raises(HostError, match="not 'follower'"):
+        leader.hear(position(), 0.0, None, 0.0, WALL)
+
+
+def test_off_role_never_wakes_the_host(tmp_path: Path) -> None:
+    cfg = config.load_config(env={}, overrides={"paths": {"data_dir": str(tmp_path)}})
+    sync = Host(cfg, RunOptions(only=())).sync
+    sync.poll(1.0)
+    assert sync.next_wakeup() is None and sync.event(1.0, WALL) is None
+    assert sync.status(1.0, WALL) is None
