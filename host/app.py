@@ -421,7 +421,7 @@ class Host:
             self.presenter.blank(now)
             self.stats.record_switch(now, "", reason)
             return
-        self.presenter.switched(self.lineup.transition_into(decision.slot) if previous else None)
+        self.presenter.switched(self.sync.transition_into(decision.slot) if previous else None)
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)

@@ -30,6 +30,7 @@ from typing import Any, Final
 import msgspec
 
 from config.model import SyncConfig
+from host.display.transitions import TransitionSpec, parse_transition
 from host.errors import HostError
 from host.ipc import syncwire
 from host.schedule.follow import DueNotice, Follower, Notices, localize
@@ -86,7 +87,9 @@ class SyncRole:
         pin_left = None if pin is None or pin["remaining"] is None else pin["remaining"]
         slot = next((s for s in host.scheduler.slots if s.key == key), None)
         running = current is not None and current["reason"] == "rotation"
+        after = next((s for s in host.scheduler.slots if s.key == rotation["next"]), None)
         transition = host.lineup.transition_into(slot) if slot is not None else None
+        next_transition = host.lineup.transition_into(after) if after is not None else None
         return syncwire.Position(
             leader=self.sign,
             seq=next(self._seq),
@@ -100,6 +103,9 @@ class SyncRole:
             pin=None if pin is None else pin["key"],
             pin_left=None if pin_left is None else max(0.0, pin_left),
             transition=None if transition is None else transition.kind,
+            transition_seconds=None if transition is None else transition.duration,
+            next_transition=None if next_transition is None else next_transition.kind,
+            next_transition_seconds=None if next_transition is None else next_transition.duration,
             period=self.cfg.period,
         )
 
@@ -185,6 +191,21 @@ class SyncRole:
         if mode not in handle.mode_names():
             return None
         return Slot(instance, mode, float(duration or self.host.cfg.rotation.default_duration))
+
+    def transition_into(self, slot: Slot) -> TransitionSpec | None:
+        """How to move to ``slot``: as the leader does while following it, else as this
+        sign's own config says (:meth:`host.schedule.lineup.Lineup.transition_into`)."""
+        own: TransitionSpec | None = self.host.lineup.transition_into(slot)
+        follower = self.follower
+        if follower is None or not self._was_following or follower.turn is None:
+            return own
+        leaders = follower.turn.transition_into(slot.key)
+        if leaders is None:
+            return own
+        try:
+            return parse_transition(*leaders)
+        except ValueError:  # the wire checked the name's shape, not that we know it
+            return own
 
     # -- notices (both roles) ---------------------------------------------------------------
 

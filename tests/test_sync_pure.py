@@ -356,3 +356,16 @@ def test_off_role_never_wakes_the_host(tmp_path: Path) -> None:
     sync.poll(1.0)
     assert sync.next_wakeup() is None and sync.event(1.0, WALL) is None
     assert sync.status(1.0, WALL) is None
+
+
+def test_follower_moves_to_the_leaders_slots_with_the_leaders_transitions() -> None:
+    """Verify that the leader's transition into its slot and into its next reach the
+    follower's turn, and that another slot has none of the leader's."""
+    p = position(
+        key="b:m", next="c:m", transition="crossfade", transition_seconds=0.3,
+        next_transition="slide-left", next_transition_seconds=0.7,
+    )  # fmt: skip
+    turn = localize(p, 0.0, 0.0, WALL)
+    assert turn.transition_into("b:m") == ("crossfade", 0.3)
+    assert turn.transition_into("c:m") == ("slide-left", 0.7)
+    assert turn.transition_into("a:m") is None

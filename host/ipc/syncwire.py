@@ -81,6 +81,8 @@ class Position(_Msg, tag="position"):
     leader's own, or nothing to show). ``next`` is the slot the leader shows when the turn
     ends, so a follower whose rotation differs still switches to the same slot at once.
     ``pin`` mirrors a pin on the leader (``pin_left`` ``None``: until unpinned).
+    ``transition`` is how the leader moved to ``key``, ``next_transition`` how it will
+    move to ``next``: a follower switches the same way, whatever its own config says.
     """
 
     leader: SignId
@@ -96,6 +98,9 @@ class Position(_Msg, tag="position"):
     pin: SlotKey | None = None
     pin_left: Span | None = None
     transition: TransitionName | None = None
+    transition_seconds: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] | None = None
+    next_transition: TransitionName | None = None
+    next_transition_seconds: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] | None = None
     period: Annotated[float, msgspec.Meta(ge=0.1, le=60.0)] = 1.0
     v: Literal[1] = 1
 

@@ -58,8 +58,16 @@ class LeaderTurn:
     pin: str | None
     #: End of the mirrored pin in this sign's clock; ``None``: until unpinned.
     pin_until: float | None
-    transition: str | None
+    #: (kind, seconds) of the leader's move to :attr:`key` and to :attr:`next`.
+    transition: tuple[str, float] | None
+    next_transition: tuple[str, float] | None
     period: float
+
+    def transition_into(self, key: str) -> tuple[str, float] | None:
+        """How the leader moves to ``key``, if it is the slot it shows or shows next."""
+        if key == self.next and self.next_transition is not None:
+            return self.next_transition
+        return self.transition if key == self.key else None
 
     def left_at(self, now: float) -> float:
         """Screen time left of the leader's turn at ``now``."""
@@ -89,9 +97,14 @@ def localize(position: Position, offset: float, now: float, wall_now: float) -> 
         next=position.next,
         pin=position.pin,
         pin_until=None if position.pin_left is None else at + position.pin_left,
-        transition=position.transition,
+        transition=_kind(position.transition, position.transition_seconds),
+        next_transition=_kind(position.next_transition, position.next_transition_seconds),
         period=position.period,
     )
+
+
+def _kind(kind: str | None, seconds: float | None) -> tuple[str, float] | None:
+    return None if kind is None or seconds is None else (kind, seconds)
 
 
 class Follower:
