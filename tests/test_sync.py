@@ -12,6 +12,7 @@ together, not how closely; ``benchmarks/sync.py`` measures that.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 
 from host.ipc import control
 from tests.conftest import eventually
-from tests.mqtt_helpers import MOSQUITTO, Broker
+from tests.mqtt_helpers import MOSQUITTO, Broker, Watcher
 from tests.sync_helpers import ROTATION, SyncSign, in_leader_clock, matched, start_signs
 
 pytestmark = [
@@ -117,5 +118,46 @@ def test_followers_carry_on_without_the_leader_and_rejoin(tmp_path: Path, broker
             gaps = matched(lead, in_leader_clock(sign, sign.sync()))
             assert gaps and max(gaps) < TOGETHER, (sign.name, gaps)
     finally:
+        for sign in (leader, *signs):
+            sign.stop()
+
+
+def test_garbage_on_the_sync_topics_is_ignored_and_logged_once(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Verify that malformed, oversized, forged and flooding messages on the sync topics
+    leave a follower following, each kind logged once, and the host responsive."""
+    leader, signs = start_signs(tmp_path, broker.port, 1)
+    (follower,) = signs
+    watcher = Watcher(broker.port)
+    try:
+        root = "signs/sync"
+        for _ in range(20):
+            watcher.publish(f"{root}/position", b"not json")
+            watcher.publish(f"{root}/notice", b'{"t": "notice", "v": 1}')
+            watcher.publish(f"{root}/position", b'{"t": "position"' + b" " * 9000 + b"}")
+            watcher.publish(
+                f"{root}/pong/f0",
+                b'{"t":"pong","sign":"f0","leader":"lead",'
+                b'"n":1,"t0":1800000000.0,"t1":1800000000.0,"t2":1800000000.0}',
+            )
+        # a flood of well-formed positions of another "leader" (newest taken only)
+        for seq in range(300):
+            watcher.client.publish(
+                f"{root}/position",
+                json.dumps({"t": "position", "leader": "forger", "boot": "x", "seq": seq + 1,
+                            "at": time.time(), "key": "rotor:b", "left": 600.0,
+                            "running": True}).encode(),
+            )  # fmt: skip
+        time.sleep(0.5)
+        # the real leader takes them back within a period or two
+        eventually(lambda: follower.sync()["follower"]["leader"] == "lead", "the real leader back")
+        # following again, with its offset to the real leader measured anew
+        eventually(follower.following, "the follower following the real leader")
+        log = follower.log.read_text()
+        assert log.count(f"ignored a message on {root}/position") == 1, log[-3000:]
+        assert log.count(f"ignored a message on {root}/notice") == 1, log[-3000:]
+    finally:
+        watcher.close()
         for sign in (leader, *signs):
             sign.stop()

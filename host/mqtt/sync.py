@@ -61,6 +61,12 @@ QUICK_PING: Final = 0.05
 HOST_RETRY: Final = 1.0
 #: Pings whose answer is still awaited, newest kept (older answers are dropped).
 OUTSTANDING: Final = 16
+#: Least seconds between two positions passed to the host: a leader sends a few a second;
+#: whoever floods the topic gets the host at most this many decisions a second, and only
+#: the newest position is passed on (the others are stale by then anyway).
+POSITION_GAP: Final = 0.02
+#: Stands in the sender's queue for "the newest position" (kept apart, coalesced).
+_POSITION: Final = object()
 
 
 def sync_root(base_topic: str, topic: str) -> str:
@@ -87,7 +93,9 @@ class SyncLink:
         self._pings: dict[int, float] = {}
         self._n = 0
         self._lock = threading.Lock()
-        self._queue: queue.Queue[control.Request | None] = queue.Queue(64)
+        self._queue: queue.Queue[object] = queue.Queue(64)
+        #: The newest position not yet passed to the host (guarded by _lock).
+        self._position: control.SyncPosition | None = None
         self._quiet = OncePerKind()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -134,7 +142,7 @@ class SyncLink:
             self._complain(f"bad:{topic}", f"ignored a message on {topic}: {exc}")
             return None
 
-    def _pass_on(self, request: control.Request) -> None:
+    def _pass_on(self, request: object) -> None:
         try:
             self._queue.put_nowait(request)
         except queue.Full:
@@ -235,7 +243,11 @@ class SyncLink:
                 self._leader = position.leader
                 self.estimator.clear()  # another machine, another clock
         offset, delay = self._offset()
-        self._pass_on(control.SyncPosition(position=position, offset=offset, delay=delay))
+        with self._lock:
+            queued = self._position is not None
+            self._position = control.SyncPosition(position=position, offset=offset, delay=delay)
+        if not queued:
+            self._pass_on(_POSITION)
 
     def _on_notice(self, topic: str, payload: bytes, retained: bool) -> None:
         notice = self._decode(topic, payload, retained)
@@ -249,13 +261,18 @@ class SyncLink:
     def _sender(self) -> None:
         client: ControlClient | None = None
         while True:
-            request = self._queue.get()
-            if request is None:
+            item = self._queue.get()
+            if item is None:
                 break
+            if item is _POSITION:
+                with self._lock:
+                    item, self._position = self._position, None
+            if not isinstance(item, control.SyncPosition | control.SyncNotice | control.SyncNotify):
+                continue
             try:
                 if client is None:
                     client = ControlClient(self.socket, timeout=10.0)
-                client.request(request)
+                client.request(item)
             except ControlFailed as exc:
                 self._complain(f"refused:{exc.code}", f"the host refused a sync message: {exc}")
             except (HostNotRunning, TimeoutError, OSError) as exc:
@@ -263,5 +280,7 @@ class SyncLink:
                     client.close()
                     client = None
                 self._complain("host", f"could not pass a sync message on: {exc}")
+            if isinstance(item, control.SyncPosition):
+                self._stop.wait(POSITION_GAP)  # newer ones meanwhile coalesce into one
         if client is not None:
             client.close()
