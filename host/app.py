@@ -500,7 +500,9 @@ class Host:
                 self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
             if self.cfg.mqtt.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.mqtt = ChildProcess("mqtt-bridge", self.cfg.path, os.path.expanduser(sock))
+                self.mqtt = ChildProcess(
+                    "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
+                )
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -515,6 +517,10 @@ class Host:
         for text in self.output_errors:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
+
+    def _bridge_exited(self, why: str) -> None:
+        """The bridge cannot report its own end: the status says so until it is back."""
+        self.mqtt_state = {"connected": False, "error": why, "since": round(time.time(), 3)}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop:

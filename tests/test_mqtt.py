@@ -11,7 +11,10 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ import pytest
 
 from config import ConfigError, load_config
 from host.ipc import control
+from host.ipc.control_client import ControlClient
 from host.mqtt.commands import MAX_PAYLOAD, CommandError, OncePerKind, parse_command
 from host.mqtt.connection import (
     FIRST_DELAY,
@@ -235,6 +239,11 @@ def test_discovery_payloads_are_valid_home_assistant_configs(sign: Sign, watcher
     assert {"rotation", "clock:time", "text:message", "text:notification"} <= set(select["options"])
     wait_value(watcher, f"{BASE}/state/plugins/clock", b"running", "the clock's state")
     wait_value(watcher, f"{BASE}/state/power", b"ON", "the panel's power")
+    shown = subprocess.run(
+        [sys.executable, "-m", "host", "status", "--socket", str(sign.sock)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "mqtt: connected" in shown.stdout
 
 
 def test_every_command_reaches_the_host(sign: Sign, watcher: Watcher) -> None:
@@ -321,12 +330,43 @@ def test_a_stale_discovery_config_of_this_node_is_removed(sign: Sign, watcher: W
 def test_a_killed_bridge_leaves_its_last_will_and_is_restarted(
     sign: Sign, watcher: Watcher
 ) -> None:
+    # A command left retained on the broker: taken when it is sent (live), never again by
+    # the next bridge, to which the broker hands it as retained.
+    watcher.publish(f"{BASE}/set/brightness", "12", retain=True)
+    eventually(lambda: sign.display().get("brightness") == 12, "the live command")
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.Brightness(value=80))
     (pid,) = sign.bridge_pids()
     os.kill(pid, signal.SIGKILL)
     wait_value(watcher, f"{BASE}/availability", b"offline", "the last will")
+    eventually(lambda: "exited" in (sign.mqtt().get("error") or ""), "the exit in the status")
     eventually(lambda: sign.bridge_pids() not in ([], [pid]), "the host restarting the bridge")
     wait_value(watcher, f"{BASE}/availability", b"online", "online again")
     eventually(lambda: sign.mqtt().get("connected") is True, "connected again")
+    wait_value(watcher, f"{BASE}/state/brightness", b"80", "the state republished")
+    assert sign.display()["brightness"] == 80, "a retained command was taken again"
+    watcher.publish(f"{BASE}/set/brightness", "", retain=True)  # clear it from the broker
+
+
+def test_entities_follow_the_plugins_when_an_instance_is_disabled(
+    sign: Sign, watcher: Watcher
+) -> None:
+    sensor = "homeassistant/sensor/testsign/plugin_text/config"
+    select = "homeassistant/select/testsign/pin/config"
+
+    def options() -> set[str]:
+        return set(json.loads(watcher.get(select) or b'{"options": []}')["options"])
+
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.PluginOp(op="disable", instance="text"))
+    eventually(lambda: watcher.get(sensor) == b"", "the text plugin's sensor removed")
+    eventually(lambda: "text:message" not in options(), "its modes gone from the select")
+    assert "clock:time" in options()
+    jsonschema.validate(json.loads(watcher.get(select) or b""), schema("select"))
+    with ControlClient(str(sign.sock)) as client:
+        client.request(control.PluginOp(op="enable", instance="text"))
+    eventually(lambda: "text:message" in options(), "its modes back in the select")
+    eventually(lambda: watcher.get(sensor), "its sensor back")
 
 
 def test_broker_restart_does_not_touch_the_panel_and_the_bridge_reconnects(
@@ -469,3 +509,25 @@ def test_mqtts_with_another_ca_is_refused_clearly(tls_broker: Broker, tmp_path: 
         assert "mqtt.ca_file" in (missing.state.error or "")
     finally:
         missing.stop()
+
+
+def test_a_broker_that_never_answers_counts_as_down() -> None:
+    """Verify that a broker accepting TCP but never answering the connect is given up on
+    (and retried), instead of holding the bridge until the keep-alive runs out."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        accepted: list[socket.socket] = []
+        threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+        settings = ConnectionSettings(
+            host="127.0.0.1", port=server.getsockname()[1], client_id="silent", connack_timeout=0.5
+        )
+        conn = Connection(settings)
+        conn.start()
+        try:
+            eventually(lambda: conn.state.error is not None, "the connect given up")
+            assert "did not answer" in (conn.state.error or "") and not conn.state.permanent
+        finally:
+            conn.stop()
+            for sock in accepted:
+                sock.close()

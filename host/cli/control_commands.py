@@ -124,6 +124,9 @@ def _print_status(data: dict[str, Any]) -> None:
           f"{display.get('showing') or 'nothing'}")  # fmt: skip
     for iid, entry in sorted(data.get("plugins", {}).items()):
         print(f"  {iid}: {entry.get('state', '?')}")
+    mqtt = data.get("mqtt")
+    if mqtt is not None:  # the MQTT bridge's connection (docs/mqtt.md)
+        print("mqtt: connected" if mqtt.get("connected") else f"mqtt: {mqtt.get('error')}")
 
 
 def _print_log(record: dict[str, Any]) -> None:

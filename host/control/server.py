@@ -62,7 +62,8 @@ def read_only(request: control.Request) -> bool:
         | control.ConfigGet
         | control.ConfigBackup
         | control.SecretList
-        | control.SyncState,
+        | control.SyncState
+        | control.MqttState,  # shown in a status, never decided on
     )
 
 

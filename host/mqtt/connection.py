@@ -77,6 +77,10 @@ CONNECT_TIMEOUT: Final = 5.0
 #: honours by dropping bigger messages for this client): whoever may publish to a topic we
 #: subscribe to must not make the bridge read megabytes. Commands are far smaller.
 MAX_PACKET: Final = 64 * 1024
+#: Seconds the broker may take to answer a connect (CONNACK) before it counts as down:
+#: a broker that accepts TCP and then says nothing must not hold the bridge until the
+#: keep-alive runs out.
+CONNACK_TIMEOUT: Final = 10.0
 #: Availability payloads (Home Assistant's defaults).
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
@@ -114,6 +118,8 @@ class ConnectionSettings:
     password: str = field(default="", repr=False)
     #: Where ``online``/``offline`` go (retained); "" for no availability or last will.
     availability_topic: str = ""
+    #: See :data:`CONNACK_TIMEOUT`.
+    connack_timeout: float = CONNACK_TIMEOUT
 
     @classmethod
     def from_config(
@@ -238,6 +244,12 @@ class Connection:
         if s.availability_topic:
             client.will_set(s.availability_topic, OFFLINE, qos=1, retain=True)
         client.on_connect = self._connected
+        # Every write happens on the connection's thread: paho writes to the socket from
+        # the publishing thread unless an "external event loop" is registered, and two
+        # threads writing could interleave the bytes of two packets on a partial write.
+        # With this callback set, publish() only queues and wakes our loop() (paho's
+        # socket pair), which writes.
+        client.on_socket_register_write = _no_op
         return client
 
     def _tls(self) -> None:
@@ -273,10 +285,20 @@ class Connection:
                     clean_start=True,
                     properties=limits,
                 )
+                deadline = time.monotonic() + self.settings.connack_timeout
                 while not self._stop.is_set():
                     rc = self._client.loop(timeout=1.0)
                     if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                         break
+                    if not self.state.connected and time.monotonic() > deadline:
+                        if self._refusal is not None:
+                            break
+                        self._client.disconnect()
+                        raise _Refused(
+                            f"the broker at {where} did not answer the connect within "
+                            f"{self.settings.connack_timeout:g} s",
+                            False,
+                        )
                 if self._refusal is not None:
                     raise self._refusal
                 if self.state.connected or self._stop.is_set():
@@ -358,3 +380,7 @@ class Connection:
                 self._on_state(state)
             except Exception:
                 log.exception("the connection's state callback failed")
+
+
+def _no_op(*args: Any) -> None:
+    """paho's ``on_socket_register_write``: see :meth:`Connection._make_client`."""

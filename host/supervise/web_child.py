@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,16 @@ MAX_BACKOFF = 60.0
 class ChildProcess:
     """One supervised helper process: ``python -m host <command> --socket S [--config F]``."""
 
-    def __init__(self, command: str, config_path: Path | None, socket: str) -> None:
+    def __init__(
+        self,
+        command: str,
+        config_path: Path | None,
+        socket: str,
+        on_exit: Callable[[str], None] | None = None,
+    ) -> None:
+        """:param on_exit: told (a sentence) when the process exited and when it restarts."""
         self.name = command
+        self.on_exit = on_exit
         self.argv = [sys.executable, "-m", "host", command, "--socket", socket]
         if config_path is not None:
             self.argv += ["--config", str(config_path)]
@@ -42,6 +51,10 @@ class ChildProcess:
                 "the %s process exited (%s); restarting in %.0f s", self.name, code, self.backoff
             )
             self.proc = None
+            if self.on_exit is not None:
+                self.on_exit(
+                    f"the {self.name} process exited ({code}); restarting in {self.backoff:.0f} s"
+                )
             self.restart_at = now + self.backoff
             self.backoff = min(self.backoff * 2, MAX_BACKOFF)
             return
