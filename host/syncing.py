@@ -40,6 +40,8 @@ __all__ = ["SWITCHES_KEPT", "SyncRole", "sign_id"]
 
 log = logging.getLogger("ledhost.sync")
 
+#: Notices kept for the bridge while none takes them.
+OUTBOX: Final = 16
 #: Switches listed in the sync status (each with its wall-clock time, for comparing signs).
 SWITCHES_KEPT: Final = 20
 
@@ -158,6 +160,9 @@ class SyncRole:
         )
         verdict = self.notice(notice, 0.0, now, wall_now)
         self._outbox.append(notice)
+        # With no bridge taking them (not started yet, restarting), keep only the latest:
+        # older ones would start late anyway.
+        del self._outbox[:-OUTBOX]
         return {"id": notice.id, "starts_in": self.cfg.notify_lead, "here": verdict}
 
     # -- follower -------------------------------------------------------------------------
