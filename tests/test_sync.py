@@ -93,6 +93,34 @@ def test_followers_switch_and_notify_with_the_leader(
             sign.stop()
 
 
+def test_leaders_next_and_pin_are_mirrored(tmp_path: Path, broker: Broker) -> None:
+    """Verify that a skip and a pin on the leader move its followers with it."""
+    leader, signs = start_signs(tmp_path, broker.port, 2)
+    try:
+        everyone = (leader, *signs)
+
+        def last(sign: SyncSign) -> str:
+            return str(sign.sync()["switches"][-1]["key"])
+
+        eventually(lambda: len({last(s) for s in everyone}) == 1, "all on one slot")
+        before = last(leader)
+        leader.request(control.Next())
+        eventually(lambda: all(last(s) != before for s in everyone), "all skipped")
+        assert len({last(s) for s in everyone}) == 1
+        leader.request(control.Pin(instance="rotor", mode="alert", seconds=None))
+        eventually(lambda: all(last(s) == "rotor:alert" for s in everyone), "all pinned")
+        eventually(
+            lambda: all(s.sync()["follower"]["pinned_by_leader"] == "rotor:alert" for s in signs),
+            "the pin mirrored",
+        )
+        leader.request(control.Unpin())
+        eventually(lambda: all(last(s) != "rotor:alert" for s in everyone), "all unpinned")
+        eventually(lambda: len({last(s) for s in everyone}) == 1, "all on one slot again")
+    finally:
+        for sign in (leader, *signs):
+            sign.stop()
+
+
 def test_followers_carry_on_without_the_leader_and_rejoin(tmp_path: Path, broker: Broker) -> None:
     """Verify that followers whose leader is killed keep rotating on their own, and follow
     the leader again, without a restart, once it is back."""
