@@ -31,7 +31,14 @@ class SyncSign:
     """One ``ledhost run`` in a sync role; its status read over its control socket."""
 
     def __init__(
-        self, folder: Path, port: int, name: str, role: str, group: str = "", period: float = 0.5
+        self,
+        folder: Path,
+        port: int,
+        name: str,
+        role: str,
+        group: str = "",
+        period: float = 0.5,
+        extra: str = "",
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -46,7 +53,7 @@ class SyncSign:
             "[plugins.rotor]\n"
             f'[mqtt]\nenabled = true\nbroker = "mqtt://127.0.0.1:{port}"\n'
             f'client_id = "{name}"\nbase_topic = "signs/{name}"\ndiscovery_prefix = ""\n'
-            f'[sync]\nrole = "{role}"\ngroup = "{group}"\nperiod = {period}\n'
+            f'[sync]\nrole = "{role}"\ngroup = "{group}"\nperiod = {period}\n' + extra
         )
         self.config.chmod(0o600)
         self.start()
@@ -110,11 +117,15 @@ def matched(lead: list[tuple[str, float]], other: list[tuple[str, float]]) -> li
 
 
 def start_signs(
-    folder: Path, port: int, followers: int, period: float = 0.5
+    folder: Path, port: int, followers: int, period: float = 0.5, extra: str = ""
 ) -> tuple[SyncSign, list[SyncSign]]:
-    leader = SyncSign(folder / "lead", port, "lead", "leader", period=period)
+    """A leader and ``followers`` followers (every other one in group ``odd``), once each
+    follows the leader with its clock offset measured."""
+    leader = SyncSign(folder / "lead", port, "lead", "leader", period=period, extra=extra)
     signs = [
-        SyncSign(folder / f"f{i}", port, f"f{i}", "follower", "odd" if i % 2 else "", period)
+        SyncSign(
+            folder / f"f{i}", port, f"f{i}", "follower", "odd" if i % 2 else "", period, extra
+        )  # fmt: skip
         for i in range(followers)
     ]
     for sign in signs:

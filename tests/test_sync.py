@@ -189,3 +189,31 @@ def test_garbage_on_the_sync_topics_is_ignored_and_logged_once(
         watcher.close()
         for sign in (leader, *signs):
             sign.stop()
+
+
+def test_text_notification_sent_over_mqtt_shows_on_every_sign(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Verify that a text published on the sync ``notify`` topic reaches the leader, which
+    starts it, drawn by each sign's own text plugin, on every sign at one instant."""
+    text = '[plugins.text]\nmessage = "idle"\n'
+    leader, signs = start_signs(tmp_path, broker.port, 1, extra=text)
+    watcher = Watcher(broker.port)
+    try:
+        everyone = (leader, *signs)
+        sent = time.time()
+        watcher.publish("signs/sync/notify", json.dumps({"text": "Doorbell", "seconds": 1.5}))
+
+        def shown(sign: SyncSign) -> list[float]:
+            return [
+                x["at"] for x in sign.sync()["switches"]
+                if x["key"] == "text:notification" and x["at"] > sent
+            ]  # fmt: skip
+
+        eventually(lambda: all(shown(s) for s in everyone), "the text on every sign")
+        starts = [shown(s)[0] + (s.sync().get("offset") or 0.0) for s in everyone]
+        assert max(starts) - min(starts) < TOGETHER, starts
+    finally:
+        watcher.close()
+        for sign in (leader, *signs):
+            sign.stop()
