@@ -42,18 +42,39 @@ class Broker:
 
     def __init__(self, folder: Path, extra: str = "") -> None:
         self.folder = folder
-        self.port = free_port()
+        self.extra = extra
         self.conf = folder / "mosquitto.conf"
+        self.log = folder / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.started = False
+
+    def _write_conf(self) -> None:
+        self.port = free_port()
         user = "root" if os.geteuid() == 0 else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\npersistence false\nlog_dest stderr\n"
             + (f"user {user}\n" if user else "")
-            + (extra or "allow_anonymous true\n")
+            + (self.extra or "allow_anonymous true\n")
         )
-        self.log = folder / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start it; the first time on a free port (a new one if another process took the
+        port between the look and the bind), afterwards on the same port."""
+        if self.started:
+            self._start()
+            return
+        for attempt in range(3):
+            self._write_conf()
+            try:
+                self._start()
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        self.started = True
+
+    def _start(self) -> None:
         assert MOSQUITTO is not None
         with self.log.open("a") as out:
             self.proc = subprocess.Popen(

@@ -531,3 +531,28 @@ def test_a_broker_that_never_answers_counts_as_down() -> None:
             conn.stop()
             for sock in accepted:
                 sock.close()
+
+
+def test_client_id_and_base_topic_default_from_the_hostname() -> None:
+    cfg = load_config(None, env={}, secrets_path=False).mqtt
+    assert not cfg.enabled and cfg.port == 1883 and not cfg.tls
+    assert cfg.client_id_for("Kitchen Pi.local") == "ledhost-Kitchen-Pi-local"
+    assert cfg.base_topic_for("kitchen") == "ledhost/ledhost-kitchen"
+    assert cfg.client_id_for("../$#") == "ledhost-sign"
+    tls = load_config(
+        None, env={}, overrides={"mqtt": {"broker": "mqtts://b.lan"}}, secrets_path=False
+    )
+    assert tls.mqtt.tls and tls.mqtt.port == 8883 and tls.mqtt.host == "b.lan"
+
+
+def test_a_clean_stop_says_offline_itself(broker: Broker, watcher: Watcher) -> None:
+    settings = ConnectionSettings(
+        host="127.0.0.1", port=broker.port, client_id="stops", availability_topic="stops/avail"
+    )
+    conn = Connection(settings)
+    conn.start()
+    wait_value(watcher, "stops/avail", b"online", "online on connect")
+    conn.stop()
+    assert conn._thread is not None and not conn._thread.is_alive()
+    wait_value(watcher, "stops/avail", b"offline", "offline on a clean stop")
+    assert not conn.state.connected and conn.state.error is None

@@ -23,6 +23,7 @@ refuses is logged the same way. The bridge exits when the host that started it i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -121,7 +122,8 @@ class Bridge:
         try:
             self._follow_host()
         finally:
-            self._queue.put(None)
+            with contextlib.suppress(queue.Full):  # a full queue: the thread is a daemon
+                self._queue.put(None, timeout=1.0)
             if self.sync is not None:
                 self.sync.stop()
             self.connection.stop()

@@ -215,14 +215,15 @@ class Connection:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say ``offline`` (a clean goodbye: the last will is not sent), then disconnect."""
-        self._stop.set()
         if self.state.connected and self.settings.availability_topic:
             info = self._client.publish(
                 self.settings.availability_topic, OFFLINE, qos=1, retain=True
             )
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                # the loop thread sends it; wait for the broker's ack, briefly
+                # The loop thread, still running, sends it; wait for the broker's ack,
+                # briefly: without it the last will says the same.
                 info.wait_for_publish(timeout=min(timeout, 2.0))
+        self._stop.set()
         self._client.disconnect()
         if self._thread is not None:
             self._thread.join(timeout)
