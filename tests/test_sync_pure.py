@@ -369,3 +369,18 @@ def test_follower_moves_to_the_leaders_slots_with_the_leaders_transitions() -> N
     assert turn.transition_into("b:m") == ("crossfade", 0.3)
     assert turn.transition_into("c:m") == ("slide-left", 0.7)
     assert turn.transition_into("a:m") is None
+
+
+def test_following_sign_switches_with_the_leaders_transition_else_its_own(
+    tmp_path: Path,
+) -> None:
+    sync = sync_host("follower", tmp_path).sync
+    own = sync.transition_into(B)
+    assert own is not None and own.kind == "cut"  # the default config's
+    p = position(key="a:m", next="b:m", next_transition="wipe-up", next_transition_seconds=0.4)
+    assert sync.follower is not None
+    sync.follower.hear(localize(p, 0.0, 0.0, WALL), 0.0)
+    sync._was_following = True
+    spec = sync.transition_into(B)
+    assert spec is not None and (spec.kind, spec.duration) == ("wipe-up", 0.4)
+    assert sync.transition_into(C) == own  # not the leader's slot: our own
