@@ -53,7 +53,7 @@ __all__ = ["FIRST_PINGS", "SyncLink", "sync_root"]
 
 log = logging.getLogger(__name__)
 
-#: Pings sent quickly (every :data:`QUICK_PING` s) after the leader is first heard, so the
+#: Pings sent quickly (every :data:`QUICK_PING` s) after a leader is first heard, so the
 #: offset is good before the first switch; then one per period.
 FIRST_PINGS: Final = 8
 QUICK_PING: Final = 0.05
@@ -91,6 +91,8 @@ class SyncLink:
         self.estimator = OffsetEstimator()
         self._leader: str | None = None
         self._pings: dict[int, float] = {}
+        #: Quick pings left before one per period (more after a change of leader).
+        self._quick = FIRST_PINGS
         self._n = 0
         self._lock = threading.Lock()
         self._queue: queue.Queue[object] = queue.Queue(64)
@@ -197,7 +199,6 @@ class SyncLink:
     # -- follower -------------------------------------------------------------------------
 
     def _pinger(self) -> None:
-        quick = FIRST_PINGS
         while not self._stop.is_set():
             if self._leader is not None:
                 with self._lock:
@@ -208,9 +209,9 @@ class SyncLink:
                         del self._pings[min(self._pings)]
                     ping = syncwire.Ping(sign=self.sign, n=self._n, t0=t0)
                 self.connection.publish(f"{self.root}/ping", syncwire.encode(ping))
-            wait = QUICK_PING if quick > 0 and self._leader is not None else self.cfg.period
+            wait = QUICK_PING if self._quick > 0 and self._leader is not None else self.cfg.period
             if self._leader is not None:
-                quick -= 1
+                self._quick -= 1
             self._stop.wait(wait)
 
     def _on_pong(self, topic: str, payload: bytes, retained: bool) -> None:
@@ -242,6 +243,7 @@ class SyncLink:
                     log.info("sync: now following %s (was %s)", position.leader, self._leader)
                 self._leader = position.leader
                 self.estimator.clear()  # another machine, another clock
+                self._quick = FIRST_PINGS
         offset, delay = self._offset()
         with self._lock:
             queued = self._position is not None
