@@ -1,6 +1,6 @@
 """This sign's part in a set of synchronised signs (``[sync]``; docs/mqtt.md "Several signs").
 
-The host never speaks MQTT: the MQTT bridge process (:mod:`host.synclink` in it) carries
+The host never speaks MQTT: the MQTT bridge process (:mod:`host.mqtt.sync` in it) carries
 sync messages between the broker and this host's control socket. Here, on the host's one
 loop, is what each role does with them; the decisions are the pure ones of
 :mod:`host.schedule.follow`:
