@@ -13,6 +13,9 @@ switch to the same slot is from the leader's.
   the instant the leader chose;
 - ``offset round trip``: the round trip of each follower's best clock sample (the offset
   is off by at most half of it).
+- ``host, leader`` / ``host, follower`` (and ``bridge, ...``): CPU of the host process and
+  of its MQTT bridge, as % of a core, against a sign whose ``[sync]`` is off (the same
+  bridge without sync topics) measured in the same windows: what following costs.
 
 Figures are in frame periods at 60 fps (the issue's bound is one period), which makes each
 its own ratio; all signs share one machine's clock here, so the offset's own error is
@@ -22,16 +25,18 @@ error (at most half the round trip) adds to them.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Final
 
 from benchmarks._util import Row, progress, spread_of
+from benchmarks.isolation import _cpu_seconds
 from host.ipc import control
 from tests.conftest import eventually
 from tests.mqtt_helpers import MOSQUITTO, Broker
-from tests.sync_helpers import matched, numbered, start_signs
+from tests.sync_helpers import SyncSign, matched, numbered, start_signs
 
 __all__ = ["NAME", "TITLE", "run"]
 
@@ -100,6 +105,63 @@ def _measure(folder: Path, port: int, followers: int, switches: int, notices: in
     return rows
 
 
+def _bridge_of(pid: int) -> int | None:
+    """The pid of the MQTT bridge ``ledhost run`` ``pid`` started, if it runs."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"mqtt-bridge" in cmd:
+            return int(entry)
+    return None
+
+
+def _cpu_rows(folder: Path, port: int, quick: bool) -> list[Row]:
+    """CPU of the host and of its bridge, per role, against a sign with ``[sync]`` off
+    (the same bridge, no sync topics), measured in the same windows."""
+    off = SyncSign(folder / "off", port, "off", "off", period=1.0)
+    leader, (follower,) = start_signs(folder, port, 1, period=1.0)  # the default period
+    signs = {"off": off, "leader": leader, "follower": follower}
+    windows, length = (2, 3.0) if quick else (5, 10.0)
+    shares: dict[tuple[str, str], list[float]] = {}
+    try:
+        eventually(lambda: _bridge_of(off.proc.pid) is not None, "the off sign's bridge")
+        pids = {
+            (role, part): pid
+            for role, sign in signs.items()
+            for part, pid in (("host", sign.proc.pid), ("bridge", _bridge_of(sign.proc.pid)))
+            if pid is not None
+        }
+        for _ in range(windows):
+            before = {k: _cpu_seconds(pid) for k, pid in pids.items()}
+            start = time.monotonic()
+            time.sleep(length)
+            elapsed = time.monotonic() - start
+            for k, pid in pids.items():
+                a, b = before[k], _cpu_seconds(pid)
+                if a is not None and b is not None:
+                    shares.setdefault(k, []).append((b - a) / elapsed * 100.0)
+    finally:
+        for sign in signs.values():
+            sign.stop()
+    rows = []
+    for (role, part), values in sorted(shares.items()):
+        base = shares.get(("off", part))
+        ratio = None
+        if role != "off" and base and len(base) == len(values):
+            ratio = spread_of([v / b for v, b in zip(values, base, strict=True) if b > 0] or [0.0])
+        rows.append(
+            Row(NAME, f"{part}, {role}", "% core", value=spread_of(values), ratio=ratio,
+                baseline=f"{part}, off" if ratio is not None else None,
+                note=f"{windows} windows of {length:.0f} s, rotating every 2 s")
+        )  # fmt: skip
+    return rows
+
+
 def run(quick: bool) -> list[Row]:
     if MOSQUITTO is None:
         raise RuntimeError("needs Debian's mosquitto (apt-get install mosquitto)")
@@ -113,6 +175,8 @@ def run(quick: bool) -> list[Row]:
                 folder = Path(tmp) / f"n{followers}"
                 rows += _measure(folder, broker.port, followers, 4 if quick else 12,
                                  1 if quick else 5)  # fmt: skip
+            progress("sync: CPU of a leader and a follower against a sign with sync off")
+            rows += _cpu_rows(Path(tmp) / "cpu", broker.port, quick)
         finally:
             broker.stop()
     return rows
