@@ -109,6 +109,17 @@ class DisplayConfig:
     emulator_adapter: str = "raw"
     emulator_bind: str = "127.0.0.1"
     emulator_port: int = 8888
+    pwm_lsb_nanoseconds: int = 130
+    pwm_dither_bits: int = 0
+    scan_mode: str = "progressive"
+    row_address_type: int = 0
+    multiplexing: str = "none"
+    panel_type: str = ""
+    refresh_limit: int = 0
+    disable_hardware_pulsing: bool = False
+    inverse_colors: bool = False
+    rp1_rio: bool = False
+    piomatter_pinout: str = "auto"
 
     @property
     def width(self) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from config.panel import MULTIPLEXING, PANEL_TYPES, SCAN_MODES
 from config.schema import RGB_SEQUENCES, TRANSITION_KINDS, Setting
 
 __all__ = ["INSTANCE_SETTINGS", "LOG_LEVELS", "SECTIONS", "SETTINGS"]
@@ -43,10 +44,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Chains driven in parallel (1-3 on most Pis, up to 6 with the "
                  "compute-module mapping); the display is `rows * parallel` pixels high."),
     Setting("display", "backend", str, "auto",
-            choices=("auto", "headless", "emulator", "hardware"),
-            help="Where frames go: `hardware` (the rgbmatrix binding), `emulator` "
-                 "(RGBMatrixEmulator), `headless` (live preview and snapshots only), or "
-                 "`auto`: hardware when rgbmatrix imports, else headless."),
+            choices=("auto", "headless", "emulator", "hardware", "piomatter"),
+            help="Where frames go: `hardware` (the rgbmatrix binding), `piomatter` "
+                 "(Adafruit's Pi 5 driver), `emulator` (RGBMatrixEmulator), `headless` "
+                 "(live preview and snapshots only), or `auto`: on a Raspberry Pi, "
+                 "hardware when rgbmatrix imports, else piomatter on a Pi 5 where it "
+                 "imports; headless everywhere else."),
     Setting("display", "brightness", int, 100, min=0, max=100,
             live=True,
             help="Brightness in percent; 0 blanks the panel. `[schedule]` dim windows "
@@ -65,7 +68,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="GPIO mapping of the HAT or wiring (`regular`, `adafruit-hat`, "
                  "`adafruit-hat-pwm`, `compute-module`, ...), as rgbmatrix's "
                  "`--led-gpio-mapping`. Not restricted here: the binding knows its own list."),
-    Setting("display", "gpio_slowdown", int, 1, min=0, max=5,
+    Setting("display", "gpio_slowdown", int, 1, min=0, max=10,
             help="Slows GPIO writes for faster Pis or slower panels; try 2-4 on a Pi 4 if "
                  "the picture flickers (`--led-slowdown-gpio`)."),
     Setting("display", "pwm_bits", int, 11, min=1, max=11,
@@ -82,6 +85,43 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "panel is open. Off by default: after that switch the host can no longer "
                  "start workers from a root-owned install, read a root-only config or write "
                  "its data folder. Workers never run as root either way (`workers.user`)."),
+    # The rest of rgbmatrix's panel options (docs/panel.md maps each to the binding).
+    Setting("display", "pwm_lsb_nanoseconds", int, 130, min=50, max=3000,
+            help="Time of the shortest PWM bit, in ns (`--led-pwm-lsb-nanoseconds`): lower "
+                 "refreshes faster, higher gives cleaner dim colours on noisy panels."),
+    Setting("display", "pwm_dither_bits", int, 0, min=0, max=2,
+            help="Time-dither the lowest PWM bits, 0-2 (`--led-pwm-dither-bits`): a higher "
+                 "refresh rate for a little colour accuracy."),
+    Setting("display", "scan_mode", str, "progressive", choices=SCAN_MODES,
+            help="Row scan order (`--led-scan-mode`): `progressive` or `interlaced`."),
+    Setting("display", "row_address_type", int, 0, min=0, max=5,
+            help="How the panel addresses rows (`--led-row-addr-type`): 0 direct (most "
+                 "panels), 1 AB-addressed (some 64x64), 2 direct row select, 3 ABC "
+                 "addressed, 4 ABC shift + DE direct, 5 test row select."),
+    Setting("display", "multiplexing", str, "none", choices=MULTIPLEXING,
+            help="Outdoor and other multiplexed panels' pixel order (`--led-multiplexing`); "
+                 "`none` for ordinary panels."),
+    Setting("display", "panel_type", str, "", choices=PANEL_TYPES,
+            help="Panel driver chip that needs an init sequence (`--led-panel-type`): "
+                 "`FM6126A` or `FM6127`; empty for the usual chips."),
+    Setting("display", "refresh_limit", int, 0, min=0, max=1000,
+            help="Cap the panel's refresh rate at this many Hz for a steadier picture "
+                 "(`--led-limit-refresh`); 0 for no cap. Not the frame rate (`fps`)."),
+    Setting("display", "disable_hardware_pulsing", bool, False,
+            help="Time the PWM pulses in software instead of with the Pi's PWM hardware "
+                 "(`--led-no-hardware-pulse`); needed while the sound module `snd_bcm2835` "
+                 "is loaded (see `ledhost doctor`), costs some picture quality."),
+    Setting("display", "inverse_colors", bool, False,
+            help="Invert every colour, for panels with inverted drivers (`--led-inverse`)."),
+    Setting("display", "rp1_rio", bool, False,
+            help="On a Pi 5, drive the panel through the binding's experimental RP1 RIO "
+                 "backend instead of RP1 PIO (`--led-rp1-rio`); hardware backend only."),
+    Setting("display", "piomatter_pinout", str, "auto",
+            choices=("auto", "bonnet", "hat", "active3"),
+            help="Board the `piomatter` backend (Pi 5) drives: `bonnet` (Adafruit RGB "
+                 "Matrix Bonnet), `hat` (Adafruit RGB Matrix HAT), `active3` (Active-3 "
+                 "board, up to 3 chains), or `auto`: from `hardware_mapping` and "
+                 "`parallel`."),
     Setting("display", "emulator_adapter", str, "raw", choices=("raw", "browser"),
             help="What the `emulator` backend shows: `raw` keeps frames in memory (nothing "
                  "to see; for tests and snapshots), `browser` serves RGBMatrixEmulator's "

@@ -450,11 +450,12 @@ class Host:
         """Run until the duration ends or a signal arrives; returns the exit status."""
         display = self.cfg.display
         if self.backend is None:
+            backend = self.options.backend or display.backend
             self.backend = open_backend(
-                self.options.backend or display.backend,
+                backend,
                 width=display.width,
                 height=display.height,
-                options=matrix_options(self.cfg),
+                options=matrix_options(self.cfg, backend),
                 snapshot=self.options.snapshot,
             )
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)

@@ -25,6 +25,7 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.doctor_command import add_doctor_parser, cmd_doctor
 from host.cli.mqtt_commands import add_mqtt_parser, cmd_mqtt_bridge
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
     run.add_argument(
         "--backend",
-        choices=["auto", "headless", "emulator", "hardware"],
+        choices=["auto", "headless", "emulator", "hardware", "piomatter"],
         help="where frames go (default: display.backend of the config)",
     )
     run.add_argument("--duration", type=float, help="exit after this many seconds")
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mqtt_parser(sub, common)
     add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
+    add_doctor_parser(sub, common)
     return parser
 
 
@@ -163,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_store(ns)
         if ns.command == "reconcile":
             return cmd_reconcile(ns)
+        if ns.command == "doctor":
+            return cmd_doctor(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
