@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from host.ipc import control
-from tests.conftest import eventually
+from tests.conftest import eventually, ledhost
 from tests.mqtt_helpers import MOSQUITTO, Broker, Watcher
 from tests.sync_helpers import ROTATION, SyncSign, in_leader_clock, matched, start_signs
 
@@ -134,6 +134,8 @@ def test_followers_carry_on_without_the_leader_and_rejoin(tmp_path: Path, broker
         leader.stop(signal.SIGKILL)
         for sign in signs:
             eventually(lambda s=sign: not s.sync()["follower"]["following"], f"{sign.name} alone")
+        status = ledhost("status", "--socket", str(signs[0].sock))
+        assert "sync: follower, alone" in status.stdout, status.stdout + status.stderr
         counts = {s.name: len(s.sync()["switches"]) for s in signs}
         for sign in signs:  # their own rotation goes on
             eventually(
@@ -144,6 +146,8 @@ def test_followers_carry_on_without_the_leader_and_rejoin(tmp_path: Path, broker
         leader.start()
         for sign in signs:
             eventually(sign.following, f"{sign.name} following the leader again", timeout=90)
+        status = ledhost("status", "--socket", str(signs[0].sock))
+        assert "sync: follower of lead, following (offset" in status.stdout, status.stdout
         joined = len(leader.sync()["switches"])
         eventually(lambda: len(leader.sync()["switches"]) >= joined + 2, "two leader switches")
         lead = in_leader_clock(leader, leader.sync())[-2:]
