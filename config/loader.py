@@ -48,6 +48,7 @@ from config.model import (
     RotationConfig,
     RotationEntry,
     StoreConfig,
+    SyncConfig,
     TickerConfig,
     TransitionsConfig,
     WebConfig,
@@ -74,6 +75,7 @@ from config.secrets import (
     secrets_layer,
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
+from config.sync import sync_problems
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
@@ -398,7 +400,12 @@ class _Validator:
         for key in ("registries", "find_links"):
             if not all(isinstance(v, str) and v for v in sections["store"][key]):
                 self.add(("store", key), "expected a list of non-empty strings")
+        for key, problem in sync_problems(sections["sync"]):
+            self.add(("sync", key), problem)
         mqtt = parse_mqtt(sections["mqtt"], self.host_secrets.get("mqtt", {}), self.add)
+        if sections["sync"]["role"] != "off" and not mqtt.enabled:
+            role = sections["sync"]["role"]
+            self.add(("sync", "role"), f"{role!r} needs the MQTT bridge: set [mqtt] enabled = true")
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
@@ -413,6 +420,7 @@ class _Validator:
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
             store=_store_config(sections["store"]),
+            sync=SyncConfig(**sections["sync"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             store_plugins=MappingProxyType(store_plugins),

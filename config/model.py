@@ -25,6 +25,7 @@ from config.windows import ScheduleConfig, Window
 
 __all__ = [
     "ControlConfig",
+    "SyncConfig",
     "DisplayConfig",
     "HostConfig",
     "LoggingConfig",
@@ -45,6 +46,23 @@ class ControlConfig:
     """The ``[control]`` table: where the control socket lives (empty: the default)."""
 
     socket: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """The ``[sync]`` table: this sign's part in a set of synchronised signs. Defaults as
+    declared, so code and tests can build one by hand."""
+
+    #: ``off``, ``leader`` or ``follower``.
+    role: str = "off"
+    #: Letters, digits, ``_``, ``-``, ``.``; empty: no group.
+    group: str = ""
+    #: One MQTT topic level (no ``/``, ``+``, ``#``), under ``[mqtt]``'s base topic.
+    topic: str = "sync"
+    #: Seconds between the leader's position messages.
+    period: float = 1.0
+    #: Seconds from sending a notification to its start on every sign.
+    notify_lead: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +334,8 @@ class HostConfig:
     control: ControlConfig = ControlConfig(socket="")
     #: ``[store]``; a default for the same reason.
     store: StoreConfig = StoreConfig()
+    #: ``[sync]``; a default for the same reason.
+    sync: SyncConfig = SyncConfig()
     #: ``[store.plugins]``: the plugins the store should install, by plugin id
     #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
     store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)

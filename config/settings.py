@@ -387,6 +387,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "none (offline: dependencies must come from `find_links`)."),
     Setting("store", "find_links", list, [],
             help="Folders (or URLs) of wheels the installer may take dependencies from."),
+    # [sync] -- several signs through the MQTT broker (docs/mqtt.md, "Several signs").
+    Setting("sync", "role", str, "off", choices=("off", "leader", "follower"),
+            help="`leader` publishes this sign's rotation position and notifications on "
+                 "the broker (`[mqtt]`); `follower` shows what the leader shows, switching "
+                 "at the same instant, and carries on with its own rotation while it hears "
+                 "no leader; `off`: this sign stands alone."),
+    Setting("sync", "group", str, "",
+            help="Group of this sign (letters, digits, `_`, `-`, `.`): a notification sent "
+                 "to a group shows only on its signs, one sent to all on every sign. Empty: "
+                 "no group (only notifications sent to all)."),
+    Setting("sync", "topic", str, "sync",
+            help="Topic prefix under `[mqtt]`'s base topic for the signs' sync messages; "
+                 "signs that follow one leader share it (one prefix per set of signs)."),
+    Setting("sync", "period", float, 1.0, min=0.1, max=60,
+            help="Seconds between the leader's position messages (it also sends one at "
+                 "every switch); a follower that hears nothing for three periods carries on "
+                 "alone, and rejoins at the next message."),
+    Setting("sync", "notify_lead", float, 0.5, min=0.05, max=10,
+            help="Seconds between a synchronised notification being sent and it starting "
+                 "on every sign (the leader's too), so that all can draw it first."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

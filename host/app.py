@@ -60,6 +60,7 @@ from host.supervise.spawner import (
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import ChildProcess, WebChild
+from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
 from host.system.webuser import web_identity
 from host.upgrades import UpgradeWatch
@@ -162,6 +163,8 @@ class Host:
         self.brightness_override: int | None = None
         #: systemd's notify socket and watchdog, under a ``Type=notify`` unit (set by run).
         self.notifier: ServiceNotifier | None = None
+        #: This sign's part in a set of synchronised signs (``[sync]``).
+        self.sync = SyncRole(self, cfg.sync)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -422,7 +425,7 @@ class Host:
             self.presenter.blank(now)
             self.stats.record_switch(now, "", reason)
             return
-        self.presenter.switched(self.lineup.transition_into(decision.slot) if previous else None)
+        self.presenter.switched(self.sync.transition_into(decision.slot) if previous else None)
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)
@@ -556,6 +559,7 @@ class Host:
                 self.scheduler.next_change(),
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
+                self.sync.next_wakeup(),
                 end,
             ]
             due = min(t for t in wake_times if t is not None)
@@ -575,6 +579,7 @@ class Host:
             if now >= next_sample:
                 next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()
+            self.sync.poll(now)
             self._decide(now)
             assert self.backend is not None
             now = time.monotonic()
@@ -702,6 +707,7 @@ class Host:
             **scheduler,
             "config": self.reconfigurer.status(),
             "safe_mode": self.options.safe_mode,
+            "sync": self.sync.status(now, time.time()),
         }
 
     # -- what the user asks for (the control socket will call these) --------------------

@@ -110,6 +110,7 @@ def test_section_dataclasses_have_exactly_the_declared_settings() -> None:
         "logging": config.model.LoggingConfig,
         "control": config.model.ControlConfig,
         "store": config.model.StoreConfig,
+        "sync": config.model.SyncConfig,
         "mqtt": config.model.MqttConfig,
     }
     assert set(fields) == set(config.settings.SECTIONS)

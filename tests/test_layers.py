@@ -36,6 +36,7 @@ LAYERS: list[set[str]] = [
         "host.upgrades",
         "host.safemode",
         "host.system",
+        "host.syncing",
         "host.mqtt",
     },
     {"host.cli", "host.author"},

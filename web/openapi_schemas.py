@@ -93,6 +93,32 @@ DISPLAY: Final = obj(
         ),
         "powered": BOOL,
         "safe_mode": BOOL,
+        "sync": null(
+            obj(
+                {
+                    "role": STR,
+                    "sign": STR,
+                    "group": null(STR),
+                    "offset": NUM,
+                    "delay": null(NUM),
+                    "follower": null(
+                        obj(
+                            {
+                                "following": BOOL,
+                                "leader": null(STR),
+                                "heard_ago": null(NUM),
+                                "leader_showing": null(STR),
+                                "leader_left": null(NUM),
+                                "in_rotation": BOOL,
+                                "pinned_by_leader": null(STR),
+                            }
+                        )
+                    ),
+                    "notices_pending": INT,
+                    "switches": array(obj({"n": INT, "key": STR, "at": NUM})),
+                }
+            )
+        ),
     }
 )
 

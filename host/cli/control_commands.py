@@ -131,6 +131,20 @@ def _print_status(data: dict[str, Any]) -> None:
     mqtt = data.get("mqtt")
     if mqtt is not None:  # the MQTT bridge's connection (docs/mqtt.md)
         print("mqtt: connected" if mqtt.get("connected") else f"mqtt: {mqtt.get('error')}")
+    sync = display.get("sync")
+    if sync is not None:  # this sign's part in a set of synchronised signs (docs/mqtt.md)
+        print(f"sync: {sync_line(sync)}")
+
+
+def sync_line(sync: dict[str, Any]) -> str:
+    """One line on a sign's sync role: ``follower of lead, following (offset +0.12 ms)``."""
+    follower = sync.get("follower")
+    if follower is None:
+        return str(sync.get("role"))
+    if not follower.get("following"):
+        return "follower, alone (no leader heard)"
+    offset = sync.get("offset") or 0.0
+    return f"follower of {follower.get('leader')}, following (offset {offset * 1000:+.2f} ms)"
 
 
 def _print_log(record: dict[str, Any]) -> None:

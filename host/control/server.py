@@ -62,6 +62,7 @@ def read_only(request: control.Request) -> bool:
         | control.ConfigGet
         | control.ConfigBackup
         | control.SecretList
+        | control.SyncState
         | control.MqttState,  # shown in a status, never decided on
     )
 
@@ -314,6 +315,12 @@ class ControlServer:
                         self._send(client, event)
         if any("frames" in c.kinds for c in subscribers):
             self._publish_frame(subscribers)
+        if any("sync" in c.kinds for c in subscribers):
+            sync = host.sync.event(time.monotonic(), time.time())
+            if sync is not None:
+                for client in subscribers:
+                    if "sync" in client.kinds:
+                        self._send(client, control.SyncEvent(data=sync))
         for client in subscribers:
             if client.all_logs:
                 for iid in self.host.supervisor.logs:

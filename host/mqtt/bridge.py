@@ -32,12 +32,14 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from config.model import SyncConfig
 from config.mqtt import MqttConfig
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
 from host.mqtt.commands import CommandError, OncePerKind, parse_command
 from host.mqtt.connection import Connection, ConnectionSettings, ConnectionState
 from host.mqtt.homeassistant import Topics, discovery_messages, node_id, state_messages
+from host.mqtt.sync import SyncLink, sync_root
 
 __all__ = ["REFRESH", "THERMAL_ZONE", "Bridge", "read_cpu_celsius"]
 
@@ -69,6 +71,7 @@ class Bridge:
         socket: str,
         hostname: str,
         thermal_zone: Path = THERMAL_ZONE,
+        sync: SyncConfig | None = None,
     ) -> None:
         self.cfg = cfg
         self.socket = socket
@@ -90,6 +93,11 @@ class Bridge:
         self._seen_configs: set[str] = set()
         self._parent = os.getppid()
         self._stop = threading.Event()
+        #: Synchronised signs' topics (:mod:`host.mqtt.sync`), when ``[sync]`` is on.
+        self.sync: SyncLink | None = None
+        if sync is not None and sync.role != "off":
+            root = sync_root(self.topics.base, sync.topic)
+            self.sync = SyncLink(sync, self.connection, socket, root)
 
     # -- running --------------------------------------------------------------------------
 
@@ -106,6 +114,8 @@ class Bridge:
             self.connection.subscribe(self.topics.ha_status, self._on_ha_status)
             self.connection.subscribe(self.topics.own_configs, self._on_own_config)
         self.connection.on_connected(self._republish)
+        if self.sync is not None:
+            self.sync.start()
         commands = threading.Thread(target=self._serve_commands, name="mqtt-commands", daemon=True)
         commands.start()
         self.connection.start()
@@ -114,6 +124,8 @@ class Bridge:
         finally:
             with contextlib.suppress(queue.Full):  # a full queue: the thread is a daemon
                 self._queue.put(None, timeout=1.0)
+            if self.sync is not None:
+                self.sync.stop()
             self.connection.stop()
             commands.join(5.0)
         return 0
