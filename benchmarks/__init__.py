@@ -41,5 +41,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "control": "benchmarks.control",
         "store": "benchmarks.store",
         "preview": "benchmarks.preview",
+        "writes": "benchmarks.writes",
     }
 )
