@@ -26,6 +26,7 @@ from host.cli.config_commands import (
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.selfupdate_command import add_selfupdate_parser, cmd_selfupdate
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_web_parser(sub, common)
     add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
+    add_selfupdate_parser(sub, common)
     return parser
 
 
@@ -159,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_store(ns)
         if ns.command == "reconcile":
             return cmd_reconcile(ns)
+        if ns.command == "self-update":
+            return cmd_selfupdate(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
