@@ -89,7 +89,7 @@ def cmd_selfupdate(ns: argparse.Namespace) -> int:
     cfg = load_config(config if config is not None and config.is_file() else None)
     if config is not None and not config.is_file():
         config = None
-    index = ns.index or cfg.store.index_url or "https://pypi.org/simple"
+    index = ns.index or cfg.store.index_url  # "": none configured (offline)
     if ns.timeout is not None and not 1 <= ns.timeout <= 3600:
         print("ledhost: error: --timeout must be between 1 and 3600 seconds", file=sys.stderr)
         return 2

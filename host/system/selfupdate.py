@@ -207,6 +207,8 @@ class SelfUpdater:
             return str(version), str(wheel)
         if req.version is not None:
             return str(_version(req.version, "--version")), f"{DIST}=={req.version}"
+        if not req.index:
+            raise UpdateError("no package index configured: give --index URL or --wheel FILE")
         try:
             newest = pick_newest(fetch_versions(req.index))
         except IndexError_ as exc:

@@ -139,6 +139,9 @@ def newest_version(
     """The newest ledhost on ``index``: ``{"index", "newest", "checked_at", "stale",
     "error"}``, from the cache when it is fresh and for the same index."""
     now = time.time() if now is None else now
+    if not index:
+        return {"index": index, "newest": None, "checked_at": None, "stale": False,
+                "error": "no package index configured ([store] index_url)"}  # fmt: skip
     try:
         cached: dict[str, Any] | None = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
