@@ -14,7 +14,10 @@ deadline passes without waiting for it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from host.system.layout import PiLayout
 from host.system.selfupdate import Request, SelfUpdater, UpdateError, run_command
 from host.system.selfupdate_index import fetch_versions, newest_version
 from host.system.started import note_started
-from tests.conftest import build_wheel, ledhost
+from tests.conftest import REPO, build_wheel, ledhost
 from tests.httpserver import RecordedServer
 
 #: The fake ledhost's command: ``ledhost config check FILE`` passes unless the file says
@@ -328,3 +331,43 @@ def test_the_update_check_works_offline(tmp_path: Path) -> None:
     data: dict[str, Any] = json.loads(result.stdout)
     assert data["index"]["newest"] is None and data["index"]["error"].startswith("offline: ")
     assert data["update_available"] is False
+
+
+#: Where the real update test takes ledhost's dependencies from (they are real packages).
+DEPS_INDEX = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+
+
+@pytest.mark.slow
+def test_a_real_ledhost_wheel_installs_checks_and_switches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify the real thing: a ledhost wheel built from this repository goes into a
+    release venv of its own on a throwaway root (its dependencies from a real index),
+    passes its own start-up checks there (``ledhost config check`` of the installed
+    config: imports, self-checks, the clock's options checked by a real worker), and is
+    switched to and confirmed."""
+    try:
+        urllib.request.urlopen(f"{DEPS_INDEX}/waitress/", timeout=10).close()  # noqa: S310
+    except OSError as exc:
+        pytest.skip(f"needs ledhost's dependencies from {DEPS_INDEX}: {exc}")
+    # The isolated test home hides the user's pip config (this machine's local indexes).
+    user_pip = Path(os.path.expanduser("~/.config/pip/pip.conf"))
+    if user_pip.is_file() and "PIP_CONFIG_FILE" not in os.environ:
+        monkeypatch.setenv("PIP_CONFIG_FILE", str(user_pip))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "w"),
+         str(REPO)], capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    [wheel] = (tmp_path / "w").glob("ledhost-*.whl")
+    layout = install(tmp_path / "root", "0.0.1", current="0.0.1")
+    layout.config.write_text('[plugins.clock]\nshow_seconds = false\n[workers]\nuser = ""\n')
+    up, _, stages = updater(tmp_path, layout)
+    outcome = up.update(Request(wheel=wheel, index=DEPS_INDEX))
+    version = wheel.name.split("-")[1]
+    assert outcome["result"] == "ok" and outcome["to"] == version, stages
+    assert guard.link_target(layout.current) == version
+    ledhost_bin = layout.release(version) / "bin" / "ledhost"
+    shown = subprocess.run([str(ledhost_bin), "--version"], capture_output=True, text=True,
+                           timeout=120, check=False)  # fmt: skip
+    assert shown.stdout.strip() == f"ledhost {version}"
