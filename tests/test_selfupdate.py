@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 
+from host.control.update_ops import outside_service
 from host.system import guard
 from host.system.layout import PiLayout
-from host.system.selfupdate import Request, SelfUpdater, UpdateError, run_command
+from host.system.selfupdate import Request, SelfUpdater, UpdateError, one_at_a_time, run_command
 from host.system.selfupdate_index import fetch_versions, newest_version
 from host.system.started import note_started
 from tests.conftest import REPO, build_wheel, ledhost
@@ -371,3 +372,23 @@ def test_a_real_ledhost_wheel_installs_checks_and_switches(
     shown = subprocess.run([str(ledhost_bin), "--version"], capture_output=True, text=True,
                            timeout=120, check=False)  # fmt: skip
     assert shown.stdout.strip() == f"ledhost {version}"
+
+
+def test_a_second_updater_is_refused_while_one_runs(tmp_path: Path) -> None:
+    """Verify two updaters never switch links at once: the second is refused, named."""
+    layout = install(tmp_path / "root", "0.1.0", "0.2.0", current="0.2.0", previous="0.1.0")
+    up, service, _ = updater(tmp_path, layout)
+    with one_at_a_time(layout.prefix), pytest.raises(UpdateError, match="another self-update"):
+        up.rollback()
+    assert service.calls == [] and guard.link_target(layout.current) == "0.2.0"
+
+
+def test_under_systemd_the_job_leaves_the_service_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify the updater the host starts runs in a scope of its own under systemd (its
+    restart must not kill the updater), and as it is elsewhere."""
+    argv = ["/opt/ledhost/current/bin/python", "-m", "host", "self-update"]
+    assert outside_service(argv, {}) == argv
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    scoped = outside_service(argv, {"INVOCATION_ID": "abc"})
+    assert scoped[0] == "/usr/bin/systemd-run" and "--scope" in scoped
+    assert scoped[scoped.index("--") + 1 :] == argv

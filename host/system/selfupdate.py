@@ -37,13 +37,15 @@ Interface: :class:`SelfUpdater` (``status``, ``update``, ``rollback``), :class:`
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -104,6 +106,22 @@ def _version(text: str, what: str) -> Version:
 
 def _tail(result: subprocess.CompletedProcess[str]) -> str:
     return ((result.stderr or "") + (result.stdout or "")).strip()[-_TAIL:]
+
+
+@contextmanager
+def one_at_a_time(prefix: Path) -> Iterator[None]:
+    """Hold ``<prefix>/.self-update.lock``; a second updater is refused, not queued (it
+    would switch links under the first one's feet)."""
+    fd = os.open(prefix / ".self-update.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UpdateError("another self-update or rollback is running; wait for it") from None
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 class SelfUpdater:
@@ -239,16 +257,19 @@ class SelfUpdater:
         if req.dry_run:
             return {"result": "dry_run", "from": old, "to": version, "target": target,
                     "would_remove": doomed}  # fmt: skip
-        self._remove(doomed)
-        release = self.layout.release(version)
-        try:
-            self._build(release, target, req.index)
-            self._check(release, version)
-        except UpdateError as exc:
-            self._remove([version])
-            self._note("update", "failed", old, version, str(exc))
-            raise
-        return self._switch_and_prove(old, version, req.timeout)
+        with one_at_a_time(self.layout.prefix):
+            if guard.link_target(self.layout.current) != old:
+                raise UpdateError("current changed while this update resolved; run it again")
+            self._remove(doomed)
+            release = self.layout.release(version)
+            try:
+                self._build(release, target, req.index)
+                self._check(release, version)
+            except UpdateError as exc:
+                self._remove([version])
+                self._note("update", "failed", old, version, str(exc))
+                raise
+            return self._switch_and_prove(old, version, req.timeout)
 
     def _doomed(self, current: str) -> list[str]:
         """Releases an update removes first: all but current, previous and the running."""
@@ -365,6 +386,10 @@ class SelfUpdater:
             raise UpdateError(f"no previous release to roll back to (current: {old})")
         if dry_run:
             return {"result": "dry_run", "from": old, "to": back, "would_remove": []}
+        with one_at_a_time(self.layout.prefix):
+            return self._roll_back(old, back, timeout)
+
+    def _roll_back(self, old: str, back: str, timeout: float) -> dict[str, Any]:
         self.progress("switch", f"current: {old} -> {back} (previous: {old})")
         since = self.clock()
         guard.point_link(self.layout.previous, f"releases/{old}")

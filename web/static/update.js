@@ -49,7 +49,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const data = await check(false);
       if (data.last && data.last.at * 1000 >= started - 5000) {
         notice(`${data.last.action}: ${data.last.result}. ${data.last.reason}`,
-          data.last.result === "ok" ? "info" : "error");
+          data.last.result === "ok" ? "ok" : "error");
         return;
       }
     } catch (_) { /* restarting */ }
