@@ -138,3 +138,14 @@ def test_a_rollback_job_runs_and_reports_why_it_failed(
     eventually(ended, "the rollback job's end", timeout=60)
     final = ended()
     assert final["state"] == "failed" and "no previous release" in final["error"]
+
+
+def test_the_system_page_has_the_update_card(client: tuple[FlaskClient, dict[str, str]]) -> None:
+    """Verify the system page carries the update card and its script (no build step)."""
+    c, _ = client
+    page = c.get("/system")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'id="update-check"' in text and 'id="update-rollback"' in text
+    assert "update.js" in text
+    assert c.get("/static/update.js").status_code == 200
