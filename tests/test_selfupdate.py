@@ -194,8 +194,10 @@ def test_a_release_that_shows_no_frame_is_rolled_back(
 ) -> None:
     """Verify a new host that never shows a first frame: past the deadline current goes
     back, the service restarts again, the failed release is kept as previous, and the
-    reason is recorded and raised."""
+    reason is recorded and raised. A stale start record naming the release is no proof."""
     layout = install(tmp_path / "root", "0.1.0", current="0.1.0")
+    # A start record of 9.9.9 from an earlier attempt is no proof of this one.
+    note_started(tmp_path / "data", [], python_prefix=str(tmp_path / "old" / "9.9.9"))
     up, service, stages = updater(tmp_path, layout, "silent")
     with pytest.raises(UpdateError, match="rolled back to 0.1.0.*no first frame within 30 s"):
         up.update(Request(index=simple(index), timeout=30.0))

@@ -22,9 +22,10 @@ update, each stage told to ``progress`` as ``stage: message``:
    (:func:`host.system.guard.start_trial`).
 6. ``restart``: ``systemctl restart ledhost.service``, through the ``runner`` passed in.
 7. ``wait``: for the new host's start record (:mod:`host.system.started`) naming the new
-   release, written after the switch, with no start-up problem; the host has then also
-   confirmed the trial. If it does not come within ``timeout`` seconds, or the service
-   failed, or its checks failed: switch back, restart, record why.
+   release, a new one (not the record there before the restart), with no start-up
+   problem; the host has then also confirmed the trial. If it does not come within
+   ``timeout`` seconds, or the service failed, or its checks failed: switch back,
+   restart, record why.
 
 Every outcome is recorded (:func:`host.system.guard.record`): ``ledhost self-update
 --check`` and the admin page show the last one. When this process dies mid-way (power
@@ -331,7 +332,7 @@ class SelfUpdater:
         guard.point_link(self.layout.previous, f"releases/{old}")
         guard.point_link(self.layout.current, f"releases/{new}")
         guard.start_trial(prefix, new, old, now=switched_at)
-        problem = self._restart_and_wait(new, switched_at, timeout)
+        problem = self._restart_and_wait(new, timeout)
         if problem is None:
             self.progress("done", f"{new} runs and showed its first frame")
             doomed = self._doomed(new)
@@ -350,18 +351,22 @@ class SelfUpdater:
         result = self.runner(["systemctl", "restart", UNIT_NAME])
         return None if result.returncode == 0 else f"systemctl restart failed: {_tail(result)}"
 
-    def _restart_and_wait(self, release: str, since: float, timeout: float) -> str | None:
+    def _restart_and_wait(self, release: str, timeout: float) -> str | None:
         """None once the host of ``release`` showed its first frame with its checks
-        passed; else why not."""
+        passed; else why not.
+
+        A start record counts when it names ``release`` and is not the one there before
+        the restart (another pid or time): no wall-clock comparison, since a Pi without a
+        real-time clock may jump when NTP answers, right after a restart."""
+        before = read_started(self.data_dir)
         self.progress("restart", f"restarting {UNIT_NAME}")
         if (problem := self._restart()) is not None:
             return problem
         self.progress("wait", f"waiting up to {timeout:g} s for {release}'s first frame")
         deadline = self.clock() + timeout
         while True:
-            started = read_started(self.data_dir) or {}
-            at = started.get("first_frame")
-            if started.get("release") == release and isinstance(at, int | float) and at >= since:
+            started = read_started(self.data_dir)
+            if started is not None and started != before and started.get("release") == release:
                 problems = started.get("problems") or []
                 if problems:
                     return f"{release} started with failed checks: {'; '.join(map(str, problems))}"
@@ -391,11 +396,10 @@ class SelfUpdater:
 
     def _roll_back(self, old: str, back: str, timeout: float) -> dict[str, Any]:
         self.progress("switch", f"current: {old} -> {back} (previous: {old})")
-        since = self.clock()
         guard.point_link(self.layout.previous, f"releases/{old}")
         guard.point_link(self.layout.current, f"releases/{back}")
         self.layout.trial.unlink(missing_ok=True)
-        problem = self._restart_and_wait(back, since, timeout)
+        problem = self._restart_and_wait(back, timeout)
         if problem is not None:
             self._note("rollback", "failed", old, back, problem)
             raise UpdateError(f"rolled back to {back}, but it did not prove itself: {problem}")
