@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -357,9 +358,17 @@ def test_a_real_ledhost_wheel_installs_checks_and_switches(
     user_pip = Path(os.path.expanduser("~/.config/pip/pip.conf"))
     if user_pip.is_file() and "PIP_CONFIG_FILE" not in os.environ:
         monkeypatch.setenv("PIP_CONFIG_FILE", str(user_pip))
+    # Built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds.
+    source = tmp_path / "src"
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    for rel in listed:
+        if (REPO / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, source / rel)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "w"),
-         str(REPO)], capture_output=True, text=True, timeout=600, check=False,
+         str(source)], capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
     [wheel] = (tmp_path / "w").glob("ledhost-*.whl")
