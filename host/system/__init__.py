@@ -4,4 +4,7 @@ what can be checked about the machine it runs on.
 Nothing here runs on the display path. :mod:`host.system.layout` names every path of an
 installed ledhost (the install script, the systemd unit, self-update and ``ledhost
 doctor`` all read them from there, so they never disagree about where things are).
+Self-update: :mod:`host.system.selfupdate` (install, check, switch, prove, roll back),
+:mod:`host.system.guard` (the stdlib-only start guard), :mod:`host.system.started` (the
+host's start record) and :mod:`host.system.selfupdate_index` (the package index).
 """
