@@ -98,6 +98,10 @@ def cmd_selfupdate(ns: argparse.Namespace) -> int:
         cache = cfg.paths.data_dir / "state" / "update-check.json"
         _print(updater.status(newest_version(index, cache, refresh=ns.refresh)), ns.json)
         return 0
+    if not ns.dry_run and layout.prefix.is_dir() and not os.access(layout.prefix, os.W_OK):
+        print(f"ledhost: error: self-update writes {layout.prefix}: run it as root "
+              "(sudo ledhost self-update ...)", file=sys.stderr)  # fmt: skip
+        return 1
     timeout = ns.timeout or CONFIRM_TIMEOUT
     if ns.rollback:
         outcome = updater.rollback(timeout, dry_run=ns.dry_run)
