@@ -17,6 +17,7 @@ from typing import Any, Literal, final
 
 from config.desired import DESIRED_PATH, DesiredPlugin
 from config.layouts import Layout
+from config.mqtt import MqttConfig
 from config.schema import plain_data
 from config.secrets import REDACTED
 from config.settings import SECTIONS, SETTINGS
@@ -27,6 +28,7 @@ __all__ = [
     "DisplayConfig",
     "HostConfig",
     "LoggingConfig",
+    "MqttConfig",
     "PathsConfig",
     "PluginInstanceConfig",
     "RotationConfig",
@@ -89,6 +91,17 @@ class DisplayConfig:
     emulator_adapter: str = "raw"
     emulator_bind: str = "127.0.0.1"
     emulator_port: int = 8888
+    pwm_lsb_nanoseconds: int = 130
+    pwm_dither_bits: int = 0
+    scan_mode: str = "progressive"
+    row_address_type: int = 0
+    multiplexing: str = "none"
+    panel_type: str = ""
+    refresh_limit: int = 0
+    disable_hardware_pulsing: bool = False
+    inverse_colors: bool = False
+    rp1_rio: bool = False
+    piomatter_pinout: str = "auto"
 
     @property
     def width(self) -> int:
@@ -306,6 +319,8 @@ class HostConfig:
     #: ``[store.plugins]``: the plugins the store should install, by plugin id
     #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
     store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)
+    #: ``[mqtt]`` (:mod:`config.mqtt`); a default (the bridge off) like ``control``.
+    mqtt: MqttConfig = MqttConfig()
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);

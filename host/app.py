@@ -59,7 +59,7 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import WebChild
+from host.supervise.web_child import ChildProcess, WebChild
 from host.system.started import note_started
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
@@ -125,6 +125,8 @@ class Host:
             trace=self.options.trace_plugins,
         )
         self.missing: dict[str, dict[str, Any]] = {}
+        #: The MQTT bridge's last report of its broker connection (host.control.handlers).
+        self.mqtt_state: dict[str, Any] | None = None
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
@@ -152,6 +154,8 @@ class Host:
         self.control: ControlServer | None = None
         #: The supervised web process, when ``[web] enabled``.
         self.web: WebChild | None = None
+        #: The supervised MQTT bridge, when ``[mqtt] enabled`` (docs/mqtt.md).
+        self.mqtt: ChildProcess | None = None
         #: Off by the user (``ledhost off``), whatever the schedule says.
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
@@ -445,11 +449,12 @@ class Host:
         """Run until the duration ends or a signal arrives; returns the exit status."""
         display = self.cfg.display
         if self.backend is None:
+            backend = self.options.backend or display.backend
             self.backend = open_backend(
-                self.options.backend or display.backend,
+                backend,
                 width=display.width,
                 height=display.height,
-                options=matrix_options(self.cfg),
+                options=matrix_options(self.cfg, backend),
                 snapshot=self.options.snapshot,
             )
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -493,6 +498,11 @@ class Host:
             if self.cfg.web.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
                 self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
+            if self.cfg.mqtt.enabled:
+                sock = self.cfg.control.socket or default_socket_path()
+                self.mqtt = ChildProcess(
+                    "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
+                )
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -507,6 +517,10 @@ class Host:
         for text in self.output_errors:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
+
+    def _bridge_exited(self, why: str) -> None:
+        """The bridge cannot report its own end: the status says so until it is back."""
+        self.mqtt_state = {"connected": False, "error": why, "since": round(time.time(), 3)}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop:
@@ -568,6 +582,8 @@ class Host:
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
+            if self.mqtt is not None:
+                self.mqtt.tick(now)
 
     def _quiet_marks(self) -> tuple[int, int]:
         """Counters that move when a wake-up may change what to decide or show.
@@ -600,6 +616,9 @@ class Host:
         if self.web is not None:
             self.web.close()
             self.web = None
+        if self.mqtt is not None:
+            self.mqtt.close()
+            self.mqtt = None
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()

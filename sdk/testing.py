@@ -16,6 +16,12 @@ For more than one call (configure, has_content, actions) use :class:`PluginRunne
 Config defaults come from the plugin's ``config_schema`` and the result is validated
 against it, as the host would do.
 
+The same checks through the real worker the panel uses (its own process, containment,
+shared memory; a fake clock passed in) are :class:`WorkerRunner`'s; golden images are
+:func:`assert_matches_golden`'s, and recorded HTTP answers on 127.0.0.1 are
+:class:`RecordedServer`'s. Every helper is documented with an example in
+``docs/testing_plugins.md``.
+
 .. versionadded:: 0.1
 """
 
@@ -24,7 +30,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -36,17 +41,31 @@ import pluggy
 from sdk import hookspecs
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
+from sdk.golden import UPDATE_ENV, assert_matches_golden, updating_golden
+from sdk.recorded import FORMAT as RECORDING_FORMAT
+from sdk.recorded import RecordedServer, Route
 from sdk.registration import MAX_STRIP_WIDTH, ModeInfo, collect_actions, collect_modes
+from sdk.rendered import Frame
 from sdk.strip import Strip
+from sdk.worker_runner import DEFAULT_NOW, WorkerError, WorkerRunner
 
 __all__ = [
+    "DEFAULT_NOW",
+    "RECORDING_FORMAT",
+    "UPDATE_ENV",
     "Frame",
     "ModeInfo",
     "PluginRunner",
+    "RecordedServer",
     "RecordingRequests",
+    "Route",
+    "WorkerError",
+    "WorkerRunner",
+    "assert_matches_golden",
     "default_config",
-    "validated_config",
     "render",
+    "updating_golden",
+    "validated_config",
 ]
 
 
@@ -77,21 +96,6 @@ class RecordingRequests:
 
     def request_more_time(self, mode: str, seconds: float) -> None:
         self.more_time.append((mode, seconds))
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One rendered frame.
-
-    .. versionadded:: 0.1
-    """
-
-    #: ``(height, width, 3)`` ``uint8`` pixels.
-    pixels: npt.NDArray[np.uint8]
-    #: What ``render_frame`` returned: seconds to the next frame, or ``None``.
-    delay: float | None
-    #: The ``now`` the frame was rendered for.
-    now: float
 
 
 def default_config(

@@ -36,6 +36,7 @@ LAYERS: list[set[str]] = [
         "host.upgrades",
         "host.safemode",
         "host.system",
+        "host.mqtt",
     },
     {"host.cli", "host.author"},
     {"host.__main__"},

@@ -149,6 +149,9 @@ def data(schema: dict[str, Any]) -> dict[str, Any]:
     return obj({"data": schema})
 
 
+#: ``mqtt`` of a status: what the MQTT bridge last reported (docs/mqtt.md), null without one.
+MQTT_STATE: Final = null(obj({"connected": BOOL, "error": null(STR), "since": NUM}))
+
 #: (path, method) -> (status, body schema) of success. What is not here is ``{"data": any}``.
 #: A store job (host/control/store_ops.py).
 STORE_JOB: Final = obj(
@@ -223,7 +226,7 @@ RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/auth/tokens/{token_id}", "delete"): ("200", OK),
     ("/api/v1/status", "get"): (
         "200",
-        data(obj({"display": DISPLAY, "plugins": mapping(PLUGIN_STATUS)})),
+        data(obj({"display": DISPLAY, "plugins": mapping(PLUGIN_STATUS), "mqtt": MQTT_STATE})),
     ),
     ("/api/v1/next", "post"): ("200", data(DISPLAY)),
     ("/api/v1/previous", "post"): ("200", data(DISPLAY)),

@@ -33,6 +33,8 @@ class ControlledHost(Protocol):
     powered: bool
     #: Instances that could not start at all, with their status entry.
     missing: dict[str, dict[str, Any]]
+    #: What the MQTT bridge last reported (``mqtt_state``), None without one.
+    mqtt_state: dict[str, Any] | None
 
     def status(self) -> dict[str, Any]: ...
     def display_status(self, now: float | None = None) -> dict[str, Any]: ...
@@ -74,7 +76,7 @@ def _status(host: ControlledHost) -> dict[str, Any]:
     plugins.update(host.supervisor.status(log_tail=0))
     for entry in plugins.values():
         entry.pop("recent_logs", None)
-    return {"display": display(host), "plugins": plugins}
+    return {"display": display(host), "plugins": plugins, "mqtt": host.mqtt_state}
 
 
 def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
@@ -296,6 +298,10 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return secret_ops.write_secret(host, req)
             case control.Logs():
                 return _logs(host, req)
+            case control.MqttState():
+                host.mqtt_state = {"connected": req.connected, "error": req.error,
+                                   "since": round(time.time(), 3)}  # fmt: skip
+                return None
             case _:
                 raise Refused("bad_request", f"{type(req).__name__} is not handled here")
     except HostError as exc:

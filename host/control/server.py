@@ -57,7 +57,12 @@ def read_only(request: control.Request) -> bool:
     if isinstance(request, control.Logs):
         return not request.follow
     return isinstance(
-        request, control.Status | control.ConfigGet | control.ConfigBackup | control.SecretList
+        request,
+        control.Status
+        | control.ConfigGet
+        | control.ConfigBackup
+        | control.SecretList
+        | control.MqttState,  # shown in a status, never decided on
     )
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "UpdateCheck",
     "UpdateStart",
     "Logs",
+    "MqttState",
     "Next",
     "Notify",
     "Ok",
@@ -383,6 +384,15 @@ class HostLogs(_Msg, tag="host_logs"):
     id: RequestId = 0
 
 
+class MqttState(_Msg, tag="mqtt_state"):
+    """The MQTT bridge (``ledhost mqtt-bridge``) reports its broker connection; the host
+    shows it as ``mqtt`` in its status."""
+
+    connected: bool
+    error: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+    id: RequestId = 0
+
+
 class Subscribe(_Msg, tag="subscribe"):
     """Turn this connection into an event stream of the given kinds."""
 
@@ -421,6 +431,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     StoreJob,
     UpdateCheck,
     UpdateStart,
+    MqttState,
     Subscribe,
 ]
 
