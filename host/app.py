@@ -62,6 +62,7 @@ from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
+from host.system.started import note_started
 from host.system.webuser import web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
@@ -139,6 +140,7 @@ class Host:
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
         self._fatal: str | None = None
         self._first_hellos_seen = False
+        self._started_noted = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
         self._current: Slot | None = None
@@ -584,6 +586,8 @@ class Host:
             assert self.backend is not None
             now = time.monotonic()
             self.presenter.push_if_due(now, self.backend)
+            if not self._started_noted and self.stats.frames_shown:  # once, for self-update
+                self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             if self.control is not None:
                 self.control.tick(now)
             if self.web is not None:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import msgspec
 
-from host.control import handlers
+from host.control import handlers, update_ops
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
@@ -226,6 +226,10 @@ class ControlServer:
                 data = self.store.upload(request, time.monotonic())
             elif isinstance(request, control.StoreJob):
                 data = self.store.job(request)
+            elif isinstance(request, control.UpdateCheck):
+                data = update_ops.check(self.host, request, time.monotonic())
+            elif isinstance(request, control.UpdateStart):
+                data = update_ops.start(self.store, request, time.monotonic())
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]

@@ -58,6 +58,8 @@ __all__ = [
     "StoreList",
     "StoreSearch",
     "StoreUpload",
+    "UpdateCheck",
+    "UpdateStart",
     "Logs",
     "MqttState",
     "Next",
@@ -366,6 +368,23 @@ class StoreJob(_Msg, tag="store_job"):
     id: RequestId = 0
 
 
+class UpdateCheck(_Msg, tag="update_check"):
+    """Self-update: the running and installed versions, the newest on the package index
+    (cached; ``refresh`` asks now), the last update or rollback."""
+
+    refresh: bool = False
+    id: RequestId = 0
+
+
+class UpdateStart(_Msg, tag="update_start"):
+    """Start ``ledhost self-update`` (``op`` update: to ``version``, else the newest) or
+    its ``--rollback`` as a job; its progress is read with ``store_job``."""
+
+    op: Literal["update", "rollback"]
+    version: Annotated[str, msgspec.Meta(pattern=r"^[0-9][0-9A-Za-z.+!]{0,63}$")] | None = None
+    id: RequestId = 0
+
+
 class HostLogs(_Msg, tag="host_logs"):
     """The host's own last ``lines`` log records (what it writes to its log)."""
 
@@ -462,6 +481,8 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     StoreChange,
     StoreUpload,
     StoreJob,
+    UpdateCheck,
+    UpdateStart,
     MqttState,
     Subscribe,
     SyncState,
