@@ -24,9 +24,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from host.author.devtarget import project_spec, resolve_target
 from host.author.devwatch import SourceWatcher
-from host.errors import HostError
+from host.author.target import resolve_into
 from tests.browser import axe_violations, browser_page, need_browser, poll
 from tests.conftest import TEST_PLUGINS, eventually, ledhost, worker_user
 
@@ -317,12 +316,8 @@ def test_dev_refuses_a_non_loopback_bind_without_the_flag(tmp_path: Path) -> Non
     assert "--allow-remote" in result.stderr and "no login" in result.stderr
 
 
-def test_dev_names_a_folder_that_is_not_a_plugin_project(tmp_path: Path) -> None:
-    with pytest.raises(HostError, match="no pyproject.toml"):
-        project_spec(tmp_path, tmp_path / "shim")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    with pytest.raises(HostError, match=r'entry-points\."ledhost.plugins"'):
-        project_spec(tmp_path, tmp_path / "shim")
+def test_dev_names_a_target_it_cannot_find(tmp_path: Path) -> None:
+    # What is wrong with a folder is test_author_kit's (one resolver serves check and dev).
     result = ledhost("dev", "no-such-plugin-anywhere", "--port", "0")
     assert result.returncode == 1
     assert "neither a plugin project folder nor an installed plugin id" in result.stderr
@@ -347,7 +342,7 @@ def test_source_watcher_reports_a_change_once_after_it_settles(tmp_path: Path) -
 
 
 def test_dev_watches_a_plugin_path_folder_but_not_an_environment(tmp_path: Path) -> None:
-    found = resolve_target("solid", tmp_path / "shim", (str(TEST_PLUGINS),))
+    found = resolve_into("solid", tmp_path, plugin_paths=(str(TEST_PLUGINS),))
     assert found.spec.plugin_id == "solid" and found.watch == (TEST_PLUGINS.resolve(),)
-    builtin = resolve_target("clock", tmp_path / "shim", (str(TEST_PLUGINS),))
+    builtin = resolve_into("clock", tmp_path, plugin_paths=(str(TEST_PLUGINS),))
     assert builtin.spec.source == "builtin" and builtin.watch == ()

@@ -42,8 +42,8 @@ def add_dev_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         nargs="?",
         default=".",
         metavar="PATH",
-        help="a plugin project folder (with pyproject.toml) or an installed plugin id "
-        "(default: the current folder)",
+        help="a plugin project folder (with pyproject.toml), a .whl or an installed plugin "
+        "id (default: the current folder)",
     )
     dev.add_argument("--size", default="64x32", help="panel WIDTHxHEIGHT (default 64x32)")
     dev.add_argument(
@@ -79,8 +79,8 @@ def cmd_dev(ns: argparse.Namespace) -> int:
     import waitress  # type: ignore[import-untyped]
 
     from host.author.devsession import DevSession
-    from host.author.devtarget import resolve_target
     from host.author.devweb import create_dev_app
+    from host.author.target import resolve_into
 
     width, height = parse_size(ns.size)
     if not 0 <= ns.port <= 65535:
@@ -101,7 +101,7 @@ def cmd_dev(ns: argparse.Namespace) -> int:
     rules = worker_rules()
     store = store_root()
     with tempfile.TemporaryDirectory(prefix="ledhost-dev-") as scratch:
-        shim = Path(scratch) / "shim"
+        where = Path(scratch) / "target"
         data_dir = Path(scratch) / "data"
         data_dir.mkdir()
         if rules.uid is not None or rules.uid_range is not None:
@@ -110,14 +110,12 @@ def cmd_dev(ns: argparse.Namespace) -> int:
             os.chmod(data_dir, 0o711)
 
         def resolve() -> Any:
-            return resolve_target(ns.path, shim, paths, store)
+            return resolve_into(ns.path, where, plugin_paths=paths, store=store)
 
         target = resolve()
         options: dict[str, Any] = {}
         if ns.config is not None:
             _, options = read_plugin_options(ns.config, target.spec.plugin_id)
-        if shim.exists():
-            os.chmod(shim, 0o755)
         session = DevSession(
             resolve, width=width, height=height, options=options, rules=rules, data_dir=data_dir
         )

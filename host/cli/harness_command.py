@@ -24,7 +24,7 @@ def add_harness_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="drive one plugin in a real worker over stdin/stdout (what sdk.testing runs)",
     )
     harness.add_argument(
-        "target", metavar="TARGET", help="a plugin project folder or an installed plugin id"
+        "target", metavar="TARGET", help="a plugin project folder, a .whl or an installed plugin id"
     )
     harness.add_argument(
         "--timeout",
@@ -38,8 +38,8 @@ def add_harness_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_harness(ns: argparse.Namespace) -> int:
-    from host.author.devtarget import resolve_target
     from host.author.harness import HarnessSession, main_loop
+    from host.author.target import resolve_into
 
     if not 0 < ns.timeout <= 3600:
         raise UsageError("--timeout must be between 0 and 3600 seconds")
@@ -48,8 +48,8 @@ def cmd_harness(ns: argparse.Namespace) -> int:
         if rules.uid is not None:
             os.chmod(scratch, 0o711)  # the worker's user reaches its data and metadata
         paths = tuple(str(p.resolve()) for p in ns.plugin_path)
-        target = resolve_target(ns.target, Path(scratch) / "shim", paths, store_root())
-        if (Path(scratch) / "shim").exists():
-            os.chmod(Path(scratch) / "shim", 0o755)
+        target = resolve_into(
+            ns.target, Path(scratch) / "target", plugin_paths=paths, store=store_root()
+        )
         session = HarnessSession(target.spec, rules, Path(scratch) / "data", ns.timeout)
         return main_loop(session)
