@@ -85,7 +85,10 @@ def cmd_plugin_new(ns: argparse.Namespace) -> int:
     print(f"created {made.root} (plugin {made.plugin_id}, mode {made.mode}):")
     for name in made.files:
         print(f"  {name}")
-    print(f"next: cd {made.root} && pip install -e . && python -m pytest && ledhost check .")
+    print(
+        f"next: cd {made.root} && pip install -e . && python -m pytest --update-golden "
+        "(then look at tests/golden/) && ledhost dev . && ledhost check ."
+    )
     return 0
 
 
