@@ -16,10 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from host.cli.config_commands import PLUGIN_PATH_HELP
 from host.cli.plugin_args import (
     UsageError,
+    add_target_arguments,
     parse_size,
+    plugin_paths,
     read_plugin_options,
     store_root,
     worker_rules,
@@ -37,14 +38,7 @@ def add_dev_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run a plugin in a real worker with a live browser preview, reloading on edits",
     )
-    dev.add_argument(
-        "path",
-        nargs="?",
-        default=".",
-        metavar="PATH",
-        help="a plugin project folder (with pyproject.toml), a .whl or an installed plugin "
-        "id (default: the current folder)",
-    )
+    add_target_arguments(dev, default=".")
     dev.add_argument("--size", default="64x32", help="panel WIDTHxHEIGHT (default 64x32)")
     dev.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
@@ -61,7 +55,6 @@ def add_dev_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="allow --bind to a non-loopback address (the page has no login: anyone who "
         "reaches it can run your plugin with any config)",
     )
-    dev.add_argument("--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP)
 
 
 def _loopback(address: str) -> bool:
@@ -97,7 +90,7 @@ def cmd_dev(ns: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    paths = tuple(str(p.resolve()) for p in ns.plugin_path)
+    paths = plugin_paths(ns)
     rules = worker_rules()
     store = store_root()
     with tempfile.TemporaryDirectory(prefix="ledhost-dev-") as scratch:
@@ -110,7 +103,7 @@ def cmd_dev(ns: argparse.Namespace) -> int:
             os.chmod(data_dir, 0o711)
 
         def resolve() -> Any:
-            return resolve_into(ns.path, where, plugin_paths=paths, store=store)
+            return resolve_into(ns.target, where, plugin_paths=paths, store=store)
 
         target = resolve()
         options: dict[str, Any] = {}

@@ -11,8 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host.cli.config_commands import PLUGIN_PATH_HELP
-from host.cli.plugin_args import UsageError, store_root, worker_rules
+from host.cli.plugin_args import (
+    UsageError,
+    add_target_arguments,
+    plugin_paths,
+    store_root,
+    worker_rules,
+)
 
 __all__ = ["add_harness_parser", "cmd_harness"]
 
@@ -23,17 +28,12 @@ def add_harness_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="drive one plugin in a real worker over stdin/stdout (what sdk.testing runs)",
     )
-    harness.add_argument(
-        "target", metavar="TARGET", help="a plugin project folder, a .whl or an installed plugin id"
-    )
+    add_target_arguments(harness, default=None)
     harness.add_argument(
         "--timeout",
         type=float,
         default=60.0,
         help="seconds one request may take before the session ends (default 60)",
-    )
-    harness.add_argument(
-        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
     )
 
 
@@ -47,9 +47,8 @@ def cmd_harness(ns: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ledhost-harness-") as scratch:
         if rules.uid is not None:
             os.chmod(scratch, 0o711)  # the worker's user reaches its data and metadata
-        paths = tuple(str(p.resolve()) for p in ns.plugin_path)
         target = resolve_into(
-            ns.target, Path(scratch) / "target", plugin_paths=paths, store=store_root()
+            ns.target, Path(scratch) / "target", plugin_paths=plugin_paths(ns), store=store_root()
         )
         session = HarnessSession(target.spec, rules, Path(scratch) / "data", ns.timeout)
         return main_loop(session)
