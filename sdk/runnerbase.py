@@ -9,7 +9,6 @@ runs ``teardown``. Part of :mod:`sdk.testing`; import the runners from there.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
 __all__ = ["Runner"]
@@ -31,10 +30,5 @@ class Runner:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()  # also when the test failed inside the block: the worker must end
