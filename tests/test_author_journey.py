@@ -1,9 +1,10 @@
 """The plugin author's whole journey, for real (issue 19's acceptance test).
 
-``ledhost plugin new``, the generated project's own tests, its wheel built offline, served
+``ledhost plugin new``, the generated project's own tests (run as its README says: the
+first run makes the golden image, the second compares), its wheel built offline, served
 from a registry on 127.0.0.1, ``ledhost install`` through the store, and its mode's frames
-in a running host's stats. Slow: 15 s on an idle machine here, 40 s on a busy one (pip
-runs three times: the build, the check of the wheel and the store's install).
+in a running host's stats. Slow: about 30 s here, 70 s on a busy machine (pip runs three
+times: the build, the check of the wheel and the store's install).
 """
 
 from __future__ import annotations
