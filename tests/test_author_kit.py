@@ -9,7 +9,6 @@ and each ``check*`` test plugin must fail with the finding it was written for.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from host.author.scaffold import ScaffoldError, check_plugin_id, new_project
 from host.author.target import Target, TargetError, resolve
 from host.discovery import PluginSpec, discover
 from host.supervise.rules import WorkerRules
+from tests.author_helpers import run_project_tests
 from tests.conftest import ledhost
 
 BUILTINS = sorted(p for p, s in discover(environment=False).items() if s.source == "builtin")
@@ -130,16 +130,7 @@ def test_plugin_new_makes_a_complete_project(project: Path) -> None:
 
 
 def test_the_generated_project_passes_its_own_tests_and_ruff(project: Path) -> None:
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "8 passed" in tests.stdout
+    assert "8 passed" in run_project_tests(project)
     for args in (["check", "."], ["format", "--check", "."]):
         lint = subprocess.run(
             [str(VENV_BIN / "ruff"), *args], cwd=project, capture_output=True, text=True
