@@ -41,7 +41,7 @@ def test_new_test_build_publish_install_and_see_it_render() -> None:
         assert made.returncode == 0, made.stderr
         project = root / "ledhost-hello-sign"
 
-        run_project_tests(project)  # makes its golden image, then compares
+        run_project_tests(project)  # as generated, golden image included
 
         built = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",

@@ -30,7 +30,7 @@ from host.author.target import Target, TargetError, resolve
 from host.discovery import PluginSpec, discover
 from host.supervise.rules import WorkerRules
 from tests.author_helpers import run_project_tests
-from tests.conftest import ledhost
+from tests.conftest import ledhost, worker_user
 
 BUILTINS = sorted(p for p, s in discover(environment=False).items() if s.source == "builtin")
 VENV_BIN = Path(sys.executable).parent
@@ -48,7 +48,12 @@ def project() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="ledhost-akit-", dir="/tmp"))
     root.chmod(0o755)
     try:
-        made = ledhost("plugin", "new", "bus-times", "--dir", str(root), "--mode", "next")
+        # Module scope runs before conftest's per-test environment: name the worker user
+        # here, so `plugin new` can render the golden image in a worker as root too.
+        made = ledhost(
+            "plugin", "new", "bus-times", "--dir", str(root), "--mode", "next",
+            env={"LEDHOST_WORKERS__USER": worker_user()} if worker_user() != "auto" else None,
+        )  # fmt: skip
         assert made.returncode == 0, made.stderr
         yield root / "ledhost-bus-times"
     finally:
@@ -118,6 +123,7 @@ def test_plugin_new_makes_a_complete_project(project: Path) -> None:
         "README.md",
         "ledhost_bus_times/__init__.py",
         "pyproject.toml",
+        "tests/golden/next_64x32.png",
         "tests/test_bus_times.py",
     ]
     text = (project / "pyproject.toml").read_text()
@@ -309,3 +315,20 @@ def test_the_probe_report_is_read_without_following_a_link(tmp_path: Path) -> No
     link.symlink_to(secret)
     assert _read_report(link) == []
     assert len(_read_report(secret)) == 1
+
+
+def test_plugin_new_without_a_worker_still_makes_the_project_and_says_how(
+    tmp_path: Path,
+) -> None:
+    """No worker can run here (a workers.user that does not exist): the project is still
+    complete, the command says why there is no golden image and how to make one."""
+    made = ledhost(
+        "plugin", "new", "lonely", "--dir", str(tmp_path),
+        env={"LEDHOST_WORKERS__USER": "no-such-user-here"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "warning: no golden image (" in made.stdout and "--update-golden" in made.stdout
+    project = tmp_path / "ledhost-lonely"
+    assert (project / "tests" / "test_lonely.py").exists()
+    assert not (project / "tests" / "golden").exists()
+    assert not list(project.rglob("__pycache__"))

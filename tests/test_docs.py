@@ -303,7 +303,7 @@ def test_tutorial_spells_out_a_whole_package() -> None:
 
 def test_tutorial_package_passes_its_own_tests(tmp_path: Path) -> None:
     package = write_package(tmp_path)
-    assert "3 passed" in run_project_tests(package)
+    assert "3 passed" in run_project_tests(package, make_golden=True)
 
 
 def test_tutorial_dev_preview_serves_a_frame(tmp_path: Path) -> None:

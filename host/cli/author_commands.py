@@ -73,18 +73,34 @@ def cmd_plugin_new(ns: argparse.Namespace) -> int:
     from host.author.scaffold import new_project
 
     made = new_project(ns.instance, ns.dir if ns.dir is not None else Path("."), ns.mode)
+    golden, why = _golden(made)
     if getattr(ns, "json", False):
         print(json.dumps({"root": str(made.root), "plugin": made.plugin_id,
-                          "package": made.package, "files": list(made.files)}))  # fmt: skip
+                          "package": made.package, "files": list(made.files),
+                          "golden": str(golden) if golden else None,
+                          "golden_error": why}))  # fmt: skip
         return 0
     print(f"created {made.root} (plugin {made.plugin_id}, mode {made.mode}):")
     for name in made.files:
         print(f"  {name}")
-    print(
-        f"next: cd {made.root} && pip install -e . && python -m pytest --update-golden "
-        "(then look at tests/golden/) && ledhost dev . && ledhost check ."
-    )
+    if golden is not None:
+        print(f"  {golden.relative_to(made.root)} (rendered now in a real worker: look at it)")
+    else:
+        print(f"warning: no golden image ({why}); make it with python -m pytest --update-golden")
+    print(f"next: cd {made.root} && pip install -e . && python -m pytest && ledhost dev . "
+          "&& ledhost check .")  # fmt: skip
     return 0
+
+
+def _golden(made: Any) -> tuple[Path | None, str | None]:
+    """Render the new project's golden image; ``(None, why)`` if no worker could run it
+    here (the project is still complete: its first test run then says how to make it)."""
+    from host.author.scaffold import make_golden
+
+    try:
+        return make_golden(made), None
+    except Exception as exc:  # noqa: BLE001 - any reason is reported, the project stays
+        return None, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _sizes(text: str | None) -> list[tuple[int, int]]:
