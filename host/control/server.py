@@ -170,12 +170,16 @@ class ControlServer:
             return
         if client.closing:
             return  # out of step: what it sends now is ignored until it is closed
-        client.inbuf += chunk
-        try:
-            payloads = control.split_frames(client.inbuf, control.MAX_REQUEST)
-        except control.ControlProtocolError as exc:
-            self._refuse_and_close(client, f"request too large: {exc}")
-            return
+        payloads: list[bytes] | None = None
+        if not client.inbuf:  # the usual case: one whole request, taken as it came
+            payloads = control.single_frame(chunk)
+        if payloads is None:
+            client.inbuf += chunk
+            try:
+                payloads = control.split_frames(client.inbuf, control.MAX_REQUEST)
+            except control.ControlProtocolError as exc:
+                self._refuse_and_close(client, f"request too large: {exc}")
+                return
         for payload in payloads:
             try:
                 request = control.decode_from_client(payload)
@@ -196,14 +200,16 @@ class ControlServer:
             self._drop(client)
 
     def _serve(self, client: _Client, request: control.Request) -> None:
-        if not isinstance(request, control.Status):
-            self.status_cache.clear()  # it may change what a status shows
+        if type(request) is control.Status:  # the one request pollers repeat: no detours
+            status = self.status_cache.get(self.host, time.monotonic())
+            self._send(client, control.Ok(id=request.id, data=status))
+            return
+        self.status_cache.clear()  # it may change what a status shows
         if not read_only(request):
             self._loud = True
         try:
-            if isinstance(request, control.Status):
-                data: Any = self.status_cache.get(self.host, time.monotonic())
-            elif isinstance(request, control.Subscribe):
+            data: Any
+            if isinstance(request, control.Subscribe):
                 client.kinds.update(request.kinds)
                 if "logs" in request.kinds:
                     client.all_logs = True
@@ -253,7 +259,21 @@ class ControlServer:
     def _send(self, client: _Client, message: Any) -> None:
         if client.sock.fileno() not in self.clients:
             return
-        client.outbuf += control.frame(message)
+        data = control.frame(message)
+        if not client.outbuf:  # the usual case: straight to the socket, no buffer copies
+            try:
+                sent = client.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._drop(client)
+                return
+            if sent == len(data):
+                if client.closing:
+                    self._drop(client)
+                return
+            data = data[sent:]
+        client.outbuf += data
         self._flush(client)
         if client.sock.fileno() in self.clients and len(client.outbuf) > MAX_BACKLOG:
             log.warning("control socket: dropping a client that does not read")

@@ -81,6 +81,7 @@ __all__ = [
     "default_socket_path",
     "decode_from_host",
     "frame",
+    "single_frame",
     "split_frames",
 ]
 
@@ -480,6 +481,17 @@ def split_frames(buf: bytearray, limit: int) -> list[bytes]:
     return out
 
 
+def single_frame(chunk: bytes) -> list[bytes] | None:
+    """``chunk``'s payload when it is exactly one whole frame, else ``None`` (then
+    :func:`split_frames` it): a request read in one piece skips the buffer's copies."""
+    if len(chunk) < _LEN.size:
+        return None
+    (length,) = _LEN.unpack_from(chunk)
+    if length + _LEN.size != len(chunk):
+        return None
+    return [chunk[_LEN.size :]]
+
+
 def decode_from_client(payload: bytes) -> Request:
     """Decode one request; :class:`ControlProtocolError` names what is wrong."""
     try:
@@ -488,18 +500,21 @@ def decode_from_client(payload: bytes) -> Request:
         raise ControlProtocolError(f"bad request: {exc}") from None
     except RecursionError:  # msgspec's own guard against a deeply nested payload
         raise ControlProtocolError("bad request: nested too deeply") from None
-    for value in (
-        getattr(request, "values", None),
-        getattr(request, "args", None),
-        getattr(request, "value", None),
-    ):
-        if value is not None and _depth(value) > MAX_DEPTH:
-            raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
+    if isinstance(request, _NESTED):
+        for value in (
+            getattr(request, "values", None),
+            getattr(request, "args", None),
+            getattr(request, "value", None),
+        ):
+            if value is not None and _depth(value) > MAX_DEPTH:
+                raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
     return request
 
 
 #: Deepest nesting a config value or an action's arguments may have.
 MAX_DEPTH: Final = 16
+#: The requests that carry such values (the others need no walk: a status poll is cheap).
+_NESTED: Final = (ConfigSet, RunAction, SecretSet)
 
 
 def _depth(value: object) -> int:
