@@ -88,7 +88,7 @@ __all__ = [
 #: Largest request the host accepts, in bytes: a config section or an action's arguments
 #: fit easily; anything bigger is a client out of step, refused before it is decoded.
 MAX_REQUEST: Final = 256 * 1024
-#: Largest message from the host (a compressed 256x128 frame, a big status, 500 log lines).
+#: Largest message from the host (a 256x128 frame is 96 KiB, a big status, 500 log lines).
 MAX_MESSAGE: Final = 4 * 1024 * 1024
 #: What a notification's priority defaults to: ``sdk.priorities.NOTIFICATION`` (kept in
 #: step by ``tests/test_control_socket.py``; not imported so the client stays dependency-free).
@@ -430,12 +430,16 @@ class StateEvent(_Msg, tag="state"):
 
 
 class FrameEvent(_Msg, tag="frame"):
-    """A changed frame for the preview: zlib of the RGB bytes, row-major."""
+    """A changed frame for the preview: the RGB bytes, row-major, 3 a pixel.
+
+    Not compressed: a Unix socket carries 6 KiB as cheaply as 2, and compressing is the
+    web process's work (once per frame for every browser), off the host's loop.
+    """
 
     width: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     height: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     seq: Annotated[int, msgspec.Meta(ge=0)]
-    rgb_zlib: bytes
+    rgb: bytes
     #: Wall-clock time (``time.time()``) the host published it: a preview can show, and a
     #: benchmark measure, how far behind the panel it is.
     at: float = 0.0
