@@ -1,9 +1,10 @@
-"""Status polls cost the host the reply alone (issue 17), and change nothing it does.
+"""Loop turns that cannot change what shows do not decide it again (issues 17 and 15).
 
-A wake-up of the host's loop made only of read-only control requests neither decides nor
-works out its deadlines again; a request that changes something still does both at once.
-A real host with a real worker and a real socket; the counts below compare calls with
-requests, never with time.
+A wake-up of the host's loop made only of read-only control requests (status polls)
+neither decides nor works out its deadlines again, and a turn that only a push fell due
+for (a scroll step of a text the host scrolls) pushes without deciding; a request that
+changes something is still decided on at once. Real hosts with real workers and a real
+socket; the counts below compare calls with requests and pushes, never with time.
 """
 
 from __future__ import annotations
@@ -62,5 +63,27 @@ def test_status_polls_do_not_wake_the_decision(tmp_path: Path) -> None:
         "control": {"socket": str(sock)},
         "rotation": {"modes": ["a:fill", "b:fill"]},
         "plugins": {"a": {"plugin": "solid", "fps": 1}, "b": {"plugin": "solid", "fps": 1}},
+    }
+    run_live(tmp_path, tables, scenario)
+
+
+def test_a_scrolling_text_is_pushed_without_a_decision_per_step(tmp_path: Path) -> None:
+    def scenario(live: LiveHost) -> None:
+        host = live.host
+        live.wait_for(lambda: len(live.backend.pushes) > 5, "the text scrolling")
+        decisions = [0]
+        host._decide = _counting(decisions, host._decide)  # type: ignore[method-assign]
+        pushed = len(live.backend.pushes)
+        live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 scroll steps")
+        steps = len(live.backend.pushes) - pushed
+        # The host scrolls the strip itself: nothing a decision reads changes per step,
+        # only the housekeeping's and the worker's own wake-ups decide.
+        assert decisions[0] < steps // 4, (decisions, steps)
+        assert host._current is not None and host._current.key == "text:message"
+
+    tables = {
+        "display": {"fps": 60},
+        "rotation": {"modes": ["text:message"]},
+        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
     }
     run_live(tmp_path, tables, scenario)
