@@ -19,10 +19,11 @@ What a preview costs the host (issue 18: at most 1.1x its CPU without one) decid
 shape of a stream with frames. The host sends a frame's raw bytes; this process
 compresses and encodes each frame once, for every stream (:func:`encode` keeps the last
 one). The stream's thread reads the socket at its own pace (:data:`PACE`) instead of
-sleeping on it: a wake-up is paid by the sender, so a reader asleep on the socket made
-every frame cost the host's loop a wake-up of this process. Of several frames that arrive
-within one pace only the newest is relayed (a browser would paint only that one): the
-preview runs at the panel's rate up to 60 frames a second.
+sleeping on it while frames come: a wake-up is paid by the sender, so a reader asleep on
+the socket made every frame cost the host's loop a wake-up of this process. Of several
+frames that arrive within one pace only the newest is relayed (a browser would paint only
+that one): the preview runs at the panel's rate up to 60 frames a second. When frames
+stop coming (:data:`IDLE_LOOKS`), the stream waits on the socket again.
 
 Back-pressure, end to end: a browser that stops reading fills waitress's bounded output
 buffer, the stream's thread blocks on its write and stops reading the socket, and the host
@@ -57,6 +58,9 @@ KINDS: Final = ("state", "frames", "logs")
 #: Seconds between two reads of a stream that carries frames: a browser paints at most
 #: 60 times a second, so waiting up to one paint for a frame loses nothing it would show.
 PACE: Final = 1 / 60
+#: Empty looks in a row after which a stream waits on the socket again (50 ms: the host
+#: sends fewer than 20 frames a second then, and a wake-up per frame costs it little).
+IDLE_LOOKS: Final = 3
 
 _slots = threading.BoundedSemaphore(MAX_STREAMS)
 
@@ -141,17 +145,22 @@ def _stream(client: ControlClient, paced: bool) -> Iterator[str]:
 
 
 def _paced(client: ControlClient) -> Iterator[str]:
-    """The events that arrived since the last look, then a sleep of :data:`PACE`; after
-    :data:`KEEPALIVE` seconds without any, a keep-alive comment."""
-    quiet = 0.0
+    """The events that arrived since the last look, every :data:`PACE` while frames come;
+    after :data:`IDLE_LOOKS` empty looks (slower than 20 frames a second: a clock, a still
+    image) it waits on the socket for the next event instead, keeping alive meanwhile."""
+    empty = 0
     while True:
-        events = client.drain()
+        if empty >= IDLE_LOOKS:
+            first = client.receive(timeout=KEEPALIVE)
+            if first is None:
+                yield ": keepalive\n\n"
+                continue
+            events = [first, *client.drain()]
+        else:
+            events = client.drain()
         newest = next((e for e in reversed(events) if isinstance(e, control.FrameEvent)), None)
         for event in events:
             if event is newest or not isinstance(event, control.FrameEvent):
                 yield encode(event)
-        quiet = 0.0 if events else quiet + PACE
-        if quiet >= KEEPALIVE:
-            quiet = 0.0
-            yield ": keepalive\n\n"
+        empty = 0 if events else empty + 1
         time.sleep(PACE)
