@@ -517,28 +517,35 @@ class Host:
         One decision per turn, after the wait: nothing between a push and the next wait
         changes what should show, and a deadline that falls due meanwhile makes the wait
         return at once. A turn that only a push fell due for (a scroll step, a frame of a
-        transition) pushes without deciding: nothing a decision reads changed. Memory is
+        transition) pushes without deciding, and the next keeps its deadlines: nothing a
+        decision or a deadline reads changed. Memory is
         sampled when the loop is awake anyway (never a wake-up of its own: at idle,
         wake-ups are most of the host's CPU).
         """
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
+        # The housekeeping's and the decision's deadlines, when a push-only turn kept them.
+        known: tuple[float, float] | None = None
         self._decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
-            housekeeping = self.supervisor.next_wakeup()
-            deadlines = [
-                self.reconfigurer.next_wakeup(),
-                now + max(0.0, self.timetable.until - time.time()),
-                self.scheduler.next_change(),
-                self._stall_wakeup(now),
-                housekeeping,
-                end,
-            ]
-            decide_by = min(t for t in deadlines if t is not None)
+            if known is None:  # after a push-only turn they are as they were
+                housekeeping = self.supervisor.next_wakeup()
+                deadlines = [
+                    self.reconfigurer.next_wakeup(),
+                    now + max(0.0, self.timetable.until - time.time()),
+                    self.scheduler.next_change(),
+                    self._stall_wakeup(now),
+                    housekeeping,
+                    end,
+                ]
+                decide_by = min(t for t in deadlines if t is not None)
+            else:
+                housekeeping, decide_by = known
+            known = None
             push_at = self.presenter.next_push_at(now)
             due = decide_by if push_at is None else min(push_at, decide_by)
             woken = self._wait(due, housekeeping)
@@ -558,6 +565,8 @@ class Host:
                 # A reload waiting for its workers' checks finishes once all answered.
                 self.reconfigurer.poll(now)
                 self._decide(now)
+            else:
+                known = (housekeeping, decide_by)  # nothing that moves them happened
             if now >= next_sample:
                 next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()
