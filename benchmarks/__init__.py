@@ -41,5 +41,7 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "control": "benchmarks.control",
         "store": "benchmarks.store",
         "preview": "benchmarks.preview",
+        "sync": "benchmarks.sync",
+        "writes": "benchmarks.writes",
     }
 )

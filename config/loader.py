@@ -48,11 +48,13 @@ from config.model import (
     RotationConfig,
     RotationEntry,
     StoreConfig,
+    SyncConfig,
     TickerConfig,
     TransitionsConfig,
     WebConfig,
     WorkersConfig,
 )
+from config.mqtt import parse_mqtt
 from config.schema import (
     KeyPath,
     Setting,
@@ -65,13 +67,15 @@ from config.schema import (
     suggest,
 )
 from config.secrets import (
+    HOST_SECRETS,
     SecretsLayer,
     default_secrets_path,
     instance_ids,
-    read_secrets_file,
+    read_secrets,
     secrets_layer,
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
+from config.sync import sync_problems
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
@@ -148,12 +152,15 @@ class _Validator:
         env_names: dict[KeyPath, str],
         env: Mapping[str, str],
         secrets: SecretsLayer | None = None,
+        host_secrets: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.data: Final = data
         self.origin: Final = origin
         self.env_names: Final = env_names
         self.env: Final = env
         self.secrets: Final = secrets or SecretsLayer("", {}, {})
+        #: The secrets file's host tables (``[mqtt] password``): config.secrets.HOST_SECRETS.
+        self.host_secrets: Final = host_secrets or {}
         self.issues: Final[list[ConfigIssue]] = []
 
     def origin_of(self, path: KeyPath) -> tuple[KeyPath, str]:
@@ -201,6 +208,13 @@ class _Validator:
             if (name, key) == DESIRED_PATH:
                 continue  # [store.plugins]: see store_plugins()
             setting = settings.get(key)
+            if setting is None and key in HOST_SECRETS.get(name, ()):
+                self.add(
+                    (name, key),
+                    f"{name}.{key} is a secret: put it in the secrets file's [{name}] table "
+                    "(mode 0600), not in the config",
+                )
+                continue
             if setting is None:
                 hint = suggest(key, list(settings))
                 self.add((name, key), f"unknown setting {key!r} in [{name}]{hint}")
@@ -386,6 +400,12 @@ class _Validator:
         for key in ("registries", "find_links"):
             if not all(isinstance(v, str) and v for v in sections["store"][key]):
                 self.add(("store", key), "expected a list of non-empty strings")
+        for key, problem in sync_problems(sections["sync"]):
+            self.add(("sync", key), problem)
+        mqtt = parse_mqtt(sections["mqtt"], self.host_secrets.get("mqtt", {}), self.add)
+        if sections["sync"]["role"] != "off" and not mqtt.enabled:
+            role = sections["sync"]["role"]
+            self.add(("sync", "role"), f"{role!r} needs the MQTT bridge: set [mqtt] enabled = true")
         if self.issues:
             raise ConfigError(self.issues)
         return HostConfig(
@@ -400,9 +420,11 @@ class _Validator:
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
             store=_store_config(sections["store"]),
+            sync=SyncConfig(**sections["sync"]),
             plugins=MappingProxyType(instances),
             layouts=MappingProxyType(layouts),
             store_plugins=MappingProxyType(store_plugins),
+            mqtt=mqtt,
             path=path,
             secrets_path=secrets_path,
         )
@@ -449,9 +471,10 @@ def load_config(
         else Path(secrets_path)
     )
     issues: list[ConfigIssue]
+    host_secrets: dict[str, dict[str, Any]] = {}
     try:
-        secret_tables, issues = (
-            ({}, []) if secrets_path is False else read_secrets_file(secrets_file)
+        secret_tables, host_secrets, issues = (
+            ({}, {}, []) if secrets_path is False else read_secrets(secrets_file)
         )
     except ConfigError as exc:
         # Reported with everything else; the rest of the config is still checked.
@@ -482,7 +505,7 @@ def load_config(
         else:
             merge_layer(data, overrides, OVERRIDES_SOURCE, origin)
 
-    validator = _Validator(data, origin, env_names, env, secrets)
+    validator = _Validator(data, origin, env_names, env, secrets, host_secrets)
     validator.issues.extend(issues)
     return validator.host_config(
         None if path is None else file_path, None if secrets_path is False else secrets_file

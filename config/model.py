@@ -17,6 +17,7 @@ from typing import Any, Literal, final
 
 from config.desired import DESIRED_PATH, DesiredPlugin
 from config.layouts import Layout
+from config.mqtt import MqttConfig
 from config.schema import plain_data
 from config.secrets import REDACTED
 from config.settings import SECTIONS, SETTINGS
@@ -24,9 +25,11 @@ from config.windows import ScheduleConfig, Window
 
 __all__ = [
     "ControlConfig",
+    "SyncConfig",
     "DisplayConfig",
     "HostConfig",
     "LoggingConfig",
+    "MqttConfig",
     "PathsConfig",
     "PluginInstanceConfig",
     "RotationConfig",
@@ -43,6 +46,23 @@ class ControlConfig:
     """The ``[control]`` table: where the control socket lives (empty: the default)."""
 
     socket: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """The ``[sync]`` table: this sign's part in a set of synchronised signs. Defaults as
+    declared, so code and tests can build one by hand."""
+
+    #: ``off``, ``leader`` or ``follower``.
+    role: str = "off"
+    #: Letters, digits, ``_``, ``-``, ``.``; empty: no group.
+    group: str = ""
+    #: One MQTT topic level (no ``/``, ``+``, ``#``), under ``[mqtt]``'s base topic.
+    topic: str = "sync"
+    #: Seconds between the leader's position messages.
+    period: float = 1.0
+    #: Seconds from sending a notification to its start on every sign.
+    notify_lead: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,17 @@ class DisplayConfig:
     emulator_adapter: str = "raw"
     emulator_bind: str = "127.0.0.1"
     emulator_port: int = 8888
+    pwm_lsb_nanoseconds: int = 130
+    pwm_dither_bits: int = 0
+    scan_mode: str = "progressive"
+    row_address_type: int = 0
+    multiplexing: str = "none"
+    panel_type: str = ""
+    refresh_limit: int = 0
+    disable_hardware_pulsing: bool = False
+    inverse_colors: bool = False
+    rp1_rio: bool = False
+    piomatter_pinout: str = "auto"
 
     @property
     def width(self) -> int:
@@ -303,9 +334,13 @@ class HostConfig:
     control: ControlConfig = ControlConfig(socket="")
     #: ``[store]``; a default for the same reason.
     store: StoreConfig = StoreConfig()
+    #: ``[sync]``; a default for the same reason.
+    sync: SyncConfig = SyncConfig()
     #: ``[store.plugins]``: the plugins the store should install, by plugin id
     #: (:mod:`config.desired`; the reconciler, :mod:`store.reconciler`, reads it).
     store_plugins: Mapping[str, DesiredPlugin] = field(default_factory=dict)
+    #: ``[mqtt]`` (:mod:`config.mqtt`); a default (the bridge off) like ``control``.
+    mqtt: MqttConfig = MqttConfig()
     #: The file it was loaded from; ``None`` for the embedded default.
     path: Path | None = None
     #: The secrets file read with it (which may not exist: then there are no secrets);

@@ -8,6 +8,12 @@ mode 0600), in the same ``[plugins.<instance_id>]`` tables as the config file us
     [plugins.weather]
     api_key = "..."
 
+Host settings that are secrets (:data:`HOST_SECRETS`: the MQTT broker's password) live in
+the same file, in a table named for their section::
+
+    [mqtt]
+    password = "..."
+
 The loader merges that file between the config file and the environment, remembering
 which keys came from it; :func:`config.plugin_schema.validate_plugin_config` then splits
 each instance's values into options and secrets once the plugin's schema is known. The
@@ -41,6 +47,7 @@ from config.schema import format_key, is_valid_id, parse_toml, plain_data, sugge
 from config.settings import INSTANCE_SETTINGS
 
 __all__ = [
+    "HOST_SECRETS",
     "MIN_SCRUB_LENGTH",
     "REDACTED",
     "SECRETS_FILE_NAME",
@@ -48,6 +55,7 @@ __all__ = [
     "default_secrets_path",
     "describe_failure",
     "load_secrets_file",
+    "read_secrets",
     "read_secrets_file",
     "redact",
     "scrub_text",
@@ -55,6 +63,9 @@ __all__ = [
     "secret_strings",
 ]
 
+#: Host settings kept in the secrets file, by section: ``[mqtt] password``. Never in the
+#: config file (the loader refuses them there), never shown.
+HOST_SECRETS: Final[dict[str, tuple[str, ...]]] = {"mqtt": ("password",)}
 #: The JSON Schema keyword that marks a property secret (``"writeOnly": true``).
 SECRET_MARK: Final = "writeOnly"
 #: What is shown instead of a secret value.
@@ -285,20 +296,50 @@ def _read_private(path: Path, where: str) -> bytes | None:
         os.close(fd)
 
 
+def _host_tables(
+    data: Mapping[str, Any], where: str, issues: list[ConfigIssue]
+) -> dict[str, dict[str, Any]]:
+    """The host secrets tables (:data:`HOST_SECRETS`) of the parsed file."""
+    tables: dict[str, dict[str, Any]] = {}
+    for section, keys in HOST_SECRETS.items():
+        table = data.get(section)
+        if table is None:
+            continue
+        if not isinstance(table, Mapping):
+            message = "expected a table, found a value (not shown)"
+            issues.append(ConfigIssue(where, section, message))
+            continue
+        for key in table:
+            if key not in keys:
+                issues.append(
+                    ConfigIssue(
+                        where,
+                        format_key((section, key)),
+                        f"{key!r}{suggest(str(key), list(keys))} is not a secret of [{section}]: "
+                        f"the secrets file's [{section}] holds only {', '.join(keys)}",
+                    )
+                )
+        tables[section] = {k: plain_data(v) for k, v in table.items() if k in keys}
+    return tables
+
+
 def _check_shape(
     data: Mapping[str, Any], where: str
 ) -> tuple[dict[str, dict[str, Any]], list[ConfigIssue]]:
     """Split the parsed file into instance tables and issues (which never quote values)."""
     issues: list[ConfigIssue] = []
     for key in data:
+        if key in HOST_SECRETS:
+            continue
         if key != "plugins":
             issues.append(
                 ConfigIssue(
                     where,
                     format_key((key,)),
                     f"unknown {'table' if isinstance(data[key], Mapping) else 'key'} "
-                    f"{key!r}{suggest(key, ['plugins'])}: the secrets file holds only "
-                    "[plugins.<instance_id>] tables",
+                    f"{key!r}{suggest(key, ['plugins', *HOST_SECRETS])}: the secrets file "
+                    "holds only [plugins.<instance_id>] tables and "
+                    + ", ".join(f"[{section}]" for section in HOST_SECRETS),
                 )
             )
     plugins = data.get("plugins", {})
@@ -338,10 +379,10 @@ def _check_shape(
     return tables, issues
 
 
-def read_secrets_file(
+def read_secrets(
     path: Path | str, *, source: str | None = None
-) -> tuple[dict[str, dict[str, Any]], list[ConfigIssue]]:
-    """:func:`load_secrets_file`, but returning the well-formed tables with the issues.
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[ConfigIssue]]:
+    """The secrets file's instance tables, host tables (:data:`HOST_SECRETS`) and issues.
 
     For the loader, which reports these issues with all others and still checks the
     tables that are fine.
@@ -352,8 +393,18 @@ def read_secrets_file(
     where = str(path) if source is None else source
     raw = _read_private(path, where)
     if raw is None:
-        return {}, []
-    return _check_shape(parse_toml(raw, where, _toml_problem), where)
+        return {}, {}, []
+    data = parse_toml(raw, where, _toml_problem)
+    tables, issues = _check_shape(data, where)
+    return tables, _host_tables(data, where, issues), issues
+
+
+def read_secrets_file(
+    path: Path | str, *, source: str | None = None
+) -> tuple[dict[str, dict[str, Any]], list[ConfigIssue]]:
+    """:func:`load_secrets_file`, but returning the well-formed tables with the issues."""
+    tables, _, issues = read_secrets(path, source=source)
+    return tables, issues
 
 
 def load_secrets_file(path: Path | str, *, source: str | None = None) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from config.panel import MULTIPLEXING, PANEL_TYPES, SCAN_MODES
 from config.schema import RGB_SEQUENCES, TRANSITION_KINDS, Setting
 
 __all__ = ["INSTANCE_SETTINGS", "LOG_LEVELS", "SECTIONS", "SETTINGS"]
@@ -43,10 +44,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="Chains driven in parallel (1-3 on most Pis, up to 6 with the "
                  "compute-module mapping); the display is `rows * parallel` pixels high."),
     Setting("display", "backend", str, "auto",
-            choices=("auto", "headless", "emulator", "hardware"),
-            help="Where frames go: `hardware` (the rgbmatrix binding), `emulator` "
-                 "(RGBMatrixEmulator), `headless` (live preview and snapshots only), or "
-                 "`auto`: hardware when rgbmatrix imports, else headless."),
+            choices=("auto", "headless", "emulator", "hardware", "piomatter"),
+            help="Where frames go: `hardware` (the rgbmatrix binding), `piomatter` "
+                 "(Adafruit's Pi 5 driver), `emulator` (RGBMatrixEmulator), `headless` "
+                 "(live preview and snapshots only), or `auto`: on a Raspberry Pi, "
+                 "hardware when rgbmatrix imports, else piomatter on a Pi 5 where it "
+                 "imports; headless everywhere else."),
     Setting("display", "brightness", int, 100, min=0, max=100,
             live=True,
             help="Brightness in percent; 0 blanks the panel. `[schedule]` dim windows "
@@ -65,7 +68,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             help="GPIO mapping of the HAT or wiring (`regular`, `adafruit-hat`, "
                  "`adafruit-hat-pwm`, `compute-module`, ...), as rgbmatrix's "
                  "`--led-gpio-mapping`. Not restricted here: the binding knows its own list."),
-    Setting("display", "gpio_slowdown", int, 1, min=0, max=5,
+    Setting("display", "gpio_slowdown", int, 1, min=0, max=10,
             help="Slows GPIO writes for faster Pis or slower panels; try 2-4 on a Pi 4 if "
                  "the picture flickers (`--led-slowdown-gpio`)."),
     Setting("display", "pwm_bits", int, 11, min=1, max=11,
@@ -82,6 +85,43 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "panel is open. Off by default: after that switch the host can no longer "
                  "start workers from a root-owned install, read a root-only config or write "
                  "its data folder. Workers never run as root either way (`workers.user`)."),
+    # The rest of rgbmatrix's panel options (docs/panel.md maps each to the binding).
+    Setting("display", "pwm_lsb_nanoseconds", int, 130, min=50, max=3000,
+            help="Time of the shortest PWM bit, in ns (`--led-pwm-lsb-nanoseconds`): lower "
+                 "refreshes faster, higher gives cleaner dim colours on noisy panels."),
+    Setting("display", "pwm_dither_bits", int, 0, min=0, max=2,
+            help="Time-dither the lowest PWM bits, 0-2 (`--led-pwm-dither-bits`): a higher "
+                 "refresh rate for a little colour accuracy."),
+    Setting("display", "scan_mode", str, "progressive", choices=SCAN_MODES,
+            help="Row scan order (`--led-scan-mode`): `progressive` or `interlaced`."),
+    Setting("display", "row_address_type", int, 0, min=0, max=5,
+            help="How the panel addresses rows (`--led-row-addr-type`): 0 direct (most "
+                 "panels), 1 AB-addressed (some 64x64), 2 direct row select, 3 ABC "
+                 "addressed, 4 ABC shift + DE direct, 5 test row select."),
+    Setting("display", "multiplexing", str, "none", choices=MULTIPLEXING,
+            help="Outdoor and other multiplexed panels' pixel order (`--led-multiplexing`); "
+                 "`none` for ordinary panels."),
+    Setting("display", "panel_type", str, "", choices=PANEL_TYPES,
+            help="Panel driver chip that needs an init sequence (`--led-panel-type`): "
+                 "`FM6126A` or `FM6127`; empty for the usual chips."),
+    Setting("display", "refresh_limit", int, 0, min=0, max=1000,
+            help="Cap the panel's refresh rate at this many Hz for a steadier picture "
+                 "(`--led-limit-refresh`); 0 for no cap. Not the frame rate (`fps`)."),
+    Setting("display", "disable_hardware_pulsing", bool, False,
+            help="Time the PWM pulses in software instead of with the Pi's PWM hardware "
+                 "(`--led-no-hardware-pulse`); needed while the sound module `snd_bcm2835` "
+                 "is loaded (see `ledhost doctor`), costs some picture quality."),
+    Setting("display", "inverse_colors", bool, False,
+            help="Invert every colour, for panels with inverted drivers (`--led-inverse`)."),
+    Setting("display", "rp1_rio", bool, False,
+            help="On a Pi 5, drive the panel through the binding's experimental RP1 RIO "
+                 "backend instead of RP1 PIO (`--led-rp1-rio`); hardware backend only."),
+    Setting("display", "piomatter_pinout", str, "auto",
+            choices=("auto", "bonnet", "hat", "active3"),
+            help="Board the `piomatter` backend (Pi 5) drives: `bonnet` (Adafruit RGB "
+                 "Matrix Bonnet), `hat` (Adafruit RGB Matrix HAT), `active3` (Active-3 "
+                 "board, up to 3 chains), or `auto`: from `hardware_mapping` and "
+                 "`parallel`."),
     Setting("display", "emulator_adapter", str, "raw", choices=("raw", "browser"),
             help="What the `emulator` backend shows: `raw` keeps frames in memory (nothing "
                  "to see; for tests and snapshots), `browser` serves RGBMatrixEmulator's "
@@ -271,6 +311,43 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "it through `ssh -L`); `::` listens on IPv6 as well."),
     Setting("web", "port", int, 8080, min=1, max=65535,
             help="TCP port of the admin UI. Ports below 1024 need root."),
+    # [mqtt] -- the MQTT bridge (docs/mqtt.md): a separate process, like the web process.
+    Setting("mqtt", "enabled", bool, False,
+            help="Whether `ledhost run` starts the MQTT bridge (`ledhost mqtt-bridge`, "
+                 "docs/mqtt.md) and restarts it with backoff if it exits: states and Home "
+                 "Assistant discovery published to the broker, commands taken from it."),
+    Setting("mqtt", "broker", str, "mqtt://127.0.0.1:1883",
+            help="The broker: `mqtt://host:port` (plain, port 1883 by default) or "
+                 "`mqtts://host:port` (TLS, 8883). No user name or password in the URL: "
+                 "see `username`, and put the password in the secrets file's `[mqtt]` table "
+                 "(`password = \"...\"`)."),
+    Setting("mqtt", "ca_file", str, "",
+            help="CA certificate(s) that sign the broker's certificate (mqtts only); empty "
+                 "uses the system's. An absolute path or one starting with `~/`."),
+    Setting("mqtt", "client_cert", str, "",
+            help="Client certificate for brokers that ask for one (mqtts only; with "
+                 "`client_key`)."),
+    Setting("mqtt", "client_key", str, "",
+            help="The client certificate's private key (keep it 0600)."),
+    Setting("mqtt", "username", str, "",
+            help="User name for the broker; empty for none. Its password goes in the "
+                 "secrets file, never here."),
+    Setting("mqtt", "client_id", str, "",
+            help="MQTT client id: 1-64 ASCII letters, digits, `_`, `.` or `-`, unique on "
+                 "the broker. Empty means `ledhost-<hostname>`."),
+    Setting("mqtt", "base_topic", str, "",
+            help="Topic everything of this sign lives under (states, commands, "
+                 "availability). No wildcards, no leading `/` or `$`. Empty means "
+                 "`ledhost/<client id>`."),
+    Setting("mqtt", "keepalive", int, 60, min=5, max=3600,
+            help="Seconds between the bridge's keep-alive pings; the broker publishes "
+                 "`offline` (the last will) after 1.5 times this without a word."),
+    Setting("mqtt", "discovery_prefix", str, "homeassistant",
+            help="Home Assistant's MQTT discovery prefix: the sign appears there as a "
+                 "device with a light, a select, a text, buttons and sensors. Empty "
+                 "publishes no discovery."),
+    Setting("mqtt", "device_name", str, "LED sign",
+            help="The device's name in Home Assistant (1-64 characters)."),
     # [logging] -- the host's own log; plugin records reach it through the host.
     Setting("logging", "level", str, "info", choices=LOG_LEVELS,
             help="Least severe record the host logs. `ledhost run -v` (debug) and `-q` "
@@ -310,6 +387,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "none (offline: dependencies must come from `find_links`)."),
     Setting("store", "find_links", list, [],
             help="Folders (or URLs) of wheels the installer may take dependencies from."),
+    # [sync] -- several signs through the MQTT broker (docs/mqtt.md, "Several signs").
+    Setting("sync", "role", str, "off", choices=("off", "leader", "follower"),
+            help="`leader` publishes this sign's rotation position and notifications on "
+                 "the broker (`[mqtt]`); `follower` shows what the leader shows, switching "
+                 "at the same instant, and carries on with its own rotation while it hears "
+                 "no leader; `off`: this sign stands alone."),
+    Setting("sync", "group", str, "",
+            help="Group of this sign (letters, digits, `_`, `-`, `.`): a notification sent "
+                 "to a group shows only on its signs, one sent to all on every sign. Empty: "
+                 "no group (only notifications sent to all)."),
+    Setting("sync", "topic", str, "sync",
+            help="Topic prefix under `[mqtt]`'s base topic for the signs' sync messages; "
+                 "signs that follow one leader share it (one prefix per set of signs)."),
+    Setting("sync", "period", float, 1.0, min=0.1, max=60,
+            help="Seconds between the leader's position messages (it also sends one at "
+                 "every switch); a follower that hears nothing for three periods carries on "
+                 "alone, and rejoins at the next message."),
+    Setting("sync", "notify_lead", float, 0.5, min=0.05, max=10,
+            help="Seconds between a synchronised notification being sent and it starting "
+                 "on every sign (the leader's too), so that all can draw it first."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

@@ -13,7 +13,11 @@ an import cycle):
   the assembly of one run, and live config changes; :mod:`host.control`, beside them, the
   control socket's server (the CLI and the web process reach the running host through it;
   its wire and client are :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
-  :mod:`host.system`, ledhost as a service on a Pi (install layout, systemd, diagnostics).
+  :mod:`host.system`, ledhost as a service on a Pi (install layout, systemd, diagnostics);
+  :mod:`host.mqtt`, the MQTT bridge, a process of its own that reaches the host through
+  the control socket only (Home Assistant discovery, commands);
+  :mod:`host.syncing`, this sign's part in a set of synchronised signs (its MQTT topics
+  are :mod:`host.mqtt.sync`, its pure decisions :mod:`host.schedule.follow`).
 - :mod:`host.cli`: the ``ledhost`` commands; :mod:`host.author`, beside them, the plugin
   author's tools (scaffold, live development, budget check).
 

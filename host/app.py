@@ -59,7 +59,11 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import WebChild
+from host.supervise.web_child import ChildProcess, WebChild
+from host.syncing import SyncRole
+from host.system.sdnotify import ServiceNotifier
+from host.system.started import note_started
+from host.system.webuser import web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -124,6 +128,8 @@ class Host:
             trace=self.options.trace_plugins,
         )
         self.missing: dict[str, dict[str, Any]] = {}
+        #: The MQTT bridge's last report of its broker connection (host.control.handlers).
+        self.mqtt_state: dict[str, Any] | None = None
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
         self._stop = False
@@ -134,6 +140,7 @@ class Host:
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
         self._fatal: str | None = None
         self._first_hellos_seen = False
+        self._started_noted = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
         self._current: Slot | None = None
@@ -150,10 +157,16 @@ class Host:
         self.control: ControlServer | None = None
         #: The supervised web process, when ``[web] enabled``.
         self.web: WebChild | None = None
+        #: The supervised MQTT bridge, when ``[mqtt] enabled`` (docs/mqtt.md).
+        self.mqtt: ChildProcess | None = None
         #: Off by the user (``ledhost off``), whatever the schedule says.
         self.powered = True
         #: Brightness set by the user (``ledhost brightness``), over the config's.
         self.brightness_override: int | None = None
+        #: systemd's notify socket and watchdog, under a ``Type=notify`` unit (set by run).
+        self.notifier: ServiceNotifier | None = None
+        #: This sign's part in a set of synchronised signs (``[sync]``).
+        self.sync = SyncRole(self, cfg.sync)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -414,7 +427,7 @@ class Host:
             self.presenter.blank(now)
             self.stats.record_switch(now, "", reason)
             return
-        self.presenter.switched(self.lineup.transition_into(decision.slot) if previous else None)
+        self.presenter.switched(self.sync.transition_into(decision.slot) if previous else None)
         self._current = decision.slot
         self.stats.record_switch(now, decision.slot.key, decision.reason)
         log.info("showing %s (%s)", decision.slot.key, decision.reason)
@@ -443,11 +456,12 @@ class Host:
         """Run until the duration ends or a signal arrives; returns the exit status."""
         display = self.cfg.display
         if self.backend is None:
+            backend = self.options.backend or display.backend
             self.backend = open_backend(
-                self.options.backend or display.backend,
+                backend,
                 width=display.width,
                 height=display.height,
-                options=matrix_options(self.cfg),
+                options=matrix_options(self.cfg, backend),
                 snapshot=self.options.snapshot,
             )
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -490,7 +504,13 @@ class Host:
             self.control = start_control(self)
             if self.cfg.web.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.web = WebChild(self.cfg.path, os.path.expanduser(sock))
+                self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
+            if self.cfg.mqtt.enabled:
+                sock = self.cfg.control.socket or default_socket_path()
+                self.mqtt = ChildProcess(
+                    "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
+                )
+            self.notifier = ServiceNotifier.from_environ()
             self._loop()
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -505,6 +525,10 @@ class Host:
         for text in self.output_errors:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
+
+    def _bridge_exited(self, why: str) -> None:
+        """The bridge cannot report its own end: the status says so until it is back."""
+        self.mqtt_state = {"connected": False, "error": why, "since": round(time.time(), 3)}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop:
@@ -540,6 +564,7 @@ class Host:
                     self.scheduler.next_change(),
                     self._stall_wakeup(now),
                     housekeeping,
+                    self.sync.next_wakeup(),
                     end,
                 ]
                 decide_by = min(t for t in deadlines if t is not None)
@@ -564,6 +589,7 @@ class Host:
                 self.upgrades.poll(now)
                 # A reload waiting for its workers' checks finishes once all answered.
                 self.reconfigurer.poll(now)
+                self.sync.poll(now)
                 self._decide(now)
             else:
                 known = (housekeeping, decide_by)  # nothing that moves them happened
@@ -573,10 +599,25 @@ class Host:
             assert self.backend is not None
             now = time.monotonic()
             self.presenter.push_if_due(now, self.backend)
+            if not self._started_noted and self.stats.frames_shown:  # once, for self-update
+                self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             if self.control is not None:
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
+            if self.mqtt is not None:
+                self.mqtt.tick(now)
+            if self.notifier is not None:
+                self._tell_service(now)
+
+    def _tell_service(self, now: float) -> None:
+        """Ready, status and watchdog for systemd, from the loop itself (a stuck loop
+        stops pinging; :mod:`host.system.sdnotify`)."""
+        assert self.notifier is not None
+        current = self._current.key if self._current is not None else None
+        # Nothing on screen once the start-up grace is over: a dark panel on purpose.
+        settled = current is None and now - self.stats.started > STARTUP_GRACE
+        self.notifier.turn(now, self.stats.frames_shown, current, settled)
 
     def _wait(self, due: float, housekeeping: float) -> bool | None:
         """The supervisor's passes (worker events, then its housekeeping when due: a restart
@@ -627,12 +668,17 @@ class Host:
         ended = time.monotonic()
         # The zygote and the undertaker end below; read what they used while they exist.
         helpers_cpu = self._helpers_cpu()
+        if self.notifier is not None:
+            self.notifier.stopping(restarting=self.restart_requested)
         if self.control is not None:
             self.control.close()
             self.control = None
         if self.web is not None:
             self.web.close()
             self.web = None
+        if self.mqtt is not None:
+            self.mqtt.close()
+            self.mqtt = None
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()
@@ -702,6 +748,7 @@ class Host:
             **scheduler,
             "config": self.reconfigurer.status(),
             "safe_mode": self.options.safe_mode,
+            "sync": self.sync.status(now, time.time()),
         }
 
     # -- what the user asks for (the control socket will call these) --------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from config import HostConfig, WorkersConfig, is_valid_id
 from host.discovery import PluginSpec
+from host.display.backends.panel import binding_options
 from host.errors import HostError
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
@@ -60,27 +61,18 @@ class RunOptions:
     problems: tuple[str, ...] = ()
 
 
-def matrix_options(cfg: HostConfig) -> dict[str, Any]:
-    """The ``RGBMatrixOptions`` the display settings ask for.
+def matrix_options(cfg: HostConfig, backend: str = "emulator") -> dict[str, Any]:
+    """The ``RGBMatrixOptions`` the display settings ask for, for ``backend``.
 
     Brightness is not among them: the compositor applies it, so it is the same on every
-    backend, in snapshots and in the live preview.
+    backend, in snapshots and in the live preview. The emulator's own keys go only to the
+    emulator: the hardware backends refuse them (a config meant for the emulator).
     """
     d = cfg.display
-    options: dict[str, Any] = {
-        "rows": d.rows,
-        "cols": d.cols,
-        "chain_length": d.chain,  # rgbmatrix calls it chain_length
-        "parallel": d.parallel,
-        "hardware_mapping": d.hardware_mapping,
-        "gpio_slowdown": d.gpio_slowdown,
-        "pwm_bits": d.pwm_bits,
-        "rgb_sequence": d.rgb_sequence,
-        "drop_privileges": d.drop_privileges,
-    }
-    if d.pixel_mapper:
-        options["pixel_mapper_config"] = d.pixel_mapper
-    # Emulator-only keys; the hardware and headless backends check and ignore them.
+    options = binding_options(d)
+    if backend != "emulator":
+        options["piomatter_pinout"] = d.piomatter_pinout
+        return options
     options["display_adapter"] = d.emulator_adapter
     options["browser"] = {"port": d.emulator_port}
     options["browser_bind"] = d.emulator_bind

@@ -1,4 +1,4 @@
-"""Run a plugin in-process, the way its worker would, to test it with pytest.
+"""Test a plugin with pytest: its hooks in-process, or the plugin in a real worker.
 
 The worker calls a plugin's hooks through a pluggy manager of its own; this module does
 the same in the test's process, with real Pillow drawing and no host, so a plugin author
@@ -16,6 +16,12 @@ For more than one call (configure, has_content, actions) use :class:`PluginRunne
 Config defaults come from the plugin's ``config_schema`` and the result is validated
 against it, as the host would do.
 
+The same checks through the real worker the panel uses (its own process, containment,
+shared memory; a fake clock passed in) are :class:`WorkerRunner`'s; golden images are
+:func:`assert_matches_golden`'s, and recorded HTTP answers on 127.0.0.1 are
+:class:`RecordedServer`'s. Every helper is documented with an example in
+``docs/testing_plugins.md``.
+
 .. versionadded:: 0.1
 """
 
@@ -24,9 +30,8 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -36,17 +41,32 @@ import pluggy
 from sdk import hookspecs
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
+from sdk.golden import UPDATE_ENV, assert_matches_golden, updating_golden
+from sdk.recorded import FORMAT as RECORDING_FORMAT
+from sdk.recorded import RecordedServer, Route
 from sdk.registration import MAX_STRIP_WIDTH, ModeInfo, collect_actions, collect_modes
+from sdk.rendered import Frame
+from sdk.runnerbase import Runner
 from sdk.strip import Strip
+from sdk.worker_runner import DEFAULT_NOW, WorkerError, WorkerRunner
 
 __all__ = [
+    "DEFAULT_NOW",
+    "RECORDING_FORMAT",
+    "UPDATE_ENV",
     "Frame",
     "ModeInfo",
     "PluginRunner",
+    "RecordedServer",
     "RecordingRequests",
+    "Route",
+    "WorkerError",
+    "WorkerRunner",
+    "assert_matches_golden",
     "default_config",
-    "validated_config",
     "render",
+    "updating_golden",
+    "validated_config",
 ]
 
 
@@ -77,21 +97,6 @@ class RecordingRequests:
 
     def request_more_time(self, mode: str, seconds: float) -> None:
         self.more_time.append((mode, seconds))
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One rendered frame.
-
-    .. versionadded:: 0.1
-    """
-
-    #: ``(height, width, 3)`` ``uint8`` pixels.
-    pixels: npt.NDArray[np.uint8]
-    #: What ``render_frame`` returned: seconds to the next frame, or ``None``.
-    delay: float | None
-    #: The ``now`` the frame was rendered for.
-    now: float
 
 
 def default_config(
@@ -138,7 +143,7 @@ def validated_config(
     return dict(result.options), dict(result.secrets)
 
 
-class PluginRunner:
+class PluginRunner(Runner):
     """One plugin, loaded into a fresh pluggy manager and set up, ready to render.
 
     Use it as a context manager: entering calls ``setup`` and one ``refresh_data``,
@@ -190,18 +195,6 @@ class PluginRunner:
             requests_to_host=self.requests,
         )
         self._started = False
-
-    def __enter__(self) -> PluginRunner:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def config(self) -> Mapping[str, Any]:

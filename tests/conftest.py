@@ -492,3 +492,22 @@ def build_wheel(
             wheel.writestr(rel, text)
         wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return path
+
+
+# -- a throwaway system root, for the Pi install (tests/test_pi_*.py) ---------------------
+
+#: The kernel command line of a :func:`make_system_root` (one line, as on a Pi).
+CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 quiet\n"
+
+
+def make_system_root(folder: Path) -> Path:
+    """A minimal Debian-like root: accounts files and a Pi boot partition."""
+    (folder / "etc").mkdir(parents=True)
+    (folder / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (folder / "etc" / "group").write_text("root:x:0:\n")
+    for name in ("shadow", "gshadow"):
+        (folder / "etc" / name).write_text("root:*::::::::\n" if name == "shadow" else "root:*::\n")
+        os.chmod(folder / "etc" / name, 0o600)
+    (folder / "boot" / "firmware").mkdir(parents=True)
+    (folder / "boot" / "firmware" / "cmdline.txt").write_text(CMDLINE)
+    return folder

@@ -16,7 +16,7 @@ from pathlib import Path
 from host.cli.main import build_parser
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-HEADING = re.compile(r"^## `ledhost ([a-z ]+)`$", re.MULTILINE)
+HEADING = re.compile(r"^## `ledhost ([a-z][a-z -]*)`$", re.MULTILINE)
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 #: A flag's own entry: a list item that starts with it.
 ENTRY = re.compile(r"^- `(--[a-z][a-z-]*)", re.MULTILINE)

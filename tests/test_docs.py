@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import os
 import re
@@ -29,6 +30,8 @@ import config
 import sdk
 from host.cli.main import build_parser
 from sdk import hookspecs
+from tests.author_helpers import run_project_tests, running_dev
+from tests.conftest import eventually
 
 ROOT = Path(__file__).parent.parent
 HOOKS_DOC = ROOT / "docs" / "plugin_hooks.md"
@@ -135,11 +138,78 @@ def test_every_hook_says_since_which_version_it_exists(name: str) -> None:
     )
 
 
+def hook_tests() -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every ``test_hook_*`` function in tests/, by name."""
+    found: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name.startswith("test_hook_"):
+                    found.setdefault(node.name, []).append(node)
+    return found
+
+
+def mentions(node: ast.AST, hook: str) -> bool:
+    """Whether ``node``'s body names ``hook``: a call or attribute (``hook.render_frame``,
+    ``runner.render_frame(...)``), a name, or a string (``"render_frame"``, a plugin's
+    source, an expected log line)."""
+    word = re.compile(rf"\b{re.escape(hook)}\b")
+    for child in ast.walk(node):
+        if child is node:
+            continue
+        if isinstance(child, ast.Attribute) and child.attr == hook:
+            return True
+        if isinstance(child, ast.Name) and child.id == hook:
+            return True
+        if isinstance(child, ast.Constant) and isinstance(child.value, str):
+            if word.search(child.value):
+                return True
+    return False
+
+
 @pytest.mark.parametrize("name", sorted(hooks()))
-def test_every_hook_has_a_test(name: str) -> None:
+def test_every_hook_has_a_test_that_exercises_it(name: str) -> None:
+    """Verify each hook has a ``test_hook_<name>[_<edge>]`` test whose body names the
+    hook (calls it, implements it in an inline plugin, or checks its call was logged):
+    a test that only borrows the name does not count."""
     prefix = f"test_hook_{name}"
-    found = [t for t in defined_test_names() if t == prefix or t.startswith(prefix + "_")]
-    assert found, f"no test named {prefix} or {prefix}_<edge> in tests/ for the hook {name!r}"
+    tests = [
+        node
+        for test, nodes in hook_tests().items()
+        if test == prefix or test.startswith(prefix + "_")
+        for node in nodes
+    ]
+    assert tests, f"no test named {prefix} or {prefix}_<edge> in tests/ for the hook {name!r}"
+    assert any(mentions(node, name) for node in tests), (
+        f"the tests named {prefix}* never name the hook {name!r} in their body; "
+        "call it or implement it there"
+    )
+
+
+def hook_section(name: str) -> str:
+    text = HOOKS_DOC.read_text()
+    _, _, rest = text.partition(f"\n## {signature(hooks()[name])}\n")
+    return re.split(r"^## ", rest, maxsplit=1, flags=re.MULTILINE)[0]
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_section_says_when_where_what_and_shows_an_example(name: str) -> None:
+    """Verify each hook's section has the five parts STYLE.md asks for: when it is called,
+    in which process, each argument, what to return, and a Python example implementing
+    it (the examples are parsed by ``test_python_examples_parse``)."""
+    section = hook_section(name)
+    for label in ("**When:**", "**Process:**", "**Arguments:**", "**Returns:**"):
+        assert label in section, f"docs/plugin_hooks.md, {name}: no {label} paragraph"
+    arguments = section.split("**Arguments:**", 1)[1].split("**Returns:**", 1)[0]
+    for param in inspect.signature(hooks()[name]).parameters:
+        assert f"`{param}`" in arguments, (
+            f"docs/plugin_hooks.md, {name}: argument `{param}` is not described "
+            "under **Arguments:**"
+        )
+    examples = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert any(f"def {name}(" in code for code in examples), (
+        f"docs/plugin_hooks.md, {name}: no ```python example that implements {name}"
+    )
 
 
 @pytest.mark.parametrize("name", sdk.__all__)
@@ -233,16 +303,25 @@ def test_tutorial_spells_out_a_whole_package() -> None:
 
 def test_tutorial_package_passes_its_own_tests(tmp_path: Path) -> None:
     package = write_package(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
-        cwd=package,
-        env={**dict(os.environ), "PYTHONPATH": str(package)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "3 passed" in run_project_tests(package)
+
+
+def test_tutorial_dev_preview_serves_a_frame(tmp_path: Path) -> None:
+    """The tutorial's ``ledhost dev`` line, on a free 127.0.0.1 port: one frame, stopped."""
+    (argv,) = [c for c in tutorial_commands() if c[0] == "dev"]
+    assert argv[1] == "."
+    package = write_package(tmp_path)
+    width, height = (int(x) for x in _option(argv, "--size", "64x32").split("x"))
+    with running_dev(package, *argv[2:], home=tmp_path) as dev:
+
+        def drawn() -> bool:
+            image = Image.open(io.BytesIO(dev.get("/api/dev/frame.png")))
+            assert image.size == (width, height)
+            return image.getbbox() is not None
+
+        eventually(drawn, "the greeting in the preview's frame")
+        assert dev.status()["plugin"] == "myplugin"
+    assert dev.proc.returncode is not None
 
 
 def test_tutorial_config_file_loads(tmp_path: Path) -> None:
@@ -253,9 +332,12 @@ def test_tutorial_config_file_loads(tmp_path: Path) -> None:
 
 
 def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
-    """Verify every ``ledhost`` command parses, and render/plugins work on the package."""
+    """Verify every ``ledhost`` command parses, and render, plugins and check work on the
+    package."""
     commands = tutorial_commands()
-    assert {c[0] for c in commands} == {"render", "plugins", "run"}
+    assert {c[0] for c in commands} == {
+        "plugin", "render", "plugins", "check", "run", "install", "dev"
+    }  # fmt: skip
     parser = build_parser()
     for argv in commands:
         try:
@@ -284,19 +366,30 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
     )
     (tmp_path / "ada.toml").write_text(tutorial_files()["ada.toml"])
 
+    # ``dev`` runs in test_tutorial_dev_preview_serves_a_frame.
     runnable = [argv for argv in commands if argv[0] in ("render", "plugins")]
+    # ``check .`` runs in the project folder; ``check`` of the wheel and ``install`` need
+    # a built wheel: the journey test (tests/test_author_journey.py) runs those for real.
+    checks = [argv for argv in commands if argv[0] == "check" and argv[1] == "."]
+    assert checks
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "host", *argv, "--plugin-path", str(site)],
-            cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "host",
+                *argv,
+                *(["--plugin-path", str(site)] if argv[0] != "check" else []),
+            ],
+            cwd=package if argv[0] == "check" else tmp_path,
             env=dict(os.environ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for argv in runnable
+        for argv in runnable + checks
     ]
-    for argv, process in zip(runnable, processes, strict=True):
+    for argv, process in zip(runnable + checks, processes, strict=True):
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, f"ledhost {shlex.join(argv)}:\n{out}{err}"
         if argv[0] == "plugins" and "--json" in argv:
@@ -305,12 +398,28 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
             assert rows["myplugin"]["distribution"] == "ledhost-myplugin"
         elif argv[0] == "plugins":
             assert re.search(r"^myplugin\s+ledhost-myplugin 0\.1\.0 .*modes: greeting$", out, re.M)
+        elif argv[0] == "check":
+            assert out.splitlines()[-1] == "passed: no findings", out
         elif argv[0] == "render":
             image = Image.open(tmp_path / argv[argv.index("--out") + 1])
             width, height = (int(x) for x in _option(argv, "--size", "64x32").split("x"))
             scale = int(_option(argv, "--scale", "1"))
             assert image.size == (width * scale, height * scale), argv
             assert image.getbbox() is not None, f"{argv}: the image is black"
+
+
+def test_tutorial_pyproject_is_what_plugin_new_writes(tmp_path: Path) -> None:
+    """Verify the tutorial's ``pyproject.toml`` is the scaffold's, word for word."""
+    (argv,) = [c for c in tutorial_commands() if c[0] == "plugin"]
+    made = subprocess.run(
+        [sys.executable, "-m", "host", *argv, "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    generated = (tmp_path / "ledhost-myplugin" / "pyproject.toml").read_text()
+    assert tutorial_files()["pyproject.toml"] == "# pyproject.toml\n" + generated
 
 
 def _option(argv: list[str], name: str, default: str) -> str:

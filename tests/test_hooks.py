@@ -116,6 +116,7 @@ def spec_names() -> set[str]:
 def test_hook_register_modes_reach_the_host_with_titles_and_durations(
     harness: Harness, everyhook: PluginSpec
 ) -> None:
+    """Verify the modes ``register_modes`` registered reach the host in the hello."""
     handle = start(harness, everyhook)
 
     assert handle.modes == [
@@ -168,6 +169,8 @@ def test_hook_register_modes_invalid_name_is_a_boot_error(
 
 
 def test_hook_config_schema_defaults_reach_setup(harness: Harness, everyhook: PluginSpec) -> None:
+    """Verify the schema ``config_schema`` returns reaches the host, and its defaults
+    are filled into the config ``setup`` sees."""
     handle = start(harness, everyhook, label="porch light", frame_delay=0.5)
 
     expected = {**DEFAULTS, "label": "porch light", "frame_delay": 0.5}
@@ -474,6 +477,7 @@ def test_hook_render_frame_that_raises_is_reported_and_the_worker_keeps_running(
 
 
 def test_hook_register_actions_reach_the_host(harness: Harness, everyhook: PluginSpec) -> None:
+    """Verify the actions ``register_actions`` registered reach the host in the hello."""
     handle = start(harness, everyhook)
     assert handle.actions == [
         {

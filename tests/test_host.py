@@ -55,7 +55,7 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
     assert all(s["reason"] == "rotation" for s in stats["modes_shown"])
 
     # Every frame pushed while the clock was on screen shows the second it was pushed in
-    # (or the one before, when the push raced the change of second).
+    # (or one just before it: see below).
     started = host.stats.started
     cache: dict[int, np.ndarray] = {}
 
@@ -70,11 +70,21 @@ def test_builtins_rotate_and_clock_shows_the_time(tmp_path: Path, launcher_name:
         if _shown_between(stats, started, at) == "clock:time" and f.any()
     ]
     assert len(clock_frames) >= 2
+    # A starved machine (load 11 on 2 cores, seen in CI-like runs) may push a frame up to
+    # two seconds after the second it was drawn for; it never shows a later second, and
+    # the seconds shown never go back.
+    last = 0
     for frame, wall in clock_frames:
         second = math.floor(wall)
-        assert any(np.array_equal(frame, expected(s)) for s in (second, second - 1)), (
+        shown_second = next(
+            (s for s in (second, second - 1, second - 2) if np.array_equal(frame, expected(s))),
+            None,
+        )
+        assert shown_second is not None, (
             f"clock frame pushed at {wall} does not show {clock.time_text(wall, {})}"
         )
+        assert shown_second >= last, f"the clock went back from {last} to {shown_second}"
+        last = shown_second
 
     # The text scrolled: many distinct frames while it was shown.
     text_frames = {

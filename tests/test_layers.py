@@ -36,6 +36,8 @@ LAYERS: list[set[str]] = [
         "host.upgrades",
         "host.safemode",
         "host.system",
+        "host.syncing",
+        "host.mqtt",
     },
     {"host.cli", "host.author"},
     {"host.__main__"},

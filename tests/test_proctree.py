@@ -330,3 +330,45 @@ def test_subreaper_adopts_orphans_and_kill_tree_spares_its_caller() -> None:
         "reaped": True,
         "left": 0,
     }
+
+
+def test_the_hosts_own_helpers_survive_the_stray_sweep(tmp_path: Path) -> None:
+    """Verify a store job (a child of the host in a session of its own) is not killed as a
+    plugin's orphan: it once was, mid-uninstall, and its killed process read as exit 0
+    (reaped by the sweep), so the job said "done" having done nothing."""
+    from host.control.children import spawn
+    from tests.livehost import LiveHost, run_live
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    seen: dict[str, bool] = {}
+
+    def scenario(live: LiveHost) -> None:
+        helper, folder = spawn(live.host, sleeper, "", tmp_path)
+        # A real orphan's look-alike: a child of the host process in another session.
+        stray = subprocess.Popen(sleeper, start_new_session=True)
+        try:
+            live.wait_for(lambda: _gone(stray.pid), "the sweep to kill the stray")
+            seen["helper alive"] = helper.poll() is None
+        finally:
+            helper.kill()
+            helper.wait()
+            with contextlib.suppress(ChildProcessError):
+                stray.wait(0)
+
+    # Workers without a cgroup: the supervisor then scans /proc (and sweeps) every pass.
+    tables = {
+        "plugins": {"a": {"plugin": "solid"}},
+        "rotation": {"modes": ["a"]},
+        "workers": {"cgroups": "off"},
+    }
+    run_live(tmp_path, tables, scenario)
+    assert seen == {"helper alive": True}
+
+
+def _gone(pid: int) -> bool:
+    """``pid`` ended (reaped, or a zombie waiting to be)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True

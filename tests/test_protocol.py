@@ -39,6 +39,7 @@ SAMPLES: list[protocol.Message] = [
     ),
     protocol.Ready(),
     protocol.Refreshed(),
+    protocol.Stepped(ok=True, delay=0.5),
     protocol.Deactivated(),
     protocol.Bye(cpu=1.5),
     protocol.Heartbeat(busy=[("render_frame", 0.25)]),
@@ -70,6 +71,8 @@ SAMPLES: list[protocol.Message] = [
     ),
     protocol.Stop(),
     protocol.Activate(mode="time", token=4, size=(32, 16), ticker=True),
+    protocol.Step(now=1767225600.0),
+    protocol.Refresh(),
     protocol.Deactivate(),
     protocol.Configure(
         id=3, options={"a": 2}, sources=protocol.Sources(where="plugins.clock"), check=True

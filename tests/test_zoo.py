@@ -124,18 +124,43 @@ def _zoo_config(port: int, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _plugin_processes() -> list[str]:
-    """Processes anyone started for a zoo plugin that are still alive (zombies aside)."""
+def _plugin_processes(mark: Path) -> list[str]:
+    """Processes this test started for a zoo plugin that are still alive (zombies aside).
+
+    Ours are the descendants of this process (forked workers, their children) and anything
+    whose environment names ``mark`` (the run's data folder: a worker's ``HOME``, which a
+    ``setsid``'d grandchild carries wherever it was reparented). Other people's hosts and
+    workers on a shared machine are not this test's business.
+    """
+    table = proctree.scan()
+    me, needle = os.getpid(), str(mark).encode()
+
+    def descends(pid: int) -> bool:
+        seen: set[int] = set()
+        while pid > 1 and pid not in seen:
+            seen.add(pid)
+            if pid == me:
+                return True
+            info = table.get(pid)
+            if info is None:
+                return False
+            pid = info.ppid
+        return False
+
     left = []
-    for info in proctree.scan().values():
-        if info.state in "ZXx":
+    for info in table.values():
+        if info.state in "ZXx" or info.pid == me:
             continue
         try:
             with open(f"/proc/{info.pid}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
             with open(f"/proc/{info.pid}/comm", "rb") as f:
                 comm = f.read().strip().decode(errors="replace")
+            with open(f"/proc/{info.pid}/environ", "rb") as f:
+                environ = f.read()
         except OSError:
+            continue
+        if not (descends(info.pid) or needle in environ):
             continue
         # A worker forked from the zygote has the host's command line, and this name.
         if "sleep 1000" in cmdline or "ledhost-worker" in (cmdline, comm):
@@ -217,7 +242,7 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
     print("host rss", stats["host_rss_mb"])
 
     # Nothing any plugin started is left: workers, children, setsid'd grandchildren.
-    assert _plugin_processes() == []
+    assert _plugin_processes(tmp_path / "data") == []
     assert children() == set()
 
     # The well-behaved plugins never failed.
@@ -301,10 +326,11 @@ def test_processes_plugins_started_die_when_the_host_is_killed(
     config = tmp_path / "ledhost.toml"
     config.write_text(
         '[workers]\nuser = ""\nmax_processes = 1000\n'
+        f'[paths]\ndata_dir = "{tmp_path / "data"}"\n'
         "[plugins.forkbomb]\nevery = 0.2\nescape = true\nmax_children = 4\n"
         '[rotation]\nmodes = ["forkbomb"]\n'
     )
-    before = set(_plugin_processes())
+    before = set(_plugin_processes(tmp_path / "data"))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -328,7 +354,7 @@ def test_processes_plugins_started_die_when_the_host_is_killed(
 
         def escaped() -> bool:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            return sum("sleep 1000" in p for p in _plugin_processes()) >= 8
+            return sum("sleep 1000" in p for p in _plugin_processes(tmp_path / "data")) >= 8
 
         eventually(escaped, "8 grandchildren", timeout=60.0, interval=0.1)
         # Give the host's monitor a pass to see the escaped grandchildren.
@@ -336,7 +362,11 @@ def test_processes_plugins_started_die_when_the_host_is_killed(
     finally:
         proc.kill()
         proc.wait()
-    eventually(lambda: not set(_plugin_processes()) - before, "plugin processes to die", 60.0)
+    eventually(
+        lambda: not set(_plugin_processes(tmp_path / "data")) - before,
+        "plugin processes to die",
+        60.0,
+    )
 
 
 def test_killed_worker_is_noticed_at_once_and_its_mode_shown_again(tmp_path: Path) -> None:

@@ -93,6 +93,32 @@ DISPLAY: Final = obj(
         ),
         "powered": BOOL,
         "safe_mode": BOOL,
+        "sync": null(
+            obj(
+                {
+                    "role": STR,
+                    "sign": STR,
+                    "group": null(STR),
+                    "offset": NUM,
+                    "delay": null(NUM),
+                    "follower": null(
+                        obj(
+                            {
+                                "following": BOOL,
+                                "leader": null(STR),
+                                "heard_ago": null(NUM),
+                                "leader_showing": null(STR),
+                                "leader_left": null(NUM),
+                                "in_rotation": BOOL,
+                                "pinned_by_leader": null(STR),
+                            }
+                        )
+                    ),
+                    "notices_pending": INT,
+                    "switches": array(obj({"n": INT, "key": STR, "at": NUM})),
+                }
+            )
+        ),
     }
 )
 
@@ -149,6 +175,9 @@ def data(schema: dict[str, Any]) -> dict[str, Any]:
     return obj({"data": schema})
 
 
+#: ``mqtt`` of a status: what the MQTT bridge last reported (docs/mqtt.md), null without one.
+MQTT_STATE: Final = null(obj({"connected": BOOL, "error": null(STR), "since": NUM}))
+
 #: (path, method) -> (status, body schema) of success. What is not here is ``{"data": any}``.
 #: A store job (host/control/store_ops.py).
 STORE_JOB: Final = obj(
@@ -164,6 +193,46 @@ STORE_JOB: Final = obj(
     }
 )
 
+#: One update or rollback, as recorded (host/system/guard.py).
+UPDATE_ENTRY: Final = obj(
+    {"at": NUM, "action": STR, "result": STR, "from": null(STR), "to": null(STR), "by": STR,
+     "reason": STR}
+)  # fmt: skip
+#: ``ledhost self-update --check --json`` (host/system/selfupdate.py, status).
+UPDATE_CHECK: Final = obj(
+    {
+        "running": STR,
+        "current": null(STR),
+        "previous": null(STR),
+        "releases": array(STR),
+        "trial": null(
+            obj({"version": STR, "previous": STR, "starts": INT, "max_starts": INT, "since": NUM})
+        ),  # fmt: skip
+        "last": null(UPDATE_ENTRY),
+        "started": null(
+            obj(
+                {
+                    "version": STR,
+                    "release": STR,
+                    "pid": INT,
+                    "first_frame": NUM,
+                    "problems": array(STR),
+                }
+            )
+        ),  # fmt: skip
+        "index": obj(
+            {
+                "index": STR,
+                "newest": null(STR),
+                "checked_at": null(NUM),
+                "stale": BOOL,
+                "error": null(STR),
+            }
+        ),  # fmt: skip
+        "update_available": BOOL,
+    }
+)
+
 RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/openapi.json", "get"): ("200", {"type": "object"}),
     ("/api/v1/auth/state", "get"): ("200", obj({"setup_required": BOOL, "logged_in": BOOL})),
@@ -171,6 +240,8 @@ RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/store/jobs", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/store/upload", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/store/jobs/{job}", "get"): ("200", obj({"data": STORE_JOB})),
+    ("/api/v1/system/update", "get"): ("200", data(UPDATE_CHECK)),
+    ("/api/v1/system/update", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/auth/login", "post"): ("200", SESSION),
     ("/api/v1/auth/logout", "post"): ("200", OK),
     ("/api/v1/auth/tokens", "get"): (
@@ -181,7 +252,7 @@ RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/auth/tokens/{token_id}", "delete"): ("200", OK),
     ("/api/v1/status", "get"): (
         "200",
-        data(obj({"display": DISPLAY, "plugins": mapping(PLUGIN_STATUS)})),
+        data(obj({"display": DISPLAY, "plugins": mapping(PLUGIN_STATUS), "mqtt": MQTT_STATE})),
     ),
     ("/api/v1/next", "post"): ("200", data(DISPLAY)),
     ("/api/v1/previous", "post"): ("200", data(DISPLAY)),

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from host.cli.author_commands import add_plugin_new_arguments
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
 
@@ -55,9 +56,12 @@ def add_control_parsers(
         "--for", dest="seconds", type=float, default=10.0, help="seconds on screen (default 10)"
     )
     notify.add_argument("--color", help="text colour: #rrggbb or a name")
-    plugin = sub.add_parser("plugin", parents=[ctl], help="restart, retry, enable or disable")
-    plugin.add_argument("op", choices=["restart", "retry", "enable", "disable"])
-    plugin.add_argument("instance", metavar="ID")
+    plugin = sub.add_parser(
+        "plugin", parents=[ctl], help="restart, retry, enable or disable; new: a plugin project"
+    )
+    plugin.add_argument("op", choices=["restart", "retry", "enable", "disable", "new"])
+    plugin.add_argument("instance", metavar="ID", help="an instance id; new: the plugin id")
+    add_plugin_new_arguments(plugin)  # ``plugin new`` (host/cli/author_commands.py)
     logs = sub.add_parser("logs", parents=[ctl], help="a plugin instance's recent log")
     logs.add_argument("instance", metavar="ID")
     logs.add_argument("-f", "--follow", action="store_true", help="then print new records")
@@ -124,6 +128,23 @@ def _print_status(data: dict[str, Any]) -> None:
           f"{display.get('showing') or 'nothing'}")  # fmt: skip
     for iid, entry in sorted(data.get("plugins", {}).items()):
         print(f"  {iid}: {entry.get('state', '?')}")
+    mqtt = data.get("mqtt")
+    if mqtt is not None:  # the MQTT bridge's connection (docs/mqtt.md)
+        print("mqtt: connected" if mqtt.get("connected") else f"mqtt: {mqtt.get('error')}")
+    sync = display.get("sync")
+    if sync is not None:  # this sign's part in a set of synchronised signs (docs/mqtt.md)
+        print(f"sync: {sync_line(sync)}")
+
+
+def sync_line(sync: dict[str, Any]) -> str:
+    """One line on a sign's sync role: ``follower of lead, following (offset +0.12 ms)``."""
+    follower = sync.get("follower")
+    if follower is None:
+        return str(sync.get("role"))
+    if not follower.get("following"):
+        return "follower, alone (no leader heard)"
+    offset = sync.get("offset") or 0.0
+    return f"follower of {follower.get('leader')}, following (offset {offset * 1000:+.2f} ms)"
 
 
 def _print_log(record: dict[str, Any]) -> None:

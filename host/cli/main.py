@@ -14,9 +14,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from host import __version__
+from host.cli.author_commands import (
+    AUTHOR_COMMANDS,
+    add_check_parser,
+    cmd_check,
+    cmd_plugin_new,
+    is_plugin_new,
+)
 from host.cli.config_commands import (
     PLUGIN_PATH_HELP,
     add_config_parser,
@@ -25,33 +32,26 @@ from host.cli.config_commands import (
 )
 from host.cli.control_commands import COMMANDS as CONTROL_COMMANDS
 from host.cli.control_commands import add_control_parsers, cmd_control
+from host.cli.dev_command import add_dev_parser, cmd_dev
+from host.cli.doctor_command import add_doctor_parser, cmd_doctor
+from host.cli.harness_command import add_harness_parser, cmd_harness
+from host.cli.mqtt_commands import add_mqtt_parser, cmd_mqtt_bridge
+from host.cli.plugin_args import UsageError, read_plugin_options
+from host.cli.plugin_args import parse_size as _parse_size
+from host.cli.plugin_args import store_root as _store_root
+from host.cli.plugin_args import worker_rules as _worker_rules
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.selfupdate_command import add_selfupdate_parser, cmd_selfupdate
+from host.cli.service_commands import add_service_parser, cmd_service
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
 from host.errors import HostError
 from host.safemode import SAFE_HELP
 
-if TYPE_CHECKING:
-    from host.supervise.rules import WorkerRules
-
 #: Environment switch: run exactly these plugin instances (comma-separated; empty = none).
 PLUGINS_ENV = "LEDHOST_PLUGINS"
 #: Environment switch: log every hook call in every worker.
 TRACE_ENV = "LEDHOST_TRACE_PLUGINS"
-
-
-class UsageError(HostError):
-    """Bad command-line input; exits with status 2."""
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"size {text!r} should look like 64x32") from None
-    if not (1 <= width <= 1024 and 1 <= height <= 1024):
-        raise UsageError(f"size {text!r} is out of range (1-1024 each way)")
-    return width, height
 
 
 def _parse_plugins(text: str | None) -> tuple[str, ...] | None:
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="config file (default: the embedded one)")
     run.add_argument(
         "--backend",
-        choices=["auto", "headless", "emulator", "hardware"],
+        choices=["auto", "headless", "emulator", "hardware", "piomatter"],
         help="where frames go (default: display.backend of the config)",
     )
     run.add_argument("--duration", type=float, help="exit after this many seconds")
@@ -125,8 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub, common)
     add_control_parsers(sub, common)
     add_web_parser(sub, common)
+    add_mqtt_parser(sub, common)
     add_store_parsers(sub, common)
     add_reconcile_parser(sub, common)
+    add_doctor_parser(sub, common)
+    add_check_parser(sub, common)
+    add_dev_parser(sub, common)
+    add_harness_parser(sub, common)
+    add_service_parser(sub, common)
+    add_selfupdate_parser(sub, common)
     return parser
 
 
@@ -155,10 +162,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(ns)
         if ns.command == "web":
             return cmd_web(ns)
+        if ns.command == "mqtt-bridge":
+            return cmd_mqtt_bridge(ns)
         if ns.command in STORE_COMMANDS:
             return cmd_store(ns)
         if ns.command == "reconcile":
             return cmd_reconcile(ns)
+        if ns.command == "doctor":
+            return cmd_doctor(ns)
+        if is_plugin_new(ns):
+            return cmd_plugin_new(ns)
+        if ns.command in AUTHOR_COMMANDS:
+            return cmd_check(ns)
+        if ns.command == "dev":
+            return cmd_dev(ns)
+        if ns.command == "harness":
+            return cmd_harness(ns)
+        if ns.command == "service":
+            return cmd_service(ns)
+        if ns.command == "self-update":
+            return cmd_selfupdate(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)
@@ -245,25 +268,6 @@ def _restart() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "host", *sys.argv[1:]])
 
 
-def _store_root() -> Path:
-    """The plugin store's folder, from the embedded config and ``LEDHOST_PATHS__DATA_DIR``."""
-    from config import load_config
-    from store.layout import StorePaths
-
-    return StorePaths.for_data_dir(load_config(None, secrets_path=False).paths.data_dir).root
-
-
-def _worker_rules() -> WorkerRules:
-    """Worker limits and user from the embedded config and ``LEDHOST_WORKERS__*``.
-
-    ``plugins`` and ``render`` start workers too, and plugin code runs in them.
-    """
-    from config import load_config
-    from host.app import checked_rules
-
-    return checked_rules(load_config(None, secrets_path=False))
-
-
 def cmd_plugins(ns: argparse.Namespace) -> int:
     from host.cli.probe import describe_plugins
     from host.discovery import discover
@@ -301,8 +305,6 @@ def cmd_plugins(ns: argparse.Namespace) -> int:
 
 
 def cmd_render(ns: argparse.Namespace) -> int:
-    import tomllib
-
     from host.cli.probe import render_mode
     from host.discovery import discover
     from host.display.backends.ledlook import led_look
@@ -318,11 +320,7 @@ def cmd_render(ns: argparse.Namespace) -> int:
     _check_writable(ns.out, (".png", ".gif"))
     plugin_id, options = instance_id, dict[str, Any]()
     if ns.config is not None:
-        try:
-            document = tomllib.loads(ns.config.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{ns.config}: {exc}") from None
-        plugin_id, options = _render_options(document, instance_id, ns.config)
+        plugin_id, options = read_plugin_options(ns.config, instance_id)
     specs = discover([str(p.resolve()) for p in ns.plugin_path], store=_store_root())
     spec = specs.get(plugin_id)
     if spec is None:
@@ -354,33 +352,6 @@ def cmd_render(ns: argparse.Namespace) -> int:
         f"{images[0].width}x{images[0].height})"
     )
     return 0
-
-
-def _render_options(
-    document: dict[str, Any], instance_id: str, path: Path
-) -> tuple[str, dict[str, Any]]:
-    """``(plugin id, options)`` for ``render`` from a TOML file.
-
-    The file is either a ledhost config (its ``[plugins.<instance>]`` section is used, so
-    ``ledhost render news:message --config ledhost.toml`` shows what the panel would) or
-    one bare plugin section.
-    """
-    from config import INSTANCE_SETTINGS
-
-    plugins = document.get("plugins")
-    if not isinstance(plugins, dict):
-        return instance_id, document
-    section = plugins.get(instance_id)
-    if not isinstance(section, dict):
-        known = ", ".join(sorted(k for k, v in plugins.items() if isinstance(v, dict)))
-        raise UsageError(
-            f"{path} has no [plugins.{instance_id}] section (it has: {known or 'none'})"
-        )
-    plugin_id = section.get("plugin") or instance_id
-    if not isinstance(plugin_id, str):
-        raise UsageError(f"{path}: plugins.{instance_id}.plugin must be a plugin id string")
-    instance_keys = {setting.name for setting in INSTANCE_SETTINGS}
-    return plugin_id, {k: v for k, v in section.items() if k not in instance_keys}
 
 
 def _enlarge(frame: Any, scale: int) -> Any:

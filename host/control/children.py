@@ -47,13 +47,19 @@ def spawn(
     host: Any, argv: list[str], prefix: str, folder: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start ``argv`` with its stdout and stderr in ``folder`` (a new private temporary
-    folder unless given); returns the process and the folder."""
+    folder unless given); returns the process and the folder.
+
+    The child leads a session of its own (so it and whatever it starts, pip included, can
+    be killed as one group) and is named to the supervisor as the host's own helper: the
+    stray sweep would otherwise take it for a plugin's orphan and kill it mid-job.
+    """
     folder = folder or Path(tempfile.mkdtemp(prefix=prefix))
     with (folder / "out").open("wb") as out, (folder / "err").open("wb") as err:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             start_new_session=True, env=child_env(host),
         )  # fmt: skip
+    host.supervisor.helpers.append(proc)
     return proc, folder
 
 

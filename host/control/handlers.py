@@ -20,7 +20,7 @@ from host.errors import HostError
 from host.ipc import control
 from host.supervise.supervisor import Supervisor
 
-__all__ = ["ControlledHost", "Pending", "Refused", "handle"]
+__all__ = ["ControlledHost", "Pending", "Refused", "handle", "text_handle"]
 
 #: How long a plugin action may take before its request is answered with a timeout.
 ACTION_TIMEOUT: Final = 30.0
@@ -33,6 +33,8 @@ class ControlledHost(Protocol):
     powered: bool
     #: Instances that could not start at all, with their status entry.
     missing: dict[str, dict[str, Any]]
+    #: What the MQTT bridge last reported (``mqtt_state``), None without one.
+    mqtt_state: dict[str, Any] | None
 
     def status(self) -> dict[str, Any]: ...
     def display_status(self, now: float | None = None) -> dict[str, Any]: ...
@@ -74,7 +76,7 @@ def _status(host: ControlledHost) -> dict[str, Any]:
     plugins.update(host.supervisor.status(log_tail=0))
     for entry in plugins.values():
         entry.pop("recent_logs", None)
-    return {"display": display(host), "plugins": plugins}
+    return {"display": display(host), "plugins": plugins, "mqtt": host.mqtt_state}
 
 
 def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
@@ -170,13 +172,9 @@ TEXT_PLUGIN: Final = "text"
 TEXT_MODE: Final = "notification"
 
 
-def _notify_text(host: ControlledHost, req: control.Notify, now: float) -> Pending:
-    """Hand the text to a running builtin text instance, then interrupt with its mode.
-
-    The host never draws plugin content itself: the text plugin, in its worker, draws it
-    in its font and colour (or scrolls it when it does not fit), like any message.
-    """
-    handle = next(
+def text_handle(host: ControlledHost) -> Any:
+    """The running builtin text instance that draws text notifications, if any."""
+    return next(
         (
             h
             for h in host.supervisor.handles.values()
@@ -186,6 +184,15 @@ def _notify_text(host: ControlledHost, req: control.Notify, now: float) -> Pendi
         ),
         None,
     )
+
+
+def _notify_text(host: ControlledHost, req: control.Notify, now: float) -> Pending:
+    """Hand the text to a running builtin text instance, then interrupt with its mode.
+
+    The host never draws plugin content itself: the text plugin, in its worker, draws it
+    in its font and colour (or scrolls it when it does not fit), like any message.
+    """
+    handle = text_handle(host)
     if handle is None:
         raise Refused(
             "unsupported",
@@ -296,6 +303,17 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return secret_ops.write_secret(host, req)
             case control.Logs():
                 return _logs(host, req)
+            case (
+                control.SyncState() | control.SyncPosition() | control.SyncNotice()
+                | control.SyncNotify()
+            ):  # fmt: skip
+                from host.control.sync_ops import handle_sync
+
+                return handle_sync(host, req, now)
+            case control.MqttState():
+                host.mqtt_state = {"connected": req.connected, "error": req.error,
+                                   "since": round(time.time(), 3)}  # fmt: skip
+                return None
             case _:
                 raise Refused("bad_request", f"{type(req).__name__} is not handled here")
     except HostError as exc:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import msgspec
 
-from host.control import handlers
+from host.control import handlers, update_ops
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
@@ -57,7 +57,13 @@ def read_only(request: control.Request) -> bool:
     if isinstance(request, control.Logs):
         return not request.follow
     return isinstance(
-        request, control.Status | control.ConfigGet | control.ConfigBackup | control.SecretList
+        request,
+        control.Status
+        | control.ConfigGet
+        | control.ConfigBackup
+        | control.SecretList
+        | control.SyncState
+        | control.MqttState,  # shown in a status, never decided on
     )
 
 
@@ -102,6 +108,7 @@ class ControlServer:
         self._waiting: set[_Client] = set()
         self._state_subs: list[_Client] = []
         self._frame_subs: list[_Client] = []
+        self._sync_subs: list[_Client] = []
         self._followers: list[_Client] = []
         self._frames_seen = -1
         self._last_frame: bytes | None = None
@@ -234,6 +241,10 @@ class ControlServer:
                 data = self.store.upload(request, time.monotonic())
             elif isinstance(request, control.StoreJob):
                 data = self.store.job(request)
+            elif isinstance(request, control.UpdateCheck):
+                data = update_ops.check(self.host, request, time.monotonic())
+            elif isinstance(request, control.UpdateStart):
+                data = update_ops.start(self.store, request, time.monotonic())
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]
@@ -335,6 +346,8 @@ class ControlServer:
             self._publish_state()
         if self._frame_subs and self.host.stats.frames_shown != self._frames_seen:
             self._publish_frame()
+        if self._sync_subs:
+            self._publish_sync()
         for client in self._followers:
             if client.all_logs:
                 for iid in self.host.supervisor.logs:
@@ -348,6 +361,7 @@ class ControlServer:
         clients = list(self.clients.values())
         self._state_subs = [c for c in clients if "state" in c.kinds]
         self._frame_subs = [c for c in clients if "frames" in c.kinds]
+        self._sync_subs = [c for c in clients if "sync" in c.kinds]
         self._followers = [c for c in clients if c.all_logs or c.follow]
 
     def _publish_state(self) -> None:
@@ -357,6 +371,13 @@ class ControlServer:
             self._state_key = key
             data = control.frame(control.StateEvent(data=handlers.display(host)))
             for client in self._state_subs:
+                self._send_bytes(client, data)
+
+    def _publish_sync(self) -> None:
+        sync = self.host.sync.event(time.monotonic(), time.time())
+        if sync is not None:
+            data = control.frame(control.SyncEvent(data=sync))
+            for client in self._sync_subs:
                 self._send_bytes(client, data)
 
     def _publish_frame(self) -> None:

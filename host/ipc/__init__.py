@@ -7,6 +7,9 @@
 - :mod:`~host.ipc.exitcodes`: the worker's exit statuses and what they mean.
 - :mod:`~host.ipc.lograte`: how much a plugin may log, applied at both ends.
 - :mod:`~host.ipc.strip`: a received strip, as the supervisor and the display name it.
+- :mod:`~host.ipc.syncwire`: what synchronised signs send each other through the MQTT
+  broker (not between host and worker, but a wire all the same: the bridge and the host
+  both decode it).
 
 May import: :mod:`host.errors`, :mod:`sdk.registration` (the naming rules), the standard
 library, numpy and msgspec. Both sides import this package, so it imports neither.

@@ -22,8 +22,9 @@ Interface for the web process (``web/``): import :mod:`host.ipc.control_client` 
 module only. Store operations (issue 16) are not here yet; they arrive with the store's
 merge as new request types.
 
-This module imports nothing of ours: the client that uses it must load in any process with
-the standard library and msgspec alone.
+This module imports nothing of ours but :mod:`host.ipc.syncwire` (which imports nothing
+either): the client that uses it must load in any process with the standard library and
+msgspec alone.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import struct
 from typing import Annotated, Any, Final, Literal, Union
 
 import msgspec
+
+from host.ipc import syncwire
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -55,7 +58,10 @@ __all__ = [
     "StoreList",
     "StoreSearch",
     "StoreUpload",
+    "UpdateCheck",
+    "UpdateStart",
     "Logs",
+    "MqttState",
     "Next",
     "Notify",
     "Ok",
@@ -76,6 +82,11 @@ __all__ = [
     "StateEvent",
     "Status",
     "Subscribe",
+    "SyncEvent",
+    "SyncNotice",
+    "SyncNotify",
+    "SyncPosition",
+    "SyncState",
     "Unpin",
     "decode_from_client",
     "default_socket_path",
@@ -94,7 +105,7 @@ MAX_MESSAGE: Final = 4 * 1024 * 1024
 #: step by ``tests/test_control_socket.py``; not imported so the client stays dependency-free).
 DEFAULT_PRIORITY: Final = 1000
 #: What a subscriber may ask for.
-EVENT_KINDS: Final = ("state", "frames", "logs")
+EVENT_KINDS: Final = ("state", "frames", "logs", "sync")
 
 _LEN = struct.Struct("!I")
 
@@ -358,6 +369,23 @@ class StoreJob(_Msg, tag="store_job"):
     id: RequestId = 0
 
 
+class UpdateCheck(_Msg, tag="update_check"):
+    """Self-update: the running and installed versions, the newest on the package index
+    (cached; ``refresh`` asks now), the last update or rollback."""
+
+    refresh: bool = False
+    id: RequestId = 0
+
+
+class UpdateStart(_Msg, tag="update_start"):
+    """Start ``ledhost self-update`` (``op`` update: to ``version``, else the newest) or
+    its ``--rollback`` as a job; its progress is read with ``store_job``."""
+
+    op: Literal["update", "rollback"]
+    version: Annotated[str, msgspec.Meta(pattern=r"^[0-9][0-9A-Za-z.+!]{0,63}$")] | None = None
+    id: RequestId = 0
+
+
 class HostLogs(_Msg, tag="host_logs"):
     """The host's own last ``lines`` log records (what it writes to its log)."""
 
@@ -365,10 +393,63 @@ class HostLogs(_Msg, tag="host_logs"):
     id: RequestId = 0
 
 
+class MqttState(_Msg, tag="mqtt_state"):
+    """The MQTT bridge (``ledhost mqtt-bridge``) reports its broker connection; the host
+    shows it as ``mqtt`` in its status."""
+
+    connected: bool
+    error: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+    id: RequestId = 0
+
+
 class Subscribe(_Msg, tag="subscribe"):
     """Turn this connection into an event stream of the given kinds."""
 
-    kinds: Annotated[list[Literal["state", "frames", "logs"]], msgspec.Meta(max_length=3)]
+    kinds: Annotated[list[Literal["state", "frames", "logs", "sync"]], msgspec.Meta(max_length=4)]
+    id: RequestId = 0
+
+
+#: The leader's clock minus this sign's, in seconds (:mod:`host.schedule.clockoffset`).
+Offset = Annotated[float, msgspec.Meta(ge=-86400.0, le=86400.0)]
+
+
+class SyncState(_Msg, tag="sync_state"):
+    """This sign's part in a set of synchronised signs (as ``display.sync`` of a status)."""
+
+    id: RequestId = 0
+
+
+class SyncPosition(_Msg, tag="sync_position"):
+    """A follower's bridge passes on the leader's rotation position, with the measured
+    clock offset and the round trip it was measured in (``None``: not measured yet)."""
+
+    position: syncwire.Position
+    offset: Offset = 0.0
+    delay: Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)] | None = None
+    id: RequestId = 0
+
+
+class SyncNotice(_Msg, tag="sync_notice"):
+    """A follower's bridge passes on a leader's notice, to start at its instant here."""
+
+    notice: syncwire.Notice
+    offset: Offset = 0.0
+    id: RequestId = 0
+
+
+class SyncNotify(_Msg, tag="sync_notify"):
+    """On the leader: a notification for every sign (or ``group``'s), started together.
+
+    Fields as :class:`Notify`; the leader sends it to the others and shows it itself
+    (unless it is another group's), all starting ``[sync] notify_lead`` seconds later.
+    """
+
+    text: NotifyText | None = None
+    mode: Annotated[str, msgspec.Meta(max_length=129)] | None = None
+    priority: Priority = DEFAULT_PRIORITY
+    seconds: Seconds = 10.0
+    color: Color | None = None
+    group: syncwire.Group | None = None
     id: RequestId = 0
 
 
@@ -401,7 +482,14 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     StoreChange,
     StoreUpload,
     StoreJob,
+    UpdateCheck,
+    UpdateStart,
+    MqttState,
     Subscribe,
+    SyncState,
+    SyncPosition,
+    SyncNotice,
+    SyncNotify,
 ]
 
 
@@ -453,9 +541,17 @@ class LogEvent(_Msg, tag="log"):
     text: Annotated[str, msgspec.Meta(max_length=65536)]
 
 
+class SyncEvent(_Msg, tag="sync"):
+    """For a leader's bridge: ``data`` is ``{"position": ..., "notices": [...]}``, the
+    position (:class:`~host.ipc.syncwire.Position`) to publish and the notices started
+    since the last event; sent at every switch and every ``[sync] period``."""
+
+    data: Any
+
+
 Reply = Union[Ok, Failed]  # noqa: UP007
-Event = Union[StateEvent, FrameEvent, LogEvent]  # noqa: UP007
-FromHost = Union[Ok, Failed, StateEvent, FrameEvent, LogEvent]  # noqa: UP007
+Event = Union[StateEvent, FrameEvent, LogEvent, SyncEvent]  # noqa: UP007
+FromHost = Union[Ok, Failed, StateEvent, FrameEvent, LogEvent, SyncEvent]  # noqa: UP007
 
 _encoder = msgspec.msgpack.Encoder()
 _request_decoder = msgspec.msgpack.Decoder(Request)
@@ -536,7 +632,9 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def decode_from_host(payload: bytes) -> Ok | Failed | StateEvent | FrameEvent | LogEvent:
+def decode_from_host(
+    payload: bytes,
+) -> Ok | Failed | StateEvent | FrameEvent | LogEvent | SyncEvent:
     """Decode one reply or event (client side)."""
     try:
         return _host_decoder.decode(payload)

@@ -61,9 +61,12 @@ __all__ = [
     "Message",
     "ModeInfo",
     "Ready",
+    "Refresh",
     "Refreshed",
     "Release",
     "Start",
+    "Step",
+    "Stepped",
     "Stop",
     "Strip",
     "WorkerMessage",
@@ -223,6 +226,15 @@ class Ready(_Message, tag="ready"):
 
 class Refreshed(_Message, tag="refreshed"):
     """Worker -> host: one ``refresh_data`` call finished."""
+
+
+class Stepped(_Message, tag="stepped"):
+    """Worker -> host, after a :class:`Step`: the frame is on the bus (unless ``ok`` is
+    ``False``: the render raised, and an :class:`Error` said why); ``delay`` is what
+    ``render_frame`` returned (``None``: a still frame)."""
+
+    ok: bool
+    delay: Seconds | None = None
 
 
 class Deactivated(_Message, tag="deactivated"):
@@ -393,6 +405,7 @@ WorkerMessage = Union[  # noqa: UP007 - msgspec needs a runtime Union of the cla
     Configured,
     Ready,
     Refreshed,
+    Stepped,
     Deactivated,
     Bye,
     Heartbeat,
@@ -448,13 +461,28 @@ class Activate(_Message, tag="activate"):
     """Host -> worker: render ``mode`` now; frames and strips carry ``token``.
 
     ``size`` is a layout region's ``[width, height]`` (``None``: the display); ``ticker``
-    says the mode feeds the ticker band, which takes strips only.
+    says the mode feeds the ticker band, which takes strips only. ``stepped`` (test
+    harnesses only, ``ledhost harness``): draw a strip if the plugin makes one, but render
+    frames only when a :class:`Step` asks, at the time it gives.
     """
 
     mode: Name
     token: Count
     size: tuple[Pixels, Pixels] | None = None
     ticker: bool = False
+    stepped: bool = False
+
+
+class Step(_Message, tag="step"):
+    """Host -> worker, for a ``stepped`` activation: render the next frame for ``now``
+    (wall-clock seconds, a test's fake clock); answered by :class:`Stepped`."""
+
+    now: Annotated[float, msgspec.Meta(ge=0.0, le=1e11)]
+
+
+class Refresh(_Message, tag="refresh"):
+    """Host -> worker: run ``refresh_data`` now (a test harness's ``refresh()``); the
+    worker answers :class:`Refreshed` when it is done, as after any refresh."""
 
 
 class Deactivate(_Message, tag="deactivate"):
@@ -484,7 +512,9 @@ class Action(_Message, tag="action"):
     params: dict[str, Any] = {}
 
 
-HostMessage = Union[Start, Stop, Activate, Deactivate, Configure, Action]  # noqa: UP007
+HostMessage = Union[  # noqa: UP007
+    Start, Stop, Activate, Deactivate, Configure, Action, Step, Refresh
+]
 
 Message = _Message
 

@@ -7,6 +7,8 @@
   once per change rather than per frame.
 - :mod:`~host.schedule.lineup`: the configured rotation turned into slots once the
   plugins' modes are known (plain modes, ``@ticker``, ``@<layout>``).
+- :mod:`~host.schedule.follow` and :mod:`~host.schedule.clockoffset`: a follower sign's
+  rotation taken from its leader's, and the clock offset to the leader that it rests on.
 
 No I/O and no clock (STYLE rule 17). May import: :mod:`host.display` (the ticker and
 layout shows a slot stands for), the records of :mod:`host.supervise`, :mod:`config`.

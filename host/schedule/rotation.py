@@ -172,6 +172,8 @@ class Scheduler:
         self._running: _Turn | None = None  # the turn or quantum on screen
         self._current: Decision | None = None
         self._since = 0.0
+        #: The slot the next rotation turn goes to, if it can show (set by :meth:`align`).
+        self._after: str | None = None
 
     # -- rotation ----------------------------------------------------------------------
 
@@ -221,6 +223,31 @@ class Scheduler:
         cap = self.max_dwell if max_dwell is None else max_dwell
         used = self._turn.length - self._turn.left(now)
         self._turn.length = max(self._turn.length, min(used + seconds, cap))
+        return True
+
+    def align(self, key: str, left: float, now: float, following: str | None = None) -> bool:
+        """Take another sign's rotation turn as ours: its turn of ``key`` has ``left``
+        seconds of screen time left at ``now``.
+
+        For a follower (:mod:`host.schedule.follow`): the turn of ``key`` becomes this
+        rotation's turn and ends when the leader's does; ``following``, if it is one of
+        our slots and can show then, is the slot after it (the leader said so), whatever
+        our own order says. A turn already in progress for ``key`` keeps running (or
+        paused) with its remaining time set, so following the leader never restarts what
+        is on screen; ``left`` of 0 ends it at the next :meth:`decide`.
+
+        :returns: whether ``key`` is one of our slots; otherwise the turn is ours as it
+            was (only ``following`` is taken).
+        """
+        keys = [s.key for s in self.slots]
+        self._after = following if following in keys else None
+        if key not in keys:
+            return False
+        index = keys.index(key)
+        if index == self._index and self._turn is not None:
+            self._turn.length += left - self._turn.left(now)
+            return True
+        self._index, self._turn = index, _Turn(left)
         return True
 
     # -- interrupts ----------------------------------------------------------------------
@@ -384,6 +411,12 @@ class Scheduler:
             if not self._turn.over(now) and can_show(slot):
                 return Decision(slot, "rotation"), self._turn
         self._turn = None
+        after, self._after = self._after, None
+        keys = [s.key for s in self.slots]
+        if after in keys and can_show(self.slots[keys.index(after)]):
+            self._index = keys.index(after)
+            self._turn = _Turn(self.slots[self._index].duration)
+            return Decision(self.slots[self._index], "rotation"), self._turn
         for step in range(1, n + 1):
             index = (self._index + step) % n
             if can_show(self.slots[index]):

@@ -58,6 +58,9 @@ class WorkerHandle:
     last_error: str | None = None
     #: Wall-clock time of ``last_error``.
     last_error_at: float | None = None
+    #: The worker's (scrubbed) traceback of the last hook that raised, if it sent one:
+    #: ``ledhost dev`` shows it in its page.
+    last_traceback: str | None = None
     #: Why the last run ended, in words: "hung in render_frame (...)", "killed by SIGSEGV".
     last_exit: str | None = None
     #: How the process itself ended (exit status or signal), e.g. "killed by SIGTERM".

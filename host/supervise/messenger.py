@@ -387,6 +387,7 @@ class Messenger:
                     handle.answered("activate")
                     handle.frame_due = None
                 self.enforcer.record_error(handle, f"{hook}: {text}")
+                handle.last_traceback = traceback
                 if traceback:
                     log.debug("plugin instance %r traceback:\n%s", handle.instance_id, traceback)
             case protocol.Dwell(mode=mode, seconds=seconds):

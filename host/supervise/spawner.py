@@ -19,11 +19,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree
@@ -77,6 +78,10 @@ def _child_environ() -> dict[str, str]:
 
     env = dict(os.environ)
     forget_config_environment(env)
+    # systemd's notify socket and watchdog are the host's (host.system.sdnotify): a
+    # plugin has no business talking to the service manager.
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        env.pop(name, None)
     return env
 
 
@@ -174,10 +179,26 @@ class LaunchRequest:
     env: tuple[tuple[str, str], ...] = ()
 
 
+#: A preload module: one of ledhost's own (``host.``), named as Python would.
+_MODULE_NAME: Final = re.compile(r"host(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
 class SpawnLauncher:
-    """Start each worker as ``python -m host.worker`` (a fresh interpreter)."""
+    """Start each worker as ``python -m host.worker`` (a fresh interpreter).
+
+    :param preload: a module of ledhost's own (dotted name) whose ``install()`` the worker
+        runs before its main, e.g. ``ledhost check``'s instrumentation
+        (:mod:`host.author.probe`); ``""``: none, as for every worker of the host. Importing
+        such a module does nothing by itself: a process that merely imports it (the check
+        command, a test, and every zygote forked from them) stays uninstrumented.
+    """
 
     name = "spawn"
+
+    def __init__(self, preload: str = "") -> None:
+        if preload and not _MODULE_NAME.fullmatch(preload):
+            raise ValueError(f"preload {preload!r} is not a module of ledhost's host package")
+        self.preload: Final = preload
 
     def launch(self, request: LaunchRequest) -> WorkerProcess:
         args = request.args
@@ -191,7 +212,7 @@ class SpawnLauncher:
             # (A zygote-forked worker has one thread: fork copies only the caller.)
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
         popen = subprocess.Popen(
-            worker_command(request.python, env.pop("PYTHONPATH", ""), args.to_argv()),
+            worker_command(request.python, env.pop("PYTHONPATH", ""), args.to_argv(), self.preload),
             pass_fds=args.fds,
             env=env,
             cwd="/",
@@ -204,7 +225,7 @@ class SpawnLauncher:
         """Nothing to release: every spawned worker is reaped by the supervisor."""
 
 
-def worker_command(python: str, pythonpath: str, argv: list[str]) -> list[str]:
+def worker_command(python: str, pythonpath: str, argv: list[str], preload: str = "") -> list[str]:
     """The command line of a spawned worker: ``python`` in isolated mode (``-I``).
 
     Isolated mode puts neither the current folder nor the script's on ``sys.path`` and
@@ -225,7 +246,8 @@ def worker_command(python: str, pythonpath: str, argv: list[str]) -> list[str]:
     boot = (
         f"import sys; sys.path.insert(0, {root!r}); import host.namesafe; "
         f"host.namesafe.install({root!r}); del sys.path[0]; sys.path += {extra!r}; "
-        "from host.worker.main import main; main(sys.argv[1:])"
+        + (f"import {preload}; {preload}.install(); " if preload else "")
+        + "from host.worker.main import main; main(sys.argv[1:])"
     )
     return [python, "-I", "-c", boot, *argv]
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import selectors
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -102,6 +103,11 @@ class Supervisor:
         #: Workers of instances taken out of :attr:`handles` (a live reload removed or
         #: replaced them), until their process is reaped.
         self.retiring: list[WorkerHandle] = []
+        #: The host's own helper processes in sessions of their own (store jobs, mode
+        #: previews, updates: :mod:`host.control.children`). The stray sweep kills every
+        #: other child of the host outside its session as a plugin's orphan; these are
+        #: not, until they have ended.
+        self.helpers: list[subprocess.Popen[bytes]] = []
         #: Instances to start once the retiring worker of the same id is gone.
         self.pending: set[str] = set()
         self.messenger = Messenger(
@@ -571,6 +577,10 @@ class Supervisor:
     def own_children(self) -> set[int]:
         """Pids of the host's children that are not plugin leftovers (for the sweeps)."""
         own = {h.process.pid for h in self.retiring if h.process is not None}
+        # poll() only reads a finished helper's status (the one who waits for it reads it
+        # again from the Popen); an ended helper's pid may be reused by a stray.
+        self.helpers = [p for p in self.helpers if p.poll() is None]
+        own.update(p.pid for p in self.helpers)
         undertaker = self.enforcer.undertaker
         for helper in (
             self.launcher.pid if isinstance(self.launcher, spawner.ZygoteLauncher) else None,

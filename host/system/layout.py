@@ -13,8 +13,9 @@ The layout, for ``root=/``::
     /opt/ledhost/guard.py              stdlib-only start guard (rolls back a release that
                                        cannot start; run by the unit's ExecStartPre)
     /etc/ledhost/config.toml           the config (root:ledhost 0640)
-    /etc/ledhost/secrets.toml          plugin secrets (root:ledhost 0640; never world-readable)
+    /etc/ledhost/secrets.toml          plugin secrets (root:root 0600; the host's alone)
     /var/lib/ledhost/                  paths.data_dir: plugin data, the store, state
+    /var/lib/ledhost/web/              the web process's own state (ledhost:ledhost 0700)
     /etc/systemd/system/ledhost.service
 
 Releases are folders named by version so that switching is one atomic symlink replace and a
@@ -72,6 +73,16 @@ class PiLayout:
         return self.prefix / "guard.py"
 
     @property
+    def trial(self) -> Path:
+        """The release on trial after a self-update (:mod:`host.system.guard`)."""
+        return self.prefix / "trial.json"
+
+    @property
+    def update_history(self) -> Path:
+        """What self-update and the start guard did, newest last."""
+        return self.prefix / "updates.json"
+
+    @property
     def etc(self) -> Path:
         return self.root / "etc" / "ledhost"
 
@@ -86,6 +97,12 @@ class PiLayout:
     @property
     def data_dir(self) -> Path:
         return self.root / "var" / "lib" / "ledhost"
+
+    @property
+    def web_dir(self) -> Path:
+        """The web process's own files (login store, session key): it runs as
+        :data:`SERVICE_USER` and writes only here (:mod:`host.system.webuser`)."""
+        return self.data_dir / "web"
 
     @property
     def unit(self) -> Path:

@@ -323,6 +323,10 @@ class Worker:
                 self._action(message)
                 # An action may give a mode content (the text plugin's notification).
                 refresher.update_content(self.modes)
+            case protocol.Step(now=now):
+                renderer.step(now)
+            case protocol.Refresh():
+                refresher.poke()
             case protocol.Stop():
                 return False
         return True

@@ -57,11 +57,16 @@ class Renderer:
         #: Whether the host got :attr:`next_due` on the last frame (so it times the next
         #: render itself); not after a dropped frame, an error, a new activation.
         self.published_due = False
+        #: Frames only on :meth:`step` (a test harness's fake clock), never on a schedule.
+        self.stepped = False
+        #: The active mode is shown as a strip: :meth:`step` has no frame to draw.
+        self.strip_shown = False
 
     def activate(self, message: protocol.Activate) -> None:
         """Show ``message.mode`` from now on, at the size asked for."""
         self.token = message.token
         self.for_ticker = message.ticker
+        self.stepped = message.stepped
         width, height = self.display
         if message.size is not None and message.size[0] <= width and message.size[1] <= height:
             width, height = message.size
@@ -80,6 +85,7 @@ class Renderer:
         """Start showing the active mode: a strip if the plugin draws one, else frames."""
         assert self.active is not None
         self.published_due = False
+        self.strip_shown = False
         if restart:
             self.frame_index = 0
         if self.calls.implements("render_strip"):
@@ -95,6 +101,7 @@ class Renderer:
                 self.calls.report_error("render_strip", exc)
                 self.next_due = None
                 return
+            self.strip_shown = strip is not None
             if strip is not None:
                 self.next_due = None
                 try:
@@ -102,8 +109,42 @@ class Renderer:
                 except Exception as exc:
                     self.calls.report_error("render_strip", exc)
                 return
+        if self.stepped:
+            self.next_due = None  # the harness asks for each frame with its own time
+            return
         self.next_due = time.monotonic()
         self.render_due()
+
+    def step(self, now: float) -> None:
+        """Render the next frame for ``now`` and say so (a ``stepped`` activation).
+
+        Frames go through the same bus as always; the host takes each one before asking
+        for the next, so none is dropped for want of a free slot.
+        """
+        ok, delay = self.strip_shown, None
+        if self.active is not None and self.stepped and not self.strip_shown:
+            canvas = Canvas(*self.size)
+            try:
+                with self.calls.running("main", "render_frame"):
+                    answer = self.calls.hook.render_frame(
+                        context=self.context,
+                        canvas=canvas,
+                        mode=self.active,
+                        frame=self.frame_index,
+                        now=now,
+                    )
+                    full = self.size == self.display
+                    if not self.writer.publish(
+                        canvas.to_array(), self.token, None if full else self.size
+                    ):
+                        raise FrameError("no free frame slot: the host did not take the last")
+                ok = True
+                if isinstance(answer, int | float) and math.isfinite(answer) and answer >= 0:
+                    delay = min(float(answer), 1e9)
+                self.frame_index += 1
+            except Exception as exc:
+                self.calls.report_error("render_frame", exc)
+        self.channel.send(protocol.Stepped(ok=ok, delay=delay))
 
     def _send_strip(self, strip: object) -> None:
         if not isinstance(strip, Strip) or not isinstance(strip.canvas, Canvas):

@@ -14,8 +14,8 @@ import numpy as np
 
 from host.errors import HostError
 
-BACKEND_NAMES = ("auto", "headless", "emulator", "hardware")
-"""Names :func:`open_backend` accepts; ``auto`` is hardware where ``rgbmatrix`` imports."""
+BACKEND_NAMES = ("auto", "headless", "emulator", "hardware", "piomatter")
+"""Names :func:`open_backend` accepts; ``auto`` picks one (see :func:`open_backend`)."""
 
 MATRIX_OPTIONS = frozenset(
     {
@@ -24,10 +24,11 @@ MATRIX_OPTIONS = frozenset(
         "multiplexing", "row_address_type", "disable_hardware_pulsing", "show_refresh_rate",
         "inverse_colors", "led_rgb_sequence", "pixel_mapper_config", "panel_type",
         "limit_refresh_rate_hz", "drop_privileges", "drop_priv_user", "drop_priv_group",
-        "do_gpio_init",
+        "rp1_rio",
     }
 )  # fmt: skip
-"""``RGBMatrixOptions`` attributes an option of the same name is set on."""
+"""``RGBMatrixOptions`` attributes an option of the same name is set on (the real class's
+attributes, less ``daemon``; ``tests/fixtures/rgbmatrix_options.json`` records them)."""
 
 ALIASES = {"rgb_sequence": "led_rgb_sequence"}
 """Friendlier option names -> the attribute they set."""
@@ -40,6 +41,9 @@ EMULATOR_OPTIONS = frozenset(
      "emulator_title", "browser", "browser_bind"}
 )  # fmt: skip
 """Emulator-only keys; they go into its config file, not onto ``RGBMatrixOptions``."""
+
+PIOMATTER_OPTIONS = frozenset({"piomatter_pinout"})
+"""Keys only the ``piomatter`` backend reads; the others ignore them."""
 
 GEOMETRY = ("rows", "cols", "chain_length", "parallel")
 
@@ -85,13 +89,13 @@ def normalize_options(options: Mapping[str, Any]) -> dict[str, Any]:
     ignored, since a misspelt ``gpio_slowdwn`` would otherwise only show as a flickering
     panel.
     """
-    known = sorted(MATRIX_OPTIONS | EMULATOR_OPTIONS | ALIASES.keys())
+    known = sorted(MATRIX_OPTIONS | EMULATOR_OPTIONS | PIOMATTER_OPTIONS | ALIASES.keys())
     result: dict[str, Any] = {}
     for key, value in options.items():
         if key in REFUSED:
             raise BackendError(f"display option {key!r} is not supported: {REFUSED[key]}")
         attr = ALIASES.get(key, key)
-        if attr not in MATRIX_OPTIONS and attr not in EMULATOR_OPTIONS:
+        if attr not in MATRIX_OPTIONS | EMULATOR_OPTIONS | PIOMATTER_OPTIONS:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             raise BackendError(f"unknown display option {key!r}; {hint}")

@@ -45,6 +45,12 @@ from PIL import Image
 
 from host.display.backends.base import EMULATOR_OPTIONS, MATRIX_OPTIONS, BackendError
 from host.display.backends.headless import check_frame
+from host.display.backends.panel import (
+    check_binding_limits,
+    check_devices,
+    is_pi5,
+    is_raspberry_pi,
+)
 from host.display.backends.snapshot import SnapshotRecorder
 
 log = logging.getLogger(__name__)
@@ -185,9 +191,21 @@ class MatrixBackend:
 
 
 def open_hardware(
-    *, width: int, height: int, options: Mapping[str, Any], recorder: SnapshotRecorder | None
+    *,
+    width: int,
+    height: int,
+    options: Mapping[str, Any],
+    recorder: SnapshotRecorder | None,
+    model: str | None,
+    system_root: Path = Path("/"),
 ) -> MatrixBackend:
-    """Open the panel through hzeller's ``rgbmatrix`` binding."""
+    """Open the panel through hzeller's ``rgbmatrix`` binding.
+
+    :param model: the board (:func:`~host.display.backends.panel.pi_model`). Off a Pi the
+        binding guesses "Pi 3" and maps ``/dev/mem`` at a Pi's peripheral address, so it is
+        refused; on a Pi the options are checked against the binding's limits first (it
+        crashes the process on many bad values, see :mod:`~host.display.backends.panel`).
+    """
     emulator_only = sorted(set(options) & EMULATOR_OPTIONS)
     if emulator_only:
         raise BackendError(
@@ -200,6 +218,20 @@ def open_hardware(
             f"hardware: cannot import rgbmatrix ({exc}); install hzeller's rpi-rgb-led-matrix "
             "Python binding on the Pi, or use backend 'emulator' or 'headless'"
         ) from None
+    if not is_raspberry_pi(model):
+        raise BackendError(
+            "hardware: this machine is not a Raspberry Pi (no Raspberry Pi model in "
+            "/proc/device-tree/model); use backend 'emulator' or 'headless'"
+        )
+    if is_pi5(model) and not hasattr(module.RGBMatrixOptions, "rp1_rio"):
+        # Pi 5 support and the rp1_rio option came in one commit (2026-04, "Raspberry Pi5
+        # Support"); an older binding would fail to map the Pi 5's GPIO: a crash.
+        raise BackendError(
+            "hardware: this rgbmatrix predates Pi 5 support; rebuild it from a newer "
+            "rpi-rgb-led-matrix, or use backend 'piomatter'"
+        )
+    check_binding_limits({k: v for k, v in options.items() if k in MATRIX_OPTIONS}, model=model)
+    check_devices(system_root, model, options)
     if os.geteuid() == 0 and options.get("drop_privileges", True):
         log.info("hardware: rgbmatrix will drop this process to user daemon once the panel is open")
     return MatrixBackend(
