@@ -481,7 +481,9 @@ def test_sigkill_at_random_moments_leaves_whole_files(tmp_path: Path) -> None:
         # slows down when others use the disk, and the kills stay 0-40 ms apart); the
         # time limit is only a generous bound on a machine that cannot write at all.
         while kills < 60 or (counter < 250 and time.monotonic() - started < 90):
-            writer.stdin.write(f"{counter + 1} {_kill_delay_ms(kills)}\n")
+            # After each 60 kills the delays grow (0-40 ms, then 0-80 ms, ...): on a disk
+            # so busy that a write takes longer than 40 ms, writes still get done.
+            writer.stdin.write(f"{counter + 1} {_kill_delay_ms(kills) * (1 + kills // 60)}\n")
             writer.stdin.flush()
             status = int(writer.stdout.readline())
             kills += 1

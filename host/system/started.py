@@ -69,7 +69,8 @@ def note_started(
     path = started_path(data_dir)
     try:
         make_dirs(path.parent)
-        atomic_write(path, json.dumps(body, indent=1) + "\n")
+        # What the host knows of its run, for root's updater: never readable by workers.
+        atomic_write(path, json.dumps(body, indent=1) + "\n", private=True)
     except OSError as exc:
         log.warning("could not record the start in %s: %s", path, exc)
     prefix = release_prefix(python_prefix)
