@@ -59,10 +59,10 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import ChildProcess, WebChild
+from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
-from host.system.webuser import web_identity
+from host.system.webuser import bridge_identity, web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -505,9 +505,10 @@ class Host:
                 self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
             if self.cfg.mqtt.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.mqtt = ChildProcess(
-                    "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
-                )
+                self.mqtt = BridgeChild(
+                    self.cfg.path, os.path.expanduser(sock), self.cfg.mqtt.password,
+                    self._bridge_exited, bridge_identity(self.cfg),
+                )  # fmt: skip
             self.notifier = ServiceNotifier.from_environ()
             self._loop()
         finally:
