@@ -29,6 +29,7 @@ from host.display.color import TINTS, ColorSettings
 from host.display.compositor import Compositor
 from host.display.presenter import Presenter, TickerSource
 from host.display.ticker_show import TickerShow
+from host.display.wall import WallFeed
 from host.errors import HostError
 from host.ipc.control import default_socket_path
 from host.ipc.framebus import Frame, Geometry
@@ -165,6 +166,9 @@ class Host:
         self.notifier: ServiceNotifier | None = None
         #: This sign's part in a set of synchronised signs (``[sync]``).
         self.sync = SyncRole(self, cfg.sync)
+        #: A wall follower's slice, shown instead of the rotation while the leader sends.
+        follower_wall = cfg.sync.wall and cfg.sync.role == "follower"
+        self.wall = WallFeed(self.compositor) if follower_wall else None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -561,6 +565,7 @@ class Host:
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),
                 self.sync.next_wakeup(),
+                self.wall.next_push_at(now) if self.wall is not None else None,
                 end,
             ]
             due = min(t for t in wake_times if t is not None)
@@ -584,7 +589,8 @@ class Host:
             self._decide(now)
             assert self.backend is not None
             now = time.monotonic()
-            self.presenter.push_if_due(now, self.backend)
+            if self.wall is None or not self.wall.push_if_due(now, self.backend, self.presenter):
+                self.presenter.push_if_due(now, self.backend)
             if self.control is not None:
                 self.control.tick(now)
             if self.web is not None:

@@ -57,7 +57,8 @@ def cmd_mqtt_bridge(ns: argparse.Namespace) -> int:
         _, host_secrets, _ = read_secrets(default_secrets_path(cfg.path, os.environ))
         password = host_secrets.get("mqtt", {}).get("password", "")
     mqtt = dataclasses.replace(cfg.mqtt, password=password if isinstance(password, str) else "")
-    bridge = Bridge(mqtt, socket_path(ns), socket.gethostname(), sync=cfg.sync)
+    display = (cfg.display.width, cfg.display.height)
+    bridge = Bridge(mqtt, socket_path(ns), socket.gethostname(), sync=cfg.sync, display=display)
 
     def stop(signum: int, frame: Any) -> None:
         bridge.stop()
