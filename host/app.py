@@ -557,10 +557,12 @@ class Host:
             # The config watcher's look (1 s) and the upgrade check (5 s) are not in
             # here: they ride on the next wake-up after they fall due, and the
             # supervisor's housekeeping wakes the loop at least every TICK (1.5 s).
+            # While a wall's frames own the panel, the presenter's pushes wait.
+            walled = self.wall is not None and self.wall.active
             wake_times = [
                 self.reconfigurer.next_wakeup(),
                 now + max(0.0, self.timetable.until - time.time()),
-                self.presenter.next_push_at(now),
+                None if walled else self.presenter.next_push_at(now),
                 self.scheduler.next_change(),
                 self._stall_wakeup(now),
                 self.supervisor.next_wakeup(),

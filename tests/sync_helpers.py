@@ -39,6 +39,7 @@ class SyncSign:
         group: str = "",
         period: float = 0.5,
         extra: str = "",
+        modes: tuple[str, ...] = ROTATION,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -49,7 +50,7 @@ class SyncSign:
             f'[paths]\ndata_dir = "{folder / "data"}"\n'
             f'[control]\nsocket = "{self.sock}"\n'
             f"[workers]\nuser = {json.dumps(worker_user())}\n"
-            f"[rotation]\nmodes = {json.dumps(list(ROTATION))}\n"
+            f"[rotation]\nmodes = {json.dumps(list(modes))}\n"
             "[plugins.rotor]\n"
             f'[mqtt]\nenabled = true\nbroker = "mqtt://127.0.0.1:{port}"\n'
             f'client_id = "{name}"\nbase_topic = "signs/{name}"\ndiscovery_prefix = ""\n'

@@ -51,6 +51,11 @@ class WallFeed:
         self.shown = 0
         self.late = 0
 
+    @property
+    def active(self) -> bool:
+        """The wall's frames own the panel (the presenter's pushes wait)."""
+        return self._active
+
     def add(self, rgb: bytes, width: int, height: int, at: float, now: float) -> str:
         """Queue one slice to show at ``at`` (this sign's monotonic clock).
 
