@@ -13,6 +13,7 @@ import signal
 import threading
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,8 @@ class Frames:
         self.sign = sign
         self.lock = threading.Lock()
         self.seen: list[np.ndarray] = []
+        #: Each frame's ``at`` (the host's wall clock when it sent the event).
+        self.times: list[float] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -119,12 +122,17 @@ class Frames:
                             )
                             with self.lock:
                                 self.seen.append(pixels)
+                                self.times.append(event.at)
             except (HostNotRunning, TimeoutError, OSError):
                 self.stop.wait(0.2)
 
     def frames(self) -> list[np.ndarray]:
         with self.lock:
             return list(self.seen)
+
+    def timed(self) -> list[tuple[float, np.ndarray]]:
+        with self.lock:
+            return list(zip(self.times, self.seen, strict=True))
 
     def close(self) -> None:
         self.stop.set()
@@ -177,7 +185,7 @@ def test_followers_show_their_slice_of_the_leaders_canvas_and_fall_back_alone(
             return bool(frames) and frames[-1].tobytes() in cuts(i)
 
         for i in range(2):
-            eventually(lambda i=i: showing_slice(i), f"f{i} showing its slice", timeout=60)
+            eventually(partial(showing_slice, i), f"f{i} showing its slice", timeout=60)
 
         def matched() -> int:
             """Different frames the followers pushed that are slices of the leader's."""
