@@ -47,6 +47,8 @@ HEADER: Final = struct.Struct("!4sHHdQ")
 MAGIC: Final = b"LHW1"
 #: Seconds between attempts to reach a host that does not answer.
 HOST_RETRY: Final = 1.0
+#: Least seconds between two slices passed to the host (60 a second at most).
+SEND_GAP: Final = 1.0 / 60.0
 
 
 class WallError(ValueError):
@@ -218,5 +220,8 @@ class WallLink:
                     client.close()
                     client = None
                 self._complain("host", f"could not pass a wall frame on: {exc}")
+            # Whoever floods the topic gets the host at most this many frames a second; the
+            # ones arriving meanwhile coalesce into the newest.
+            self._stop.wait(SEND_GAP)
         if client is not None:
             client.close()
