@@ -9,7 +9,8 @@ with its group (the control socket's, see :mod:`host.control.listen`) and nothin
 - each has a state folder of its own (``0700``, the user's) that is its ``HOME``: the web
   process keeps its login store ``web-auth.json`` and session key ``web-session.key`` in
   ``<data_dir>/web`` (files an earlier root web process left in the data dir are moved
-  there once, so nobody has to log in again); the bridge's is ``<data_dir>/mqtt``;
+  there once, so nobody has to log in again); the bridge's is ``<data_dir>/mqtt``
+  (:attr:`~host.system.layout.PiLayout.bridge_dir`);
 - before relying on it, one probe run as that user checks it can run ledhost's Python
   and import the process's package, read the config file (and for the bridge its TLS
   files), and enter its folder. If not (a venv under ``/root``, a config or a key only
