@@ -5,10 +5,11 @@ Its bridge subscribes to the host's ``frames`` events (each changed frame, RGB w
 already compressed by the host for the preview) and publishes them on ``<sync root>/wall``
 at most ``[sync] wall_fps`` times a second (a frame held back by the cap goes out when the
 cap allows, so the last frame of a burst is never lost), each stamped with the instant to
-show it, ``wall_delay`` seconds on in the leader's clock; the last frame again every
-``[sync] period`` while nothing changes, so followers know the leader is there. The whole
-canvas goes out once and each follower cuts its own slice: the broker then sends every
-follower the whole frame, but the leader sends it once (measured in benchmarks/sync.py).
+show it, ``wall_delay`` seconds after the leader's host pushed it, in the leader's clock;
+the last frame again every ``[sync] period`` while nothing changes, so followers know the
+leader is there. The whole canvas goes out once and each follower cuts its own slice: the
+broker then sends every follower the whole frame, but the leader sends it once (measured
+in benchmarks/sync.py).
 
 A follower's bridge checks each message (:func:`decode_frame`: the header's size must be
 the configured wall's; decompression is bounded to exactly that many bytes, so a zlib bomb
@@ -169,7 +170,11 @@ class WallLink:
             if last is None:
                 sent_at = now  # nothing shown yet: wait for a frame
                 continue
-            show_at = time.time() + self.cfg.wall_delay
+            # From the leader's push (its ``at``), not from now: the cap's wait and this
+            # thread's own lateness must not delay the followers. A repeat of a still
+            # frame is stamped anew (the picture is the same).
+            pushed = last.at if held and last.at > 0 else time.time()
+            show_at = pushed + self.cfg.wall_delay
             payload = encode_frame(last.width, last.height, show_at, last.seq, last.rgb_zlib)
             if self.connection.publish(self.topic, payload):
                 self.frames += 1
