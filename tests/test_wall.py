@@ -151,6 +151,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         b.stop()
 
 
+@pytest.mark.slow
 def test_followers_show_their_slice_of_the_leaders_canvas_and_fall_back_alone(
     tmp_path: Path, broker: Broker
 ) -> None:
