@@ -42,5 +42,6 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "store": "benchmarks.store",
         "preview": "benchmarks.preview",
         "sync": "benchmarks.sync",
+        "writes": "benchmarks.writes",
     }
 )

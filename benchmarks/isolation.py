@@ -135,7 +135,7 @@ def _ppids() -> dict[int, int]:
     return table
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """CPU time of ``pid``'s live threads in seconds: schedstat's nanoseconds, else ticks."""
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -193,7 +193,7 @@ def sample(roots: Sequence[int]) -> tuple[float, list[Sample]]:
         while todo:
             pid = todo.pop()
             todo += children.get(pid, ())
-            if (cpu := _cpu_seconds(pid)) is not None:
+            if (cpu := cpu_seconds(pid)) is not None:
                 found[pid] = (table[pid], cpu, _kind(pid))
         result.append(found)
     return at, result

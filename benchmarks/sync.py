@@ -43,7 +43,7 @@ from typing import Final
 import numpy as np
 
 from benchmarks._util import Row, progress, spread_of
-from benchmarks.isolation import _cpu_seconds
+from benchmarks.isolation import cpu_seconds
 from host.ipc import control
 from tests.conftest import eventually
 from tests.mqtt_helpers import MOSQUITTO, Broker
@@ -149,12 +149,12 @@ def _cpu_rows(folder: Path, port: int, quick: bool) -> list[Row]:
             if pid is not None
         }
         for _ in range(windows):
-            before = {k: _cpu_seconds(pid) for k, pid in pids.items()}
+            before = {k: cpu_seconds(pid) for k, pid in pids.items()}
             start = time.monotonic()
             time.sleep(length)
             elapsed = time.monotonic() - start
             for k, pid in pids.items():
-                a, b = before[k], _cpu_seconds(pid)
+                a, b = before[k], cpu_seconds(pid)
                 if a is not None and b is not None:
                     shares.setdefault(k, []).append((b - a) / elapsed * 100.0)
     finally:

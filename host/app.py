@@ -63,6 +63,7 @@ from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
+from host.system.started import note_started
 from host.system.webuser import bridge_identity, web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
@@ -140,6 +141,7 @@ class Host:
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
         self._fatal: str | None = None
         self._first_hellos_seen = False
+        self._started_noted = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
         self._current: Slot | None = None
@@ -543,56 +545,73 @@ class Host:
 
         One decision per turn, after the wait: nothing between a push and the next wait
         changes what should show, and a deadline that falls due meanwhile makes the wait
-        return at once. Memory is sampled when the loop is awake anyway (never a wake-up
-        of its own: at idle, wake-ups are most of the host's CPU).
+        return at once. A turn that only a push fell due for (a scroll step, a frame of a
+        transition) pushes without deciding, and the next keeps its deadlines: nothing a
+        decision or a deadline reads changed. Memory is
+        sampled when the loop is awake anyway (never a wake-up of its own: at idle,
+        wake-ups are most of the host's CPU).
         """
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
+        # The housekeeping's and the decision's deadlines, when a push-only turn kept them.
+        known: tuple[float, float] | None = None
         self._decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
                 break
-            # The config watcher's look (1 s) and the upgrade check (5 s) are not in
-            # here: they ride on the next wake-up after they fall due, and the
-            # supervisor's housekeeping wakes the loop at least every TICK (1.5 s).
+            if known is None:  # after a push-only turn they are as they were
+                housekeeping = self.supervisor.next_wakeup()
+                deadlines = [
+                    self.reconfigurer.next_wakeup(),
+                    now + max(0.0, self.timetable.until - time.time()),
+                    self.scheduler.next_change(),
+                    self._stall_wakeup(now),
+                    housekeeping,
+                    self.sync.next_wakeup(),
+                    end,
+                ]
+                decide_by = min(t for t in deadlines if t is not None)
+            else:
+                housekeeping, decide_by = known
+            known = None
             # While a wall's frames own the panel, the presenter's pushes wait.
             walled = self.wall is not None and self.wall.active
-            wake_times = [
-                self.reconfigurer.next_wakeup(),
-                now + max(0.0, self.timetable.until - time.time()),
-                None if walled else self.presenter.next_push_at(now),
-                self.scheduler.next_change(),
-                self._stall_wakeup(now),
-                self.supervisor.next_wakeup(),
-                self.sync.next_wakeup(),
-                self.wall.next_push_at(now) if self.wall is not None else None,
-                end,
-            ]
-            due = min(t for t in wake_times if t is not None)
-            timeout = due - now
-            marks = self._quiet_marks()
-            # The supervisor's pass: worker events, then its housekeeping when due (a
-            # restart or a rung of the stop ladder as soon as it falls due).
-            self.supervisor.run_once(timeout, other=self._on_own_event)
-            now = time.monotonic()
-            if now < due and self._quiet_marks() == marks:
+            pushes = [None if walled else self.presenter.next_push_at(now)]
+            if self.wall is not None:
+                pushes.append(self.wall.next_push_at(now))
+            push_at = min((t for t in pushes if t is not None), default=None)
+            due = decide_by if push_at is None else min(push_at, decide_by)
+            woken = self._wait(due, housekeeping)
+            if woken is None:
                 continue  # woken by read-only control requests alone, answered already
+            now = time.monotonic()
+            # The config watcher's look (1 s) and the upgrade check (5 s) do not wake the
+            # loop: they ride on the next full turn after they fall due, and the
+            # supervisor's housekeeping makes one at least every TICK (1.5 s).
+            polls_by = self.upgrades.next_check
             if watcher is not None:
-                watcher.poll(now)
-            self.upgrades.poll(now)
-            # A reload waiting for its workers' checks finishes once all answered.
-            self.reconfigurer.poll(now)
+                polls_by = min(polls_by, watcher.next_look())
+            if woken or now >= min(decide_by, polls_by) or not self.stats.modes_shown:
+                if watcher is not None:
+                    watcher.poll(now)
+                self.upgrades.poll(now)
+                # A reload waiting for its workers' checks finishes once all answered.
+                self.reconfigurer.poll(now)
+                self.sync.poll(now)
+                self._decide(now)
+            else:
+                known = (housekeeping, decide_by)  # nothing that moves them happened
             if now >= next_sample:
                 next_sample = now + MEMORY_SAMPLE
                 self.stats.sample_memory()
-            self.sync.poll(now)
-            self._decide(now)
             assert self.backend is not None
             now = time.monotonic()
             if self.wall is None or not self.wall.push_if_due(now, self.backend, self.presenter):
                 self.presenter.push_if_due(now, self.backend)
+            if not self._started_noted and self.stats.frames_shown:  # once, for self-update
+                self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             if self.control is not None:
                 self.control.tick(now)
             if self.web is not None:
@@ -610,6 +629,30 @@ class Host:
         # Nothing on screen once the start-up grace is over: a dark panel on purpose.
         settled = current is None and now - self.stats.started > STARTUP_GRACE
         self.notifier.turn(now, self.stats.frames_shown, current, settled)
+
+    def _wait(self, due: float, housekeeping: float) -> bool | None:
+        """The supervisor's passes (worker events, then its housekeeping when due: a restart
+        or a rung of the stop ladder as soon as it falls due) until ``due`` or an event
+        that may change what to decide or show.
+
+        ``True`` when such an event came or the housekeeping ran; ``False`` when only time
+        brought ``due``; ``None`` when only read-only control requests woke it before
+        ``due``, so the turn's decision, push and polls would find nothing new (the
+        housekeeping may have run meanwhile: the loop works out its deadlines again). While
+        nothing but such requests come, the wait goes on with the same deadlines: nothing
+        that moves them happened (issue 17: status at 50/s must cost the host < 1 % of a
+        core, and working them out again was a fifth of a request's host CPU).
+        """
+        while True:
+            marks = self._quiet_marks()
+            timeout = max(0.0, due - time.monotonic())
+            ran = self.supervisor.run_once(timeout, other=self._on_own_event, due=housekeeping)
+            if self._quiet_marks() != marks:
+                return True
+            if time.monotonic() >= due:
+                return ran
+            if ran:
+                return None
 
     def _quiet_marks(self) -> tuple[int, int]:
         """Counters that move when a wake-up may change what to decide or show.

@@ -1,4 +1,4 @@
-"""Run a plugin in-process, the way its worker would, to test it with pytest.
+"""Test a plugin with pytest: its hooks in-process, or the plugin in a real worker.
 
 The worker calls a plugin's hooks through a pluggy manager of its own; this module does
 the same in the test's process, with real Pillow drawing and no host, so a plugin author
@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ from sdk.recorded import FORMAT as RECORDING_FORMAT
 from sdk.recorded import RecordedServer, Route
 from sdk.registration import MAX_STRIP_WIDTH, ModeInfo, collect_actions, collect_modes
 from sdk.rendered import Frame
+from sdk.runnerbase import Runner
 from sdk.strip import Strip
 from sdk.worker_runner import DEFAULT_NOW, WorkerError, WorkerRunner
 
@@ -142,7 +143,7 @@ def validated_config(
     return dict(result.options), dict(result.secrets)
 
 
-class PluginRunner:
+class PluginRunner(Runner):
     """One plugin, loaded into a fresh pluggy manager and set up, ready to render.
 
     Use it as a context manager: entering calls ``setup`` and one ``refresh_data``,
@@ -194,18 +195,6 @@ class PluginRunner:
             requests_to_host=self.requests,
         )
         self._started = False
-
-    def __enter__(self) -> PluginRunner:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def config(self) -> Mapping[str, Any]:

@@ -31,12 +31,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
 
 from sdk.rendered import Frame
+from sdk.runnerbase import Runner
 
 __all__ = ["DEFAULT_NOW", "WorkerError", "WorkerRunner"]
 
@@ -65,11 +65,11 @@ class WorkerError(RuntimeError):
         self.errors = errors
 
 
-class WorkerRunner:
+class WorkerRunner(Runner):
     """One plugin in a real worker: ``setup``, a first ``refresh_data``, then requests.
 
     :param target: the plugin project folder (with ``pyproject.toml``; it need not be
-        installed) or an installed plugin's id.
+        installed), a wheel, or an installed plugin's id.
     :param size: the panel ``(width, height)``.
     :param config: the plugin's options; the worker validates them and fills defaults
         exactly as the host does.
@@ -121,18 +121,6 @@ class WorkerRunner:
         self.schema: dict[str, Any] | None = None
         self.config: dict[str, Any] = {}
         self.content: dict[str, bool] = {}
-
-    def __enter__(self) -> WorkerRunner:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         """Start the worker: validate the config, ``setup``, the first ``refresh_data``."""

@@ -84,8 +84,9 @@ def host_site_dirs() -> list[str]:
     return dirs
 
 
-def create_env(env: Path) -> None:
-    """Make a venv without pip at ``env`` that sees ledhost's packages."""
+def create_env(env: Path, *, see_host: bool = True) -> None:
+    """Make a venv without pip at ``env`` that sees ledhost's packages (``see_host``; a
+    release of ledhost itself, made by self-update, sees only its own)."""
     base = getattr(sys, "_base_executable", sys.executable)
     result = subprocess.run(
         [base, "-m", "venv", "--without-pip", str(env)],
@@ -95,19 +96,31 @@ def create_env(env: Path) -> None:
     )
     if result.returncode != 0:
         raise InstallError(f"cannot create an environment at {env}: {result.stderr[-_TAIL:]}")
+    if not see_host:
+        return
     lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in host_site_dirs())
     atomic_write(site_dir(env) / _PTH, lines)
 
 
-def installer_command(settings: StoreSettings, env: Path, target: str) -> list[str]:
-    """The installer command line for ``target`` (a wheel file or ``name==version``)."""
+def installer_command(settings: StoreSettings, env: Path, *targets: str) -> list[str]:
+    """The installer command line for ``targets`` (wheel files or ``name==version``)."""
     python = str(env / "bin" / "python")
     index = ["--index-url", settings.index_url] if settings.index_url else ["--no-index"]
     for link in settings.find_links:
         index += ["--find-links", link]
     if settings.installer == "uv":
         uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-        return [uv, "pip", "install", "--python", python, "--only-binary", ":all:", *index, target]
+        return [
+            uv,
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--only-binary",
+            ":all:",
+            *index,
+            *targets,
+        ]
     return [
         sys.executable,
         "-m",
@@ -120,12 +133,12 @@ def installer_command(settings: StoreSettings, env: Path, target: str) -> list[s
         "--disable-pip-version-check",
         "--no-warn-script-location",
         *index,
-        target,
+        *targets,
     ]
 
 
-def install_into(settings: StoreSettings, env: Path, target: str) -> None:
-    """Run the installer for ``target`` into ``env``.
+def install_into(settings: StoreSettings, env: Path, target: str, *more: str) -> None:
+    """Run the installer for ``target`` (and ``more``) into ``env``.
 
     :raises InstallError: with the installer's last lines (a dependency that cannot be
         found as a wheel, a conflict).
@@ -133,7 +146,7 @@ def install_into(settings: StoreSettings, env: Path, target: str) -> None:
     env_vars = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     try:
         result = subprocess.run(
-            installer_command(settings, env, target),
+            installer_command(settings, env, target, *more),
             capture_output=True,
             text=True,
             check=False,

@@ -4,8 +4,9 @@ One host (``ledhost run``'s own web child on 127.0.0.1) and one chromium page wa
 user does on first meeting a sign: set the password, watch the live preview (its painted
 LEDs compared with the frames the host pushed), pin a mode, change a plugin option
 through the form generated from its schema (and see the panel change), get a field's
-error from the host's own validator, log out. Every page is photographed at phone and
-desktop widths and checked with axe-core.
+error from the host's own validator, reorder the rotation by keyboard and by drag and
+drop, log out. Every page is photographed at phone and desktop widths and checked with
+axe-core.
 """
 
 from __future__ import annotations
@@ -182,6 +183,29 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             live.wait_for(lambda: live.host.cfg.rotation.entries[0].duration == 12, "duration")
             assert len(live.host.cfg.rotation.entries[0].when) == 1
             assert not live.host.cfg.rotation.entries[1].when
+            # ... and back by dragging the clock's grip above the text with the mouse (HTML5
+            # drag and drop; Playwright's drag_and_drop aims at an element's centre, here
+            # below the text's middle): the text keeps its settings on the way down.
+            page.click("#entries > li:first-child details.when summary")  # fold its windows
+            page.locator("#entries").scroll_into_view_if_needed()
+            grip = page.locator("#entries > li:nth-child(2) > .handle").bounding_box()
+            top = page.locator("#entries > li:first-child").bounding_box()
+            page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(top["x"] + 10, top["y"] + 4, steps=8)
+            page.mouse.up()
+            assert page.inner_text("#entries li:first-child .mode") == "clock:time"
+            assert page.inner_text("#entries li:first-child .position") == "1."
+            page.click("#save-order")
+            live.wait_for(
+                lambda: (
+                    [f"{e.instance}:{e.mode}" for e in live.host.cfg.rotation.entries]
+                    == ["clock:time", "text:message"]
+                ),
+                "the dragged order in the host's config",
+            )
+            assert live.host.cfg.rotation.entries[1].duration == 12
+            assert len(live.host.cfg.rotation.entries[1].when) == 1
             poll(page, "document.querySelectorAll('.section-form .field').length",
                  lambda n: n > 5, "the settings forms")  # fmt: skip
             # A layout: the clock and the text side by side, made with the generated form.

@@ -9,7 +9,6 @@ and each ``check*`` test plugin must fail with the finding it was written for.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,8 @@ from host.author.scaffold import ScaffoldError, check_plugin_id, new_project
 from host.author.target import Target, TargetError, resolve
 from host.discovery import PluginSpec, discover
 from host.supervise.rules import WorkerRules
-from tests.conftest import ledhost
+from tests.author_helpers import run_project_tests
+from tests.conftest import ledhost, worker_user
 
 BUILTINS = sorted(p for p, s in discover(environment=False).items() if s.source == "builtin")
 VENV_BIN = Path(sys.executable).parent
@@ -48,7 +48,12 @@ def project() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="ledhost-akit-", dir="/tmp"))
     root.chmod(0o755)
     try:
-        made = ledhost("plugin", "new", "bus-times", "--dir", str(root), "--mode", "next")
+        # Module scope runs before conftest's per-test environment: name the worker user
+        # here, so `plugin new` can render the golden image in a worker as root too.
+        made = ledhost(
+            "plugin", "new", "bus-times", "--dir", str(root), "--mode", "next",
+            env={"LEDHOST_WORKERS__USER": worker_user()} if worker_user() != "auto" else None,
+        )  # fmt: skip
         assert made.returncode == 0, made.stderr
         yield root / "ledhost-bus-times"
     finally:
@@ -118,6 +123,7 @@ def test_plugin_new_makes_a_complete_project(project: Path) -> None:
         "README.md",
         "ledhost_bus_times/__init__.py",
         "pyproject.toml",
+        "tests/golden/next_64x32.png",
         "tests/test_bus_times.py",
     ]
     text = (project / "pyproject.toml").read_text()
@@ -130,16 +136,7 @@ def test_plugin_new_makes_a_complete_project(project: Path) -> None:
 
 
 def test_the_generated_project_passes_its_own_tests_and_ruff(project: Path) -> None:
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "8 passed" in tests.stdout
+    assert "8 passed" in run_project_tests(project)
     for args in (["check", "."], ["format", "--check", "."]):
         lint = subprocess.run(
             [str(VENV_BIN / "ruff"), *args], cwd=project, capture_output=True, text=True
@@ -318,3 +315,20 @@ def test_the_probe_report_is_read_without_following_a_link(tmp_path: Path) -> No
     link.symlink_to(secret)
     assert _read_report(link) == []
     assert len(_read_report(secret)) == 1
+
+
+def test_plugin_new_without_a_worker_still_makes_the_project_and_says_how(
+    tmp_path: Path,
+) -> None:
+    """No worker can run here (a workers.user that does not exist): the project is still
+    complete, the command says why there is no golden image and how to make one."""
+    made = ledhost(
+        "plugin", "new", "lonely", "--dir", str(tmp_path),
+        env={"LEDHOST_WORKERS__USER": "no-such-user-here"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "warning: no golden image (" in made.stdout and "--update-golden" in made.stdout
+    project = tmp_path / "ledhost-lonely"
+    assert (project / "tests" / "test_lonely.py").exists()
+    assert not (project / "tests" / "golden").exists()
+    assert not list(project.rglob("__pycache__"))

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from host.author.devtarget import project_spec, resolve_target
 from host.author.devwatch import SourceWatcher
-from host.errors import HostError
+from host.author.target import resolve_into
+from tests.author_helpers import Dev, running_dev
 from tests.browser import axe_violations, browser_page, need_browser, poll
-from tests.conftest import TEST_PLUGINS, eventually, ledhost, worker_user
+from tests.conftest import TEST_PLUGINS, eventually, ledhost
 
 PYPROJECT = """\
 [project]
@@ -93,49 +89,10 @@ def write_plugin(project: Path, version: int, body: str = "pass") -> None:
     (project / "devdemo.py").write_text(text)
 
 
-@dataclass
-class Dev:
-    url: str
-    project: Path
-    proc: subprocess.Popen[bytes]
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            body = answer.read()
-            return (
-                json.loads(body)
-                if answer.headers.get_content_type() == "application/json"
-                else body
-            )
-
-    def post(
-        self, path: str, body: object, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        sent = {"Content-Type": "application/json", "X-CSRF-Token": self.csrf(), **(headers or {})}
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers=sent, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    def csrf(self) -> str:
-        page = self.get("/").decode()
-        found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-        assert found
-        return found.group(1)
-
-    def status(self) -> dict[str, Any]:
-        answer: dict[str, Any] = self.get("/api/dev/status")
-        return answer
-
-    def pixel(self) -> tuple[int, int, int]:
-        image = Image.open(io.BytesIO(self.get("/api/dev/frame.png"))).convert("RGB")
-        r, g, b = image.getpixel((0, 0))  # type: ignore[misc]
-        return (r, g, b)
+def pixel(dev: Dev) -> tuple[int, int, int]:
+    image = Image.open(io.BytesIO(dev.get("/api/dev/frame.png"))).convert("RGB")
+    r, g, b = image.getpixel((0, 0))  # type: ignore[misc]
+    return (r, g, b)
 
 
 @pytest.fixture(scope="module")
@@ -145,41 +102,12 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     project.mkdir()
     (project / "pyproject.toml").write_text(PYPROJECT)
     write_plugin(project, 1)
-    home = tmp_path_factory.mktemp("devhome")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDHOST_")}
-    env.update(XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"))
-    if worker_user() != "auto":
-        env["LEDHOST_WORKERS__USER"] = worker_user()
-    stderr = (root / "stderr.txt").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "host", "dev", str(project), "--port", "0", "--size", "32x16"],
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        env=env,
-    )
-    try:
-        found: list[str] = []
-
-        def serving() -> bool:
-            text = (root / "stderr.txt").read_text()
-            found[:] = re.findall(r"on (http://127\.0\.0\.1:\d+)/", text)
-            assert proc.poll() is None, text
-            return bool(found)
-
-        eventually(serving, "ledhost dev to print its address")
-        yield Dev(found[0], project, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        stderr.close()
+    with running_dev(project, "--size", "32x16", home=root) as server:
+        yield server
 
 
 def test_dev_shows_the_plugin_with_its_schema_defaults(dev: Dev) -> None:
-    eventually(lambda: dev.pixel() == (10, 1, 0), "the first frame at the default level")
+    eventually(lambda: pixel(dev) == (10, 1, 0), "the first frame at the default level")
     status = dev.status()
     assert status["plugin"] == "devdemo"
     assert (status["width"], status["height"]) == (32, 16)
@@ -197,12 +125,12 @@ def test_dev_posted_config_changes_the_next_frame(dev: Dev) -> None:
     code, answer = dev.post("/api/dev/config", {"options": {"level": 200}})
     assert code == 200 and answer["config"]["level"] == 200
     assert answer["config"]["city"] == "Oslo"  # the schema's defaults, filled by the worker
-    eventually(lambda: dev.pixel()[0] == 200, "a frame drawn with the posted level")
+    eventually(lambda: pixel(dev)[0] == 200, "a frame drawn with the posted level")
     code, answer = dev.post("/api/dev/config", {"options": {"level": 999}})
     assert code == 400
     assert answer["issues"][0]["key"] == "plugins.devdemo.level"
     assert "255" in answer["issues"][0]["message"]
-    assert dev.pixel()[0] == 200  # the bad config changed nothing
+    assert pixel(dev)[0] == 200  # the bad config changed nothing
 
 
 def test_dev_posted_secrets_reach_the_plugin_not_the_page(dev: Dev) -> None:
@@ -222,11 +150,11 @@ def test_dev_posted_secrets_reach_the_plugin_not_the_page(dev: Dev) -> None:
 def test_dev_mode_picker_switches_the_mode(dev: Dev) -> None:
     eventually(lambda: dev.status()["state"] == "running", "the worker running")
     assert dev.post("/api/dev/mode", {"mode": "blue"})[0] == 200
-    eventually(lambda: dev.pixel()[2] > 0 and dev.pixel()[0] == 0, "a frame of mode blue")
+    eventually(lambda: pixel(dev)[2] > 0 and pixel(dev)[0] == 0, "a frame of mode blue")
     code, answer = dev.post("/api/dev/mode", {"mode": "green"})
     assert code == 400 and "no mode 'green'" in answer["message"]
     assert dev.post("/api/dev/mode", {"mode": "red"})[0] == 200
-    eventually(lambda: dev.pixel()[0] > 0, "a frame of mode red again")
+    eventually(lambda: pixel(dev)[0] > 0, "a frame of mode red again")
 
 
 def test_dev_editing_a_file_reloads_the_worker_and_keeps_the_config(dev: Dev) -> None:
@@ -234,10 +162,10 @@ def test_dev_editing_a_file_reloads_the_worker_and_keeps_the_config(dev: Dev) ->
     reloads = dev.status()["reloads"]
     level = dev.status()["options"].get("level", 10)
     write_plugin(dev.project, 7)
-    eventually(lambda: dev.pixel()[1] == 7, "a frame drawn by the edited code")
+    eventually(lambda: pixel(dev)[1] == 7, "a frame drawn by the edited code")
     status = dev.status()
     assert status["reloads"] == reloads + 1
-    assert dev.pixel()[0] == level  # the posted config survived the reload
+    assert pixel(dev)[0] == level  # the posted config survived the reload
     assert any(e["kind"] == "reload" and "devdemo.py" in e["text"] for e in status["events"])
 
 
@@ -254,7 +182,7 @@ def test_dev_a_plugin_that_raises_shows_the_error_and_the_server_lives(dev: Dev)
     assert any(e["kind"] == "error" and "broken on purpose" in e["text"] for e in status["events"])
     assert dev.proc.poll() is None
     write_plugin(dev.project, 9)  # the author fixes it: the next reload renders again
-    eventually(lambda: dev.pixel()[1] == 9, "a frame after the fix")
+    eventually(lambda: pixel(dev)[1] == 9, "a frame after the fix")
 
 
 def test_dev_refuses_cross_origin_and_token_less_writes(dev: Dev) -> None:
@@ -317,12 +245,8 @@ def test_dev_refuses_a_non_loopback_bind_without_the_flag(tmp_path: Path) -> Non
     assert "--allow-remote" in result.stderr and "no login" in result.stderr
 
 
-def test_dev_names_a_folder_that_is_not_a_plugin_project(tmp_path: Path) -> None:
-    with pytest.raises(HostError, match="no pyproject.toml"):
-        project_spec(tmp_path, tmp_path / "shim")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    with pytest.raises(HostError, match=r'entry-points\."ledhost.plugins"'):
-        project_spec(tmp_path, tmp_path / "shim")
+def test_dev_names_a_target_it_cannot_find(tmp_path: Path) -> None:
+    # What is wrong with a folder is test_author_kit's (one resolver serves check and dev).
     result = ledhost("dev", "no-such-plugin-anywhere", "--port", "0")
     assert result.returncode == 1
     assert "neither a plugin project folder nor an installed plugin id" in result.stderr
@@ -347,7 +271,7 @@ def test_source_watcher_reports_a_change_once_after_it_settles(tmp_path: Path) -
 
 
 def test_dev_watches_a_plugin_path_folder_but_not_an_environment(tmp_path: Path) -> None:
-    found = resolve_target("solid", tmp_path / "shim", (str(TEST_PLUGINS),))
+    found = resolve_into("solid", tmp_path, plugin_paths=(str(TEST_PLUGINS),))
     assert found.spec.plugin_id == "solid" and found.watch == (TEST_PLUGINS.resolve(),)
-    builtin = resolve_target("clock", tmp_path / "shim", (str(TEST_PLUGINS),))
+    builtin = resolve_into("clock", tmp_path, plugin_paths=(str(TEST_PLUGINS),))
     assert builtin.spec.source == "builtin" and builtin.watch == ()

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from host.display.color import ColorSettings, build_luts
+from host.ipc import control
+from host.ipc.control_client import ControlClient
 from tests.conftest import (
     TEST_PLUGINS,
     RecordingBackend,
@@ -192,7 +194,16 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
     from config import load_config
     from host.app import Host, RunOptions
 
-    cfg = load_config(None, env={}, overrides={**overrides, "paths": {"data_dir": str(tmp_path)}})
+    sock = tmp_path / "control.sock"
+    cfg = load_config(
+        None,
+        env={},
+        overrides={
+            **overrides,
+            "paths": {"data_dir": str(tmp_path)},
+            "control": {"socket": str(sock)},
+        },
+    )
     backend = RecordingBackend(cfg.display.width, cfg.display.height)
     host = Host(
         cfg,
@@ -215,16 +226,18 @@ def test_pin_shows_a_mode_now_and_the_rotation_resumes(
             eventually(lambda: backend.pushes, "the first frame")
             interrupter = host.supervisor.handles["interrupter"]
             eventually(lambda: interrupter.modes, "the interrupter to name its modes")
-            host.pin("interrupter", "alert", seconds)
-            eventually(lambda: ("interrupter:alert", "pin") in shown(), "the pin to show")
-            if seconds is None:
-                host.unpin()
+            # Through the control socket, as `ledhost pin` does: the loop's own thread runs
+            # the pin (a call from this thread would race the loop's own decisions).
+            eventually(sock.exists, "the control socket")
+            with ControlClient(str(sock)) as client:
+                client.request(control.Pin(instance="interrupter", mode="alert", seconds=seconds))
+                eventually(lambda: ("interrupter:alert", "pin") in shown(), "the pin to show")
+                if seconds is None:
+                    client.request(control.Unpin())
             eventually(lambda: shown()[-1] == ("solid:fill", "rotation"), "the rotation back")
         finally:
             stop_host(host)
 
-    # The control socket will call pin() on the loop's thread; here a thread stands in,
-    # which is safe enough for a test because the loop only reads the scheduler.
     helper = threading.Thread(target=pin_then_release)
     helper.start()
     assert host.run() == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import os
 import re
@@ -29,6 +30,8 @@ import config
 import sdk
 from host.cli.main import build_parser
 from sdk import hookspecs
+from tests.author_helpers import run_project_tests, running_dev
+from tests.conftest import eventually
 
 ROOT = Path(__file__).parent.parent
 HOOKS_DOC = ROOT / "docs" / "plugin_hooks.md"
@@ -300,16 +303,25 @@ def test_tutorial_spells_out_a_whole_package() -> None:
 
 def test_tutorial_package_passes_its_own_tests(tmp_path: Path) -> None:
     package = write_package(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
-        cwd=package,
-        env={**dict(os.environ), "PYTHONPATH": str(package)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "3 passed" in run_project_tests(package, make_golden=True)
+
+
+def test_tutorial_dev_preview_serves_a_frame(tmp_path: Path) -> None:
+    """The tutorial's ``ledhost dev`` line, on a free 127.0.0.1 port: one frame, stopped."""
+    (argv,) = [c for c in tutorial_commands() if c[0] == "dev"]
+    assert argv[1] == "."
+    package = write_package(tmp_path)
+    width, height = (int(x) for x in _option(argv, "--size", "64x32").split("x"))
+    with running_dev(package, *argv[2:], home=tmp_path) as dev:
+
+        def drawn() -> bool:
+            image = Image.open(io.BytesIO(dev.get("/api/dev/frame.png")))
+            assert image.size == (width, height)
+            return image.getbbox() is not None
+
+        eventually(drawn, "the greeting in the preview's frame")
+        assert dev.status()["plugin"] == "myplugin"
+    assert dev.proc.returncode is not None
 
 
 def test_tutorial_config_file_loads(tmp_path: Path) -> None:
@@ -323,7 +335,9 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
     """Verify every ``ledhost`` command parses, and render, plugins and check work on the
     package."""
     commands = tutorial_commands()
-    assert {c[0] for c in commands} == {"plugin", "render", "plugins", "check", "run", "install"}
+    assert {c[0] for c in commands} == {
+        "plugin", "render", "plugins", "check", "run", "install", "dev"
+    }  # fmt: skip
     parser = build_parser()
     for argv in commands:
         try:
@@ -352,6 +366,7 @@ def test_tutorial_commands_run_with_the_current_cli(tmp_path: Path) -> None:
     )
     (tmp_path / "ada.toml").write_text(tutorial_files()["ada.toml"])
 
+    # ``dev`` runs in test_tutorial_dev_preview_serves_a_frame.
     runnable = [argv for argv in commands if argv[0] in ("render", "plugins")]
     # ``check .`` runs in the project folder; ``check`` of the wheel and ``install`` need
     # a built wheel: the journey test (tests/test_author_journey.py) runs those for real.

@@ -157,7 +157,12 @@ def test_a_long_text_slides_through_its_region(tmp_path: Path) -> None:
         "rotation": {"modes": ["@desk"]},
     }
     host, backend, stats = run_host(
-        overrides, 3.0, tmp_path, only=("solid", "text"), plugin_paths=(str(TEST_PLUGINS),)
+        overrides,
+        120.0,  # a bound only: the run ends once the text has moved 31 times
+        tmp_path,
+        until=lambda _, backend: sum(f[:, 22:].any() for f, _, _ in backend.pushes) > 30,
+        only=("solid", "text"),
+        plugin_paths=(str(TEST_PLUGINS),),
     )
     rights = [f[:, 22:].copy() for f, _, _ in backend.pushes if f[:, 22:].any()]
     assert len(rights) > 30, len(rights)

@@ -26,6 +26,7 @@ from sdk.testing import (
     assert_matches_golden,
 )
 from tests.conftest import worker_user
+from tests.store_helpers import plugin_wheel
 
 PYPROJECT = """\
 [project]
@@ -217,6 +218,15 @@ def test_worker_runner_names_an_invalid_start_config(project: Path) -> None:
         WorkerRunner(project, config={"step": 0}).start()
     assert "plugins.sdkdemo.step" in str(caught.value)
     assert caught.value.issues[0]["key"] == "plugins.sdkdemo.step"
+
+
+def test_worker_runner_runs_a_wheel_as_the_store_would_install_it(tmp_path: Path) -> None:
+    # The same targets as ``ledhost check`` and ``ledhost dev``: a folder, an id, a wheel.
+    wheel = plugin_wheel(tmp_path, "wheeldemo", "1.0.0", colour=(10, 20, 30), mode="solid")
+    with WorkerRunner(wheel, size=(8, 4)) as plugin:
+        assert [m["name"] for m in plugin.modes] == ["solid"]
+        (frame,) = plugin.render("solid")
+    assert (frame.pixels == (10, 20, 30)).all()
 
 
 def test_recorded_server_feeds_the_plugin_in_its_worker(project: Path, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ class Frames:
                     while not self.stop.is_set():
                         event = events.receive(timeout=0.5)
                         if isinstance(event, control.FrameEvent):
-                            rgb = zlib.decompress(event.rgb_zlib)
+                            rgb = event.rgb
                             pixels = np.frombuffer(rgb, np.uint8).reshape(
                                 event.height, event.width, 3
                             )

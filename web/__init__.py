@@ -38,7 +38,7 @@ def create_app(
         default :func:`host.ipc.control_client.request` on ``socket``.
     """
     from host.ipc.control_client import request as control_request
-    from web import api, auth, events, openapi, pages, store_api
+    from web import api, auth, events, openapi, pages, store_api, update_api
     from web.session_key import load_or_create
 
     cfg = dict(config or {})
@@ -66,6 +66,7 @@ def create_app(
     app.before_request(guard)
     app.after_request(secure_headers)
     errors.install(app)
-    for bp in [auth.bp, openapi.bp, *api.BLUEPRINTS, store_api.bp, events.bp, pages.bp]:
+    for bp in [auth.bp, openapi.bp, *api.BLUEPRINTS, store_api.bp, update_api.bp, events.bp,
+               pages.bp]:  # fmt: skip
         app.register_blueprint(bp)
     return app

@@ -20,7 +20,7 @@ _FAILED_STATUS = {
     "unknown_instance": 404, "unknown_mode": 404, "no_such_instance": 404,
     "no_such_section": 404, "no_such_action": 404, "no_such_mode": 404, "busy": 503,
     "no_such_job": 404, "store_failed": 502, "invalid": 400, "bad_request": 400,
-    "invalid_config": 400, "not_set": 404, "not_secret": 400,
+    "invalid_config": 400, "not_set": 404, "not_secret": 400, "update_failed": 502,
 }  # fmt: skip
 
 

@@ -59,6 +59,10 @@ PATHS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/store/jobs": {"post": ("Install, update, roll back or uninstall (a job)", True)},
     "/api/v1/store/upload": {"post": ("Install an uploaded wheel (multipart 'wheel')", False)},
     "/api/v1/store/jobs/{job}": {"get": ("A store job's state and progress", False)},
+    "/api/v1/system/update": {
+        "get": ("Versions, the newest on the index (cached), the last update", False),
+        "post": ("Update ledhost or roll it back (a job; ledhost restarts)", True),
+    },
     "/api/v1/events": {"get": ("Server-sent events: state, frames, logs", False)},
     "/api/v1/plugins": {"get": ("Installed plugins with versions", False)},
     "/api/v1/plugins/{instance}": {"get": ("Modes, actions, config schema and config", False)},

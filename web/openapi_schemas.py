@@ -193,6 +193,46 @@ STORE_JOB: Final = obj(
     }
 )
 
+#: One update or rollback, as recorded (host/system/guard.py).
+UPDATE_ENTRY: Final = obj(
+    {"at": NUM, "action": STR, "result": STR, "from": null(STR), "to": null(STR), "by": STR,
+     "reason": STR}
+)  # fmt: skip
+#: ``ledhost self-update --check --json`` (host/system/selfupdate.py, status).
+UPDATE_CHECK: Final = obj(
+    {
+        "running": STR,
+        "current": null(STR),
+        "previous": null(STR),
+        "releases": array(STR),
+        "trial": null(
+            obj({"version": STR, "previous": STR, "starts": INT, "max_starts": INT, "since": NUM})
+        ),  # fmt: skip
+        "last": null(UPDATE_ENTRY),
+        "started": null(
+            obj(
+                {
+                    "version": STR,
+                    "release": STR,
+                    "pid": INT,
+                    "first_frame": NUM,
+                    "problems": array(STR),
+                }
+            )
+        ),  # fmt: skip
+        "index": obj(
+            {
+                "index": STR,
+                "newest": null(STR),
+                "checked_at": null(NUM),
+                "stale": BOOL,
+                "error": null(STR),
+            }
+        ),  # fmt: skip
+        "update_available": BOOL,
+    }
+)
+
 RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/openapi.json", "get"): ("200", {"type": "object"}),
     ("/api/v1/auth/state", "get"): ("200", obj({"setup_required": BOOL, "logged_in": BOOL})),
@@ -200,6 +240,8 @@ RESPONSES: Final[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = {
     ("/api/v1/store/jobs", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/store/upload", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/store/jobs/{job}", "get"): ("200", obj({"data": STORE_JOB})),
+    ("/api/v1/system/update", "get"): ("200", data(UPDATE_CHECK)),
+    ("/api/v1/system/update", "post"): ("202", obj({"data": STORE_JOB})),
     ("/api/v1/auth/login", "post"): ("200", SESSION),
     ("/api/v1/auth/logout", "post"): ("200", OK),
     ("/api/v1/auth/tokens", "get"): (

@@ -24,7 +24,9 @@ bp = Blueprint("api_store", __name__, url_prefix="/api/v1/store")
 BROWSE_WAIT = 70.0
 
 
-def _request(fields: dict[str, Any], timeout: float = 10.0) -> Any:
+def send(fields: dict[str, Any], timeout: float = 10.0) -> Any:
+    """One control request built from ``fields`` (400 when invalid); its reply's data,
+    waiting up to ``timeout`` seconds (the store's and self-update's calls take long)."""
     try:
         message = msgspec.convert(fields, control.Request)
     except msgspec.ValidationError as exc:
@@ -38,13 +40,13 @@ def search() -> ResponseReturnValue:
     """The registries' plugins matching ``q`` (all without); ``refresh=1`` fetches now."""
     fields = {"t": "store_search", "text": request.args.get("q", ""),
               "refresh": request.args.get("refresh") in ("1", "true")}  # fmt: skip
-    return jsonify(data=_request(fields, BROWSE_WAIT))
+    return jsonify(data=send(fields, BROWSE_WAIT))
 
 
 @bp.get("/installed")
 def installed() -> ResponseReturnValue:
     """The plugins the store installed, with versions and sources."""
-    return jsonify(data=_request({"t": "store_list"}, BROWSE_WAIT))
+    return jsonify(data=send({"t": "store_list"}, BROWSE_WAIT))
 
 
 @bp.post("/jobs")
@@ -53,7 +55,7 @@ def start() -> ResponseReturnValue:
     data = body()
     fields = {"t": "store_change", "op": data.get("op"), "target": data.get("target"),
               "version": data.get("version")}  # fmt: skip
-    return jsonify(data=_request(fields)), 202
+    return jsonify(data=send(fields)), 202
 
 
 @bp.post("/upload")
@@ -69,7 +71,7 @@ def upload() -> ResponseReturnValue:
     data = wheel.read(control.MAX_UPLOAD + 1)
     if len(data) > control.MAX_UPLOAD:
         raise ApiError(413, "too_large", "wheels over 3.5 MiB are installed from a URL")
-    return jsonify(data=_request({"t": "store_upload", "name": name, "data": data})), 202
+    return jsonify(data=send({"t": "store_upload", "name": name, "data": data})), 202
 
 
 @bp.get("/jobs/<job>")
@@ -77,4 +79,4 @@ def job(job: str) -> ResponseReturnValue:
     """A store job: ``state`` (running, done, failed), progress ``lines``, result, error."""
     if not (job.isascii() and job.isdigit()) or len(job) > 12:
         raise ApiError(404, "no_such_job", f"no store job {job[:20]!r}")
-    return jsonify(data=_request({"t": "store_job", "job": int(job)}))
+    return jsonify(data=send({"t": "store_job", "job": int(job)}))

@@ -4,10 +4,11 @@
   in ``host/author/template/`` (package data).
 - :mod:`host.author.check`: ``ledhost check``, every mode at four panel sizes in a real
   worker, judged by :mod:`host.author.findings` against :mod:`host.author.budget`;
-  :mod:`host.author.probe` is the instrumentation inside that worker and
-  :mod:`host.author.target` turns a folder, an id or a wheel into something to run.
-- :mod:`host.author.devsession`, :mod:`host.author.devweb`, :mod:`host.author.devwatch`,
-  :mod:`host.author.devtarget`: ``ledhost dev``, the plugin in a real worker beside a
+  :mod:`host.author.probe` is the instrumentation inside that worker.
+- :mod:`host.author.target` turns a folder, an id or a wheel into something to run, for
+  ``check``, ``dev`` and ``harness`` alike.
+- :mod:`host.author.devsession`, :mod:`host.author.devweb`, :mod:`host.author.devwatch`:
+  ``ledhost dev``, the plugin in a real worker beside a
   live LED preview, reloaded when its files change; :mod:`host.author.harness`, the
   worker harness ``sdk.testing.WorkerRunner`` drives (``ledhost harness``).
 """

@@ -30,15 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
-
 from host.author.budget import Budget, measure_speed, scale_factor
 from host.author.findings import Finding, SizeRun, judge_size
 from host.author.probe import REPORT
 from host.author.target import Target
-from host.ipc.framebus import Frame, Geometry
-from host.ipc.strip import StripImage
+from host.ipc.framebus import Geometry
 from host.supervise.handle import WorkerHandle
+from host.supervise.listener import FrameCollector
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher
 from host.supervise.states import WorkerState
@@ -97,28 +95,6 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "runs": self.runs,
         }
-
-
-@dataclass
-class _Listener:
-    """Keeps the frames and the strip of the mode being checked."""
-
-    frames: list[np.ndarray] = field(default_factory=list)
-    strip: StripImage | None = None
-
-    def on_hello(self, handle: WorkerHandle) -> None: ...
-    def on_state(self, handle: WorkerHandle) -> None: ...
-    def on_content(self, handle: WorkerHandle) -> None: ...
-    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
-    def on_interrupt(
-        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
-    ) -> None: ...
-
-    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
-        self.frames.append(frame.pixels.copy())
-
-    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
-        self.strip = strip
 
 
 def run_check(
@@ -195,7 +171,7 @@ def _run_size(
 ) -> tuple[SizeRun, dict[str, Any] | None]:
     run = SizeRun(f"{width}x{height}")
     spec = target.spec
-    listener = _Listener()
+    listener = FrameCollector()
     selector = selectors.DefaultSelector()
     with tempfile.TemporaryDirectory(prefix="ledhost-check-data-") as data_dir:
         os.chmod(data_dir, 0o711)  # a worker under a uid of its own passes through it
@@ -241,7 +217,7 @@ def _run_size(
 def _check_mode(
     sup: Supervisor,
     handle: WorkerHandle,
-    listener: _Listener,
+    listener: FrameCollector,
     run: SizeRun,
     mode: str,
     frames: int,

@@ -32,8 +32,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from host.author.devtarget import DevTarget
 from host.author.devwatch import SourceWatcher
+from host.author.target import Target
 from host.display.compositor import Compositor
 from host.errors import HostError
 from host.ipc.framebus import Frame, Geometry
@@ -68,7 +68,7 @@ class DevSession:
 
     def __init__(
         self,
-        resolve: Callable[[], DevTarget],
+        resolve: Callable[[], Target],
         *,
         width: int,
         height: int,

@@ -123,12 +123,11 @@ def judge_size(run: SizeRun, budget: Budget, factor: float) -> list[Finding]:
     for record in run.records:
         if record.get("hook") == "refresh_data":
             cpu = float(record.get("cpu", 0.0)) * factor
-            if cpu > budget.refresh_cpu_seconds:
-                found.append(
-                    Finding(size, "", "refresh-time", "refresh_data CPU time on the Pi", cpu,
-                            budget.refresh_cpu_seconds, " s")
-                )  # fmt: skip
-                break
+            over = _over(size, "", "refresh-time", "refresh_data CPU time on the Pi", cpu,
+                         budget.refresh_cpu_seconds, " s")  # fmt: skip
+            if over:
+                found += over
+                break  # one refresh over its budget says it
     found += _judge_memory(size, run.records, budget)
     return found
 
@@ -142,34 +141,22 @@ def _judge_mode(
     timed = frames[1:] or frames  # the first frame pays for fonts and caches, once
     if timed:
         slowest = max(_pi_seconds(r, factor) for r in timed)
-        if slowest > budget.render_seconds:
-            found.append(
-                Finding(size, mode, "render-time", "slowest render_frame on the Pi", slowest,
-                        budget.render_seconds, " s")
-            )  # fmt: skip
+        found += _over(size, mode, "render-time", "slowest render_frame on the Pi", slowest,
+                       budget.render_seconds, " s")  # fmt: skip
         waiting = max(_waited(r) for r in frames)
-        if waiting > MAX_WAIT:
-            found.append(
-                Finding(size, mode, "render-wait", "render_frame waited (sleep, network, "
-                        "files: do that in refresh_data)", waiting, MAX_WAIT, " s")
-            )  # fmt: skip
+        found += _over(size, mode, "render-wait", "render_frame waited (sleep, network, "
+                       "files: do that in refresh_data)", waiting, MAX_WAIT, " s")  # fmt: skip
         moving = [r for r in timed if r.get("delay") is not None]
         if moving:
             cpu = sum(float(r.get("cpu", 0.0)) * factor for r in moving)
             shown = sum(max(float(r["delay"]), 1.0 / MAX_FPS) for r in moving)
             share = cpu / shown
-            if share > budget.cpu_share:
-                found.append(
-                    Finding(size, mode, "cpu-share", "share of a Pi core while on screen",
-                            share, budget.cpu_share)
-                )  # fmt: skip
+            found += _over(size, mode, "cpu-share", "share of a Pi core while on screen",
+                           share, budget.cpu_share)  # fmt: skip
     if strips:
         slowest = max(_pi_seconds(r, factor) for r in strips)
-        if slowest > budget.strip_seconds:
-            found.append(
-                Finding(size, mode, "strip-time", "render_strip on the Pi", slowest,
-                        budget.strip_seconds, " s")
-            )  # fmt: skip
+        found += _over(size, mode, "strip-time", "render_strip on the Pi", slowest,
+                       budget.strip_seconds, " s")  # fmt: skip
     draws = [d for r in records for d in r.get("draws", [])]
     outside = [d for d in draws if d.get("kind") == "outside"]
     if outside:
@@ -204,18 +191,19 @@ def _judge_memory(size: str, records: Sequence[dict[str, Any]], budget: Budget) 
     if not peaks or not bases:
         return []
     peak_mib, base_mib = max(peaks) / 1024, min(bases) / 1024
-    found = []
-    if peak_mib - base_mib > budget.memory_mib:
-        found.append(
-            Finding(size, "", "memory", "peak memory the plugin adds to its worker",
-                    peak_mib - base_mib, budget.memory_mib, " MiB")
-        )  # fmt: skip
-    if peak_mib > budget.worker_mib:
-        found.append(
-            Finding(size, "", "worker-memory", "peak RSS of the worker", peak_mib,
-                    budget.worker_mib, " MiB")
-        )  # fmt: skip
-    return found
+    return [
+        *_over(size, "", "memory", "peak memory the plugin adds to its worker",
+               peak_mib - base_mib, budget.memory_mib, " MiB"),
+        *_over(size, "", "worker-memory", "peak RSS of the worker", peak_mib,
+               budget.worker_mib, " MiB"),
+    ]  # fmt: skip
+
+
+def _over(
+    size: str, mode: str, what: str, detail: str, figure: float, limit: float, unit: str = ""
+) -> list[Finding]:
+    """A finding when a measured figure is over its limit; none otherwise."""
+    return [Finding(size, mode, what, detail, figure, limit, unit)] if figure > limit else []
 
 
 def _box(box: Any) -> str:

@@ -8,13 +8,20 @@ that makes a good form, ``refresh_data``, ``render_frame``), a test through
 values checked here first (:func:`check_plugin_id`, :func:`check_mode`), never from raw
 input, so a name can neither break out of a string in the generated code nor name a path.
 
-Interface for later parts: :func:`new_project` (returns the files written) and
-:func:`check_plugin_id` (the one rule for a new plugin's id).
+The project passes its own tests as it is: its golden image (the reviewed picture its
+real-worker test compares with) is rendered by :func:`make_golden` right after the files
+are written, in a real worker, with the config and fake clock the test uses
+(:data:`GOLDEN_CONFIG`, :data:`GOLDEN_NOW`, substituted into the test from here, so the
+two cannot drift).
+
+Interface for later parts: :func:`new_project` (returns the files written),
+:func:`make_golden` and :func:`check_plugin_id` (the one rule for a new plugin's id).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import string
@@ -30,13 +37,28 @@ from host.errors import HostError
 from host.namesafe import OWN_PACKAGES
 from sdk.hookspecs import ENTRY_POINT_GROUP
 
-__all__ = ["NewProject", "ScaffoldError", "check_mode", "check_plugin_id", "new_project"]
+__all__ = [
+    "GOLDEN_CONFIG",
+    "GOLDEN_NOW",
+    "NewProject",
+    "ScaffoldError",
+    "check_mode",
+    "check_plugin_id",
+    "make_golden",
+    "new_project",
+]
 
 #: The template's folder (package data).
 TEMPLATE: Final = Path(__file__).parent / "template"
 #: Names a plugin id may not take beyond ledhost's packages and the standard library:
 #: they name ledhost itself or its commands, and would confuse every message.
 RESERVED_IDS: Final = frozenset({"ledhost", "plugin", "plugins", "builtin", "test", "tests"})
+#: The config and fake clock of the generated test's golden image (2024-03-01 12:00:15
+#: UTC; without the time, whose face depends on the machine's time zone).
+GOLDEN_CONFIG: Final = {"message": "Hi Ada", "show_time": False}
+GOLDEN_NOW: Final = 1709294415.0
+#: The golden image's panel size.
+GOLDEN_SIZE: Final = (64, 32)
 
 
 class ScaffoldError(HostError):
@@ -138,6 +160,8 @@ def new_project(name: str, folder: Path, mode: str = "main") -> NewProject:
         "mode": mode,
         "title": plugin_id.replace("-", " ").replace("_", " ").title(),
         "ledhost_spec": _ledhost_spec(),
+        "golden_config": _python_literal(GOLDEN_CONFIG),
+        "golden_now": repr(GOLDEN_NOW),
     }
     if not folder.is_dir():
         raise ScaffoldError(f"{folder} is not a folder")
@@ -160,6 +184,48 @@ def new_project(name: str, folder: Path, mode: str = "main") -> NewProject:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return NewProject(root, plugin_id, package, values["dist"], mode, tuple(written))
+
+
+def _python_literal(options: dict[str, object]) -> str:
+    """``options`` as Python source the way ruff formats it (double quotes)."""
+
+    def literal(value: object) -> str:
+        return json.dumps(value) if isinstance(value, str) else repr(value)
+
+    return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in options.items()) + "}"
+
+
+def golden_path(project: NewProject) -> Path:
+    """Where the generated test looks for its golden image."""
+    width, height = GOLDEN_SIZE
+    return project.root / "tests" / "golden" / f"{project.mode}_{width}x{height}.png"
+
+
+def make_golden(project: NewProject) -> Path:
+    """Render the new project's golden image in a real worker, as its test will.
+
+    Without it the project's first test run would fail until the author made the image
+    (``--update-golden``): the scaffold must pass its own tests as it is. The author still
+    reviews the picture (the command says where it is).
+
+    :raises sdk.testing.WorkerError: the worker could not run the plugin here.
+    """
+    from PIL import Image
+
+    from sdk.testing import WorkerRunner
+
+    path = golden_path(project)
+    before = set(project.root.rglob("__pycache__"))
+    try:
+        with WorkerRunner(project.root, size=GOLDEN_SIZE, config=dict(GOLDEN_CONFIG)) as runner:
+            (frame,) = runner.render(project.mode, now=GOLDEN_NOW)
+    finally:
+        # The worker's imports leave bytecode; the new project should hold only its files.
+        for cache in set(project.root.rglob("__pycache__")) - before:
+            shutil.rmtree(cache, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame.pixels).save(path, optimize=True)
+    return path
 
 
 def _target(relative: Path, values: dict[str, str]) -> Path:

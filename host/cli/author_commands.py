@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from host.cli.plugin_args import add_target_arguments, plugin_paths, read_plugin_options
 from host.errors import HostError
 
 __all__ = [
@@ -56,13 +57,7 @@ def add_check_parser(
         parents=[common],
         help="render a plugin at four panel sizes in a real worker and judge it",
     )
-    check.add_argument(
-        "target",
-        nargs="?",
-        default=".",
-        metavar="PATH|WHEEL|ID",
-        help="a plugin project folder (default .), a .whl, or an installed plugin id",
-    )
+    add_target_arguments(check, default=".")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--sizes", help="WIDTHxHEIGHT,... (default 64x32,128x32,128x64,256x64)")
     check.add_argument(
@@ -78,15 +73,34 @@ def cmd_plugin_new(ns: argparse.Namespace) -> int:
     from host.author.scaffold import new_project
 
     made = new_project(ns.instance, ns.dir if ns.dir is not None else Path("."), ns.mode)
+    golden, why = _golden(made)
     if getattr(ns, "json", False):
         print(json.dumps({"root": str(made.root), "plugin": made.plugin_id,
-                          "package": made.package, "files": list(made.files)}))  # fmt: skip
+                          "package": made.package, "files": list(made.files),
+                          "golden": str(golden) if golden else None,
+                          "golden_error": why}))  # fmt: skip
         return 0
     print(f"created {made.root} (plugin {made.plugin_id}, mode {made.mode}):")
     for name in made.files:
         print(f"  {name}")
-    print(f"next: cd {made.root} && pip install -e . && python -m pytest && ledhost check .")
+    if golden is not None:
+        print(f"  {golden.relative_to(made.root)} (rendered now in a real worker: look at it)")
+    else:
+        print(f"warning: no golden image ({why}); make it with python -m pytest --update-golden")
+    print(f"next: cd {made.root} && pip install -e . && python -m pytest && ledhost dev . "
+          "&& ledhost check .")  # fmt: skip
     return 0
+
+
+def _golden(made: Any) -> tuple[Path | None, str | None]:
+    """Render the new project's golden image; ``(None, why)`` if no worker could run it
+    here (the project is still complete: its first test run then says how to make it)."""
+    from host.author.scaffold import make_golden
+
+    try:
+        return make_golden(made), None
+    except Exception as exc:  # noqa: BLE001 - any reason is reported, the project stays
+        return None, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _sizes(text: str | None) -> list[tuple[int, int]]:
@@ -107,24 +121,6 @@ def _sizes(text: str | None) -> list[tuple[int, int]]:
     return sizes
 
 
-def _options(path: Path, plugin_id: str) -> dict[str, Any]:
-    """``--config``: a bare plugin section, or a ledhost config's ``[plugins.<id>]``."""
-    import tomllib
-
-    from config import INSTANCE_SETTINGS
-
-    try:
-        document = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise HostError(f"{path}: {exc}") from None
-    plugins = document.get("plugins")
-    section: Any = plugins.get(plugin_id) if isinstance(plugins, dict) else document
-    if not isinstance(section, dict):
-        raise HostError(f"{path} has no [plugins.{plugin_id}] section")
-    reserved = {setting.name for setting in INSTANCE_SETTINGS}
-    return {k: v for k, v in section.items() if k not in reserved}
-
-
 def cmd_check(ns: argparse.Namespace) -> int:
     """Run the check; 0 when it passed, 1 with findings (each on a line, or as JSON)."""
     from config import load_config
@@ -138,9 +134,10 @@ def cmd_check(ns: argparse.Namespace) -> int:
     cfg = load_config(None, secrets_path=False)
     rules = checked_rules(cfg)
     options: dict[str, Any] = {}
-    with resolve(ns.target, store=StorePaths.for_data_dir(cfg.paths.data_dir).root) as target:
+    store = StorePaths.for_data_dir(cfg.paths.data_dir).root
+    with resolve(ns.target, plugin_paths=plugin_paths(ns), store=store) as target:
         if ns.config is not None:
-            options = _options(ns.config, target.spec.plugin_id)
+            _, options = read_plugin_options(ns.config, target.spec.plugin_id)
         if rules.uid is not None:
             os.umask(0o022)  # the worker user reads the throwaway metadata and env
         report = run_check(target, BUDGETS[ns.budget], sizes=sizes, options=options, rules=rules)

@@ -16,10 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from host.cli.config_commands import PLUGIN_PATH_HELP
 from host.cli.plugin_args import (
     UsageError,
+    add_target_arguments,
     parse_size,
+    plugin_paths,
     read_plugin_options,
     store_root,
     worker_rules,
@@ -37,14 +38,7 @@ def add_dev_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run a plugin in a real worker with a live browser preview, reloading on edits",
     )
-    dev.add_argument(
-        "path",
-        nargs="?",
-        default=".",
-        metavar="PATH",
-        help="a plugin project folder (with pyproject.toml) or an installed plugin id "
-        "(default: the current folder)",
-    )
+    add_target_arguments(dev, default=".")
     dev.add_argument("--size", default="64x32", help="panel WIDTHxHEIGHT (default 64x32)")
     dev.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
@@ -61,7 +55,6 @@ def add_dev_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="allow --bind to a non-loopback address (the page has no login: anyone who "
         "reaches it can run your plugin with any config)",
     )
-    dev.add_argument("--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP)
 
 
 def _loopback(address: str) -> bool:
@@ -79,8 +72,8 @@ def cmd_dev(ns: argparse.Namespace) -> int:
     import waitress  # type: ignore[import-untyped]
 
     from host.author.devsession import DevSession
-    from host.author.devtarget import resolve_target
     from host.author.devweb import create_dev_app
+    from host.author.target import resolve_into
 
     width, height = parse_size(ns.size)
     if not 0 <= ns.port <= 65535:
@@ -97,11 +90,11 @@ def cmd_dev(ns: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    paths = tuple(str(p.resolve()) for p in ns.plugin_path)
+    paths = plugin_paths(ns)
     rules = worker_rules()
     store = store_root()
     with tempfile.TemporaryDirectory(prefix="ledhost-dev-") as scratch:
-        shim = Path(scratch) / "shim"
+        where = Path(scratch) / "target"
         data_dir = Path(scratch) / "data"
         data_dir.mkdir()
         if rules.uid is not None or rules.uid_range is not None:
@@ -110,14 +103,12 @@ def cmd_dev(ns: argparse.Namespace) -> int:
             os.chmod(data_dir, 0o711)
 
         def resolve() -> Any:
-            return resolve_target(ns.path, shim, paths, store)
+            return resolve_into(ns.target, where, plugin_paths=paths, store=store)
 
         target = resolve()
         options: dict[str, Any] = {}
         if ns.config is not None:
             _, options = read_plugin_options(ns.config, target.spec.plugin_id)
-        if shim.exists():
-            os.chmod(shim, 0o755)
         session = DevSession(
             resolve, width=width, height=height, options=options, rules=rules, data_dir=data_dir
         )

@@ -11,8 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host.cli.config_commands import PLUGIN_PATH_HELP
-from host.cli.plugin_args import UsageError, store_root, worker_rules
+from host.cli.plugin_args import (
+    UsageError,
+    add_target_arguments,
+    plugin_paths,
+    store_root,
+    worker_rules,
+)
 
 __all__ = ["add_harness_parser", "cmd_harness"]
 
@@ -23,23 +28,18 @@ def add_harness_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="drive one plugin in a real worker over stdin/stdout (what sdk.testing runs)",
     )
-    harness.add_argument(
-        "target", metavar="TARGET", help="a plugin project folder or an installed plugin id"
-    )
+    add_target_arguments(harness, default=None)
     harness.add_argument(
         "--timeout",
         type=float,
         default=60.0,
         help="seconds one request may take before the session ends (default 60)",
     )
-    harness.add_argument(
-        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
-    )
 
 
 def cmd_harness(ns: argparse.Namespace) -> int:
-    from host.author.devtarget import resolve_target
     from host.author.harness import HarnessSession, main_loop
+    from host.author.target import resolve_into
 
     if not 0 < ns.timeout <= 3600:
         raise UsageError("--timeout must be between 0 and 3600 seconds")
@@ -47,9 +47,8 @@ def cmd_harness(ns: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ledhost-harness-") as scratch:
         if rules.uid is not None:
             os.chmod(scratch, 0o711)  # the worker's user reaches its data and metadata
-        paths = tuple(str(p.resolve()) for p in ns.plugin_path)
-        target = resolve_target(ns.target, Path(scratch) / "shim", paths, store_root())
-        if (Path(scratch) / "shim").exists():
-            os.chmod(Path(scratch) / "shim", 0o755)
+        target = resolve_into(
+            ns.target, Path(scratch) / "target", plugin_paths=plugin_paths(ns), store=store_root()
+        )
         session = HarnessSession(target.spec, rules, Path(scratch) / "data", ns.timeout)
         return main_loop(session)

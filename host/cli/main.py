@@ -41,6 +41,7 @@ from host.cli.plugin_args import parse_size as _parse_size
 from host.cli.plugin_args import store_root as _store_root
 from host.cli.plugin_args import worker_rules as _worker_rules
 from host.cli.reconcile_command import add_reconcile_parser, cmd_reconcile, reconcile_at_start
+from host.cli.selfupdate_command import add_selfupdate_parser, cmd_selfupdate
 from host.cli.service_commands import add_service_parser, cmd_service
 from host.cli.store_commands import STORE_COMMANDS, add_store_parsers, cmd_store
 from host.cli.web_commands import add_web_parser, cmd_web
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_parser(sub, common)
     add_harness_parser(sub, common)
     add_service_parser(sub, common)
+    add_selfupdate_parser(sub, common)
     return parser
 
 
@@ -178,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_harness(ns)
         if ns.command == "service":
             return cmd_service(ns)
+        if ns.command == "self-update":
+            return cmd_selfupdate(ns)
         if ns.command in CONTROL_COMMANDS:
             return cmd_control(ns)
         return cmd_render(ns)

@@ -1,32 +1,63 @@
-"""Command-line arguments several commands share: a panel size, a plugin's options file.
+"""Command-line arguments several commands share: a panel size, a plugin's options file,
+the plugin to run.
 
 ``render`` and ``dev`` (and any later command that runs one plugin) read them the same
-way, so a ``--size`` or ``--config`` that works for one works for the other.
+way, so a ``--size`` or ``--config`` that works for one works for the other; ``check``,
+``dev`` and ``harness`` take the same ``TARGET`` (:mod:`host.author.target`) and
+``--plugin-path`` folders to find an id in (:func:`add_target_arguments`).
 """
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from host.cli.config_commands import PLUGIN_PATH_HELP
 from host.errors import HostError
 
 if TYPE_CHECKING:
     from host.supervise.rules import WorkerRules
 
 __all__ = [
+    "TARGET_HELP",
     "UsageError",
+    "add_target_arguments",
     "parse_size",
     "plugin_options",
+    "plugin_paths",
     "read_plugin_options",
     "store_root",
     "worker_rules",
 ]
 
 
+#: What ``check``, ``dev`` and ``harness`` run (one resolver: :mod:`host.author.target`).
+TARGET_HELP: Final = "a plugin project folder (with pyproject.toml), a .whl, or an installed id"
+
+
 class UsageError(HostError):
     """Bad command-line input; exits with status 2."""
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    """``TARGET`` (``ns.target``; optional when there is a ``default``) and ``--plugin-path``."""
+    if default is None:
+        parser.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    else:
+        parser.add_argument(
+            "target", nargs="?", default=default, metavar="TARGET",
+            help=f"{TARGET_HELP} (default: {default})",
+        )  # fmt: skip
+    parser.add_argument(
+        "--plugin-path", action="append", default=[], type=Path, help=PLUGIN_PATH_HELP
+    )
+
+
+def plugin_paths(ns: argparse.Namespace) -> tuple[str, ...]:
+    """The ``--plugin-path`` folders, absolute (a worker does not share our cwd)."""
+    return tuple(str(p.resolve()) for p in ns.plugin_path)
 
 
 def parse_size(text: str) -> tuple[int, int]:

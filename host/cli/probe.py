@@ -12,7 +12,6 @@ import logging
 import selectors
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,11 @@ from host.display.compositor import Compositor
 from host.errors import HostError, ProtocolError
 from host.ipc import protocol
 from host.ipc.channel import Channel
-from host.ipc.framebus import Frame, FrameBus, Geometry
+from host.ipc.framebus import FrameBus, Geometry
 from host.ipc.strip import StripImage
 from host.ipc.workerargs import WorkerArgs
 from host.supervise.handle import WorkerHandle
+from host.supervise.listener import FrameCollector
 from host.supervise.rules import WorkerRules
 from host.supervise.spawner import LaunchRequest, SpawnLauncher, ZygoteLauncher
 from host.supervise.states import WorkerState
@@ -141,29 +141,6 @@ def _finish(
     bus.close()
 
 
-@dataclass
-class _Collector:
-    """A supervisor listener that keeps the frames of one instance."""
-
-    frames: list[np.ndarray] = field(default_factory=list)
-    strip: StripImage | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def on_hello(self, handle: WorkerHandle) -> None: ...
-    def on_state(self, handle: WorkerHandle) -> None: ...
-    def on_content(self, handle: WorkerHandle) -> None: ...
-    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
-    def on_interrupt(
-        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
-    ) -> None: ...
-
-    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
-        self.frames.append(frame.pixels.copy())
-
-    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
-        self.strip = strip
-
-
 def render_mode(
     spec: PluginSpec,
     mode: str | None,
@@ -192,7 +169,7 @@ def render_mode(
     :raises HostError: the plugin failed to start, has no such mode, or rendered nothing.
     """
     selector = selectors.DefaultSelector()
-    collector = _Collector()
+    collector = FrameCollector()
     sup = Supervisor(
         launcher=SpawnLauncher(),
         geometry=Geometry(width, height),

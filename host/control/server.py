@@ -9,8 +9,9 @@ told so and closed.
 
 Events go to subscribers from :meth:`ControlServer.tick`, called once per loop pass after
 the push: a state event when the mode on screen or the panel's settings changed, a frame
-event when a pushed frame differs from the last one sent (so at most the panel's rate; zlib
-of the RGB bytes), and the new records of followed plugin logs. Nothing is computed when
+event when a pushed frame differs from the last one sent (so at most the panel's rate; the
+RGB bytes as they are: compressing them for a browser is the web process's work, off the
+host's loop), and the new records of followed plugin logs. Nothing is computed when
 nobody subscribes.
 """
 
@@ -22,13 +23,12 @@ import os
 import selectors
 import socket
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
 
-from host.control import handlers
+from host.control import handlers, update_ops
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
@@ -104,6 +104,12 @@ class ControlServer:
         self.quiet_events = 0
         self._loud = False
         self._state_key: object = None
+        #: Clients with replies pending; subscribers by kind (see :meth:`_regroup`).
+        self._waiting: set[_Client] = set()
+        self._state_subs: list[_Client] = []
+        self._frame_subs: list[_Client] = []
+        self._sync_subs: list[_Client] = []
+        self._followers: list[_Client] = []
         self._frames_seen = -1
         self._last_frame: bytes | None = None
         self._seq = 0
@@ -147,6 +153,8 @@ class ControlServer:
         fd = client.sock.fileno()
         if self.clients.pop(fd, None) is None:
             return
+        self._waiting.discard(client)
+        self._regroup()
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(client.sock)
         client.sock.close()
@@ -176,12 +184,16 @@ class ControlServer:
             return
         if client.closing:
             return  # out of step: what it sends now is ignored until it is closed
-        client.inbuf += chunk
-        try:
-            payloads = control.split_frames(client.inbuf, control.MAX_REQUEST)
-        except control.ControlProtocolError as exc:
-            self._refuse_and_close(client, f"request too large: {exc}")
-            return
+        payloads: list[bytes] | None = None
+        if not client.inbuf:  # the usual case: one whole request, taken as it came
+            payloads = control.single_frame(chunk)
+        if payloads is None:
+            client.inbuf += chunk
+            try:
+                payloads = control.split_frames(client.inbuf, control.MAX_REQUEST)
+            except control.ControlProtocolError as exc:
+                self._refuse_and_close(client, f"request too large: {exc}")
+                return
         for payload in payloads:
             try:
                 request = control.decode_from_client(payload)
@@ -202,19 +214,22 @@ class ControlServer:
             self._drop(client)
 
     def _serve(self, client: _Client, request: control.Request) -> None:
-        if not isinstance(request, control.Status):
-            self.status_cache.clear()  # it may change what a status shows
+        if type(request) is control.Status:  # the one request pollers repeat: no detours
+            status = self.status_cache.get(self.host, time.monotonic())
+            self._send(client, control.Ok(id=request.id, data=status))
+            return
+        self.status_cache.clear()  # it may change what a status shows
         if not read_only(request):
             self._loud = True
         try:
-            if isinstance(request, control.Status):
-                data: Any = self.status_cache.get(self.host, time.monotonic())
-            elif isinstance(request, control.Subscribe):
+            data: Any
+            if isinstance(request, control.Subscribe):
                 client.kinds.update(request.kinds)
                 if "logs" in request.kinds:
                     client.all_logs = True
                     for iid, ring in self.host.supervisor.logs.items():
                         client.follow[iid] = int(ring.stats()["last_seq"])
+                self._regroup()
                 data = None
             elif isinstance(request, control.HostLogs):
                 data = self.host_log.records(request.lines)
@@ -226,10 +241,15 @@ class ControlServer:
                 data = self.store.upload(request, time.monotonic())
             elif isinstance(request, control.StoreJob):
                 data = self.store.job(request)
+            elif isinstance(request, control.UpdateCheck):
+                data = update_ops.check(self.host, request, time.monotonic())
+            elif isinstance(request, control.UpdateStart):
+                data = update_ops.start(self.store, request, time.monotonic())
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
                 ring = self.host.supervisor.logs[request.instance]
                 client.follow[request.instance] = int(ring.stats()["last_seq"])
+                self._regroup()
             else:
                 data = handlers.handle(self.host, request)
         except Refused as exc:
@@ -245,6 +265,7 @@ class ControlServer:
             return
         if isinstance(data, Pending):
             client.pending.append(data)
+            self._waiting.add(client)
             return
         self._state_key = None  # a request may change what subscribers see
         try:
@@ -257,9 +278,26 @@ class ControlServer:
     # -- output ------------------------------------------------------------------------
 
     def _send(self, client: _Client, message: Any) -> None:
+        self._send_bytes(client, control.frame(message))
+
+    def _send_bytes(self, client: _Client, data: bytes) -> None:
+        """Send one framed message; what the socket does not take now waits in a buffer."""
         if client.sock.fileno() not in self.clients:
             return
-        client.outbuf += control.frame(message)
+        if not client.outbuf:  # the usual case: straight to the socket, no buffer copies
+            try:
+                sent = client.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._drop(client)
+                return
+            if sent == len(data):
+                if client.closing:
+                    self._drop(client)
+                return
+            data = data[sent:]
+        client.outbuf += data
         self._flush(client)
         if client.sock.fileno() in self.clients and len(client.outbuf) > MAX_BACKLOG:
             log.warning("control socket: dropping a client that does not read")
@@ -288,40 +326,29 @@ class ControlServer:
     # -- events ------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Finish pending replies and send subscribers what changed (once per loop pass)."""
+        """Finish pending replies and send subscribers what changed (once per loop pass).
+
+        Runs after every push: at 60 frames a second with a preview open, its Python is
+        most of what the preview costs the host (issue 18), so the subscribers are sorted
+        by kind when they change (:meth:`_regroup`), not here, and a frame is encoded once.
+        """
         if self.store.jobs:
             self.store.tick(now)
-        if not self.clients:
-            return
-        for client in list(self.clients.values()):
+        for client in list(self._waiting):
             for pending in list(client.pending):
                 reply = pending.poll(now)
                 if reply is not None:
                     client.pending.remove(pending)
                     self._send(client, reply)
-        subscribers = [c for c in self.clients.values() if c.kinds or c.follow]
-        if subscribers:
-            self._publish(subscribers)
-
-    def _publish(self, subscribers: list[_Client]) -> None:
-        host = self.host
-        if any("state" in c.kinds for c in subscribers):
-            key = (len(host.stats.modes_shown), host.compositor.brightness, host.powered)
-            if key != self._state_key:
-                self._state_key = key
-                event = control.StateEvent(data=handlers.display(host))
-                for client in subscribers:
-                    if "state" in client.kinds:
-                        self._send(client, event)
-        if any("frames" in c.kinds for c in subscribers):
-            self._publish_frame(subscribers)
-        if any("sync" in c.kinds for c in subscribers):
-            sync = host.sync.event(time.monotonic(), time.time())
-            if sync is not None:
-                for client in subscribers:
-                    if "sync" in client.kinds:
-                        self._send(client, control.SyncEvent(data=sync))
-        for client in subscribers:
+            if not client.pending:
+                self._waiting.discard(client)
+        if self._state_subs:
+            self._publish_state()
+        if self._frame_subs and self.host.stats.frames_shown != self._frames_seen:
+            self._publish_frame()
+        if self._sync_subs:
+            self._publish_sync()
+        for client in self._followers:
             if client.all_logs:
                 for iid in self.host.supervisor.logs:
                     client.follow.setdefault(iid, 0)  # a new instance: all of it is new
@@ -329,11 +356,32 @@ class ControlServer:
                 if client.sock.fileno() in self.clients:
                     self._publish_logs(client, iid)
 
-    def _publish_frame(self, subscribers: list[_Client]) -> None:
-        shown = self.host.stats.frames_shown
-        if shown == self._frames_seen:
-            return
-        self._frames_seen = shown
+    def _regroup(self) -> None:
+        """Sort the subscribers by what they asked for (after a subscription or a drop)."""
+        clients = list(self.clients.values())
+        self._state_subs = [c for c in clients if "state" in c.kinds]
+        self._frame_subs = [c for c in clients if "frames" in c.kinds]
+        self._sync_subs = [c for c in clients if "sync" in c.kinds]
+        self._followers = [c for c in clients if c.all_logs or c.follow]
+
+    def _publish_state(self) -> None:
+        host = self.host
+        key = (len(host.stats.modes_shown), host.compositor.brightness, host.powered)
+        if key != self._state_key:
+            self._state_key = key
+            data = control.frame(control.StateEvent(data=handlers.display(host)))
+            for client in self._state_subs:
+                self._send_bytes(client, data)
+
+    def _publish_sync(self) -> None:
+        sync = self.host.sync.event(time.monotonic(), time.time())
+        if sync is not None:
+            data = control.frame(control.SyncEvent(data=sync))
+            for client in self._sync_subs:
+                self._send_bytes(client, data)
+
+    def _publish_frame(self) -> None:
+        self._frames_seen = self.host.stats.frames_shown
         out = self.host.compositor.out
         rgb = out.tobytes()
         if rgb == self._last_frame:
@@ -341,16 +389,11 @@ class ControlServer:
         self._last_frame = rgb
         self._seq += 1
         height, width = out.shape[:2]
-        event = control.FrameEvent(
-            width=width,
-            height=height,
-            seq=self._seq,
-            rgb_zlib=zlib.compress(rgb, 1),
-            at=time.time(),
-        )
-        for client in subscribers:
-            if "frames" in client.kinds:
-                self._send(client, event)
+        event = control.FrameEvent(width=width, height=height, seq=self._seq, rgb=rgb,
+                                   at=time.time())  # fmt: skip
+        data = control.frame(event)
+        for client in self._frame_subs:
+            self._send_bytes(client, data)
 
     def _publish_logs(self, client: _Client, instance: str) -> None:
         ring = self.host.supervisor.logs.get(instance)

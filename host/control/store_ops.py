@@ -124,23 +124,31 @@ class StoreRunner:
         change = control.StoreChange(op="install", target=str(wheel), id=req.id)
         return self.start(change, now, folder=folder)
 
-    def _check_free(self) -> None:
+    def _check_free(self, store: bool = True) -> None:
         if any(job.state == "running" for job in self.jobs.values()):
             raise Refused("busy", "another store operation is running; wait for it to end")
-        if self.host.options.safe_mode:
+        if store and self.host.options.safe_mode:
             raise Refused("refused", "safe mode: the store is not used; restart normally first")
 
     def start(
         self, req: control.StoreChange, now: float, folder: Path | None = None
     ) -> dict[str, Any]:
         """Start a change; its id at once (progress with ``store_job``)."""
-        self._check_free()
         args = [req.op, req.target]
         if req.version is not None:
             args += ["--version", req.version]
         # Without --json the command prints its stage lines ("download: ...") on stderr.
-        proc, folder = spawn(self.host, self._command(*args), "ledhost-store-", folder)
-        job = Job(next(self._ids), req.op, req.target, proc, folder, time.time(),
+        self._check_free()
+        return self.add_job(req.op, req.target, self._command(*args), now, folder)
+
+    def add_job(
+        self, op: str, target: str, argv: list[str], now: float, folder: Path | None = None
+    ) -> dict[str, Any]:
+        """Run ``argv`` as the one change job (self-update's too, also in safe mode, but
+        never beside a store change); its id at once, its stderr lines as progress."""
+        self._check_free(store=False)
+        proc, folder = spawn(self.host, argv, "ledhost-store-", folder)
+        job = Job(next(self._ids), op, target, proc, folder, time.time(),
                   now + CHANGE_TIMEOUT)  # fmt: skip
         self.jobs[job.id] = job
         while len(self.jobs) > MAX_JOBS:

@@ -59,6 +59,8 @@ __all__ = [
     "StoreList",
     "StoreSearch",
     "StoreUpload",
+    "UpdateCheck",
+    "UpdateStart",
     "Logs",
     "MqttState",
     "Next",
@@ -92,13 +94,14 @@ __all__ = [
     "default_socket_path",
     "decode_from_host",
     "frame",
+    "single_frame",
     "split_frames",
 ]
 
 #: Largest request the host accepts, in bytes: a config section or an action's arguments
 #: fit easily; anything bigger is a client out of step, refused before it is decoded.
 MAX_REQUEST: Final = 256 * 1024
-#: Largest message from the host (a compressed 256x128 frame, a big status, 500 log lines).
+#: Largest message from the host (a 256x128 frame is 96 KiB, a big status, 500 log lines).
 MAX_MESSAGE: Final = 4 * 1024 * 1024
 #: What a notification's priority defaults to: ``sdk.priorities.NOTIFICATION`` (kept in
 #: step by ``tests/test_control_socket.py``; not imported so the client stays dependency-free).
@@ -368,6 +371,23 @@ class StoreJob(_Msg, tag="store_job"):
     id: RequestId = 0
 
 
+class UpdateCheck(_Msg, tag="update_check"):
+    """Self-update: the running and installed versions, the newest on the package index
+    (cached; ``refresh`` asks now), the last update or rollback."""
+
+    refresh: bool = False
+    id: RequestId = 0
+
+
+class UpdateStart(_Msg, tag="update_start"):
+    """Start ``ledhost self-update`` (``op`` update: to ``version``, else the newest) or
+    its ``--rollback`` as a job; its progress is read with ``store_job``."""
+
+    op: Literal["update", "rollback"]
+    version: Annotated[str, msgspec.Meta(pattern=r"^[0-9][0-9A-Za-z.+!]{0,63}$")] | None = None
+    id: RequestId = 0
+
+
 class HostLogs(_Msg, tag="host_logs"):
     """The host's own last ``lines`` log records (what it writes to its log)."""
 
@@ -482,6 +502,8 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     StoreChange,
     StoreUpload,
     StoreJob,
+    UpdateCheck,
+    UpdateStart,
     MqttState,
     Subscribe,
     SyncState,
@@ -517,12 +539,16 @@ class StateEvent(_Msg, tag="state"):
 
 
 class FrameEvent(_Msg, tag="frame"):
-    """A changed frame for the preview: zlib of the RGB bytes, row-major."""
+    """A changed frame for the preview: the RGB bytes, row-major, 3 a pixel.
+
+    Not compressed: a Unix socket carries 6 KiB as cheaply as 2, and compressing is the
+    web process's work (once per frame for every browser), off the host's loop.
+    """
 
     width: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     height: Annotated[int, msgspec.Meta(ge=1, le=16384)]
     seq: Annotated[int, msgspec.Meta(ge=0)]
-    rgb_zlib: bytes
+    rgb: bytes
     #: Wall-clock time (``time.time()``) the host published it: a preview can show, and a
     #: benchmark measure, how far behind the panel it is.
     at: float = 0.0
@@ -576,6 +602,17 @@ def split_frames(buf: bytearray, limit: int) -> list[bytes]:
     return out
 
 
+def single_frame(chunk: bytes) -> list[bytes] | None:
+    """``chunk``'s payload when it is exactly one whole frame, else ``None`` (then
+    :func:`split_frames` it): a request read in one piece skips the buffer's copies."""
+    if len(chunk) < _LEN.size:
+        return None
+    (length,) = _LEN.unpack_from(chunk)
+    if length + _LEN.size != len(chunk):
+        return None
+    return [chunk[_LEN.size :]]
+
+
 def decode_from_client(payload: bytes) -> Request:
     """Decode one request; :class:`ControlProtocolError` names what is wrong."""
     try:
@@ -584,18 +621,21 @@ def decode_from_client(payload: bytes) -> Request:
         raise ControlProtocolError(f"bad request: {exc}") from None
     except RecursionError:  # msgspec's own guard against a deeply nested payload
         raise ControlProtocolError("bad request: nested too deeply") from None
-    for value in (
-        getattr(request, "values", None),
-        getattr(request, "args", None),
-        getattr(request, "value", None),
-    ):
-        if value is not None and _depth(value) > MAX_DEPTH:
-            raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
+    if isinstance(request, _NESTED):
+        for value in (
+            getattr(request, "values", None),
+            getattr(request, "args", None),
+            getattr(request, "value", None),
+        ):
+            if value is not None and _depth(value) > MAX_DEPTH:
+                raise ControlProtocolError(f"bad request: nested deeper than {MAX_DEPTH}")
     return request
 
 
 #: Deepest nesting a config value or an action's arguments may have.
 MAX_DEPTH: Final = 16
+#: The requests that carry such values (the others need no walk: a status poll is cheap).
+_NESTED: Final = (ConfigSet, RunAction, SecretSet)
 
 
 def _depth(value: object) -> int:

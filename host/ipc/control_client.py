@@ -110,6 +110,34 @@ class ControlClient:
                 raise HostNotRunning("the host closed the control connection")
             self._buf += chunk
 
+    def drain(self) -> list[Any]:
+        """Every reply or event the host has sent so far, without waiting for more.
+
+        For a reader that keeps its own pace (the preview's stream, :mod:`web.events`):
+        the host's send then finds nobody asleep on the socket to wake, and the wake-up,
+        paid by the sender, stays out of the host's loop.
+
+        :raises HostNotRunning: the host closed the connection.
+        """
+        self._sock.setblocking(False)
+        try:
+            while True:
+                try:
+                    chunk = self._sock.recv(262144)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    raise HostNotRunning("the host closed the control connection")
+                self._buf += chunk
+        finally:
+            self._sock.settimeout(self.timeout)
+        self._pending.extend(control.split_frames(self._buf, control.MAX_MESSAGE))
+        out = [control.decode_from_host(p) for p in self._pending]
+        self._pending.clear()
+        return out
+
     def request(self, message: Any) -> Any:
         """Send ``message`` and return its reply's data.
 

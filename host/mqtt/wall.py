@@ -1,8 +1,9 @@
 """A wall of panels over the broker: the bridge's half (docs/mqtt.md, "A wall of panels").
 
 With ``[sync] wall_width`` / ``wall_height`` set, the leader's display is the whole canvas.
-Its bridge subscribes to the host's ``frames`` events (each changed frame, RGB with zlib,
-already compressed by the host for the preview) and publishes them on ``<sync root>/wall``
+Its bridge subscribes to the host's ``frames`` events (each changed frame, raw RGB, as the
+preview gets them), compresses the ones it sends (zlib level 1, here, off the host's loop)
+and publishes them on ``<sync root>/wall``
 at most ``[sync] wall_fps`` times a second (a frame held back by the cap goes out when the
 cap allows, so the last frame of a burst is never lost), each stamped with the instant to
 show it, ``wall_delay`` seconds after the leader's host pushed it, in the leader's clock;
@@ -156,6 +157,7 @@ class WallLink:
 
     def _publish_frames(self, events: ControlClient, gap: float) -> None:
         last: control.FrameEvent | None = None
+        packed: tuple[control.FrameEvent, bytes] | None = None  # ``last`` compressed
         held = False  # ``last`` not sent yet (the cap held it back)
         sent_at = -1e9
         while not self._stop.is_set():
@@ -175,7 +177,9 @@ class WallLink:
             # frame is stamped anew (the picture is the same).
             pushed = last.at if held and last.at > 0 else time.time()
             show_at = pushed + self.cfg.wall_delay
-            payload = encode_frame(last.width, last.height, show_at, last.seq, last.rgb_zlib)
+            if packed is None or packed[0] is not last:
+                packed = (last, zlib.compress(last.rgb, 1))  # once per frame, not per repeat
+            payload = encode_frame(last.width, last.height, show_at, last.seq, packed[1])
             if self.connection.publish(self.topic, payload):
                 self.frames += 1
                 self.bytes += len(payload)

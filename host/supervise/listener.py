@@ -6,13 +6,16 @@ and the host (which implements it) need not import one another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
 
 from host.ipc.framebus import Frame
 from host.ipc.strip import StripImage
 from host.supervise.handle import WorkerHandle
 
-__all__ = ["Listener"]
+__all__ = ["FrameCollector", "Listener"]
 
 
 class Listener(Protocol):
@@ -40,3 +43,29 @@ class Listener(Protocol):
 
     def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None:
         """The plugin asked for more time on screen."""
+
+
+@dataclass
+class FrameCollector:
+    """A :class:`Listener` that keeps the frames and the last strip of one worker.
+
+    For the commands that run one plugin and look at what it drew (``ledhost render``,
+    ``ledhost check``); the rest of what a worker does is of no interest to them.
+    """
+
+    frames: list[np.ndarray] = field(default_factory=list)
+    strip: StripImage | None = None
+
+    def on_hello(self, handle: WorkerHandle) -> None: ...
+    def on_state(self, handle: WorkerHandle) -> None: ...
+    def on_content(self, handle: WorkerHandle) -> None: ...
+    def on_dwell(self, handle: WorkerHandle, mode: str, seconds: float) -> None: ...
+    def on_interrupt(
+        self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
+    ) -> None: ...
+
+    def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
+        self.frames.append(frame.pixels.copy())
+
+    def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
+        self.strip = strip

@@ -428,7 +428,8 @@ class Supervisor:
         timeout: float,
         now: float | None = None,
         other: Callable[[selectors.SelectorKey], None] | None = None,
-    ) -> None:
+        due: float | None = None,
+    ) -> bool:
         """One pass of the loop: wait, dispatch, and the housekeeping when it is due.
 
         The host's loop and the tests both drive this (supervisor's ``options.test``
@@ -440,11 +441,16 @@ class Supervisor:
         :param now: the monotonic time to handle events and deadlines at; ``None``: the
             clock, read after the wait. A test may pass its own to step deadlines.
         :param other: called with each ready key this supervisor did not register.
+        :param due: :meth:`next_wakeup`'s answer, when the caller knows nothing moved it
+            since (the host's wait after a wake-up that only answered read-only control
+            requests): saves the walk over the workers.
+        :returns: whether the housekeeping ran (it may have moved :meth:`next_wakeup`).
         """
         # Before the wait: events only move deadlines later (a restart after a reap) or
         # add future ones, so this is the pass's due time; the loop computed it just now
         # for its timeout (one walk over the workers per loop turn, not two).
-        due = self._wakeup if self._wakeup is not None else self.next_wakeup()
+        if due is None:
+            due = self._wakeup if self._wakeup is not None else self.next_wakeup()
         self._wakeup = None
         for key, events in self.selector.select(max(0.0, timeout)):
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
@@ -455,6 +461,8 @@ class Supervisor:
         now = time.monotonic() if now is None else now
         if now >= due or now >= self._early_tick:
             self.tick(now)
+            return True
+        return False
 
     def next_wakeup(self) -> float:
         """When :meth:`run_once` next has housekeeping to do (monotonic)."""

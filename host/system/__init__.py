@@ -11,4 +11,8 @@ doctor`` all read them from there, so they never disagree about where things are
 - :mod:`host.system.sdnotify`: READY, STATUS, WATCHDOG and STOPPING for ``Type=notify``.
 - :mod:`host.system.ownership`: who owns what, what is wrong, and the fix.
 - :mod:`host.system.webuser`: which user the web process runs as.
+
+Self-update: :mod:`host.system.selfupdate` (install, check, switch, prove, roll back),
+:mod:`host.system.guard` (the stdlib-only start guard), :mod:`host.system.started` (the
+host's start record) and :mod:`host.system.selfupdate_index` (the package index).
 """

@@ -74,6 +74,16 @@ class PiLayout:
         return self.prefix / "guard.py"
 
     @property
+    def trial(self) -> Path:
+        """The release on trial after a self-update (:mod:`host.system.guard`)."""
+        return self.prefix / "trial.json"
+
+    @property
+    def update_history(self) -> Path:
+        """What self-update and the start guard did, newest last."""
+        return self.prefix / "updates.json"
+
+    @property
     def etc(self) -> Path:
         return self.root / "etc" / "ledhost"
 

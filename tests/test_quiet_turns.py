@@ -1,0 +1,89 @@
+"""Loop turns that cannot change what shows do not decide it again (issues 17 and 15).
+
+A wake-up of the host's loop made only of read-only control requests (status polls)
+neither decides nor works out its deadlines again, and a turn that only a push fell due
+for (a scroll step of a text the host scrolls) pushes without deciding; a request that
+changes something is still decided on at once. Real hosts with real workers and a real
+socket; the counts below compare calls with requests and pushes, never with time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from host.ipc import control
+from host.ipc.control_client import ControlClient
+from tests.conftest import eventually
+from tests.livehost import LiveHost, run_live
+
+POLLS = 200
+
+
+def _counting(calls: list[int], method: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return method(*args, **kwargs)
+
+    return counted
+
+
+def test_status_polls_do_not_wake_the_decision(tmp_path: Path) -> None:
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        live.wait_for(lambda: live.running("a", "b") and sock.exists(), "workers, socket")
+        host = live.host
+        eventually(lambda: host._current is not None, "a mode on screen")
+        decisions, deadlines = [0], [0]
+        host._decide = _counting(decisions, host._decide)  # type: ignore[method-assign]
+        supervisor = host.supervisor
+        supervisor.next_wakeup = _counting(deadlines, supervisor.next_wakeup)  # type: ignore[method-assign]
+        assert host.control is not None
+        served = host.control.status_cache.served + host.control.status_cache.built
+        with ControlClient(str(sock), timeout=20) as client:
+            for _ in range(POLLS):
+                assert set(client.request(control.Status())["plugins"]) == {"a", "b"}
+            cache = host.control.status_cache
+            assert cache.served + cache.built - served == POLLS
+            # The workers draw once a second and the housekeeping runs every second or
+            # two: a loop turn per poll would be POLLS of each.
+            assert decisions[0] < POLLS // 4, decisions
+            assert deadlines[0] < POLLS // 4, deadlines
+
+            # A request that changes what shows is decided on at once, polls or not.
+            before = client.request(control.Status())["display"]["showing"]
+            after = client.request(control.Next())["showing"]
+            assert after != before
+            assert client.request(control.Status())["display"]["showing"] == after
+            eventually(lambda: host._current is not None and host._current.key == after, "next")
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "rotation": {"modes": ["a:fill", "b:fill"]},
+        "plugins": {"a": {"plugin": "solid", "fps": 1}, "b": {"plugin": "solid", "fps": 1}},
+    }
+    run_live(tmp_path, tables, scenario)
+
+
+def test_a_scrolling_text_is_pushed_without_a_decision_per_step(tmp_path: Path) -> None:
+    def scenario(live: LiveHost) -> None:
+        host = live.host
+        live.wait_for(lambda: len(live.backend.pushes) > 5, "the text scrolling")
+        decisions = [0]
+        host._decide = _counting(decisions, host._decide)  # type: ignore[method-assign]
+        pushed = len(live.backend.pushes)
+        live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 scroll steps")
+        steps = len(live.backend.pushes) - pushed
+        # The host scrolls the strip itself: nothing a decision reads changes per step,
+        # only the housekeeping's and the worker's own wake-ups decide.
+        assert decisions[0] < steps // 4, (decisions, steps)
+        assert host._current is not None and host._current.key == "text:message"
+
+    tables = {
+        "display": {"fps": 60},
+        "rotation": {"modes": ["text:message"]},
+        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
+    }
+    run_live(tmp_path, tables, scenario)
