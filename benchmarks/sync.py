@@ -16,6 +16,14 @@ switch to the same slot is from the leader's.
 - ``host, leader`` / ``host, follower`` (and ``bridge, ...``): CPU of the host process and
   of its MQTT bridge, as % of a core, against a sign whose ``[sync]`` is off (the same
   bridge without sync topics) measured in the same windows: what following costs.
+- ``host, bridge idle``: the host's CPU with its bridge connected and idle (``[sync]``
+  off) against a host with ``[mqtt]`` off, as a ratio: what the bridge costs the host.
+- ``wall: ...``: a wall of panels, a leader rendering a 128x32 canvas (the ``solid`` test
+  plugin at 30 fps: every frame differs) and two followers showing its 64x32 halves:
+  ``slice latency``, from the leader's push to a follower's push of the same frame's
+  slice (its ``wall_delay`` of 0.1 s included: that is the show-at instant), ``late
+  against show-at`` (the latency minus that delay), and the bytes per second the leader
+  sends (the whole canvas, zlib) against sending each follower its slice.
 
 Figures are in frame periods at 60 fps (the issue's bound is one period), which makes each
 its own ratio; all signs share one machine's clock here, so the offset's own error is
@@ -28,8 +36,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Final
+
+import numpy as np
 
 from benchmarks._util import Row, progress, spread_of
 from benchmarks.isolation import cpu_seconds
@@ -124,8 +135,9 @@ def _cpu_rows(folder: Path, port: int, quick: bool) -> list[Row]:
     """CPU of the host and of its bridge, per role, against a sign with ``[sync]`` off
     (the same bridge, no sync topics), measured in the same windows."""
     off = SyncSign(folder / "off", port, "off", "off", period=1.0)
+    alone = SyncSign(folder / "alone", port, "alone", "off", period=1.0, mqtt=False)
     leader, (follower,) = start_signs(folder, port, 1, period=1.0)  # the default period
-    signs = {"off": off, "leader": leader, "follower": follower}
+    signs = {"off": off, "leader": leader, "follower": follower, "no bridge": alone}
     windows, length = (2, 3.0) if quick else (5, 10.0)
     shares: dict[tuple[str, str], list[float]] = {}
     try:
@@ -149,7 +161,19 @@ def _cpu_rows(folder: Path, port: int, quick: bool) -> list[Row]:
         for sign in signs.values():
             sign.stop()
     rows = []
+    idle, none = shares.get(("off", "host")), shares.get(("no bridge", "host"))
+    if idle and none and len(idle) == len(none):
+        rows.append(
+            Row(NAME, "host, bridge idle", "% core", value=spread_of(idle),
+                ratio=spread_of([a / b for a, b in zip(idle, none, strict=True) if b > 0] or [0.0]),
+                baseline="host, no bridge",
+                note="the host with its MQTT bridge connected and idle against one without")
+        )  # fmt: skip
     for (role, part), values in sorted(shares.items()):
+        if role == "no bridge" and part == "host":
+            rows.append(Row(NAME, "host, no bridge", "% core", value=spread_of(values),
+                            note=f"{windows} windows of {length:.0f} s, [mqtt] off"))  # fmt: skip
+            continue
         base = shares.get(("off", part))
         ratio = None
         if role != "off" and base and len(base) == len(values):
@@ -159,6 +183,66 @@ def _cpu_rows(folder: Path, port: int, quick: bool) -> list[Row]:
                 baseline=f"{part}, off" if ratio is not None else None,
                 note=f"{windows} windows of {length:.0f} s, rotating every 2 s")
         )  # fmt: skip
+    return rows
+
+
+#: The wall's show-at delay in the benchmark (``[sync] wall_delay``).
+WALL_DELAY: Final = 0.1
+
+
+def _wall_rows(folder: Path, port: int, quick: bool) -> list[Row]:
+    """A leader's 128x32 canvas and two followers' 64x32 halves: latency and bytes."""
+    from tests.test_wall import Frames  # the frames events reader (and its decoding)
+
+    wall = f"wall_width = 128\nwall_height = 32\nwall_fps = 30\nwall_delay = {WALL_DELAY}\n"
+    leader = SyncSign(folder / "lead", port, "lead", "leader", modes=("solid:fill",),
+                      extra=wall + "[display]\nchain = 2\n[plugins.solid]\nfps = 30\n")  # fmt: skip
+    signs = [SyncSign(folder / f"f{i}", port, f"f{i}", "follower",
+                      extra=wall + f"wall_x = {64 * i}\n") for i in range(2)]  # fmt: skip
+    watch = [Frames(s) for s in (leader, *signs)]
+    length = 5.0 if quick else 20.0
+    try:
+        for sign in signs:
+            eventually(sign.following, f"{sign.name} following the leader", timeout=90)
+        time.sleep(1.0)
+        start = len(watch[0].frames())
+        time.sleep(length)
+        lead = watch[0].timed()[start:]
+        followers = [w.timed() for w in watch[1:]]
+    finally:
+        for w in watch:
+            w.close()
+        for sign in (leader, *signs):
+            sign.stop()
+    latencies: list[float] = []
+    for i, seen in enumerate(followers):
+        cut = slice(64 * i, 64 * (i + 1))
+        for at, pixels in seen:
+            # the latest leader frame before it whose slice it is (solid: values repeat
+            # every 256 frames, 8.5 s, so the nearest one is the one)
+            sources = [t for t, f in lead if t <= at and np.array_equal(f[:, cut], pixels)]
+            if sources:
+                latencies.append(at - max(sources))
+    frames = [f for _, f in lead]
+    whole = [len(zlib.compress(f.tobytes(), 1)) + 24 for f in frames]
+    halves = [len(zlib.compress(f[:, :64].tobytes(), 1)) + 24 for f in frames]
+    fps = len(frames) / length
+    rows = [
+        Row(NAME, "wall: slice latency", "ms", value=spread_of([x * 1000 for x in latencies]),
+            note=f"leader push to follower push, {len(latencies)} slices, show-at "
+                 f"{WALL_DELAY * 1000:.0f} ms after the leader's push"),
+        Row(NAME, "wall: late against show-at", "ms",
+            value=spread_of([(x - WALL_DELAY) * 1000 for x in latencies]),
+            note="the latency minus wall_delay: how late the follower showed it"),
+        Row(NAME, "wall: leader sends, whole canvas", "bytes/s",
+            value=spread_of([b * fps for b in whole]),
+            note=f"{fps:.1f} fps of 128x32 solid frames, zlib level 1; raw RGB would be "
+                 f"{(128 * 32 * 3 + 24) * 30:.0f} B/s at 30 fps"),
+        Row(NAME, "wall: per-slice alternative", "bytes/s",
+            value=spread_of([b * 2 * fps for b in halves]),
+            note="two 64x32 slices per frame instead (the broker then sends each follower "
+                 f"half as much; raw: {(64 * 32 * 3 + 24) * 30:.0f} B/s per slice at 30 fps)"),
+    ]  # fmt: skip
     return rows
 
 
@@ -177,6 +261,8 @@ def run(quick: bool) -> list[Row]:
                                  1 if quick else 5)  # fmt: skip
             progress("sync: CPU of a leader and a follower against a sign with sync off")
             rows += _cpu_rows(Path(tmp) / "cpu", broker.port, quick)
+            progress("sync: a wall of a 128x32 canvas on two 64x32 followers")
+            rows += _wall_rows(Path(tmp) / "wall", broker.port, quick)
         finally:
             broker.stop()
     return rows

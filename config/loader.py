@@ -75,7 +75,7 @@ from config.secrets import (
     secrets_layer,
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
-from config.sync import sync_problems
+from config.sync import sync_problems, wall_problems
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
@@ -402,6 +402,10 @@ class _Validator:
                 self.add(("store", key), "expected a list of non-empty strings")
         for key, problem in sync_problems(sections["sync"]):
             self.add(("sync", key), problem)
+        if not self.issues:  # the display's values are sound: its size is known
+            shown = DisplayConfig(**sections["display"])
+            for key, problem in wall_problems(sections["sync"], shown.width, shown.height):
+                self.add(("sync", key), problem)
         mqtt = parse_mqtt(sections["mqtt"], self.host_secrets.get("mqtt", {}), self.add)
         if sections["sync"]["role"] != "off" and not mqtt.enabled:
             role = sections["sync"]["role"]

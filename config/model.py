@@ -63,6 +63,18 @@ class SyncConfig:
     period: float = 1.0
     #: Seconds from sending a notification to its start on every sign.
     notify_lead: float = 0.5
+    #: A wall of panels: the canvas's size (0: no wall), this sign's slice origin, the
+    #: leader's frame cap and show delay (docs/mqtt.md, "A wall of panels").
+    wall_width: int = 0
+    wall_height: int = 0
+    wall_x: int = 0
+    wall_y: int = 0
+    wall_fps: float = 30.0
+    wall_delay: float = 0.15
+
+    @property
+    def wall(self) -> bool:
+        return self.role != "off" and self.wall_width > 0 and self.wall_height > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from config.schema import KeyPath, describe_value
 
 __all__ = [
     "DEFAULT_PORTS",
+    "PASSWORD_MAX",
     "MqttConfig",
     "check_topic",
     "parse_mqtt",
@@ -34,6 +35,8 @@ __all__ = [
 DEFAULT_PORTS: Final = {"mqtt": 1883, "mqtts": 8883}
 #: Longest base topic or discovery prefix; topics built on it stay far below MQTT's 64 KiB.
 MAX_TOPIC: Final = 128
+#: Longest ``[mqtt] password`` (bytes): the host hands it to the bridge through a pipe.
+PASSWORD_MAX: Final = 4096
 _CLIENT_ID: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 _NOT_ID: Final = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -183,6 +186,10 @@ def parse_mqtt(values: Mapping[str, Any], secrets: Mapping[str, Any], add: Add) 
     password = secrets.get("password", "")
     if not isinstance(password, str):
         add(("mqtt", "password"), "the secrets file's mqtt.password must be a string (not shown)")
+        password = ""
+    if len(password.encode(errors="replace")) > PASSWORD_MAX:
+        # The host hands it to the bridge through a pipe it must never wait on.
+        add(("mqtt", "password"), f"the secrets file's mqtt.password is over {PASSWORD_MAX} bytes")
         password = ""
     if password and not values["username"]:
         add(

@@ -407,6 +407,23 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("sync", "notify_lead", float, 0.5, min=0.05, max=10,
             help="Seconds between a synchronised notification being sent and it starting "
                  "on every sign (the leader's too), so that all can draw it first."),
+    Setting("sync", "wall_width", int, 0, min=0, max=4096,
+            help="A wall of panels: the width of the whole canvas the leader renders (its "
+                 "own display is that canvas). 0: no wall. Set on every sign of the wall."),
+    Setting("sync", "wall_height", int, 0, min=0, max=4096,
+            help="The height of the wall's canvas (with `wall_width`; 0: no wall)."),
+    Setting("sync", "wall_x", int, 0, min=0, max=4096,
+            help="On a follower: the left column of this sign's slice of the wall; the "
+                 "slice is as large as this sign's display and must lie within the wall."),
+    Setting("sync", "wall_y", int, 0, min=0, max=4096,
+            help="On a follower: the top row of this sign's slice of the wall."),
+    Setting("sync", "wall_fps", float, 30.0, min=1, max=60,
+            help="On the leader: most frames a second it sends over the broker (each is the "
+                 "whole canvas, RGB with zlib)."),
+    Setting("sync", "wall_delay", float, 0.15, min=0.02, max=5,
+            help="On the leader: seconds from composing a frame to every sign showing it "
+                 "(the frame carries that instant in the leader's clock; followers wait "
+                 "for it by the measured offset). More than the broker's round trip."),
 )
 
 #: The reserved keys of every ``[plugins.<instance_id>]`` table; all other keys of the

@@ -29,6 +29,7 @@ from host.display.color import TINTS, ColorSettings
 from host.display.compositor import Compositor
 from host.display.presenter import Presenter, TickerSource
 from host.display.ticker_show import TickerShow
+from host.display.wall import WallFeed
 from host.errors import HostError
 from host.ipc.control import default_socket_path
 from host.ipc.framebus import Frame, Geometry
@@ -59,11 +60,11 @@ from host.supervise.spawner import (
 )
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import ChildProcess, WebChild
+from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
 from host.system.started import note_started
-from host.system.webuser import web_identity
+from host.system.webuser import bridge_identity, web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -167,6 +168,9 @@ class Host:
         self.notifier: ServiceNotifier | None = None
         #: This sign's part in a set of synchronised signs (``[sync]``).
         self.sync = SyncRole(self, cfg.sync)
+        #: A wall follower's slice, shown instead of the rotation while the leader sends.
+        follower_wall = cfg.sync.wall and cfg.sync.role == "follower"
+        self.wall = WallFeed(self.compositor) if follower_wall else None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -507,9 +511,10 @@ class Host:
                 self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
             if self.cfg.mqtt.enabled:
                 sock = self.cfg.control.socket or default_socket_path()
-                self.mqtt = ChildProcess(
-                    "mqtt-bridge", self.cfg.path, os.path.expanduser(sock), self._bridge_exited
-                )
+                self.mqtt = BridgeChild(
+                    self.cfg.path, os.path.expanduser(sock), self.cfg.mqtt.password,
+                    self._bridge_exited, bridge_identity(self.cfg),
+                )  # fmt: skip
             self.notifier = ServiceNotifier.from_environ()
             self._loop()
         finally:
@@ -571,7 +576,12 @@ class Host:
             else:
                 housekeeping, decide_by = known
             known = None
-            push_at = self.presenter.next_push_at(now)
+            # While a wall's frames own the panel, the presenter's pushes wait.
+            walled = self.wall is not None and self.wall.active
+            pushes = [None if walled else self.presenter.next_push_at(now)]
+            if self.wall is not None:
+                pushes.append(self.wall.next_push_at(now))
+            push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
             woken = self._wait(due, housekeeping)
             if woken is None:
@@ -598,7 +608,8 @@ class Host:
                 self.stats.sample_memory()
             assert self.backend is not None
             now = time.monotonic()
-            self.presenter.push_if_due(now, self.backend)
+            if self.wall is None or not self.wall.push_if_due(now, self.backend, self.presenter):
+                self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             if self.control is not None:

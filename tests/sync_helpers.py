@@ -39,7 +39,10 @@ class SyncSign:
         group: str = "",
         period: float = 0.5,
         extra: str = "",
+        modes: tuple[str, ...] = ROTATION,
+        mqtt: bool = True,
     ) -> None:
+        """:param mqtt: ``False``: ``[mqtt]`` off (no bridge; ``role`` must be ``off``)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.sock = folder / "control.sock"
@@ -49,9 +52,9 @@ class SyncSign:
             f'[paths]\ndata_dir = "{folder / "data"}"\n'
             f'[control]\nsocket = "{self.sock}"\n'
             f"[workers]\nuser = {json.dumps(worker_user())}\n"
-            f"[rotation]\nmodes = {json.dumps(list(ROTATION))}\n"
+            f"[rotation]\nmodes = {json.dumps(list(modes))}\n"
             "[plugins.rotor]\n"
-            f'[mqtt]\nenabled = true\nbroker = "mqtt://127.0.0.1:{port}"\n'
+            f'[mqtt]\nenabled = {str(mqtt).lower()}\nbroker = "mqtt://127.0.0.1:{port}"\n'
             f'client_id = "{name}"\nbase_topic = "signs/{name}"\ndiscovery_prefix = ""\n'
             f'[sync]\nrole = "{role}"\ngroup = "{group}"\nperiod = {period}\n' + extra
         )

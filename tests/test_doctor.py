@@ -7,6 +7,7 @@ subprocesses. The whole command also runs as a real process (``--root``, ``--jso
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from config import load_config
+from config.mqtt import MqttConfig
 from host.system import doctor_checks as checks
 from host.system import ownership
 from host.system.doctor import (
@@ -340,6 +342,28 @@ def test_registry_reachable_and_not(tmp_path: Path, http_server: Any) -> None:
     finding = checks.check_registries(m)
     assert finding.status == "WARN" and "HTTP 404" in finding.summary
     assert "no such file" in finding.summary
+
+
+def test_mqtt_tls_files_the_service_user_cannot_read_are_a_warning(tmp_path: Path) -> None:
+    root = make_root(tmp_path, **{"etc/passwd": "ledhost:x:990:990::/:/bin/false\n",
+                                  "etc/group": "ledhost:x:990:\n"})  # fmt: skip
+    key, ca = root / "etc/ledhost/client.key", root / "etc/ledhost/ca.crt"
+    key.parent.mkdir(parents=True)
+    key.write_text("k")
+    ca.write_text("c")
+    key.chmod(0o600)
+    ca.chmod(0o644)
+    m = machine(tmp_path, root)
+    tls = {"ca_file": "/etc/ledhost/ca.crt", "client_cert": "/etc/ledhost/ca.crt",
+           "client_key": "/etc/ledhost/client.key"}  # fmt: skip
+    mqtt = MqttConfig(enabled=True, broker="mqtts://b:8883", **tls)
+    assert m.config is not None
+    m = dataclasses.replace(m, config=dataclasses.replace(m.config, mqtt=mqtt))
+    finding = checks.check_mqtt_files(m)
+    assert finding.status == "WARN" and "client.key (not readable by 'ledhost')" in finding.summary
+    assert "ca.crt" not in finding.summary and "chmod 640" in finding.fix
+    key.chmod(0o644)
+    assert checks.check_mqtt_files(m).status == "OK"
 
 
 # -- the whole command ----------------------------------------------------------------------

@@ -305,7 +305,7 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 return _logs(host, req)
             case (
                 control.SyncState() | control.SyncPosition() | control.SyncNotice()
-                | control.SyncNotify()
+                | control.SyncNotify() | control.WallFrame()
             ):  # fmt: skip
                 from host.control.sync_ops import handle_sync
 

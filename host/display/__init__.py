@@ -6,6 +6,8 @@ scrolls, a ticker band, a layout of regions) and says when the next push is due;
 :mod:`~host.display.compositor` applies transitions (:mod:`~host.display.transitions`),
 brightness, gamma and tint (:mod:`~host.display.color`) into a preallocated buffer; a
 backend (:mod:`host.display.backends`: hardware, emulator, headless) pushes it.
+On a wall follower (``[sync] wall_width``), :mod:`~host.display.wall` pushes the slices of
+the leader's frames instead while they arrive.
 
 May import: :mod:`host.ipc` (frame and strip types), the records of :mod:`host.supervise`
 (a worker's handle and state, read to know what it offers), :mod:`host.stats`,

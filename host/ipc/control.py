@@ -42,6 +42,7 @@ __all__ = [
     "EVENT_KINDS",
     "MAX_MESSAGE",
     "MAX_REQUEST",
+    "MAX_WALL_PIXELS",
     "Brightness",
     "ConfigGet",
     "ConfigBackup",
@@ -85,6 +86,7 @@ __all__ = [
     "SyncEvent",
     "SyncNotice",
     "SyncNotify",
+    "WallFrame",
     "SyncPosition",
     "SyncState",
     "Unpin",
@@ -453,6 +455,24 @@ class SyncNotify(_Msg, tag="sync_notify"):
     id: RequestId = 0
 
 
+#: Most pixels of a wall slice (:class:`WallFrame`): as of a whole wall,
+#: ``config.sync.WALL_PIXELS_MAX`` (not imported: this module loads with msgspec alone).
+MAX_WALL_PIXELS: Final = 16384
+
+
+class WallFrame(_Msg, tag="wall_frame"):
+    """A wall follower's bridge passes on its slice of the leader's frame (raw RGB,
+    row-major), to show at ``show_at`` (the leader's wall clock) given the measured
+    ``offset`` (docs/mqtt.md, "A wall of panels")."""
+
+    width: Annotated[int, msgspec.Meta(ge=1, le=MAX_WALL_PIXELS)]
+    height: Annotated[int, msgspec.Meta(ge=1, le=MAX_WALL_PIXELS)]
+    rgb: Annotated[bytes, msgspec.Meta(max_length=MAX_WALL_PIXELS * 3)]
+    show_at: syncwire.WallTime
+    offset: Offset = 0.0
+    id: RequestId = 0
+
+
 Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged structs
     Status,
     Next,
@@ -490,6 +510,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     SyncPosition,
     SyncNotice,
     SyncNotify,
+    WallFrame,
 ]
 
 

@@ -6,6 +6,8 @@
 - :mod:`host.mqtt.commands`: a command topic and payload to the control request the REST
   API would send (pure).
 - :mod:`host.mqtt.homeassistant`: Home Assistant discovery and state messages (pure).
+- :mod:`host.mqtt.sync` and :mod:`host.mqtt.wall`: synchronised signs and a wall of
+  panels, the bridge's half (docs/mqtt.md, "Several signs").
 - :mod:`host.mqtt.bridge`: ``ledhost mqtt-bridge``, a process of its own that reaches the
   host only through its control socket.
 

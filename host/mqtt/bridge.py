@@ -40,6 +40,7 @@ from host.mqtt.commands import CommandError, OncePerKind, parse_command
 from host.mqtt.connection import Connection, ConnectionSettings, ConnectionState
 from host.mqtt.homeassistant import Topics, discovery_messages, node_id, state_messages
 from host.mqtt.sync import SyncLink, sync_root
+from host.mqtt.wall import WallLink
 
 __all__ = ["REFRESH", "THERMAL_ZONE", "Bridge", "read_cpu_celsius"]
 
@@ -72,7 +73,9 @@ class Bridge:
         hostname: str,
         thermal_zone: Path = THERMAL_ZONE,
         sync: SyncConfig | None = None,
+        display: tuple[int, int] = (0, 0),
     ) -> None:
+        """:param display: this sign's display size (a wall follower's slice)."""
         self.cfg = cfg
         self.socket = socket
         self.thermal_zone = thermal_zone
@@ -98,6 +101,11 @@ class Bridge:
         if sync is not None and sync.role != "off":
             root = sync_root(self.topics.base, sync.topic)
             self.sync = SyncLink(sync, self.connection, socket, root)
+        #: A wall of panels' frames (:mod:`host.mqtt.wall`), when ``[sync]`` has a wall.
+        self.wall: WallLink | None = None
+        if sync is not None and sync.wall and self.sync is not None:
+            offset = self.sync.offset
+            self.wall = WallLink(sync, self.connection, socket, root, display, offset)
 
     # -- running --------------------------------------------------------------------------
 
@@ -116,6 +124,8 @@ class Bridge:
         self.connection.on_connected(self._republish)
         if self.sync is not None:
             self.sync.start()
+        if self.wall is not None:
+            self.wall.start()
         commands = threading.Thread(target=self._serve_commands, name="mqtt-commands", daemon=True)
         commands.start()
         self.connection.start()
@@ -126,6 +136,8 @@ class Bridge:
                 self._queue.put(None, timeout=1.0)
             if self.sync is not None:
                 self.sync.stop()
+            if self.wall is not None:
+                self.wall.stop()
             self.connection.stop()
             commands.join(5.0)
         return 0

@@ -226,6 +226,10 @@ class SyncLink:
                 return
             self.estimator.add(sample(t0, pong.t1, pong.t2, t3))
 
+    def offset(self) -> float:
+        """The leader's clock minus ours, as measured now (0 before any measurement)."""
+        return self._offset()[0]
+
     def _offset(self) -> tuple[float, float | None]:
         with self._lock:
             best = self.estimator.best()

@@ -9,8 +9,10 @@ host would, :func:`host.display.backends.pick_auto`).
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
+import stat
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from host.display.backends.piomatter import MODULE as PIOMATTER_MODULE
 from host.display.backends.piomatter import plan as plan_piomatter
 from host.system import ownership
 from host.system.doctor import Finding, Machine, Status
-from host.system.layout import UNIT_NAME
+from host.system.layout import SERVICE_USER, UNIT_NAME
 
 __all__ = ["CHECKS", "THROTTLE_BITS", "decode_throttled", "run_checks"]
 
@@ -311,6 +313,38 @@ def check_registries(m: Machine) -> Finding:
     )
 
 
+def _readable_by(st: os.stat_result, uid: int | None, gid: int | None) -> bool:
+    if st.st_mode & stat.S_IROTH:
+        return True
+    return (st.st_uid == uid and bool(st.st_mode & stat.S_IRUSR)) or (
+        st.st_gid == gid and bool(st.st_mode & stat.S_IRGRP)
+    )
+
+
+def check_mqtt_files(m: Machine) -> Finding:
+    """The bridge runs as the service user (docs/mqtt.md): it must read its TLS files."""
+    mqtt = m.config.mqtt if m.config else None
+    files = [f for f in (mqtt.ca_file, mqtt.client_cert, mqtt.client_key) if f] if mqtt else []
+    if not (mqtt and mqtt.enabled and files):
+        return Finding("mqtt-files", "OK", "no MQTT TLS files to read")
+    accounts = ownership.Accounts.of(m.root)
+    uid, gid = accounts.uid(SERVICE_USER), accounts.gid(SERVICE_USER)
+    bad = []
+    for name in files:
+        try:
+            st = (m.root / name.lstrip("/")).stat()
+        except OSError as exc:
+            bad.append(f"{name} ({exc.strerror})")
+            continue
+        if uid is not None and not _readable_by(st, uid, gid):
+            bad.append(f"{name} (not readable by {SERVICE_USER!r})")
+    if not bad:
+        return Finding("mqtt-files", "OK", f"the bridge can read its {len(files)} TLS file(s)")
+    return Finding("mqtt-files", "WARN", "the MQTT bridge cannot read " + ", ".join(bad) +
+                   ", so it runs as root or fails to connect",
+                   f"chgrp {SERVICE_USER} <file>; chmod 640 <file>")  # fmt: skip
+
+
 CHECKS: list[tuple[str, Callable[[Machine], Finding]]] = [
     ("config", check_config),
     ("board", check_model),
@@ -324,6 +358,7 @@ CHECKS: list[tuple[str, Callable[[Machine], Finding]]] = [
     ("disk", check_disk),
     ("service", check_service),
     ("registry", check_registries),
+    ("mqtt-files", check_mqtt_files),
 ]
 """Every check, in the order ``ledhost doctor`` prints them."""
 

@@ -16,6 +16,7 @@ The layout, for ``root=/``::
     /etc/ledhost/secrets.toml          plugin secrets (root:root 0600; the host's alone)
     /var/lib/ledhost/                  paths.data_dir: plugin data, the store, state
     /var/lib/ledhost/web/              the web process's own state (ledhost:ledhost 0700)
+    /var/lib/ledhost/mqtt/             the MQTT bridge's home (ledhost:ledhost 0700)
     /etc/systemd/system/ledhost.service
 
 Releases are folders named by version so that switching is one atomic symlink replace and a
@@ -103,6 +104,12 @@ class PiLayout:
         """The web process's own files (login store, session key): it runs as
         :data:`SERVICE_USER` and writes only here (:mod:`host.system.webuser`)."""
         return self.data_dir / "web"
+
+    @property
+    def bridge_dir(self) -> Path:
+        """The MQTT bridge's home (it keeps nothing there yet): it runs as
+        :data:`SERVICE_USER` where it can (:mod:`host.system.webuser`)."""
+        return self.data_dir / "mqtt"
 
     @property
     def unit(self) -> Path:

@@ -14,7 +14,8 @@ ancestor, where the web UI and the display wrote the same files as different use
   channel, and the web process never reads the file.
 - The data dir is root's, ``0711``: workers pass through to their own ``0700`` folders
   (the host makes those) and cannot list the others'; the web process to ``web/``, the
-  one folder it owns and writes (its login store and session key).
+  one folder it owns and writes (its login store and session key); the MQTT bridge, also
+  the ``ledhost`` user where it can, to ``mqtt/``, its home.
 - Plugin environments (the store) are root's and not writable by group or others: a
   worker runs their Python but must never change it.
 
@@ -114,6 +115,7 @@ def rules(layout: PiLayout) -> list[Rule]:
         Rule(layout.secrets, "file", "root", "root", 0o600, "the host's alone", required=False),
         Rule(layout.data_dir, "dir", "root", "root", 0o711, "workers pass through to theirs"),
         Rule(layout.web_dir, "dir", svc, svc, 0o700, "the web process's own state"),
+        Rule(layout.bridge_dir, "dir", svc, svc, 0o700, "the MQTT bridge's home", required=False),
         Rule(layout.unit, "file", "root", "root", 0o644, "read by systemd"),
         Rule(layout.guard, "file", "root", "root", 0o644, "run by the unit", required=False),
     ]
