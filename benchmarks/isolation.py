@@ -160,14 +160,15 @@ def cpu_seconds(pid: int) -> float | None:
 Sample = dict[int, tuple[int, float, str]]
 
 #: Command-line markers of ledhost's helper processes (read while they live).
-_KINDS: Final = (
-    (b"multiprocessing.resource_tracker", "resource tracker"),
-    (b"host.supervise.undertaker", "undertaker"),
-)
+_KINDS: Final = ((b"multiprocessing.resource_tracker", "resource tracker"),)
 
 
 #: Names (``/proc/<pid>/comm``) of the forks of the host, whose command line is the host's.
-_NAMES: Final = {b"ledhost-zygote": "zygote", b"ledhost-worker": "worker"}
+_NAMES: Final = {
+    b"ledhost-zygote": "zygote",
+    b"ledhost-worker": "worker",
+    b"ledhost-undertk": "undertaker",
+}
 
 
 def _kind(pid: int) -> str:
