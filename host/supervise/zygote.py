@@ -74,6 +74,9 @@ ZYGOTE_PRELOAD = (
     # The worker validates its own options (config.plugin_schema imports it on first use,
     # so the host itself never loads it).
     "jsonschema",
+    "host.worker.validate",
+    # importlib.metadata reads each distribution's METADATA with these on first use.
+    "email.parser",
 )
 
 #: The request for an undertaker, sent with one descriptor: the read end of its stdin.
