@@ -167,7 +167,10 @@ def _part(pid: int, workers: set[int], host: int) -> str:
         if part := {b"ledhost-zygote": "zygote", b"ledhost-undertk": "undertaker"}.get(name):
             return part
     cmd = cmdline(pid)
-    for needle, part in (("resource_tracker", "tracker"),):
+    for needle, part in (
+        ("host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote
+        ("resource_tracker", "tracker"),
+    ):
         if needle in cmd:
             return part
     return "other"
