@@ -160,7 +160,10 @@ def cpu_seconds(pid: int) -> float | None:
 Sample = dict[int, tuple[int, float, str]]
 
 #: Command-line markers of ledhost's helper processes (read while they live).
-_KINDS: Final = ((b"multiprocessing.resource_tracker", "resource tracker"),)
+_KINDS: Final = (
+    (b"multiprocessing.resource_tracker", "resource tracker"),
+    (b"host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote
+)
 
 
 #: Names (``/proc/<pid>/comm``) of the forks of the host, whose command line is the host's.
