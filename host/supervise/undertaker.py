@@ -10,9 +10,9 @@ whatever reason: it then kills each worker's tree and exits.
 With the zygote launcher it is a fork of the zygote
 (:meth:`~host.supervise.zygote.Zygote.fork_undertaker`, shown as ``ledhost-undertk`` in
 ``ps``), adopted by the host like a worker: it shares the zygote's pages, which the zygote
-leaves as they are, so it costs ~0.3 MiB PSS where a fresh interpreter cost ~7.5 MiB
-(issue 15's memory goal; a fork of the host itself cost more still, as the busy host
-soon dirties the pages they share). Without a zygote it is ``python -m
+leaves as they are, so it adds ~2.6 MiB of private pages where a fresh interpreter cost
+~7.5-7.9 MiB PSS (issue 15's memory goal; a fork of the host itself cost more than
+either, as the busy host soon dirties the pages they share). Without a zygote it is ``python -m
 host.supervise.undertaker``. Neither has a parent-death signal: it must outlive the host.
 
 The race this closes: workers used to die with the host (``PR_SET_PDEATHSIG``). A worker
