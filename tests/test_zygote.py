@@ -242,8 +242,12 @@ def test_the_undertaker_kills_what_it_was_told_of_when_its_stdin_ends(from_zygot
             fds = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
             # Its one way in: nothing of the host's or the zygote's (its socket) is left.
             assert fds == {0, 1, 2}, fds
-        else:
-            assert b"host.supervise.undertaker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        else:  # its command line reads empty for a moment after the exec
+            end = time.monotonic() + EVENTUALLY
+            while not (cmdline := Path(f"/proc/{pid}/cmdline").read_bytes()):
+                assert time.monotonic() < end, "the spawned undertaker has no command line"
+                time.sleep(0.01)
+            assert b"host.supervise.undertaker" in cmdline
         victim_info = proctree.proc_info(victim.pid)
         assert victim_info is not None
         undertaker.watch(victim.pid, victim_info.start_time)
