@@ -162,12 +162,16 @@ Sample = dict[int, tuple[int, float, str]]
 #: Command-line markers of ledhost's helper processes (read while they live).
 _KINDS: Final = (
     (b"multiprocessing.resource_tracker", "resource tracker"),
-    (b"host.supervise.undertaker", "undertaker"),
+    (b"host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote
 )
 
 
 #: Names (``/proc/<pid>/comm``) of the forks of the host, whose command line is the host's.
-_NAMES: Final = {b"ledhost-zygote": "zygote", b"ledhost-worker": "worker"}
+_NAMES: Final = {
+    b"ledhost-zygote": "zygote",
+    b"ledhost-worker": "worker",
+    b"ledhost-undertk": "undertaker",
+}
 
 
 def _kind(pid: int) -> str:

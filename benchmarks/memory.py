@@ -162,12 +162,13 @@ def _part(pid: int, workers: set[int], host: int) -> str:
     if pid in workers:
         return "workers"
     with contextlib.suppress(OSError):
-        # The zygote is a fork of the host: same command line, its own name.
-        if Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ledhost-zygote":
-            return "zygote"
+        # The zygote and the undertaker are forks of the host: same command line, own name.
+        name = Path(f"/proc/{pid}/comm").read_bytes().strip()
+        if part := {b"ledhost-zygote": "zygote", b"ledhost-undertk": "undertaker"}.get(name):
+            return part
     cmd = cmdline(pid)
     for needle, part in (
-        ("host.supervise.undertaker", "undertaker"),
+        ("host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote
         ("resource_tracker", "tracker"),
     ):
         if needle in cmd:

@@ -479,7 +479,7 @@ class Host:
         proctree.set_child_subreaper()
         # And if the host is killed outright, the undertaker kills what plugins started.
         undertaker = Undertaker()
-        if undertaker.start():
+        if undertaker.start(self.supervisor.launcher):
             self.supervisor.enforcer.undertaker = undertaker
         else:
             log.warning(

@@ -23,8 +23,9 @@ import pytest
 from host.discovery import PluginSpec
 from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
-from host.supervise.spawner import ZygoteLauncher
+from host.supervise.spawner import Undertaker, ZygoteLauncher
 from host.supervise.states import WorkerState
+from host.supervise.zygote import UNDERTAKER_NAME
 from tests.conftest import Harness, _harness
 
 #: Generous bound for "eventually" (a loaded 2-core machine); never a timing assertion.
@@ -179,7 +180,7 @@ HOST_SCRIPT = """
 import json, os, sys
 from host.discovery import discover
 from host.cli.probe import describe_plugins
-from host.supervise.spawner import ZygoteLauncher
+from host.supervise.spawner import Undertaker, ZygoteLauncher
 launcher = ZygoteLauncher()
 described = describe_plugins([discover((), environment=False)["clock"]], launcher="zygote")
 print(json.dumps({
@@ -221,3 +222,41 @@ def test_zygote_needs_no_multiprocessing_and_dies_with_the_host() -> None:
     finally:
         host.kill()
         host.wait()
+
+
+@pytest.mark.parametrize("from_zygote", [True, False])
+def test_the_undertaker_kills_what_it_was_told_of_when_its_stdin_ends(from_zygote: bool) -> None:
+    """Forked by the zygote (the host's child, its own session, nothing but its stdin
+    open) or spawned without one, it kills a watched worker's tree at end of file."""
+    launcher = ZygoteLauncher() if from_zygote else None
+    undertaker = Undertaker()
+    victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        assert undertaker.start(launcher)
+        pid = undertaker.pid
+        assert pid is not None
+        info = proctree.proc_info(pid)
+        assert info is not None and info.ppid == os.getpid() and os.getsid(pid) == pid
+        if from_zygote:
+            assert Path(f"/proc/{pid}/comm").read_bytes().strip() == UNDERTAKER_NAME
+            fds = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+            # Its one way in: nothing of the host's or the zygote's (its socket) is left.
+            assert fds == {0, 1, 2}, fds
+        else:  # its command line reads empty for a moment after the exec
+            end = time.monotonic() + EVENTUALLY
+            while not (cmdline := Path(f"/proc/{pid}/cmdline").read_bytes()):
+                assert time.monotonic() < end, "the spawned undertaker has no command line"
+                time.sleep(0.01)
+            assert b"host.supervise.undertaker" in cmdline
+        victim_info = proctree.proc_info(victim.pid)
+        assert victim_info is not None
+        undertaker.watch(victim.pid, victim_info.start_time)
+        undertaker.close()  # end of file, as when the host dies
+        assert victim.wait(EVENTUALLY) == -signal.SIGKILL
+        assert _gone(pid)
+    finally:
+        victim.kill()
+        victim.wait()
+        undertaker.close()
+        if launcher is not None:
+            launcher.close()

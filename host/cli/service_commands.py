@@ -24,7 +24,7 @@ def add_service_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     """Add ``ledhost service`` and its subcommands to the parser."""
-    from host.system.install import add_install_arguments
+    from host.system.install_args import add_install_arguments
 
     service = sub.add_parser("service", help="ledhost as a systemd service on a Raspberry Pi")
     what = service.add_subparsers(dest="service_command", required=True)

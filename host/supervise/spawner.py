@@ -20,11 +20,12 @@ import contextlib
 import logging
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
 from host.ipc.workerargs import WorkerArgs
 from host.supervise import proctree
@@ -311,6 +312,11 @@ class ZygoteLauncher:
         """The zygote's pid while it runs (the host reads its CPU time by it)."""
         return self._zygote.pid if self._zygote is not None else None
 
+    @property
+    def zygote(self) -> Zygote | None:
+        """The zygote while the launcher has one (it also forks the undertaker)."""
+        return self._zygote
+
     def launch(self, request: LaunchRequest) -> WorkerProcess:
         zygote = self._zygote
         if zygote is not None and not zygote.alive():
@@ -343,31 +349,59 @@ class Undertaker:
     """
 
     def __init__(self) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: _Started | None = None
         self._told: dict[int, set[tuple[int, int]]] = {}
 
-    def start(self) -> bool:
-        """Start the undertaker; ``False`` if it could not be started."""
+    def start(self, launcher: SpawnLauncher | ZygoteLauncher | None = None) -> bool:
+        """Start the undertaker, from the zygote if ``launcher`` has a live one (it then
+        waits for the zygote's preload); ``False`` if it could not be started."""
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        stdin = open(write_end, "wb")  # noqa: SIM115 - held until close()
+        popen: subprocess.Popen[bytes] | None = None
+        try:
+            pid = self._fork(launcher, read_end)
+            if pid is None:
+                popen = self._spawn(read_end)
+                pid = popen.pid
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            stdin.close()  # its end of file, if it started: it exits at once
+            return False
+        finally:
+            os.close(read_end)
+        self._process = _Started(pid, pidfd, stdin, popen)
+        return True
+
+    @staticmethod
+    def _fork(launcher: SpawnLauncher | ZygoteLauncher | None, stdin: int) -> int | None:
+        """The undertaker's pid, forked by the launcher's zygote; ``None`` if there is none."""
+        zygote = launcher.zygote if isinstance(launcher, ZygoteLauncher) else None
+        if zygote is None or not zygote.alive():
+            return None
+        try:
+            return zygote.fork_undertaker(stdin)[0]
+        except OSError as exc:
+            log.warning("the zygote could not start the undertaker (%s): spawning it", exc)
+            return None
+
+    @staticmethod
+    def _spawn(stdin: int) -> subprocess.Popen[bytes]:
         env = _child_environ()
         env["PYTHONPATH"] = os.pathsep.join(
             [*_ledhost_paths(), *filter(None, [env.get("PYTHONPATH")])]
         )
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "host.supervise.undertaker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-                cwd="/",
-            )
-        except OSError:
-            return False
-        return True
+        return subprocess.Popen(
+            [sys.executable, "-m", "host.supervise.undertaker"],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            cwd="/",
+        )
 
     def _write(self, line: str) -> None:
         process = self._process
-        if process is None or process.stdin is None:
+        if process is None:
             return
         try:
             process.stdin.write(line.encode() + b"\n")
@@ -410,13 +444,24 @@ class Undertaker:
         if process is None:
             return
         with contextlib.suppress(OSError):
-            if process.stdin is not None:
-                process.stdin.close()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            process.stdin.close()
+        if not select.select([process.pidfd], [], [], timeout)[0]:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(process.pidfd, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(process.pid, 0)
+        os.close(process.pidfd)
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A running undertaker: its pid, a pidfd to wait on, the write end of its stdin (and
+    its Popen when spawned, kept so that subprocess never reaps it behind our back)."""
+
+    pid: int
+    pidfd: int
+    stdin: BinaryIO
+    popen: subprocess.Popen[bytes] | None
 
 
 #: A zygote forked by :func:`fork_zygote_early`, for the next :func:`make_launcher`.

@@ -2,11 +2,18 @@
 
 When the host ends normally, or a worker dies while the host lives, the host kills every
 process the plugin started (:mod:`host.supervise.proctree`). When the host is killed outright --
-SIGKILL, the OOM killer -- nothing of the host is left to do so. This small process, started
-by the host (``python -m host.supervise.undertaker``) in a session of its own, hears from the host
-which workers exist and which of their descendants it has seen, and waits for end of file
-on its stdin. EOF means the host has gone, for whatever reason: it then kills each
-worker's tree and exits.
+SIGKILL, the OOM killer -- nothing of the host is left to do so. This small process, in a
+session of its own, hears from the host which workers exist and which of their descendants
+it has seen, and waits for end of file on its stdin. EOF means the host has gone, for
+whatever reason: it then kills each worker's tree and exits.
+
+With the zygote launcher it is a fork of the zygote
+(:meth:`~host.supervise.zygote.Zygote.fork_undertaker`, shown as ``ledhost-undertk`` in
+``ps``), adopted by the host like a worker: it shares the zygote's pages, which the zygote
+leaves as they are, so it adds ~2.6 MiB of private pages where a fresh interpreter cost
+~7.5-7.9 MiB PSS (issue 15's memory goal; a fork of the host itself cost more than
+either, as the busy host soon dirties the pages they share). Without a zygote it is ``python -m
+host.supervise.undertaker``. Neither has a parent-death signal: it must outlive the host.
 
 The race this closes: workers used to die with the host (``PR_SET_PDEATHSIG``). A worker
 killed that way hands its children to init at once, and a ``setsid()`` daemon whose
@@ -90,6 +97,7 @@ def _remove(paths: list[Path], timeout: float = 5.0) -> None:
 
 
 def main() -> None:
+    """``python -m host.supervise.undertaker``: the undertaker where there is no zygote."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     serve(sys.stdin.buffer)

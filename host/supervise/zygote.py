@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import importlib
 import logging
@@ -46,12 +47,13 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import NoReturn
 
 import msgspec
 
 from host.ipc.workerargs import WorkerArgs
-from host.supervise import proctree
+from host.supervise import proctree, undertaker
 from host.worker.main import run_forked
 
 #: What the zygote imports once so every fork starts warm.
@@ -72,8 +74,13 @@ ZYGOTE_PRELOAD = (
     # The worker validates its own options (config.plugin_schema imports it on first use,
     # so the host itself never loads it).
     "jsonschema",
+    "host.worker.validate",
+    # importlib.metadata reads each distribution's METADATA with these on first use.
+    "email.parser",
 )
 
+#: The request for an undertaker, sent with one descriptor: the read end of its stdin.
+UNDERTAKER_REQUEST = b"undertaker"
 #: A request is WorkerArgs as msgpack (their one declaration); a few hundred bytes.
 _MAX_REQUEST = 1 << 16
 #: Control socket, frame memfd, ready eventfd, free eventfd.
@@ -131,10 +138,20 @@ class Zygote:
 
         :raises OSError: the zygote is gone or could not fork.
         """
-        fds = [args.control_fd, *args.frame_fds]
+        return self._ask(msgspec.msgpack.encode(args), [args.control_fd, *args.frame_fds])
+
+    def fork_undertaker(self, stdin: int) -> tuple[int, int]:
+        """Have the zygote start the undertaker (reading ``stdin``), the host's child like a
+        worker; returns its pid and start time. Waits for the zygote's preload.
+
+        :raises OSError: the zygote is gone or could not fork.
+        """
+        return self._ask(UNDERTAKER_REQUEST, [stdin])
+
+    def _ask(self, request: bytes, fds: list[int]) -> tuple[int, int]:
         with self._lock:
             try:
-                socket.send_fds(self._sock, [msgspec.msgpack.encode(args)], fds)
+                socket.send_fds(self._sock, [request], fds)
                 reply = self._sock.recv(256)
             except TimeoutError:
                 # Its late answer would be taken for the next request's: end it instead.
@@ -185,10 +202,15 @@ def _serve(sock: socket.socket, die_with_parent: bool) -> None:
         if not data and not fds:
             return  # the host closed its end: it stopped us or it has ended
         try:
-            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(fds) != _FDS_PER_WORKER:
+            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
                 raise ValueError(f"malformed request ({len(data)} bytes, {len(fds)} fds)")
-            args = msgspec.msgpack.decode(data, type=WorkerArgs)
-            reply = _launch(args, fds)
+            if data == UNDERTAKER_REQUEST and len(fds) == 1:
+                reply = _launch(functools.partial(_become_undertaker, fds[0]))
+            elif len(fds) != _FDS_PER_WORKER:
+                raise ValueError(f"malformed request ({len(data)} bytes, {len(fds)} fds)")
+            else:
+                args = msgspec.msgpack.decode(data, type=WorkerArgs)
+                reply = _launch(functools.partial(_become_worker, args, fds))
         except Exception as exc:  # noqa: BLE001 - the host learns why; the zygote lives on
             reply = "!" + f"{type(exc).__name__}: {exc}".replace("\n", " ")[:200]
         finally:
@@ -209,7 +231,7 @@ def _become_zygote(keep_fd: int, die_with_parent: bool) -> None:
     descriptor number the zygote has since reused.
     """
     gc.freeze()  # the host's objects: never collected here
-    _set_name(ZYGOTE_NAME)
+    set_process_name(ZYGOTE_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
@@ -268,9 +290,11 @@ def _safe_sys_path() -> None:
 #: command line is the host's (the names the tests and benchmarks look for).
 ZYGOTE_NAME = b"ledhost-zygote"
 WORKER_NAME = b"ledhost-worker"
+UNDERTAKER_NAME = b"ledhost-undertk"
 
 
-def _set_name(name: bytes) -> None:
+def set_process_name(name: bytes) -> None:
+    """Set ``/proc/self/comm`` (15 bytes at most): how ``ps`` tells the host's forks apart."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_name = 15
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, ctypes.c_char_p(name), 0, 0, 0)
@@ -297,14 +321,15 @@ def close_fds_except(keep: set[int]) -> None:
         low = max(low, fd + 1)
 
 
-def _launch(args: WorkerArgs, fds: list[int]) -> str:
-    """Fork the middle, which forks the worker; returns ``"<pid> <start time>"``."""
+def _launch(child: Callable[[int], NoReturn]) -> str:
+    """Fork the middle, which forks the worker (``child``, given the middle's pid);
+    returns ``"<pid> <start time>"``."""
     read_end, write_end = os.pipe()
     middle = os.fork()
     if middle == 0:  # pragma: no cover - the middle
         try:
             os.close(read_end)
-            _middle(args, fds, write_end)
+            _middle(child, write_end)
         finally:
             os._exit(0)
     os.close(write_end)
@@ -319,7 +344,7 @@ def _launch(args: WorkerArgs, fds: list[int]) -> str:
     return reply
 
 
-def _middle(args: WorkerArgs, fds: list[int], report: int) -> None:
+def _middle(child: Callable[[int], NoReturn], report: int) -> None:
     middle = os.getpid()
     try:
         worker = os.fork()
@@ -327,7 +352,7 @@ def _middle(args: WorkerArgs, fds: list[int], report: int) -> None:
         os.write(report, f"!{exc}".encode())
         return
     if worker == 0:
-        _become_worker(args, fds, middle)
+        child(middle)
     info = proctree.proc_info(worker)
     os.write(report, f"{worker} {info.start_time if info is not None else -1}".encode())
 
@@ -336,7 +361,7 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
     """In the new worker: keep only its own descriptors, wait for adoption, run."""
     try:
         close_fds_except({0, 1, 2, *fds})
-        _set_name(WORKER_NAME)
+        set_process_name(WORKER_NAME)
         # The middle exits right after telling the zygote our pid; a few ms at most.
         while os.getppid() == middle:
             time.sleep(0.0005)
@@ -348,3 +373,25 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
         run_forked(fixed)
     finally:
         os._exit(_SETUP_FAILED)  # only if something escaped run_forked's own exit
+
+
+def _become_undertaker(stdin: int, middle: int) -> NoReturn:
+    """In the new undertaker (:mod:`host.supervise.undertaker`): shed the zygote, then serve.
+
+    A fork of the zygote rather than a fresh interpreter: it shares the zygote's pages,
+    which stay as they are (the zygote only forks), so it costs the pages it writes:
+    ~2.6 MiB private instead of a fresh interpreter's ~7.5 MiB (``benchmarks/memory.py``).
+    """
+    try:
+        os.setsid()  # a Ctrl-C in the host's terminal is not ours
+        set_process_name(UNDERTAKER_NAME)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        os.dup2(stdin, 0)
+        close_fds_except({0, 1, 2})  # above all the zygote's socket
+        while os.getppid() == middle:  # adopted by the host, which waits for us
+            time.sleep(0.0005)
+        with open(0, "rb", closefd=False) as stream:
+            undertaker.serve(stream)
+    finally:
+        os._exit(0)
