@@ -8,6 +8,8 @@
 - :mod:`host.mqtt.homeassistant`: Home Assistant discovery and state messages (pure).
 - :mod:`host.mqtt.sync` and :mod:`host.mqtt.wall`: synchronised signs and a wall of
   panels, the bridge's half (docs/mqtt.md, "Several signs").
+- :mod:`host.mqtt.hostlink`: the one kept control-socket connection each of the bridge's
+  threads passes requests to the host through.
 - :mod:`host.mqtt.bridge`: ``ledhost mqtt-bridge``, a process of its own that reaches the
   host only through its control socket.
 

@@ -39,6 +39,7 @@ from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
 from host.mqtt.commands import CommandError, OncePerKind, parse_command
 from host.mqtt.connection import Connection, ConnectionSettings, ConnectionState
 from host.mqtt.homeassistant import Topics, discovery_messages, node_id, state_messages
+from host.mqtt.hostlink import HostLink
 from host.mqtt.sync import SyncLink, sync_root
 from host.mqtt.wall import WallLink
 
@@ -255,7 +256,7 @@ class Bridge:
     # -- the command thread ---------------------------------------------------------------
 
     def _serve_commands(self) -> None:
-        client: ControlClient | None = None
+        link = HostLink(self.socket, self._complain, timeout=40.0)
         while True:
             item = self._queue.get()
             if item is None:
@@ -266,22 +267,6 @@ class Bridge:
                 )
             else:
                 request = item
-            for attempt in range(2):  # once more on a fresh connection if the host restarted
-                try:
-                    if client is None:
-                        client = ControlClient(self.socket, timeout=40.0)
-                    client.request(request)
-                    break
-                except ControlFailed as exc:
-                    self._complain(
-                        f"refused:{exc.code}", f"the host refused an MQTT command: {exc}"
-                    )
-                    break
-                except (HostNotRunning, TimeoutError, OSError) as exc:
-                    if client is not None:
-                        client.close()
-                        client = None
-                    if attempt:
-                        self._complain("host", f"could not pass an MQTT command on: {exc}")
-        if client is not None:
-            client.close()
+            # Once more on a fresh connection if the host restarted.
+            link.send(request, "an MQTT command", attempts=2)
+        link.close()

@@ -47,6 +47,7 @@ from host.ipc import control, syncwire
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
 from host.mqtt.commands import OncePerKind
 from host.mqtt.connection import Connection
+from host.mqtt.hostlink import HostLink
 from host.schedule.clockoffset import OffsetEstimator, sample
 
 __all__ = ["FIRST_PINGS", "SyncLink", "sync_root"]
@@ -265,7 +266,7 @@ class SyncLink:
     # -- to the host ------------------------------------------------------------------------
 
     def _sender(self) -> None:
-        client: ControlClient | None = None
+        link = HostLink(self.socket, self._complain)
         while True:
             item = self._queue.get()
             if item is None:
@@ -275,18 +276,7 @@ class SyncLink:
                     item, self._position = self._position, None
             if not isinstance(item, control.SyncPosition | control.SyncNotice | control.SyncNotify):
                 continue
-            try:
-                if client is None:
-                    client = ControlClient(self.socket, timeout=10.0)
-                client.request(item)
-            except ControlFailed as exc:
-                self._complain(f"refused:{exc.code}", f"the host refused a sync message: {exc}")
-            except (HostNotRunning, TimeoutError, OSError) as exc:
-                if client is not None:
-                    client.close()
-                    client = None
-                self._complain("host", f"could not pass a sync message on: {exc}")
+            link.send(item, "a sync message")
             if isinstance(item, control.SyncPosition):
                 self._stop.wait(POSITION_GAP)  # newer ones meanwhile coalesce into one
-        if client is not None:
-            client.close()
+        link.close()

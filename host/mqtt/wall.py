@@ -40,6 +40,7 @@ from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
 from host.mqtt.commands import OncePerKind
 from host.mqtt.connection import Connection
+from host.mqtt.hostlink import HostLink
 
 __all__ = ["HEADER", "WallError", "WallLink", "decode_frame", "encode_frame"]
 
@@ -209,7 +210,7 @@ class WallLink:
             self._cond.notify()
 
     def _sender(self) -> None:
-        client: ControlClient | None = None
+        link = HostLink(self.socket, self._complain)
         while not self._stop.is_set():
             with self._cond:
                 while self._slice is None and not self._stop.is_set():
@@ -217,20 +218,9 @@ class WallLink:
                 frame, self._slice = self._slice, None
             if frame is None:
                 break
-            try:
-                if client is None:
-                    client = ControlClient(self.socket, timeout=10.0)
-                client.request(frame)
+            if link.send(frame, "a wall frame"):
                 self.frames += 1
-            except ControlFailed as exc:
-                self._complain(f"refused:{exc.code}", f"the host refused a wall frame: {exc}")
-            except (HostNotRunning, TimeoutError, OSError) as exc:
-                if client is not None:
-                    client.close()
-                    client = None
-                self._complain("host", f"could not pass a wall frame on: {exc}")
             # Whoever floods the topic gets the host at most this many frames a second; the
             # ones arriving meanwhile coalesce into the newest.
             self._stop.wait(SEND_GAP)
-        if client is not None:
-            client.close()
+        link.close()
