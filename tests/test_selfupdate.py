@@ -33,6 +33,7 @@ from host.system.selfupdate_index import fetch_versions, newest_version
 from host.system.started import note_started
 from tests.conftest import REPO, build_wheel, ledhost
 from tests.httpserver import RecordedServer
+from tests.test_selfupdate_guard import install as guarded_install
 
 #: The fake ledhost's command: ``ledhost config check FILE`` passes unless the file says
 #: ``fail_check``.
@@ -115,13 +116,8 @@ class Clock:
 
 
 def install(root: Path, *versions: str, current: str, previous: str | None = None) -> PiLayout:
-    layout = PiLayout(root)
-    for version in versions:
-        (layout.release(version) / "bin").mkdir(parents=True)
-        (layout.release(version) / "bin" / "ledhost").write_text("#!/bin/sh\n")
-    guard.point_link(layout.current, f"releases/{current}")
-    if previous is not None:
-        guard.point_link(layout.previous, f"releases/{previous}")
+    """The guard tests' throwaway install, with the service's config."""
+    layout = guarded_install(root, *versions, current=current, previous=previous)
     layout.etc.mkdir(parents=True)
     layout.config.write_text("[plugins.clock]\n")
     return layout
