@@ -10,9 +10,9 @@ rest of the API. Event format (one SSE event per host event)::
     event: state   data: <what GET /api/v1/status's "display" holds>
     event: log     data: {"instance": "clock", "level": "INFO", "text": "..."}
 
-``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; the
-host sends only changed frames, at most one per frame it shows; ``at`` is the host's wall
-clock when it sent the frame. A comment line every
+``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; a
+stream relays only changed frames, at most one per frame the host shows; ``seq`` grows with
+every frame the host pushes; ``at`` is the host's wall clock when it wrote the frame. A comment line every
 :data:`KEEPALIVE` seconds lets waitress notice a client that went away.
 
 What a preview costs the host (issue 18: at most 1.1x its CPU without one) decides the
