@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from host.control import listen
@@ -26,6 +27,7 @@ from host.control.server import MAX_BACKLOG, MAX_CLIENTS
 from host.errors import HostError
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed, HostNotRunning
+from host.ipc.previewbus import PreviewReader
 from host.schedule.rotation import Scheduler, Slot
 from sdk import priorities
 from tests.conftest import eventually
@@ -315,6 +317,9 @@ def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> No
         idle.close()
         flood.close()
 
+        live.wait_for(lambda: len(server.clients) == 0, "the clients gone")
+        _preview_bus(live, sock)
+
         # No more than MAX_CLIENTS at once: one more is told so and closed.
         live.wait_for(lambda: len(server.clients) == 0, "the clients gone")
         held = []
@@ -330,6 +335,34 @@ def test_garbage_and_idle_subscribers_do_not_hurt_the_host(tmp_path: Path) -> No
     tables["plugins"] = {"a": {"plugin": "solid", "fps": 30}}
     tables["rotation"] = {"modes": ["a:fill"]}
     run_live(tmp_path, tables, scenario2)
+
+
+def _preview_bus(live: LiveHost, sock: Path) -> None:
+    """The preview bus: a read-only segment comes with the reply, its frames are frames
+    the host pushed, and the host stops writing there once the connection closes."""
+    server = live.host.control
+    with ControlClient(str(sock), timeout=20) as c:
+        data, fd = c.open_preview()
+        reader = PreviewReader(fd)
+        try:
+            assert (data["width"], data["height"]) == (reader.width, reader.height)
+            got: list[Any] = []
+            live.wait_for(lambda: bool(got.append(reader.read()) or got[-1]), "a frame")
+            _gen, _at, rgb = got[-1]
+            image = np.frombuffer(rgb, np.uint8).reshape(reader.height, reader.width, 3)
+            assert any(np.array_equal(image, f) for f, _at, _wall in live.backend.pushes)
+            with pytest.raises(OSError):
+                os.write(fd, b"x")
+            # The connection still serves requests after the reply that carried the fd.
+            assert "a" in c.request(control.Status())["plugins"]
+        finally:
+            reader.close()
+    live.wait_for(lambda: len(server.clients) == 0, "the preview's connection gone")
+    writer = server.preview.writer
+    assert writer is not None
+    written, shown = writer.generation, live.host.stats.frames_shown
+    live.wait_for(lambda: live.host.stats.frames_shown > shown + 10, "frames going on")
+    assert writer.generation == written
 
 
 def test_the_listener_refuses_unsafe_paths(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from host.ipc import control
+from host.ipc.previewbus import PreviewReader, PreviewWriter
 from web import events
 
 
@@ -79,3 +80,58 @@ def test_a_frame_is_encoded_once_for_every_stream() -> None:
     again = control.FrameEvent(width=2, height=1, seq=7, rgb=frame.rgb, at=frame.at)
     assert events.encode(frame) is events.encode(again)
     assert events.encode(_frame(8)) != events.encode(frame)
+
+
+def test_frames_from_the_preview_bus_newest_of_a_look_and_only_when_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the preview bus (a real segment) the frames come from shared memory: the newest
+    written before a look, none when it equals the last relayed; after IDLE_LOOKS empty
+    looks the stream waits on the socket for at most IDLE_PACE between looks."""
+    monkeypatch.setattr(events.time, "sleep", lambda s: None)
+    writer = PreviewWriter(2, 1)
+    frames = events._BusFrames(PreviewReader(writer.reader_fd()))
+    state = control.StateEvent(data={"showing": "a:fill"})
+    # Before each look (a drain, or once idle a wait on the socket): the pixel values
+    # the host pushes, and what the socket holds.
+    plan = deque([([1, 2], [state]), ([2], []), ([], []), ([], []), ([3], [])])
+    timeouts: list[float | None] = []
+
+    class Host(_Script):
+        def _next(self, call: str) -> list[Any]:
+            self.calls.append(call)
+            pushed, sent = plan.popleft() if plan else ([], [])
+            for value in pushed:
+                writer.publish(bytes([value] * 6), value + 0.5)
+            return sent
+
+        def drain(self) -> list[Any]:
+            return self._next("drain")
+
+        def receive(self, timeout: float | None = None) -> Any:
+            timeouts.append(timeout)
+            if len(timeouts) > 2:
+                raise events.HostNotRunning("gone")
+            sent = self._next("receive")
+            return sent[0] if sent else None
+
+    script = Host([], waited=[])
+    out = []
+    try:
+        with pytest.raises(events.HostNotRunning):
+            for message in events._paced(script, frames):  # type: ignore[arg-type]
+                out.append(message)
+    finally:
+        frames.close()
+        writer.close()
+    relayed = [_sse(m) for m in out]
+    assert [(kind, data.get("seq") if kind == "frame" else data) for kind, data in relayed] == [
+        ("state", {"showing": "a:fill"}),
+        ("frame", 2),  # the newest of frames 1 and 2; frame 3 repeats its pixels
+        ("frame", 4),  # pushed while the stream waited on the socket
+    ]
+    kind, data = relayed[2]
+    assert zlib.decompress(base64.b64decode(data["rgb_zlib"])) == bytes([3] * 6)
+    assert (data["width"], data["height"], data["at"]) == (2, 1, 3.5)
+    assert script.calls == ["drain"] * 4 + ["receive"] + ["drain"] * 3 + ["receive"]
+    assert timeouts == [events.IDLE_PACE] * 3

@@ -10,20 +10,22 @@ rest of the API. Event format (one SSE event per host event)::
     event: state   data: <what GET /api/v1/status's "display" holds>
     event: log     data: {"instance": "clock", "level": "INFO", "text": "..."}
 
-``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; the
-host sends only changed frames, at most one per frame it shows; ``at`` is the host's wall
-clock when it sent the frame. A comment line every
-:data:`KEEPALIVE` seconds lets waitress notice a client that went away.
+``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; a
+stream relays only changed frames, at most one per frame the host shows; ``seq`` grows with
+every changed frame the host writes; ``at`` is the host's wall clock when it wrote it. A
+comment line every :data:`KEEPALIVE` seconds lets waitress notice a client that went away.
 
 What a preview costs the host (issue 18: at most 1.1x its CPU without one) decides the
-shape of a stream with frames. The host sends a frame's raw bytes; this process
-compresses and encodes each frame once, for every stream (:func:`encode` keeps the last
-one). The stream's thread reads the socket at its own pace (:data:`PACE`) instead of
-sleeping on it while frames come: a wake-up is paid by the sender, so a reader asleep on
-the socket made every frame cost the host's loop a wake-up of this process. Of several
-frames that arrive within one pace only the newest is relayed (a browser would paint only
-that one): the preview runs at the panel's rate up to 60 frames a second. When frames
-stop coming (:data:`IDLE_LOOKS`), the stream waits on the socket again.
+shape of a stream with frames. No frame travels as a message: the stream's connection asks
+for the preview bus (:class:`host.ipc.control.PreviewOpen`, :mod:`host.ipc.previewbus`),
+a shared-memory segment the host copies each pushed frame into and this process may only
+read. The stream's thread looks at it at its own pace (:data:`PACE`), so the host never
+encodes, sends or wakes anyone for a frame; this process compresses and encodes each new
+frame once, for every stream (:func:`encode` keeps the last one), and relays only frames
+that differ from the last it relayed. Of several frames pushed within one pace only the
+newest is seen (a browser would paint only that one): the preview runs at the panel's rate
+up to 60 frames a second. After :data:`IDLE_LOOKS` looks without a new frame (a clock, a
+still image) the stream waits on the socket for up to :data:`IDLE_PACE` between looks.
 
 Back-pressure, end to end: a browser that stops reading fills waitress's bounded output
 buffer, the stream's thread blocks on its write and stops reading the socket, and the host
@@ -46,6 +48,7 @@ from flask.typing import ResponseReturnValue
 
 from host.ipc import control
 from host.ipc.control_client import ControlClient, HostNotRunning
+from host.ipc.previewbus import PreviewReader
 from web.errors import ApiError
 
 bp = Blueprint("api_events", __name__, url_prefix="/api/v1")
@@ -61,6 +64,9 @@ PACE: Final = 1 / 60
 #: Empty looks in a row after which a stream waits on the socket again (50 ms: the host
 #: sends fewer than 20 frames a second then, and a wake-up per frame costs it little).
 IDLE_LOOKS: Final = 3
+#: Seconds between two looks at the preview bus once frames stopped: a still panel costs
+#: this process 20 cheap looks a second, and a frame after a pause is at most this late.
+IDLE_PACE: Final = 0.05
 
 _slots = threading.BoundedSemaphore(MAX_STREAMS)
 
@@ -116,24 +122,56 @@ def events() -> ResponseReturnValue:
         raise ApiError(
             503, "too_many_streams", f"at most {MAX_STREAMS} event streams at once; close one"
         )
+    frames: _BusFrames | None = None
     try:
         client = ControlClient(current_app.config.get("LEDHOST_SOCKET"))
-        client.request(control.Subscribe(kinds=kinds))  # type: ignore[arg-type]
+        try:
+            if "frames" in kinds:  # the segment's reply must be the connection's first
+                frames = _BusFrames(PreviewReader(client.open_preview()[1]))
+            others = [k for k in kinds if k != "frames"]
+            if others:
+                client.request(control.Subscribe(kinds=others))  # type: ignore[arg-type]
+        except BaseException:
+            client.close()
+            if frames is not None:
+                frames.close()
+            raise
     except BaseException:
         _slots.release()
         raise
     return Response(
-        _stream(client, "frames" in kinds),
+        _stream(client, frames),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-def _stream(client: ControlClient, paced: bool) -> Iterator[str]:
+class _BusFrames:
+    """New frames on the preview bus, as the host's frame events would carry them."""
+
+    def __init__(self, reader: PreviewReader) -> None:
+        self.reader = reader
+        self._last = b""
+
+    def read(self) -> control.FrameEvent | None:
+        """The newest frame if one came since the last look and differs from the last."""
+        got = self.reader.read()
+        if got is None or got[2] == self._last:
+            return None
+        gen, at, rgb = got
+        self._last = rgb
+        r = self.reader
+        return control.FrameEvent(width=r.width, height=r.height, seq=gen, rgb=rgb, at=at)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _stream(client: ControlClient, frames: _BusFrames | None) -> Iterator[str]:
     try:
         yield "retry: 2000\n\n"
-        if paced:
-            yield from _paced(client)  # until the host goes away
+        if frames is not None:
+            yield from _paced(client, frames)  # until the host goes away
         while True:  # state and logs only: rare events, relayed as they come
             event = client.receive(timeout=KEEPALIVE)
             yield ": keepalive\n\n" if event is None else encode(event)
@@ -141,26 +179,46 @@ def _stream(client: ControlClient, paced: bool) -> Iterator[str]:
         yield "event: closed\ndata: {}\n\n"
     finally:
         client.close()
+        if frames is not None:
+            frames.close()
         _slots.release()
 
 
-def _paced(client: ControlClient) -> Iterator[str]:
-    """The events that arrived since the last look, every :data:`PACE` while frames come;
-    after :data:`IDLE_LOOKS` empty looks (slower than 20 frames a second: a clock, a still
-    image) it waits on the socket for the next event instead, keeping alive meanwhile."""
+def _paced(client: ControlClient, frames: _BusFrames | None = None) -> Iterator[str]:
+    """The events that arrived since the last look and the newest new frame, every
+    :data:`PACE` while frames come; after :data:`IDLE_LOOKS` empty looks (slower than 20
+    frames a second: a clock, a still image) it waits on the socket instead, for the next
+    event or (with the preview bus) :data:`IDLE_PACE`, keeping alive meanwhile.
+
+    Frames come from ``frames`` (the preview bus); frame events on the socket, as a host
+    sends them to a ``frames`` subscriber, are relayed the same way (the newest of a look).
+    """
     empty = 0
+    silent_since = time.monotonic()
     while True:
         if empty >= IDLE_LOOKS:
-            first = client.receive(timeout=KEEPALIVE)
-            if first is None:
+            first = client.receive(timeout=KEEPALIVE if frames is None else IDLE_PACE)
+            events = [] if first is None else [first, *client.drain()]
+            if first is None and frames is None:
                 yield ": keepalive\n\n"
                 continue
-            events = [first, *client.drain()]
         else:
             events = client.drain()
-        newest = next((e for e in reversed(events) if isinstance(e, control.FrameEvent)), None)
+        frame = frames.read() if frames is not None else None
+        newest = frame or next(
+            (e for e in reversed(events) if isinstance(e, control.FrameEvent)), None
+        )
         for event in events:
             if event is newest or not isinstance(event, control.FrameEvent):
                 yield encode(event)
-        empty = 0 if events else empty + 1
-        time.sleep(PACE)
+        if frame is not None:
+            yield encode(frame)
+        if events or frame is not None:
+            empty, silent_since = 0, time.monotonic()
+        else:
+            empty += 1
+            if time.monotonic() - silent_since >= KEEPALIVE:
+                silent_since = time.monotonic()
+                yield ": keepalive\n\n"
+        if empty < IDLE_LOOKS:
+            time.sleep(PACE)

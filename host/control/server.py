@@ -32,6 +32,7 @@ from host.control import handlers, update_ops
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
+from host.control.preview_bus import PreviewPublisher
 from host.control.status_cache import StatusCache
 from host.control.store_ops import StoreRunner
 from host.ipc import control
@@ -76,6 +77,7 @@ class _Client:
         self.follow: dict[str, int] = {}  # instance -> last seq sent
         self.all_logs = False  # subscribed to every instance's log
         self.pending: list[Pending] = []
+        self.preview = False  # holds the preview bus (control.PreviewOpen)
         self.closing = False  # close once the output is flushed
         self.writing = False
 
@@ -110,6 +112,8 @@ class ControlServer:
         self._frame_subs: list[_Client] = []
         self._sync_subs: list[_Client] = []
         self._followers: list[_Client] = []
+        self._preview_subs: list[_Client] = []
+        self.preview = PreviewPublisher()
         self._frames_seen = -1
         self._last_frame: bytes | None = None
         self._seq = 0
@@ -162,6 +166,7 @@ class ControlServer:
     def close(self) -> None:
         """Drop every client and remove the socket."""
         self.host_log.detach()
+        self.preview.close()
         for client in list(self.clients.values()):
             self._drop(client)
         with contextlib.suppress(KeyError, ValueError):
@@ -231,6 +236,15 @@ class ControlServer:
                         client.follow[iid] = int(ring.stats()["last_seq"])
                 self._regroup()
                 data = None
+            elif isinstance(request, control.PreviewOpen):
+                if client.outbuf:
+                    raise Refused("busy", "open the preview on a connection of its own")
+                rest = self.preview.open(client.sock, request, self.host.compositor.out)
+                client.preview = True
+                self._regroup()
+                if rest:
+                    self._send_bytes(client, rest)
+                return
             elif isinstance(request, control.HostLogs):
                 data = self.host_log.records(request.lines)
             elif isinstance(request, (control.StoreSearch, control.StoreList)):
@@ -346,6 +360,8 @@ class ControlServer:
             self._publish_state()
         if self._frame_subs and self.host.stats.frames_shown != self._frames_seen:
             self._publish_frame()
+        if self._preview_subs:
+            self.preview.publish(self.host.compositor.out, self.host.stats.frames_shown)
         if self._sync_subs:
             self._publish_sync()
         for client in self._followers:
@@ -363,6 +379,7 @@ class ControlServer:
         self._frame_subs = [c for c in clients if "frames" in c.kinds]
         self._sync_subs = [c for c in clients if "sync" in c.kinds]
         self._followers = [c for c in clients if c.all_logs or c.follow]
+        self._preview_subs = [c for c in clients if c.preview]
 
     def _publish_state(self) -> None:
         host = self.host

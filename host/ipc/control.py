@@ -73,6 +73,7 @@ __all__ = [
     "SafeModeNext",
     "PluginOp",
     "Power",
+    "PreviewOpen",
     "Previous",
     "Reply",
     "Request",
@@ -411,6 +412,18 @@ class Subscribe(_Msg, tag="subscribe"):
     id: RequestId = 0
 
 
+class PreviewOpen(_Msg, tag="preview_open"):
+    """Ask for the composed frame in shared memory (:mod:`host.ipc.previewbus`).
+
+    The reply's data is ``{"width", "height", "slots"}``; a read-only descriptor of the
+    segment comes with its first byte (``SCM_RIGHTS``), so the reply must be the first
+    thing the host sends on the connection after the request. The host writes frames
+    there for as long as this connection stays open.
+    """
+
+    id: RequestId = 0
+
+
 #: The leader's clock minus this sign's, in seconds (:mod:`host.schedule.clockoffset`).
 Offset = Annotated[float, msgspec.Meta(ge=-86400.0, le=86400.0)]
 
@@ -506,6 +519,7 @@ Request = Union[  # noqa: UP007 - msgspec needs a runtime Union of tagged struct
     UpdateStart,
     MqttState,
     Subscribe,
+    PreviewOpen,
     SyncState,
     SyncPosition,
     SyncNotice,

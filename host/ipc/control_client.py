@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 from collections import deque
 from collections.abc import Iterator
@@ -153,6 +154,40 @@ class ControlClient:
                 raise ControlFailed(reply.code, reply.message)
             if isinstance(reply, control.Ok) and reply.id == rid:
                 return reply.data
+
+    def open_preview(self) -> tuple[dict[str, Any], int]:
+        """Ask for the preview bus (:class:`control.PreviewOpen`) as the first request on
+        this connection: its reply's data and the read-only descriptor that came with it
+        (the caller owns it; :class:`host.ipc.previewbus.PreviewReader` reads it).
+
+        :raises ControlFailed: the host refused, or sent no descriptor.
+        """
+        if self._buf or self._pending:
+            raise ControlFailed("busy", "open the preview on a connection of its own")
+        rid = self.send(control.PreviewOpen())
+        fds: list[int] = []
+        try:
+            while not self._pending:
+                try:
+                    chunk, got, _flags, _addr = socket.recv_fds(self._sock, 65536, 4)
+                except TimeoutError as exc:
+                    why = f"the host did not answer within {self.timeout:g} s"
+                    raise TimeoutError(why) from exc
+                fds += got
+                if not chunk:
+                    raise HostNotRunning("the host closed the control connection")
+                self._buf += chunk
+                self._pending.extend(control.split_frames(self._buf, control.MAX_MESSAGE))
+            reply = control.decode_from_host(self._pending.popleft())
+            if isinstance(reply, control.Failed):
+                raise ControlFailed(reply.code, reply.message)
+            if not isinstance(reply, control.Ok) or reply.id != rid or len(fds) != 1:
+                why = "the host's preview reply came without its segment"
+                raise ControlFailed("bad_reply", why)
+            return reply.data, fds.pop()
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def events(self, first: Any, idle: float | None = None) -> Iterator[Any]:
         """Send ``first`` (a :class:`control.Subscribe` or a following :class:`control.Logs`)
