@@ -28,7 +28,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -248,10 +247,7 @@ class Bridge:
             pass  # the next change reports again
 
     def _complain(self, kind: str, message: str) -> None:
-        held = self._quiet.allow(kind, time.monotonic())
-        if held is not None:
-            more = f" ({held} more of this kind since the last line)" if held else ""
-            log.warning("%s%s", message, more)
+        self._quiet.warn(log, kind, message)
 
     # -- the command thread ---------------------------------------------------------------
 

@@ -24,7 +24,9 @@ Topics, under ``<base>/set/``:
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Final, final
 
@@ -196,3 +198,11 @@ class OncePerKind:
             return None
         self._last[kind] = now
         return self._held.pop(kind, 0)
+
+    def warn(self, logger: logging.Logger, kind: str, message: str) -> None:
+        """Log ``message`` as a warning if :meth:`allow` lets ``kind`` through now, saying
+        how many of its kind were held back."""
+        held = self.allow(kind, time.monotonic())
+        if held is not None:
+            more = f" ({held} more of this kind since the last line)" if held else ""
+            logger.warning("%s%s", message, more)

@@ -131,10 +131,7 @@ class SyncLink:
         thread.start()
 
     def _complain(self, kind: str, message: str) -> None:
-        held = self._quiet.allow(kind, time.monotonic())
-        if held is not None:
-            more = f" ({held} more of this kind since the last line)" if held else ""
-            log.warning("sync: %s%s", message, more)
+        self._quiet.warn(log, kind, f"sync: {message}")
 
     def _decode(self, topic: str, payload: bytes, retained: bool) -> syncwire.SyncMessage | None:
         if retained:

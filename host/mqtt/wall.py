@@ -137,10 +137,7 @@ class WallLink:
             thread.join(5.0)
 
     def _complain(self, kind: str, message: str) -> None:
-        held = self._quiet.allow(kind, time.monotonic())
-        if held is not None:
-            more = f" ({held} more of this kind since the last line)" if held else ""
-            log.warning("wall: %s%s", message, more)
+        self._quiet.warn(log, kind, f"wall: {message}")
 
     # -- leader -----------------------------------------------------------------------------
 
