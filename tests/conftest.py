@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -36,6 +36,9 @@ from host.supervise.rules import WorkerRules
 from host.supervise.spawner import SpawnLauncher, ZygoteLauncher, check_runs_as
 from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from tests.mqtt_helpers import Broker
 
 #: Distributions of one-behaviour test plugins, found through entry points.
 TEST_PLUGINS = Path(__file__).parent / "plugins" / "site"
@@ -511,3 +514,18 @@ def make_system_root(folder: Path) -> Path:
     (folder / "boot" / "firmware").mkdir(parents=True)
     (folder / "boot" / "firmware" / "cmdline.txt").write_text(CMDLINE)
     return folder
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real Mosquitto on 127.0.0.1 with a free port, shared by a module's tests."""
+    from tests.mqtt_helpers import MOSQUITTO, Broker
+
+    if MOSQUITTO is None:
+        pytest.skip("needs Debian's mosquitto (apt-get install mosquitto)")
+    running = Broker(tmp_path_factory.mktemp("mosquitto"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

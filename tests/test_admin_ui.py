@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser import VIEWPORTS, axe_violations, browser_page, need_browser, poll
+from tests.browser import VIEWPORTS, axe_violations, browser_page, listening, need_browser, poll
 from tests.livehost import LiveHost, run_live
 
 PASSWORD = "correct-horse-battery"
@@ -79,14 +79,7 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
     def scenario(live: LiveHost) -> None:
         live.wait_for(lambda: live.running("clock", "text"), "the workers")
 
-        def up() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        live.wait_for(up, "the web process listening")
+        live.wait_for(lambda: listening(port), "the web process listening")
         with browser_page() as page:
             # First run: any page leads to setup; the password is set there.
             page.goto(base + "/plugins")

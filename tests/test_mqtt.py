@@ -192,14 +192,6 @@ def test_discovery_payloads_validate_for_every_plugin_and_without_cpu_sensor() -
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    b = Broker(tmp_path_factory.mktemp("broker"))
-    b.start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="module")
 def watcher(broker: Broker) -> Iterator[Watcher]:
     w = Watcher(broker.port)
     yield w

@@ -135,7 +135,7 @@ def test_the_store_page_installs_with_live_progress(
     """The admin UI's store page in a real browser: browse, install, see it installed."""
     import socket
 
-    from tests.browser import VIEWPORTS, axe_violations, browser_page, need_browser, poll
+    from tests.browser import VIEWPORTS, axe_violations, browser_page, listening, need_browser, poll
 
     need_browser()
     _proc, sock = host
@@ -155,14 +155,7 @@ def test_the_store_page_installs_with_live_progress(
     try:
         eventually(lambda: "clock" in _status(sock), "the host answering", timeout=60)
 
-        def up() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        eventually(up, "the web process listening", timeout=60)
+        eventually(lambda: listening(port), "the web process listening", timeout=60)
         with browser_page() as page:
             page.goto(base + "/setup")
             page.fill("#password", PASSWORD)

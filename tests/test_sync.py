@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,6 @@ pytestmark = [
 #: Generous: what "together" must at least mean here (a turn is 2 s); the figures are the
 #: benchmark's.
 TOGETHER = 0.5
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    b = Broker(tmp_path_factory.mktemp("mosquitto"))
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 @pytest.mark.parametrize("followers", [2, 4])

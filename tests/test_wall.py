@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import threading
 import zlib
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from host.ipc.control_client import ControlClient, HostNotRunning
 from host.mqtt.wall import WallError, decode_frame, encode_frame
 from host.stats import RunStats
 from tests.conftest import eventually
-from tests.mqtt_helpers import MOSQUITTO, Broker
+from tests.mqtt_helpers import Broker
 from tests.sync_helpers import SyncSign
 
 WALL = "wall_width = 128\nwall_height = 32\nwall_fps = 30\nwall_delay = 0.1\n"
@@ -137,18 +136,6 @@ class Frames:
     def close(self) -> None:
         self.stop.set()
         self.thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    if MOSQUITTO is None:
-        pytest.skip("needs Debian's mosquitto (apt-get install)")
-    b = Broker(tmp_path_factory.mktemp("mosquitto"))
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 @pytest.mark.slow
