@@ -40,7 +40,10 @@ def _config(server: RecordedServer, data_dir: Path) -> dict[str, Any]:
     rotation += [{"mode": iid, "duration": 1.0} for iid in plugins if iid != "clock"]
     return {
         "display": {"fps": 30},
-        "workers": {"user": "", "refresh_timeout": 5.0, "restart_delay": 0.25},
+        # Far above one failing fetch (3 attempts of 0.5 s plus up to 2.25 s of backoff,
+        # and the lazy import of requests on a loaded machine): this test is about the
+        # plugins' own timeouts, which the caplog check below sees fire, not the host's.
+        "workers": {"user": "", "refresh_timeout": 30.0, "restart_delay": 0.25},
         "rotation": {"modes": rotation},
         "paths": {"data_dir": str(data_dir)},
         "plugins": plugins,
@@ -48,7 +51,7 @@ def _config(server: RecordedServer, data_dir: Path) -> dict[str, Any]:
 
 
 def test_network_builtins_failing_fetches_never_restart_a_worker(
-    tmp_path: Path, http_server: RecordedServer
+    tmp_path: Path, http_server: RecordedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Verify hang, HTTP 500 and malformed JSON are no content, never a failure or restart."""
     for failure, route in FAILURES.items():
@@ -79,6 +82,13 @@ def test_network_builtins_failing_fetches_never_restart_a_worker(
             assert entry["state"] != "quarantined", (iid, entry)
             # Every server was asked: the plugins did try.
             assert http_server.requests_to_prefix(f"/{failure}/"), failure
+    # The hanging server was given up on by the plugin's own per-attempt timeout, inside
+    # the run, rather than left to the host's refresh_timeout.
+    for plugin in NETWORK:
+        logged = [
+            r.getMessage() for r in caplog.records if r.name == f"ledhost.plugin.{plugin}_hang"
+        ]
+        assert any("timed out after 0.5 s" in m for m in logged), (plugin, logged)
     shown = {s["mode"].partition(":")[0] for s in stats["modes_shown"]}
     assert shown == {"clock"}, shown
     assert backend.pushes, "the panel got no frame"
