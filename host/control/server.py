@@ -239,7 +239,9 @@ class ControlServer:
             elif isinstance(request, control.PreviewOpen):
                 if client.outbuf:
                     raise Refused("busy", "open the preview on a connection of its own")
-                rest = self.preview.open(client.sock, request, self.host.compositor.out)
+                host = self.host
+                rest = self.preview.open(client.sock, request, host.compositor,
+                                         host.stats.frames_shown)  # fmt: skip
                 client.preview = True
                 self._regroup()
                 if rest:
@@ -361,7 +363,7 @@ class ControlServer:
         if self._frame_subs and self.host.stats.frames_shown != self._frames_seen:
             self._publish_frame()
         if self._preview_subs:
-            self.preview.publish(self.host.compositor.out, self.host.stats.frames_shown)
+            self.preview.publish(self.host.stats.frames_shown)
         if self._sync_subs:
             self._publish_sync()
         for client in self._followers:
@@ -380,6 +382,8 @@ class ControlServer:
         self._sync_subs = [c for c in clients if "sync" in c.kinds]
         self._followers = [c for c in clients if c.all_logs or c.follow]
         self._preview_subs = [c for c in clients if c.preview]
+        if not self._preview_subs:
+            self.preview.detach()
 
     def _publish_state(self) -> None:
         host = self.host
