@@ -196,7 +196,8 @@ class PreviewReader:
 
     def read(self) -> tuple[int, float, bytes] | None:
         """The newest frame as ``(generation, at, rgb)`` if one came since the last read;
-        ``None`` if none did (or it was overwritten while read, :data:`_TRIES` times)."""
+        ``None`` if none did (or no copy was whole, :data:`_TRIES` times: the writer lapped
+        the slot, or this CPU saw the header before the pixels)."""
         for _ in range(_TRIES):
             gen = self._newest()
             if gen == self.generation:
