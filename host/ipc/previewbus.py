@@ -37,7 +37,9 @@ the control socket with ``SCM_RIGHTS``): it cannot write, map writable, resize o
 the segment (the seals are set before it ever sees it), and since the segment's mode is
 0400 and its owner the host's user, a web process running as another user (``ledhost``,
 :mod:`host.system.webuser`) cannot reopen it writable through ``/proc/self/fd`` either.
-The host never reads the segment, so nothing there can hurt it.
+What the host reads back from it (the frame it composed there, on its way to the panel)
+only the host can have written, and the seals keep anyone from shrinking the segment under
+the host's mapping (a SIGBUS), so nothing there can hurt it.
 
 Interface used by :mod:`host.control.preview_bus` (writer) and :mod:`web.events`
 (reader); the request that hands out the descriptor is :class:`host.ipc.control.PreviewOpen`.
