@@ -13,8 +13,8 @@ rest of the API. Event format (one SSE event per host event)::
 ``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; a
 stream relays only changed frames, at most one per frame the host shows; ``seq`` grows with
 every frame the host pushes (it may skip numbers); ``at`` is the host's wall clock when it
-published it. A
-comment line every :data:`KEEPALIVE` seconds lets waitress notice a client that went away.
+published it. A comment line every :data:`KEEPALIVE` seconds lets waitress notice a client
+that went away.
 
 What a preview costs the host (issue 18: at most 1.1x its CPU without one) decides the
 shape of a stream with frames. No frame travels as a message: the stream's connection asks
