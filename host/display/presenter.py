@@ -198,7 +198,9 @@ class Presenter:
         if at is None or now < at:
             return
         due = self._due if self._due is not None else at
-        changed = self._due is not None or self.compositor.transitioning(now) or self._settle
+        # Asked once: compose below sees the same ``now``, so the same answer.
+        moving = self.compositor.transitioning(now)
+        changed = self._due is not None or moving or self._settle
         blank_now, self._blank_pending = self._blank_pending, False
         image = None
         if self.source is not None:
@@ -237,7 +239,7 @@ class Presenter:
         frame = self.compositor.compose(image, now)
         # A transition's last frames are pushed at progress < 1; once it ends, the pure
         # new content must still reach the panel, so one more push follows.
-        self._settle = self.compositor.transitioning(now)
+        self._settle = moving
         pushed_at = now if clock is None else clock
         panel.push(frame, pushed_at)
         self._last_push = pushed_at
