@@ -616,7 +616,9 @@ class Host:
                 self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
-            if self.control is not None:
+            # With no client connected, a scroll step leaves the control server nothing
+            # to send; its store jobs are followed on the next full turn (<= TICK away).
+            if self.control is not None and (known is None or self.control.clients):
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
