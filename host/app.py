@@ -367,8 +367,9 @@ class Host:
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
-        # The housekeeping's and the decision's deadlines, when a push-only turn kept them.
-        known: tuple[float, float] | None = None
+        # When a push-only turn kept them: the housekeeping's and the decision's deadlines,
+        # and when the next full turn is due (the decision's or the polls', the first).
+        known: tuple[float, float, float] | None = None
         self.director.decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
@@ -386,27 +387,27 @@ class Host:
                     end,
                 ]
                 decide_by = min(t for t in deadlines if t is not None)
+                # The config watcher's look (1 s) and the upgrade check (5 s) do not wake
+                # the loop: they ride on the next full turn after they fall due, and the
+                # supervisor's housekeeping makes one at least every TICK (1.5 s).
+                full_by = min(decide_by, self.upgrades.next_check)
+                if watcher is not None:
+                    full_by = min(full_by, watcher.next_look())
             else:
-                housekeeping, decide_by = known
+                housekeeping, decide_by, full_by = known
             known = None
-            # While a wall's frames own the panel, the presenter's pushes wait.
-            walled = self.wall is not None and self.wall.active
-            pushes = [None if walled else self.presenter.next_push_at(now)]
-            if self.wall is not None:
+            if self.wall is None:
+                push_at = self.presenter.next_push_at(now)
+            else:  # while a wall's frames own the panel, the presenter's pushes wait
+                pushes = [None if self.wall.active else self.presenter.next_push_at(now)]
                 pushes.append(self.wall.next_push_at(now))
-            push_at = min((t for t in pushes if t is not None), default=None)
+                push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
             woken = self._wait(due, housekeeping)
             if woken is None:
                 continue  # woken by read-only control requests alone, answered already
             now = time.monotonic()
-            # The config watcher's look (1 s) and the upgrade check (5 s) do not wake the
-            # loop: they ride on the next full turn after they fall due, and the
-            # supervisor's housekeeping makes one at least every TICK (1.5 s).
-            polls_by = self.upgrades.next_check
-            if watcher is not None:
-                polls_by = min(polls_by, watcher.next_look())
-            if woken or now >= min(decide_by, polls_by) or not self.stats.modes_shown:
+            if woken or now >= full_by or not self.stats.modes_shown:
                 if watcher is not None:
                     watcher.poll(now)
                 self.upgrades.poll(now)
@@ -414,18 +415,23 @@ class Host:
                 self.reconfigurer.poll(now)
                 self.sync.poll(now)
                 self.director.decide(now)
+                if now >= next_sample:  # on full turns only: scroll steps stay lean
+                    next_sample = now + MEMORY_SAMPLE
+                    self.stats.sample_memory()
             else:
-                known = (housekeeping, decide_by)  # nothing that moves them happened
-            if now >= next_sample:
-                next_sample = now + MEMORY_SAMPLE
-                self.stats.sample_memory()
+                known = (housekeeping, decide_by, full_by)  # nothing moved them
             assert self.backend is not None
             now = time.monotonic()
-            if self.wall is None or not self.wall.push_if_due(now, self.backend, self.presenter):
+            if self.wall is None:
+                # After a push-only turn, the presenter's answer before the wait still holds.
+                self.presenter.push_if_due(now, self.backend, at=None if known is None else push_at)
+            elif not self.wall.push_if_due(now, self.backend, self.presenter):
                 self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
-            if self.control is not None:
+            # With no client connected, a scroll step leaves the control server nothing
+            # to send; its store jobs are followed on the next full turn (<= TICK away).
+            if self.control is not None and (known is None or self.control.clients):
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
@@ -455,27 +461,25 @@ class Host:
         that moves them happened (issue 17: status at 50/s must cost the host < 1 % of a
         core, and working them out again was a fifth of a request's host CPU).
         """
+        supervisor, control = self.supervisor, self.control
         while True:
-            marks = self._quiet_marks()
+            # Events that may change what to decide or show: every worker event and every
+            # event of the host's own, less the control server's read-only requests (a
+            # status poll), which leave the turn's decision, push and polls nothing new
+            # (issue 17: status at 50/s must cost the host < 1 % of a core, and the turn
+            # after the wait was half of a request's cost). Counted inline, not by a
+            # helper: this runs on every wake-up, scroll steps included.
+            events = supervisor.dispatched + self._own_events
+            quiet = control.quiet_events if control is not None else 0
             timeout = max(0.0, due - time.monotonic())
-            ran = self.supervisor.run_once(timeout, other=self._on_own_event, due=housekeeping)
-            if self._quiet_marks() != marks:
+            ran = supervisor.run_once(timeout, other=self._on_own_event, due=housekeeping)
+            moved = supervisor.dispatched + self._own_events - events
+            if moved > (control.quiet_events if control is not None else 0) - quiet:
                 return True
             if time.monotonic() >= due:
                 return ran
             if ran:
                 return None
-
-    def _quiet_marks(self) -> tuple[int, int]:
-        """Counters that move when a wake-up may change what to decide or show.
-
-        Unchanged over a wait that ended before anything was due: only read-only control
-        requests woke the loop (a status poll), so the turn's decision, push and polls
-        would find nothing new (issue 17: status at 50/s must cost the host < 1 % of a
-        core, and the turn after the wait was half of a request's cost).
-        """
-        quiet = self.control.quiet_events if self.control is not None else 0
-        return self.supervisor.dispatched, self._own_events - quiet
 
     def _on_own_event(self, key: selectors.SelectorKey) -> None:
         """A ready fd of the host's own: the signal pipe (the handler already set _stop)."""
