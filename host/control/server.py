@@ -113,6 +113,7 @@ class ControlServer:
         self._sync_subs: list[_Client] = []
         self._followers: list[_Client] = []
         self._preview_subs: list[_Client] = []
+        self._subscribed = False  # any event subscriber or log follower (see step)
         self.preview = PreviewPublisher()
         self._frames_seen = -1
         self._last_frame: bytes | None = None
@@ -374,6 +375,15 @@ class ControlServer:
                 if client.sock.fileno() in self.clients:
                     self._publish_logs(client, iid)
 
+    def step(self, now: float) -> None:
+        """A push-only turn's share (a scroll step): the whole :meth:`tick` only if a reply
+        is pending or a client subscribed to events; else only the preview bus's frame
+        (issue 18: a tick per step cost a preview's host as much as publishing did)."""
+        if self._waiting or self._subscribed:
+            self.tick(now)
+        elif self._preview_subs:
+            self.preview.publish(self.host.stats.frames_shown)
+
     def _regroup(self) -> None:
         """Sort the subscribers by what they asked for (after a subscription or a drop)."""
         clients = list(self.clients.values())
@@ -382,6 +392,8 @@ class ControlServer:
         self._sync_subs = [c for c in clients if "sync" in c.kinds]
         self._followers = [c for c in clients if c.all_logs or c.follow]
         self._preview_subs = [c for c in clients if c.preview]
+        subs = (self._state_subs, self._frame_subs, self._sync_subs, self._followers)
+        self._subscribed = any(subs)
         if not self._preview_subs:
             self.preview.detach()
 
