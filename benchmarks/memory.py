@@ -92,25 +92,43 @@ FULL: Final = Plan((1, 5, 10, 20), 4, 1.0, 6, 6)
 #: Source for ``python -c``, so the measured process imports nothing of this runner.
 _HOST_DRIVER: Final = """
 import json, sys
-import host.app
+import host.supervise.spawner as spawner
 from host.cli.main import main
 from host.supervise.states import WorkerState
 
-count, told, on_state = int(sys.argv[1]), [], host.app.Host.on_state
+count, told, fork_early = int(sys.argv[1]), [], spawner.fork_zygote_early
 
-def probe(self, handle):
-    on_state(self, handle)
+def install():
+    import host.app
+    on_state = host.app.Host.on_state
+
+    def probe(self, handle):
+        on_state(self, handle)
+        report(self)
+
+    host.app.Host.on_state = probe
+
+def fork_then_install():
+    fork_early()
+    install()
+
+def report(self):
     handles = self.supervisor.handles
     if told or len(handles) < count:
         return
     if all(h.state is WorkerState.RUNNING for h in handles.values()):
         told.append(True)
         running = max(t for h in handles.values() for t, s in h.history if s is WorkerState.RUNNING)
-        report = {"workers": [h.pid for h in handles.values()],
+        line = {"workers": [h.pid for h in handles.values()],
                   "all_running_s": running - self.stats.started}
-        print("BENCH " + json.dumps(report), flush=True)
+        print("BENCH " + json.dumps(line), flush=True)
 
-host.app.Host.on_state = probe
+# ledhost run imports host.app after forking its zygote: so does the probe, or the zygote
+# would inherit what only the host uses.
+if "zygote" in sys.argv:
+    spawner.fork_zygote_early = fork_then_install
+else:
+    install()
 sys.exit(main(sys.argv[2:]))
 """
 

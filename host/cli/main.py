@@ -213,6 +213,13 @@ def _check_writable(path: Path, suffixes: tuple[str, ...]) -> None:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
+    if ns.launcher == "zygote":
+        from host.supervise.spawner import fork_zygote_early
+
+        # Before the config (no worker may inherit its secrets) and before host.app: what
+        # only the host runs stays out of the zygote, so the pages the host then writes
+        # are not also kept, stale, by the zygote and every worker (issue 15).
+        fork_zygote_early()
     from config import load_config
     from host.app import Host, RunOptions
     from host.cli.logsetup import apply_logging
@@ -220,10 +227,6 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from host.safemode import safe_mode_asked
     from host.worker.secrets import forget_config_environment
 
-    if ns.launcher == "zygote":
-        from host.supervise.spawner import fork_zygote_early
-
-        fork_zygote_early()  # before the config: no worker may inherit its secrets
     migrate_and_note(ns.config)
     # Live reloads read the environment as it was at start; everything the host starts
     # (zygote, workers, helpers) gets it without config overrides, which may be secrets.
