@@ -8,7 +8,8 @@ Two sections, both with the real supervisor and real workers (the builtin clock)
     the others sit idle. Once every worker is RUNNING and has settled, the proportional set
     size (PSS, ``/proc/<pid>/smaps_rollup``) of the host's whole process tree is summed:
     host, workers and the helpers that come with them -- the zygote (ledhost's own fork
-    server, a fork of the host), the undertaker. PSS splits each
+    server, a fork of the host, which also serves as the undertaker), or with spawn the
+    undertaker. PSS splits each
     shared page among the processes that share it, so the sum is what the group costs the
     machine and copy-on-write sharing with the zygote counts as it should; RSS would count
     shared pages once per process and overstate both launchers. The per-worker increment
@@ -180,10 +181,9 @@ def _part(pid: int, workers: set[int], host: int) -> str:
     if pid in workers:
         return "workers"
     with contextlib.suppress(OSError):
-        # The zygote and the undertaker are forks of the host: same command line, own name.
-        name = Path(f"/proc/{pid}/comm").read_bytes().strip()
-        if part := {b"ledhost-zygote": "zygote", b"ledhost-undertk": "undertaker"}.get(name):
-            return part
+        # The zygote is a fork of the host: same command line, its own name.
+        if Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ledhost-zygote":
+            return "zygote"
     cmd = cmdline(pid)
     for needle, part in (
         ("host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote
