@@ -176,7 +176,7 @@ def test_workers_outlive_a_killed_zygote_and_later_ones_are_spawned(
 
 
 HOST_SCRIPT = """
-import json, os, sys
+import gc, json, os, sys
 from host.discovery import discover
 from host.cli.probe import describe_plugins
 from host.supervise.spawner import Undertaker, ZygoteLauncher
@@ -186,6 +186,7 @@ print(json.dumps({
     "zygote": launcher.pid,
     "described": sorted(described["clock"]),
     "multiprocessing": sorted(m for m in sys.modules if m.startswith("multiprocessing")),
+    "frozen": gc.get_freeze_count(),
 }), flush=True)
 sys.stdin.read()
 """
@@ -209,6 +210,8 @@ def test_zygote_needs_no_multiprocessing_and_dies_with_the_host() -> None:
         report = json.loads(host.stdout.readline())
         assert report["described"] == ["actions", "hooks", "modes", "schema"]
         assert report["multiprocessing"] == []
+        # What the host shares with the zygote is out of its own collections too.
+        assert report["frozen"] > 0
         assert not any(b"resource_tracker" in line for line in _children_of(host.pid))
         zygote = report["zygote"]
         assert not _gone(zygote)

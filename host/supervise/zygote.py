@@ -112,6 +112,9 @@ class Zygote:
         # The parent-death signal follows the forking *thread*; from any other thread it
         # would fire when that thread ends, so rely on the socket's EOF alone then.
         die_with_parent = threading.current_thread() is threading.main_thread()
+        # What the host holds now is shared with the zygote: out of the host's collections
+        # too, or its first full one writes every object's header and copies those pages.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the zygote; covered by tests/test_zygote.py
             status = 0
