@@ -138,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns = build_parser().parse_args(argv)  # the parser is garbage from here (issue 15)
     # ``run`` is a service: it logs what it does. The one-shot commands report their own
     # failure as one line, so their plugins' log lines only show with -v.
     quiet_default = logging.INFO if ns.command == "run" else logging.CRITICAL

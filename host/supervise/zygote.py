@@ -114,6 +114,8 @@ class Zygote:
         die_with_parent = threading.current_thread() is threading.main_thread()
         # What the host holds now is shared with the zygote: out of the host's collections
         # too, or its first full one writes every object's header and copies those pages.
+        # Garbage first (the CLI's parser): frozen, it would never be freed.
+        gc.collect()
         gc.freeze()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the zygote; covered by tests/test_zygote.py
