@@ -25,6 +25,7 @@ from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
 from host.supervise.spawner import Undertaker, ZygoteLauncher
 from host.supervise.states import WorkerState
+from host.supervise.undertaker import Duty
 from tests.conftest import Harness, _harness
 
 #: Generous bound for "eventually" (a loaded 2-core machine); never a timing assertion.
@@ -300,3 +301,29 @@ def test_a_zygote_serving_as_undertaker_outlives_a_killed_host_to_kill_its_worke
     finally:
         host.kill()
         host.wait()
+
+
+def test_the_zygote_reads_the_undertakers_lines_as_they_come() -> None:
+    """Lines split across writes are joined; an overlong one is dropped whole; the end of
+    file is told apart from nothing to read yet."""
+    read_end, write_end = os.pipe()
+    duty = Duty(read_end)
+    try:
+        assert duty.read()  # nothing yet: not the end
+        os.write(write_end, b"w 100 5\nk 101 6 1")
+        assert duty.read()
+        assert duty.ledger.workers == {100: 5} and duty.ledger.known == {}
+        os.write(write_end, b"00\nc 100 /sys/fs/cgroup/w-" + b"x" * Duty.MAX_LINE)
+        assert duty.read()
+        os.write(write_end, b"x\nw 200 7\nf 999\n")
+        assert duty.read()
+        assert duty.ledger.known == {100: {(101, 6)}}
+        assert duty.ledger.cgroups == {}  # the overlong line, never half of it
+        assert duty.ledger.workers == {100: 5, 200: 7}
+        os.close(write_end)
+        write_end = -1
+        assert not duty.read()
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
