@@ -48,7 +48,8 @@ class Recorder:
     def __init__(self, width, height):
         self.width, self.height, self.host, self.last = width, height, None, None
     def push(self, frame, at):
-        current = self.host._current.key if self.host._current is not None else None
+        shown = self.host.director.current
+        current = shown.key if shown is not None else None
         if current != self.last:
             self.last = current
             print("SWITCH", time.monotonic(), current, flush=True)

@@ -10,9 +10,12 @@ an import cycle):
 - :mod:`host.display`: from a received frame to the panel (presenter, compositor, backends).
 - :mod:`host.schedule`: which mode is on screen and when (pure decisions).
 - :mod:`host.app` with :mod:`host.planning`, :mod:`host.reload`, :mod:`host.reconfigure`:
-  the assembly of one run, and live config changes; :mod:`host.control`, beside them, the
-  control socket's server (the CLI and the web process reach the running host through it;
-  its wire and client are :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
+  the assembly of one run (its loop), and live config changes; :mod:`host.director`, what
+  shows and why (each turn's decision, and the user's pins, skips, power and brightness);
+  :mod:`host.outputs`, what a run leaves when it ends (snapshot, stats file);
+  :mod:`host.control`, beside them, the control socket's server (the CLI and the web
+  process reach the running host through it; its wire and client are
+  :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
   :mod:`host.system`, ledhost as a service on a Pi (install layout, systemd, diagnostics);
   :mod:`host.mqtt`, the MQTT bridge, a process of its own that reaches the host through
   the control socket only (Home Assistant discovery, commands);

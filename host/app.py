@@ -17,23 +17,22 @@ import os
 import selectors
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from config import HostConfig
 from host import __version__
 from host.control.server import ControlServer, start_control
+from host.director import Director
 from host.discovery import discover
 from host.display.backends import Backend, open_backend
-from host.display.color import TINTS, ColorSettings
 from host.display.compositor import Compositor
-from host.display.presenter import Presenter, TickerSource
-from host.display.ticker_show import TickerShow
+from host.display.presenter import Presenter
 from host.display.wall import WallFeed
 from host.errors import HostError
 from host.ipc.control import default_socket_path
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
+from host.outputs import close_backend, helpers_cpu, write_stats
 from host.planning import (
     RunOptions,
     checked_rules,
@@ -44,21 +43,18 @@ from host.planning import (
 )
 from host.reconfigure import Reconfigurer
 from host.safemode import explain_missing, restricted
-from host.schedule.caps import PLUGIN_SOURCE, admit_api_notification, admit_plugin_interrupt
+from host.schedule.caps import PLUGIN_SOURCE, admit_plugin_interrupt
 from host.schedule.lineup import Lineup
 from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
-from host.schedule.rotation import Decision, Scheduler, Slot
+from host.schedule.rotation import Scheduler, Slot
 from host.schedule.timetable import Timetable
-from host.stats import RunStats, own_cpu_seconds, write_json
+from host.stats import RunStats, own_cpu_seconds
 from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
 from host.supervise.spawner import (
     Undertaker,
-    ZygoteLauncher,
     make_launcher,
-    process_cpu_seconds,
 )
-from host.supervise.states import WorkerState
 from host.supervise.supervisor import Supervisor
 from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
 from host.syncing import SyncRole
@@ -72,29 +68,6 @@ log = logging.getLogger("ledhost.host")
 
 #: Seconds between two samples of the host's own memory for the stats.
 MEMORY_SAMPLE = 0.5
-#: How long past its own declared delay a mode's next frame may be before the rotation
-#: passes the mode over (seconds; a frame or two at any frame rate, far below the
-#: ``render_timeout`` that ends a hung worker).
-STALL_MARGIN = 0.5
-#: The same for a mode's first frame after it became active, which may load fonts or
-#: images first (a Pi Zero is slow); until it arrives the panel still shows what it showed.
-FIRST_FRAME_GRACE = 2.0
-#: At start, how long the rotation waits for its first mode's worker before skipping it:
-#: workers boot in parallel, and the sign should open on the mode the user put first.
-STARTUP_GRACE = 3.0
-
-
-def _stall_deadline(handle: WorkerHandle) -> float | None:
-    """When ``handle``'s running ``render_frame`` call makes its mode stalled, if one runs."""
-    since = handle.render_running_since()
-    if since is None:
-        return None
-    return since + (STALL_MARGIN if handle.frame is not None else FIRST_FRAME_GRACE)
-
-
-def _output_error(what: str, path: Path | None, exc: Exception) -> str:
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return f"could not write the {what} file {path}: {reason}"
 
 
 class Host:
@@ -144,9 +117,6 @@ class Host:
         self._started_noted = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
-        self._current: Slot | None = None
-        #: The stall last logged (slot, start of the render call): one line per stall.
-        self._stall_logged: tuple[Slot, float] | None = None
         self.timetable = Timetable(cfg.schedule)
         self._warned: set[str] = set()
         self.lineup = Lineup(cfg, self.warn_once)
@@ -160,10 +130,6 @@ class Host:
         self.web: WebChild | None = None
         #: The supervised MQTT bridge, when ``[mqtt] enabled`` (docs/mqtt.md).
         self.mqtt: ChildProcess | None = None
-        #: Off by the user (``ledhost off``), whatever the schedule says.
-        self.powered = True
-        #: Brightness set by the user (``ledhost brightness``), over the config's.
-        self.brightness_override: int | None = None
         #: systemd's notify socket and watchdog, under a ``Type=notify`` unit (set by run).
         self.notifier: ServiceNotifier | None = None
         #: This sign's part in a set of synchronised signs (``[sync]``).
@@ -171,6 +137,8 @@ class Host:
         #: A wall follower's slice, shown instead of the rotation while the leader sends.
         follower_wall = cfg.sync.wall and cfg.sync.role == "follower"
         self.wall = WallFeed(self.compositor) if follower_wall else None
+        #: Decides what shows, and takes the user's pins, skips, power and brightness.
+        self.director = Director(self)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -196,7 +164,7 @@ class Host:
 
     def restyle(self, now: float) -> None:
         """Brightness, gamma or the schedule were reconfigured: new colours, redrawn."""
-        self._follow_schedule(now, restyle=True)
+        self.director.follow_schedule(now, restyle=True)
 
     def regroup(self, new: HostConfig, now: float) -> None:
         """A new ticker and layouts; one on screen is shown again from its start.
@@ -205,7 +173,7 @@ class Host:
         activates them afresh for the new one (a member already drawing would otherwise
         never send the new band its strip).
         """
-        current = self._current
+        current = self.director.current
         on_screen = current is not None and self.lineup.is_group(current.instance)
         members = self.lineup.instances_of(current) if current is not None and on_screen else set()
         self.lineup = Lineup(new, self.warn_once)
@@ -215,11 +183,11 @@ class Host:
             handle = self.supervisor.handles.get(iid)
             if handle is not None:
                 self.supervisor.deactivate(handle)
-        self._current = None
+        self.director.current = None
         self.presenter.switched(None)
         self.rebuild_rotation()
-        self._decide(now)
-        if self._current is None:
+        self.director.decide(now)
+        if self.director.current is None:
             self.presenter.blank(now)  # the group is gone and nothing else can show
 
     def rebuild_rotation(self) -> None:
@@ -271,10 +239,12 @@ class Host:
         pass  # read by the next decision
 
     def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
-        self.lineup.deliver_frame(self._current, handle, frame, self.presenter, time.monotonic())
+        now = time.monotonic()
+        self.lineup.deliver_frame(self.director.current, handle, frame, self.presenter, now)
 
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
-        self.lineup.deliver_strip(self._current, handle, strip, self.presenter, time.monotonic())
+        now = time.monotonic()
+        self.lineup.deliver_strip(self.director.current, handle, strip, self.presenter, now)
 
     def on_interrupt(
         self, handle: WorkerHandle, mode: str, priority: int, seconds: float | None
@@ -295,163 +265,6 @@ class Host:
         """A plugin asks to keep its mode on screen longer (capped by rotation.max_dwell)."""
         self.scheduler.extend(
             handle.instance_id, mode, seconds, time.monotonic(), self.cfg.rotation.max_dwell
-        )
-
-    # -- scheduling and pushing -----------------------------------------------------------
-
-    def _can_show(self, slot: Slot, now: float) -> bool:
-        return self.lineup.can_show(
-            slot, self.supervisor.handles, self.timetable
-        ) and not self._stalled(slot, now)
-
-    def _stalled(self, slot: Slot, now: float) -> bool:
-        """Whether ``slot``'s plugin has been drawing its next frame for too long.
-
-        The worker calls ``render_frame`` when the delay the plugin itself declared has
-        passed, so a call running longer than :data:`STALL_MARGIN` is a frame overdue by
-        its own delay plus that margin. The slot is then passed over at once, whatever
-        ``render_timeout`` allows the worker; the supervisor deals with the worker, and
-        the slot can show again as soon as a frame arrives.
-        """
-        handle = self.supervisor.handles.get(slot.instance)
-        deadline = None if handle is None else _stall_deadline(handle)
-        if deadline is None or now <= deadline:
-            return False
-        assert handle is not None
-        if self._stall_logged != (slot, deadline):
-            self._stall_logged = (slot, deadline)
-            log.warning(
-                "%s: its frame is overdue (render_frame running for %.1f s); showing "
-                "something else meanwhile",
-                slot.key,
-                now - (handle.render_running_since() or now),
-            )
-        return True
-
-    def _stall_wakeup(self, now: float) -> float | None:
-        """When the slot on screen counts as stalled, if its plugin is drawing now
-        (``None`` once that is past: the decision has moved on by then)."""
-        if self._current is None:
-            return None
-        handle = self.supervisor.handles.get(self._current.instance)
-        deadline = None if handle is None else _stall_deadline(handle)
-        if deadline is None or deadline < now:
-            return None
-        return deadline + 0.001
-
-    def _follow_schedule(self, now: float, restyle: bool = False) -> bool:
-        """Apply the display schedule; ``False`` while it says the panel is off.
-
-        :param restyle: set the colours and redraw even if the schedule's verdict is the
-            same (brightness or gamma were reconfigured).
-        """
-        changed = self.timetable.refresh(time.time())
-        if changed or restyle:
-            state = self.timetable.state
-            if changed:
-                log.info("schedule: %s", state.reason)
-            display = self.cfg.display
-            brightness = display.brightness if state.brightness is None else state.brightness
-            self.compositor.set_color(
-                ColorSettings(
-                    brightness if self.brightness_override is None else self.brightness_override,
-                    display.gamma,
-                    state.tint or TINTS["none"],
-                )
-            )
-            self.presenter.redraw(now)
-            if not state.on and self._current is not None:
-                self._switch_to(None, now, reason=f"schedule: {state.reason}")
-        if not self.powered and self._current is not None:
-            self._switch_to(None, now, reason="turned off through the control socket")
-        if not self.timetable.state.on or not self.powered:
-            # Let the scheduler see nothing can show, so the turn ends rather than
-            # counting down in the dark (its rule for a display-off window).
-            self.scheduler.decide(now, lambda slot: False)
-            return False
-        return True
-
-    def _decide(self, now: float) -> None:
-        if not self._follow_schedule(now):
-            return
-        if self._current is None and self._first_mode_booting(now):
-            return
-        decision = self.scheduler.decide(now, lambda slot: self._can_show(slot, now))
-        if decision is None:
-            if self._current is not None and not self._coming_back(self._current):
-                self._switch_to(None, now)
-            return
-        if decision.slot != self._current or not self._activated(decision.slot):
-            self._switch_to(decision, now)
-
-    def _coming_back(self, slot: Slot) -> bool:
-        """Whether the slot's worker failed and will be restarted soon.
-
-        Then, with nothing else to show, the panel keeps the last good frame rather than
-        going dark: a crash must not blank the display. A quarantined or stopped worker is
-        not coming back, and a frozen frame would then mislead, so that blanks.
-        """
-        handle = self.supervisor.handles.get(slot.instance)
-        return handle is not None and handle.state in (WorkerState.BACKOFF, WorkerState.STARTING)
-
-    def _activated(self, slot: Slot) -> bool:
-        """Whether the slot's worker was asked to render it (a restarted one was not)."""
-        if TickerShow.is_ticker(slot.instance) or slot.instance in self.lineup.layouts:
-            self.lineup.activate_members(
-                slot, self.supervisor.handles, self.supervisor.activate
-            )  # members that (re)started
-            return True
-        handle = self.supervisor.handles.get(slot.instance)
-        return handle is not None and handle.active_mode == slot.mode
-
-    def _first_mode_booting(self, now: float) -> bool:
-        """Whether nothing was shown yet and the first slot's worker is still booting."""
-        if self.stats.modes_shown or now - self.stats.started > STARTUP_GRACE:
-            return False
-        # The first configured entry, not the first slot: slots exist only for workers that
-        # said hello, so a fast second plugin would otherwise open the show.
-        entries = [
-            e.instance for e in self.cfg.rotation.entries if e.instance in self.supervisor.handles
-        ] or list(self.supervisor.handles)
-        first = self.supervisor.handles.get(entries[0]) if entries else None
-        return first is not None and first.state is WorkerState.STARTING
-
-    def _switch_to(
-        self, decision: Decision | None, now: float, reason: str = "nothing to show"
-    ) -> None:
-        previous = self._current
-        if previous is not None:
-            keep = self.lineup.instances_of(decision.slot) if decision is not None else set()
-            for instance in self.lineup.instances_of(previous) - keep:
-                old = self.supervisor.handles.get(instance)
-                if old is not None:
-                    self.supervisor.deactivate(old)
-        if decision is None:
-            self._current = None
-            self.presenter.blank(now)
-            self.stats.record_switch(now, "", reason)
-            return
-        self.presenter.switched(self.sync.transition_into(decision.slot) if previous else None)
-        self._current = decision.slot
-        self.stats.record_switch(now, decision.slot.key, decision.reason)
-        log.info("showing %s (%s)", decision.slot.key, decision.reason)
-        if decision.slot.instance in self.lineup.layouts:
-            self.lineup.layouts[decision.slot.instance].clear()
-            self.lineup.activate_members(
-                decision.slot, self.supervisor.handles, self.supervisor.activate
-            )
-            return
-        if TickerShow.is_ticker(decision.slot.instance):
-            self.lineup.activate_members(
-                decision.slot, self.supervisor.handles, self.supervisor.activate
-            )
-            if self.lineup.ticker.stream.ready():  # members already drawing: go on at once
-                self.presenter.ticker(
-                    TickerSource(self.lineup.ticker.stream, self.cfg.ticker.speed), now
-                )
-            return
-        self.supervisor.activate(
-            self.supervisor.handles[decision.slot.instance], decision.slot.mode
         )
 
     # -- the loop -------------------------------------------------------------------------
@@ -554,9 +367,10 @@ class Host:
         end = None if self.options.duration is None else self.stats.started + self.options.duration
         next_sample = 0.0
         watcher = self.reconfigurer.watcher
-        # The housekeeping's and the decision's deadlines, when a push-only turn kept them.
-        known: tuple[float, float] | None = None
-        self._decide(time.monotonic())
+        # When a push-only turn kept them: the housekeeping's and the decision's deadlines,
+        # and when the next full turn is due (the decision's or the polls', the first).
+        known: tuple[float, float, float] | None = None
+        self.director.decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
             if end is not None and now >= end:
@@ -567,52 +381,57 @@ class Host:
                     self.reconfigurer.next_wakeup(),
                     now + max(0.0, self.timetable.until - time.time()),
                     self.scheduler.next_change(),
-                    self._stall_wakeup(now),
+                    self.director.stall_wakeup(now),
                     housekeeping,
                     self.sync.next_wakeup(),
                     end,
                 ]
                 decide_by = min(t for t in deadlines if t is not None)
+                # The config watcher's look (1 s) and the upgrade check (5 s) do not wake
+                # the loop: they ride on the next full turn after they fall due, and the
+                # supervisor's housekeeping makes one at least every TICK (1.5 s).
+                full_by = min(decide_by, self.upgrades.next_check)
+                if watcher is not None:
+                    full_by = min(full_by, watcher.next_look())
             else:
-                housekeeping, decide_by = known
+                housekeeping, decide_by, full_by = known
             known = None
-            # While a wall's frames own the panel, the presenter's pushes wait.
-            walled = self.wall is not None and self.wall.active
-            pushes = [None if walled else self.presenter.next_push_at(now)]
-            if self.wall is not None:
+            if self.wall is None:
+                push_at = self.presenter.next_push_at(now)
+            else:  # while a wall's frames own the panel, the presenter's pushes wait
+                pushes = [None if self.wall.active else self.presenter.next_push_at(now)]
                 pushes.append(self.wall.next_push_at(now))
-            push_at = min((t for t in pushes if t is not None), default=None)
+                push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
             woken = self._wait(due, housekeeping)
             if woken is None:
                 continue  # woken by read-only control requests alone, answered already
             now = time.monotonic()
-            # The config watcher's look (1 s) and the upgrade check (5 s) do not wake the
-            # loop: they ride on the next full turn after they fall due, and the
-            # supervisor's housekeeping makes one at least every TICK (1.5 s).
-            polls_by = self.upgrades.next_check
-            if watcher is not None:
-                polls_by = min(polls_by, watcher.next_look())
-            if woken or now >= min(decide_by, polls_by) or not self.stats.modes_shown:
+            if woken or now >= full_by or not self.stats.modes_shown:
                 if watcher is not None:
                     watcher.poll(now)
                 self.upgrades.poll(now)
                 # A reload waiting for its workers' checks finishes once all answered.
                 self.reconfigurer.poll(now)
                 self.sync.poll(now)
-                self._decide(now)
+                self.director.decide(now)
+                if now >= next_sample:  # on full turns only: scroll steps stay lean
+                    next_sample = now + MEMORY_SAMPLE
+                    self.stats.sample_memory()
             else:
-                known = (housekeeping, decide_by)  # nothing that moves them happened
-            if now >= next_sample:
-                next_sample = now + MEMORY_SAMPLE
-                self.stats.sample_memory()
+                known = (housekeeping, decide_by, full_by)  # nothing moved them
             assert self.backend is not None
             now = time.monotonic()
-            if self.wall is None or not self.wall.push_if_due(now, self.backend, self.presenter):
+            if self.wall is None:
+                # After a push-only turn, the presenter's answer before the wait still holds.
+                self.presenter.push_if_due(now, self.backend, at=None if known is None else push_at)
+            elif not self.wall.push_if_due(now, self.backend, self.presenter):
                 self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
-            if self.control is not None:
+            # With no client connected, a scroll step leaves the control server nothing
+            # to send; its store jobs are followed on the next full turn (<= TICK away).
+            if self.control is not None and (known is None or self.control.clients):
                 self.control.tick(now)
             if self.web is not None:
                 self.web.tick(now)
@@ -625,10 +444,9 @@ class Host:
         """Ready, status and watchdog for systemd, from the loop itself (a stuck loop
         stops pinging; :mod:`host.system.sdnotify`)."""
         assert self.notifier is not None
-        current = self._current.key if self._current is not None else None
-        # Nothing on screen once the start-up grace is over: a dark panel on purpose.
-        settled = current is None and now - self.stats.started > STARTUP_GRACE
-        self.notifier.turn(now, self.stats.frames_shown, current, settled)
+        current = self.director.current
+        key = current.key if current is not None else None
+        self.notifier.turn(now, self.stats.frames_shown, key, self.director.settled_dark(now))
 
     def _wait(self, due: float, housekeeping: float) -> bool | None:
         """The supervisor's passes (worker events, then its housekeeping when due: a restart
@@ -643,27 +461,25 @@ class Host:
         that moves them happened (issue 17: status at 50/s must cost the host < 1 % of a
         core, and working them out again was a fifth of a request's host CPU).
         """
+        supervisor, control = self.supervisor, self.control
         while True:
-            marks = self._quiet_marks()
+            # Events that may change what to decide or show: every worker event and every
+            # event of the host's own, less the control server's read-only requests (a
+            # status poll), which leave the turn's decision, push and polls nothing new
+            # (issue 17: status at 50/s must cost the host < 1 % of a core, and the turn
+            # after the wait was half of a request's cost). Counted inline, not by a
+            # helper: this runs on every wake-up, scroll steps included.
+            events = supervisor.dispatched + self._own_events
+            quiet = control.quiet_events if control is not None else 0
             timeout = max(0.0, due - time.monotonic())
-            ran = self.supervisor.run_once(timeout, other=self._on_own_event, due=housekeeping)
-            if self._quiet_marks() != marks:
+            ran = supervisor.run_once(timeout, other=self._on_own_event, due=housekeeping)
+            moved = supervisor.dispatched + self._own_events - events
+            if moved > (control.quiet_events if control is not None else 0) - quiet:
                 return True
             if time.monotonic() >= due:
                 return ran
             if ran:
                 return None
-
-    def _quiet_marks(self) -> tuple[int, int]:
-        """Counters that move when a wake-up may change what to decide or show.
-
-        Unchanged over a wait that ended before anything was due: only read-only control
-        requests woke the loop (a status poll), so the turn's decision, push and polls
-        would find nothing new (issue 17: status at 50/s must cost the host < 1 % of a
-        core, and the turn after the wait was half of a request's cost).
-        """
-        quiet = self.control.quiet_events if self.control is not None else 0
-        return self.supervisor.dispatched, self._own_events - quiet
 
     def _on_own_event(self, key: selectors.SelectorKey) -> None:
         """A ready fd of the host's own: the signal pipe (the handler already set _stop)."""
@@ -678,7 +494,7 @@ class Host:
         """Stop workers, close the backend, write the stats."""
         ended = time.monotonic()
         # The zygote and the undertaker end below; read what they used while they exist.
-        helpers_cpu = self._helpers_cpu()
+        helpers = helpers_cpu(self.supervisor)
         if self.notifier is not None:
             self.notifier.stopping(restarting=self.restart_requested)
         if self.control is not None:
@@ -701,137 +517,24 @@ class Host:
             log.warning("shutdown: killed %d process(es) plugins left behind", swept)
         cpu_before = own_cpu_seconds()
         self.supervisor.log_failures()
-        # Each output on its own: a snapshot that cannot be written never costs the stats
-        # file, nor the other way round; each failure is one line and the exit status 1.
-        if self.backend is not None:
-            try:
-                self.backend.close()
-            except (OSError, ValueError) as exc:
-                self.output_errors.append(_output_error("snapshot", self.options.snapshot, exc))
+        self.output_errors += close_backend(self.backend, self.options)
         if self.options.stats_json is not None:
-            cpu = cpu_before + helpers_cpu + self.supervisor.workers_cpu()
+            cpu = cpu_before + helpers + self.supervisor.workers_cpu()
             data = self.stats.to_dict(ended, cpu, self.status())
-            data["display"] = self.display_status(ended)
+            data["display"] = self.director.display_status(ended)
             if self._fatal is not None:
                 data["error"] = self._fatal
             data["safe_mode"] = self.options.safe_mode
             data["selfcheck"] = list(self.options.problems)
-            try:
-                write_json(self.options.stats_json, data)
-            except OSError as exc:
-                path = self.options.stats_json
-                self.output_errors.append(_output_error("stats", path, exc))
+            self.output_errors += write_stats(self.options, data)
 
-    def _helpers_cpu(self) -> float:
-        """CPU seconds of the zygote and the undertaker, ours too.
-
-        Read before they are stopped: afterwards their pids are gone.
-        """
-        launcher = self.supervisor.launcher
-        pids = [launcher.pid if isinstance(launcher, ZygoteLauncher) else None]
-        undertaker = self.supervisor.enforcer.undertaker
-        if undertaker is not None:
-            pids.append(undertaker.pid)
-        return sum(process_cpu_seconds(pid) or 0.0 for pid in pids if pid is not None)
-
-    def display_status(self, now: float | None = None) -> dict[str, Any]:
-        """What the panel shows and why: the schedule's verdict and the scheduler's state.
-
-        Feeds ``--stats-json`` (key ``display``) and, later, the web UI.
-        """
-        now = time.monotonic() if now is None else now
-        state = self.timetable.state
-        scheduler: dict[str, Any] = dict(self.scheduler.status(now))
-        current = scheduler.get("current")
-        if isinstance(current, dict):
-            # Monotonic instants mean nothing outside this process: say how long instead.
-            current = dict(current)
-            since, ends = current.pop("since", None), current.pop("ends_at", None)
-            current["shown_for"] = None if since is None else round(now - since, 3)
-            current["ends_in"] = None if ends is None else round(ends - now, 3)
-            scheduler["current"] = current
-        return {
-            "on": state.on,
-            "brightness": self.compositor.brightness,
-            "tint": list(state.tint) if state.tint else None,
-            "schedule": state.reason,
-            "showing": self._current.key if self._current is not None else None,
-            **scheduler,
-            "config": self.reconfigurer.status(),
-            "safe_mode": self.options.safe_mode,
-            "sync": self.sync.status(now, time.time()),
-        }
-
-    # -- what the user asks for (the control socket will call these) --------------------
-
-    def pin(self, instance: str, mode: str, seconds: float | None) -> None:
-        """Show ``instance:mode`` now, for ``seconds`` or until :meth:`unpin`.
-
-        Nothing restarts: the other plugins keep running and the rotation resumes after.
-
-        :raises HostError: no such instance or mode.
-        """
-        handle = self.supervisor.handles.get(instance)
-        if handle is None or mode not in handle.mode_names():
-            known = ", ".join(
-                f"{h.instance_id}:{m}"
-                for h in self.supervisor.handles.values()
-                for m in h.mode_names()
-            )
-            raise HostError(
-                f"cannot pin {instance}:{mode}: no such mode (modes: {known or 'none'})"
-            )
-        duration = next(float(m["duration"] or 10.0) for m in handle.modes if m["name"] == mode)
-        now = time.monotonic()
-        self.scheduler.pin(
-            Slot(instance, mode, duration), None if seconds is None else now + seconds
-        )
-        self._decide(now)
-
-    def unpin(self) -> None:
-        """End a pin; the rotation resumes."""
-        self.scheduler.unpin()
-        self._decide(time.monotonic())
-
-    def skip(self, back: bool = False) -> None:
-        """Show the next (or previous) mode of the rotation now."""
-        self.scheduler.skip(back)
-        self._decide(time.monotonic())
-
-    def set_brightness(self, percent: int) -> None:
-        """Set the brightness (0-100) until the host restarts; the schedule's dimming yields."""
-        self.brightness_override = percent
-        now = time.monotonic()
-        self._follow_schedule(now, restyle=True)
-        self._decide(now)
+    # -- what the control socket asks of the host itself ---------------------------
 
     def request_restart(self) -> None:
         """Stop as on SIGTERM, then start again (``ledhost run`` execs itself; see
         :func:`host.cli.main.cmd_run`): the admin UI's Restart."""
         self.restart_requested = True
         self._stop = True
-
-    def power(self, on: bool) -> None:
-        """Turn the panel on or off; plugins keep running."""
-        self.powered = on
-        self._decide(time.monotonic())
-
-    def notify(self, instance: str, mode: str, priority: int, seconds: float) -> None:
-        """Interrupt with ``instance:mode`` as an API notification, capped as plugins' are.
-
-        :raises HostError: no such instance or mode.
-        """
-        handle = self.supervisor.handles.get(instance)
-        if handle is None or mode not in handle.mode_names():
-            raise HostError(f"cannot show {instance}:{mode}: no such mode")
-        duration = next((m["duration"] for m in handle.modes if m["name"] == mode), None)
-        rotation = self.cfg.rotation
-        slot = Slot(instance, mode, float(duration or rotation.default_duration))
-        now = time.monotonic()
-        admit_api_notification(
-            self.scheduler, slot, priority, seconds, now, max_seconds=rotation.interrupt_max_seconds
-        )
-        self._decide(now)
 
     def status(self) -> dict[str, Any]:
         """Per-instance status, including instances that could not start at all."""

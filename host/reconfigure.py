@@ -134,7 +134,7 @@ class Reconfigurer:
             log.info("watching %s for changes", ", ".join(map(str, files)))
 
     def status(self) -> dict[str, Any]:
-        """The ``config`` block of :meth:`Host.display_status <host.app.Host.display_status>`."""
+        """The ``config`` block of :meth:`host.director.Director.display_status`."""
         if self.watcher is not None:
             return self.watcher.status()
         path = self.host.cfg.path

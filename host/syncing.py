@@ -184,7 +184,7 @@ class SyncRole:
                 log.info("sync: following %s", position.leader)
             self._was_following = True
             self.follower.apply(self.host.scheduler, self._slot_of, now)
-            self.host._decide(now)  # what the leader shows, now
+            self.host.director.decide(now)  # what the leader shows, now
         return {"taken": taken, **self.follower.status(now)}
 
     def _slot_of(self, key: str) -> Slot | None:
@@ -253,7 +253,7 @@ class SyncRole:
             assert notice.mode is not None
             instance, _, mode = notice.mode.partition(":")
         try:
-            self.host.notify(instance, mode, notice.priority, due.seconds)
+            self.host.director.notify(instance, mode, notice.priority, due.seconds)
         except HostError as exc:
             log.warning("sync: notice %s from %s not shown: %s", notice.id, notice.leader, exc)
 

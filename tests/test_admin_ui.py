@@ -112,7 +112,7 @@ def test_a_user_meets_the_sign(tmp_path: Path) -> None:
             # Pin a mode from the dashboard.
             page.select_option("#pin-mode", "text:message")
             page.click("#pin-form button[type=submit]")
-            live.wait_for(lambda: live.host.display_status()["showing"] == "text:message",
+            live.wait_for(lambda: live.host.director.display_status()["showing"] == "text:message",
                           "the pin on the panel")  # fmt: skip
             poll(page, "document.getElementById('why').textContent",
                  lambda t: t.startswith("pinned"), "the dashboard saying why")  # fmt: skip

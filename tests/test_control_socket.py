@@ -417,7 +417,7 @@ def test_a_text_notification_is_drawn_by_the_builtin_text_plugin(tmp_path: Path)
             (queued,) = shown["interrupts"]
             # Shown once the worker says the mode has content (it holds the text now).
             live.wait_for(
-                lambda: live.host.display_status()["showing"] == "text:notification",
+                lambda: live.host.director.display_status()["showing"] == "text:notification",
                 "the notification on screen",
             )
             assert queued["source"] == "api" and queued["priority"] == priorities.NOTIFICATION

@@ -124,3 +124,31 @@ def test_host_refuses_more_frames_than_slots() -> None:
     with pytest.raises(FrameError, match="7 frames for 3 slots"):
         bus.poll()
     bus.close()
+
+
+def test_every_layout_of_frame_arrives_intact_and_read_only() -> None:
+    """Verify that a contiguous frame (copied into the slot as bytes), a strided one (a
+    view, copied by numpy) and a layout region's smaller frame all arrive pixel for pixel,
+    and that the host's view of a whole-display slot, made once, cannot be written."""
+    geometry = Geometry(16, 8)
+    bus = FrameBus("layouts", geometry)
+    writer = FrameWriter(bus.worker_fds(), geometry)
+    rng = np.random.default_rng(5)
+    wide = rng.integers(0, 256, (8, 32, 3), dtype=np.uint8)
+    cases = [
+        (rng.integers(0, 256, (8, 16, 3), dtype=np.uint8), None),  # contiguous
+        (wide[:, ::2], None),  # every other column: not contiguous
+        (np.asfortranarray(rng.integers(0, 256, (8, 16, 3), dtype=np.uint8)), None),
+        (rng.integers(0, 256, (5, 7, 3), dtype=np.uint8), (7, 5)),  # a layout region
+        (wide[:5, 1:15:2], (7, 5)),  # a strided region
+    ]
+    for pixels, size in cases * 2:  # twice round the ring: every slot reused
+        assert writer.publish(pixels, 1, size)
+        frame, errors = bus.poll()
+        assert not errors and frame is not None
+        assert np.array_equal(frame.pixels, pixels)
+        assert not frame.pixels.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            frame.pixels[0, 0, 0] = 1
+    writer.close()
+    bus.close()

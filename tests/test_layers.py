@@ -29,6 +29,8 @@ LAYERS: list[set[str]] = [
     {"host.schedule"},
     {
         "host.app",
+        "host.director",
+        "host.outputs",
         "host.control",
         "host.planning",
         "host.reconfigure",

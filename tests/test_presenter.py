@@ -75,3 +75,29 @@ def test_a_strip_for_a_newly_shown_mode_starts_at_once() -> None:
     presenter.strip(handle, strip(30, mode="board"), 2.0)  # type: ignore[arg-type]
     run(presenter, panel, 2.25, 3.0)
     assert columns(panel.frames[-1][1])[-1] == 30
+
+
+def test_a_push_told_when_it_is_due_pushes_what_a_push_that_asks_does() -> None:
+    """Verify that the host's scroll step, which passes the presenter's own answer from
+    before its wait (``at``), pushes the same frames at the same instants as a push that
+    asks again, through a strip's loop and a newer strip taking over."""
+    asking, told = make(), make()
+    for presenter, _, handle in (asking, told):
+        presenter.min_interval = 0.25
+        presenter.strip(handle, strip(10, speed=3.0), 0.0)  # type: ignore[arg-type]
+    now, newer = 0.0, False
+    while now < 12.0:
+        at = told[0].next_push_at(now)
+        assert at is not None and at == asking[0].next_push_at(now)
+        now = at + 0.001  # woken a little after it was due, as a real wait is
+        if now > 6.0 and not newer:  # new data: a full turn, which asks again
+            newer = True
+            for presenter, _, handle in (asking, told):
+                presenter.strip(handle, strip(20, speed=3.0), now)  # type: ignore[arg-type]
+            continue
+        asking[0].push_if_due(now, asking[1])
+        told[0].push_if_due(now, told[1], at=at)
+    assert len(told[1].frames) > 20
+    assert [(t, columns(f)) for t, f in told[1].frames] == [
+        (t, columns(f)) for t, f in asking[1].frames
+    ]

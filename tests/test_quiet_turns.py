@@ -35,9 +35,9 @@ def test_status_polls_do_not_wake_the_decision(tmp_path: Path) -> None:
     def scenario(live: LiveHost) -> None:
         live.wait_for(lambda: live.running("a", "b") and sock.exists(), "workers, socket")
         host = live.host
-        eventually(lambda: host._current is not None, "a mode on screen")
+        eventually(lambda: host.director.current is not None, "a mode on screen")
         decisions, deadlines = [0], [0]
-        host._decide = _counting(decisions, host._decide)  # type: ignore[method-assign]
+        host.director.decide = _counting(decisions, host.director.decide)  # type: ignore[method-assign]
         supervisor = host.supervisor
         supervisor.next_wakeup = _counting(deadlines, supervisor.next_wakeup)  # type: ignore[method-assign]
         assert host.control is not None
@@ -57,7 +57,12 @@ def test_status_polls_do_not_wake_the_decision(tmp_path: Path) -> None:
             after = client.request(control.Next())["showing"]
             assert after != before
             assert client.request(control.Status())["display"]["showing"] == after
-            eventually(lambda: host._current is not None and host._current.key == after, "next")
+            director = host.director
+
+            def showing() -> str | None:
+                return director.current.key if director.current is not None else None
+
+            eventually(lambda: showing() == after, "next")
 
     tables = {
         "control": {"socket": str(sock)},
@@ -72,16 +77,51 @@ def test_a_scrolling_text_is_pushed_without_a_decision_per_step(tmp_path: Path) 
         host = live.host
         live.wait_for(lambda: len(live.backend.pushes) > 5, "the text scrolling")
         decisions = [0]
-        host._decide = _counting(decisions, host._decide)  # type: ignore[method-assign]
+        host.director.decide = _counting(decisions, host.director.decide)  # type: ignore[method-assign]
         pushed = len(live.backend.pushes)
         live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 scroll steps")
         steps = len(live.backend.pushes) - pushed
         # The host scrolls the strip itself: nothing a decision reads changes per step,
         # only the housekeeping's and the worker's own wake-ups decide.
         assert decisions[0] < steps // 4, (decisions, steps)
-        assert host._current is not None and host._current.key == "text:message"
+        assert host.director.current is not None and host.director.current.key == "text:message"
 
     tables = {
+        "display": {"fps": 60},
+        "rotation": {"modes": ["text:message"]},
+        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
+    }
+    run_live(tmp_path, tables, scenario)
+
+
+def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path) -> None:
+    """A scroll step with no client connected neither ticks the control server (it has
+    nothing to send) nor samples memory (full turns do, at least every TICK); once a
+    client is connected, every push ticks it again, so it can be sent what changed."""
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        host = live.host
+        live.wait_for(lambda: len(live.backend.pushes) > 5 and sock.exists(), "scrolling")
+        assert host.control is not None
+        ticks, samples = [0], [0]
+        host.control.tick = _counting(ticks, host.control.tick)  # type: ignore[method-assign]
+        host.stats.sample_memory = _counting(samples, host.stats.sample_memory)  # type: ignore[method-assign]
+        pushed = len(live.backend.pushes)
+        live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 scroll steps")
+        steps = len(live.backend.pushes) - pushed
+        assert ticks[0] < steps // 4, (ticks, steps)
+        assert 0 < samples[0] < steps // 4, (samples, steps)
+
+        with ControlClient(str(sock), timeout=20) as client:
+            assert client.request(control.Status())["display"]["showing"] == "text:message"
+            ticks[0], pushed = 0, len(live.backend.pushes)
+            live.wait_for(lambda: len(live.backend.pushes) > pushed + 30, "30 more steps")
+            assert ticks[0] >= len(live.backend.pushes) - pushed - 1, ticks
+            assert client.request(control.Status())["display"]["showing"] == "text:message"
+
+    tables = {
+        "control": {"socket": str(sock)},
         "display": {"fps": 60},
         "rotation": {"modes": ["text:message"]},
         "plugins": {"text": {"message": "A long message that scrolls along the panel"}},

@@ -283,11 +283,11 @@ def test_schedule_edit_turns_the_panel_off_and_back_on_without_restarting_worker
         seen["pids"] = live.pids()
         live.edit(lambda t: t["schedule"].update(on=[_window_excluding_now()]))
         live.wait_for(lambda: dark(live), "a dark panel")
-        seen["off"] = live.host.display_status()
+        seen["off"] = live.host.director.display_status()
         seen["off_pids"] = live.pids()
         live.edit(lambda t: t["schedule"].update(on=[]))
         live.wait_pixel(GREEN, "the rotation back on the panel")
-        seen["on"] = live.host.display_status()
+        seen["on"] = live.host.director.display_status()
         seen["after"] = live.pids()
 
     live = run_live(
@@ -602,7 +602,7 @@ def test_secrets_file_edit_reaches_only_its_instance_and_a_readable_one_is_refus
             seen["error"],
             (tmp_path / "stats.json").read_text(),
             json.dumps(live.host.status(), default=str),
-            json.dumps(live.host.display_status(), default=str),
+            json.dumps(live.host.director.display_status(), default=str),
             caplog.text,
             vault,
             plain,

@@ -25,7 +25,7 @@ def _host() -> Any:
     return SimpleNamespace(
         stats=SimpleNamespace(modes_shown=[{"mode": "a:fill"}]),
         compositor=SimpleNamespace(brightness=100),
-        powered=True,
+        director=SimpleNamespace(powered=True),
         missing={},
         reconfigurer=SimpleNamespace(watcher=SimpleNamespace(reloads=0, last_error_at=None)),
         supervisor=SimpleNamespace(handles={"a": handle}),
@@ -56,7 +56,7 @@ def test_every_change_a_status_shows_as_state_rebuilds_it_at_once() -> None:
     changes = [
         lambda h: h.stats.modes_shown.append({"mode": "b:fill"}),
         lambda h: setattr(h.compositor, "brightness", 40),
-        lambda h: setattr(h, "powered", False),
+        lambda h: setattr(h.director, "powered", False),
         lambda h: h.missing.update(x={}),
         lambda h: setattr(h.reconfigurer.watcher, "reloads", 1),
         lambda h: setattr(h.supervisor.handles["a"], "state", WorkerState.BACKOFF),

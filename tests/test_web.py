@@ -292,12 +292,12 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         token = call("POST", "/auth/tokens", {"name": "e2e"}, {"X-CSRF-Token": csrf})["token"]
         bearer = {"Authorization": f"Bearer {token}"}
         call("POST", "/pin", {"instance": "b", "mode": "fill"}, bearer)
-        live.wait_for(lambda: live.host.display_status()["showing"] == "b:fill", "the pin")
+        live.wait_for(lambda: live.host.director.display_status()["showing"] == "b:fill", "the pin")
         call("DELETE", "/pin", None, bearer)  # a pin outranks notifications
         note = {"text": "Door", "color": [0, 255, 0], "duration": 30}
         assert call("POST", "/notify", note, bearer)["data"]["interrupts"]
         live.wait_for(
-            lambda: live.host.display_status()["showing"] == "text:notification",
+            lambda: live.host.director.display_status()["showing"] == "text:notification",
             "the notification on the panel",
         )
         assert call("GET", "/status", None, bearer)["data"]["display"]

@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 
 from host.control import config_ops, secret_ops
 from host.control.handlers_base import Pending, Refused
+from host.director import Director
 from host.errors import HostError
 from host.ipc import control
 from host.supervise.supervisor import Supervisor
@@ -30,20 +31,14 @@ class ControlledHost(Protocol):
     """What the control handlers need of :class:`host.app.Host`."""
 
     supervisor: Supervisor
-    powered: bool
+    #: What shows, and the user's pins, skips, power and brightness.
+    director: Director
     #: Instances that could not start at all, with their status entry.
     missing: dict[str, dict[str, Any]]
     #: What the MQTT bridge last reported (``mqtt_state``), None without one.
     mqtt_state: dict[str, Any] | None
 
     def status(self) -> dict[str, Any]: ...
-    def display_status(self, now: float | None = None) -> dict[str, Any]: ...
-    def pin(self, instance: str, mode: str, seconds: float | None) -> None: ...
-    def unpin(self) -> None: ...
-    def skip(self, back: bool = False) -> None: ...
-    def set_brightness(self, percent: int) -> None: ...
-    def power(self, on: bool) -> None: ...
-    def notify(self, instance: str, mode: str, priority: int, seconds: float) -> None: ...
 
 
 def _handle_of(host: ControlledHost, instance: str) -> Any:
@@ -63,9 +58,9 @@ def _split_mode(target: str) -> tuple[str, str]:
 
 def display(host: ControlledHost) -> dict[str, Any]:
     """The host's display status, with the user's on/off folded in."""
-    shown = host.display_status()
-    shown["powered"] = host.powered
-    shown["on"] = bool(shown.get("on")) and host.powered
+    shown = host.director.display_status()
+    shown["powered"] = host.director.powered
+    shown["on"] = bool(shown.get("on")) and host.director.powered
     return shown
 
 
@@ -216,7 +211,7 @@ def _notify_text(host: ControlledHost, req: control.Notify, now: float) -> Pendi
             error = str(result.get("error") or "the text plugin refused it")[:4000]
             return control.Failed(code="refused", message=error, id=req.id)
         try:
-            host.notify(handle.instance_id, TEXT_MODE, req.priority, req.seconds)
+            host.director.notify(handle.instance_id, TEXT_MODE, req.priority, req.seconds)
         except HostError as exc:
             return control.Failed(code="refused", message=str(exc), id=req.id)
         return control.Ok(id=req.id, data=display(host))
@@ -251,19 +246,19 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
             case control.Status():
                 return _status(host)
             case control.Next() | control.Previous():
-                host.skip(back=isinstance(req, control.Previous))
+                host.director.skip(back=isinstance(req, control.Previous))
                 return display(host)
             case control.Pin():
-                host.pin(req.instance, req.mode, req.seconds)
+                host.director.pin(req.instance, req.mode, req.seconds)
                 return display(host)
             case control.Unpin():
-                host.unpin()
+                host.director.unpin()
                 return display(host)
             case control.Brightness():
-                host.set_brightness(req.value)
+                host.director.set_brightness(req.value)
                 return None
             case control.Power():
-                host.power(req.on)
+                host.director.power(req.on)
                 return None
             case control.Notify():
                 if (req.text is None) == (req.mode is None):
@@ -272,7 +267,7 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                     return _notify_text(host, req, now)
                 assert req.mode is not None
                 instance, mode = _split_mode(req.mode)
-                host.notify(instance, mode, req.priority, req.seconds)
+                host.director.notify(instance, mode, req.priority, req.seconds)
                 return display(host)
             case control.PluginOp():
                 return _plugin(host, req, now)

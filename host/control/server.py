@@ -383,7 +383,7 @@ class ControlServer:
 
     def _publish_state(self) -> None:
         host = self.host
-        key = (len(host.stats.modes_shown), host.compositor.brightness, host.powered)
+        key = (len(host.stats.modes_shown), host.compositor.brightness, host.director.powered)
         if key != self._state_key:
             self._state_key = key
             data = control.frame(control.StateEvent(data=handlers.display(host)))

@@ -39,7 +39,7 @@ def fingerprint(host: Any) -> tuple[Any, ...]:
     return (
         len(host.stats.modes_shown),
         host.compositor.brightness,
-        host.powered,
+        host.director.powered,
         len(host.missing),
         None if watcher is None else (watcher.reloads, watcher.last_error_at),
         tuple(

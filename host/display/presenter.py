@@ -168,13 +168,6 @@ class Presenter:
         self._next_strip = None
         self._strip_offset = -1
 
-    def _strip_step(self, strip: Scrolling, now: float) -> tuple[int, float] | None:
-        """The strip offset at ``now`` and when it changed, if different from what's shown."""
-        offset = int((now - self._strip_t0) * strip.speed)
-        if offset == self._strip_offset:
-            return None
-        return offset, self._strip_t0 + offset / strip.speed
-
     def next_push_at(self, now: float) -> float | None:
         """When the loop must wake to push next; ``None`` if nothing is pending."""
         earliest = self._last_push + self.min_interval
@@ -191,16 +184,23 @@ class Presenter:
             return max(step_at, earliest)
         return None
 
-    def push_if_due(self, now: float, panel: Panel, clock: float | None = None) -> None:
+    def push_if_due(
+        self, now: float, panel: Panel, clock: float | None = None, at: float | None = None
+    ) -> None:
         """Compose and push if a push is due at ``now``.
 
         :param clock: the time of the push as recorded (``now`` if ``None``).
+        :param at: what :meth:`next_push_at` answered, when nothing changed since (the
+            host's turn that only a push fell due for, a scroll step): not asked twice.
         """
-        at = self.next_push_at(now)
+        if at is None:
+            at = self.next_push_at(now)
         if at is None or now < at:
             return
         due = self._due if self._due is not None else at
-        changed = self._due is not None or self.compositor.transitioning(now) or self._settle
+        # Asked once: compose below sees the same ``now``, so the same answer.
+        moving = self.compositor.transitioning(now)
+        changed = self._due is not None or moving or self._settle
         blank_now, self._blank_pending = self._blank_pending, False
         image = None
         if self.source is not None:
@@ -208,9 +208,11 @@ class Presenter:
                 self._take_next_strip(now)
             content = self.source[1]
             if isinstance(content, Scrolling):
-                step = self._strip_step(content, now)
-                if step is not None:
-                    self._strip_offset, step_at = step
+                # The strip's offset at ``now``, if it moved since the last push.
+                step = int((now - self._strip_t0) * content.speed)
+                if step != self._strip_offset:
+                    self._strip_offset = step
+                    step_at = self._strip_t0 + step / content.speed
                     due = max(min(due, step_at), self._last_push + self.min_interval)
                     changed = True
                 offset = max(self._strip_offset, 0)
@@ -237,7 +239,7 @@ class Presenter:
         frame = self.compositor.compose(image, now)
         # A transition's last frames are pushed at progress < 1; once it ends, the pure
         # new content must still reach the panel, so one more push follows.
-        self._settle = self.compositor.transitioning(now)
+        self._settle = moving
         pushed_at = now if clock is None else clock
         panel.push(frame, pushed_at)
         self._last_push = pushed_at

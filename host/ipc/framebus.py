@@ -79,28 +79,28 @@ class Geometry:
         return self.slot_bytes * self.slots
 
 
-def _map(fd: int, geometry: Geometry) -> tuple[mmap.mmap, list[np.ndarray], list[memoryview]]:
-    """Map the ring: per slot, its header and its pixel bytes as a flat uint8 array.
+def _shaped(flat: np.ndarray, width: int, height: int) -> np.ndarray:
+    return flat[: width * height * 3].reshape(height, width, 3)
+
+
+def _map(fd: int, geometry: Geometry) -> tuple[mmap.mmap, list[np.ndarray], list[np.ndarray]]:
+    """Map the ring: per slot, its pixel bytes as a flat uint8 array, and the same bytes
+    shaped as a whole display's frame (the usual size, so neither end reshapes per frame).
 
     Flat, because a frame may be smaller than the display (a layout region): a frame of
     ``w x h`` is the first ``w * h * 3`` bytes of its slot, shaped ``(h, w, 3)``.
     """
     mem = mmap.mmap(fd, geometry.total_bytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-    pixels = []
-    headers = []
-    for i in range(geometry.slots):
-        base = i * geometry.slot_bytes
-        headers.append(memoryview(mem)[base : base + HEADER_SIZE])
-        pixels.append(
-            np.frombuffer(
-                mem, dtype=np.uint8, count=geometry.frame_bytes, offset=base + HEADER_SIZE
-            )
+    flat = [
+        np.frombuffer(
+            mem,
+            dtype=np.uint8,
+            count=geometry.frame_bytes,
+            offset=i * geometry.slot_bytes + HEADER_SIZE,
         )
-    return mem, pixels, headers
-
-
-def _shaped(flat: np.ndarray, width: int, height: int) -> np.ndarray:
-    return flat[: width * height * 3].reshape(height, width, 3)
+        for i in range(geometry.slots)
+    ]
+    return mem, flat, [_shaped(f, geometry.width, geometry.height) for f in flat]
 
 
 class FrameBus:
@@ -118,8 +118,8 @@ class FrameBus:
         self.free_fd = os.eventfd(
             geometry.slots, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC
         )
-        self._mem, self._pixels, self._headers = _map(self.memfd, geometry)
-        for view in self._pixels:
+        self._mem, self._pixels, self._full = _map(self.memfd, geometry)
+        for view in (*self._pixels, *self._full):
             view.flags.writeable = False
         self._next = 0  # the slot the next ready count refers to
         self._held: int | None = None  # slot of the frame on screen
@@ -171,10 +171,10 @@ class FrameBus:
         return newest, errors
 
     def _read(self, slot: int) -> Frame:
-        magic, width, height, channels, dtype, token, seq, done_at, next_due = _HEADER.unpack(
-            self._headers[slot][: _HEADER.size]
-        )
         g = self.geometry
+        # Straight from the mapping: no memoryview or bytes made per frame.
+        header = _HEADER.unpack_from(self._mem, slot * g.slot_bytes)
+        magic, width, height, channels, dtype, token, seq, done_at, next_due = header
         if magic != _MAGIC:
             raise FrameError(f"plugin instance {self.owner!r} sent a frame with a bad header")
         if not (1 <= width <= g.width and 1 <= height <= g.height) or (channels, dtype) != (
@@ -186,7 +186,11 @@ class FrameBus:
                 f"(dtype code {dtype}); the display takes up to {g.width}x{g.height} RGB uint8"
             )
         due = next_due if math.isfinite(next_due) and next_due > 0.0 else None
-        return Frame(_shaped(self._pixels[slot], width, height), token, seq, done_at, due)
+        if width == g.width and height == g.height:
+            pixels = self._full[slot]
+        else:
+            pixels = _shaped(self._pixels[slot], width, height)
+        return Frame(pixels, token, seq, done_at, due)
 
     def _release(self, slot: int) -> None:
         # Slots go back oldest first: FIFO order is what lets no index travel.
@@ -198,7 +202,7 @@ class FrameBus:
             return
         self._closed = True
         self._pixels.clear()
-        self._headers.clear()
+        self._full.clear()
         try:
             self._mem.close()
         except BufferError:
@@ -217,7 +221,7 @@ class FrameWriter:
     def __init__(self, fds: tuple[int, int, int], geometry: Geometry) -> None:
         self.memfd, self.ready_fd, self.free_fd = fds
         self.geometry = geometry
-        self._mem, self._pixels, self._headers = _map(self.memfd, geometry)
+        self._mem, self._pixels, self._full = _map(self.memfd, geometry)
         self._next = 0
         self.seq = 0
         self.dropped = 0
@@ -253,7 +257,13 @@ class FrameWriter:
             return False
         slot = self._next
         self._next = (self._next + 1) % g.slots
-        np.copyto(_shaped(self._pixels[slot], width, height), pixels)
+        if pixels.flags.c_contiguous:
+            # A contiguous frame is its slot's first bytes as they are: one memcpy into
+            # the mapping, none of numpy's copy machinery (most of a publish's CPU).
+            start = slot * g.slot_bytes + HEADER_SIZE
+            self._mem[start : start + pixels.nbytes] = pixels.data
+        else:
+            np.copyto(_shaped(self._pixels[slot], width, height), pixels)
         self.seq += 1
         self.write_header(slot, width, height, token, next_due=next_due)
         os.eventfd_write(self.ready_fd, 1)
@@ -269,7 +279,9 @@ class FrameWriter:
         next_due: float | None = None,
     ) -> None:
         """Write a slot header (public so tests can forge a bad one)."""
-        self._headers[slot][: _HEADER.size] = _HEADER.pack(
+        _HEADER.pack_into(
+            self._mem,
+            slot * self.geometry.slot_bytes,
             _MAGIC,
             width,
             height,
@@ -283,5 +295,5 @@ class FrameWriter:
 
     def close(self) -> None:
         self._pixels.clear()
-        self._headers.clear()
+        self._full.clear()
         self._mem.close()

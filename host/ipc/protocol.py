@@ -254,7 +254,7 @@ class Bye(_Message, tag="bye"):
 
 #: A ``render_frame`` call running this long (seconds) makes the worker beat at once,
 #: whatever its interval: the host passes a mode whose frame is overdue over within a
-#: frame or two (``host.app.STALL_MARGIN``), not at the next regular beat.
+#: frame or two (``host.director.STALL_MARGIN``), not at the next regular beat.
 STALL_NOTICE = 0.25
 
 
