@@ -228,7 +228,7 @@ def test_zoo_cannot_stall_blank_or_kill_the_display(tmp_path: Path, silent_serve
     def settle() -> bool:
         if not _zoo_settled(host, backend):
             return False
-        errors.update({iid: h.last_error for iid, h in host.supervisor.handles.items()})
+        errors.update({iid: h.last_error for iid, h in list(host.supervisor.handles.items())})
         stop_host(host)
         return True
 
