@@ -8,7 +8,8 @@ Two sections, both with the real supervisor and real workers (the builtin clock)
     the others sit idle. Once every worker is RUNNING and has settled, the proportional set
     size (PSS, ``/proc/<pid>/smaps_rollup``) of the host's whole process tree is summed:
     host, workers and the helpers that come with them -- the zygote (ledhost's own fork
-    server, a fork of the host), the undertaker. PSS splits each
+    server, a fork of the host, which also serves as the undertaker), or with spawn the
+    undertaker. PSS splits each
     shared page among the processes that share it, so the sum is what the group costs the
     machine and copy-on-write sharing with the zygote counts as it should; RSS would count
     shared pages once per process and overstate both launchers. The per-worker increment
@@ -92,25 +93,43 @@ FULL: Final = Plan((1, 5, 10, 20), 4, 1.0, 6, 6)
 #: Source for ``python -c``, so the measured process imports nothing of this runner.
 _HOST_DRIVER: Final = """
 import json, sys
-import host.app
+import host.supervise.spawner as spawner
 from host.cli.main import main
 from host.supervise.states import WorkerState
 
-count, told, on_state = int(sys.argv[1]), [], host.app.Host.on_state
+count, told, fork_early = int(sys.argv[1]), [], spawner.fork_zygote_early
 
-def probe(self, handle):
-    on_state(self, handle)
+def install():
+    import host.app
+    on_state = host.app.Host.on_state
+
+    def probe(self, handle):
+        on_state(self, handle)
+        report(self)
+
+    host.app.Host.on_state = probe
+
+def fork_then_install():
+    fork_early()
+    install()
+
+def report(self):
     handles = self.supervisor.handles
     if told or len(handles) < count:
         return
     if all(h.state is WorkerState.RUNNING for h in handles.values()):
         told.append(True)
         running = max(t for h in handles.values() for t, s in h.history if s is WorkerState.RUNNING)
-        report = {"workers": [h.pid for h in handles.values()],
+        line = {"workers": [h.pid for h in handles.values()],
                   "all_running_s": running - self.stats.started}
-        print("BENCH " + json.dumps(report), flush=True)
+        print("BENCH " + json.dumps(line), flush=True)
 
-host.app.Host.on_state = probe
+# ledhost run imports host.app after forking its zygote: so does the probe, or the zygote
+# would inherit what only the host uses.
+if "zygote" in sys.argv:
+    spawner.fork_zygote_early = fork_then_install
+else:
+    install()
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -162,10 +181,9 @@ def _part(pid: int, workers: set[int], host: int) -> str:
     if pid in workers:
         return "workers"
     with contextlib.suppress(OSError):
-        # The zygote and the undertaker are forks of the host: same command line, own name.
-        name = Path(f"/proc/{pid}/comm").read_bytes().strip()
-        if part := {b"ledhost-zygote": "zygote", b"ledhost-undertk": "undertaker"}.get(name):
-            return part
+        # The zygote is a fork of the host: same command line, its own name.
+        if Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ledhost-zygote":
+            return "zygote"
     cmd = cmdline(pid)
     for needle, part in (
         ("host.supervise.undertaker", "undertaker"),  # spawned, where there is no zygote

@@ -11,6 +11,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from host.discovery import discover
 from host.supervise.handle import WorkerHandle
 from tests.conftest import Harness
@@ -43,17 +45,21 @@ def test_discovery_records_where_the_distribution_is(tmp_path: Path) -> None:
     assert spec.to_dict()["location"] == str(tmp_path / "a")
 
 
+@pytest.mark.parametrize("value", ["dup_b", ""])
 def test_the_worker_loads_the_distribution_discovery_chose(
-    harness: Harness, tmp_path: Path
+    harness: Harness, tmp_path: Path, value: str
 ) -> None:
     """Verify the worker follows the spec, not ``sys.path`` order: both folders are on its
-    path with ``a`` first, and the spec names ``b``."""
+    path with ``a`` first, and the spec names ``b`` -- with the entry point's value, which
+    the worker loads as it is, or without, when it reads ``b``'s metadata itself."""
     a, b = tmp_path / "a", tmp_path / "b"
     _distribution(a, "ledhost-dup-a", "1.0", "dup_a", 10)
     _distribution(b, "ledhost-dup-b", "2.0", "dup_b", 200)
     first = discover([str(a), str(b)], environment=False)["dup"]
     assert first.distribution == "ledhost-dup-a"  # sys.path order, as pluggy would pick
-    chosen = replace(first, distribution="ledhost-dup-b", version="2.0", location=str(b))
+    chosen = replace(
+        first, value=value, distribution="ledhost-dup-b", version="2.0", location=str(b)
+    )
     handle = WorkerHandle(instance_id="dup", spec=chosen, options={})
     harness.supervisor.add(handle)
     harness.supervisor.start(handle, time.monotonic())

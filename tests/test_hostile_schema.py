@@ -22,8 +22,13 @@ from host.app import Host
 from tests.conftest import TEST_PLUGINS, RecordingBackend, run_host
 from tests.livehost import LiveHost, run_live
 
-#: The steady plugin's frame rate; a frame more than two periods late fails.
+#: The steady plugin's frame rate.
 FPS = 10.0
+#: Seconds a frame may be late at most: the panel must not stall while a hostile check
+#: hangs, as it would were the host to run the check (the default's 2**26 steps outlast
+#: setup_timeout's 3 s here; the deep tree takes hours). A loaded 2-core machine makes
+#: frames late by itself (0.33 s seen beside two other test files), never by this much.
+STALL_BOUND = 1.5
 #: How deep a ``tree`` option nests so that checking it takes hours (2**40 steps).
 HANG_DEPTH = 40
 
@@ -77,7 +82,7 @@ def test_hostile_schemas_hang_only_their_own_workers(
     assert plugins["evil"]["frames"] == plugins["evilref"]["frames"] == 0
     assert plugins["steady"]["frames"] > 0 and plugins["steady"]["restarts"] == 0
     assert stats["frames_shown"] > 0
-    assert stats["max_frame_lateness_ms"] <= 2 * 1000.0 / FPS, stats["max_frame_lateness_ms"]
+    assert stats["max_frame_lateness_ms"] <= STALL_BOUND * 1000.0, stats["max_frame_lateness_ms"]
     assert json.loads((tmp_path / "stats.json").read_text()) == stats
 
 
@@ -144,7 +149,7 @@ def test_a_worker_hanging_in_a_reload_check_does_not_hold_the_reload(
     ref = seen["ref"]
     assert ref.options["tree"] == hang, "restarted with the new options"
     assert ref.last_failure and ("config check" in ref.last_failure or "hung" in ref.last_failure)
-    assert seen["lateness"] <= 2 / FPS
+    assert seen["lateness"] <= STALL_BOUND
 
 
 def test_config_check_reports_a_hanging_schema_instead_of_hanging(
@@ -156,14 +161,17 @@ def test_config_check_reports_a_hanging_schema_instead_of_hanging(
     from host.cli import bounded
     from host.cli.config_commands import _instance_issues
 
-    monkeypatch.setattr(bounded, "SCHEMA_TIMEOUT", 0.5)
     cfg = load_config(
         None,
         env={},
         overrides={"plugins": {"ref": {"plugin": "slowref", "tree": slowschema.deep_tree(40)}}},
     )
     instance = cfg.plugins["ref"]
-    (issue,) = _instance_issues(instance, schema(with_default=False))
+    with monkeypatch.context() as patch:
+        # Short for the check that hangs (2**40 steps) only: the schemas that finish keep
+        # the default, since a loaded machine can take over 0.5 s to fork and check one.
+        patch.setattr(bounded, "SCHEMA_TIMEOUT", 0.5)
+        (issue,) = _instance_issues(instance, schema(with_default=False))
     assert issue.key == "plugins.ref" and "took longer than 0.5 s" in issue.message
     fine = load_config(None, env={}, overrides={"plugins": {"ref": {"plugin": "slowref"}}})
     assert _instance_issues(fine.plugins["ref"], schema(with_default=False)) == []

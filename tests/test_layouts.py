@@ -113,20 +113,30 @@ def test_host_shows_two_instances_at_once_each_at_its_region_size(tmp_path: Path
         "layouts": {"desk": DESK},
         "rotation": {"modes": ["@desk"]},
     }
+
+    def together(pushes: list[tuple[np.ndarray, float, float]]) -> list[np.ndarray]:
+        """Frames with solid's grey on the left and the alert's red on the right."""
+        return [
+            f
+            for f, _, _ in list(pushes)
+            if (f[:, 22:, 0] == 255).all() and not f[:, 22:, 1:].any() and f[:, :22].any()
+        ]
+
+    def seen(pushes: list[tuple[np.ndarray, float, float]]) -> bool:
+        both = together(pushes)
+        return len(both) >= 10 and len({int(f[0, 0, 0]) for f in both}) > 5
+
     host, backend, stats = run_host(
         overrides,
-        3.0,
+        120.0,  # a bound only: the run ends once both regions showed together, moving
         tmp_path,
+        until=lambda _, backend: seen(backend.pushes),
         only=("solid", "interrupter"),
         plugin_paths=(str(TEST_PLUGINS),),
         launcher="spawn",
     )
     assert [s["mode"] for s in stats["modes_shown"]] == ["@desk:layout"]
-    both = [
-        f
-        for f, _, _ in backend.pushes
-        if (f[:, 22:, 0] == 255).all() and not f[:, 22:, 1:].any() and f[:, :22].any()
-    ]
+    both = together(backend.pushes)
     assert len(both) >= 10, "the two regions never showed together"
     # The left region is solid's flat grey ramp, drawn at 22x32: uniform per frame.
     for frame in both:

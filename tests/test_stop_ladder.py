@@ -20,10 +20,17 @@ from tests.conftest import Harness
 S = WorkerState
 #: Long deadlines: only the ``now`` a test passes takes a rung.
 SLOW = WorkerRules(render_timeout=60.0, stop_timeout=60.0, heartbeat_timeout=120.0)
+#: What ``stubborn`` logs as its render begins to hang (its module's ``HANGING``).
+HANGING = "stubborn: this render never returns"
 
 
 def _states(handle: object) -> list[WorkerState]:
     return [state for _, state in handle.history]  # type: ignore[attr-defined]
+
+
+def _logged(harness: Harness, instance: str, text: str) -> bool:
+    """Whether the instance's worker logged ``text`` (its records reach the host's ring)."""
+    return any(r.message == text for r in harness.supervisor.logs[instance].records(limit=1000))
 
 
 def _step_past(harness: Harness, seconds: float) -> None:
@@ -67,8 +74,8 @@ def test_transition_stopping_to_terminating_to_killing_to_exited_when_ignored(
     handle = slow.start(test_specs["stubborn"])
     slow.wait_running(handle)
     slow.supervisor.activate(handle, "main")
-    slow.wait_for(lambda: slow.frames, what="stubborn's one frame")
-    slow.pump(0.5)  # its next render began 0.05 s later and hangs (deadlines: a minute)
+    # Its next render hangs (deadlines: a minute); before that, it would stop as asked.
+    slow.wait_for(lambda: _logged(slow, "stubborn", HANGING), what="stubborn's hang")
     slow.supervisor.retire(handle, handle.state_since + 1.0)
     assert handle.state is S.STOPPING
     assert deadline_of(handle, slow.supervisor.rules) == handle.state_since + 60.0

@@ -12,7 +12,7 @@ from host.discovery import PluginSpec
 from host.planning import rules_from_config
 from host.supervise.handle import WorkerHandle
 from host.supervise.restart_policy import RestartPolicy
-from host.supervise.rules import MIB, WorkerRules, deadline_of, over_limit, overdue
+from host.supervise.rules import MIB, WorkerRules, deadline_of, next_rung, over_limit, overdue
 from host.supervise.states import WorkerState
 
 S = WorkerState
@@ -294,6 +294,45 @@ def test_overdue_other_states_are_never_hung(state: WorkerState) -> None:
 def test_overdue_without_process_is_none(state: WorkerState) -> None:
     handle = _handle(state, process=None, last_heartbeat=T0, busy=[("render_frame", 99.0)])
     assert overdue(handle, RULES, T0 + 1000.0) is None
+
+
+# -- the ladder's rungs fall due exactly when deadline_of says ---------------------------
+
+#: Start times ``t`` whose ``(t + 60.0) - t`` or ``(t + 5.0) - t`` comes out an ulp short in
+#: floating point (the sum crosses a power of two), beside an ordinary one; a host up
+#: about 18 h (2**16 s) has such times.
+AWKWARD_STARTS = [T0, 65500.00000000001, 65533.00000000001, 131070.00000000001]
+
+
+@pytest.mark.parametrize("start", AWKWARD_STARTS)
+def test_each_rung_is_taken_at_the_deadline_the_host_wakes_for(start: float) -> None:
+    """Verify a pass run at :func:`deadline_of`'s answer takes the rung it was woken for.
+
+    The stop-ladder test once saw TERMINATING where KILLING was due: it stepped to
+    ``state_since + stop_timeout``, and ``now - state_since`` came out an ulp short of
+    ``stop_timeout``."""
+    rules = WorkerRules(stop_timeout=60.0, render_timeout=5.0)
+    handle = _handle(S.RUNNING)
+    handle.request_stop(start)
+    stopping = deadline_of(handle, rules)
+    assert stopping is not None
+    assert next_rung(handle, rules, stopping - 1e-3) is None
+    assert next_rung(handle, rules, stopping) == ("terminate", "did not stop when asked")
+    handle.terminate("did not stop when asked", stopping)
+    terminating = deadline_of(handle, rules)
+    assert terminating is not None
+    assert next_rung(handle, rules, terminating - 1e-3) is None
+    assert next_rung(handle, rules, terminating) == ("kill", "did not stop when asked")
+
+
+@pytest.mark.parametrize("start", AWKWARD_STARTS)
+def test_a_due_frame_is_hung_at_the_deadline_the_host_wakes_for(start: float) -> None:
+    handle = _idle(last_sign=start)
+    handle.frame_due = start
+    deadline = deadline_of(handle, RULES)
+    assert deadline == start + RULES.render_timeout
+    assert overdue(handle, RULES, deadline - 1e-3) is None
+    assert overdue(handle, RULES, deadline) == "hung in render_frame (no answer within 5 s)"
 
 
 # -- over_limit ----------------------------------------------------------------------------

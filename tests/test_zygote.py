@@ -25,7 +25,7 @@ from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
 from host.supervise.spawner import Undertaker, ZygoteLauncher
 from host.supervise.states import WorkerState
-from host.supervise.zygote import UNDERTAKER_NAME
+from host.supervise.undertaker import Duty
 from tests.conftest import Harness, _harness
 
 #: Generous bound for "eventually" (a loaded 2-core machine); never a timing assertion.
@@ -177,7 +177,7 @@ def test_workers_outlive_a_killed_zygote_and_later_ones_are_spawned(
 
 
 HOST_SCRIPT = """
-import json, os, sys
+import gc, json, os, sys
 from host.discovery import discover
 from host.cli.probe import describe_plugins
 from host.supervise.spawner import Undertaker, ZygoteLauncher
@@ -187,6 +187,7 @@ print(json.dumps({
     "zygote": launcher.pid,
     "described": sorted(described["clock"]),
     "multiprocessing": sorted(m for m in sys.modules if m.startswith("multiprocessing")),
+    "frozen": gc.get_freeze_count(),
 }), flush=True)
 sys.stdin.read()
 """
@@ -210,6 +211,8 @@ def test_zygote_needs_no_multiprocessing_and_dies_with_the_host() -> None:
         report = json.loads(host.stdout.readline())
         assert report["described"] == ["actions", "hooks", "modes", "schema"]
         assert report["multiprocessing"] == []
+        # What the host shares with the zygote is out of its own collections too.
+        assert report["frozen"] > 0
         assert not any(b"resource_tracker" in line for line in _children_of(host.pid))
         zygote = report["zygote"]
         assert not _gone(zygote)
@@ -226,23 +229,26 @@ def test_zygote_needs_no_multiprocessing_and_dies_with_the_host() -> None:
 
 @pytest.mark.parametrize("from_zygote", [True, False])
 def test_the_undertaker_kills_what_it_was_told_of_when_its_stdin_ends(from_zygote: bool) -> None:
-    """Forked by the zygote (the host's child, its own session, nothing but its stdin
-    open) or spawned without one, it kills a watched worker's tree at end of file."""
+    """Served by the zygote (in a session of its own from then on, holding nothing but its
+    socket and the undertaker's stdin) or spawned without one (the host's child, its own
+    session), it kills a watched worker's tree at end of file."""
     launcher = ZygoteLauncher() if from_zygote else None
     undertaker = Undertaker()
     victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
         assert undertaker.start(launcher)
-        pid = undertaker.pid
-        assert pid is not None
-        info = proctree.proc_info(pid)
-        assert info is not None and info.ppid == os.getpid() and os.getsid(pid) == pid
-        if from_zygote:
-            assert Path(f"/proc/{pid}/comm").read_bytes().strip() == UNDERTAKER_NAME
-            fds = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
-            # Its one way in: nothing of the host's or the zygote's (its socket) is left.
-            assert fds == {0, 1, 2}, fds
+        if launcher is not None:
+            assert undertaker.pid is None  # no process of its own
+            pid = launcher.pid
+            assert pid is not None and os.getsid(pid) == pid
+            fds = {n: os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+            held = sorted(t.split(":")[0] for n, t in fds.items() if n not in ("0", "1", "2"))
+            assert held == ["pipe", "socket"], fds
         else:  # its command line reads empty for a moment after the exec
+            pid = undertaker.pid
+            assert pid is not None
+            info = proctree.proc_info(pid)
+            assert info is not None and info.ppid == os.getpid() and os.getsid(pid) == pid
             end = time.monotonic() + EVENTUALLY
             while not (cmdline := Path(f"/proc/{pid}/cmdline").read_bytes()):
                 assert time.monotonic() < end, "the spawned undertaker has no command line"
@@ -253,10 +259,71 @@ def test_the_undertaker_kills_what_it_was_told_of_when_its_stdin_ends(from_zygot
         undertaker.watch(victim.pid, victim_info.start_time)
         undertaker.close()  # end of file, as when the host dies
         assert victim.wait(EVENTUALLY) == -signal.SIGKILL
-        assert _gone(pid)
+        if launcher is not None:
+            assert not _gone(pid)  # the zygote serves on
+        else:
+            assert _gone(pid)
     finally:
         victim.kill()
         victim.wait()
         undertaker.close()
         if launcher is not None:
             launcher.close()
+
+
+UNDERTAKING_HOST = """
+import json, subprocess, sys
+from host.supervise import proctree
+from host.supervise.spawner import Undertaker, ZygoteLauncher
+launcher = ZygoteLauncher()
+undertaker = Undertaker()
+assert undertaker.start(launcher) and undertaker.pid is None
+victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
+undertaker.watch(victim.pid, proctree.proc_info(victim.pid).start_time)
+print(json.dumps({"zygote": launcher.pid, "victim": victim.pid}), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_zygote_serving_as_undertaker_outlives_a_killed_host_to_kill_its_workers() -> None:
+    host = subprocess.Popen(
+        [sys.executable, "-c", UNDERTAKING_HOST], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert host.stdout is not None
+        report = json.loads(host.stdout.readline())
+        zygote, victim = report["zygote"], report["victim"]
+        assert not _gone(victim)
+        host.kill()  # SIGKILL: no parent-death signal may take the zygote before its job
+        host.wait()
+        _wait_gone(victim)
+        _wait_gone(zygote)
+    finally:
+        host.kill()
+        host.wait()
+
+
+def test_the_zygote_reads_the_undertakers_lines_as_they_come() -> None:
+    """Lines split across writes are joined; an overlong one is dropped whole; the end of
+    file is told apart from nothing to read yet."""
+    read_end, write_end = os.pipe()
+    duty = Duty(read_end)
+    try:
+        assert duty.read()  # nothing yet: not the end
+        os.write(write_end, b"w 100 5\nk 101 6 1")
+        assert duty.read()
+        assert duty.ledger.workers == {100: 5} and duty.ledger.known == {}
+        os.write(write_end, b"00\nc 100 /sys/fs/cgroup/w-" + b"x" * Duty.MAX_LINE)
+        assert duty.read()
+        os.write(write_end, b"x\nw 200 7\nf 999\n")
+        assert duty.read()
+        assert duty.ledger.known == {100: {(101, 6)}}
+        assert duty.ledger.cgroups == {}  # the overlong line, never half of it
+        assert duty.ledger.workers == {100: 5, 200: 7}
+        os.close(write_end)
+        write_end = -1
+        assert not duty.read()
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)

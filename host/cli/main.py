@@ -138,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns = build_parser().parse_args(argv)  # the parser is garbage from here (issue 15)
     # ``run`` is a service: it logs what it does. The one-shot commands report their own
     # failure as one line, so their plugins' log lines only show with -v.
     quiet_default = logging.INFO if ns.command == "run" else logging.CRITICAL
@@ -213,6 +212,13 @@ def _check_writable(path: Path, suffixes: tuple[str, ...]) -> None:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
+    if ns.launcher == "zygote":
+        from host.supervise.spawner import fork_zygote_early
+
+        # Before the config (no worker may inherit its secrets) and before host.app: what
+        # only the host runs stays out of the zygote, so the pages the host then writes
+        # are not also kept, stale, by the zygote and every worker (issue 15).
+        fork_zygote_early()
     from config import load_config
     from host.app import Host, RunOptions
     from host.cli.logsetup import apply_logging
@@ -220,10 +226,6 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from host.safemode import safe_mode_asked
     from host.worker.secrets import forget_config_environment
 
-    if ns.launcher == "zygote":
-        from host.supervise.spawner import fork_zygote_early
-
-        fork_zygote_early()  # before the config: no worker may inherit its secrets
     migrate_and_note(ns.config)
     # Live reloads read the environment as it was at start; everything the host starts
     # (zygote, workers, helpers) gets it without config overrides, which may be secrets.

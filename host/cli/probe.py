@@ -76,6 +76,8 @@ def describe_plugins(
             paths=spec.paths,
             distribution=spec.distribution,
             location=spec.location,
+            entry_point=spec.value,
+            version=spec.version,
             describe=True,
             network=False,  # describing needs no network: importing must not phone home
             **rules.containment(),

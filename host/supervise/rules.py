@@ -137,14 +137,13 @@ def overdue(handle: WorkerHandle, rules: WorkerRules, now: float) -> str | None:
         limit = rules.deadline(hook)
         if elapsed + (now - handle.last_heartbeat) >= limit:
             return f"hung in {hook} (no answer within {limit:g} s)"
-    late = _frame_late(handle, now)
-    if late is not None and late >= rules.render_timeout:
+    if _frame_timed(handle) and now >= _render_deadline(handle, rules):
         return f"hung in render_frame (no answer within {rules.render_timeout:g} s)"
     return None
 
 
-def _frame_late(handle: WorkerHandle, now: float) -> float | None:
-    """How long the active mode's next frame is overdue, if the host times it.
+def _frame_timed(handle: WorkerHandle) -> bool:
+    """Whether the host times the active mode's next frame itself.
 
     The worker renders when the frame it stamped falls due and tells the host nothing of
     that call (no beat per frame), so the host times it from the due time -- unless a
@@ -152,10 +151,26 @@ def _frame_late(handle: WorkerHandle, now: float) -> float | None:
     held to its own deadline.
     """
     if handle.frame_due is None:
-        return None
-    if any(hook not in REFRESH_HOOKS for hook, _ in handle.busy):
-        return None
-    return now - handle.frame_due
+        return False
+    return not any(hook not in REFRESH_HOOKS for hook, _ in handle.busy)
+
+
+def _render_deadline(handle: WorkerHandle, rules: WorkerRules) -> float:
+    """When the frame the host times (:func:`_frame_timed`) counts as a hung render
+    (compared as :func:`_rung_deadline` says why)."""
+    assert handle.frame_due is not None
+    return handle.frame_due + rules.render_timeout
+
+
+def _rung_deadline(handle: WorkerHandle, rules: WorkerRules) -> float:
+    """When a worker on the STOPPING or TERMINATING rung is due for the next one.
+
+    Both :func:`next_rung` (``now >= deadline``) and :func:`deadline_of` use this one
+    sum, never ``now - start >= limit``: in floating point the two differ by an ulp at
+    times (near 2**16 s of uptime, ``(t + 60.0) - t`` is 59.99999999999272), and a pass
+    run at the very deadline it was woken for must take the rung, not find it not due.
+    """
+    return handle.state_since + rules.stop_timeout
 
 
 #: What the next rung of the stop ladder does.
@@ -174,11 +189,11 @@ def next_rung(handle: WorkerHandle, rules: WorkerRules, now: float) -> tuple[Run
         return None
     state = handle.state
     if state is WorkerState.STOPPING:
-        if now - handle.state_since >= rules.stop_timeout:
+        if now >= _rung_deadline(handle, rules):
             return "terminate", "did not stop when asked"
         return None
     if state is WorkerState.TERMINATING:
-        if now - handle.state_since >= rules.stop_timeout:
+        if now >= _rung_deadline(handle, rules):
             return "kill", handle.ending_reason or "did not stop"
         return None
     reason = overdue(handle, rules, now)
@@ -195,7 +210,7 @@ def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
         return None
     state = handle.state
     if state in (WorkerState.STOPPING, WorkerState.TERMINATING):
-        return handle.state_since + rules.stop_timeout
+        return _rung_deadline(handle, rules)
     if state is WorkerState.STARTING:
         return handle.started_at + rules.setup_timeout
     if state is WorkerState.RUNNING:
@@ -204,7 +219,7 @@ def deadline_of(handle: WorkerHandle, rules: WorkerRules) -> float | None:
             return None  # idle, owing nothing: no wake-up for it
         silent = max(since, handle.last_sign) + rules.heartbeat_timeout
         if handle.frame_due is not None:
-            return min(silent, handle.frame_due + rules.render_timeout)
+            return min(silent, _render_deadline(handle, rules))
         return silent
     return None
 

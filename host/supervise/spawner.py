@@ -343,6 +343,10 @@ class ZygoteLauncher:
 class Undertaker:
     """The host's end of :mod:`host.supervise.undertaker`: tells it what to kill if the host dies.
 
+    With a live zygote the zygote itself serves (:meth:`Zygote.undertake`): no process of
+    its own (issue 15's memory goal). Without one it is ``python -m
+    host.supervise.undertaker``, spawned.
+
     Everything here is best effort: if the undertaker cannot start or has died, the host
     logs that once and runs on, because the host's own clean-up still works while it
     lives.
@@ -353,36 +357,36 @@ class Undertaker:
         self._told: dict[int, set[tuple[int, int]]] = {}
 
     def start(self, launcher: SpawnLauncher | ZygoteLauncher | None = None) -> bool:
-        """Start the undertaker, from the zygote if ``launcher`` has a live one (it then
-        waits for the zygote's preload); ``False`` if it could not be started."""
+        """Hand the job to the zygote if ``launcher`` has a live one (it then waits for the
+        zygote's preload), else spawn the undertaker; ``False`` if neither worked."""
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         stdin = open(write_end, "wb")  # noqa: SIM115 - held until close()
-        popen: subprocess.Popen[bytes] | None = None
         try:
-            pid = self._fork(launcher, read_end)
-            if pid is None:
-                popen = self._spawn(read_end)
-                pid = popen.pid
-            pidfd = os.pidfd_open(pid)
+            if self._hand_to_zygote(launcher, read_end):
+                self._process = _Started(None, None, stdin, None)
+                return True
+            popen = self._spawn(read_end)
+            pidfd = os.pidfd_open(popen.pid)
         except OSError:
             stdin.close()  # its end of file, if it started: it exits at once
             return False
         finally:
             os.close(read_end)
-        self._process = _Started(pid, pidfd, stdin, popen)
+        self._process = _Started(popen.pid, pidfd, stdin, popen)
         return True
 
     @staticmethod
-    def _fork(launcher: SpawnLauncher | ZygoteLauncher | None, stdin: int) -> int | None:
-        """The undertaker's pid, forked by the launcher's zygote; ``None`` if there is none."""
+    def _hand_to_zygote(launcher: SpawnLauncher | ZygoteLauncher | None, stdin: int) -> bool:
+        """Whether the launcher's zygote now serves as the undertaker."""
         zygote = launcher.zygote if isinstance(launcher, ZygoteLauncher) else None
         if zygote is None or not zygote.alive():
-            return None
+            return False
         try:
-            return zygote.fork_undertaker(stdin)[0]
+            zygote.undertake(stdin)
         except OSError as exc:
-            log.warning("the zygote could not start the undertaker (%s): spawning it", exc)
-            return None
+            log.warning("the zygote could not serve as the undertaker (%s): spawning it", exc)
+            return False
+        return True
 
     @staticmethod
     def _spawn(stdin: int) -> subprocess.Popen[bytes]:
@@ -411,7 +415,8 @@ class Undertaker:
 
     @property
     def pid(self) -> int | None:
-        """The undertaker's pid while it runs."""
+        """The spawned undertaker's pid while it runs; ``None`` when the zygote serves (its
+        pid is the launcher's) or there is none."""
         return self._process.pid if self._process is not None else None
 
     def watch(
@@ -439,12 +444,15 @@ class Undertaker:
             self._write(f"f {worker}")
 
     def close(self, timeout: float = 5.0) -> None:
-        """End it after a normal shutdown (it sweeps once more, finding nothing)."""
+        """End it after a normal shutdown (it sweeps once more, finding nothing); a zygote
+        that serves reads the end of file, sweeps and serves on."""
         process, self._process = self._process, None
         if process is None:
             return
         with contextlib.suppress(OSError):
             process.stdin.close()
+        if process.pid is None or process.pidfd is None:
+            return
         if not select.select([process.pidfd], [], [], timeout)[0]:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(process.pidfd, signal.SIGKILL)
@@ -455,11 +463,11 @@ class Undertaker:
 
 @dataclass(frozen=True, slots=True)
 class _Started:
-    """A running undertaker: its pid, a pidfd to wait on, the write end of its stdin (and
-    its Popen when spawned, kept so that subprocess never reaps it behind our back)."""
+    """A running undertaker: the write end of its stdin, and when spawned its pid, a pidfd
+    to wait on and its Popen (kept so that subprocess never reaps it behind our back)."""
 
-    pid: int
-    pidfd: int
+    pid: int | None
+    pidfd: int | None
     stdin: BinaryIO
     popen: subprocess.Popen[bytes] | None
 

@@ -245,6 +245,8 @@ class Supervisor:
             paths=handle.spec.paths,
             distribution=handle.spec.distribution,
             location=handle.spec.location,
+            entry_point=handle.spec.value,
+            version=handle.spec.version,
             trace=self.trace,
             network=handle.spec.network,
             cgroup=str(handle.cgroup or ""),

@@ -29,6 +29,10 @@ How a worker is made, and why that way:
 
 The alternative, forking workers straight from the zygote and relaying their exit status,
 would leave the host unable to ``waitpid`` them and make the zygote a second supervisor.
+
+Asked to (:meth:`Zygote.undertake`), the zygote also serves as the undertaker
+(:mod:`host.supervise.undertaker`), reading its lines in the same loop, rather than forking
+a process for it: see :func:`_become_undertaker`.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ ZYGOTE_PRELOAD = (
     "email.parser",
 )
 
-#: The request for an undertaker, sent with one descriptor: the read end of its stdin.
+#: The request to serve as the undertaker, sent with one descriptor: the read end of the
+#: undertaker's stdin.
 UNDERTAKER_REQUEST = b"undertaker"
 #: A request is WorkerArgs as msgpack (their one declaration); a few hundred bytes.
 _MAX_REQUEST = 1 << 16
@@ -107,6 +112,11 @@ class Zygote:
         # The parent-death signal follows the forking *thread*; from any other thread it
         # would fire when that thread ends, so rely on the socket's EOF alone then.
         die_with_parent = threading.current_thread() is threading.main_thread()
+        # What the host holds now is shared with the zygote: out of the host's collections
+        # too, or its first full one writes every object's header and copies those pages.
+        # Garbage first (the CLI's parser): frozen, it would never be freed.
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the zygote; covered by tests/test_zygote.py
             status = 0
@@ -140,11 +150,12 @@ class Zygote:
         """
         return self._ask(msgspec.msgpack.encode(args), [args.control_fd, *args.frame_fds])
 
-    def fork_undertaker(self, stdin: int) -> tuple[int, int]:
-        """Have the zygote start the undertaker (reading ``stdin``), the host's child like a
-        worker; returns its pid and start time. Waits for the zygote's preload.
+    def undertake(self, stdin: int) -> tuple[int, int]:
+        """Have the zygote serve as the undertaker, reading ``stdin`` (see
+        :func:`_become_undertaker`); returns its pid and start time. Waits for the
+        zygote's preload.
 
-        :raises OSError: the zygote is gone or could not fork.
+        :raises OSError: the zygote is gone or refused (it already serves).
         """
         return self._ask(UNDERTAKER_REQUEST, [stdin])
 
@@ -192,20 +203,41 @@ def _stop(sock: socket.socket, pidfd: int, pid: int, timeout: float = 5.0) -> No
 
 
 def _serve(sock: socket.socket, die_with_parent: bool) -> None:
-    """The zygote's life: become a clean, warm process, then fork workers until EOF."""
+    """The zygote's life: become a clean, warm process, then fork workers until EOF.
+
+    Once the host has handed it the undertaker's stdin, it also reads the undertaker's
+    lines (:class:`~host.supervise.undertaker.Duty`), and at the host's end -- EOF on the
+    socket without the SIGTERM of an orderly stop -- kills what the host left behind.
+    """
     _become_zygote(sock.fileno(), die_with_parent)
+    duty: undertaker.Duty | None = None
     while True:
+        watched = [sock.fileno()] if duty is None else [sock.fileno(), duty.fd]
+        ready = select.select(watched, [], [])[0]
+        if duty is not None and duty.fd in ready and not duty.read():
+            duty.finish()  # closed by the host (nothing left to kill) or the host has gone
+            duty = None
+        if sock.fileno() not in ready:
+            continue
         try:
             data, fds, flags, _ = socket.recv_fds(sock, _MAX_REQUEST, _FDS_PER_WORKER)
         except OSError:
-            return
+            data, fds, flags = b"", [], 0
         if not data and not fds:
-            return  # the host closed its end: it stopped us or it has ended
+            # The host closed its end: it stopped us (SIGTERM follows at once) or it has
+            # ended, and then the undertaker's stdin ends too.
+            if duty is not None:
+                duty.finish()
+            return
         try:
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
                 raise ValueError(f"malformed request ({len(data)} bytes, {len(fds)} fds)")
             if data == UNDERTAKER_REQUEST and len(fds) == 1:
-                reply = _launch(functools.partial(_become_undertaker, fds[0]))
+                if duty is not None:
+                    raise ValueError("already the undertaker")
+                duty = _become_undertaker(fds.pop())
+                info = proctree.proc_info(os.getpid())
+                reply = f"{os.getpid()} {info.start_time if info is not None else -1}"
             elif len(fds) != _FDS_PER_WORKER:
                 raise ValueError(f"malformed request ({len(data)} bytes, {len(fds)} fds)")
             else:
@@ -220,6 +252,8 @@ def _serve(sock: socket.socket, die_with_parent: bool) -> None:
         try:
             sock.send(reply.encode())
         except OSError:
+            if duty is not None:
+                duty.finish()
             return
 
 
@@ -290,7 +324,6 @@ def _safe_sys_path() -> None:
 #: command line is the host's (the names the tests and benchmarks look for).
 ZYGOTE_NAME = b"ledhost-zygote"
 WORKER_NAME = b"ledhost-worker"
-UNDERTAKER_NAME = b"ledhost-undertk"
 
 
 def set_process_name(name: bytes) -> None:
@@ -362,6 +395,7 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
     try:
         close_fds_except({0, 1, 2, *fds})
         set_process_name(WORKER_NAME)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # ignored by the undertaking zygote
         # The middle exits right after telling the zygote our pid; a few ms at most.
         while os.getppid() == middle:
             time.sleep(0.0005)
@@ -375,23 +409,18 @@ def _become_worker(args: WorkerArgs, fds: list[int], middle: int) -> NoReturn:
         os._exit(_SETUP_FAILED)  # only if something escaped run_forked's own exit
 
 
-def _become_undertaker(stdin: int, middle: int) -> NoReturn:
-    """In the new undertaker (:mod:`host.supervise.undertaker`): shed the zygote, then serve.
+def _become_undertaker(stdin: int) -> undertaker.Duty:
+    """Take on the undertaker's job (:mod:`host.supervise.undertaker`) beside the zygote's.
 
-    A fork of the zygote rather than a fresh interpreter: it shares the zygote's pages,
-    which stay as they are (the zygote only forks), so it costs the pages it writes:
-    ~2.6 MiB private instead of a fresh interpreter's ~7.5 MiB (``benchmarks/memory.py``).
+    It must outlive the host it serves: no parent-death signal any more, a session of its
+    own (neither the host's process group nor its terminal's hang-up reach it) and
+    SIGHUP ignored; SIGINT was already. SIGTERM still ends it: only the host's orderly
+    stop (:func:`_stop`) or a service manager that kills the whole service sends it.
+    The zygote, not a fork of it: a forked undertaker kept its own copy of every page the
+    zygote wrote after the fork (~2.4 MiB PSS with one clock; ``benchmarks/memory.py``).
     """
-    try:
-        os.setsid()  # a Ctrl-C in the host's terminal is not ours
-        set_process_name(UNDERTAKER_NAME)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        os.dup2(stdin, 0)
-        close_fds_except({0, 1, 2})  # above all the zygote's socket
-        while os.getppid() == middle:  # adopted by the host, which waits for us
-            time.sleep(0.0005)
-        with open(0, "rb", closefd=False) as stream:
-            undertaker.serve(stream)
-    finally:
-        os._exit(0)
+    _set_parent_death_signal(0)
+    with contextlib.suppress(OSError):
+        os.setsid()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    return undertaker.Duty(stdin)

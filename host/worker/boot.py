@@ -130,14 +130,23 @@ class StreamToLog:
 
 
 def load_plugin(
-    pm: pluggy.PluginManager, plugin_id: str, distribution: str = "", location: str = ""
+    pm: pluggy.PluginManager,
+    plugin_id: str,
+    distribution: str = "",
+    location: str = "",
+    entry_point: str = "",
+    version: str = "",
 ) -> protocol.Distribution | None:
     """Register the one entry point named ``plugin_id`` and validate its hooks.
 
     With ``distribution`` and ``location`` (what discovery chose), the entry point comes
     from exactly that distribution: with ``sys.path`` order deciding, a worker could load
-    another distribution offering the same id than the one the host listed. Without them,
-    the first found on ``sys.path`` (pluggy's own loader).
+    another distribution offering the same id than the one the host listed. With its
+    ``entry_point`` value (and ``version``) too, as discovery read them from that
+    distribution, the worker loads that value without reading every distribution's
+    metadata again: loading imports the same module either way, and a forked worker
+    copies fewer of the zygote's pages. Without any, the first found on ``sys.path``
+    (pluggy's own loader).
 
     :returns: the distribution loaded, as the hello reports it (``None`` if unknown).
     :raises BootError: not found, failed to import, or hooks that do not match the specs.
@@ -145,10 +154,16 @@ def load_plugin(
     from sdk.hookspecs import ENTRY_POINT_GROUP
 
     try:
-        if distribution:
+        if distribution and entry_point:
+            ep = importlib.metadata.EntryPoint(plugin_id, entry_point, ENTRY_POINT_GROUP)
+            pm.register(ep.load(), name=plugin_id)
+            loaded: protocol.Distribution | None = protocol.Distribution(
+                name=distribution[:200], version=version[:200]
+            )
+        elif distribution:
             found = _chosen_entry_point(plugin_id, distribution, location)
             pm.register(found[0].load(), name=plugin_id)
-            loaded: protocol.Distribution | None = found[1]
+            loaded = found[1]
         else:
             count = pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=plugin_id)
             if count == 0:

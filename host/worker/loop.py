@@ -133,7 +133,10 @@ class Worker:
         # Before any plugin code runs: a config variable may hold another plugin's secret.
         forget_config_environment()
         pm = self.calls.pm
-        loaded = load_plugin(pm, self.args.plugin_id, self.args.distribution, self.args.location)
+        args = self.args
+        loaded = load_plugin(
+            pm, args.plugin_id, args.distribution, args.location, args.entry_point, args.version
+        )
         if self.args.trace:
             pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
         self.modes = _boot_call("register_modes", lambda: collect_modes(pm))

@@ -2,9 +2,10 @@
 
 The action ``inspect`` returns the worker's open descriptors (number -> what
 ``/proc/self/fd`` says they are), its cwd, its ``sys.path``, whether a module named
-``ledhost_planted`` could be imported, and its parent pid. The action ``scribble`` writes
-junk into every descriptor above stdio (its own channel too, so the host may well end
-it): a plugin trying to disturb whatever it inherited.
+``ledhost_planted`` could be imported, its parent pid, the modules of ledhost's own packages
+it holds (``tests/test_lean_host.py``) and whether SIGHUP has its default action. The
+action ``scribble`` writes junk into every descriptor above stdio (its own channel too, so
+the host may well end it): a plugin trying to disturb whatever it inherited.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +55,10 @@ def handle_action(context: PluginContext, name: str) -> dict[str, Any] | None:
             "path": list(sys.path),
             "planted": importlib.util.find_spec("ledhost_planted") is not None,
             "ppid": os.getppid(),
+            "ledhost_modules": sorted(
+                m for m in sys.modules if m.split(".")[0] in ("host", "store", "web", "config")
+            ),
+            "sighup_default": signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
         }
     if name == "scribble":
         took = 0
