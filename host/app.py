@@ -432,7 +432,10 @@ class Host:
             # With no client connected, a scroll step leaves the control server nothing
             # to send; its store jobs are followed on the next full turn (<= TICK away).
             if self.control is not None and (known is None or self.control.clients):
-                self.control.tick(now)
+                if known is None:
+                    self.control.tick(now)
+                else:  # a scroll step: a preview's frame, the rest only if it has work
+                    self.control.step(now)
             if self.web is not None:
                 self.web.tick(now)
             if self.mqtt is not None:

@@ -360,6 +360,9 @@ def _preview_bus(live: LiveHost, sock: Path) -> None:
     live.wait_for(lambda: len(server.clients) == 0, "the preview's connection gone")
     writer = server.preview.writer
     assert writer is not None
+    # The compositor composes into a buffer of its own again, not into the bus.
+    assert live.host.compositor.next_out is None
+    assert not any(np.shares_memory(live.host.compositor.out, f) for f in writer.frames)
     written, shown = writer.generation, live.host.stats.frames_shown
     live.wait_for(lambda: live.host.stats.frames_shown > shown + 10, "frames going on")
     assert writer.generation == written

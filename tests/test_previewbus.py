@@ -8,6 +8,7 @@ through the web process, tests/test_web_pages.py.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from host.ipc import previewbus
+from host.control.preview_bus import PreviewPublisher
+from host.display.compositor import Compositor
+from host.ipc import control, previewbus
 from host.ipc.previewbus import PreviewError, PreviewReader, PreviewWriter
 
 
@@ -67,9 +70,68 @@ def test_a_copy_overwritten_while_read_is_not_returned(
     assert (gen, rgb) == (1 + previewbus.SLOTS, _frame(1 + previewbus.SLOTS).tobytes())
 
 
+def test_a_copy_that_sees_the_header_before_the_pixels_is_refused(
+    bus: tuple[PreviewWriter, PreviewReader],
+) -> None:
+    """On a CPU that orders stores loosely (ARM) a reader may see a slot's new header and
+    generation before its new pixels, or some of them: the check refuses both copies."""
+    writer, reader = bus
+    for n in range(1, 1 + previewbus.SLOTS):
+        writer.publish(_frame(n), float(n))
+    assert (reader.read() or (0,))[0] == previewbus.SLOTS
+    slot = writer.frames[(writer.generation + 1) % writer.slots]  # frame 1's pixels
+    stale = slot.copy()
+    slot[:] = _frame(9)
+    writer.publish_slot(9.0)
+    slot[:] = stale  # what a reader that sees the stores before the pixels copies
+    assert reader.read() is None
+    slot[:1] = _frame(9)[:1]  # the first row new, the rest not yet
+    assert reader.read() is None
+    slot[:] = _frame(9)  # now all of them
+    assert reader.read() == (previewbus.SLOTS + 1, 9.0, _frame(9).tobytes())
+
+
+def test_the_host_composes_into_the_bus_while_a_preview_is_open() -> None:
+    """No copy in the host: the compositor's next output buffer is the bus's next slot, a
+    pushed frame is published as it is, and once the last preview goes the compositor has
+    a buffer of its own again (holding the panel's frame) and writes nothing there."""
+    compositor = Compositor(4, 2)
+    publisher = PreviewPublisher()
+    host_end, web_end = socket.socketpair()
+    try:
+        compositor.compose(_frame(7))
+        publisher.open(host_end, control.PreviewOpen(id=1), compositor, frames_shown=1)
+        _reply, fds, _flags, _addr = socket.recv_fds(web_end, 4096, 1)
+        reader = PreviewReader(fds[0])
+        writer = publisher.writer
+        assert writer is not None
+        assert (reader.read() or (0, 0.0, b""))[2] == _frame(7).tobytes()  # at once
+        out = compositor.compose(_frame(8))
+        assert any(np.shares_memory(out, slot) for slot in writer.frames)
+        assert reader.read() is None  # composed, not published until the push is seen
+        publisher.publish(frames_shown=2)
+        assert (reader.read() or (0, 0.0, b""))[2] == _frame(8).tobytes()
+        publisher.publish(frames_shown=2)  # no push since: nothing
+        assert reader.read() is None
+        publisher.detach()
+        assert compositor.next_out is None
+        assert not any(np.shares_memory(compositor.out, slot) for slot in writer.frames)
+        assert np.array_equal(compositor.out, _frame(8))
+        compositor.compose(_frame(9))
+        publisher.publish(frames_shown=3)
+        assert reader.read() is None
+        reader.close()
+    finally:
+        publisher.close()
+        host_end.close()
+        web_end.close()
+
+
 def test_frames_read_while_another_process_writes_are_whole() -> None:
-    """A writer process publishing as fast as it can; every frame this one reads is one
-    the writer wrote whole (all its bytes equal its generation), however they overlap."""
+    """A writer process publishing as fast as it can, half its frames copied in and half
+    filled in place in the next slot, row by row, as the compositor does; every frame this
+    one reads is one the writer wrote whole (all its bytes equal its generation), however
+    they overlap."""
     code = textwrap.dedent(
         """
         import os
@@ -78,9 +140,15 @@ def test_frames_read_while_another_process_writes_are_whole() -> None:
         w = PreviewWriter(64, 32)
         os.write(1, str(w.reader_fd()).encode() + b"\\n")
         frame = np.empty((32, 64, 3), np.uint8)
-        for n in range(1, 60001):
-            frame.fill(n % 256)
-            w.publish(frame, float(n))
+        slot = w.frames[1]
+        for n in range(1, 40001):
+            if n % 2:
+                frame.fill(n % 256)
+                slot = w.publish(frame, float(n))
+            else:
+                for row in slot:
+                    row.fill(n % 256)
+                slot = w.publish_slot(float(n))
         """
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)

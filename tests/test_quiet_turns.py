@@ -9,6 +9,7 @@ socket; the counts below compare calls with requests and pushes, never with time
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,29 +97,49 @@ def test_a_scrolling_text_is_pushed_without_a_decision_per_step(tmp_path: Path) 
 
 def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path) -> None:
     """A scroll step with no client connected neither ticks the control server (it has
-    nothing to send) nor samples memory (full turns do, at least every TICK); once a
-    client is connected, every push ticks it again, so it can be sent what changed."""
+    nothing to send) nor samples memory (full turns do, at least every TICK); nor does it
+    tick for a client that only asks. Once a client subscribes, every push ticks it again,
+    so it can be sent what changed; an open preview alone gets each step's frame on its
+    bus without the rest of a tick (issue 18)."""
     sock = tmp_path / "control.sock"
 
     def scenario(live: LiveHost) -> None:
         host = live.host
         live.wait_for(lambda: len(live.backend.pushes) > 5 and sock.exists(), "scrolling")
         assert host.control is not None
+        server = host.control
         ticks, samples = [0], [0]
-        host.control.tick = _counting(ticks, host.control.tick)  # type: ignore[method-assign]
+        server.tick = _counting(ticks, server.tick)  # type: ignore[method-assign]
         host.stats.sample_memory = _counting(samples, host.stats.sample_memory)  # type: ignore[method-assign]
-        pushed = len(live.backend.pushes)
-        live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 scroll steps")
-        steps = len(live.backend.pushes) - pushed
-        assert ticks[0] < steps // 4, (ticks, steps)
-        assert 0 < samples[0] < steps // 4, (samples, steps)
+
+        def steps(n: int) -> int:
+            ticks[0], pushed = 0, len(live.backend.pushes)
+            live.wait_for(lambda: len(live.backend.pushes) > pushed + n, f"{n} scroll steps")
+            return len(live.backend.pushes) - pushed
+
+        n = steps(60)
+        assert ticks[0] < n // 4, (ticks, n)
+        assert 0 < samples[0] < n // 4, (samples, n)
 
         with ControlClient(str(sock), timeout=20) as client:
             assert client.request(control.Status())["display"]["showing"] == "text:message"
-            ticks[0], pushed = 0, len(live.backend.pushes)
-            live.wait_for(lambda: len(live.backend.pushes) > pushed + 30, "30 more steps")
-            assert ticks[0] >= len(live.backend.pushes) - pushed - 1, ticks
+            n = steps(30)
+            assert ticks[0] < n // 4, (ticks, n)  # it only asks: nothing to send it
+            client.request(control.Subscribe(kinds=["state"]))
+            n = steps(30)
+            assert ticks[0] >= n - 1, (ticks, n)
             assert client.request(control.Status())["display"]["showing"] == "text:message"
+
+        live.wait_for(lambda: not server.clients, "the client gone")
+        with ControlClient(str(sock), timeout=20) as client:
+            _data, fd = client.open_preview()
+            os.close(fd)
+            writer = server.preview.writer
+            assert writer is not None
+            written = writer.generation
+            n = steps(30)
+            assert ticks[0] < n // 4, (ticks, n)
+            assert writer.generation - written >= n - 1, (writer.generation, written, n)
 
     tables = {
         "control": {"socket": str(sock)},

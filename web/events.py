@@ -12,13 +12,14 @@ rest of the API. Event format (one SSE event per host event)::
 
 ``rgb_zlib`` is zlib (RFC 1950) of the panel's RGB bytes, row-major, 3 bytes a pixel; a
 stream relays only changed frames, at most one per frame the host shows; ``seq`` grows with
-every changed frame the host writes; ``at`` is the host's wall clock when it wrote it. A
-comment line every :data:`KEEPALIVE` seconds lets waitress notice a client that went away.
+every frame the host pushes (it may skip numbers); ``at`` is the host's wall clock when it
+published it. A comment line every :data:`KEEPALIVE` seconds lets waitress notice a client
+that went away.
 
 What a preview costs the host (issue 18: at most 1.1x its CPU without one) decides the
 shape of a stream with frames. No frame travels as a message: the stream's connection asks
 for the preview bus (:class:`host.ipc.control.PreviewOpen`, :mod:`host.ipc.previewbus`),
-a shared-memory segment the host copies each pushed frame into and this process may only
+a shared-memory segment the host composes each frame into and this process may only
 read. The stream's thread looks at it at its own pace (:data:`PACE`), so the host never
 encodes, sends or wakes anyone for a frame; this process compresses and encodes each new
 frame once, for every stream (:func:`encode` keeps the last one), and relays only frames

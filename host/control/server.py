@@ -113,6 +113,7 @@ class ControlServer:
         self._sync_subs: list[_Client] = []
         self._followers: list[_Client] = []
         self._preview_subs: list[_Client] = []
+        self._subscribed = False  # any event subscriber or log follower (see step)
         self.preview = PreviewPublisher()
         self._frames_seen = -1
         self._last_frame: bytes | None = None
@@ -239,7 +240,9 @@ class ControlServer:
             elif isinstance(request, control.PreviewOpen):
                 if client.outbuf:
                     raise Refused("busy", "open the preview on a connection of its own")
-                rest = self.preview.open(client.sock, request, self.host.compositor.out)
+                host = self.host
+                rest = self.preview.open(client.sock, request, host.compositor,
+                                         host.stats.frames_shown)  # fmt: skip
                 client.preview = True
                 self._regroup()
                 if rest:
@@ -361,7 +364,7 @@ class ControlServer:
         if self._frame_subs and self.host.stats.frames_shown != self._frames_seen:
             self._publish_frame()
         if self._preview_subs:
-            self.preview.publish(self.host.compositor.out, self.host.stats.frames_shown)
+            self.preview.publish(self.host.stats.frames_shown)
         if self._sync_subs:
             self._publish_sync()
         for client in self._followers:
@@ -372,6 +375,15 @@ class ControlServer:
                 if client.sock.fileno() in self.clients:
                     self._publish_logs(client, iid)
 
+    def step(self, now: float) -> None:
+        """A push-only turn's share (a scroll step): the whole :meth:`tick` only if a reply
+        is pending or a client subscribed to events; else only the preview bus's frame
+        (issue 18: a tick per step cost a preview's host as much as publishing did)."""
+        if self._waiting or self._subscribed:
+            self.tick(now)
+        elif self._preview_subs:
+            self.preview.publish(self.host.stats.frames_shown)
+
     def _regroup(self) -> None:
         """Sort the subscribers by what they asked for (after a subscription or a drop)."""
         clients = list(self.clients.values())
@@ -380,6 +392,10 @@ class ControlServer:
         self._sync_subs = [c for c in clients if "sync" in c.kinds]
         self._followers = [c for c in clients if c.all_logs or c.follow]
         self._preview_subs = [c for c in clients if c.preview]
+        subs = (self._state_subs, self._frame_subs, self._sync_subs, self._followers)
+        self._subscribed = any(subs)
+        if not self._preview_subs:
+            self.preview.detach()
 
     def _publish_state(self) -> None:
         host = self.host

@@ -33,6 +33,10 @@ class Compositor:
         self.width = width
         self.height = height
         self.out: Pixels = np.zeros((height, width, 3), dtype=np.uint8)
+        #: Where the next output goes instead of :attr:`out` (it is :attr:`out` from then
+        #: on): the preview bus's next slot while a preview is open, so the frame is
+        #: composed where the web process reads it, with no copy (host.control.preview_bus).
+        self.next_out: Pixels | None = None
         self.color = ColorTransform(width, height, ColorSettings(brightness, gamma))
         self.transitioner = Transitioner(width, height)
         #: What is on screen before colour: where the next transition starts from.
@@ -95,7 +99,14 @@ class Compositor:
                 spec, self._old, content, progress_at(spec, now - started)
             )
         np.copyto(self.shown, content)
-        return self.color.apply(content, self.out)
+        return self.color.apply(content, self.fresh_out())
+
+    def fresh_out(self) -> Pixels:
+        """The buffer for a new output, :attr:`out` from now on: :attr:`next_out` if one
+        is given (a slot no reader may be copying), else :attr:`out` itself."""
+        if self.next_out is not None:
+            self.out, self.next_out = self.next_out, None
+        return self.out
 
     def compose_frame(self, pixels: Pixels, now: float = 0.0) -> Pixels:
         """The output for a worker frame (the caller checked its shape)."""

@@ -97,8 +97,9 @@ class WallFeed:
             at, pixels = due[-1]
             self.late += len(due) - 1  # older frames that were due: skipped, never shown
             del self._pending[: len(due)]
-            np.copyto(self.compositor.out, pixels)
-            panel.push(self.compositor.out, now)
+            out = self.compositor.fresh_out()
+            np.copyto(out, pixels)
+            panel.push(out, now)
             presenter.stats.record_push(now, at)
             self.shown += 1
             self._active = True
