@@ -576,6 +576,7 @@ class Supervisor:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()
+        self.enforcer.kept.close()
         if self.cgroups is not None:
             self.cgroups.close()  # the host leaves no cgroup behind
 
