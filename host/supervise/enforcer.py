@@ -144,7 +144,7 @@ class Enforcer:
 
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
         machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
-        idle host's CPU). At each housekeeping pass (every 1.5-2 s,
+        idle host's CPU). At each housekeeping pass (every 1.2-2.2 s,
         :data:`~host.supervise.supervisor.TICK_EARLY`), at most every
         :data:`MONITOR_INTERVAL`, the processes already known in each tree are re-read, a
         few files, so a memory hog is still caught within about two seconds (where the
