@@ -10,9 +10,11 @@ wake-ups run the pass, never how long anything takes.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from host.supervise.supervisor import TICK, TICK_EARLY
 from tests.conftest import Harness
+from tests.livehost import LiveHost, run_live
 
 #: Frames that arrive up to this late (a loaded machine) still carry the pass.
 LATE = 0.15
@@ -50,3 +52,33 @@ def test_without_frames_the_pass_wakes_the_host_on_time(harness: Harness) -> Non
         assert not supervisor.run_once(0.0, now=last + TICK_EARLY - 0.01)
         assert supervisor.run_once(0.0, now=due)
         last = due
+
+
+def test_frames_of_the_slot_on_screen_are_pushed_without_a_decision(tmp_path: Path) -> None:
+    """A wake-up that only brought frames of the mode on screen pushes them and decides
+    nothing: a frame changes what is shown, not what should show. The housekeeping pass
+    and the rotation's own deadlines still decide. A real host and a real worker."""
+
+    def scenario(live: LiveHost) -> None:
+        host = live.host
+        live.wait_for(lambda: len(live.backend.pushes) > 3, "frames on the panel")
+        decisions = [0]
+        decide = host.director.decide
+
+        def counted(now: float) -> None:
+            decisions[0] += 1
+            decide(now)
+
+        host.director.decide = counted  # type: ignore[method-assign]
+        pushed = len(live.backend.pushes)
+        live.wait_for(lambda: len(live.backend.pushes) >= pushed + 16, "16 more frames")
+        frames = len(live.backend.pushes) - pushed
+        # Before: one decision per frame. Now: one per pass (~2 s) and per turn's end.
+        assert decisions[0] <= frames // 2, (decisions, frames)
+        assert host.director.current is not None and host.director.current.key == "a:fill"
+
+    tables = {
+        "rotation": {"modes": ["a:fill"]},
+        "plugins": {"a": {"plugin": "solid", "fps": 4}},
+    }
+    run_live(tmp_path, tables, scenario)

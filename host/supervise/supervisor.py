@@ -101,6 +101,8 @@ class Supervisor:
         self.handles: dict[str, WorkerHandle] = {}
         #: Worker events dispatched so far: the host loop sees whether a wake-up had any.
         self.dispatched = 0
+        #: Housekeeping passes run so far: the host loop decides again after one.
+        self.passes = 0
         self._next_tick = 0.0
         self._early_tick = 0.0
         #: :meth:`next_wakeup`'s last answer, until :meth:`run_once` takes it.
@@ -403,6 +405,7 @@ class Supervisor:
 
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
+        self.passes += 1
         self._next_tick = now + TICK
         self._early_tick = now + TICK_EARLY
         self.retiring = [h for h in self.retiring if h.process is not None]
