@@ -22,6 +22,9 @@ Figures:
   for ledhost (host, worker, zygote, undertaker, resource tracker). The profile row
   times, in this process and at the host's own pace, the one thing the host does every
   2 s whether or not anything changes: the enforcer's full walk of ``/proc``.
+- ``steady wake-ups``: per process, how often it slept and was woken in the same windows
+  (``voluntary_ctxt_switches``, every thread), each wake-up a cold-cache turn of Python
+  (issue 15). The in-process clock's is the baseline.
 - ``run share``: whole-tree CPU from start to exit over the process's wall time.
 - ``first frame``: from starting the process to its first push on the backend, for
   ledhost and, as the same-run baseline, for the in-process clock (each started while
@@ -34,10 +37,13 @@ come from another run: they are quoted as ratios labelled so, never as same-run 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -117,6 +123,8 @@ class Figures:
     first: dict[str, list[float]] = field(default_factory=dict)  # case -> seconds
     scan: dict[str, list[float]] = field(default_factory=dict)  # the enforcer's /proc walk
     parts: list[dict[str, float]] = field(default_factory=list)  # per window: role -> share
+    #: Per window: role -> wake-ups a second (``"in-process"``: the in-process clock's).
+    wakes: list[dict[str, float]] = field(default_factory=list)
     #: Per round, at the end of the steady window: PSS in KiB by role of ledhost's tree
     #: (``"whole tree"`` their sum) and the in-process clock's (``"in-process"``).
     pss: list[dict[str, float]] = field(default_factory=list)
@@ -136,6 +144,28 @@ _FLOOR: Final = [
 
 def _driver(config: Path, duration: float, stop: str) -> list[str]:
     return [sys.executable, "-c", _DRIVER, str(config), str(duration), stop]
+
+
+_VOLUNTARY: Final = b"\nvoluntary_ctxt_switches:"
+
+
+def wakeups(pids: Iterable[int]) -> dict[int, int]:
+    """Times each of ``pids`` went to sleep and was woken so far, all its threads
+    (``voluntary_ctxt_switches`` in ``/proc/<pid>/task/*/status``): its wake-ups, each of
+    them a cold-cache turn of Python. Preemptions on a busy machine are not counted. Gone
+    processes are left out."""
+    counts: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total = 0
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
+                        text = f.read()
+                    at = text.index(_VOLUNTARY) + len(_VOLUNTARY)
+                    total += int(text[at : text.index(b"\n", at)])
+            counts[pid] = total
+    return counts
 
 
 def first_frames(config: Path, rotation: Rotation, figures: Figures) -> None:
@@ -177,21 +207,29 @@ def idle_round(plan: Plan, config: Path, rotation: Rotation, figures: Figures) -
         figures.add(figures.first, "in-process", float(line.split()[1]) - ref.spawned)
         sleep_until(float(line.split()[1]) + SETTLE)
         samples: list[tuple[float, list[Sample]]] = [sample([t.proc.pid for t in trees.values()])]
+        counts = [wakeups(p for tree in samples[-1][1][:2] for p in tree)]
         while samples[-1][0] + plan.step < end_at - 0.05:
             scan_paced(samples[-1][0] + plan.step, figures)
             samples.append(sample([t.proc.pid for t in trees.values()]))
+            counts.append(wakeups(p for tree in samples[-1][1][:2] for p in tree))
         figures.pss.append(pss_by_role(led.child, samples[-1][1][0], samples[-1][1][1]))
         ends = {name: tree.finish() for name, tree in trees.items()}
     finally:
         for tree in trees.values():
             tree.abort()
-    for (ta, before), (tb, after) in zip(samples, samples[1:], strict=False):
+    windows = zip(samples, samples[1:], counts, counts[1:], strict=False)
+    for (ta, before), (tb, after), was, now in windows:
         for name, a, b in zip(trees, before, after, strict=True):
             used = cpu_between(a, b)
             figures.add(figures.steady, name, sum(used.values()) / (tb - ta))
             if name == "ledhost":
                 parts = roles(led.child, used, b, {})
                 figures.parts.append({role: cpu / (tb - ta) for role, cpu in parts.items()})
+        woke = {pid: float(n - was.get(pid, 0)) for pid, n in now.items()}
+        ledhost = {pid: n for pid, n in woke.items() if pid in after[0]}
+        wakes = roles(led.child, ledhost, after[0], {})
+        wakes["in-process"] = sum(n for pid, n in woke.items() if pid in after[1])
+        figures.wakes.append({role: n / (tb - ta) for role, n in wakes.items()})
     for name, end in ends.items():
         figures.add(figures.run, name, float(end["cpu"]) / float(end["wall"]))
         if end["status"] or end["left"]:
@@ -296,6 +334,12 @@ def run(quick: bool) -> list[Row]:
     for role in sorted({r for window in figures.parts for r in window}):
         part = [window.get(role, 0.0) for window in figures.parts]
         rows.append(row(f"steady share: ledhost {role}", "% core", part, base_steady))
+    base_wakes = ("steady wake-ups: in-process clock", [w["in-process"] for w in figures.wakes])
+    for role in sorted({r for window in figures.wakes for r in window} - {"in-process"}):
+        woke = [window.get(role, 0.0) for window in figures.wakes]
+        rows.append(row(f"steady wake-ups: ledhost {role}", "/s", woke, base_wakes,
+                        "voluntary context switches, all threads", 1.0))  # fmt: skip
+    rows.append(row(base_wakes[0], "/s", base_wakes[1], None, scale=1.0))
     base_pss = ("pss: in-process clock", [p["in-process"] for p in figures.pss])
     for role in sorted({r for p in figures.pss for r in p} - {"in-process"}):
         note = "end of the steady window; the issue's goal for the tree: <= 59 MB"

@@ -111,6 +111,9 @@ class Host:
         self.restart_requested = False
         #: Ready fds of the host's own handled (signal pipe, control socket).
         self._own_events = 0
+        #: Frames of the slot on screen received: events that change what is pushed,
+        #: never what to decide (:meth:`_stirs`).
+        self._screen_frames = 0
         #: Why the run ends with status 1 (the rotation can show nothing), if it does.
         self._fatal: str | None = None
         self._first_hellos_seen = False
@@ -240,7 +243,10 @@ class Host:
 
     def on_frame(self, handle: WorkerHandle, frame: Frame) -> None:
         now = time.monotonic()
-        self.lineup.deliver_frame(self.director.current, handle, frame, self.presenter, now)
+        current = self.director.current
+        if current is not None and handle.instance_id == current.instance:
+            self._screen_frames += 1
+        self.lineup.deliver_frame(current, handle, frame, self.presenter, now)
 
     def on_strip(self, handle: WorkerHandle, strip: StripImage) -> None:
         now = time.monotonic()
@@ -403,11 +409,20 @@ class Host:
                 pushes.append(self.wall.next_push_at(now))
                 push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
+            stirs = self._stirs()
             woken = self._wait(due, housekeeping)
             if woken is None:
                 continue  # woken by read-only control requests alone, answered already
             now = time.monotonic()
-            if woken or now >= full_by or not self.stats.modes_shown:
+            # Woken by frames of the slot on screen alone (a clock's second): they change
+            # what is pushed, not what to decide, and the polls wait for the next pass's
+            # turn (issue 15). Deadlines are worked out again: a frame moves them.
+            routine = bool(woken) and self._stirs() == stirs
+            if (
+                (woken and not routine)
+                or now >= (decide_by if routine else full_by)
+                or not self.stats.modes_shown
+            ):
                 if watcher is not None:
                     watcher.poll(now)
                 self.upgrades.poll(now)
@@ -418,7 +433,7 @@ class Host:
                 if now >= next_sample:  # on full turns only: scroll steps stay lean
                     next_sample = now + MEMORY_SAMPLE
                     self.stats.sample_memory()
-            else:
+            elif not routine:
                 known = (housekeeping, decide_by, full_by)  # nothing moved them
             assert self.backend is not None
             now = time.monotonic()
@@ -483,6 +498,15 @@ class Host:
                 return ran
             if ran:
                 return None
+
+    def _stirs(self) -> tuple[int, int, int]:
+        """Counters that move when a wake-up may change what to decide: worker events
+        other than frames of the slot on screen, housekeeping passes, and the host's own
+        events less read-only control requests."""
+        quiet = self.control.quiet_events if self.control is not None else 0
+        supervisor = self.supervisor
+        others = supervisor.dispatched - self._screen_frames
+        return others, supervisor.passes, self._own_events - quiet
 
     def _on_own_event(self, key: selectors.SelectorKey) -> None:
         """A ready fd of the host's own: the signal pipe (the handler already set _stop)."""

@@ -18,10 +18,12 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Final
 
 from host.supervise import proctree, spawner
 from host.supervise.handle import WorkerHandle
+from host.supervise.kept_files import KeptFiles
 from host.supervise.plugin_logs import PluginLog
 from host.supervise.rules import MIB, WorkerRules, next_rung, over_limit
 from host.supervise.states import WorkerState
@@ -63,6 +65,8 @@ class Enforcer:
         self.undertaker: spawner.Undertaker | None = None
         #: The workers' cgroups, once the supervisor has looked for them.
         self.cgroups: WorkerCgroups | None = None
+        #: The files each pass re-reads (``cgroup.procs``, ``stat``), kept open.
+        self.kept = KeptFiles()
 
     def record_error(self, handle: WorkerHandle, text: str) -> None:
         """Keep ``text`` as the last error; log it within the instance's log rate limit.
@@ -140,7 +144,7 @@ class Enforcer:
 
         Two paces, because a full scan of ``/proc`` costs ~20 us per process on the
         machine (measured by ``benchmarks/idle.py``: at twice a second it was most of an
-        idle host's CPU). At each housekeeping pass (every 1.5-2 s,
+        idle host's CPU). At each housekeeping pass (every 1.2-2.2 s,
         :data:`~host.supervise.supervisor.TICK_EARLY`), at most every
         :data:`MONITOR_INTERVAL`, the processes already known in each tree are re-read, a
         few files, so a memory hog is still caught within about two seconds (where the
@@ -161,9 +165,10 @@ class Enforcer:
             self.reap_graves(table, now)
             self.kill_strays(table, handles, keep, now)
         # Each cgroup's member list, read once per pass.
-        members = {id(h): WorkerCgroups.members(h.cgroup) for h in live if h.cgroup is not None}
+        members = {id(h): self._members(h.cgroup) for h in live if h.cgroup is not None}
         if table is None:
             table = self._known_table(live, members)
+        self.kept.end_pass()
         for handle in live:
             assert handle.process is not None
             pid = handle.process.pid
@@ -210,12 +215,16 @@ class Enforcer:
         memory, pids = WorkerCgroups.usage(handle.cgroup)
         return (rss if memory is None else memory), (processes if pids is None else pids)
 
-    @staticmethod
+    def _members(self, cgroup: Path) -> list[int]:
+        """Pids in ``cgroup`` now (:meth:`WorkerCgroups.members`, through a kept fd)."""
+        raw = self.kept.read(f"{cgroup}/cgroup.procs")
+        return [] if raw is None else [int(p) for p in raw.split()]
+
     def _known_table(
-        live: list[WorkerHandle], members: dict[int, list[int]]
+        self, live: list[WorkerHandle], members: dict[int, list[int]]
     ) -> dict[int, proctree.ProcInfo]:
         """Just the workers and their known descendants (or cgroup ``members``, by
-        ``id`` of the handle), read one by one."""
+        ``id`` of the handle), read one by one through kept fds."""
         table: dict[int, proctree.ProcInfo] = {}
         for handle in live:
             assert handle.process is not None
@@ -224,7 +233,7 @@ class Enforcer:
             for pid in pids:
                 if pid in table:
                     continue
-                info = proctree.proc_info(pid)
+                info = proctree.parse_stat(pid, self.kept.read(f"/proc/{pid}/stat"))
                 if info is not None:
                     table[pid] = info
         return table

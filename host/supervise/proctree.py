@@ -152,6 +152,12 @@ def proc_info(pid: int) -> ProcInfo | None:
     return _parse_stat(pid, raw)
 
 
+def parse_stat(pid: int, raw: bytes | None) -> ProcInfo | None:
+    """:func:`proc_info` of a ``/proc/<pid>/stat`` read elsewhere (the housekeeping pass
+    keeps the file open: :mod:`host.supervise.kept_files`); ``None`` for no bytes."""
+    return _parse_stat(pid, raw) if raw else None
+
+
 def scan() -> dict[int, ProcInfo]:
     """Read every process in ``/proc`` once.
 

@@ -46,17 +46,22 @@ from host.supervise.worker_cgroups import WorkerCgroups
 
 log = logging.getLogger("ledhost.supervisor")
 
-#: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
-#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`).
-TICK = 2.0
 #: Seconds after a pass from which the next one runs whenever the loop is awake anyway.
 #: Passes then ride on the wake-ups that happen regardless (a clock's frame each second)
 #: rather than waking the host on their own: a 1 s tick of its own beside a 1 s frame
 #: meant two wake-ups a second whatever their phase (issue 15, ``benchmarks/idle.py``).
 #: A pass costs ~0.3 ms of CPU at this pace (cold caches), most of an idle host's; every
-#: 1.5-2 s instead of every second, memory limits the kernel does not enforce are caught
-#: within two seconds (``memory.max`` and the worker's own rlimit act at once).
-TICK_EARLY = 1.5
+#: ~2 s instead of every second, memory limits the kernel does not enforce are caught
+#: within about two seconds (``memory.max`` and the worker's own rlimit act at once).
+TICK_EARLY = 1.2
+#: Seconds between two housekeeping passes at the most (restarts and deadlines that fall
+#: due between them wake the loop on their own: :meth:`Supervisor.next_wakeup`). One
+#: second after :data:`TICK_EARLY`, so the window always holds a wake-up of a plugin that
+#: draws once a second (the frame 2 s after the last pass, with 0.2 s to spare for a late
+#: one): with 1.5-2.0 s, that frame came just after the deadline, and every other second
+#: the host woke for the pass alone, 50 ms before the frame (issue 15: 1.5 wake-ups a
+#: second at idle instead of 1).
+TICK = TICK_EARLY + 1.0
 
 
 #: How a worker that ended with status 0 without being asked to is reported.
@@ -96,6 +101,8 @@ class Supervisor:
         self.handles: dict[str, WorkerHandle] = {}
         #: Worker events dispatched so far: the host loop sees whether a wake-up had any.
         self.dispatched = 0
+        #: Housekeeping passes run so far: the host loop decides again after one.
+        self.passes = 0
         self._next_tick = 0.0
         self._early_tick = 0.0
         #: :meth:`next_wakeup`'s last answer, until :meth:`run_once` takes it.
@@ -400,6 +407,7 @@ class Supervisor:
 
     def tick(self, now: float) -> None:
         """Housekeeping: restarts due, deadlines, limits, CPU figures, log summaries."""
+        self.passes += 1
         self._next_tick = now + TICK
         self._early_tick = now + TICK_EARLY
         self.retiring = [h for h in self.retiring if h.process is not None]
@@ -573,6 +581,7 @@ class Supervisor:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
         self.launcher.close()
+        self.enforcer.kept.close()
         if self.cgroups is not None:
             self.cgroups.close()  # the host leaves no cgroup behind
 

@@ -58,6 +58,8 @@ FALLBACK_SETTINGS: Final = {"memory": "memory_limit_mb", "pids": "max_processes"
 
 #: One serial across every host of this process (tests run several in turn).
 _serial = itertools.count(1)
+#: Cgroups found without ``memory.current`` and ``pids.current`` (see ``usage``).
+_NO_USAGE: set[Path] = set()
 #: ``w-<pid>-...``: a worker cgroup of the host with that pid.
 _OURS: Final = re.compile(r"w-(\d+)-.+")
 
@@ -165,8 +167,18 @@ class WorkerCgroups:
 
     @staticmethod
     def usage(path: Path) -> tuple[int | None, int | None]:
-        """See :meth:`host.supervise.cgroups.Delegation.usage`."""
-        return cgroups.Delegation.usage(path)
+        """See :meth:`host.supervise.cgroups.Delegation.usage`.
+
+        A cgroup that keeps neither figure (no memory or pids controller: a hybrid
+        hierarchy's) is not asked again: two failed opens every housekeeping pass, for
+        nothing, were a tenth of an idle host's pass (issue 15).
+        """
+        if path in _NO_USAGE:
+            return None, None
+        figures = cgroups.Delegation.usage(path)
+        if figures == (None, None):
+            _NO_USAGE.add(path)
+        return figures
 
     @staticmethod
     def members(path: Path) -> list[int]:
@@ -185,6 +197,7 @@ class WorkerCgroups:
         :meth:`sweep`.
         """
         self._live.discard(path)
+        _NO_USAGE.discard(path)
         if not cgroups.Delegation.remove(path):
             self._ending.add(path)
 

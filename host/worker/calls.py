@@ -18,12 +18,10 @@ Two parts, each owning its state:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 
 import pluggy
 
@@ -67,20 +65,13 @@ class HookCaller:
         """Whether the plugin implements ``hook`` at all."""
         return bool(getattr(self.hook, hook).get_hookimpls())
 
-    @contextlib.contextmanager
-    def running(self, role: str, hook: str, *, watch: bool = True) -> Iterator[None]:
+    def running(self, role: str, hook: str, *, watch: bool = True) -> _Running:
         """Record that ``role``'s thread is in ``hook`` for as long as the block runs.
 
         :param watch: wake the heartbeat to time the call. ``False`` for a frame whose due
             time the host knows (it times that render itself): no thread wakes per frame.
         """
-        self.busy[role] = (hook, time.monotonic())
-        if watch:
-            self.call_began.set()
-        try:
-            yield
-        finally:
-            self.busy.pop(role, None)
+        return _Running(self, role, hook, watch)
 
     def deadline_of(self, hook: str) -> float | None:
         return None if self.deadlines is None else self.deadlines.of(hook)
@@ -98,6 +89,26 @@ class HookCaller:
         finally:
             if out_of_memory:
                 os._exit(exitcodes.OVER_MEMORY)
+
+
+class _Running:
+    """:meth:`HookCaller.running`'s block: a plain context manager, not a generator one
+    (``contextlib``'s machinery ran around every frame; at a frame a second, with cold
+    caches, each Python call it makes shows in an idle worker's CPU: issue 15)."""
+
+    __slots__ = ("_caller", "_role", "_hook", "_watch")
+
+    def __init__(self, caller: HookCaller, role: str, hook: str, watch: bool) -> None:
+        self._caller, self._role, self._hook, self._watch = caller, role, hook, watch
+
+    def __enter__(self) -> None:
+        caller = self._caller
+        caller.busy[self._role] = (self._hook, time.monotonic())
+        if self._watch:
+            caller.call_began.set()
+
+    def __exit__(self, *exc: object) -> None:
+        self._caller.busy.pop(self._role, None)
 
 
 #: A call running this long (seconds) is told to the host; shorter ones never are. The

@@ -17,6 +17,7 @@ from host.ipc import protocol
 from host.ipc.channel import Channel
 from host.ipc.framebus import FrameWriter
 from host.worker.calls import HookCaller
+from host.worker.canvases import CanvasKeeper
 from sdk.canvas import Canvas
 from sdk.context import PluginContext
 from sdk.registration import MAX_STRIP_WIDTH
@@ -61,6 +62,8 @@ class Renderer:
         self.stepped = False
         #: The active mode is shown as a strip: :meth:`step` has no frame to draw.
         self.strip_shown = False
+        #: The canvas every frame is drawn on, cleared in between.
+        self.canvases = CanvasKeeper()
 
     def activate(self, message: protocol.Activate) -> None:
         """Show ``message.mode`` from now on, at the size asked for."""
@@ -123,7 +126,7 @@ class Renderer:
         """
         ok, delay = self.strip_shown, None
         if self.active is not None and self.stepped and not self.strip_shown:
-            canvas = Canvas(*self.size)
+            canvas = self.canvases.blank(self.size)
             try:
                 with self.calls.running("main", "render_frame"):
                     answer = self.calls.hook.render_frame(
@@ -134,9 +137,8 @@ class Renderer:
                         now=now,
                     )
                     full = self.size == self.display
-                    if not self.writer.publish(
-                        canvas.to_array(), self.token, None if full else self.size
-                    ):
+                    pixels = self.canvases.pixels(canvas, self.size)
+                    if not self.writer.publish(pixels, self.token, None if full else self.size):
                         raise FrameError("no free frame slot: the host did not take the last")
                 ok = True
                 if isinstance(answer, int | float) and math.isfinite(answer) and answer >= 0:
@@ -185,7 +187,7 @@ class Renderer:
             heartbeat is not woken for it.
         """
         assert self.active is not None
-        canvas = Canvas(*self.size)
+        canvas = self.canvases.blank(self.size)
         due = self.next_due or time.monotonic()
         now = time.time() + (due - time.monotonic())
         try:
@@ -197,7 +199,7 @@ class Renderer:
                     frame=self.frame_index,
                     now=now,
                 )
-                pixels = canvas.to_array()
+                pixels = self.canvases.pixels(canvas, self.size)
                 full = self.size == self.display
                 next_due = None
                 if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:

@@ -1,0 +1,83 @@
+"""One canvas per worker, cleared for each frame instead of made anew (issue 15).
+
+A worker that draws once a second runs its render path with cold caches, where making a
+Pillow image and its ``ImageDraw`` cost ~80 us and turning the image into an array
+through ``__array_interface__`` ~90 us: as much again as the clock plugin's own drawing
+(measured in the worker of ``benchmarks/idle.py``). :class:`CanvasKeeper` hands out the
+same :class:`~sdk.canvas.Canvas` every frame, cleared to black as
+:func:`sdk.hookspecs.render_frame` promises, and reads its pixels with one
+``tobytes``.
+
+The plugin may do anything to the canvas it was given: replace its image or its draw,
+change its size attributes, change the image's mode or size in place, set the draw's
+font or ink. The canvas is reused only while it is as it was made (the same image, RGB,
+of the size asked for); its attributes and the draw's are put back as they were made
+before every frame, so nothing a plugin set on one frame is there on the next. Anything
+else gets a new canvas, exactly as before. Nothing here is a boundary: a plugin only ever
+sees its own canvas, in its own process.
+
+Interface: ``CanvasKeeper().blank(size)`` before ``render_frame``, then
+``CanvasKeeper.pixels(canvas, size)`` for the frame bus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from sdk.canvas import Canvas
+
+__all__ = ["CanvasKeeper"]
+
+
+class CanvasKeeper:
+    """The worker's one canvas, kept between frames while the plugin left it reusable."""
+
+    def __init__(self) -> None:
+        self._canvas: Canvas | None = None
+        self._image: Image.Image | None = None
+        #: The canvas's and its draw's attributes as made, put back before each frame.
+        self._attrs: dict[str, Any] = {}
+        self._draw_attrs: dict[str, Any] = {}
+        #: Canvases made (a test counts them: one per size while the plugin behaves).
+        self.made = 0
+
+    def blank(self, size: tuple[int, int]) -> Canvas:
+        """A black canvas of ``size``: the kept one, cleared, where it can be."""
+        canvas, image = self._canvas, self._image
+        if canvas is not None and image is not None and _intact(image, size):
+            canvas.__dict__.clear()
+            canvas.__dict__.update(self._attrs)
+            canvas.draw.__dict__.clear()
+            canvas.draw.__dict__.update(self._draw_attrs)
+            image.im.paste((0, 0, 0), (0, 0, *size))  # Image.paste's checks, skipped
+            return canvas
+        canvas = Canvas(*size)
+        self.made += 1
+        self._canvas, self._image = canvas, canvas.image
+        self._attrs = dict(canvas.__dict__)
+        self._draw_attrs = dict(canvas.draw.__dict__)
+        return canvas
+
+    def pixels(self, canvas: Canvas, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+        """The frame drawn on ``canvas``: ``(height, width, 3)`` uint8 (read-only).
+
+        One ``tobytes`` of the kept image when the plugin left it intact; otherwise
+        whatever :meth:`sdk.canvas.Canvas.to_array` makes of what it did (the frame bus
+        checks the shape). The canvas is then not reused: the next frame gets a new one.
+        """
+        image = canvas.image
+        if canvas is self._canvas and image is self._image and _intact(image, size):
+            flat = np.frombuffer(image.tobytes(), dtype=np.uint8)
+            return flat.reshape(size[1], size[0], 3)
+        self._canvas = self._image = None
+        return canvas.to_array()
+
+
+def _intact(image: Image.Image, size: tuple[int, int]) -> bool:
+    """Whether ``image`` is still an RGB image of ``size`` (in-place operations such as
+    ``thumbnail`` or ``putalpha`` change that)."""
+    return image.mode == "RGB" and image.size == size

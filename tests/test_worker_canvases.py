@@ -1,0 +1,76 @@
+"""The worker's one canvas: black for every frame, as made, whatever the last frame did.
+
+:class:`host.worker.canvases.CanvasKeeper` reuses one canvas between frames (issue 15: a
+new Pillow image per frame was a good part of an idle worker's second). What a plugin
+sees must not change: a canvas cleared to black, with the attributes a new one has, and
+anything a plugin did that a clear cannot undo gets a new canvas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFont
+
+from host.worker.canvases import CanvasKeeper
+from sdk.canvas import Canvas
+
+SIZE = (64, 32)
+
+
+def _scribble(canvas: Canvas) -> None:
+    canvas.draw.rectangle((0, 0, 63, 31), fill=(200, 10, 10))
+    canvas.text(2, 2, "12:34", "small", (255, 255, 255))
+
+
+def test_the_same_canvas_comes_back_black_each_frame() -> None:
+    keeper = CanvasKeeper()
+    for frame in range(20):
+        canvas = keeper.blank(SIZE)
+        assert canvas.size == SIZE
+        assert not keeper.pixels(canvas, SIZE).any(), f"frame {frame} did not start black"
+        _scribble(canvas)
+        drawn = keeper.pixels(canvas, SIZE)
+        assert drawn.shape == (32, 64, 3) and drawn.dtype == np.uint8
+        assert np.array_equal(drawn, canvas.to_array())
+    assert keeper.made == 1
+
+
+def test_what_a_plugin_set_is_undone() -> None:
+    keeper = CanvasKeeper()
+    canvas = keeper.blank(SIZE)
+    made = dict(canvas.__dict__), dict(canvas.draw.__dict__)
+    canvas.draw.font = ImageFont.load_default()
+    canvas.draw.fontmode = "1"
+    canvas.width = 3
+    canvas.extra = "left over"  # type: ignore[attr-defined]
+    again = keeper.blank(SIZE)
+    assert again is canvas
+    assert (dict(again.__dict__), dict(again.draw.__dict__)) == made
+
+
+def test_a_canvas_the_plugin_changed_is_replaced() -> None:
+    keeper = CanvasKeeper()
+    # Its image swapped for another: that image is the frame; the next canvas is new.
+    canvas = keeper.blank(SIZE)
+    canvas.image = Image.new("RGB", SIZE, (1, 2, 3))
+    assert np.array_equal(keeper.pixels(canvas, SIZE)[0, 0], [1, 2, 3])
+    fresh = keeper.blank(SIZE)
+    assert fresh is not canvas and not fresh.to_array().any()
+    # Its image shrunk or given an alpha channel in place: not reused either.
+    fresh.image.thumbnail((16, 8))
+    assert keeper.pixels(fresh, SIZE).shape == (8, 16, 3)
+    other = keeper.blank(SIZE)
+    assert other is not fresh and other.image.size == SIZE
+    other.image.putalpha(255)
+    third = keeper.blank(SIZE)
+    assert third is not other and third.image.mode == "RGB"
+    assert keeper.made == 4
+
+
+def test_another_size_gets_its_own_canvas() -> None:
+    keeper = CanvasKeeper()
+    keeper.blank(SIZE)
+    region = keeper.blank((20, 10))
+    assert region.size == (20, 10) and region.image.size == (20, 10)
+    assert keeper.pixels(region, (20, 10)).shape == (10, 20, 3)
+    assert keeper.made == 2
