@@ -109,14 +109,19 @@ def test_inside_an_on_window_the_rotation_runs(tmp_path: Path) -> None:
 def test_a_dim_window_recolours_what_reaches_the_panel(tmp_path: Path) -> None:
     """Verify a dim window's brightness and tint are applied to every pushed frame."""
     dim = {**_window_around_now(inside=True), "brightness": 50, "tint": "red"}
+    luts = build_luts(ColorSettings(50, 1.0, (255, 40, 20)))
+
+    def both_pushed(host: Any, backend: RecordingBackend) -> bool:
+        # Until a frame of each mode reached the panel, not merely until both were switched
+        # to: on a loaded machine the second mode's first frame may come well after.
+        frames = [f for f, _, _ in list(backend.pushes)]
+        red = any(f[..., 0].max() == luts[0][255] and f.any() for f in frames)
+        return red and any(f[..., 1].any() for f in frames)
+
     host, backend, stats = _run_pair(
-        tmp_path,
-        {"schedule": {"dim": [dim]}},
-        seconds=120.0,
-        until=lambda host, _: len({m for m, _ in shown_modes(host)}) == 2,
+        tmp_path, {"schedule": {"dim": [dim]}}, seconds=120.0, until=both_pushed
     )
     assert stats["display"]["brightness"] == 50 and stats["display"]["tint"] == [255, 40, 20]
-    luts = build_luts(ColorSettings(50, 1.0, (255, 40, 20)))
     reds = [f for f, _, _ in backend.pushes if f[..., 0].max() == luts[0][255] and f.any()]
     assert reds, "the red alert never reached the panel, dimmed"
     # Pure red stays pure red; halved.
