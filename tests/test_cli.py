@@ -179,7 +179,7 @@ def test_run_writes_snapshot_and_stats(tmp_path: Path) -> None:
     result = ledhost(
         "run",
         "--duration",
-        "3",
+        "6",  # only bounds the run: >= 2 frames must come on a loaded CI box too
         "--snapshot",
         str(gif),
         "--stats-json",
@@ -342,7 +342,7 @@ def test_run_with_a_config_file_and_two_instances_of_one_plugin(tmp_path: Path) 
         "--config",
         str(config),
         "--duration",
-        "2.5",
+        "5",  # two workers boot, then home's 1 s turn: room for a loaded CI box
         "--stats-json",
         str(stats),
         "--snapshot",
@@ -361,7 +361,7 @@ def test_run_with_a_config_file_and_two_instances_of_one_plugin(tmp_path: Path) 
 
 def test_trace_switch_logs_every_hook_call(tmp_path: Path) -> None:
     result = ledhost(
-        "run", "--duration", "1.5", "--plugins", "clock", env={"LEDHOST_TRACE_PLUGINS": "1"}
+        "run", "--duration", "5", "--plugins", "clock", env={"LEDHOST_TRACE_PLUGINS": "1"}
     )
     assert result.returncode == 0, result.stderr
     assert "ledhost.plugin.clock: calling render_frame(" in result.stderr

@@ -306,7 +306,7 @@ def test_plugin_level_quiets_plugin_records_only(tmp_path: Path, level: str) -> 
     )
     secrets = write(tmp_path, "[plugins.vault]\napi_key = 'long-enough-key'\n", "secrets.toml")
     secrets.chmod(0o600)
-    result = ledhost("run", "--config", str(path), "--duration", "1.5", *PLUGIN_PATH)
+    result = ledhost("run", "--config", str(path), "--duration", "5", *PLUGIN_PATH)
     assert result.returncode == 0, result.stderr
     text = log.read_text()
     assert " INFO ledhost.host: " in text  # the host logs at info either way

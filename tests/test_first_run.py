@@ -82,7 +82,7 @@ def test_plugins_only_shows_instances_the_rotation_never_names(tmp_path: Path) -
     )
     stats = tmp_path / "stats.json"
     result = ledhost(
-        "run", "--config", str(config), "--duration", "4", "--plugins", "clock,news",
+        "run", "--config", str(config), "--duration", "8", "--plugins", "clock,news",
         "--stats-json", str(stats), "--backend", "headless",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -126,7 +126,7 @@ def test_each_output_is_written_on_its_own(tmp_path: Path, broken: str) -> None:
     gif, stats = tmp_path / "out.gif", tmp_path / "stats.json"
     (gif if broken == "snapshot" else stats).mkdir()
     result = ledhost(
-        "run", "--duration", "2", "--plugins", "clock", "--snapshot", str(gif),
+        "run", "--duration", "5", "--plugins", "clock", "--snapshot", str(gif),
         "--stats-json", str(stats), "--backend", "headless",
     )  # fmt: skip
     assert result.returncode == 1

@@ -56,7 +56,7 @@ def test_the_flag_file_makes_one_start_safe(tmp_path: Path) -> None:
     flag_path(data_dir).write_text("")
     stats = tmp_path / "stats.json"
     args = (
-        *("run", "--duration", "2", "--backend", "headless", "--stats-json", str(stats)),
+        *("run", "--duration", "5", "--backend", "headless", "--stats-json", str(stats)),
         *("--plugin-path", str(TEST_PLUGINS), "--plugins", "clock,solid"),
     )
     first = ledhost(*args)
@@ -78,7 +78,7 @@ def test_the_flag_file_makes_one_start_safe(tmp_path: Path) -> None:
 def test_run_safe_flag(tmp_path: Path) -> None:
     stats = tmp_path / "stats.json"
     result = ledhost(
-        *("run", "--safe", "--duration", "2", "--backend", "headless"),
+        *("run", "--safe", "--duration", "5", "--backend", "headless"),
         *("--stats-json", str(stats), "--plugin-path", str(TEST_PLUGINS)),
         *("--plugins", "clock,solid"),
     )
