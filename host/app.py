@@ -395,7 +395,7 @@ class Host:
                 decide_by = min(t for t in deadlines if t is not None)
                 # The config watcher's look (1 s) and the upgrade check (5 s) do not wake
                 # the loop: they ride on the next full turn after they fall due, and the
-                # supervisor's housekeeping makes one at least every TICK (1.5 s).
+                # supervisor's housekeeping makes one at least every TICK (2.2 s).
                 full_by = min(decide_by, self.upgrades.next_check)
                 if watcher is not None:
                     full_by = min(full_by, watcher.next_look())
@@ -445,7 +445,7 @@ class Host:
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             # With no client connected, a scroll step leaves the control server nothing
-            # to send; its store jobs are followed on the next full turn (<= TICK away).
+            # to send; its store jobs are followed on the next full turn (<= TICK, 2.2 s, away).
             if self.control is not None and (known is None or self.control.clients):
                 if known is None:
                     self.control.tick(now)

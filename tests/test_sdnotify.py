@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +153,34 @@ def test_a_restart_in_place_says_reloading_not_stopping(listener: Listener, tmp_
     ]
 
 
+def _run_beside(
+    host: Host, scenario: Callable[[], object], gate: GateBackend | None = None
+) -> None:
+    """Run ``host`` here and ``scenario`` in a thread, then stop the host; a failure of the
+    scenario is raised here (a thread's would only be printed). ``gate`` is opened first,
+    so a host the scenario left stuck in a push can get out and stop."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            scenario()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            if gate is not None:
+                gate.open.set()
+            stop_host(host)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        assert host.run() == 0
+    finally:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def test_host_is_ready_after_its_first_frame_pings_while_turning_and_says_stopping(
     listener: Listener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,37 +196,23 @@ def test_host_is_ready_after_its_first_frame_pings_while_turning_and_says_stoppi
     host = Host(
         cfg, RunOptions(duration=120.0, environment_plugins=False, only=("clock",)), backend
     )
-    failures: list[BaseException] = []
 
     def scenario() -> None:
-        try:
-            eventually(lambda: listener.count("READY=1") == 1, "READY=1")
-            assert backend.pushes >= 1, "READY came before the first frame"
-            assert "STATUS=showing clock:time" in listener.lines()
-            eventually(lambda: listener.count("WATCHDOG=1") >= 2, "two watchdog pings")
-            # Stall the loop in its next push (the clock pushes every second).
-            backend.open.clear()
-            eventually(backend.blocked.is_set, "the loop stuck in a push")
-            before = listener.count("WATCHDOG=1")
-            # Three ping periods: a pinging thread would have sent three by now.
-            time.sleep(3.0)
-            assert listener.count("WATCHDOG=1") == before, "pinged while the loop was stuck"
-            backend.open.set()
-            eventually(lambda: listener.count("WATCHDOG=1") > before, "pings after the stall")
-        except BaseException as exc:  # reported in the main thread
-            failures.append(exc)
-        finally:
-            stop_host(host)
-
-    thread = threading.Thread(target=scenario, daemon=True)
-    thread.start()
-    try:
-        assert host.run() == 0
-    finally:
+        eventually(lambda: listener.count("READY=1") == 1, "READY=1")
+        assert backend.pushes >= 1, "READY came before the first frame"
+        assert "STATUS=showing clock:time" in listener.lines()
+        eventually(lambda: listener.count("WATCHDOG=1") >= 2, "two watchdog pings")
+        # Stall the loop in its next push (the clock pushes every second).
+        backend.open.clear()
+        eventually(backend.blocked.is_set, "the loop stuck in a push")
+        before = listener.count("WATCHDOG=1")
+        # Three ping periods: a pinging thread would have sent three by now.
+        time.sleep(3.0)
+        assert listener.count("WATCHDOG=1") == before, "pinged while the loop was stuck"
         backend.open.set()
-        thread.join()
-    if failures:
-        raise failures[0]
+        eventually(lambda: listener.count("WATCHDOG=1") > before, "pings after the stall")
+
+    _run_beside(host, scenario, backend)
     eventually(lambda: "STOPPING=1" in listener.lines(), "STOPPING=1")
     assert listener.count("READY=1") == 1
     # The host keeps systemd's variables (an exec'd restart notifies too); workers do not
@@ -223,17 +237,6 @@ def test_host_without_a_frame_to_show_is_ready_after_the_grace(
         cfg, RunOptions(duration=120.0, environment_plugins=False, only=("clock",)), GateBackend()
     )
 
-    def scenario() -> None:
-        try:
-            eventually(lambda: listener.count("READY=1") == 1, "READY=1")
-        finally:
-            stop_host(host)
-
-    thread = threading.Thread(target=scenario, daemon=True)
-    thread.start()
-    try:
-        assert host.run() == 0
-    finally:
-        thread.join()
+    _run_beside(host, lambda: eventually(lambda: listener.count("READY=1") == 1, "READY=1"))
     assert listener.count("READY=1") == 1
     assert "STATUS=panel dark: nothing to show" in listener.lines()
