@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from host.author.devwatch import SourceWatcher
+from host.author.devwatch import SourceWatcher, forget_bytecode
 from host.author.target import Target
 from host.display.compositor import Compositor
 from host.errors import HostError
@@ -296,6 +296,7 @@ class DevSession:
                 self._lock.notify_all()
 
     def _start_worker(self) -> None:
+        forget_bytecode(self.watcher.sources())
         handle = WorkerHandle(
             instance_id=self.target.spec.plugin_id,
             spec=self.target.spec,

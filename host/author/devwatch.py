@@ -9,11 +9,12 @@ a ``git checkout``) causes one reload, not several.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SourceWatcher"]
+__all__ = ["SourceWatcher", "forget_bytecode"]
 
 #: Folders never watched: caches, environments, VCS data, build output.
 SKIP_DIRS = frozenset(
@@ -62,6 +63,10 @@ class SourceWatcher:
         self._changed_at: float | None = None
         self._changed: set[str] = set()
 
+    def sources(self) -> list[str]:
+        """Every file the last scan saw (what a fresh worker will import from)."""
+        return list(self._known)
+
     def poll(self, now: float) -> list[str]:
         """Scan; return the changed paths once they have been still for ``debounce``.
 
@@ -86,3 +91,27 @@ class SourceWatcher:
         self._changed.clear()
         self._changed_at = None
         return report
+
+
+def forget_bytecode(sources: Iterable[str]) -> int:
+    """Remove the cached bytecode of the Python files in ``sources``; return how many.
+
+    A ``.pyc`` records its source's size and modification time in whole seconds, so an
+    edit that keeps the size within the second the file was last imported in (a digit
+    changed, a save straight after a reload) leaves the old bytecode looking current, and
+    the reloaded worker would run the old code. The dev session calls this before every
+    worker start: recompiling a plugin project costs milliseconds.
+    """
+    removed = 0
+    for source in sources:
+        if not source.endswith(".py"):
+            continue
+        folder, name = os.path.split(source)
+        stem = glob.escape(name[: -len(".py")])
+        for cached in glob.glob(os.path.join(glob.escape(folder), "__pycache__", f"{stem}.*.pyc")):
+            try:
+                os.unlink(cached)
+            except OSError:
+                continue  # gone already, or not ours to remove: the import checks it anyway
+            removed += 1
+    return removed
