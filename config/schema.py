@@ -258,6 +258,34 @@ def parse_toml(
         message = f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
         raise ConfigError([ConfigIssue(where, "", message)]) from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigIssue(where, "", problem(exc))]) from None
+    wide = _wide_integers(data, "")
+    if wide:
+        message = f"integer out of range (TOML integers are 64-bit, {INT64_MIN} to {INT64_MAX})"
+        raise ConfigError([ConfigIssue(where, key, message) for key in wide[:20]])
+    return data
+
+
+#: TOML's integer range. Python's tomllib reads wider ones, which TOML says must be an
+#: error; a wider one would also fail later, in msgpack, when the value is sent to a worker
+#: or a control client, far from the line that holds it.
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+
+
+def _wide_integers(value: Any, key: str) -> list[str]:
+    """The dotted keys of every integer outside TOML's 64-bit range in ``value``."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [key] if not INT64_MIN <= value <= INT64_MAX else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            found += _wide_integers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _wide_integers(item, f"{key}[{index}]")
+    return found

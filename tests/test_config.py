@@ -392,6 +392,25 @@ def test_toml_syntax_error_gives_file_line_and_column(tmp_path: Path) -> None:
     assert "line 3" in text and "column" in text
 
 
+def test_an_integer_beyond_64_bits_is_an_error_naming_its_key(tmp_path: Path) -> None:
+    # TOML integers are 64-bit; tomllib reads wider ones, which would only fail later, when
+    # msgpack cannot send the value to the plugin's worker.
+    text = (
+        "[plugins.text]\nmessage = 'hi'\nbig = 99999999999999999999999\n"
+        f"edge = {2**63 - 1}\nlow = {-(2**63)}\nmore = [1, {{ deep = {-(2**63) - 1} }}]\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, env=ENV)
+    assert [issue.key for issue in excinfo.value.errors] == [
+        "plugins.text.big", "plugins.text.more[1].deep"
+    ]  # fmt: skip
+    assert "64-bit" in str(excinfo.value) and str(path) in str(excinfo.value)
+    fits = write(tmp_path, text.replace("big = 99999999999999999999999\n", "").replace(
+        f"{-(2**63) - 1}", "1"))  # fmt: skip
+    assert load_config(fits, env=ENV).plugins["text"].options["edge"] == 2**63 - 1
+
+
 def test_missing_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
     with pytest.raises(ConfigError) as excinfo:

@@ -137,11 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run as long-lived services and log at INFO by default.
+SERVICES = frozenset({"run", "web", "mqtt-bridge"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)  # the parser is garbage from here (issue 15)
-    # ``run`` is a service: it logs what it does. The one-shot commands report their own
-    # failure as one line, so their plugins' log lines only show with -v.
-    quiet_default = logging.INFO if ns.command == "run" else logging.CRITICAL
+    # ``run`` and the processes it supervises (``web``, ``mqtt-bridge``) are services: they
+    # log what they do, and an error in one (a 500's traceback) must reach the journal.
+    # The one-shot commands report their own failure as one line, so their plugins' log
+    # lines only show with -v.
+    quiet_default = logging.INFO if ns.command in SERVICES else logging.CRITICAL
     level = logging.DEBUG if ns.verbose else logging.WARNING if ns.quiet else quiet_default
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

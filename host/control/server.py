@@ -26,8 +26,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import msgspec
-
 from host.control import handlers, update_ops
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
@@ -287,7 +285,7 @@ class ControlServer:
         self._state_key = None  # a request may change what subscribers see
         try:
             self._send(client, control.Ok(id=request.id, data=data))
-        except (TypeError, msgspec.EncodeError):
+        except control.Unencodable:
             log.exception("control reply to %s cannot be encoded", type(request).__name__)
             self._send(client, control.Failed(code="internal", message="unencodable reply",
                                               id=request.id))  # fmt: skip

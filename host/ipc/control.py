@@ -139,6 +139,12 @@ class ControlProtocolError(Exception):
     """A control peer sent bytes that are not a valid control message."""
 
 
+class Unencodable(ValueError):
+    """A message msgpack cannot carry: an integer beyond 64 bits, nesting too deep, or a
+    value of a type it does not know. Request values come from JSON bodies and config
+    files, so this is a caller's mistake to name, never a crash."""
+
+
 class _Msg(msgspec.Struct, tag_field="t", forbid_unknown_fields=True):
     """Base of every control message; requests and replies carry the request's ``id``."""
 
@@ -594,8 +600,18 @@ _host_decoder = msgspec.msgpack.Decoder(FromHost)
 
 
 def frame(message: _Msg) -> bytes:
-    """One message with its length prefix, ready to send."""
-    payload = _encoder.encode(message)
+    """One message with its length prefix, ready to send.
+
+    :raises Unencodable: something in ``message`` cannot be encoded (its text says what).
+    """
+    try:
+        payload = _encoder.encode(message)
+    except OverflowError as exc:
+        raise Unencodable(f"a number out of range: {exc}") from None
+    except RecursionError:
+        raise Unencodable("nested too deeply") from None
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise Unencodable(str(exc)) from None
     return _LEN.pack(len(payload)) + payload
 
 

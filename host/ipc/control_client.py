@@ -83,10 +83,18 @@ class ControlClient:
         self._sock.close()
 
     def send(self, message: Any) -> int:
-        """Send one request, giving it a fresh id; returns that id."""
+        """Send one request, giving it a fresh id; returns that id.
+
+        :raises ControlFailed: ``invalid``, the request cannot be encoded (a number beyond
+            64 bits, nesting too deep); nothing was sent.
+        """
         message.id = next(self._ids)
         try:
-            self._sock.sendall(control.frame(message))
+            data = control.frame(message)
+        except control.Unencodable as exc:
+            raise ControlFailed("invalid", f"the request cannot be sent: {exc}") from None
+        try:
+            self._sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise HostNotRunning("the host closed the control connection") from exc
         return int(message.id)
