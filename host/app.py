@@ -30,6 +30,7 @@ from host.display.presenter import Presenter
 from host.display.wall import WallFeed
 from host.errors import HostError
 from host.ipc.control import default_socket_path
+from host.ipc.epoll import make_selector
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
 from host.outputs import close_backend, helpers_cpu, write_stats
@@ -81,7 +82,7 @@ class Host:
         display = cfg.display
         self.geometry = Geometry(display.width, display.height)
         self.min_interval = 1.0 / display.fps
-        self.selector = selectors.DefaultSelector()
+        self.selector = make_selector()
         self.scheduler = Scheduler(max_dwell=cfg.rotation.max_dwell)
         self.compositor = Compositor(
             display.width, display.height, display.brightness, display.gamma

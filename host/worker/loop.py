@@ -35,6 +35,7 @@ from host import namesafe
 from host.errors import ProtocolError
 from host.ipc import exitcodes, protocol
 from host.ipc.channel import Channel
+from host.ipc.epoll import make_selector
 from host.ipc.framebus import FrameWriter, Geometry
 from host.ipc.workerargs import WorkerArgs
 from host.worker.boot import (
@@ -278,7 +279,7 @@ class Worker:
         heartbeat.start()
         refresher.start()
         refresher.update_content(self.modes)
-        selector = selectors.DefaultSelector()
+        selector = make_selector()  # once per frame: the lean one (host.ipc.epoll)
         selector.register(self.channel.sock, selectors.EVENT_READ, "control")
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         while True:
