@@ -6,8 +6,10 @@ eventfd writes and reads, which are syscalls and therefore full memory barriers,
 host never reads a slot the worker is still writing (DESIGN.md, measured: 0 torn frames
 in 400k):
 
-* ``free`` (host -> worker, semaphore mode, starts at ``slots``): one count is one credit,
-  the right to fill the next slot;
+* ``free`` (host -> worker, starts at ``slots``): one count is one credit, the right to
+  fill the next slot; the worker takes every credit there is in one read and spends them
+  one a frame, so at 60 fps it reads about every other frame (each read is still a
+  syscall after the host's write that gave the credit: the barrier holds);
 * ``ready`` (worker -> host, counter mode): one count per filled slot.
 
 Slots are filled and handed back in FIFO order, so no slot index ever travels: the worker
@@ -127,9 +129,7 @@ class FrameBus:
         self.memfd = os.memfd_create(f"ledhost-frames-{owner}", os.MFD_CLOEXEC)
         os.ftruncate(self.memfd, geometry.total_bytes)
         self.ready_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self.free_fd = os.eventfd(
-            geometry.slots, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC
-        )
+        self.free_fd = os.eventfd(geometry.slots, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._mem, self._pixels, self._full = _map(self.memfd, geometry)
         #: Geometry's figures as plain attributes (its sizes are properties: a call each).
         self._slot_bytes = geometry.slot_bytes
@@ -258,6 +258,8 @@ class FrameWriter:
         self.geometry = geometry
         self._mem, self._pixels, self._full = _map(self.memfd, geometry)
         self._slot_bytes = geometry.slot_bytes  # a property: a call each time
+        #: Credits taken from ``free`` and not spent yet (slots the host gave back).
+        self._credits = 0
         self._next = 0
         self.seq = 0
         self.dropped = 0
@@ -288,11 +290,13 @@ class FrameWriter:
                 f"frame of shape {pixels.shape} and dtype {pixels.dtype}; {where} "
                 f"({height}, {width}, 3) uint8"
             )
-        try:
-            os.eventfd_read(self.free_fd)
-        except BlockingIOError:
-            self.dropped += 1
-            return False
+        if not self._credits:
+            try:
+                self._credits = os.eventfd_read(self.free_fd)
+            except BlockingIOError:
+                self.dropped += 1
+                return False
+        self._credits -= 1
         slot = self._next
         self._next = slot + 1 if slot + 1 < g.slots else 0
         start = slot * self._slot_bytes + HEADER_SIZE
