@@ -29,8 +29,10 @@ an import cycle):
 A frame's way from a plugin to the LEDs: the plugin's ``render_frame`` draws on a canvas in
 its worker (:mod:`host.worker`), which copies the pixels into a free slot of its
 shared-memory ring and hands the slot over with an eventfd write
-(:mod:`host.ipc.framebus`). The host's one loop wakes on that fd; the supervisor's
-messenger takes the newest ready slot (:mod:`host.supervise.messenger`) and gives it to the
+(:mod:`host.ipc.framebus`). The host's one loop wakes on that fd (or, while it wakes
+within a frame period anyway, reads that bus at its deadline:
+:mod:`host.supervise.frametick`); the supervisor's messenger takes the newest ready slot
+(:mod:`host.supervise.messenger`) and gives it to the
 :class:`~host.display.presenter.Presenter` if that mode is on screen; when a push is due,
 the :class:`~host.display.compositor.Compositor` applies transitions, brightness, gamma
 and tint into its output buffer, and the backend (:mod:`host.display.backends`) sets it

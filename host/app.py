@@ -51,6 +51,7 @@ from host.schedule.rotation import Scheduler, Slot
 from host.schedule.timetable import Timetable
 from host.stats import RunStats, own_cpu_seconds
 from host.supervise import proctree
+from host.supervise.frametick import FrameTick
 from host.supervise.handle import WorkerHandle
 from host.supervise.spawner import (
     Undertaker,
@@ -107,6 +108,8 @@ class Host:
         self.mqtt_state: dict[str, Any] | None = None
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
+        #: Reads the on-screen worker's frame bus at the loop's deadline while it is near.
+        self.frame_tick = FrameTick(self.supervisor, self.min_interval)
         self._stop = False
         #: Set by :meth:`request_restart`: the command runs the host again once it stopped.
         self.restart_requested = False
@@ -410,15 +413,24 @@ class Host:
                 pushes.append(self.wall.next_push_at(now))
                 push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
+            # A worker's frame on screen: its bus is read at this deadline while that is
+            # within a frame period, rather than waking the loop per frame (frametick).
+            source, tick = self.presenter.source, self.frame_tick
+            framed = self.wall is None and source is not None and type(source[1]) is Frame
+            screen = source[0] if framed and source is not None else None
+            if screen is not None or tick.muted is not None:
+                due = tick.plan(screen, due, self.presenter.earliest_push(), now)
             stirs = self._stirs()
             woken = self._wait(due, housekeeping)
-            if woken is None:
+            fresh = tick.muted is not None and tick.read(time.monotonic())
+            if woken is None and not fresh:
                 continue  # woken by read-only control requests alone, answered already
             now = time.monotonic()
-            # Woken by frames of the slot on screen alone (a clock's second): they change
-            # what is pushed, not what to decide, and the polls wait for the next pass's
-            # turn (issue 15). Deadlines are worked out again: a frame moves them.
-            routine = bool(woken) and self._stirs() == stirs
+            # Woken by frames of the slot on screen alone (a clock's second), or found
+            # one at the deadline: they change what is pushed, not what to decide, and the
+            # polls wait for the next pass's turn (issue 15). Deadlines are worked out
+            # again: a frame moves them.
+            routine = (bool(woken) or fresh) and self._stirs() == stirs
             if (
                 (woken and not routine)
                 or now >= (decide_by if routine else full_by)

@@ -101,3 +101,22 @@ def test_misuse_is_refused_naming_the_problem(selector: LeanEpollSelector) -> No
         selector.unregister(fd)
     finally:
         os.close(fd)
+
+
+def test_a_muted_fd_is_not_reported_until_unmuted(selector: LeanEpollSelector) -> None:
+    """Verify that a muted ready fd wakes nobody, keeps its key, and is reported by the
+    first select after it is unmuted (epoll is level-triggered: nothing is lost)."""
+    fd = os.eventfd(0, os.EFD_NONBLOCK)
+    try:
+        key = selector.register(fd, selectors.EVENT_READ, "frames")
+        selector.mute(fd, True)
+        os.eventfd_write(fd, 1)
+        assert selector.select(0) == []
+        assert selector.get_key(fd) is key
+        selector.mute(fd, False)
+        assert selector.select(0) == [(key, selectors.EVENT_READ)]
+        with pytest.raises(KeyError, match="not registered"):
+            selector.mute(fd + 1000, True)
+    finally:
+        selector.unregister(fd)
+        os.close(fd)

@@ -116,6 +116,21 @@ class LeanEpollSelector(selectors.BaseSelector):
         self._keys[key.fd] = key
         return key
 
+    def mute(self, fileobj: Any, muted: bool) -> None:
+        """Stop reporting ``fileobj`` (``muted``), or report it again, keeping its key.
+
+        The host reads a muted frame bus at its own deadline instead of being woken by it
+        (:mod:`host.supervise.frametick`). epoll is level-triggered: an fd that became
+        ready while muted is reported by the first ``select`` after it is unmuted.
+
+        :raises KeyError: ``fileobj`` is not registered.
+        """
+        try:
+            key = self._keys[self._lookup(fileobj)]
+        except (KeyError, ValueError):
+            raise KeyError(f"{fileobj!r} is not registered") from None
+        self._epoll.modify(key.fd, 0 if muted else _mask(key.events))
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         """As ``selectors.EpollSelector.select``; ``[]`` when nothing is ready (shared)."""
         if timeout is None:

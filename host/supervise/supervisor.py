@@ -335,6 +335,15 @@ class Supervisor:
         """Handle one ready fd registered by this supervisor (see :meth:`Messenger.dispatch`)."""
         self.messenger.dispatch(key, now, events)
 
+    def read_frames(self, handle: WorkerHandle, now: float) -> None:
+        """Read ``handle``'s frame bus now, as if its ready fd had woken the loop (the host
+        reads a muted bus at its own deadline: :mod:`host.supervise.frametick`)."""
+        if handle.bus is not None:
+            self.dispatched += 1
+            fd = handle.bus.ready_fd
+            key = selectors.SelectorKey(fd, fd, selectors.EVENT_READ, (handle, "frames"))
+            self.messenger.dispatch(key, now, selectors.EVENT_READ)
+
     # -- ends of processes ----------------------------------------------------------------
 
     def reap(self, handle: WorkerHandle, now: float) -> None:
