@@ -114,6 +114,23 @@ def test_a_frame_not_there_at_its_time_is_looked_for_once_then_waited_for(
     assert _frames_reported(lean, handle)
 
 
+def test_a_frame_due_further_than_a_period_leaves_the_loop_its_deadline(
+    lean: Harness, test_specs: dict[str, PluginSpec]
+) -> None:
+    """Verify that a worker drawing twice a second (a clock: once) neither moves the
+    loop's deadline to its due time nor is muted: its eventfd wakes the loop, once."""
+    handle = lean.start(test_specs["solid"], {"fps": 2})
+    _drawing(lean, handle)
+    tick = FrameTick(lean.supervisor, PERIOD)
+    due = handle.frame_due
+    assert due is not None
+    now = due - 0.25
+    assert tick.plan(handle, due + 0.5, now - 1.0, now) == due + 0.5
+    assert tick.muted is None
+    _next_frame_written(handle)
+    assert _frames_reported(lean, handle)
+
+
 def test_a_host_showing_60_fps_frames_wakes_about_once_a_frame(tmp_path: Path) -> None:
     """Verify that a real host showing a worker's 60 fps frames reads most of them at its
     deadline (not two wake-ups a frame, as before), and shows each whole and in order."""

@@ -76,12 +76,16 @@ class FrameTick:
         :param earliest_push: when the next push is allowed by the frame-rate ceiling.
         """
         if handle is not None and self._selector is not None and handle.bus is not None:
+            at = due
             expected = handle.frame_due
             if expected is not None and expected != self._looked:
-                due = min(due, max(expected + self._lag, earliest_push))
-            if due - now <= self.period:
+                at = min(due, max(expected + self._lag, earliest_push))
+            if at - now <= self.period:
                 self._mute(handle)
-                return due
+                return at
+        # Further off (a clock's next second): the fd wakes the loop when the frame comes,
+        # and the loop keeps its own deadline (waking at the due time as well would be a
+        # second wake-up for the same frame).
         self._unmute()
         return due
 
