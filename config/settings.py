@@ -314,6 +314,16 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("web", "port", int, 8080, min=1, max=65535,
             live=True,
             help="TCP port of the admin UI. Ports below 1024 need root."),
+    Setting("web", "allowed_hosts", list, [],
+            live=True,
+            help="Further names the admin UI answers to, e.g. `[\"sign.example.com\"]` or "
+                 "`[\"*.example.com\"]`. It always answers to IP addresses, `localhost`, "
+                 "names without a dot (`raspberrypi`), the Pi's own host name and LAN names "
+                 "(`.local`, `.lan`, `.home`, `.home.arpa`, `.internal`, `.localdomain`, "
+                 "`.fritz.box`); a request for any other name is refused (421), so a web page "
+                 "that makes its own name point at the Pi (DNS rebinding) cannot use it. Add "
+                 "the name a reverse proxy or your own DNS gives the sign; a state-changing "
+                 "request from a page whose origin is one of these names is accepted too."),
     # [mqtt] -- the MQTT bridge (docs/mqtt.md): a separate process, like the web process.
     Setting("mqtt", "enabled", bool, False,
             live=True,

@@ -113,12 +113,18 @@ def test_errors_are_json_with_a_code(tmp_path: Path) -> None:
     }
     assert c.get("/api/v1/nope", headers=bearer).json["code"] == "not_found"
     assert c.get("/api/v1/next", headers=bearer).json["code"] == "method_not_allowed"
-    big = c.post("/api/v1/notify", data=b"x" * (2 * 1024 * 1024), headers=bearer)
+    big = c.post(
+        "/api/v1/notify", data=b"x" * (2 * 1024 * 1024), headers=bearer,
+        content_type="application/json",
+    )  # fmt: skip
     assert big.status_code == 413 and big.json["code"] == "request_entity_too_large"
     bad = c.post("/api/v1/notify", json={"text": "hi", "color": "red!"}, headers=bearer)
     assert bad.status_code == 400 and bad.json["code"] == "invalid_color"
     assert c.put("/api/v1/brightness", json={"value": 101}, headers=bearer).status_code == 400
-    assert c.post("/api/v1/notify", data="[1]", headers=bearer).json["code"] == "invalid_json"
+    listed = c.post("/api/v1/notify", data="[1]", headers=bearer, content_type="application/json")
+    assert listed.json["code"] == "invalid_json"
+    plain = c.post("/api/v1/notify", data='{"text": "hi"}', headers=bearer)  # no JSON type
+    assert plain.status_code == 415 and "application/json" in plain.json["message"]
     # Host down: a real socket path, nothing listening.
     down = c.get("/api/v1/status", headers=bearer)
     assert down.status_code == 503 and down.json["code"] == "host_unavailable"
