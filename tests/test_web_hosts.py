@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ import pytest
 from config import ConfigError, load_config
 from tests.browser import CHROMIUM, need_browser
 from tests.conftest import eventually
+from tests.test_web_session import _free_port, _web
 from web import create_app
 from web.hosts import HostCheck, host_name
 
@@ -124,29 +122,12 @@ fetch("http://127.0.0.1:%d/api/v1/auth/setup", {method: "POST", mode: "no-cors",
 </script>"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _ledhost_web(tmp_path: Path) -> Iterator[int]:
     port = _free_port()
-    conf = tmp_path / "ledhost.toml"
-    conf.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
-    with (tmp_path / "web.log").open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "host", "web", "--config", str(conf), "--bind", "127.0.0.1",
-             "--port", str(port), "--socket", str(tmp_path / "none.sock")],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
+    with _web(tmp_path, port):
         eventually(lambda: _state(port) is not None, "ledhost web answering")
         yield port
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _state(port: int) -> dict[str, Any] | None:
