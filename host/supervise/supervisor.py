@@ -38,6 +38,7 @@ from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
 from host.supervise.plugin_logs import PluginLog
 from host.supervise.restart_policy import RestartPolicy
+from host.supervise.revival import ZygoteWatch
 from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
@@ -125,6 +126,12 @@ class Supervisor:
             enforcer=self.enforcer,
             logs=self.logs,
             reap=self.reap,
+        )
+        #: Notices the zygote's death at once and starts another (host.supervise.revival).
+        self.zygote_watch = (
+            ZygoteWatch(launcher, selector, lambda: self.enforcer.undertaker)
+            if isinstance(launcher, spawner.ZygoteLauncher)
+            else None
         )
 
     @property
@@ -423,6 +430,8 @@ class Supervisor:
                     # BACKOFF -> STARTING
                     handle.restarts += 1
                     self.start(handle, now)
+        if self.zygote_watch is not None:
+            self.zygote_watch.poll(now)
         if self.cgroups is not None:
             self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
@@ -466,6 +475,8 @@ class Supervisor:
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
                 self.dispatched += 1
                 self.dispatch(key, time.monotonic() if now is None else now, events)
+            elif isinstance(key.data, ZygoteWatch):
+                key.data.died(time.monotonic() if now is None else now)
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
@@ -487,7 +498,8 @@ class Supervisor:
         The host loop wakes then instead of at its regular tick, so a due restart or a
         silent worker's heartbeat timeout is handled on time.
         """
-        times: list[float] = []
+        respawn = self.zygote_watch.respawn_at if self.zygote_watch is not None else None
+        times: list[float] = [] if respawn is None else [respawn]
         for h in [*self.handles.values(), *self.retiring]:
             if h.restart_at is not None:
                 times.append(h.restart_at)
@@ -580,6 +592,8 @@ class Supervisor:
             for handle in everyone:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
+        if self.zygote_watch is not None:
+            self.zygote_watch.close()
         self.launcher.close()
         self.enforcer.kept.close()
         if self.cgroups is not None:
