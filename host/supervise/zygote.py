@@ -75,9 +75,8 @@ ZYGOTE_PRELOAD = (
     # (benchmarks/memory.py).
     "importlib.metadata",
     "config",
-    # The worker validates its own options (config.plugin_schema imports it on first use,
-    # so the host itself never loads it).
-    "jsonschema",
+    # The worker validates its own options with jsonschema (config.plugin_schema imports
+    # it on first use, so the host itself never loads it; host.worker.preload does here).
     "host.worker.validate",
     # importlib.metadata reads each distribution's METADATA with these on first use.
     "email.parser",
