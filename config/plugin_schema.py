@@ -37,52 +37,16 @@ if TYPE_CHECKING:
 
 def _validator_class() -> type[Draft202012Validator]:
     """jsonschema, imported on first use: it is ~75 ms of start-up CPU, and the host's
-    display path never validates a schema (workers and ``config check`` do).
+    display path never validates a schema (workers and ``config check`` do)."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
-    Without ``idna`` until a value is checked as an ``idn-hostname``: jsonschema imports it
-    with its format checkers only for that format, and its tables are ~0.6 MiB and ~10 ms
-    in the zygote that preloads jsonschema for every worker (issue 15). The check is the
-    same, registered here to import ``idna`` when first called (none if it is not
-    installed, as in jsonschema).
-    """
-    import importlib.util
-    import sys
-
-    blocked = "idna" not in sys.modules and "jsonschema" not in sys.modules
-    if blocked:
-        # An import of it fails, so jsonschema leaves that one format out.
-        sys.modules["idna"] = None  # type: ignore[assignment]
-    try:
-        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-    finally:
-        if blocked and "idna" in sys.modules and sys.modules["idna"] is None:
-            del sys.modules["idna"]
-    checker = Draft202012Validator.FORMAT_CHECKER
-    if "idn-hostname" not in checker.checkers and importlib.util.find_spec("idna") is not None:
-        checker.checks("idn-hostname", raises=UnicodeError)(_is_idn_hostname)  # IDNAError too
     return Draft202012Validator  # type: ignore[no-any-return, unused-ignore]
-
-
-def preload_validator() -> None:
-    """Import jsonschema now, as :func:`_validator_class` does (the zygote's preload)."""
-    _validator_class()
-
-
-def _is_idn_hostname(instance: object) -> bool:
-    """jsonschema's own ``idn-hostname`` check, ``idna`` imported on its first use."""
-    if not isinstance(instance, str):
-        return True
-    import idna  # type: ignore[import-untyped, unused-ignore]
-
-    idna.encode(instance)
-    return True
 
 
 __all__ = [
     "PluginConfig",
     "check_schema",
     "fill_defaults",
-    "preload_validator",
     "validate_instance",
     "validate_plugin_config",
     "validate_plugin_options",

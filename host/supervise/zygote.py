@@ -75,8 +75,9 @@ ZYGOTE_PRELOAD = (
     # (benchmarks/memory.py).
     "importlib.metadata",
     "config",
-    # The worker validates its own options with jsonschema (config.plugin_schema imports
-    # it on first use, so the host itself never loads it; host.worker.preload does here).
+    # The worker validates its own options (config.plugin_schema imports it on first use,
+    # so the host itself never loads it).
+    "jsonschema",
     "host.worker.validate",
     # importlib.metadata reads each distribution's METADATA with these on first use.
     "email.parser",
