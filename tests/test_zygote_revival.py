@@ -2,9 +2,10 @@
 
 A running host whose zygote is SIGKILLed logs the death once with its cause, starts a new
 zygote at once (exec'd, serving as the undertaker), keeps its running worker, forks the
-next worker from the new zygote, and still stops and reaps everything at shutdown. The
-new undertaker is told everything the old one knew: killed outright after the revival,
-the host's worker is still killed by it.
+next worker from the new zygote once it has preloaded, and still stops and reaps
+everything at shutdown. The new undertaker is told everything the old one knew: killed
+outright after the revival, the host's worker is still killed by it. A zygote that dies
+while the host stops is not replaced.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any
 import pytest
 
 from host.app import Host
+from host.discovery import PluginSpec
 from host.supervise import proctree
+from host.supervise.handle import WorkerHandle
 from host.supervise.revival import describe_status
 from host.supervise.spawner import ZygoteLauncher
 from host.supervise.states import WorkerState
-from tests.conftest import RecordingBackend, children, run_host
+from tests.conftest import RecordingBackend, _harness, children, run_host
 
 #: Generous bound for "eventually" (a loaded 2-core machine); never a timing assertion.
 EVENTUALLY = 30.0
@@ -133,10 +136,11 @@ victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
 undertaker.watch(victim.pid, proctree.proc_info(victim.pid).start_time)
 old = launcher.pid
 os.kill(old, signal.SIGKILL)
-for key, _ in selector.select(30):
-    assert key.data is watch
-    watch.died(0.0)
-assert launcher.pid not in (None, old) and undertaker.in_zygote
+while launcher.pid in (None, old):  # its death, then the new one's word that it is ready
+    for key, _ in selector.select(30):
+        assert key.data is watch
+        watch.on_event(key.fd, 0.0)
+assert watch.respawns == 1 and undertaker.in_zygote
 print(json.dumps({"old": old, "new": launcher.pid, "victim": victim.pid}), flush=True)
 sys.stdin.read()
 """
@@ -166,3 +170,29 @@ def test_wait_statuses_are_described_by_cause() -> None:
     assert describe_status(signal.SIGKILL) == "killed by signal 9 (SIGKILL)"
     assert describe_status(3 << 8) == "exited with status 3"
     assert describe_status(None) == "its status unknown"
+
+
+def test_a_zygote_that_dies_while_the_host_stops_is_not_replaced(
+    tmp_path: Path, test_specs: dict[str, PluginSpec]
+) -> None:
+    """A service stop signals every process: the zygote's death then is no cause for a new
+    one, and the stop still ends and reaps the workers."""
+    before = children()
+    harness_iter = _harness(tmp_path, ZygoteLauncher())
+    harness = next(harness_iter)
+    try:
+        handle = WorkerHandle(instance_id="only", spec=test_specs["solid"], options={})
+        harness.supervisor.add(handle)
+        harness.supervisor.start(handle, time.monotonic())
+        harness.wait_running(handle)
+        launcher, watch = harness.supervisor.launcher, harness.supervisor.zygote_watch
+        assert isinstance(launcher, ZygoteLauncher) and watch is not None
+        assert launcher.pid is not None
+        zygote, worker = launcher.pid, handle.pid
+        os.kill(zygote, signal.SIGKILL)
+        harness.supervisor.stop_all()
+        assert watch.respawns == 0 and launcher.pid is None and handle.process is None
+        assert _gone(zygote) and worker is not None and _gone(worker)
+    finally:
+        next(harness_iter, None)
+    assert children() == before

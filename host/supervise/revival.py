@@ -9,7 +9,10 @@ pidfd becomes readable when it ends), and at its death:
 * reaps it and logs one line with the cause (exit status or signal);
 * starts a new zygote at once, or after a backoff when zygotes keep dying (1 s, doubling
   up to :data:`MAX_DELAY`, for deaths less than :data:`STABLE` seconds after a start);
-  meanwhile workers are spawned (:class:`~host.supervise.spawner.SpawnLauncher`);
+  meanwhile, and until the new one says it has preloaded (its socket becomes readable:
+  :data:`~host.supervise.zygote.READY`), workers are spawned
+  (:class:`~host.supervise.spawner.SpawnLauncher`), so no launch makes the host's loop
+  wait for a preload (seconds on a Pi);
 * restarts the undertaker and tells it every worker, process and cgroup the old one had
   been told (:meth:`~host.supervise.spawner.Undertaker.restart`): handed to the new
   zygote with its stdin from the start, or, while a backoff lasts, spawned (and then kept).
@@ -26,9 +29,9 @@ the config and its secrets, which a fork would hand to every later worker. It sh
 page with the host (~16 MiB PSS more than a forked one; only after a death).
 
 Interface for the supervisor: construct with the launcher, the selector and how to find
-the undertaker; :meth:`ZygoteWatch.died` when the selector reports the key whose data is
+the undertaker; :meth:`ZygoteWatch.on_event` with the fd of each ready key whose data is
 the watch; :meth:`ZygoteWatch.poll` on each housekeeping pass; :attr:`respawn_at` among
-the deadlines; :meth:`ZygoteWatch.close` before the launcher closes.
+the deadlines; :meth:`ZygoteWatch.close` when stopping, before the launcher closes.
 """
 
 from __future__ import annotations
@@ -77,21 +80,46 @@ class ZygoteWatch:
         self.respawns = 0
         self._born = time.monotonic()
         self._watched: Zygote | None = None
+        #: A new zygote still preloading: workers are spawned until it says it is ready.
+        self.pending: Zygote | None = None
         launcher.on_death = self._found_dead
-        self._watch()
+        if launcher.zygote is not None:
+            self._watch(launcher.zygote)
 
-    def _watch(self) -> None:
-        zygote = self.launcher.zygote
-        if zygote is not None:
-            self.selector.register(zygote.pidfd, selectors.EVENT_READ, self)
-            self._watched = zygote
+    def _watch(self, zygote: Zygote) -> None:
+        self.selector.register(zygote.pidfd, selectors.EVENT_READ, self)
+        self._watched = zygote
 
     def _unwatch(self) -> Zygote | None:
         zygote, self._watched = self._watched, None
-        if zygote is not None:
+        fds = [] if zygote is None else [zygote.pidfd]
+        if zygote is not None and zygote is self.pending:
+            fds.append(zygote.sockfd)
+        for fd in fds:
             with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(zygote.pidfd)
+                self.selector.unregister(fd)
+        self.pending = None
         return zygote
+
+    def on_event(self, fd: int, now: float) -> None:
+        """A key of the watch's is ready: the zygote's pidfd (it died) or a new zygote's
+        socket (it has preloaded: workers are forked from it from now on)."""
+        zygote = self._watched
+        if zygote is None:
+            return
+        if fd == zygote.pidfd:
+            self.died(now)
+        elif zygote is self.pending and fd == zygote.sockfd:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(fd)
+            self.pending = None
+            if zygote.take_ready():
+                self.launcher.replace(zygote)
+                log.info("a new zygote (pid %d) forks workers", zygote.pid)
+            else:  # it said something else: it is not ours to trust; stop it
+                log.warning("the new zygote (pid %d) did not start: spawning workers", zygote.pid)
+                self._unwatch()
+                zygote.close()
 
     def _found_dead(self, zygote: Zygote) -> None:
         """A launch found it dead before the selector said so."""
@@ -104,7 +132,10 @@ class ZygoteWatch:
         if zygote is None:
             return
         status = zygote.reap()
-        self.launcher.replace(None)
+        if self.launcher.zygote is zygote:
+            self.launcher.replace(None)
+        else:  # it died preloading: never the launcher's
+            zygote.close()
         self.deaths = 1 if now - self._born >= STABLE else self.deaths + 1
         delay = 0.0 if self.deaths == 1 else min(MAX_DELAY, 2.0 ** (self.deaths - 2))
         log.warning(
@@ -158,17 +189,24 @@ class ZygoteWatch:
             )
 
     def _respawn(self, undertaker_stdin: int | None) -> bool:
+        """Exec a new zygote, watched for its death and its word that it is ready; workers
+        are spawned until then (a launch would otherwise wait for its preload, seconds on
+        a Pi, with the host's loop)."""
         zygote = spawn_zygote(undertaker_stdin)
-        self.launcher.replace(zygote)
         self._born = time.monotonic()
         self.respawns += 1
-        self._watch()
-        log.info("a new zygote (pid %d) forks workers", zygote.pid)
+        self._watch(zygote)
+        self.pending = zygote
+        self.selector.register(zygote.sockfd, selectors.EVENT_READ, self)
         return undertaker_stdin is not None
 
     def close(self) -> None:
-        """Stop watching (before the launcher stops the zygote)."""
+        """Stop watching (before the launcher stops the zygote); a zygote still preloading
+        is stopped here (it was never the launcher's)."""
+        pending = self.pending
         self._unwatch()
+        if pending is not None:
+            pending.close()
         self.respawn_at = None
         self.launcher.on_death = None
 

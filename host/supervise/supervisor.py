@@ -476,7 +476,7 @@ class Supervisor:
                 self.dispatched += 1
                 self.dispatch(key, time.monotonic() if now is None else now, events)
             elif isinstance(key.data, ZygoteWatch):
-                key.data.died(time.monotonic() if now is None else now)
+                key.data.on_event(key.fd, time.monotonic() if now is None else now)
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
@@ -563,6 +563,10 @@ class Supervisor:
             graceful_timeout = self.rules.stop_timeout
         now = time.monotonic()
         self.pending.clear()
+        if self.zygote_watch is not None:
+            # No new zygote while stopping, and a zygote that dies now (a service stop
+            # signals every process) must not keep the waits below returning at once.
+            self.zygote_watch.close()
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
                 self.messenger.send(handle, protocol.Stop())
@@ -592,8 +596,6 @@ class Supervisor:
             for handle in everyone:
                 self.reap(handle, time.monotonic())
             time.sleep(0.01)
-        if self.zygote_watch is not None:
-            self.zygote_watch.close()
         self.launcher.close()
         self.enforcer.kept.close()
         if self.cgroups is not None:

@@ -86,6 +86,8 @@ ZYGOTE_PRELOAD = (
 #: The request to serve as the undertaker, sent with one descriptor: the read end of the
 #: undertaker's stdin.
 UNDERTAKER_REQUEST = b"undertaker"
+#: What an exec'd zygote sends, unasked, once it has preloaded (:func:`main`).
+READY = b"ready"
 #: A request is WorkerArgs as msgpack (their one declaration); a few hundred bytes.
 _MAX_REQUEST = 1 << 16
 #: Control socket, frame memfd, ready eventfd, free eventfd.
@@ -149,6 +151,19 @@ class Zygote:
         self._lock = threading.Lock()
         # A launcher dropped without close() (a Host never run) still stops and reaps it.
         self._stop = weakref.finalize(self, _stop, host_end, self._pidfd, pid)
+
+    @property
+    def sockfd(self) -> int:
+        """Readable once an exec'd zygote has preloaded (:meth:`take_ready`)."""
+        return self._sock.fileno()
+
+    def take_ready(self) -> bool:
+        """Read an exec'd zygote's :data:`READY` (without waiting); ``False`` if what came
+        was anything else or nothing."""
+        try:
+            return self._sock.recv(16, socket.MSG_DONTWAIT) == READY
+        except OSError:
+            return False
 
     @property
     def pidfd(self) -> int:
@@ -227,7 +242,12 @@ def _stop(sock: socket.socket, pidfd: int, pid: int, timeout: float = 5.0) -> No
 # -- in the zygote ----------------------------------------------------------------------
 
 
-def _serve(sock: socket.socket, die_with_parent: bool, undertaker_fd: int | None = None) -> None:
+def _serve(
+    sock: socket.socket,
+    die_with_parent: bool,
+    undertaker_fd: int | None = None,
+    announce: bool = False,
+) -> None:
     """The zygote's life: become a clean, warm process, then fork workers until EOF.
 
     Once the host has handed it the undertaker's stdin (a request, or ``undertaker_fd``
@@ -238,6 +258,8 @@ def _serve(sock: socket.socket, die_with_parent: bool, undertaker_fd: int | None
     keep = {sock.fileno()} if undertaker_fd is None else {sock.fileno(), undertaker_fd}
     _become_zygote(keep, die_with_parent)
     duty = None if undertaker_fd is None else _become_undertaker(undertaker_fd)
+    if announce:
+        sock.send(READY)  # the host forks from it only now: no launch waits for the preload
     while True:
         watched = [sock.fileno()] if duty is None else [sock.fileno(), duty.fd]
         ready = select.select(watched, [], [])[0]
@@ -459,7 +481,8 @@ def main(argv: list[str]) -> NoReturn:
     (:mod:`host.supervise.revival`).
 
     With the undertaker's stdin it serves as the undertaker from the start (no request to
-    wait for while it preloads); without, it dies with the host like a forked one.
+    wait for while it preloads); without, it dies with the host like a forked one. Once
+    preloaded it sends :data:`READY` (:meth:`Zygote.take_ready`).
     """
     status = 0
     try:
@@ -467,7 +490,8 @@ def main(argv: list[str]) -> NoReturn:
         if len(fds) not in (1, 2) or min(fds) < 3:
             raise ValueError(f"a socket fd and maybe the undertaker's stdin, not {argv}")
         sock = socket.socket(fileno=fds[0])
-        _serve(sock, die_with_parent=len(fds) == 1, undertaker_fd=fds[1] if len(fds) > 1 else None)
+        undertaker_fd = fds[1] if len(fds) > 1 else None
+        _serve(sock, len(fds) == 1, undertaker_fd, announce=True)
     except BaseException:  # noqa: BLE001 - same end as a forked zygote's
         status = 1
         with contextlib.suppress(BaseException):
