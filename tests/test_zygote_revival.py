@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from host.app import Host
 from host.discovery import PluginSpec
 from host.supervise import proctree
 from host.supervise.handle import WorkerHandle
-from host.supervise.revival import describe_status
+from host.supervise.revival import ZygoteWatch, describe_status
 from host.supervise.spawner import ZygoteLauncher
 from host.supervise.states import WorkerState
 from tests.conftest import RecordingBackend, _harness, children, run_host
@@ -196,3 +198,41 @@ def test_a_zygote_that_dies_while_the_host_stops_is_not_replaced(
     finally:
         next(harness_iter, None)
     assert children() == before
+
+
+def test_a_new_zygote_that_dies_preloading_is_replaced_after_a_backoff() -> None:
+    """Deaths in a row back off (no zygote meanwhile: workers are spawned), each logged
+    with its cause, and a later zygote that says it is ready is forked from."""
+    selector = selectors.DefaultSelector()
+    launcher = ZygoteLauncher()
+    watch = ZygoteWatch(launcher, selector, lambda: None)
+    killed: list[int] = []
+
+    def events(until: Callable[[], bool]) -> None:
+        end = time.monotonic() + EVENTUALLY
+        while not until():
+            assert time.monotonic() < end, "no event came"
+            for key, _ in selector.select(1.0):
+                watch.on_event(key.fd, time.monotonic())
+
+    try:
+        first = launcher.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        events(lambda: watch.pending is not None)  # died; a new one preloads
+        assert launcher.pid is None and watch.respawns == 1
+        pending = watch.pending
+        assert pending is not None
+        os.kill(pending.pid, signal.SIGKILL)  # dies before saying it is ready
+        killed += [first, pending.pid]
+        events(lambda: watch.respawn_at is not None)
+        assert watch.deaths == 2 and launcher.pid is None and watch.pending is None
+        assert watch.respawn_at is not None
+        watch.poll(watch.respawn_at)  # the housekeeping pass once the backoff is over
+        events(lambda: launcher.pid is not None)
+        assert watch.respawns == 2 and _comm(launcher.pid) == "ledhost-zygote"
+    finally:
+        watch.close()
+        launcher.close()
+        selector.close()
+    assert all(_gone(pid) for pid in killed)

@@ -116,10 +116,15 @@ class ZygoteWatch:
             if zygote.take_ready():
                 self.launcher.replace(zygote)
                 log.info("a new zygote (pid %d) forks workers", zygote.pid)
-            else:  # it said something else: it is not ours to trust; stop it
-                log.warning("the new zygote (pid %d) did not start: spawning workers", zygote.pid)
-                self._unwatch()
-                zygote.close()
+                return
+            # It ended while preloading (end of file), or said something else: not one to
+            # fork from. Either way a death: logged with its cause, and another after the
+            # backoff.
+            if zygote.alive():
+                log.warning("the new zygote (pid %d) said something else: ending it", zygote.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(zygote.pidfd, signal.SIGKILL)
+            self.died(now)
 
     def _found_dead(self, zygote: Zygote) -> None:
         """A launch found it dead before the selector said so."""
