@@ -173,9 +173,10 @@ def test_workers_outlive_a_killed_zygote_and_later_ones_come_from_a_new_one(
     zygote_harness.wait_running(second)
     assert first.state is WorkerState.RUNNING and first.restarts == 0
     launcher = zygote_harness.supervisor.launcher
-    # The death was noticed (host.supervise.revival) and a new zygote forks workers.
-    assert isinstance(launcher, ZygoteLauncher) and launcher.pid not in (None, zygote)
-    assert Path(f"/proc/{second.process.pid}/comm").read_text().strip() == "ledhost-worker"
+    # The death was noticed (host.supervise.revival): workers are spawned until a new
+    # zygote says it has preloaded, then forked from it.
+    assert isinstance(launcher, ZygoteLauncher)
+    zygote_harness.wait_for(lambda: launcher.pid not in (None, zygote), what="a new zygote")
 
 
 HOST_SCRIPT = """
