@@ -236,3 +236,25 @@ def test_a_new_zygote_that_dies_preloading_is_replaced_after_a_backoff() -> None
         launcher.close()
         selector.close()
     assert all(_gone(pid) for pid in killed)
+
+
+def test_a_new_zygote_preloading_is_the_hosts_own_not_a_stray(
+    tmp_path: Path, test_specs: dict[str, PluginSpec]
+) -> None:
+    """Until it is ready it is nobody's launcher, yet the host's: the housekeeping's sweep
+    of children outside the host's session (plugins' orphans) must leave it alone."""
+    harness_iter = _harness(tmp_path, ZygoteLauncher())
+    harness = next(harness_iter)
+    try:
+        launcher, watch = harness.supervisor.launcher, harness.supervisor.zygote_watch
+        assert isinstance(launcher, ZygoteLauncher) and watch is not None
+        assert launcher.pid is not None
+        os.kill(launcher.pid, signal.SIGKILL)
+        harness.wait_for(lambda: watch.pending is not None, what="a new zygote")
+        pending = watch.pending
+        assert pending is not None and pending.pid in harness.supervisor.own_children()
+        harness.supervisor.tick(time.monotonic())  # the sweep, while it preloads
+        assert not _gone(pending.pid)
+        harness.wait_for(lambda: launcher.pid == pending.pid, what="the new zygote ready")
+    finally:
+        next(harness_iter, None)

@@ -609,9 +609,11 @@ class Supervisor:
         self.helpers = [p for p in self.helpers if p.poll() is None]
         own.update(p.pid for p in self.helpers)
         undertaker = self.enforcer.undertaker
+        pending = self.zygote_watch.pending if self.zygote_watch is not None else None
         for helper in (
             self.launcher.pid if isinstance(self.launcher, spawner.ZygoteLauncher) else None,
             undertaker.pid if undertaker is not None else None,
+            pending.pid if pending is not None else None,  # a new zygote still preloading
         ):
             if helper is not None:
                 own.add(helper)
