@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
         "host.app",
         "host.director",
         "host.outputs",
+        "host.sidecars",
         "host.control",
         "host.planning",
         "host.reconfigure",
