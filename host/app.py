@@ -29,6 +29,7 @@ from host.display.compositor import Compositor
 from host.display.presenter import Presenter
 from host.display.wall import WallFeed
 from host.errors import HostError
+from host.heap import trim_heap
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
 from host.outputs import close_backend, helpers_cpu, write_stats
@@ -116,6 +117,7 @@ class Host:
         self._fatal: str | None = None
         self._first_hellos_seen = False
         self._started_noted = False
+        self._trimmed = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
         self.timetable = Timetable(cfg.schedule)
@@ -436,6 +438,8 @@ class Host:
                 self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
+            if not self._trimmed and self.stats.frames_shown:  # start-up's garbage (host.heap)
+                self._trimmed = trim_heap()
             # With no client connected, a scroll step leaves the control server nothing
             # to send; its store jobs are followed on the next full turn (<= TICK, 2.2 s, away).
             if self.control is not None and (known is None or self.control.clients):

@@ -41,6 +41,7 @@ LAYERS: list[set[str]] = [
         "host.system",
         "host.syncing",
         "host.mqtt",
+        "host.heap",
     },
     {"host.cli", "host.author"},
     {"host.__main__"},
