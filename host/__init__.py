@@ -13,6 +13,7 @@ an import cycle):
   the assembly of one run (its loop), and live config changes; :mod:`host.director`, what
   shows and why (each turn's decision, and the user's pins, skips, power and brightness);
   :mod:`host.outputs`, what a run leaves when it ends (snapshot, stats file);
+  :mod:`host.heap`, start-up's freed heap given back after the first frame;
   :mod:`host.control`, beside them, the control socket's server (the CLI and the web
   process reach the running host through it; its wire and client are
   :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
