@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, _imaging
 
 from sdk.canvas import Canvas
 
@@ -86,7 +86,7 @@ def _rgb_bytes(image: Image.Image, size: tuple[int, int]) -> bytes:
     An encoder serves one image once (Pillow's ``tobytes`` makes one per call too: used
     again it crashes the process), so each frame gets its own.
     """
-    encoder = Image.core.raw_encoder("RGB", "RGB")
+    encoder = _imaging.raw_encoder("RGB", "RGB")
     try:
         encoder.setimage(image.im, (0, 0, *size))
         chunks = []
