@@ -17,7 +17,6 @@ import os
 import selectors
 import signal
 import time
-from math import inf
 from typing import Any
 
 from config import HostConfig
@@ -377,10 +376,6 @@ class Host:
         # When a push-only turn kept them: the housekeeping's and the decision's deadlines,
         # and when the next full turn is due (the decision's or the polls', the first).
         known: tuple[float, float, float] | None = None
-        # The deadlines no frame moves (the decision's and the polls'), kept from the last
-        # full turn through routine frame turns: a clock's second works out only the
-        # supervisor's and the stall's again (issue 15, idle).
-        steady: tuple[float, float] | None = None
         self.director.decide(time.monotonic())
         while not self._stop:
             now = time.monotonic()
@@ -388,24 +383,22 @@ class Host:
                 break
             if known is None:  # after a push-only turn they are as they were
                 housekeeping = self.supervisor.next_wakeup()
-                if steady is None:
-                    deadlines = [
-                        self.reconfigurer.next_wakeup(),
-                        now + max(0.0, self.timetable.until - time.time()),
-                        self.scheduler.next_change(),
-                        self.sync.next_wakeup(),
-                        end,
-                    ]
-                    # The config watcher's look (1 s) and the upgrade check (5 s) do not
-                    # wake the loop: they ride on the next full turn after they fall due,
-                    # and the supervisor's housekeeping makes one at least every TICK.
-                    polls = self.upgrades.next_check
-                    if watcher is not None:
-                        polls = min(polls, watcher.next_look())
-                    steady = (min((t for t in deadlines if t is not None), default=inf), polls)
-                stall = self.director.stall_wakeup(now)
-                decide_by = min(steady[0], housekeeping, inf if stall is None else stall)
-                full_by = min(decide_by, steady[1])
+                deadlines = [
+                    self.reconfigurer.next_wakeup(),
+                    now + max(0.0, self.timetable.until - time.time()),
+                    self.scheduler.next_change(),
+                    self.director.stall_wakeup(now),
+                    housekeeping,
+                    self.sync.next_wakeup(),
+                    end,
+                ]
+                decide_by = min(t for t in deadlines if t is not None)
+                # The config watcher's look (1 s) and the upgrade check (5 s) do not wake
+                # the loop: they ride on the next full turn after they fall due, and the
+                # supervisor's housekeeping makes one at least every TICK (2.2 s).
+                full_by = min(decide_by, self.upgrades.next_check)
+                if watcher is not None:
+                    full_by = min(full_by, watcher.next_look())
             else:
                 housekeeping, decide_by, full_by = known
             known = None
@@ -430,7 +423,6 @@ class Host:
                 or now >= (decide_by if routine else full_by)
                 or not self.stats.modes_shown
             ):
-                steady = None  # the polls and the decision move their deadlines
                 if watcher is not None:
                     watcher.poll(now)
                 self.upgrades.poll(now)

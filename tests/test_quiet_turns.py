@@ -148,33 +148,3 @@ def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path
         "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
     }
     run_live(tmp_path, tables, scenario)
-
-
-def test_a_frame_turn_works_out_only_the_deadlines_a_frame_moves(tmp_path: Path) -> None:
-    """A wake-up that only brought frames of the slot on screen works out the
-    supervisor's deadline and the stall's again (a frame moves them) and keeps the rest
-    from the last full turn: the scheduler's, the reload checks' and the polls' (issue
-    15: a clock's second does only the push and the due checks). A full turn -- the
-    housekeeping's, every second or two -- works them all out again."""
-
-    def scenario(live: LiveHost) -> None:
-        host = live.host
-        live.wait_for(lambda: len(live.backend.pushes) > 5, "frames pushed")
-        steady, moved, decisions = [0], [0], [0]
-        host.scheduler.next_change = _counting(steady, host.scheduler.next_change)  # type: ignore[method-assign]
-        host.director.stall_wakeup = _counting(moved, host.director.stall_wakeup)  # type: ignore[method-assign]
-        host.director.decide = _counting(decisions, host.director.decide)  # type: ignore[method-assign]
-        pushed = len(live.backend.pushes)
-        live.wait_for(lambda: len(live.backend.pushes) > pushed + 60, "60 more frames")
-        frames = len(live.backend.pushes) - pushed
-        assert moved[0] >= frames - 1, (moved, frames)
-        # Once per full turn (and the decision's own look), never once per frame.
-        assert 0 < steady[0] <= 2 * decisions[0] + 2, (steady, decisions)
-        assert steady[0] < frames // 4, (steady, frames)
-
-    tables = {
-        "display": {"fps": 60},
-        "rotation": {"modes": ["solid:fill"]},
-        "plugins": {"solid": {"fps": 20}},
-    }
-    run_live(tmp_path, tables, scenario)
