@@ -444,7 +444,7 @@ class Supervisor:
         if self.cgroups is not None:
             self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
-        self.enforcer.monitor(self.handles.values(), now, keep=self.own_children())
+        self.enforcer.monitor(self.handles.values(), now, keep=self.own_children)
         wall = time.time()
         for instance_id, plugin_log in self.logs.items():
             summary = plugin_log.summarize(now, wall)
