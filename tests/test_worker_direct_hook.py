@@ -74,6 +74,25 @@ def test_monitoring_sends_every_call_through_pluggy(caller: HookCaller) -> None:
     assert seen == ["render_frame"]
 
 
+def test_a_manager_made_with_monitoring_is_called_through_pluggy() -> None:
+    """``ledhost check``'s probe adds its monitoring as the worker's manager is made, so
+    the manager never had pluggy's plain call loop: still called through pluggy (the
+    probe's forced result was bypassed, and a still plugin's check hung)."""
+    pm = make_plugin_manager()
+    pm.add_hookcall_monitoring(lambda *_: None, lambda *_: None)
+    ours, theirs = socket.socketpair()
+    try:
+        channel: Channel[protocol.HostMessage] = Channel(
+            ours, peer="host", decode=protocol.decode_from_host
+        )
+        late = HookCaller(pm, channel, SecretScrubber())
+        late.pm.register(Plain())
+        assert late.direct("render_frame") is None
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def test_a_wrapper_or_a_second_implementation_goes_through_pluggy(caller: HookCaller) -> None:
     caller.pm.register(Plain())
     caller.pm.register(Wrapper())

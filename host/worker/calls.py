@@ -62,10 +62,6 @@ class HookCaller:
         #: Set when a call begins, so the heartbeat, asleep while the worker is idle, wakes
         #: to time the new call.
         self.call_began = threading.Event()
-        #: pluggy's hook-call loop as the manager was made: a manager given hook-call
-        #: monitoring (``--trace``, ``ledhost check``'s probe) has another one, and is then
-        #: always called through pluggy (:meth:`direct`).
-        self._plain_exec = getattr(pm, "_inner_hookexec", None)
         self._direct: dict[str, Callable[..., Any] | None] = {}
 
     def direct(self, hook: str) -> Callable[..., Any] | None:
@@ -80,7 +76,7 @@ class HookCaller:
         second with cold caches (issue 15). Resolved once: the worker's manager holds the
         one plugin registered at boot, and nothing registers more.
         """
-        if self._plain_exec is None or self.pm._inner_hookexec is not self._plain_exec:
+        if _PLAIN_EXEC is None or getattr(self.pm, "_inner_hookexec", None) is not _PLAIN_EXEC:
             return None
         if hook not in self._direct:
             self._direct[hook] = _direct_call(getattr(self.hook, hook))
@@ -114,6 +110,15 @@ class HookCaller:
         finally:
             if out_of_memory:
                 os._exit(exitcodes.OVER_MEMORY)
+
+
+#: pluggy's own hook-call loop, as every new manager has it. A manager given hook-call
+#: monitoring (``--trace``, ``ledhost check``'s probe) has another one, and is then always
+#: called through pluggy (:meth:`HookCaller.direct`). Taken from a manager of our own, not
+#: from the worker's: the probe adds its monitoring as the worker's manager is made, so
+#: that manager never had the plain loop (``ledhost check`` of a still image hung when the
+#: probe's result was bypassed).
+_PLAIN_EXEC: Any = getattr(pluggy.PluginManager("ledhost-reference"), "_inner_hookexec", None)
 
 
 def _direct_call(caller: pluggy.HookCaller) -> Callable[..., Any] | None:
