@@ -17,6 +17,7 @@ import pytest
 
 from host.system import ownership
 from host.system.layout import PiLayout
+from tests.cli_run import run_until, showing
 from tests.conftest import REPO, make_system_root
 
 
@@ -53,9 +54,14 @@ def test_installed_release_from_this_checkout_runs(
         "LEDHOST_WEB__ENABLED": "false",
     }
     stats = tmp_path / "stats.json"
-    argv = [str(layout.ledhost_bin), "run", "--config", str(layout.config)]
-    argv += ["--duration", "8", "--stats-json", str(stats)]
-    ran = subprocess.run(argv, capture_output=True, text=True, env=env, cwd="/", timeout=120)
+    ran = run_until(
+        *("--config", str(layout.config), "--stats-json", str(stats)),
+        until=showing("clock"),
+        env=env,
+        cwd=Path("/"),
+        command=[str(layout.ledhost_bin)],
+        inherit_env=False,
+    )
     assert ran.returncode == 0, ran.stderr
     assert "workers run as uids of their own" in ran.stderr
     data = json.loads(stats.read_text())
