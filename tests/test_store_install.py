@@ -37,7 +37,9 @@ from tests.cli_run import Status, run_until, running, showing
 from tests.conftest import eventually, ledhost
 from tests.store_helpers import WheelServer, lib_wheel, plugin_wheel, registry_index
 
-pytestmark = pytest.mark.slow
+# Each test runs pip several times: 90-120 s seen on a loaded 2-core box, so the bound on a
+# hung test is above the default 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 REPO = Path(__file__).resolve().parent.parent
 
 
