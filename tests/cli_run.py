@@ -61,17 +61,16 @@ def running(*instances: str) -> Callable[[Status], bool]:
 
 
 def on_screen(instance: str, mode: str) -> Callable[[Status], bool]:
-    """``until`` for "``instance:mode`` is on screen and a frame of it came after that"
-    (the host pushes a frame of the slot on screen in the turn it arrives)."""
-    first: list[int] = []
+    """``until`` for "the display switched to ``instance:mode``, whose worker drew".
+
+    The switch is in the stats' ``modes_shown`` from then on. Not "a frame after the
+    switch": a scrolling text sends its strip once, and the host scrolls it.
+    """
 
     def seen(status: Status) -> bool:
         current = status["display"].get("current") or {}
-        if (current.get("instance"), current.get("mode")) != (instance, mode):
-            return False
-        if not first:
-            first.append(frames_of(status, instance))
-        return frames_of(status, instance) > first[0]
+        shown = (current.get("instance"), current.get("mode")) == (instance, mode)
+        return shown and frames_of(status, instance) >= 1
 
     return seen
 
