@@ -222,7 +222,7 @@ def _alive(pid: int) -> bool:
     return state != b"Z"
 
 
-def _worker_pids(parent: int, timeout: float = 20.0) -> list[int]:
+def _worker_pids(parent: int, timeout: float = 60.0) -> list[int]:
     """Descendants of ``parent`` running ``host.worker`` or forked as ledhost workers."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -289,7 +289,7 @@ def test_sigterm_stops_cleanly_and_leaves_no_process(tmp_path: Path, launcher: s
         assert proc.wait(timeout=15) == 0, proc.stderr.read() if proc.stderr else ""
     finally:
         proc.kill()
-    assert _wait_gone(pids, 5.0) == []
+    assert _wait_gone(pids, 30.0) == []  # a bound only: a loaded box may reap slowly
     data = json.loads(stats.read_text())
     assert {p["state"] for p in data["plugins"].values()} == {"exited"}
 
@@ -306,7 +306,7 @@ def test_workers_die_with_a_killed_host(launcher: str) -> None:
     finally:
         proc.kill()
         proc.wait()
-    assert _wait_gone(pids, 10.0) == []
+    assert _wait_gone(pids, 30.0) == []  # a bound only: a loaded box may reap slowly
 
 
 @pytest.mark.parametrize("ids", ["../../etc", "Clock", "a/b", "te xt", ""])
