@@ -35,6 +35,7 @@ REGISTRY: Final[Mapping[str, str]] = MappingProxyType(
         "recovery": "benchmarks.recovery",
         "isolation": "benchmarks.isolation",
         "startup": "benchmarks.startup",
+        "startcpu": "benchmarks.startcpu",
         "idle": "benchmarks.idle",
         "panel": "benchmarks.panel",
         "hostile_schema": "benchmarks.hostile_schema",

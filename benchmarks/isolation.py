@@ -228,9 +228,10 @@ def roles(
 class Tree:
     """A command run below the subreaper wrapper: its output lines as they come, its end."""
 
-    def __init__(self, argv: Sequence[str], *, stdin: bool = False) -> None:
+    def __init__(self, argv: Sequence[str], *, stdin: bool = False, root: Path = ROOT) -> None:
+        """``root``: the checkout whose code runs (``benchmarks.idle_ab`` runs two)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEDHOST_")}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WRAPPER, *argv],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
@@ -238,7 +239,7 @@ class Tree:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            cwd=ROOT,
+            cwd=root,
             start_new_session=True,  # one group to signal if the benchmark must abort
         )
         self.lines: list[tuple[float, str, str]] = []  # (monotonic, stream, line)

@@ -76,6 +76,7 @@ from config.secrets import (
 )
 from config.settings import INSTANCE_SETTINGS, SECTIONS, SETTINGS
 from config.sync import sync_problems, wall_problems
+from config.webhosts import host_name_problems
 from config.windows import ScheduleConfig, check_timezone, parse_dim_windows, parse_windows
 
 __all__ = [
@@ -400,6 +401,8 @@ class _Validator:
         for key in ("registries", "find_links"):
             if not all(isinstance(v, str) and v for v in sections["store"][key]):
                 self.add(("store", key), "expected a list of non-empty strings")
+        for problem in host_name_problems(sections["web"]["allowed_hosts"]):
+            self.add(("web", "allowed_hosts"), problem)
         for key, problem in sync_problems(sections["sync"]):
             self.add(("sync", key), problem)
         if not self.issues:  # the display's values are sound: its size is known
@@ -420,7 +423,9 @@ class _Validator:
             schedule=schedule,
             workers=WorkersConfig(**sections["workers"]),
             paths=PathsConfig(data_dir=data_dir),
-            web=WebConfig(**sections["web"]),
+            web=WebConfig(
+                **{**sections["web"], "allowed_hosts": tuple(sections["web"]["allowed_hosts"])}
+            ),
             logging=LoggingConfig(**sections["logging"]),
             control=ControlConfig(**sections["control"]),
             store=_store_config(sections["store"]),

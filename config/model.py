@@ -275,6 +275,8 @@ class WebConfig:
     enabled: bool
     bind: str
     port: int
+    #: Names beyond the built-in ones the admin UI answers to (``*.`` a whole domain).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @final

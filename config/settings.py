@@ -300,53 +300,77 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                  "absolute path or one starting with `~/`."),
     # [web] -- the admin UI, a separate process (DESIGN.md "Web").
     Setting("web", "enabled", bool, False,
+            live=True,
             help="Whether `ledhost run` starts the web process (the REST API, "
                  "docs/web.md) and restarts it with backoff if it exits; `ledhost web` "
                  "runs it alone."),
     Setting("web", "bind", str, "0.0.0.0",
+            live=True,
             help="Address the admin UI listens on. The default, `0.0.0.0` (every IPv4 "
                  "interface), makes the UI of a headless Pi reachable from the other "
                  "machines on the LAN, which is how it is meant to be used; every page "
                  "asks for the admin password. `127.0.0.1` keeps it to the Pi itself (reach "
                  "it through `ssh -L`); `::` listens on IPv6 as well."),
     Setting("web", "port", int, 8080, min=1, max=65535,
+            live=True,
             help="TCP port of the admin UI. Ports below 1024 need root."),
+    Setting("web", "allowed_hosts", list, [],
+            live=True,
+            help="Further names the admin UI answers to, e.g. `[\"sign.example.com\"]` or "
+                 "`[\"*.example.com\"]`. It always answers to IP addresses, `localhost`, "
+                 "names without a dot (`raspberrypi`), the Pi's own host name and LAN names "
+                 "(`.local`, `.lan`, `.home`, `.home.arpa`, `.internal`, `.localdomain`, "
+                 "`.fritz.box`); a request for any other name is refused (421), so a web page "
+                 "that makes its own name point at the Pi (DNS rebinding) cannot use it. Add "
+                 "the name a reverse proxy or your own DNS gives the sign; a state-changing "
+                 "request from a page whose origin is one of these names is accepted too."),
     # [mqtt] -- the MQTT bridge (docs/mqtt.md): a separate process, like the web process.
     Setting("mqtt", "enabled", bool, False,
+            live=True,
             help="Whether `ledhost run` starts the MQTT bridge (`ledhost mqtt-bridge`, "
                  "docs/mqtt.md) and restarts it with backoff if it exits: states and Home "
                  "Assistant discovery published to the broker, commands taken from it."),
     Setting("mqtt", "broker", str, "mqtt://127.0.0.1:1883",
+            live=True,
             help="The broker: `mqtt://host:port` (plain, port 1883 by default) or "
                  "`mqtts://host:port` (TLS, 8883). No user name or password in the URL: "
                  "see `username`, and put the password in the secrets file's `[mqtt]` table "
                  "(`password = \"...\"`)."),
     Setting("mqtt", "ca_file", str, "",
+            live=True,
             help="CA certificate(s) that sign the broker's certificate (mqtts only); empty "
                  "uses the system's. An absolute path or one starting with `~/`."),
     Setting("mqtt", "client_cert", str, "",
+            live=True,
             help="Client certificate for brokers that ask for one (mqtts only; with "
                  "`client_key`)."),
     Setting("mqtt", "client_key", str, "",
+            live=True,
             help="The client certificate's private key (keep it 0600)."),
     Setting("mqtt", "username", str, "",
+            live=True,
             help="User name for the broker; empty for none. Its password goes in the "
                  "secrets file, never here."),
     Setting("mqtt", "client_id", str, "",
+            live=True,
             help="MQTT client id: 1-64 ASCII letters, digits, `_`, `.` or `-`, unique on "
                  "the broker. Empty means `ledhost-<hostname>`."),
     Setting("mqtt", "base_topic", str, "",
+            live=True,
             help="Topic everything of this sign lives under (states, commands, "
                  "availability). No wildcards, no leading `/` or `$`. Empty means "
                  "`ledhost/<client id>`."),
     Setting("mqtt", "keepalive", int, 60, min=5, max=3600,
+            live=True,
             help="Seconds between the bridge's keep-alive pings; the broker publishes "
                  "`offline` (the last will) after 1.5 times this without a word."),
     Setting("mqtt", "discovery_prefix", str, "homeassistant",
+            live=True,
             help="Home Assistant's MQTT discovery prefix: the sign appears there as a "
                  "device with a light, a select, a text, buttons and sensors. Empty "
                  "publishes no discovery."),
     Setting("mqtt", "device_name", str, "LED sign",
+            live=True,
             help="The device's name in Home Assistant (1-64 characters)."),
     # [logging] -- the host's own log; plugin records reach it through the host.
     Setting("logging", "level", str, "info", choices=LOG_LEVELS,

@@ -13,6 +13,7 @@ an import cycle):
   the assembly of one run (its loop), and live config changes; :mod:`host.director`, what
   shows and why (each turn's decision, and the user's pins, skips, power and brightness);
   :mod:`host.outputs`, what a run leaves when it ends (snapshot, stats file);
+  :mod:`host.heap`, start-up's freed heap given back after the first frame;
   :mod:`host.control`, beside them, the control socket's server (the CLI and the web
   process reach the running host through it; its wire and client are
   :mod:`host.ipc.control` and :mod:`host.ipc.control_client`);
@@ -29,8 +30,10 @@ an import cycle):
 A frame's way from a plugin to the LEDs: the plugin's ``render_frame`` draws on a canvas in
 its worker (:mod:`host.worker`), which copies the pixels into a free slot of its
 shared-memory ring and hands the slot over with an eventfd write
-(:mod:`host.ipc.framebus`). The host's one loop wakes on that fd; the supervisor's
-messenger takes the newest ready slot (:mod:`host.supervise.messenger`) and gives it to the
+(:mod:`host.ipc.framebus`). The host's one loop wakes on that fd (or, while it wakes
+within a frame period anyway, reads that bus at its deadline:
+:mod:`host.supervise.frametick`); the supervisor's messenger takes the newest ready slot
+(:mod:`host.supervise.messenger`) and gives it to the
 :class:`~host.display.presenter.Presenter` if that mode is on screen; when a push is due,
 the :class:`~host.display.compositor.Compositor` applies transitions, brightness, gamma
 and tint into its output buffer, and the backend (:mod:`host.display.backends`) sets it

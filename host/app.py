@@ -29,7 +29,8 @@ from host.display.compositor import Compositor
 from host.display.presenter import Presenter
 from host.display.wall import WallFeed
 from host.errors import HostError
-from host.ipc.control import default_socket_path
+from host.heap import trim_heap
+from host.ipc.epoll import make_selector
 from host.ipc.framebus import Frame, Geometry
 from host.ipc.strip import StripImage
 from host.outputs import close_backend, helpers_cpu, write_stats
@@ -48,19 +49,19 @@ from host.schedule.lineup import Lineup
 from host.schedule.refs import shown_instances, unknown_mode_issues, unshown_message
 from host.schedule.rotation import Scheduler, Slot
 from host.schedule.timetable import Timetable
+from host.sidecars import Sidecars
 from host.stats import RunStats, own_cpu_seconds
 from host.supervise import proctree
+from host.supervise.frametick import FrameTick
 from host.supervise.handle import WorkerHandle
 from host.supervise.spawner import (
     Undertaker,
     make_launcher,
 )
 from host.supervise.supervisor import Supervisor
-from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
 from host.syncing import SyncRole
 from host.system.sdnotify import ServiceNotifier
 from host.system.started import note_started
-from host.system.webuser import bridge_identity, web_identity
 from host.upgrades import UpgradeWatch
 from store.layout import StorePaths
 
@@ -81,7 +82,7 @@ class Host:
         display = cfg.display
         self.geometry = Geometry(display.width, display.height)
         self.min_interval = 1.0 / display.fps
-        self.selector = selectors.DefaultSelector()
+        self.selector = make_selector()
         self.scheduler = Scheduler(max_dwell=cfg.rotation.max_dwell)
         self.compositor = Compositor(
             display.width, display.height, display.brightness, display.gamma
@@ -106,6 +107,8 @@ class Host:
         self.mqtt_state: dict[str, Any] | None = None
         self.stats = RunStats(started=time.monotonic())
         self.presenter = Presenter(self.compositor, self.min_interval, self.stats)
+        #: Reads the on-screen worker's frame bus at the loop's deadline while it is near.
+        self.frame_tick = FrameTick(self.supervisor, self.min_interval)
         self._stop = False
         #: Set by :meth:`request_restart`: the command runs the host again once it stopped.
         self.restart_requested = False
@@ -118,6 +121,7 @@ class Host:
         self._fatal: str | None = None
         self._first_hellos_seen = False
         self._started_noted = False
+        self._trimmed = False
         #: Outputs (snapshot, stats file) that could not be written, one line each.
         self.output_errors: list[str] = []
         self.timetable = Timetable(cfg.schedule)
@@ -129,10 +133,8 @@ class Host:
         self.upgrades = UpgradeWatch(self.reconfigurer)
         #: The control socket's server, while running (:mod:`host.control`).
         self.control: ControlServer | None = None
-        #: The supervised web process, when ``[web] enabled``.
-        self.web: WebChild | None = None
-        #: The supervised MQTT bridge, when ``[mqtt] enabled`` (docs/mqtt.md).
-        self.mqtt: ChildProcess | None = None
+        #: The web process and the MQTT bridge, as ``[web]`` and ``[mqtt]`` say (live).
+        self.sidecars = Sidecars(self._bridge_exited)
         #: systemd's notify socket and watchdog, under a ``Type=notify`` unit (set by run).
         self.notifier: ServiceNotifier | None = None
         #: This sign's part in a set of synchronised signs (``[sync]``).
@@ -325,15 +327,7 @@ class Host:
             self.presenter.stats = self.stats
             self.supervisor.start_all(now)
             self.control = start_control(self)
-            if self.cfg.web.enabled:
-                sock = self.cfg.control.socket or default_socket_path()
-                self.web = WebChild(self.cfg.path, os.path.expanduser(sock), web_identity(self.cfg))
-            if self.cfg.mqtt.enabled:
-                sock = self.cfg.control.socket or default_socket_path()
-                self.mqtt = BridgeChild(
-                    self.cfg.path, os.path.expanduser(sock), self.cfg.mqtt.password,
-                    self._bridge_exited, bridge_identity(self.cfg),
-                )  # fmt: skip
+            self.sidecars.start(self.cfg)
             self.notifier = ServiceNotifier.from_environ()
             self._loop()
         finally:
@@ -350,8 +344,12 @@ class Host:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
 
-    def _bridge_exited(self, why: str) -> None:
-        """The bridge cannot report its own end: the status says so until it is back."""
+    def _bridge_exited(self, why: str | None) -> None:
+        """The bridge cannot report its own end: the status says so until it is back
+        (``None``: stopped because ``[mqtt]`` was disabled; nothing to show)."""
+        if why is None:
+            self.mqtt_state = None
+            return
         self.mqtt_state = {"connected": False, "error": why, "since": round(time.time(), 3)}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -409,15 +407,24 @@ class Host:
                 pushes.append(self.wall.next_push_at(now))
                 push_at = min((t for t in pushes if t is not None), default=None)
             due = decide_by if push_at is None else min(push_at, decide_by)
+            # A worker's frame on screen: its bus is read at this deadline while that is
+            # within a frame period, rather than waking the loop per frame (frametick).
+            source, tick = self.presenter.source, self.frame_tick
+            framed = self.wall is None and source is not None and type(source[1]) is Frame
+            screen = source[0] if framed and source is not None else None
+            if screen is not None or tick.muted is not None:
+                due = tick.plan(screen, due, self.presenter.earliest_push(), now)
             stirs = self._stirs()
             woken = self._wait(due, housekeeping)
-            if woken is None:
+            fresh = tick.muted is not None and tick.read(time.monotonic())
+            if woken is None and not fresh:
                 continue  # woken by read-only control requests alone, answered already
             now = time.monotonic()
-            # Woken by frames of the slot on screen alone (a clock's second): they change
-            # what is pushed, not what to decide, and the polls wait for the next pass's
-            # turn (issue 15). Deadlines are worked out again: a frame moves them.
-            routine = bool(woken) and self._stirs() == stirs
+            # Woken by frames of the slot on screen alone (a clock's second), or found
+            # one at the deadline: they change what is pushed, not what to decide, and the
+            # polls wait for the next pass's turn (issue 15). Deadlines are worked out
+            # again: a frame moves them.
+            routine = (bool(woken) or fresh) and self._stirs() == stirs
             if (
                 (woken and not routine)
                 or now >= (decide_by if routine else full_by)
@@ -444,6 +451,8 @@ class Host:
                 self.presenter.push_if_due(now, self.backend)
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
+            if not self._trimmed and self.stats.frames_shown:  # start-up's garbage (host.heap)
+                self._trimmed = trim_heap()
             # With no client connected, a scroll step leaves the control server nothing
             # to send; its store jobs are followed on the next full turn (<= TICK, 2.2 s, away).
             if self.control is not None and (known is None or self.control.clients):
@@ -451,10 +460,7 @@ class Host:
                     self.control.tick(now)
                 else:  # a scroll step: a preview's frame, the rest only if it has work
                     self.control.step(now)
-            if self.web is not None:
-                self.web.tick(now)
-            if self.mqtt is not None:
-                self.mqtt.tick(now)
+            self.sidecars.tick(now)
             if self.notifier is not None:
                 self._tell_service(now)
 
@@ -527,12 +533,7 @@ class Host:
         if self.control is not None:
             self.control.close()
             self.control = None
-        if self.web is not None:
-            self.web.close()
-            self.web = None
-        if self.mqtt is not None:
-            self.mqtt.close()
-            self.mqtt = None
+        self.sidecars.close()
         self.supervisor.stop_all()
         if self.supervisor.enforcer.undertaker is not None:
             self.supervisor.enforcer.undertaker.close()

@@ -102,12 +102,18 @@ def discover(
             else importlib.metadata.distributions()
         )
         for dist in dists:
+            # Entry points first: a distribution offering no plugin is passed over without
+            # parsing its METADATA (numpy's alone is ~50 KiB): ~15 ms of every start with
+            # ~55 distributions installed (issue 15).
+            entry_points = dist.entry_points
+            if not any(ep.group == ENTRY_POINT_GROUP for ep in entry_points):
+                continue
             name = dist.metadata["Name"] or "?"
             is_builtin = _normalise(name) == "ledhost"
             if source == "environment" and not environment and not is_builtin:
                 continue
-            granted = _permissions(dist.entry_points, name)
-            for ep in dist.entry_points:
+            granted = _permissions(entry_points, name)
+            for ep in entry_points:
                 if ep.group != ENTRY_POINT_GROUP:
                     continue
                 spec = _make_spec(

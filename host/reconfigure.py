@@ -15,8 +15,10 @@ against the running one (:func:`config.diff.diff_configs`) and applies it in two
    removed ones stop, instances with a new plugin id or memory limit get a new worker;
    brightness, gamma, frame rate, rotation, transitions, ticker, layouts and schedules
    change at once. The mode on screen may finish its turn; the next one follows the new
-   rotation. Settings that need a restart (panel geometry) keep their running values
-   (:func:`config.diff.keep_running_values`) and are reported.
+   rotation. The web process and the MQTT bridge start, stop or are replaced as
+   ``[web]`` and ``[mqtt]`` now say (:mod:`host.sidecars`). Settings that need a restart
+   (panel geometry) keep their running values (:func:`config.diff.keep_running_values`)
+   and are reported.
 
 It also adds the instances at start (:meth:`Reconfigurer.add_instances`), so the host
 builds workers in one place, and owns the :class:`~host.reload.ConfigWatcher`.
@@ -39,6 +41,7 @@ from host.reload import ConfigWatcher, ReloadResult
 from host.safemode import explain_missing
 from host.schedule.lineup import Lineup
 from host.schedule.timetable import Timetable
+from host.sidecars import Sidecars
 from host.supervise.handle import WorkerHandle
 from host.supervise.states import WorkerState
 from store.layout import StorePaths
@@ -62,6 +65,8 @@ class LiveHost(Protocol):
     timetable: Timetable
     lineup: Lineup
 
+    @property
+    def sidecars(self) -> Sidecars: ...
     @property
     def options(self) -> RunOptions: ...
     @property
@@ -292,6 +297,7 @@ class Reconfigurer:
                 continue
             self._configure(handle, running.plugins[iid], now)
         self._apply_display(old, running, diff, now)
+        host.sidecars.apply(old, running, now)
 
     def _configure(self, handle: WorkerHandle, instance: PluginInstanceConfig, now: float) -> None:
         """New options (and secrets) for one instance: to its live worker, or for its

@@ -314,4 +314,21 @@ class SyncRole:
             "follower": follower,
             "notices_pending": self.notices.pending(),
             "switches": switches,
+            "wall": self._wall_status(now),
         }
+
+    def _wall_status(self, now: float) -> dict[str, Any] | None:
+        """The wall this sign is part of: the canvas, this sign's slice (a follower's; the
+        leader's display is the whole canvas) and, on a follower, the slices shown."""
+        cfg = self.cfg
+        if not cfg.wall:
+            return None
+        feed = getattr(self.host, "wall", None)
+        entry: dict[str, Any] = {"width": cfg.wall_width, "height": cfg.wall_height}
+        if cfg.role == "follower":
+            display = self.host.cfg.display
+            entry["slice"] = [cfg.wall_x, cfg.wall_y, display.width, display.height]
+        else:
+            entry["slice"] = [0, 0, cfg.wall_width, cfg.wall_height]
+        entry["feed"] = feed.status(now) if feed is not None else None
+        return entry

@@ -101,9 +101,13 @@ def check(
 
 
 def default_cache() -> Path:
-    """Where the ``ledhost`` command keeps :func:`check`'s cache (the XDG cache folder)."""
+    """Where the ``ledhost`` command keeps :func:`check`'s cache (the XDG cache folder):
+    a file per environment (interpreter and ledhost's folder), so two environments run
+    in turn by one user (a release and the next, two checkouts) do not each find the
+    other's key and check in full at every start."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ledhost" / "selfcheck"
+    which = hashlib.sha256(f"{sys.executable}\0{_own_root()}".encode()).hexdigest()[:16]
+    return Path(base) / "ledhost" / f"selfcheck-{which}"
 
 
 def _environment_key(extras: Sequence[str], own_root: str | None) -> str:

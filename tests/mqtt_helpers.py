@@ -130,7 +130,13 @@ class Watcher:
 class Sign:
     """``ledhost run`` on a config of the test's, with the bridge enabled."""
 
-    def __init__(self, folder: Path, mqtt: dict[str, Any], password: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        mqtt: dict[str, Any],
+        password: str | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.folder = folder
         self.sock = folder / "control.sock"
         self.config = folder / "ledhost.toml"
@@ -139,7 +145,7 @@ class Sign:
             f'[control]\nsocket = "{self.sock}"',
             '[workers]\nuser = ""',
             '[rotation]\nmodes = ["clock:time", "text:message"]\ndefault_duration = 3600',
-            "[mqtt]\nenabled = true\n"
+            f"[mqtt]\nenabled = {json.dumps(enabled)}\n"
             + "".join(f"{k} = {json.dumps(v)}\n" for k, v in mqtt.items()),
             "[plugins.clock]",
             '[plugins.text]\nmessage = "hello"',

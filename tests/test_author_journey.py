@@ -9,6 +9,7 @@ times: the build, the check of the wheel and the store's install).
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -17,10 +18,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from tests.author_helpers import run_project_tests
+from tests.author_helpers import run_project_tests, running_dev
 from tests.cli_run import run_until, showing
-from tests.conftest import ledhost
+from tests.conftest import eventually, ledhost
 from tests.store_helpers import WheelServer, registry_index
 
 # Builds, publishes and installs with pip: 63 s seen on a loaded 2-core box; the bound on a
@@ -57,6 +59,21 @@ def test_new_test_build_publish_install_and_see_it_render() -> None:
         checked = ledhost("check", str(wheel), "--sizes", "64x32", "--json", env=env, timeout=300)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert json.loads(checked.stdout)["runs"]["64x32"]["frames"] == {"main": 4}
+        # ledhost dev of the wheel: the same resolver installs it into a throwaway
+        # environment, and a real worker draws it beside the preview (nothing to watch).
+        (root / "dev").mkdir()
+        with running_dev(wheel, "--size", "64x32", home=root / "dev") as dev:
+            eventually(lambda: dev.status()["state"] == "running", "the wheel's worker")
+            status = dev.status()
+            assert status["plugin"] == "hello-sign" and status["reloads"] == 0
+            assert [m["name"] for m in status["modes"]] == ["main"]
+
+            def lit() -> bool:
+                frame = Image.open(io.BytesIO(dev.get("/api/dev/frame.png")))
+                assert frame.size == (64, 32)
+                return bool(frame.convert("L").getextrema()[1])
+
+            eventually(lit, "a frame the wheel drew")
         server.index = registry_index(server.url, {"hello-sign": [wheel]})
 
         installed = ledhost("install", "hello-sign", env=env, timeout=300)

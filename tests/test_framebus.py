@@ -104,7 +104,8 @@ def test_host_rejects_forged_header_naming_the_instance() -> None:
     geometry = Geometry(8, 4)
     bus = FrameBus("rogue", geometry)
     writer = FrameWriter(bus.worker_fds(), geometry)
-    os.eventfd_read(writer.free_fd)
+    assert os.eventfd_read(writer.free_fd) == 3  # every credit, as a worker takes them
+    os.eventfd_write(writer.free_fd, 2)  # ... and spends one: the forged frame's
     writer.write_header(0, width=16, height=4, token=1)
     os.eventfd_write(writer.ready_fd, 1)
     frame, errors = bus.poll()

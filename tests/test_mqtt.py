@@ -417,14 +417,44 @@ def test_wrong_credentials_are_a_clear_error_without_a_crash_loop(
         assert log.count("refused the connection") == 1, log[-3000:]
         assert "wrong-pass" not in log
         assert "process exited" not in log
-        # The right password, and the bridge restarted by the host, which takes it.
+        # The right password in the secrets file: the host's reload replaces the bridge,
+        # and the new one takes it (no restart of ledhost, no kill by hand).
         sign.set_password("right-pass")
-        for pid in pids:
-            subprocess.run(["kill", str(pid)], check=True)
         eventually(
             lambda: sign.mqtt().get("connected") is True, "connected with the right password"
         )
         assert sign.bridge_pids() != pids
+        assert "config: MQTT bridge restarted" in sign.log_text()
+    finally:
+        sign.stop()
+
+
+def test_mqtt_settings_apply_live_without_a_restart(
+    broker: Broker, watcher: Watcher, tmp_path: Path
+) -> None:
+    """Enabled from the config API, the bridge starts and connects; a new client id
+    replaces it; disabled, it goes, and the status stops reporting a broker."""
+    url = f"mqtt://127.0.0.1:{broker.port}"
+    sign = Sign(tmp_path, {"broker": url, "client_id": "livesign"}, enabled=False)
+
+    def configure(**values: Any) -> None:
+        with ControlClient(str(sign.sock), timeout=30) as client:
+            client.request(control.ConfigSet(section="mqtt", values=values))
+
+    try:
+        assert sign.bridge_pids() == [] and not sign.mqtt()
+        configure(enabled=True)
+        eventually(lambda: sign.mqtt().get("connected") is True, "the bridge enabled live")
+        wait_value(watcher, "ledhost/livesign/availability", b"online", "the sign online")
+        first = sign.bridge_pids()
+        configure(client_id="livesign2")
+        wait_value(watcher, "ledhost/livesign2/availability", b"online", "the new client id")
+        assert len(sign.bridge_pids()) == 1 and sign.bridge_pids() != first
+        configure(enabled=False)
+        eventually(lambda: sign.bridge_pids() == [], "the bridge stopped once disabled")
+        assert not sign.mqtt()
+        wait_value(watcher, "ledhost/livesign2/availability", b"offline", "its last will")
+        assert sign.proc.poll() is None
     finally:
         sign.stop()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -92,6 +93,10 @@ class Service:
         if argv[0] != "systemctl":
             return run_command(argv)
         self.calls.append(argv)
+        if argv[1] == "restart" and self.behaviour == "upgrades_config":
+            # The new host upgrades the config's format as it starts, then shows nothing.
+            self.layout.config.write_text(UPGRADED)
+            self.behaviour = "silent"
         if argv[1] == "restart" and self.behaviour in ("good", "bad_checks"):
             # The new host, started from current: it shows a first frame.
             problems = ["numpy is too old"] if self.behaviour == "bad_checks" else []
@@ -100,6 +105,11 @@ class Service:
                 self.behaviour = "good"  # the old release, started again, is fine
         failed = argv[1] == "is-failed" and self.behaviour == "failed"
         return subprocess.CompletedProcess(argv, 0 if failed or argv[1] != "is-failed" else 1)
+
+
+#: The config as a newer release leaves it: a format the old one does not read, and an
+#: edit the user made meanwhile.
+UPGRADED = "config_version = 99\n[plugins.clock]\nformat = '24h'\n"
 
 
 class Clock:
@@ -283,6 +293,44 @@ def test_older_releases_are_cleaned_keeping_two_and_the_running_one(
     assert plan["would_remove"] == ["0.0.2", "0.0.1"]
     up.update(Request(index=simple(index)))
     assert up.releases() == ["9.9.9", "0.1.0"]
+
+
+def test_a_rollback_puts_back_the_config_the_old_release_read(
+    index: RecordedServer, tmp_path: Path
+) -> None:
+    """Verify a new release that upgraded the config's format and then failed leaves, after
+    the rollback, the file the old release read (it would refuse the upgraded one, and the
+    sign would stay dark), with the upgraded file and its edits kept beside it."""
+    layout = install(tmp_path / "root", "0.1.0", current="0.1.0")
+    layout.config.chmod(0o640)
+    original = layout.config.read_text()
+    up, _, stages = updater(tmp_path, layout, "upgrades_config")
+    with pytest.raises(UpdateError, match="rolled back to 0.1.0.*put back the config as 0.1.0"):
+        up.update(Request(index=simple(index), timeout=30.0))
+    assert layout.config.read_text() == original
+    assert stat.S_IMODE(layout.config.stat().st_mode) == 0o640
+    assert layout.config.with_name(layout.config.name + ".v99").read_text() == UPGRADED
+    assert "config" in stages
+    assert "kept as" in up.status()["last"]["reason"]
+    kept = layout.prefix / guard.CONFIGS / "0.1.0.toml"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_a_rollback_on_request_keeps_a_config_of_the_same_format(tmp_path: Path) -> None:
+    """Verify edits made under the newer release stay when the older one reads the file
+    (same format), and a format it cannot read is swapped for its own copy."""
+    layout = install(tmp_path / "root", "0.1.0", "0.2.0", current="0.2.0", previous="0.1.0")
+    guard.keep_config(layout.prefix, "0.1.0", layout.config)  # as the update left it
+    layout.config.write_text("[plugins.clock]\nformat = '24h'\n")  # edited since
+    up, _, _ = updater(tmp_path, layout)
+    assert up.rollback()["reason"] == "asked for"
+    assert "24h" in layout.config.read_text()
+    # Forward again by hand, the newer one upgrades the format; back once more.
+    up.rollback()
+    layout.config.write_text(UPGRADED)
+    outcome = up.rollback()
+    assert "put back the config as 0.1.0" in outcome["reason"]
+    assert "24h" in layout.config.read_text() and "config_version" not in layout.config.read_text()
 
 
 def test_rollback_on_request(tmp_path: Path) -> None:

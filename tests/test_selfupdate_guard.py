@@ -95,6 +95,35 @@ def test_a_release_that_never_confirms_is_rolled_back_after_its_starts(tmp_path:
     assert "no release on trial" in run_guard(layout).stderr  # and it stays back
 
 
+def test_the_guards_rollback_puts_back_the_config_the_old_release_read(tmp_path: Path) -> None:
+    """Verify a release on trial that upgraded the config's format and never confirmed is
+    rolled back together with the config: the old release's copy back in place, the
+    upgraded file kept beside it, and the record says so."""
+    layout = install(tmp_path, "0.1.0", "0.2.0", current="0.2.0", previous="0.1.0")
+    layout.etc.mkdir(parents=True)
+    layout.config.write_text("[plugins.clock]\n")
+    assert guard.keep_config(layout.prefix, "0.1.0", layout.config)
+    guard.start_trial(layout.prefix, "0.2.0", "0.1.0", max_starts=1, config=layout.config)
+    run_guard(layout)
+    layout.config.write_text("config_version = 7  # upgraded\n[plugins.clock]\n")
+    result = run_guard(layout)
+    assert "rolled back to 0.1.0" in result.stderr
+    assert layout.config.read_text() == "[plugins.clock]\n"
+    assert "config_version = 7" in layout.config.with_name(layout.config.name + ".v7").read_text()
+    [entry] = guard.history(layout.prefix)
+    assert "put back the config as 0.1.0" in entry["reason"]
+
+
+def test_config_format_reads_the_top_level_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("# config_version = 5 in a comment\n[plugins.x]\nv = 1\n")
+    assert guard.config_format(path) == 1  # no key: format 1, as the loader reads it
+    path.write_text("config_version = 3\n[display]\n")
+    assert guard.config_format(path) == 3
+    assert guard.config_format(tmp_path / "missing.toml") is None
+    assert guard.keep_config(tmp_path, "1.0", tmp_path / "missing.toml") is False
+
+
 def test_a_confirmed_release_is_left_alone(tmp_path: Path) -> None:
     """Verify the host's first frame (note_started, from the release's own prefix)
     ends the trial, records the start, and the guard then leaves the release be."""

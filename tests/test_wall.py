@@ -183,6 +183,14 @@ def test_followers_show_their_slice_of_the_leaders_canvas_and_fall_back_alone(
         eventually(lambda: matched() >= 4, "several slices shown", timeout=60)
         # the halves differ (the clock's digits), so each follower got its own
         assert watch[1].frames()[-1].tobytes() != watch[2].frames()[-1].tobytes()
+        # The status says where each sign sits on the wall, and what its slices did.
+        assert leader.sync()["wall"] == {
+            "width": 128, "height": 32, "slice": [0, 0, 128, 32], "feed": None
+        }  # fmt: skip
+        for i, sign in enumerate(signs):
+            wall = sign.sync()["wall"]
+            assert (wall["width"], wall["height"], wall["slice"]) == (128, 32, [64 * i, 0, 64, 32])
+            assert wall["feed"]["active"] is True and wall["feed"]["shown"] >= 2
 
         leader.stop(signal.SIGKILL)
         for i, sign in enumerate(signs):

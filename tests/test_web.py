@@ -113,12 +113,18 @@ def test_errors_are_json_with_a_code(tmp_path: Path) -> None:
     }
     assert c.get("/api/v1/nope", headers=bearer).json["code"] == "not_found"
     assert c.get("/api/v1/next", headers=bearer).json["code"] == "method_not_allowed"
-    big = c.post("/api/v1/notify", data=b"x" * (2 * 1024 * 1024), headers=bearer)
+    big = c.post(
+        "/api/v1/notify", data=b"x" * (2 * 1024 * 1024), headers=bearer,
+        content_type="application/json",
+    )  # fmt: skip
     assert big.status_code == 413 and big.json["code"] == "request_entity_too_large"
     bad = c.post("/api/v1/notify", json={"text": "hi", "color": "red!"}, headers=bearer)
     assert bad.status_code == 400 and bad.json["code"] == "invalid_color"
     assert c.put("/api/v1/brightness", json={"value": 101}, headers=bearer).status_code == 400
-    assert c.post("/api/v1/notify", data="[1]", headers=bearer).json["code"] == "invalid_json"
+    listed = c.post("/api/v1/notify", data="[1]", headers=bearer, content_type="application/json")
+    assert listed.json["code"] == "invalid_json"
+    plain = c.post("/api/v1/notify", data='{"text": "hi"}', headers=bearer)  # no JSON type
+    assert plain.status_code == 415 and "application/json" in plain.json["message"]
     # Host down: a real socket path, nothing listening.
     down = c.get("/api/v1/status", headers=bearer)
     assert down.status_code == 503 and down.json["code"] == "host_unavailable"
@@ -269,7 +275,7 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     sock = tmp_path / "control.sock"
-    base = f"http://127.0.0.1:{port}/api/v1"
+    where = {"base": f"http://127.0.0.1:{port}/api/v1"}
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
@@ -279,7 +285,9 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+        req = urllib.request.Request(
+            where["base"] + path, data=data, method=method, headers=headers or {}
+        )
         req.add_header("Content-Type", "application/json")
         with opener.open(req, timeout=20) as r:
             text = r.read().decode()
@@ -311,8 +319,25 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         call("PUT", "/config/plugins.a", {"fps": 7}, bearer)
         live.wait_for(lambda: live.host.cfg.plugins["a"].options.get("fps") == 7, "the option")
         assert call("GET", "/config/plugins.a", None, bearer)["data"]["fps"] == 7
-        web = live.host.web
+        web = live.host.sidecars.web
         assert web is not None and web.proc is not None
+        # [web] applies live, even when changed through the web process itself: its answer
+        # gets out (the old process serves a grace second more), then the new port answers
+        # and the old one is closed; the login and the token carry over.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            moved = s.getsockname()[1]
+        assert call("PUT", "/config/web", {"port": moved}, bearer)["data"]["port"] == moved
+        where["base"] = f"http://127.0.0.1:{moved}/api/v1"
+        live.wait_for(up, "the web process on its new port")
+        assert web.proc is None  # the old one: killed and reaped
+        assert call("GET", "/status", None, bearer)["data"]["display"]
+        assert call("PUT", "/config/web", {"enabled": False}, bearer)["data"]["enabled"] is False
+        assert live.host.sidecars.web is None
+        live.wait_for(
+            lambda: not up() and not live.host.sidecars.retiring,
+            "the web process gone (killed and reaped) once disabled",
+        )
 
     tables = {
         "control": {"socket": str(sock)},
@@ -325,7 +350,7 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         },
     }
     live = run_live(tmp_path, tables, scenario)
-    assert live.host.web is None  # killed and reaped on shutdown
+    assert live.host.sidecars.web is None  # killed and reaped on shutdown
     assert bodies and not any(PASSWORD in b for b in bodies)
 
 

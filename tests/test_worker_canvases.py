@@ -74,3 +74,18 @@ def test_another_size_gets_its_own_canvas() -> None:
     assert region.size == (20, 10) and region.image.size == (20, 10)
     assert keeper.pixels(region, (20, 10)).shape == (10, 20, 3)
     assert keeper.made == 2
+
+
+def test_pixels_read_as_pillow_reads_them_at_every_size() -> None:
+    """The keeper reads its canvas with Pillow's raw encoder called directly (issue 15):
+    byte for byte what ``Image.tobytes`` gives, at panel sizes and odd ones, frame after
+    frame (each frame gets its own encoder: one used twice crashes the process)."""
+    keeper = CanvasKeeper()
+    for size in [(64, 32), (128, 64), (256, 64), (1, 1), (3, 700), (4000, 2)]:
+        for frame in range(3):
+            canvas = keeper.blank(size)
+            canvas.draw.line((0, 0, size[0] - 1, size[1] - 1), fill=(frame, 100, 255))
+            canvas.image.putpixel((size[0] - 1, 0), (1, 2, 3 + frame))
+            pixels = keeper.pixels(canvas, size)
+            assert pixels.shape == (size[1], size[0], 3)
+            assert pixels.tobytes() == canvas.image.tobytes()

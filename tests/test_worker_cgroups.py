@@ -117,6 +117,29 @@ def test_limits_without_their_controller_stay_the_hosts(
     assert worker.wait(timeout=30) < 0
 
 
+def test_a_pass_asks_for_the_hosts_other_children_only_to_scan(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    """The host's other children (``keep``) matter only to the full ``/proc`` scan, which
+    a worker in a cgroup never needs: an idle pass does not poll the host's helpers for
+    them (issue 15). A worker without a cgroup is scanned, and ``keep`` asked, once."""
+    asked: list[float] = []
+
+    def keep() -> list[int]:
+        asked.append(1.0)
+        return []
+
+    enforcer = _enforcer()
+    contained = _handle_in(tmp_path, worker, ("memory.max", "pids.max"))
+    for now in (10.0, 12.0, 14.0):
+        enforcer.monitor([contained], now, keep=keep)
+    assert asked == [] and contained.state is WorkerState.RUNNING
+    loose = _handle_in(tmp_path, worker, ())
+    loose.cgroup = None
+    enforcer.monitor([loose], 16.0, keep=keep)
+    assert asked == [1.0] and loose.state is WorkerState.RUNNING
+
+
 def test_a_kernel_oom_kill_is_named_as_the_memory_limit(
     tmp_path: Path, worker: subprocess.Popen[bytes]
 ) -> None:

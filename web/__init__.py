@@ -18,6 +18,7 @@ from flask import Flask
 
 from web import errors
 from web.auth_store import AuthStore
+from web.hosts import HostCheck
 from web.security import RateLimit, guard, secure_headers
 
 #: Uploads (restore, images) larger than this are refused with 413.
@@ -33,7 +34,9 @@ def create_app(
     :param config: ``auth_file`` (Path of the auth store), ``data_dir`` (where the
         session key is kept, :mod:`web.session_key`; without it the key lives as long as
         the process), ``secure_cookies`` (behind https), ``setup_code`` (the one-time code
-        logged at start), ``socket`` (control socket path), ``login_limit``.
+        logged at start), ``socket`` (control socket path), ``login_limit``,
+        ``allowed_hosts`` (``[web] allowed_hosts``: names beyond the built-in ones the app
+        answers to, :mod:`web.hosts`).
     :param control: sends one control request and returns the host's ``Ok.data``; by
         default :func:`host.ipc.control_client.request` on ``socket``.
     """
@@ -62,6 +65,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ledhost.auth"] = AuthStore(auth_file)
     app.extensions["ledhost.ratelimit"] = RateLimit(limit=int(cfg.get("login_limit", 5)))
+    app.extensions["ledhost.hosts"] = HostCheck(cfg.get("allowed_hosts", ()))
     app.extensions["ledhost.control"] = control or partial(control_request, path=cfg.get("socket"))
     app.before_request(guard)
     app.after_request(secure_headers)

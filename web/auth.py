@@ -17,9 +17,20 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 def body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 naming the problem."""
+    """The request's JSON object, or a 400 naming the problem.
+
+    The body must be sent as ``application/json``: a cross-site page can send any other
+    type without asking (a CORS preflight), so taking those would let any web site the
+    user visits post to the sign (web.hosts).
+    """
+    if not request.is_json:
+        raise ApiError(
+            415, "unsupported_media_type",
+            f"send the body as JSON with Content-Type: application/json "
+            f"(got {request.mimetype or 'none'!r})",
+        )  # fmt: skip
     try:
-        data = request.get_json(force=True)
+        data = request.get_json()
     except RequestEntityTooLarge:
         raise
     except BadRequest:

@@ -116,6 +116,25 @@ DISPLAY: Final = obj(
                     ),
                     "notices_pending": INT,
                     "switches": array(obj({"n": INT, "key": STR, "at": NUM})),
+                    "wall": null(
+                        obj(
+                            {
+                                "width": INT,
+                                "height": INT,
+                                "slice": array(INT),
+                                "feed": null(
+                                    obj(
+                                        {
+                                            "active": BOOL,
+                                            "shown": INT,
+                                            "skipped": INT,
+                                            "pending": INT,
+                                        }
+                                    )
+                                ),
+                            }
+                        )
+                    ),
                 }
             )
         ),

@@ -1,10 +1,12 @@
-"""Who may call what: sessions, API tokens, CSRF, first-run lock-out, login rate limit.
+"""Who may call what: the sign's names, sessions, API tokens, CSRF, first-run lock-out,
+login rate limit.
 
 Every request passes :func:`guard` (a ``before_request`` hook), so a new route is
-protected by default; only the names in :data:`OPEN_ENDPOINTS` skip it. Token-
-authenticated calls (``Authorization: Bearer lh_...``) are exempt from CSRF (a browser
-never sends that header on its own); session-authenticated state changes need the
-session's CSRF token in ``X-CSRF-Token``.
+protected by default: first the ``Host`` and ``Origin`` checks of :mod:`web.hosts` (DNS
+rebinding, cross-site requests), then authentication, which only the names in
+:data:`OPEN_ENDPOINTS` skip. Token-authenticated calls (``Authorization: Bearer
+lh_...``) are exempt from CSRF (a browser never sends that header on its own);
+session-authenticated state changes need the session's CSRF token in ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from web.auth_store import AuthStore
 from web.errors import ApiError
+from web.hosts import HostCheck, host_name
 
 #: Reachable without a login (the rest of the API is refused).
 OPEN_ENDPOINTS = {
@@ -55,6 +58,18 @@ def guard() -> Response | None:
     setup on first run, rather than answered with JSON.
     """
     g.auth = None
+    hosts: HostCheck = current_app.extensions["ledhost.hosts"]
+    if not hosts.host_ok(request.host):
+        name = host_name(request.host)
+        raise ApiError(
+            421, "misdirected_request",
+            f"this sign does not answer to the name {name!r}; use its address or add the "
+            "name to [web] allowed_hosts",
+        )  # fmt: skip
+    if request.method not in SAFE_METHODS:
+        origin = request.headers.get("Origin")
+        if origin is not None and not hosts.origin_ok(origin, request.host):
+            raise ApiError(403, "cross_origin", f"a request from another site ({origin}) refused")
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         if not store().check_token(header[7:].strip()):

@@ -40,6 +40,7 @@ def cmd_web(ns: argparse.Namespace) -> int:
         "auth_file": state / "web-auth.json",
         "data_dir": state,
         "socket": socket_path(ns),
+        "allowed_hosts": cfg.web.allowed_hosts,
     }
     serve(ns.bind or cfg.web.bind, ns.port or cfg.web.port, options)
     return 0

@@ -168,6 +168,10 @@ class Presenter:
         self._next_strip = None
         self._strip_offset = -1
 
+    def earliest_push(self) -> float:
+        """When the frame-rate ceiling next allows a push."""
+        return self._last_push + self.min_interval
+
     def next_push_at(self, now: float) -> float | None:
         """When the loop must wake to push next; ``None`` if nothing is pending."""
         earliest = self._last_push + self.min_interval

@@ -106,6 +106,8 @@ class WallFeed:
         return self._active
 
     def status(self, now: float) -> dict[str, Any]:
+        """``display.sync.wall.feed`` of a status: whether the wall owns the panel, and
+        the slices shown, skipped (late) and waiting."""
         return {
             "active": self._active,
             "shown": self.shown,

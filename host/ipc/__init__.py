@@ -10,6 +10,8 @@
 - :mod:`~host.ipc.syncwire`: what synchronised signs send each other through the MQTT
   broker (not between host and worker, but a wire all the same: the bridge and the host
   both decode it).
+- :mod:`~host.ipc.epoll`: the selector both ends wait in, once per frame (a lean epoll
+  one: not a wire, but the other half of every hand-off).
 
 May import: :mod:`host.errors`, :mod:`sdk.registration` (the naming rules), the standard
 library, numpy and msgspec. Both sides import this package, so it imports neither.

@@ -6,8 +6,10 @@ eventfd writes and reads, which are syscalls and therefore full memory barriers,
 host never reads a slot the worker is still writing (DESIGN.md, measured: 0 torn frames
 in 400k):
 
-* ``free`` (host -> worker, semaphore mode, starts at ``slots``): one count is one credit,
-  the right to fill the next slot;
+* ``free`` (host -> worker, starts at ``slots``): one count is one credit, the right to
+  fill the next slot; the worker takes every credit there is in one read and spends them
+  one a frame, so at 60 fps it reads about every other frame (each read is still a
+  syscall after the host's write that gave the credit: the barrier holds);
 * ``ready`` (worker -> host, counter mode): one count per filled slot.
 
 Slots are filled and handed back in FIFO order, so no slot index ever travels: the worker
@@ -27,6 +29,7 @@ import mmap
 import os
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,16 +40,27 @@ from host.errors import FrameError
 SLOTS = 3
 HEADER_SIZE = 64
 _MAGIC = b"LHF1"
+#: The magic as the header's first field holds it: an integer, so neither end makes a
+#: bytes object per frame (the bytes in the slot are ``_MAGIC``'s).
+_MAGIC_WORD = int.from_bytes(_MAGIC, "little")
 _DTYPE_UINT8 = 1
+_UINT8 = np.dtype(np.uint8)
 # magic, width, height, channels, dtype code, token (activation), seq, time the worker
 # finished the frame (CLOCK_MONOTONIC is system-wide on Linux, so comparable across pids),
 # and when its next frame is due on the same clock (0: none is planned).
-_HEADER = struct.Struct("<4sHHBBxxIQdd")
+_HEADER = struct.Struct("<IHHBBxxIQdd")
+#: What :meth:`FrameBus.poll` returns for errors when there are none (never appended to).
+_NO_ERRORS: tuple[FrameError, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Frame:
-    """A frame the host holds: ``pixels`` is a read-only view into its slot."""
+    """A frame the host holds: ``pixels`` is a read-only view into its slot.
+
+    Not a frozen dataclass: one is made per frame, and a frozen one's ``__init__`` (an
+    ``object.__setattr__`` per field) was a tenth of the host's read of a frame, cold
+    (issue 15). Nothing changes one once made.
+    """
 
     pixels: np.ndarray
     token: int
@@ -115,10 +129,11 @@ class FrameBus:
         self.memfd = os.memfd_create(f"ledhost-frames-{owner}", os.MFD_CLOEXEC)
         os.ftruncate(self.memfd, geometry.total_bytes)
         self.ready_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self.free_fd = os.eventfd(
-            geometry.slots, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC
-        )
+        self.free_fd = os.eventfd(geometry.slots, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._mem, self._pixels, self._full = _map(self.memfd, geometry)
+        #: Geometry's figures as plain attributes (its sizes are properties: a call each).
+        self._slot_bytes = geometry.slot_bytes
+        self._slots = geometry.slots
         for view in (*self._pixels, *self._full):
             view.flags.writeable = False
         self._next = 0  # the slot the next ready count refers to
@@ -130,7 +145,7 @@ class FrameBus:
         """``(memfd, ready_fd, free_fd)`` to pass to the worker process."""
         return (self.memfd, self.ready_fd, self.free_fd)
 
-    def poll(self) -> tuple[Frame | None, list[FrameError]]:
+    def poll(self) -> tuple[Frame | None, Sequence[FrameError]]:
         """Take every frame the worker finished since the last call.
 
         :returns: the newest valid frame (now held until the next newer one), or ``None``
@@ -140,7 +155,22 @@ class FrameBus:
         try:
             count = os.eventfd_read(self.ready_fd)
         except BlockingIOError:
-            return None, []
+            return None, _NO_ERRORS
+        if count == 1:
+            # The usual case, kept short (it runs cold, once per frame): the one slot it
+            # names becomes the held one, the one held before goes back.
+            slot = self._next
+            self._next = slot + 1 if slot + 1 < self._slots else 0
+            try:
+                frame = self._read(slot)
+            except FrameError as exc:
+                os.eventfd_write(self.free_fd, 1)
+                return None, (exc,)
+            if self._held is not None:
+                os.eventfd_write(self.free_fd, 1)
+            self._held = slot
+            self.frames_received += 1
+            return frame, _NO_ERRORS
         if count > self.geometry.slots:
             # The worker claims more frames than it had credits: it is not following the
             # protocol; nothing in the ring can be trusted this round.
@@ -173,9 +203,19 @@ class FrameBus:
     def _read(self, slot: int) -> Frame:
         g = self.geometry
         # Straight from the mapping: no memoryview or bytes made per frame.
-        header = _HEADER.unpack_from(self._mem, slot * g.slot_bytes)
+        header = _HEADER.unpack_from(self._mem, slot * self._slot_bytes)
         magic, width, height, channels, dtype, token, seq, done_at, next_due = header
-        if magic != _MAGIC:
+        # NaN fails both comparisons; infinity the second.
+        due = next_due if 0.0 < next_due < math.inf else None
+        if (
+            width == g.width
+            and height == g.height
+            and magic == _MAGIC_WORD
+            and channels == 3
+            and dtype == _DTYPE_UINT8
+        ):
+            return Frame(self._full[slot], token, seq, done_at, due)
+        if magic != _MAGIC_WORD:
             raise FrameError(f"plugin instance {self.owner!r} sent a frame with a bad header")
         if not (1 <= width <= g.width and 1 <= height <= g.height) or (channels, dtype) != (
             3,
@@ -185,12 +225,7 @@ class FrameBus:
                 f"plugin instance {self.owner!r} sent a {width}x{height}x{channels} frame "
                 f"(dtype code {dtype}); the display takes up to {g.width}x{g.height} RGB uint8"
             )
-        due = next_due if math.isfinite(next_due) and next_due > 0.0 else None
-        if width == g.width and height == g.height:
-            pixels = self._full[slot]
-        else:
-            pixels = _shaped(self._pixels[slot], width, height)
-        return Frame(pixels, token, seq, done_at, due)
+        return Frame(_shaped(self._pixels[slot], width, height), token, seq, done_at, due)
 
     def _release(self, slot: int) -> None:
         # Slots go back oldest first: FIFO order is what lets no index travel.
@@ -222,6 +257,9 @@ class FrameWriter:
         self.memfd, self.ready_fd, self.free_fd = fds
         self.geometry = geometry
         self._mem, self._pixels, self._full = _map(self.memfd, geometry)
+        self._slot_bytes = geometry.slot_bytes  # a property: a call each time
+        #: Credits taken from ``free`` and not spent yet (slots the host gave back).
+        self._credits = 0
         self._next = 0
         self.seq = 0
         self.dropped = 0
@@ -244,28 +282,37 @@ class FrameWriter:
         """
         g = self.geometry
         width, height = size if size is not None else (g.width, g.height)
-        if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
+        # ``is`` first: uint8's dtype is one object; any other passes only if equal.
+        dtype = pixels.dtype
+        if pixels.shape != (height, width, 3) or (dtype is not _UINT8 and dtype != _UINT8):
             where = "the display takes" if size is None else "the host asked for"
             raise FrameError(
                 f"frame of shape {pixels.shape} and dtype {pixels.dtype}; {where} "
                 f"({height}, {width}, 3) uint8"
             )
-        try:
-            os.eventfd_read(self.free_fd)
-        except BlockingIOError:
-            self.dropped += 1
-            return False
+        if not self._credits:
+            try:
+                self._credits = os.eventfd_read(self.free_fd)
+            except BlockingIOError:
+                self.dropped += 1
+                return False
+        self._credits -= 1
         slot = self._next
-        self._next = (self._next + 1) % g.slots
-        if pixels.flags.c_contiguous:
-            # A contiguous frame is its slot's first bytes as they are: one memcpy into
-            # the mapping, none of numpy's copy machinery (most of a publish's CPU).
-            start = slot * g.slot_bytes + HEADER_SIZE
-            self._mem[start : start + pixels.nbytes] = pixels.data
-        else:
+        self._next = slot + 1 if slot + 1 < g.slots else 0
+        start = slot * self._slot_bytes + HEADER_SIZE
+        try:
+            # A C-contiguous frame is its slot's first bytes as they are: one memcpy into
+            # the mapping, none of numpy's copy machinery (most of a publish's CPU). Tried
+            # rather than checked: ``flags`` makes an object per look.
+            self._mem[start : start + width * height * 3] = pixels  # type: ignore[call-overload]
+        except ValueError:  # numpy: "ndarray is not C-contiguous" (a region, a strided view)
             np.copyto(_shaped(self._pixels[slot], width, height), pixels)
         self.seq += 1
-        self.write_header(slot, width, height, token, next_due=next_due)
+        # write_header's work, inline: one call fewer on a path that runs cold per frame.
+        _HEADER.pack_into(
+            self._mem, slot * self._slot_bytes, _MAGIC_WORD, width, height, 3, _DTYPE_UINT8,
+            token, self.seq, time.monotonic(), next_due or 0.0,
+        )  # fmt: skip
         os.eventfd_write(self.ready_fd, 1)
         return True
 
@@ -282,7 +329,7 @@ class FrameWriter:
         _HEADER.pack_into(
             self._mem,
             slot * self.geometry.slot_bytes,
-            _MAGIC,
+            _MAGIC_WORD,
             width,
             height,
             channels,

@@ -9,7 +9,8 @@
   :mod:`~host.supervise.restart_policy`: deadlines, limits, backoff and flapping.
 - :mod:`~host.supervise.spawner`, :mod:`~host.supervise.proctree`,
   :mod:`~host.supervise.undertaker`: the only code that starts, signals and reaps
-  processes, and finds what a plugin left behind.
+  processes, and finds what a plugin left behind; :mod:`~host.supervise.revival`
+  notices the zygote's death at once and starts another.
 - :mod:`~host.supervise.plugin_logs`: plugin log records, rate-limited, per instance.
 - :mod:`~host.cli.probe`: plugins run in workers outside the display loop
   (``ledhost plugins``, ``ledhost render``, ``config check``).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
@@ -138,7 +138,10 @@ class Enforcer:
             self.check_deadline(handle, now)
 
     def monitor(
-        self, handles: Iterable[WorkerHandle], now: float, keep: Iterable[int] = ()
+        self,
+        handles: Iterable[WorkerHandle],
+        now: float,
+        keep: Callable[[], Iterable[int]] = tuple,
     ) -> None:
         """Measure every worker's tree; kill those over their memory or process limit.
 
@@ -151,7 +154,8 @@ class Enforcer:
         kernel enforces ``memory.max``, at once); every
         :data:`SCAN_INTERVAL` the whole table is scanned to find new descendants, count
         processes and kill plugin processes adopted by the host (:meth:`kill_strays`;
-        ``keep`` names the host's other children, which are not).
+        ``keep()`` names the host's other children, which are not: asked only for a scan,
+        which workers in cgroups never need, so a pass does not poll the host's helpers).
         """
         if now < self.next_monitor - SLACK:
             return
@@ -163,7 +167,7 @@ class Enforcer:
             self.next_scan = now + SCAN_INTERVAL
             table = proctree.scan()
             self.reap_graves(table, now)
-            self.kill_strays(table, handles, keep, now)
+            self.kill_strays(table, handles, keep(), now)
         # Each cgroup's member list, read once per pass.
         members = {id(h): self._members(h.cgroup) for h in live if h.cgroup is not None}
         if table is None:

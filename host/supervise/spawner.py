@@ -17,6 +17,7 @@ plugin may start (supervisor's ``killasgroup``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Final, Protocol
 
@@ -306,6 +308,8 @@ class ZygoteLauncher:
     def __init__(self) -> None:
         """:raises OSError: no zygote on this system (see :func:`make_launcher`)."""
         self._zygote: Zygote | None = Zygote()
+        #: Told of a zygote found dead at a launch (:mod:`host.supervise.revival` sets it).
+        self.on_death: Callable[[Zygote], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -320,9 +324,12 @@ class ZygoteLauncher:
     def launch(self, request: LaunchRequest) -> WorkerProcess:
         zygote = self._zygote
         if zygote is not None and not zygote.alive():
-            log.warning("the zygote has died: spawning workers from now on")
-            zygote.close()
-            self._zygote = zygote = None
+            if self.on_death is not None:  # the host's watch, before its selector told it
+                self.on_death(zygote)
+            else:
+                log.warning("the zygote has died: spawning workers from now on")
+                self.replace(None)
+            zygote = self._zygote
         if zygote is None:
             return SpawnLauncher().launch(request)
         try:
@@ -333,11 +340,15 @@ class ZygoteLauncher:
             raise
         return _ForkedProcess(pid, start_time)
 
+    def replace(self, zygote: Zygote | None) -> None:
+        """Fork from ``zygote`` from now on (``None``: spawn); the old one is closed."""
+        old, self._zygote = self._zygote, zygote
+        if old is not None and old is not zygote:
+            old.close()
+
     def close(self) -> None:
         """Stop the zygote, so a host that ends leaves no process behind."""
-        zygote, self._zygote = self._zygote, None
-        if zygote is not None:
-            zygote.close()
+        self.replace(None)
 
 
 class Undertaker:
@@ -355,14 +366,37 @@ class Undertaker:
     def __init__(self) -> None:
         self._process: _Started | None = None
         self._told: dict[int, set[tuple[int, int]]] = {}
+        #: Each watched worker's own lines (``w``, ``c``), told again to a new undertaker.
+        self._lines: dict[int, list[str]] = {}
+        #: Whether the zygote serves (then its death ends the job: :meth:`restart`).
+        self.in_zygote = False
 
     def start(self, launcher: SpawnLauncher | ZygoteLauncher | None = None) -> bool:
         """Hand the job to the zygote if ``launcher`` has a live one (it then waits for the
         zygote's preload), else spawn the undertaker; ``False`` if neither worked."""
+        return self._begin(functools.partial(self._hand_to_zygote, launcher))
+
+    def restart(self, hand: Callable[[int], bool]) -> bool:
+        """Start again after the zygote that served died, and tell the new undertaker all
+        the old one was told. ``hand`` gives the new stdin's read end to a new zygote
+        (``False``: the undertaker is spawned instead); see :mod:`host.supervise.revival`.
+        """
+        self.close()
+        if not self._begin(hand):
+            return False
+        for worker, lines in self._lines.items():
+            for line in lines:
+                self._write(line)
+            for pid, start_time in self._told.get(worker, ()):
+                self._write(f"k {pid} {start_time} {worker}")
+        return self._process is not None
+
+    def _begin(self, hand: Callable[[int], bool]) -> bool:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         stdin = open(write_end, "wb")  # noqa: SIM115 - held until close()
         try:
-            if self._hand_to_zygote(launcher, read_end):
+            self.in_zygote = hand(read_end)
+            if self.in_zygote:
                 self._process = _Started(None, None, stdin, None)
                 return True
             popen = self._spawn(read_end)
@@ -425,9 +459,12 @@ class Undertaker:
         """Remember a new worker, and its cgroup if it has one (killed and removed too)."""
         if start_time is not None:
             self._told[pid] = set()
-            self._write(f"w {pid} {start_time}")
+            lines = [f"w {pid} {start_time}"]
             if cgroup is not None and "\n" not in os.fspath(cgroup):
-                self._write(f"c {pid} {os.fspath(cgroup)}")
+                lines.append(f"c {pid} {os.fspath(cgroup)}")
+            self._lines[pid] = lines
+            for line in lines:
+                self._write(line)
 
     def know(self, worker: int, processes: frozenset[tuple[int, int]]) -> None:
         """Remember the processes seen below ``worker`` (only new ones are sent)."""
@@ -440,6 +477,7 @@ class Undertaker:
 
     def forget(self, worker: int) -> None:
         """The worker and what it left behind are gone."""
+        self._lines.pop(worker, None)
         if self._told.pop(worker, None) is not None:
             self._write(f"f {worker}")
 

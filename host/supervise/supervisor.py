@@ -38,6 +38,7 @@ from host.supervise.listener import Listener
 from host.supervise.messenger import Messenger
 from host.supervise.plugin_logs import PluginLog
 from host.supervise.restart_policy import RestartPolicy
+from host.supervise.revival import ZygoteWatch
 from host.supervise.rules import WorkerRules, deadline_of
 from host.supervise.spawner import process_cpu_seconds
 from host.supervise.states import WorkerState
@@ -125,6 +126,12 @@ class Supervisor:
             enforcer=self.enforcer,
             logs=self.logs,
             reap=self.reap,
+        )
+        #: Notices the zygote's death at once and starts another (host.supervise.revival).
+        self.zygote_watch = (
+            ZygoteWatch(launcher, selector, lambda: self.enforcer.undertaker)
+            if isinstance(launcher, spawner.ZygoteLauncher)
+            else None
         )
 
     @property
@@ -335,6 +342,15 @@ class Supervisor:
         """Handle one ready fd registered by this supervisor (see :meth:`Messenger.dispatch`)."""
         self.messenger.dispatch(key, now, events)
 
+    def read_frames(self, handle: WorkerHandle, now: float) -> None:
+        """Read ``handle``'s frame bus now, as if its ready fd had woken the loop (the host
+        reads a muted bus at its own deadline: :mod:`host.supervise.frametick`)."""
+        if handle.bus is not None:
+            self.dispatched += 1
+            fd = handle.bus.ready_fd
+            key = selectors.SelectorKey(fd, fd, selectors.EVENT_READ, (handle, "frames"))
+            self.messenger.dispatch(key, now, selectors.EVENT_READ)
+
     # -- ends of processes ----------------------------------------------------------------
 
     def reap(self, handle: WorkerHandle, now: float) -> None:
@@ -423,10 +439,12 @@ class Supervisor:
                     # BACKOFF -> STARTING
                     handle.restarts += 1
                     self.start(handle, now)
+        if self.zygote_watch is not None:
+            self.zygote_watch.poll(now)
         if self.cgroups is not None:
             self.cgroups.sweep()
         self.enforcer.check_deadlines([*self.handles.values(), *self.retiring], now)
-        self.enforcer.monitor(self.handles.values(), now, keep=self.own_children())
+        self.enforcer.monitor(self.handles.values(), now, keep=self.own_children)
         wall = time.time()
         for instance_id, plugin_log in self.logs.items():
             summary = plugin_log.summarize(now, wall)
@@ -466,6 +484,8 @@ class Supervisor:
             if isinstance(key.data, tuple) and isinstance(key.data[0], WorkerHandle):
                 self.dispatched += 1
                 self.dispatch(key, time.monotonic() if now is None else now, events)
+            elif isinstance(key.data, ZygoteWatch):
+                key.data.on_event(key.fd, time.monotonic() if now is None else now)
             elif other is not None:
                 other(key)
         now = time.monotonic() if now is None else now
@@ -487,7 +507,8 @@ class Supervisor:
         The host loop wakes then instead of at its regular tick, so a due restart or a
         silent worker's heartbeat timeout is handled on time.
         """
-        times: list[float] = []
+        respawn = self.zygote_watch.respawn_at if self.zygote_watch is not None else None
+        times: list[float] = [] if respawn is None else [respawn]
         for h in [*self.handles.values(), *self.retiring]:
             if h.restart_at is not None:
                 times.append(h.restart_at)
@@ -551,6 +572,10 @@ class Supervisor:
             graceful_timeout = self.rules.stop_timeout
         now = time.monotonic()
         self.pending.clear()
+        if self.zygote_watch is not None:
+            # No new zygote while stopping, and a zygote that dies now (a service stop
+            # signals every process) must not keep the waits below returning at once.
+            self.zygote_watch.close()
         for handle in self.handles.values():
             if handle.state in (WorkerState.STARTING, WorkerState.RUNNING):
                 self.messenger.send(handle, protocol.Stop())
@@ -593,9 +618,11 @@ class Supervisor:
         self.helpers = [p for p in self.helpers if p.poll() is None]
         own.update(p.pid for p in self.helpers)
         undertaker = self.enforcer.undertaker
+        pending = self.zygote_watch.pending if self.zygote_watch is not None else None
         for helper in (
             self.launcher.pid if isinstance(self.launcher, spawner.ZygoteLauncher) else None,
             undertaker.pid if undertaker is not None else None,
+            pending.pid if pending is not None else None,  # a new zygote still preloading
         ):
             if helper is not None:
                 own.add(helper)

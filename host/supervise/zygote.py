@@ -86,6 +86,8 @@ ZYGOTE_PRELOAD = (
 #: The request to serve as the undertaker, sent with one descriptor: the read end of the
 #: undertaker's stdin.
 UNDERTAKER_REQUEST = b"undertaker"
+#: What an exec'd zygote sends, unasked, once it has preloaded (:func:`main`).
+READY = b"ready"
 #: A request is WorkerArgs as msgpack (their one declaration); a few hundred bytes.
 _MAX_REQUEST = 1 << 16
 #: Control socket, frame memfd, ready eventfd, free eventfd.
@@ -131,6 +133,17 @@ class Zygote:
                     traceback.print_exc()  # to the host's stderr: a zygote that failed
             os._exit(status)
         zygote_end.close()
+        self._attach(pid, host_end)
+
+    @classmethod
+    def attach(cls, pid: int, host_end: socket.socket) -> Zygote:
+        """The host's end of a zygote started otherwise: exec'd (:func:`main`) by
+        :mod:`host.supervise.revival` after the first one died."""
+        zygote = cls.__new__(cls)
+        zygote._attach(pid, host_end)
+        return zygote
+
+    def _attach(self, pid: int, host_end: socket.socket) -> None:
         host_end.settimeout(REPLY_TIMEOUT)
         self.pid = pid
         self._sock = host_end
@@ -139,9 +152,36 @@ class Zygote:
         # A launcher dropped without close() (a Host never run) still stops and reaps it.
         self._stop = weakref.finalize(self, _stop, host_end, self._pidfd, pid)
 
+    @property
+    def sockfd(self) -> int:
+        """Readable once an exec'd zygote has preloaded (:meth:`take_ready`)."""
+        return self._sock.fileno()
+
+    def take_ready(self) -> bool:
+        """Read an exec'd zygote's :data:`READY` (without waiting); ``False`` if what came
+        was anything else or nothing."""
+        try:
+            return self._sock.recv(16, socket.MSG_DONTWAIT) == READY
+        except OSError:
+            return False
+
+    @property
+    def pidfd(self) -> int:
+        """Readable once the zygote has ended: the host's selector watches it."""
+        return self._pidfd
+
     def alive(self) -> bool:
         """Whether the zygote still runs (its pidfd is not readable yet)."""
         return self._stop.alive and not select.select([self._pidfd], [], [], 0)[0]
+
+    def reap(self) -> int | None:
+        """Reap an ended zygote: its wait status (``os.waitpid``'s), ``None`` if it still
+        runs or was reaped already. :meth:`close` after it only releases the descriptors."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        return status if pid == self.pid else None
 
     def fork_worker(self, args: WorkerArgs) -> tuple[int, int]:
         """Have the zygote start a worker; returns its pid and start time (``/proc`` ticks).
@@ -202,15 +242,24 @@ def _stop(sock: socket.socket, pidfd: int, pid: int, timeout: float = 5.0) -> No
 # -- in the zygote ----------------------------------------------------------------------
 
 
-def _serve(sock: socket.socket, die_with_parent: bool) -> None:
+def _serve(
+    sock: socket.socket,
+    die_with_parent: bool,
+    undertaker_fd: int | None = None,
+    announce: bool = False,
+) -> None:
     """The zygote's life: become a clean, warm process, then fork workers until EOF.
 
-    Once the host has handed it the undertaker's stdin, it also reads the undertaker's
-    lines (:class:`~host.supervise.undertaker.Duty`), and at the host's end -- EOF on the
+    Once the host has handed it the undertaker's stdin (a request, or ``undertaker_fd``
+    from the start), it also reads the undertaker's lines
+    (:class:`~host.supervise.undertaker.Duty`), and at the host's end -- EOF on the
     socket without the SIGTERM of an orderly stop -- kills what the host left behind.
     """
-    _become_zygote(sock.fileno(), die_with_parent)
-    duty: undertaker.Duty | None = None
+    keep = {sock.fileno()} if undertaker_fd is None else {sock.fileno(), undertaker_fd}
+    _become_zygote(keep, die_with_parent)
+    duty = None if undertaker_fd is None else _become_undertaker(undertaker_fd)
+    if announce:
+        sock.send(READY)  # the host forks from it only now: no launch waits for the preload
     while True:
         watched = [sock.fileno()] if duty is None else [sock.fileno(), duty.fd]
         ready = select.select(watched, [], [])[0]
@@ -257,7 +306,7 @@ def _serve(sock: socket.socket, die_with_parent: bool) -> None:
             return
 
 
-def _become_zygote(keep_fd: int, die_with_parent: bool) -> None:
+def _become_zygote(keep_fds: set[int], die_with_parent: bool) -> None:
     """Shed the host: signals, descriptors, environment, logging, cwd and ``sys.path``.
 
     Then import :data:`ZYGOTE_PRELOAD` and freeze the heap, so neither the cyclic garbage
@@ -279,7 +328,7 @@ def _become_zygote(keep_fd: int, die_with_parent: bool) -> None:
     _drop_logging_handlers()
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
-    close_fds_except({0, 1, 2, keep_fd})
+    close_fds_except({0, 1, 2, *keep_fds})
     from host.worker.secrets import forget_config_environment
 
     forget_config_environment(os.environ)  # no worker should see another's secret
@@ -424,3 +473,29 @@ def _become_undertaker(stdin: int) -> undertaker.Duty:
         os.setsid()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return undertaker.Duty(stdin)
+
+
+def main(argv: list[str]) -> NoReturn:
+    """``python -P -c 'from host.supervise.zygote import main; main(...)'`` with ``<socket
+    fd> [<undertaker stdin fd>]``: a zygote exec'd rather than forked, once the host runs
+    (:mod:`host.supervise.revival`).
+
+    With the undertaker's stdin it serves as the undertaker from the start (no request to
+    wait for while it preloads); without, it dies with the host like a forked one. Once
+    preloaded it sends :data:`READY` (:meth:`Zygote.take_ready`).
+    """
+    status = 0
+    try:
+        fds = [int(arg) for arg in argv]
+        if len(fds) not in (1, 2) or min(fds) < 3:
+            raise ValueError(f"a socket fd and maybe the undertaker's stdin, not {argv}")
+        sock = socket.socket(fileno=fds[0])
+        undertaker_fd = fds[1] if len(fds) > 1 else None
+        _serve(sock, len(fds) == 1, undertaker_fd, announce=True)
+    except BaseException:  # noqa: BLE001 - same end as a forked zygote's
+        status = 1
+        with contextlib.suppress(BaseException):
+            import traceback
+
+            traceback.print_exc()
+    os._exit(status)

@@ -24,15 +24,23 @@ than the release that calls it): :data:`TRIAL`, :data:`HISTORY`, :func:`read_jso
 :func:`history`, :func:`is_release`, :func:`start_trial`, :func:`confirm`, :func:`guard`.
 Files, in the folder holding ``releases/`` (``/opt/ledhost``):
 
-- ``trial.json``: ``{"version", "previous", "starts", "max_starts", "since"}``;
+- ``trial.json``: ``{"version", "previous", "starts", "max_starts", "since"}`` and, when
+  the install has a config file, ``"config"``: its path;
 - ``updates.json``: ``{"entries": [...]}``, newest last, at most :data:`KEEP` entries,
-  each ``{"at", "action", "result", "from", "to", "reason", "by"}``.
+  each ``{"at", "action", "result", "from", "to", "reason", "by"}``;
+- ``configs/<version>.toml``: the config file as release ``<version>`` last read it,
+  kept at each switch away from it (:func:`keep_config`). A newer release may upgrade the
+  file's format (``config_version``) when it starts; going back to ``<version>`` then
+  puts this copy back (:func:`restore_config`), since that release would refuse the
+  upgraded file and a rollback must leave a sign that starts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,6 +54,11 @@ HISTORY = "updates.json"
 KEEP = 20
 #: Starts a release on trial gets before the guard rolls it back.
 MAX_STARTS = 3
+#: Folder (in the prefix) of the config files as each release last read them.
+CONFIGS = "configs"
+#: The config file's format version, a top-level key (config.migrate.VERSION_KEY). A
+#: pattern, not tomllib: the guard may run on a system Python older than 3.11.
+_FORMAT = re.compile(r"^config_version\s*=\s*(\d+)\s*(?:#.*)?$", re.MULTILINE)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -120,11 +133,84 @@ def record(prefix: Path, entry: dict[str, Any], now: float | None = None) -> dic
 
 
 def start_trial(
-    prefix: Path, version: str, previous: str, max_starts: int = MAX_STARTS, now: float = 0.0
+    prefix: Path,
+    version: str,
+    previous: str,
+    max_starts: int = MAX_STARTS,
+    now: float = 0.0,
+    config: Path | None = None,
 ) -> None:
-    """Put ``version`` on trial (called right after ``current`` switched to it)."""
-    write_json(prefix / TRIAL, {"version": version, "previous": previous, "starts": 0,
-                                "max_starts": max_starts, "since": now or time.time()})  # fmt: skip
+    """Put ``version`` on trial (called right after ``current`` switched to it).
+
+    :param config: the installed config file, named in the trial so the guard can put
+        ``previous``'s copy back (:func:`restore_config`) if it rolls back.
+    """
+    trial: dict[str, Any] = {"version": version, "previous": previous, "starts": 0,
+                             "max_starts": max_starts, "since": now or time.time()}  # fmt: skip
+    if config is not None:
+        trial["config"] = str(config)
+    write_json(prefix / TRIAL, trial)
+
+
+def config_format(path: Path) -> int | None:
+    """The ``config_version`` written in a config file (1 when it has none, as the
+    loader reads it), or None when the file cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = _FORMAT.search(text)
+    return int(found.group(1)) if found else 1
+
+
+def keep_config(prefix: Path, version: str, config: Path) -> bool:
+    """Keep ``config`` as release ``version`` reads it (before switching away from it);
+    returns whether there was a file to keep. Mode 0600: the copy is root's alone."""
+    if not config.is_file():
+        return False
+    folder = prefix / CONFIGS
+    folder.mkdir(mode=0o700, exist_ok=True)
+    kept = folder / f"{version}.toml"
+    tmp = kept.with_name(f".{kept.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out, config.open("rb") as src:
+        shutil.copyfileobj(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, kept)
+    _fsync_dir(folder)
+    return True
+
+
+def restore_config(prefix: Path, version: str, config: Path) -> str | None:
+    """Going back to release ``version``: if a newer release upgraded ``config``'s format
+    since ``version`` last read it, put the kept copy back (the upgraded file stays
+    beside it as ``<name>.v<format>``). Edits made under the newer release are in that
+    file; the sentence returned says so. ``None``: nothing to do (same format, no copy).
+    """
+    kept = prefix / CONFIGS / f"{version}.toml"
+    now_format, kept_format = config_format(config), config_format(kept)
+    if now_format is None or kept_format is None or now_format <= kept_format:
+        return None
+    aside = config.with_name(f"{config.name}.v{now_format}")
+    info = os.stat(config)
+    shutil.copy2(config, aside)
+    tmp = config.with_name(f".{config.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out, kept.open("rb") as src:
+        shutil.copyfileobj(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(tmp, info.st_mode & 0o7777)
+    if os.geteuid() == 0:
+        os.chown(tmp, info.st_uid, info.st_gid)
+    os.replace(tmp, config)
+    _fsync_dir(config.parent)
+    return (
+        f"put back the config as {version} read it (format {kept_format}; the newer "
+        f"release had upgraded it to {now_format}); the upgraded file, with any edits "
+        f"made since, is kept as {aside}"
+    )
 
 
 def confirm(prefix: Path, version: str, now: float | None = None) -> bool:
@@ -177,6 +263,10 @@ def guard(prefix: Path, now: float | None = None) -> str:
     point_link(prefix / "previous", f"releases/{version}")
     point_link(prefix / "current", f"releases/{previous}")
     os.unlink(trial_path)
+    config = trial.get("config")
+    restored = restore_config(prefix, previous, Path(config)) if isinstance(config, str) else None
+    if restored is not None:
+        reason = f"{reason}; {restored}"
     record(prefix, {"action": "rollback", "result": "rolled_back", "from": version,
                     "to": previous, "by": "guard", "reason": reason}, now)  # fmt: skip
     return f"{reason}: rolled back to {previous}"

@@ -279,6 +279,7 @@ class SelfUpdater:
 
     def _remove(self, names: Sequence[str]) -> None:
         for name in names:
+            (self.layout.prefix / guard.CONFIGS / f"{name}.toml").unlink(missing_ok=True)
             path = self.layout.release(name)
             if path.is_symlink() or path.is_file():
                 path.unlink()
@@ -329,9 +330,12 @@ class SelfUpdater:
         prefix = self.layout.prefix
         self.progress("switch", f"current: {old} -> {new} (previous: {old})")
         switched_at = self.clock()
+        config = self.config if self.config is not None and self.config.is_file() else None
+        if config is not None:
+            guard.keep_config(prefix, old, config)  # as old reads it, should we come back
         guard.point_link(self.layout.previous, f"releases/{old}")
         guard.point_link(self.layout.current, f"releases/{new}")
-        guard.start_trial(prefix, new, old, now=switched_at)
+        guard.start_trial(prefix, new, old, now=switched_at, config=config)
         problem = self._restart_and_wait(new, timeout)
         if problem is None:
             self.progress("done", f"{new} runs and showed its first frame")
@@ -342,6 +346,7 @@ class SelfUpdater:
         guard.point_link(self.layout.current, f"releases/{old}")
         guard.point_link(self.layout.previous, f"releases/{new}")
         self.layout.trial.unlink(missing_ok=True)
+        problem += self._config_for(old)
         again = self._restart()
         reason = problem + ("" if again is None else f"; restarting {old} failed too: {again}")
         entry = self._note("update", "rolled_back", old, new, reason)
@@ -396,15 +401,30 @@ class SelfUpdater:
 
     def _roll_back(self, old: str, back: str, timeout: float) -> dict[str, Any]:
         self.progress("switch", f"current: {old} -> {back} (previous: {old})")
+        if self.config is not None and self.config.is_file():
+            guard.keep_config(self.layout.prefix, old, self.config)
         guard.point_link(self.layout.previous, f"releases/{old}")
         guard.point_link(self.layout.current, f"releases/{back}")
         self.layout.trial.unlink(missing_ok=True)
+        restored = self._config_for(back)
         problem = self._restart_and_wait(back, timeout)
         if problem is not None:
-            self._note("rollback", "failed", old, back, problem)
+            self._note("rollback", "failed", old, back, problem + restored)
             raise UpdateError(f"rolled back to {back}, but it did not prove itself: {problem}")
         self.progress("done", f"{back} runs again")
-        return self._note("rollback", "ok", old, back, "asked for")
+        return self._note("rollback", "ok", old, back, "asked for" + restored)
+
+    def _config_for(self, release: str) -> str:
+        """Going back to ``release``: its copy of the config, if a newer release upgraded
+        the file's format since (:func:`guard.restore_config`); ``"; <what was done>"`` for
+        the record, or ``""``."""
+        if self.config is None or not self.config.is_file():
+            return ""
+        restored = guard.restore_config(self.layout.prefix, release, self.config)
+        if restored is None:
+            return ""
+        self.progress("config", restored)
+        return f"; {restored}"
 
     def _note(self, action: str, result: str, old: str, new: str, reason: str) -> dict[str, Any]:
         entry = {"action": action, "result": result, "from": old, "to": new,

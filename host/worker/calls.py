@@ -22,6 +22,8 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -60,6 +62,29 @@ class HookCaller:
         #: Set when a call begins, so the heartbeat, asleep while the worker is idle, wakes
         #: to time the new call.
         self.call_began = threading.Event()
+        #: pluggy's hook-call loop as the manager was made: a manager given hook-call
+        #: monitoring (``--trace``, ``ledhost check``'s probe) has another one, and is then
+        #: always called through pluggy (:meth:`direct`).
+        self._plain_exec = getattr(pm, "_inner_hookexec", None)
+        self._direct: dict[str, Callable[..., Any] | None] = {}
+
+    def direct(self, hook: str) -> Callable[..., Any] | None:
+        """The plugin's one implementation of the ``firstresult`` hook ``hook``, to call
+        with the hook's keyword arguments as pluggy would call it; ``None``: call through
+        pluggy.
+
+        With one implementation, no wrapper and no monitoring, pluggy's call is exactly
+        this one: the implementation's own arguments picked from the keywords, its result
+        (or ``None``), its exception as raised. Called directly it skips pluggy's
+        argument checks and call loop, ~20 us of an idle worker's second at a frame a
+        second with cold caches (issue 15). Resolved once: the worker's manager holds the
+        one plugin registered at boot, and nothing registers more.
+        """
+        if self._plain_exec is None or self.pm._inner_hookexec is not self._plain_exec:
+            return None
+        if hook not in self._direct:
+            self._direct[hook] = _direct_call(getattr(self.hook, hook))
+        return self._direct[hook]
 
     def implements(self, hook: str) -> bool:
         """Whether the plugin implements ``hook`` at all."""
@@ -89,6 +114,23 @@ class HookCaller:
         finally:
             if out_of_memory:
                 os._exit(exitcodes.OVER_MEMORY)
+
+
+def _direct_call(caller: pluggy.HookCaller) -> Callable[..., Any] | None:
+    """See :meth:`HookCaller.direct`."""
+    impls = caller.get_hookimpls()
+    spec = caller.spec
+    if len(impls) != 1 or spec is None or not spec.opts.get("firstresult"):
+        return None
+    impl = impls[0]
+    if impl.hookwrapper or impl.wrapper:
+        return None
+    function, names = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return function(*[kwargs[name] for name in names])
+
+    return call
 
 
 class _Running:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import selectors
+import select
 import socket
 import sys
 import time
@@ -278,29 +278,38 @@ class Worker:
         heartbeat.start()
         refresher.start()
         refresher.update_content(self.modes)
-        selector = selectors.DefaultSelector()
-        selector.register(self.channel.sock, selectors.EVENT_READ, "control")
-        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        while True:
-            timeout = None
-            if renderer.next_due is not None:
-                timeout = max(0.0, renderer.next_due - time.monotonic())
-            for key, _ in selector.select(timeout):
-                if key.data == "wake":
-                    os.read(self._wake_r, 4096)
+        # epoll itself rather than a selectors wrapper: this wait ends every frame, and at
+        # a frame a second the wrapper's Python is paid with cold caches (issue 15).
+        poller = select.epoll()
+        poller.register(self.channel.sock.fileno(), select.EPOLLIN)
+        poller.register(self._wake_r, select.EPOLLIN)
+        try:
+            while True:
+                timeout = -1.0
+                if renderer.next_due is not None:
+                    timeout = max(0.0, renderer.next_due - time.monotonic())
+                woken = False
+                for fd, _ in poller.poll(timeout):
+                    if fd == self._wake_r:
+                        os.read(self._wake_r, 4096)
+                        woken = True
+                        continue
+                    for message in self.channel.receive():
+                        if not self.handle(message):
+                            return
+                # A refresh and a redraw request are set before the wake-up pipe is
+                # written (:meth:`_wake`): without a wake-up, neither can be pending.
+                if woken and refresher.take_refreshed():
+                    refresher.update_content(self.modes)
+                    # After the content report, so whoever waits for data sees both.
+                    self.channel.send(protocol.Refreshed())
+                if woken and self.requests.take_redraw() and renderer.active is not None:
+                    renderer.render_active(restart=False)
                     continue
-                for message in self.channel.receive():
-                    if not self.handle(message):
-                        return
-            if refresher.take_refreshed():
-                refresher.update_content(self.modes)
-                # After the content report, so whoever waits for data sees both.
-                self.channel.send(protocol.Refreshed())
-            if self.requests.take_redraw() and renderer.active is not None:
-                renderer.render_active(restart=False)
-                continue
-            if renderer.next_due is not None and time.monotonic() >= renderer.next_due:
-                renderer.render_due(scheduled=renderer.published_due)
+                if renderer.next_due is not None and time.monotonic() >= renderer.next_due:
+                    renderer.render_due(scheduled=renderer.published_due)
+        finally:
+            poller.close()
 
     def handle(self, message: protocol.HostMessage) -> bool:
         """Act on one host message (main thread); ``False`` means stop."""

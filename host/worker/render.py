@@ -192,7 +192,7 @@ class Renderer:
         now = time.time() + (due - time.monotonic())
         try:
             with self.calls.running("main", "render_frame", watch=not scheduled):
-                delay = self.calls.hook.render_frame(
+                delay = (self.calls.direct("render_frame") or self.calls.hook.render_frame)(
                     context=self.context,
                     canvas=canvas,
                     mode=self.active,
