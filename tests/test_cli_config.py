@@ -186,7 +186,7 @@ def test_show_prints_the_effective_config_and_round_trips(tmp_path: Path) -> Non
     shown = tomllib.loads(result.stdout)
     assert shown[VERSION_KEY] == CURRENT_VERSION
     assert shown["display"]["fps"] == 30.0 and shown["display"]["brightness"] == 40
-    assert shown["web"] == {"enabled": False, "bind": "0.0.0.0", "port": 8080}
+    assert shown["web"] == {"enabled": False, "bind": "0.0.0.0", "port": 8080, "allowed_hosts": []}
     assert shown["plugins"]["text"]["message"] == "hi"
     assert shown["plugins"]["text"]["speed"] == 24  # the text plugin's schema default
     assert shown["plugins"]["clock"]["format"] == "24h"
