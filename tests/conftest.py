@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import selectors
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,32 @@ def eventually(
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a server the test starts later.
+
+    Not one from ``bind(("127.0.0.1", 0))``: the kernel hands the same ephemeral range to
+    outgoing connections, and the suite makes thousands (pip, urllib, a browser, MQTT
+    clients) beside the test that looked, so one may take the port before our server binds
+    it. A port picked at random below that range is only ever bound on purpose; binding it
+    once here checks nobody has it now.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    pick = random.SystemRandom()
+    for _ in range(100):
+        port = pick.randrange(low - 10000, low) if low > 12000 else 0
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise AssertionError("no free port below the ephemeral range on 127.0.0.1")
 
 
 @functools.cache

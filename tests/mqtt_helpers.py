@@ -24,17 +24,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from host.ipc import control
 from host.ipc.control_client import ControlClient, HostNotRunning
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker:

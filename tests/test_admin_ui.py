@@ -11,7 +11,6 @@ axe-core.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.browser import VIEWPORTS, axe_violations, browser_page, listening, need_browser, poll
+from tests.conftest import free_port
 from tests.livehost import LiveHost, run_live
 
 PASSWORD = "correct-horse-battery"
@@ -41,12 +41,6 @@ READ_PREVIEW = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _painted(page: Any) -> np.ndarray:
     shot = poll(page, READ_PREVIEW, lambda v: v is not None, "a painted preview frame")
     frame = np.array(shot["rgb"], dtype=np.uint8).reshape(shot["h"], shot["w"], 3)
@@ -64,7 +58,7 @@ def _shoot(page: Any, shots: Path, name: str) -> None:
 
 def test_a_user_meets_the_sign(tmp_path: Path) -> None:
     need_browser()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     shots = tmp_path / "screenshots"
     shots.mkdir()

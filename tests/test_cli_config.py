@@ -16,6 +16,7 @@ import pytest
 from config import load_config
 from config.atomic import list_backups
 from config.migrate import CURRENT_VERSION, VERSION_KEY
+from tests.cli_run import run_until, running
 from tests.conftest import TEST_PLUGINS, ledhost
 
 PLUGIN_PATH = ("--plugin-path", str(TEST_PLUGINS))
@@ -306,7 +307,7 @@ def test_plugin_level_quiets_plugin_records_only(tmp_path: Path, level: str) -> 
     )
     secrets = write(tmp_path, "[plugins.vault]\napi_key = 'long-enough-key'\n", "secrets.toml")
     secrets.chmod(0o600)
-    result = ledhost("run", "--config", str(path), "--duration", "5", *PLUGIN_PATH)
+    result = run_until("--config", str(path), *PLUGIN_PATH, until=running("vault"))
     assert result.returncode == 0, result.stderr
     text = log.read_text()
     assert " INFO ledhost.host: " in text  # the host logs at info either way

@@ -14,7 +14,6 @@ import http.cookiejar
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 
 from host.ipc import control
 from host.ipc.control_client import ControlClient, ControlFailed
+from tests.conftest import free_port
 from tests.livehost import LiveHost, run_live
 
 PASSWORD = "correct-horse-battery"
@@ -34,12 +34,6 @@ PASSWORD = "correct-horse-battery"
 SECRET = "first-secret-value-5150"
 SECRET2 = "second-secret-value-8086"
 SHORT = "tiny7"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Http:
@@ -86,7 +80,7 @@ def test_secrets_are_write_only_and_never_leak(
     secrets_file = tmp_path / "secrets.toml"
     bodies: list[str] = []
     events: list[str] = []
-    port = _free_port()
+    port = free_port()
     web = _Http(port, bodies)
     web_log = tmp_path / "web.log"
 

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -21,15 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 
 pytest.importorskip("RGBMatrixEmulator")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _listeners(port: int) -> list[str]:
@@ -60,7 +53,7 @@ def _lit(url: str) -> bool:
 
 
 def test_browser_page_serves_the_panel_on_loopback_only(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "ledhost.toml"
     config.write_text(
         f'[display]\nbackend = "emulator"\nemulator_adapter = "browser"\nemulator_port = {port}\n'

@@ -15,6 +15,7 @@ from types import ModuleType
 import pytest
 from PIL import Image
 
+from tests.cli_run import on_screen, run_until, showing
 from tests.conftest import REPO, ledhost, worker_user
 
 DEMO = REPO / "docs" / "images"
@@ -81,9 +82,9 @@ def test_plugins_only_shows_instances_the_rotation_never_names(tmp_path: Path) -
         '[plugins.clock]\n[plugins.news]\nplugin = "text"\nmessage = "news"\n',
     )
     stats = tmp_path / "stats.json"
-    result = ledhost(
-        "run", "--config", str(config), "--duration", "8", "--plugins", "clock,news",
-        "--stats-json", str(stats), "--backend", "headless",
+    result = run_until(
+        "--config", str(config), "--plugins", "clock,news",
+        "--stats-json", str(stats), "--backend", "headless", until=on_screen("news", "message"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "'news' is in no rotation entry" in result.stderr
@@ -125,9 +126,9 @@ def test_each_output_is_written_on_its_own(tmp_path: Path, broken: str) -> None:
     """A path that is a folder cannot be written, whoever runs the test (root too)."""
     gif, stats = tmp_path / "out.gif", tmp_path / "stats.json"
     (gif if broken == "snapshot" else stats).mkdir()
-    result = ledhost(
-        "run", "--duration", "5", "--plugins", "clock", "--snapshot", str(gif),
-        "--stats-json", str(stats), "--backend", "headless",
+    result = run_until(
+        "--plugins", "clock", "--snapshot", str(gif),
+        "--stats-json", str(stats), "--backend", "headless", until=showing("clock"),
     )  # fmt: skip
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if "could not write" in line]

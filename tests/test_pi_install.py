@@ -34,6 +34,10 @@ from host.system.tweaks import BLACKLIST_NAME, ISOLCPUS
 from host.system.unit import render_unit
 from tests.conftest import CMDLINE, REPO, build_wheel, make_system_root
 
+# The module's release (a venv that pip fills) is made in the first test's setup: 60 s seen
+# on a loaded 2-core box, half of the default 120 s bound on a hung test.
+pytestmark = pytest.mark.timeout(360)
+
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="the install creates users and sets owners: needs root"
 )

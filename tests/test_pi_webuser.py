@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import sys
 from pathlib import Path
 
@@ -18,15 +17,9 @@ import pytest
 from config import load_config
 from host.supervise.web_child import WebChild
 from host.system.webuser import web_identity
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_in(folder: Path, port: int = 0) -> Path:

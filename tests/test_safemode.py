@@ -7,6 +7,7 @@ from pathlib import Path
 
 from config import load_config
 from host.safemode import NOT_IN_SAFE_MODE, flag_path, safe_mode_asked, take_flag
+from tests.cli_run import run_until, running, showing
 from tests.conftest import TEST_PLUGINS, ledhost, run_host
 
 
@@ -56,10 +57,10 @@ def test_the_flag_file_makes_one_start_safe(tmp_path: Path) -> None:
     flag_path(data_dir).write_text("")
     stats = tmp_path / "stats.json"
     args = (
-        *("run", "--duration", "5", "--backend", "headless", "--stats-json", str(stats)),
+        *("--backend", "headless", "--stats-json", str(stats)),
         *("--plugin-path", str(TEST_PLUGINS), "--plugins", "clock,solid"),
     )
-    first = ledhost(*args)
+    first = run_until(*args, until=showing("clock"))
     assert first.returncode == 0, first.stderr
     assert "safe mode" in first.stderr and str(flag_path(data_dir)) in first.stderr
     assert not flag_path(data_dir).exists()
@@ -67,7 +68,7 @@ def test_the_flag_file_makes_one_start_safe(tmp_path: Path) -> None:
     assert data["safe_mode"] is True and data["plugins"]["solid"]["last_error"] == NOT_IN_SAFE_MODE
     assert data["plugins"]["clock"]["frames"] > 0
 
-    second = ledhost(*args)
+    second = run_until(*args, until=running("clock", "solid"))
     assert second.returncode == 0, second.stderr
     data = json.loads(stats.read_text())
     assert data["safe_mode"] is False

@@ -23,6 +23,7 @@ import pytest
 from packaging.version import Version
 
 from store import selfcheck
+from tests.cli_run import run_until, showing
 from tests.conftest import LEDHOST_SITE, REPO, build_wheel, ledhost, write_dist
 
 #: What issue 16 found pip doing: a plugin that asks for an old Pillow gets one.
@@ -217,8 +218,9 @@ def test_run_with_a_broken_requirement_says_who_broke_it_runs_and_exits_1(
     at start, records it in the stats and ends with status 1, not a silent 0."""
     folder = old_pillow(tmp_path / "site", code=False)
     stats = tmp_path / "stats.json"
-    result = ledhost(
-        *("run", "--duration", "2", "--backend", "headless", "--stats-json", str(stats)),
+    result = run_until(
+        *("--backend", "headless", "--stats-json", str(stats)),
+        until=showing("clock"),  # the embedded rotation's first
         cwd=tmp_path,
         env={"PYTHONPATH": str(folder)},
     )

@@ -386,6 +386,7 @@ DEPS_INDEX = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # pip: 88 s seen on a loaded 2-core box, near the default 120 s
 def test_a_real_ledhost_wheel_installs_checks_and_switches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,13 @@ from store.layout import StorePaths
 from store.registry import load_catalog
 from store.settings import StoreSettings
 from store.sources import Source, parse_source
+from tests.cli_run import Status, run_until, running, showing
 from tests.conftest import eventually, ledhost
 from tests.store_helpers import WheelServer, lib_wheel, plugin_wheel, registry_index
 
-pytestmark = pytest.mark.slow
+# Each test runs pip several times: 90-120 s seen on a loaded 2-core box, so the bound on a
+# hung test is above the default 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -75,20 +78,16 @@ class Store:
         assert result.returncode == 0, f"ledhost {' '.join(args)}: {result.stderr}"
         return result
 
-    def run(self, plugins: str, duration: float = 3.0) -> dict[str, Any]:
+    def run(self, plugins: str, until: Callable[[Status], object] | None = None) -> dict[str, Any]:
+        """``ledhost run --plugins plugins`` until ``until`` (default: each of them drew
+        two frames, so one reached the panel); the stats' ``plugins``."""
         stats = self.root / "stats.json"
-        self.cli(
-            "run",
-            "--duration",
-            str(duration),
-            "--plugins",
-            plugins,
-            "--backend",
-            "headless",
-            "--stats-json",
-            str(stats),
-            "-q",
-        )
+        instances = plugins.split(",")
+        result = run_until(
+            "--plugins", plugins, "--backend", "headless", "--stats-json", str(stats), "-q",
+            until=until or showing(*instances), env=self.env, bound=180,
+        )  # fmt: skip
+        assert result.returncode == 0, f"ledhost run --plugins {plugins}: {result.stderr}"
         data = json.loads(stats.read_text())
         self.modes_shown = [m["mode"] for m in data["modes_shown"]]
         return dict(data["plugins"])
@@ -183,7 +182,9 @@ def test_dependencies_stay_in_each_plugins_environment(store: Store) -> None:
     assert specs["alpha"].python == sys.executable  # nothing shadowed: forked from the zygote
 
     # All at once: every worker starts and stays healthy beside the others...
-    together = store.run("pinned,alpha,beta,clock")
+    together = store.run(
+        "pinned,alpha,beta,clock", until=running("pinned", "alpha", "beta", "clock")
+    )
     for plugin_id, row in together.items():
         assert (row["failures"], row["last_error"]) == (0, None), (plugin_id, row)
         assert row["last_exit"] == "exited cleanly", (plugin_id, row)

@@ -21,6 +21,7 @@ from store.layout import StorePaths
 from store.queue import OperationQueue
 from store.settings import StoreSettings
 from store.sources import Source
+from tests.cli_run import run_until, showing
 from tests.conftest import eventually, ledhost
 from tests.store_helpers import Behaviour, WheelServer, plugin_wheel, registry_index
 
@@ -176,20 +177,13 @@ def write_config(tmp_path: Path, server: WheelServer, wanted: str) -> Path:
 
 
 def shows(tmp_path: Path, config: Path) -> dict[str, object]:
+    """The stats of ``ledhost run`` on ``config``, run until clock2 drew two frames (the
+    first then reached the panel), however long installing it at start took."""
     stats = tmp_path / "stats.json"
-    result = ledhost(
-        "run",
-        "--config",
-        str(config),
-        "--duration",
-        "3",
-        "--backend",
-        "headless",
-        "--stats-json",
-        str(stats),
-        "-q",
-        timeout=120,
-    )
+    result = run_until(
+        "--config", str(config), "--backend", "headless", "--stats-json", str(stats), "-q",
+        until=showing("clock2"),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data: dict[str, object] = json.loads(stats.read_text())
     return data
@@ -219,18 +213,10 @@ def test_ledhost_run_installs_at_start_and_starts_anyway_without_a_registry(
     server.behaviours.append(Behaviour(status=500))
     config = write_config(tmp_path, server, 'clock2 = ">=2"')
     stats = tmp_path / "stats.json"
-    result = ledhost(
-        "run",
-        "--config",
-        str(config),
-        "--duration",
-        "3",
-        "--backend",
-        "headless",
-        "--stats-json",
-        str(stats),
-        timeout=120,
-    )
+    result = run_until(
+        "--config", str(config), "--backend", "headless", "--stats-json", str(stats),
+        until=showing("clock2"),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "store: update clock2 >=2: failed" in result.stderr
     data = json.loads(stats.read_text())

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 
 from host.ipc import control
 from host.ipc.control_client import ControlClient, HostNotRunning
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 from tests.store_helpers import plugin_wheel, registry_index
 from tests.test_store_install import Store, store  # noqa: F401 - the fixture
 from web import create_app
@@ -133,7 +133,6 @@ def test_the_store_page_installs_with_live_progress(
     tmp_path: Path,
 ) -> None:
     """The admin UI's store page in a real browser: browse, install, see it installed."""
-    import socket
 
     from tests.browser import VIEWPORTS, axe_violations, browser_page, listening, need_browser, poll
 
@@ -143,9 +142,7 @@ def test_the_store_page_installs_with_live_progress(
     store.server.index = registry_index(
         store.server.url, {"demo": [wheel]}, meta={"demo": {"name": "Demo", "description": "x"}}
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "host", "web", "--config", str(store.root / "ledhost.toml"),
          "--bind", "127.0.0.1", "--port", str(port)],

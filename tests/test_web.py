@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.conftest import free_port
 from tests.livehost import LiveHost, run_live
 from web import create_app
 from web.openapi import PATHS
@@ -226,16 +227,13 @@ def test_the_api_against_a_live_host(tmp_path: Path) -> None:
 
 def test_ledhost_web_serves_on_loopback(tmp_path: Path) -> None:
     import json
-    import socket
     import subprocess
     import sys
     import urllib.request
 
     from tests.conftest import eventually
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     conf = tmp_path / "ledhost.toml"
     conf.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
     log = tmp_path / "web.log"
@@ -267,13 +265,10 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
     """A script logs in, makes a token, pins, notifies, changes an option; the host shows it."""
     import http.cookiejar
     import json
-    import socket
     import urllib.error
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     sock = tmp_path / "control.sock"
     where = {"base": f"http://127.0.0.1:{port}/api/v1"}
     opener = urllib.request.build_opener(
@@ -324,9 +319,7 @@ def test_ledhost_run_supervises_the_web_process_end_to_end(tmp_path: Path) -> No
         # [web] applies live, even when changed through the web process itself: its answer
         # gets out (the old process serves a grace second more), then the new port answers
         # and the old one is closed; the login and the token carry over.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            moved = s.getsockname()[1]
+        moved = free_port()
         assert call("PUT", "/config/web", {"port": moved}, bearer)["data"]["port"] == moved
         where["base"] = f"http://127.0.0.1:{moved}/api/v1"
         live.wait_for(up, "the web process on its new port")

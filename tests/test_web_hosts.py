@@ -24,8 +24,8 @@ import pytest
 
 from config import ConfigError, load_config
 from tests.browser import CHROMIUM, need_browser
-from tests.conftest import eventually
-from tests.test_web_session import _free_port, _web
+from tests.conftest import eventually, free_port
+from tests.test_web_session import _web
 from web import create_app
 from web.hosts import HostCheck, host_name
 
@@ -124,7 +124,7 @@ fetch("http://127.0.0.1:%d/api/v1/auth/setup", {method: "POST", mode: "no-cors",
 
 @contextmanager
 def _ledhost_web(tmp_path: Path) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     with _web(tmp_path, port):
         eventually(lambda: _state(port) is not None, "ledhost web answering")
         yield port

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -39,7 +38,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     positive_data_acceptance,
 )
 
-from tests.conftest import eventually  # noqa: E402
+from tests.conftest import eventually, free_port  # noqa: E402
 from web import create_app  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
@@ -95,12 +94,6 @@ def test_the_openapi_document_holds_with_the_host_down(tmp_path: Path) -> None:
     assert not failures, failures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _post(
     opener: urllib.request.OpenerDirector,
     url: str,
@@ -117,7 +110,7 @@ def _post(
 
 @pytest.mark.timeout(600)
 def test_the_openapi_document_holds_against_a_live_host(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     sock = tmp_path / "control.sock"
     conf = tmp_path / "ledhost.toml"
     conf.write_text(

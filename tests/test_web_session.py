@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 from web.session_key import KEY_BYTES, SESSION_KEY_FILE, SessionKeyError, load_or_create
 
 PASSWORD = "correct-horse-battery"
@@ -58,12 +57,6 @@ def test_a_symlinked_or_short_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / SESSION_KEY_FILE).chmod(0o600)
     with pytest.raises(SessionKeyError, match="5 bytes"):
         load_or_create(tmp_path)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -103,13 +96,13 @@ def test_a_session_survives_a_restart_of_the_web_process(tmp_path: Path) -> None
         except (urllib.error.URLError, OSError):
             return False
 
-    port = _free_port()
+    port = free_port()
     with _web(tmp_path, port):
         eventually(lambda: answering(port), "the first web process answering", timeout=60)
         csrf = call(port, "POST", "/auth/setup", {"password": PASSWORD})["csrf_token"]
         assert call(port, "GET", "/auth/state")["logged_in"] is True
     key = (tmp_path / "data" / SESSION_KEY_FILE).read_bytes()
-    port = _free_port()  # cookies are per host, not per port: the jar sends it again
+    port = free_port()  # cookies are per host, not per port: the jar sends it again
     with _web(tmp_path, port):
         eventually(lambda: answering(port), "the second web process answering", timeout=60)
         assert call(port, "GET", "/auth/state")["logged_in"] is True
