@@ -171,15 +171,21 @@ def keep_config(prefix: Path, version: str, config: Path) -> bool:
     folder = prefix / CONFIGS
     folder.mkdir(mode=0o700, exist_ok=True)
     kept = folder / f"{version}.toml"
-    tmp = kept.with_name(f".{kept.name}.tmp-{os.getpid()}")
+    os.replace(_copied_beside(config, kept), kept)
+    _fsync_dir(folder)
+    return True
+
+
+def _copied_beside(source: Path, target: Path) -> Path:
+    """``source``'s bytes in a new 0600 file beside ``target``, synced; the caller renames
+    it over ``target`` (so a power cut leaves the old file or the new one)."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out, config.open("rb") as src:
+    with os.fdopen(fd, "wb") as out, source.open("rb") as src:
         shutil.copyfileobj(src, out)
         out.flush()
         os.fsync(out.fileno())
-    os.replace(tmp, kept)
-    _fsync_dir(folder)
-    return True
+    return tmp
 
 
 def restore_config(prefix: Path, version: str, config: Path) -> str | None:
@@ -195,12 +201,7 @@ def restore_config(prefix: Path, version: str, config: Path) -> str | None:
     aside = config.with_name(f"{config.name}.v{now_format}")
     info = os.stat(config)
     shutil.copy2(config, aside)
-    tmp = config.with_name(f".{config.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out, kept.open("rb") as src:
-        shutil.copyfileobj(src, out)
-        out.flush()
-        os.fsync(out.fileno())
+    tmp = _copied_beside(kept, config)
     os.chmod(tmp, info.st_mode & 0o7777)
     if os.geteuid() == 0:
         os.chown(tmp, info.st_uid, info.st_gid)
