@@ -190,7 +190,8 @@ def test_followers_show_their_slice_of_the_leaders_canvas_and_fall_back_alone(
         for i, sign in enumerate(signs):
             wall = sign.sync()["wall"]
             assert (wall["width"], wall["height"], wall["slice"]) == (128, 32, [64 * i, 0, 64, 32])
-            assert wall["feed"]["active"] is True and wall["feed"]["shown"] >= 2
+            # Each showed its slice (waited for above): at least one, maybe only one yet.
+            assert wall["feed"]["active"] is True and wall["feed"]["shown"] >= 1
 
         leader.stop(signal.SIGKILL)
         for i, sign in enumerate(signs):
