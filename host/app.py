@@ -452,7 +452,8 @@ class Host:
             if not self._started_noted and self.stats.frames_shown:  # once, for self-update
                 self._started_noted = note_started(self.cfg.paths.data_dir, self.options.problems)
             if not self._trimmed and self.stats.frames_shown:  # start-up's garbage (host.heap)
-                self._trimmed = trim_heap()
+                trim_heap()
+                self._trimmed = True
             # With no client connected, a scroll step leaves the control server nothing
             # to send; its store jobs are followed on the next full turn (<= TICK, 2.2 s, away).
             if self.control is not None and (known is None or self.control.clients):

@@ -14,9 +14,7 @@ import contextlib
 import ctypes
 
 
-def trim_heap() -> bool:
-    """Give glibc's free heap pages back to the kernel; ``True`` once done or impossible
-    (nothing to retry)."""
+def trim_heap() -> None:
+    """Give glibc's free heap pages back to the kernel (nothing to retry where it cannot)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
-    return True

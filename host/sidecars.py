@@ -62,9 +62,8 @@ class Sidecars:
         if cfg.mqtt.enabled:
             self.mqtt = self._bridge(cfg)
 
-    def apply(self, old: HostConfig, new: HostConfig, now: float) -> list[str]:
-        """Start, stop or replace the helpers whose settings changed; returns what was
-        done, one phrase each (for the log and the reload's summary)."""
+    def apply(self, old: HostConfig, new: HostConfig, now: float) -> None:
+        """Start, stop or replace the helpers whose settings changed, and log it."""
         done: list[str] = []
         if old.web != new.web:
             self.web, what = self._swap(self.web, self._web(new) if new.web.enabled else None, now)
@@ -75,7 +74,6 @@ class Sidecars:
             done += [f"MQTT bridge {what}"] if what else []
         for line in done:
             log.info("config: %s", line)
-        return done
 
     def _swap(
         self, old: ChildProcess | None, new: ChildProcess | None, now: float

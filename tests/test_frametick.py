@@ -55,11 +55,18 @@ def _frames_reported(harness: Harness, handle: WorkerHandle) -> bool:
     return any(key.data == (handle, "frames") for key, _ in harness.selector.select(0))
 
 
-def _drawing(harness: Harness, handle: WorkerHandle) -> None:
-    """``handle`` draws ``fill`` twice a second; its first frame has been read."""
+def _drawing(
+    harness: Harness, specs: dict[str, PluginSpec]
+) -> tuple[WorkerHandle, FrameTick, float]:
+    """A worker drawing ``fill`` twice a second, its first frame read; a fresh tick; and
+    when its next frame is due."""
+    handle = harness.start(specs["solid"], {"fps": 2})
     harness.wait_running(handle)
     harness.supervisor.activate(handle, "fill")
     harness.wait_for(lambda: handle.frame is not None and handle.frame_due is not None)
+    due = handle.frame_due
+    assert due is not None
+    return handle, FrameTick(harness.supervisor, PERIOD), due
 
 
 def _next_frame_written(handle: WorkerHandle) -> None:
@@ -72,11 +79,7 @@ def _next_frame_written(handle: WorkerHandle) -> None:
 def test_a_frame_published_while_the_host_sleeps_on_its_tick_is_shown_on_that_tick(
     lean: Harness, test_specs: dict[str, PluginSpec]
 ) -> None:
-    handle = lean.start(test_specs["solid"], {"fps": 2})
-    _drawing(lean, handle)
-    tick = FrameTick(lean.supervisor, PERIOD)
-    due = handle.frame_due
-    assert due is not None
+    handle, tick, due = _drawing(lean, test_specs)
     now = due - PERIOD / 2  # the clock, as passed in: its next frame is due within a period
     # The loop would sleep 10 s; the frame is due sooner and the push is allowed already.
     assert tick.plan(handle, now + 10.0, now - 1.0, now) == due
@@ -99,11 +102,7 @@ def test_a_frame_published_while_the_host_sleeps_on_its_tick_is_shown_on_that_ti
 def test_a_frame_not_there_at_its_time_is_looked_for_once_then_waited_for(
     lean: Harness, test_specs: dict[str, PluginSpec]
 ) -> None:
-    handle = lean.start(test_specs["solid"], {"fps": 2})
-    _drawing(lean, handle)
-    tick = FrameTick(lean.supervisor, PERIOD)
-    due = handle.frame_due
-    assert due is not None
+    handle, tick, due = _drawing(lean, test_specs)
     assert tick.plan(handle, due + 10.0, due - 1.0, due - PERIOD / 2) == due
     # The clock says it is due; the worker (2 fps) has not drawn it yet.
     assert tick.read(due) is False
@@ -119,11 +118,7 @@ def test_a_frame_due_further_than_a_period_leaves_the_loop_its_deadline(
 ) -> None:
     """Verify that a worker drawing twice a second (a clock: once) neither moves the
     loop's deadline to its due time nor is muted: its eventfd wakes the loop, once."""
-    handle = lean.start(test_specs["solid"], {"fps": 2})
-    _drawing(lean, handle)
-    tick = FrameTick(lean.supervisor, PERIOD)
-    due = handle.frame_due
-    assert due is not None
+    handle, tick, due = _drawing(lean, test_specs)
     now = due - 0.25
     assert tick.plan(handle, due + 0.5, now - 1.0, now) == due + 0.5
     assert tick.muted is None
