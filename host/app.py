@@ -344,6 +344,15 @@ class Host:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
 
+    def bridge_reported(self, connected: bool, error: str | None) -> None:
+        """The bridge's word on its broker connection, for the status. A report that
+        arrives while ``[mqtt]`` is disabled is a stopped bridge's last, read from its
+        socket after the host had cleared the state: dropped, or the status would show a
+        broker the config no longer has."""
+        if self.sidecars.mqtt is None:
+            return
+        self.mqtt_state = {"connected": connected, "error": error, "since": round(time.time(), 3)}
+
     def _bridge_exited(self, why: str | None) -> None:
         """The bridge cannot report its own end: the status says so until it is back
         (``None``: stopped because ``[mqtt]`` was disabled; nothing to show)."""

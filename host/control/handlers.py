@@ -40,6 +40,8 @@ class ControlledHost(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
+    def bridge_reported(self, connected: bool, error: str | None) -> None: ...
+
 
 def _handle_of(host: ControlledHost, instance: str) -> Any:
     handle = host.supervisor.handles.get(instance)
@@ -306,8 +308,7 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
 
                 return handle_sync(host, req, now)
             case control.MqttState():
-                host.mqtt_state = {"connected": req.connected, "error": req.error,
-                                   "since": round(time.time(), 3)}  # fmt: skip
+                host.bridge_reported(req.connected, req.error)
                 return None
             case _:
                 raise Refused("bad_request", f"{type(req).__name__} is not handled here")
