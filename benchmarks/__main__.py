@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from benchmarks import REGISTRY
 from benchmarks._util import Row, check_row, format_table, machine_info, progress
+from benchmarks.goals import judge
 
 #: Where results go unless ``--out`` says otherwise (gitignored).
 DEFAULT_OUT: Final = Path(__file__).resolve().parent / "out"
@@ -145,9 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary, rows = run_benchmark(name, args.quick)
         results[name] = summary
         all_rows.extend(rows)
-    passed = all(row.passed is not False for row in all_rows)
+    data: dict[str, Any] = {"quick": args.quick, "benchmarks": results}
+    verdicts = [v for v in judge(data) if v.goal.benchmark in names]
+    unjudged = [v for v in verdicts if v.state == "no row"]
+    passed = all(row.passed is not False for row in all_rows) and not unjudged
 
     print(format_table(all_rows))
+    if verdicts:
+        print("\ngoals (issue 15; readings, not pass/fail: see benchmarks/goals.py)")
+        for verdict in verdicts:
+            print(f"  {verdict.line()}")
     out = args.out / "results.json"
     _write_json(
         out,
@@ -158,11 +166,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "elapsed_s": round(time.monotonic() - started, 2),
             "passed": passed,
             "benchmarks": results,
+            "goals": [
+                {
+                    "what": v.goal.what,
+                    "benchmark": v.goal.benchmark,
+                    "case": v.goal.case,
+                    "limit": v.goal.limit,
+                    "op": v.goal.op,
+                    "state": v.state,
+                    "measured": v.measured,
+                    "margin": v.margin,
+                }
+                for v in verdicts
+            ],  # fmt: skip
         },
     )
     print(f"\nwrote {out}")
     if not passed:
         failed = [f"{r.benchmark}: {r.case}" for r in all_rows if r.passed is False]
+        failed += [f"goal without its row: {v.goal.benchmark}: {v.goal.case}" for v in unjudged]
         print(f"FAILED: {'; '.join(failed)}", file=sys.stderr)
     return 0 if passed else 1
 
