@@ -1,6 +1,6 @@
 """What a started ``ledhost run`` holds in memory, checked on a real one (issue 15).
 
-One host run, through the CLI's entry point as a user starts it, with the zygote launcher: the host
+One host run, through the CLI as a user starts it, with the zygote launcher: the host
 imports none of the heavy modules only other commands or plugins use (they load on first
 use, elsewhere), and its zygote was forked before the host imported its own side
 (``host.app`` and below), so no worker carries those modules either: pages the host
@@ -58,32 +58,12 @@ HEAVY = (
 #: The host's own side: imported after the zygote is forked.
 HOST_SIDE = ("host.app", "host.control.server", "host.display.presenter", "host.reconfigure")
 
-#: ``ledhost run`` through the CLI's entry point, as the console script runs it; at its end,
-#: the modules it held and whether its garbage collector ran at the zygote's fork (paused
-#: for the start-up, issue 15) and once the host runs (it must, or the host leaks cycles).
+#: ``ledhost run`` through the CLI's ``main``; at its end, the modules it held.
 DRIVER = """
-import gc, json, sys
-import host.supervise.spawner as spawner
-from host.cli.entry import main
-seen = {}
-early = spawner.fork_zygote_early
-
-def fork_then_watch():
-    seen["collector_at_fork"] = gc.isenabled()
-    early()
-    import host.app  # what cmd_run imports next anyway
-
-    run = host.app.Host.run
-
-    def watched(self):
-        seen["collector_in_run"] = gc.isenabled()
-        return run(self)
-
-    host.app.Host.run = watched
-
-spawner.fork_zygote_early = fork_then_watch
+import json, sys
+from host.cli.main import main
 status = main(sys.argv[1:])
-print(json.dumps({"status": status, "modules": sorted(sys.modules), **seen}), flush=True)
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}), flush=True)
 """
 
 
@@ -125,6 +105,3 @@ def test_ledhost_run_keeps_heavy_modules_out_and_its_own_out_of_workers(tmp_path
     assert [m for m in HOST_SIDE if m in seen["ledhost_modules"]] == []
     assert "host.worker.main" in seen["ledhost_modules"]  # preloaded by the zygote
     assert seen["sighup_default"] is True
-    # Paused while the host imports, collecting again in the host, the zygote and workers.
-    assert (report["collector_at_fork"], report["collector_in_run"]) == (False, True)
-    assert seen["gc_enabled"] is True

@@ -9,22 +9,13 @@ ours that fails because a plugin pip-installed into ledhost's environment broke 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 
 from host import namesafe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``ledhost`` command; its exit status.
-
-    The cyclic garbage collector is paused from here until the command is chosen, or for
-    ``run`` until its zygote is forked (:func:`host.cli.main.main` resumes it): start-up
-    imports create ~200,000 objects and little cyclic garbage, yet the collector would scan
-    the young ones ~80 times on the way (~10 ms of the host's CPU, issue 15); the full
-    collection before the zygote's fork frees whatever garbage there is all the same.
-    """
-    gc.disable()
+    """Run one ``ledhost`` command; its exit status."""
     namesafe.install()
     try:
         from host.cli.main import main as cli_main
@@ -34,5 +25,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         from host.cli.startcheck import explain_broken_import
 
         return explain_broken_import(exc)
-    finally:
-        gc.enable()  # however the command ended (``--help`` exits before it resumed)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import gc
 import json
 import logging
 import os
@@ -187,8 +186,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns.selfcheck = check_at_start(
         ns.command, getattr(ns, "config_command", None), getattr(ns, "backend", None)
     )
-    if ns.command != "run" or ns.launcher != "zygote":
-        gc.enable()  # paused by host.cli.entry for the start-up; cmd_run's fork resumes it
     try:
         if ns.command == "run":
             return cmd_run(ns)
@@ -256,9 +253,6 @@ def cmd_run(ns: argparse.Namespace) -> int:
         # only the host runs stays out of the zygote, so the pages the host then writes
         # are not also kept, stale, by the zygote and every worker (issue 15).
         fork_zygote_early()
-    # The fork collected in full and froze the heap (host.supervise.zygote.Zygote): from
-    # here the collector runs as usual (host.cli.entry paused it for the imports).
-    gc.enable()
     from config import load_config
     from host.app import Host, RunOptions
     from host.cli.logsetup import apply_logging

@@ -314,7 +314,6 @@ def _become_zygote(keep_fds: set[int], die_with_parent: bool) -> None:
     descriptor number the zygote has since reused.
     """
     gc.freeze()  # the host's objects: never collected here
-    gc.enable()  # the host's CLI pauses it while it starts (host.cli.entry); not here
     set_process_name(ZYGOTE_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):

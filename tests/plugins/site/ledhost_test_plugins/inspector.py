@@ -3,8 +3,7 @@
 The action ``inspect`` returns the worker's open descriptors (number -> what
 ``/proc/self/fd`` says they are), its cwd, its ``sys.path``, whether a module named
 ``ledhost_planted`` could be imported, its parent pid, the modules of ledhost's own packages
-it holds (``tests/test_lean_host.py``), whether SIGHUP has its default action and whether
-its cyclic garbage collector runs. The
+it holds (``tests/test_lean_host.py``) and whether SIGHUP has its default action. The
 action ``scribble`` writes junk into every descriptor above stdio (its own channel too, so
 the host may well end it): a plugin trying to disturb whatever it inherited.
 """
@@ -12,7 +11,6 @@ the host may well end it): a plugin trying to disturb whatever it inherited.
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib.util
 import os
 import signal
@@ -61,7 +59,6 @@ def handle_action(context: PluginContext, name: str) -> dict[str, Any] | None:
                 m for m in sys.modules if m.split(".")[0] in ("host", "store", "web", "config")
             ),
             "sighup_default": signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
-            "gc_enabled": gc.isenabled(),
         }
     if name == "scribble":
         took = 0
