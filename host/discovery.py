@@ -108,7 +108,11 @@ def discover(
             entry_points = dist.entry_points
             if not any(ep.group == ENTRY_POINT_GROUP for ep in entry_points):
                 continue
-            name = dist.metadata["Name"] or "?"
+            # One parse of METADATA for the distribution: ``dist.version`` parses it again
+            # at every call, and ledhost's own offers ~16 plugins (~8 ms, issue 15).
+            metadata = dist.metadata
+            name = metadata["Name"] or "?"
+            version = metadata["Version"]
             is_builtin = _normalise(name) == "ledhost"
             if source == "environment" and not environment and not is_builtin:
                 continue
@@ -119,7 +123,7 @@ def discover(
                 spec = _make_spec(
                     ep,
                     name,
-                    dist.version,
+                    version,
                     "builtin" if is_builtin else source,
                     extra if source == "path" else (),
                     os.path.abspath(str(dist.locate_file(""))),

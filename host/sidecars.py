@@ -23,12 +23,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from config import HostConfig
 from host.ipc.control import default_socket_path
-from host.supervise.web_child import BridgeChild, ChildProcess, WebChild
-from host.system.webuser import bridge_identity, web_identity
+
+if TYPE_CHECKING:
+    # Imported where a helper is made: most signs run neither (~2 ms of every start,
+    # issue 15; tests/test_lean_host.py keeps them out).
+    from host.supervise.web_child import BridgeChild, ChildProcess
 
 __all__ = ["GRACE", "Sidecars"]
 
@@ -91,6 +94,8 @@ class Sidecars:
         """Stop the retiring helpers that are due, then let the current ones start or
         restart (never waits: a retiring helper is killed and reaped at once)."""
         if self.retiring:
+            from host.supervise.web_child import BridgeChild  # loaded: it made the child
+
             keep: list[tuple[ChildProcess, float]] = []
             for child, when in self.retiring:
                 if now >= when:
@@ -120,9 +125,15 @@ class Sidecars:
         return os.path.expanduser(cfg.control.socket or default_socket_path())
 
     def _web(self, cfg: HostConfig) -> ChildProcess:
+        from host.supervise.web_child import WebChild
+        from host.system.webuser import web_identity
+
         return WebChild(cfg.path, self._socket(cfg), web_identity(cfg))
 
     def _bridge(self, cfg: HostConfig) -> BridgeChild:
+        from host.supervise.web_child import BridgeChild
+        from host.system.webuser import bridge_identity
+
         return BridgeChild(
             cfg.path, self._socket(cfg), cfg.mqtt.password, self.on_bridge_exit,
             bridge_identity(cfg),

@@ -47,6 +47,13 @@ HEAVY = (
     "store.apply",
     "store.download",
     "store.wheels",
+    # The host's own code for rare requests and helpers a sign may never run (issue 15).
+    "host.control.config_ops",
+    "host.control.secret_ops",
+    "host.control.store_ops",
+    "host.control.update_ops",
+    "host.supervise.web_child",
+    "host.system.webuser",
 )
 #: The host's own side: imported after the zygote is forked.
 HOST_SIDE = ("host.app", "host.control.server", "host.display.presenter", "host.reconfigure")

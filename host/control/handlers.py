@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any, Final, Protocol
 
-from host.control import config_ops, secret_ops
 from host.control.handlers_base import Pending, Refused
 from host.director import Director
 from host.errors import HostError
@@ -82,6 +81,8 @@ def _plugin(host: ControlledHost, req: control.PluginOp, now: float) -> Any:
         change = control.ConfigSet(
             section=f"plugins.{req.instance}", values={"enabled": req.op == "enable"}, id=req.id
         )
+        from host.control import config_ops  # the config writer: loaded on first use
+
         return config_ops.write_section(host, change)
     handle = _handle_of(host, req.instance)
     if req.op == "retry":
@@ -104,6 +105,8 @@ def _plugin_info(host: Any, req: control.PluginInfo) -> dict[str, Any]:
     Before the worker's hello (starting, quarantined before it ever ran) ``schema`` is None
     and ``modes`` empty: the UI says so instead of drawing an empty form.
     """
+    from host.control import config_ops  # loaded on first use, as everywhere here
+
     handle = _handle_of(host, req.instance)
     try:
         config = config_ops.read_section(host.cfg, f"plugins.{req.instance}")
@@ -287,16 +290,28 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
             case control.SafeModeNext():
                 return _safe_mode_next(host, req)
             case control.ConfigGet():
+                from host.control import config_ops
+
                 return config_ops.read_section(host.cfg, req.section)
             case control.ConfigSet():
+                from host.control import config_ops
+
                 return config_ops.write_section(host, req)
             case control.ConfigBackup():
+                from host.control import config_ops
+
                 return config_ops.backup_text(host)
             case control.ConfigRestore():
+                from host.control import config_ops
+
                 return config_ops.restore_file(host, req)
             case control.SecretList():
+                from host.control import secret_ops
+
                 return secret_ops.list_secrets(host)
             case control.SecretSet() | control.SecretDelete():
+                from host.control import secret_ops
+
                 return secret_ops.write_secret(host, req)
             case control.Logs():
                 return _logs(host, req)

@@ -24,16 +24,18 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from host.control import handlers, update_ops
+from host.control import handlers
 from host.control.handlers_base import Pending, Refused
 from host.control.hostlog import HostLogRing
 from host.control.listen import open_listener
 from host.control.preview_bus import PreviewPublisher
 from host.control.status_cache import StatusCache
-from host.control.store_ops import StoreRunner
 from host.ipc import control
+
+if TYPE_CHECKING:
+    from host.control.store_ops import StoreRunner
 
 __all__ = ["MAX_BACKLOG", "MAX_CLIENTS", "ControlServer"]
 
@@ -96,8 +98,9 @@ class ControlServer:
         #: The host's recent log records, for ``host_logs``.
         self.host_log = HostLogRing()
         self.host_log.attach()
-        #: Store commands run as children (host/control/store_ops.py).
-        self.store = StoreRunner(host)
+        #: Store commands run as children (host/control/store_ops.py): made, and the
+        #: store's code loaded, by the first store or update request (see :attr:`store`).
+        self._store: StoreRunner | None = None
         self.dropped = 0  # clients dropped for not reading (for tests and status)
         #: Client fd events that only served :func:`read_only` requests (or flushed): the
         #: host loop skips its decision and push after a wake-up made of these alone.
@@ -121,6 +124,16 @@ class ControlServer:
         selector.register(self.listener, selectors.EVENT_READ, self._on_accept)
 
     # -- connections -------------------------------------------------------------------
+
+    @property
+    def store(self) -> StoreRunner:
+        """The store's children and jobs, made on first use: a sign that never asks the
+        store for anything never loads its code (issue 15)."""
+        if self._store is None:
+            from host.control.store_ops import StoreRunner
+
+            self._store = StoreRunner(self.host)
+        return self._store
 
     def _on_accept(self, events: int) -> None:
         while True:
@@ -257,8 +270,12 @@ class ControlServer:
             elif isinstance(request, control.StoreJob):
                 data = self.store.job(request)
             elif isinstance(request, control.UpdateCheck):
+                from host.control import update_ops
+
                 data = update_ops.check(self.host, request, time.monotonic())
             elif isinstance(request, control.UpdateStart):
+                from host.control import update_ops
+
                 data = update_ops.start(self.store, request, time.monotonic())
             elif isinstance(request, control.Logs) and request.follow:
                 data = handlers.handle(self.host, request)
@@ -347,8 +364,9 @@ class ControlServer:
         most of what the preview costs the host (issue 18), so the subscribers are sorted
         by kind when they change (:meth:`_regroup`), not here, and a frame is encoded once.
         """
-        if self.store.jobs:
-            self.store.tick(now)
+        store = self._store
+        if store is not None and store.jobs:
+            store.tick(now)
         for client in list(self._waiting):
             for pending in list(client.pending):
                 reply = pending.poll(now)
