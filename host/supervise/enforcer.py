@@ -190,7 +190,10 @@ class Enforcer:
             if pid in table and not handle.cpu_final:
                 # The supervisor's CPU figure, from this read rather than one of its own.
                 handle.cpu_seconds = table[pid].cpu_ticks / CLOCK_TICKS
-            use = proctree.usage(pid, table, known=handle.tree)
+            if handle.cgroup is not None:
+                use = proctree.usage_of((pid, *members.get(id(handle), ())), table)
+            else:
+                use = proctree.usage(pid, table, known=handle.tree)
             rss, processes = self._kernel_usage(handle, use.rss_bytes, use.processes)
             handle.rss, handle.processes = rss, processes
             if handle.state is not WorkerState.KILLING:
