@@ -12,7 +12,8 @@ as production workers are exec'd). The frame bus worker receives each size's mem
 eventfds over ``SCM_RIGHTS`` and writes with the production ``FrameWriter``; the host side
 (this thread) waits in a selector and reads with ``FrameBus.poll``, as the host loop does,
 and every case's host side waits in a selector likewise, as a host serving many workers
-must. A round: one worker hands ``round_frames`` frames from a pool of three over at 60 fps
+must: the host loop's own (:func:`host.ipc.epoll.make_selector`, a lean epoll selector).
+A round: one worker hands ``round_frames`` frames from a pool of three over at 60 fps
 (deadline-paced; a tick more than a period late is re-based, not caught up). Cases
 interleave in rounds with a rotating order. References: ``pacing only`` (the worker ticks,
 hands nothing over) and ``wake only`` (an eventfd write per tick: the floor of any hand-off).
@@ -48,6 +49,7 @@ import numpy.typing as npt
 from benchmarks._util import Row, check_row, progress, rotations, spread_of
 from host.ipc import protocol
 from host.ipc.channel import Channel
+from host.ipc.epoll import make_selector
 from host.ipc.framebus import FrameBus, FrameWriter, Geometry
 
 __all__ = ["NAME", "TITLE", "run"]
@@ -246,7 +248,7 @@ class Host:
         self.channel: Channel[_PixelsMessage] = Channel(
             self.sock, peer="bench worker", decode=_decode_pixels
         )
-        self.sel = {case: selectors.DefaultSelector() for case in CASES}
+        self.sel = {case: make_selector() for case in CASES}
         for case, sel in self.sel.items():
             sel.register(cmds[case], selectors.EVENT_READ, None)
         for size, bus in self.buses.items():

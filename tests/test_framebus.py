@@ -99,6 +99,29 @@ def test_writer_rejects_wrong_shape_and_dtype() -> None:
     bus.close()
 
 
+def test_writer_takes_packed_rgb_bytes_of_the_size_asked_for() -> None:
+    """Verify that a frame given as bytes (the worker's canvas read with ``tobytes``)
+    arrives as the same pixels, whole-display or a region, and that bytes of any other
+    length are refused before a slot is taken."""
+    geometry = Geometry(8, 4)
+    bus = FrameBus("bytes", geometry)
+    writer = FrameWriter(bus.worker_fds(), geometry)
+    rng = np.random.default_rng(9)
+    for shape, size in (((4, 8, 3), None), ((3, 5, 3), (5, 3))):
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        assert writer.publish(pixels.tobytes(), 2, size)
+        frame, errors = bus.poll()
+        assert not errors and frame is not None
+        assert np.array_equal(frame.pixels, pixels)
+    with pytest.raises(FrameError, match=r"95 bytes; the display takes 8x4 RGB \(96 bytes\)"):
+        writer.publish(bytes(95), 1)
+    with pytest.raises(FrameError, match=r"the host asked for 5x3"):
+        writer.publish(bytes(96), 1, (5, 3))
+    assert writer.seq == 2 and writer.dropped == 0
+    writer.close()
+    bus.close()
+
+
 def test_host_rejects_forged_header_naming_the_instance() -> None:
     """Verify that a header announcing another size is refused, and the slot returned."""
     geometry = Geometry(8, 4)

@@ -154,6 +154,19 @@ def test_descendants_and_usage_include_the_grandchild(trees: Trees) -> None:
     assert proctree.snapshot(popen.pid, table) == {(grandchild, table[grandchild].start_time)}
 
 
+def test_usage_of_counts_the_named_live_processes_once() -> None:
+    """Verify that a cgroup's measure counts each named process once, skips zombies and
+    pids the table lacks, and sums what the table says."""
+
+    def info(pid: int, state: str, rss: int) -> ProcInfo:
+        return ProcInfo(pid, 1, pid, pid, rss, 100 + pid, state, "p", 0)
+
+    table = {10: info(10, "S", 4096), 11: info(11, "R", 8192), 12: info(12, "Z", 0)}
+    used = proctree.usage_of([10, 10, 11, 12, 13], table)
+    assert (used.rss_bytes, used.processes) == (12288, 2)
+    assert proctree.usage_of([], table) == proctree.Usage(rss_bytes=0, processes=0)
+
+
 def test_descendants_find_setsid_grandchild_while_its_parent_lives(trees: Trees) -> None:
     """Verify that leaving the worker's session does not hide a process from its parent."""
     popen = trees.sh("setsid sleep 1000 & exec sleep 1000")

@@ -134,6 +134,7 @@ class FrameBus:
         #: Geometry's figures as plain attributes (its sizes are properties: a call each).
         self._slot_bytes = geometry.slot_bytes
         self._slots = geometry.slots
+        self._width, self._height = geometry.width, geometry.height
         for view in (*self._pixels, *self._full):
             view.flags.writeable = False
         self._next = 0  # the slot the next ready count refers to
@@ -158,14 +159,29 @@ class FrameBus:
             return None, _NO_ERRORS
         if count == 1:
             # The usual case, kept short (it runs cold, once per frame): the one slot it
-            # names becomes the held one, the one held before goes back.
+            # names becomes the held one, the one held before goes back. A whole-display
+            # frame is read here, inline (one call fewer); anything else by ``_read``.
             slot = self._next
             self._next = slot + 1 if slot + 1 < self._slots else 0
-            try:
-                frame = self._read(slot)
-            except FrameError as exc:
-                os.eventfd_write(self.free_fd, 1)
-                return None, (exc,)
+            magic, width, height, channels, dtype, token, seq, done_at, next_due = (
+                _HEADER.unpack_from(self._mem, slot * self._slot_bytes)
+            )
+            if (
+                width == self._width
+                and height == self._height
+                and magic == _MAGIC_WORD
+                and channels == 3
+                and dtype == _DTYPE_UINT8
+            ):
+                # NaN fails both comparisons; infinity the second.
+                due = next_due if 0.0 < next_due < math.inf else None
+                frame = Frame(self._full[slot], token, seq, done_at, due)
+            else:
+                try:
+                    frame = self._read(slot)
+                except FrameError as exc:
+                    os.eventfd_write(self.free_fd, 1)
+                    return None, (exc,)
             if self._held is not None:
                 os.eventfd_write(self.free_fd, 1)
             self._held = slot
@@ -257,7 +273,12 @@ class FrameWriter:
         self.memfd, self.ready_fd, self.free_fd = fds
         self.geometry = geometry
         self._mem, self._pixels, self._full = _map(self.memfd, geometry)
-        self._slot_bytes = geometry.slot_bytes  # a property: a call each time
+        # Geometry's figures as plain attributes (its sizes are properties: a call each).
+        self._slot_bytes = geometry.slot_bytes
+        self._slots = geometry.slots
+        self._width, self._height = geometry.width, geometry.height
+        #: A whole-display frame's shape, made once rather than per frame.
+        self._shape = (geometry.height, geometry.width, 3)
         #: Credits taken from ``free`` and not spent yet (slots the host gave back).
         self._credits = 0
         self._next = 0
@@ -266,30 +287,43 @@ class FrameWriter:
 
     def publish(
         self,
-        pixels: np.ndarray,
+        pixels: np.ndarray | bytes,
         token: int,
         size: tuple[int, int] | None = None,
         next_due: float | None = None,
     ) -> bool:
         """Copy ``pixels`` into the next free slot and hand it to the host.
 
+        :param pixels: a ``(height, width, 3)`` uint8 array, or the same bytes packed row
+            by row (``Image.tobytes()`` of an RGB image: the worker's canvas is read so,
+            and copied into the slot as it is, with no array made around it).
         :param size: ``(width, height)`` the host asked for (a layout region); ``None``
             for the whole display.
         :param next_due: when the next frame is due (monotonic); ``None`` if none is.
         :returns: ``False`` if the host holds every slot (the frame is dropped, never
             waited for: a newer one will come).
-        :raises FrameError: ``pixels`` is not a ``(height, width, 3)`` uint8 array.
+        :raises FrameError: ``pixels`` is not a ``(height, width, 3)`` uint8 array, nor
+            bytes of that size.
         """
-        g = self.geometry
-        width, height = size if size is not None else (g.width, g.height)
-        # ``is`` first: uint8's dtype is one object; any other passes only if equal.
-        dtype = pixels.dtype
-        if pixels.shape != (height, width, 3) or (dtype is not _UINT8 and dtype != _UINT8):
-            where = "the display takes" if size is None else "the host asked for"
-            raise FrameError(
-                f"frame of shape {pixels.shape} and dtype {pixels.dtype}; {where} "
-                f"({height}, {width}, 3) uint8"
-            )
+        if size is None:
+            width, height, shape = self._width, self._height, self._shape
+        else:
+            width, height = size
+            shape = (height, width, 3)
+        if isinstance(pixels, bytes):
+            if len(pixels) != width * height * 3:
+                raise FrameError(
+                    f"frame of {len(pixels)} bytes; {_whose(size)} {width}x{height} RGB "
+                    f"({width * height * 3} bytes)"
+                )
+        else:
+            # ``is`` first: uint8's dtype is one object; any other passes only if equal.
+            dtype = pixels.dtype
+            if pixels.shape != shape or (dtype is not _UINT8 and dtype != _UINT8):
+                raise FrameError(
+                    f"frame of shape {pixels.shape} and dtype {dtype}; "
+                    f"{_whose(size)} ({height}, {width}, 3) uint8"
+                )
         if not self._credits:
             try:
                 self._credits = os.eventfd_read(self.free_fd)
@@ -298,19 +332,19 @@ class FrameWriter:
                 return False
         self._credits -= 1
         slot = self._next
-        self._next = slot + 1 if slot + 1 < g.slots else 0
-        start = slot * self._slot_bytes + HEADER_SIZE
+        self._next = slot + 1 if slot + 1 < self._slots else 0
+        at = slot * self._slot_bytes
         try:
-            # A C-contiguous frame is its slot's first bytes as they are: one memcpy into
-            # the mapping, none of numpy's copy machinery (most of a publish's CPU). Tried
-            # rather than checked: ``flags`` makes an object per look.
-            self._mem[start : start + width * height * 3] = pixels  # type: ignore[call-overload]
+            # A C-contiguous frame (or bytes) is its slot's first bytes as they are: one
+            # memcpy into the mapping, none of numpy's copy machinery (most of a publish's
+            # CPU). Tried rather than checked: ``flags`` makes an object per look.
+            self._mem[at + HEADER_SIZE : at + HEADER_SIZE + width * height * 3] = pixels  # type: ignore[assignment]
         except ValueError:  # numpy: "ndarray is not C-contiguous" (a region, a strided view)
             np.copyto(_shaped(self._pixels[slot], width, height), pixels)
         self.seq += 1
         # write_header's work, inline: one call fewer on a path that runs cold per frame.
         _HEADER.pack_into(
-            self._mem, slot * self._slot_bytes, _MAGIC_WORD, width, height, 3, _DTYPE_UINT8,
+            self._mem, at, _MAGIC_WORD, width, height, 3, _DTYPE_UINT8,
             token, self.seq, time.monotonic(), next_due or 0.0,
         )  # fmt: skip
         os.eventfd_write(self.ready_fd, 1)
@@ -344,3 +378,8 @@ class FrameWriter:
         self._pixels.clear()
         self._full.clear()
         self._mem.close()
+
+
+def _whose(size: tuple[int, int] | None) -> str:
+    """Who set the size a frame must have, for :meth:`FrameWriter.publish`'s errors."""
+    return "the display takes" if size is None else "the host asked for"

@@ -190,7 +190,12 @@ class Enforcer:
             if pid in table and not handle.cpu_final:
                 # The supervisor's CPU figure, from this read rather than one of its own.
                 handle.cpu_seconds = table[pid].cpu_ticks / CLOCK_TICKS
-            use = proctree.usage(pid, table, known=handle.tree)
+            listed = members.get(id(handle))
+            if listed:
+                # Its cgroup's members are every process below it: nothing to walk.
+                use = proctree.usage_of((pid, *listed), table)
+            else:  # no cgroup, or its member list could not be read: follow the links
+                use = proctree.usage(pid, table, known=handle.tree)
             rss, processes = self._kernel_usage(handle, use.rss_bytes, use.processes)
             handle.rss, handle.processes = rss, processes
             if handle.state is not WorkerState.KILLING:

@@ -19,7 +19,8 @@ else gets a new canvas, exactly as before. Nothing here is a boundary: a plugin 
 sees its own canvas, in its own process.
 
 Interface: ``CanvasKeeper().blank(size)`` before ``render_frame``, then
-``CanvasKeeper.pixels(canvas, size)`` for the frame bus.
+``CanvasKeeper.frame(canvas, size)`` for the frame bus (bytes, copied into its slot as
+they are: an array made around them cost ~10 us a frame, cold).
 """
 
 from __future__ import annotations
@@ -64,19 +65,26 @@ class CanvasKeeper:
         self._draw_attrs = dict(canvas.draw.__dict__)
         return canvas
 
-    def pixels(self, canvas: Canvas, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
-        """The frame drawn on ``canvas``: ``(height, width, 3)`` uint8 (read-only).
-
-        One ``tobytes`` of the kept image when the plugin left it intact; otherwise
-        whatever :meth:`sdk.canvas.Canvas.to_array` makes of what it did (the frame bus
-        checks the shape). The canvas is then not reused: the next frame gets a new one.
+    def frame(self, canvas: Canvas, size: tuple[int, int]) -> npt.NDArray[np.uint8] | bytes:
+        """The frame drawn on ``canvas``, as :meth:`~host.ipc.framebus.FrameWriter.publish`
+        takes it: the kept image's RGB bytes, row by row, when the plugin left it intact
+        (one ``tobytes``, copied into the bus slot as it is, with no array made around
+        it); otherwise whatever :meth:`sdk.canvas.Canvas.to_array` makes of what it did
+        (the frame bus checks the shape). The canvas is then not reused: the next frame
+        gets a new one.
         """
         image = canvas.image
         if canvas is self._canvas and image is self._image and _intact(image, size):
-            flat = np.frombuffer(_rgb_bytes(image, size), dtype=np.uint8)
-            return flat.reshape(size[1], size[0], 3)
+            return _rgb_bytes(image, size)
         self._canvas = self._image = None
         return canvas.to_array()
+
+    def pixels(self, canvas: Canvas, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+        """:meth:`frame` as a ``(height, width, 3)`` uint8 array (read-only)."""
+        frame = self.frame(canvas, size)
+        if isinstance(frame, bytes):
+            return np.frombuffer(frame, dtype=np.uint8).reshape(size[1], size[0], 3)
+        return frame
 
 
 def _rgb_bytes(image: Image.Image, size: tuple[int, int]) -> bytes:
@@ -86,20 +94,23 @@ def _rgb_bytes(image: Image.Image, size: tuple[int, int]) -> bytes:
     An encoder serves one image once (Pillow's ``tobytes`` makes one per call too: used
     again it crashes the process), so each frame gets its own.
     """
+    bufsize = max(size[0] * size[1] * 3, size[0] * 4)
     encoder = _imaging.raw_encoder("RGB", "RGB")
+    data: bytes
     try:
         encoder.setimage(image.im, (0, 0, *size))
-        chunks = []
-        while True:
-            _, status, data = encoder.encode(max(size[0] * size[1] * 3, size[0] * 4))
-            chunks.append(data)
-            if status:
-                break
+        _, status, data = encoder.encode(bufsize)
+        if not status:  # not all of it in one buffer (Pillow's own loop, kept for safety)
+            chunks = [data]
+            while not status:
+                _, status, data = encoder.encode(bufsize)
+                chunks.append(data)
+            data = b"".join(chunks)
     finally:
         encoder.cleanup()
     if status < 0:
         raise RuntimeError(f"Pillow's raw encoder failed ({status}) on a {size} canvas")
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return data
 
 
 def _intact(image: Image.Image, size: tuple[int, int]) -> bool:

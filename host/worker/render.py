@@ -137,7 +137,7 @@ class Renderer:
                         now=now,
                     )
                     full = self.size == self.display
-                    pixels = self.canvases.pixels(canvas, self.size)
+                    pixels = self.canvases.frame(canvas, self.size)
                     if not self.writer.publish(pixels, self.token, None if full else self.size):
                         raise FrameError("no free frame slot: the host did not take the last")
                 ok = True
@@ -199,7 +199,7 @@ class Renderer:
                     frame=self.frame_index,
                     now=now,
                 )
-                pixels = self.canvases.pixels(canvas, self.size)
+                pixels = self.canvases.frame(canvas, self.size)
                 full = self.size == self.display
                 next_due = None
                 if isinstance(delay, int | float) and math.isfinite(delay) and delay >= 0:
