@@ -364,7 +364,10 @@ class Host:
         changes what should show, and a deadline that falls due meanwhile makes the wait
         return at once. A turn that only a push fell due for (a scroll step, a frame of a
         transition) pushes without deciding, and the next keeps its deadlines: nothing a
-        decision or a deadline reads changed. Memory is
+        decision or a deadline reads changed; after one, while only time moves what
+        shows, the steps that follow glide (:meth:`_glide`) until an event or the next
+        full turn. The config watcher's look and the upgrade check, when they alone fell
+        due, decide only if they found something. Memory is
         sampled when the loop is awake anyway (never a wake-up of its own: at idle,
         wake-ups are most of the host's CPU).
         """
