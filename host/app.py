@@ -373,7 +373,10 @@ class Host:
         changes what should show, and a deadline that falls due meanwhile makes the wait
         return at once. A turn that only a push fell due for (a scroll step, a frame of a
         transition) pushes without deciding, and the next keeps its deadlines: nothing a
-        decision or a deadline reads changed. Memory is
+        decision or a deadline reads changed; after one, while only time moves what
+        shows, the steps that follow glide (:meth:`_glide`) until an event or the next
+        full turn. The config watcher's look and the upgrade check, when they alone fell
+        due, decide only if they found something. Memory is
         sampled when the loop is awake anyway (never a wake-up of its own: at idle,
         wake-ups are most of the host's CPU).
         """
@@ -434,11 +437,17 @@ class Host:
             # polls wait for the next pass's turn (issue 15). Deadlines are worked out
             # again: a frame moves them.
             routine = (bool(woken) or fresh) and self._stirs() == stirs
-            if (
-                (woken and not routine)
-                or now >= (decide_by if routine else full_by)
-                or not self.stats.modes_shown
-            ):
+            full = (woken and not routine) or now >= decide_by or not self.stats.modes_shown
+            if not full and not routine and now >= full_by:
+                # Only the config watcher's look or the upgrade check fell due: a look
+                # that finds nothing new leaves nothing to decide (issue 15: a full turn
+                # each second while text scrolls). Their next looks move the full turn.
+                applied = watcher is not None and watcher.poll(now)
+                full = self.upgrades.poll(now) or applied
+                full_by = min(decide_by, self.upgrades.next_check)
+                if watcher is not None:
+                    full_by = min(full_by, watcher.next_look())
+            if full:
                 if watcher is not None:
                     watcher.poll(now)
                 self.upgrades.poll(now)
@@ -471,6 +480,43 @@ class Host:
                 else:  # a scroll step: a preview's frame, the rest only if it has work
                     self.control.step(now)
             self.sidecars.tick(now)
+            if self.notifier is not None:
+                self._tell_service(now)
+            if (
+                known is not None
+                and screen is None
+                and tick.muted is None
+                and self.wall is None
+                and self._trimmed
+                and (self.control is None or not self.control.clients)
+            ):
+                self._glide(full_by)
+
+    def _glide(self, until: float) -> None:
+        """Scroll steps alone, in the reference's loop shape, until ``until`` (the next
+        full turn's deadline) or any event: wait for the next push, push, again.
+
+        Entered after a turn that only a push fell due for, when nothing but time moves
+        what shows (a strip the host scrolls, no worker frame on screen, no control
+        client, no wall): the next turns would be the same, so they skip the loop's
+        bookkeeping (the counters around the wait, the deadlines kept, the checks after
+        the push; issue 15: ~15-20 us of a ~180 us step). Any ready fd ends it without
+        reading it: epoll is level-triggered, so the loop's own wait sees it at once.
+        """
+        presenter, backend, select = self.presenter, self.backend, self.selector.select
+        assert backend is not None
+        monotonic = time.monotonic
+        now = monotonic()
+        while not self._stop:
+            push_at = presenter.next_push_at(now)
+            if push_at is None or push_at >= until:
+                return
+            if push_at > now and select(push_at - now):
+                return
+            now = monotonic()
+            if self._stop or now >= until:
+                return
+            presenter.push_if_due(now, backend, at=push_at)
             if self.notifier is not None:
                 self._tell_service(now)
 

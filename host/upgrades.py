@@ -129,16 +129,20 @@ class UpgradeWatch:
             info = dist_info(spec)
             self._watched[spec.plugin_id] = _Watched(spec, info, stamp(info))
 
-    def poll(self, now: float) -> None:
-        """When due: restart the instances of every plugin whose distribution changed."""
+    def poll(self, now: float) -> bool:
+        """When due: restart the instances of every plugin whose distribution changed.
+
+        :returns: whether it found something to act on (the host loop then decides again;
+            a check that found nothing leaves nothing to decide).
+        """
         if now < self.next_check:
-            return
+            return False
         self.next_check = now + self.every
         self._remember()
         changed = [w for w in self._watched.values() if _changed(w)]
         look, self._look_for_missing = self._look_for_missing, False
         if not changed and not (look and self.host.missing):
-            return
+            return False
         options = self.host.options
         specs = discover(
             options.plugin_paths,
@@ -171,6 +175,7 @@ class UpgradeWatch:
             self.reconfigurer.restart_plugin(old.plugin_id, specs, now)
         if look and self.host.missing:
             self._start_missing(specs, now)
+        return True
 
     def _start_missing(self, specs: dict[str, PluginSpec], now: float) -> None:
         """Start the configured instances whose plugin is now installed."""

@@ -148,3 +148,40 @@ def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path
         "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
     }
     run_live(tmp_path, tables, scenario)
+
+
+def test_scroll_steps_glide_past_the_loops_wait_and_still_see_a_request(tmp_path: Path) -> None:
+    """With nothing but time moving what shows, scroll steps wait and push by themselves
+    (issue 15): most steps never reach the supervisor's wait; the config watcher's looks
+    that find nothing decide nothing; a client's request still ends the glide at once and
+    is answered."""
+    sock = tmp_path / "control.sock"
+
+    def scenario(live: LiveHost) -> None:
+        host = live.host
+        live.wait_for(lambda: len(live.backend.pushes) > 5 and sock.exists(), "scrolling")
+        waits, decisions, looks = [0], [0], [0]
+        host.supervisor.run_once = _counting(waits, host.supervisor.run_once)  # type: ignore[method-assign]
+        host.director.decide = _counting(decisions, host.director.decide)  # type: ignore[method-assign]
+        watcher = host.reconfigurer.watcher
+        assert watcher is not None
+        watcher.poll = _counting(looks, watcher.poll)  # type: ignore[method-assign]
+        pushed, passes = len(live.backend.pushes), host.supervisor.passes
+        live.wait_for(lambda: len(live.backend.pushes) > pushed + 150, "150 scroll steps")
+        live.wait_for(lambda: looks[0] >= 3, "three looks")
+        steps = len(live.backend.pushes) - pushed
+        assert waits[0] < steps // 4, (waits, steps)
+        # A look each second, a housekeeping pass every ~2 s: only the passes decide.
+        passes = host.supervisor.passes - passes
+        assert decisions[0] <= passes + 1, (decisions, passes, looks)
+        with ControlClient(str(sock), timeout=20) as client:
+            assert client.request(control.Status())["display"]["showing"] == "text:message"
+        assert host.director.current is not None and host.director.current.key == "text:message"
+
+    tables = {
+        "control": {"socket": str(sock)},
+        "display": {"fps": 60},
+        "rotation": {"modes": ["text:message"]},
+        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
+    }
+    run_live(tmp_path, tables, scenario)

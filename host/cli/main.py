@@ -169,6 +169,11 @@ def _build_parser() -> argparse.ArgumentParser:
 SERVICES = frozenset({"run", "web", "mqtt-bridge"})
 
 
+#: Set once ``ledhost run``'s host has stopped and written what it writes: the process
+#: may then end without the interpreter's finalization (:mod:`host.cli.entry`).
+host_stopped = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)  # the parser is garbage from here (issue 15)
     # ``run`` and the processes it supervises (``web``, ``mqtt-bridge``) are services: they
@@ -292,6 +297,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         reconcile_at_start(cfg)  # before any worker starts; see host/cli/reconcile_command.py
     host = Host(cfg, options)
     status = host.run()
+    global host_stopped
+    host_stopped = True
     if host.restart_requested and status == 0:
         _restart()
     return exit_status(status, ns.selfcheck)
