@@ -344,12 +344,13 @@ class Host:
             log.error("%s", text)
         return 1 if self._fatal is not None or self.output_errors else 0
 
-    def bridge_reported(self, connected: bool, error: str | None) -> None:
-        """The bridge's word on its broker connection, for the status. A report that
-        arrives while ``[mqtt]`` is disabled is a stopped bridge's last, read from its
-        socket after the host had cleared the state: dropped, or the status would show a
-        broker the config no longer has."""
-        if self.sidecars.mqtt is None:
+    def bridge_reported(self, connected: bool, error: str | None, pid: int | None) -> None:
+        """The bridge's word on its broker connection, for the status. A report from a
+        bridge the host has stopped (``[mqtt]`` disabled or changed) is that bridge's last,
+        read from its socket after the host cleared the state: dropped, or the status
+        would show a broker the config no longer has. A bridge the host did not start
+        (run by hand) is heard as any other."""
+        if pid is not None and pid in self.sidecars.stopped_bridges:
             return
         self.mqtt_state = {"connected": connected, "error": error, "since": round(time.time(), 3)}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -57,6 +58,9 @@ class Sidecars:
         self.mqtt: ChildProcess | None = None
         #: Replaced or disabled helpers still running, with when to stop each.
         self.retiring: list[tuple[ChildProcess, float]] = []
+        #: Process ids of the last bridges stopped here: a report still queued on a
+        #: stopped bridge's connection is read after it has gone, and must not count.
+        self.stopped_bridges: deque[int] = deque(maxlen=8)
 
     def start(self, cfg: HostConfig) -> None:
         """Create the helpers ``cfg`` enables; each starts on the next :meth:`tick`."""
@@ -99,6 +103,8 @@ class Sidecars:
             keep: list[tuple[ChildProcess, float]] = []
             for child, when in self.retiring:
                 if now >= when:
+                    if isinstance(child, BridgeChild) and child.proc is not None:
+                        self.stopped_bridges.append(child.proc.pid)
                     child.close()
                     if isinstance(child, BridgeChild) and self.mqtt is None:
                         self.on_bridge_exit(None)

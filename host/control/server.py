@@ -22,6 +22,7 @@ import logging
 import os
 import selectors
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -66,6 +67,15 @@ def read_only(request: control.Request) -> bool:
         | control.SyncState
         | control.MqttState,  # shown in a status, never decided on
     )
+
+
+def _peer_pid(sock: socket.socket) -> int | None:
+    """The process at the other end of a Unix socket (``SO_PEERCRED``), when known."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", raw)[0] or None
 
 
 class _Client:
@@ -259,6 +269,9 @@ class ControlServer:
                 if rest:
                     self._send_bytes(client, rest)
                 return
+            elif isinstance(request, control.MqttState):
+                self.host.bridge_reported(request.connected, request.error, _peer_pid(client.sock))
+                data = None
             elif isinstance(request, control.HostLogs):
                 data = self.host_log.records(request.lines)
             elif isinstance(request, (control.StoreSearch, control.StoreList)):
