@@ -73,10 +73,9 @@ def fork_then_probe():
 
 spawner.fork_zygote_early = fork_then_probe
 sys.argv = ["ledhost", *sys.argv[1:]]
-try:
-    runpy.run_module("host", run_name="__main__", alter_sys=True)
-except SystemExit as exc:
-    print("RESULT", '{"status": %d}' % (exc.code or 0), flush=True)
+# Its exit status reaches the subreaper wrapper, which reports it (``ledhost run`` may end
+# the process with os._exit: nothing after this line is sure to run).
+runpy.run_module("host", run_name="__main__", alter_sys=True)
 """
 
 

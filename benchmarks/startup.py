@@ -83,7 +83,7 @@ FULL: Final = Plan((1, 10, 20), ("zygote", "spawn"), 7)
 _DRIVER: Final = """
 import time
 marks = {"interpreter": time.monotonic()}
-import json, os, runpy, signal, sys
+import atexit, json, os, runpy, signal, sys
 import host.app
 import host.display.backends.headless as headless
 
@@ -102,13 +102,18 @@ def timed_run(self):
     marks["run"] = time.monotonic()
     return run(self)
 
+def report():
+    print("BENCH " + json.dumps(marks), flush=True)
+
+# An exit handler: ``ledhost run`` ends its process with os._exit once the host stopped,
+# after the exit handlers (host/cli/entry.py), so code after run_module may never run.
+atexit.register(report)
 headless.HeadlessBackend.push, host.app.Host.run = first_push, timed_run
 sys.argv = ["ledhost", *sys.argv[1:]]
 try:
     runpy.run_module("host", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
     marks["status"] = exc.code
-print("BENCH " + json.dumps(marks), flush=True)
 """
 
 
