@@ -489,7 +489,7 @@ class Host:
                 and tick.muted is None
                 and self.wall is None
                 and self._trimmed
-                and (self.control is None or not self.control.clients)
+                and (self.control is None or self.control.steps_alone)
             ):
                 self._glide(full_by)
 
@@ -498,13 +498,15 @@ class Host:
         full turn's deadline) or any event: wait for the next push, push, again.
 
         Entered after a turn that only a push fell due for, when nothing but time moves
-        what shows (a strip the host scrolls, no worker frame on screen, no control
-        client, no wall): the next turns would be the same, so they skip the loop's
+        what shows (a strip the host scrolls, no worker frame on screen, no wall, and no
+        control client that wants more of a step than an open preview's frame, which each
+        step here publishes): the next turns would be the same, so they skip the loop's
         bookkeeping (the counters around the wait, the deadlines kept, the checks after
         the push; issue 15: ~15-20 us of a ~180 us step). Any ready fd ends it without
         reading it: epoll is level-triggered, so the loop's own wait sees it at once.
         """
         presenter, backend, select = self.presenter, self.backend, self.selector.select
+        control = self.control
         assert backend is not None
         monotonic = time.monotonic
         now = monotonic()
@@ -518,6 +520,8 @@ class Host:
             if self._stop or now >= until:
                 return
             presenter.push_if_due(now, backend, at=push_at)
+            if control is not None:
+                control.step(now)  # an open preview's frame (steps_alone: nothing else)
             if self.notifier is not None:
                 self._tell_service(now)
 

@@ -177,6 +177,19 @@ def test_scroll_steps_glide_past_the_loops_wait_and_still_see_a_request(tmp_path
         with ControlClient(str(sock), timeout=20) as client:
             assert client.request(control.Status())["display"]["showing"] == "text:message"
         assert host.director.current is not None and host.director.current.key == "text:message"
+        # An open preview wants only each step's frame: the steps glide and publish it.
+        assert host.control is not None
+        live.wait_for(lambda: not host.control.clients, "the client gone")
+        with ControlClient(str(sock), timeout=20) as client:
+            _data, fd = client.open_preview()
+            os.close(fd)
+            writer = host.control.preview.writer
+            assert writer is not None
+            waits[0], pushed, written = 0, len(live.backend.pushes), writer.generation
+            live.wait_for(lambda: len(live.backend.pushes) > pushed + 90, "90 previewed steps")
+            steps = len(live.backend.pushes) - pushed
+            assert waits[0] < steps // 4, (waits, steps)
+            assert writer.generation - written >= steps - 1, (writer.generation, written, steps)
 
     tables = {
         "control": {"socket": str(sock)},

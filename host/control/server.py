@@ -404,6 +404,13 @@ class ControlServer:
                 if client.sock.fileno() in self.clients:
                     self._publish_logs(client, iid)
 
+    @property
+    def steps_alone(self) -> bool:
+        """Whether a scroll step leaves this server nothing but the preview bus's frame
+        (:meth:`step`): no reply pending, no event subscriber, no log follower. The host's
+        scroll steps may then glide past its loop (``Host._glide`` calls :meth:`step`)."""
+        return not (self._waiting or self._subscribed)
+
     def step(self, now: float) -> None:
         """A push-only turn's share (a scroll step): the whole :meth:`tick` only if a reply
         is pending or a client subscribed to events; else only the preview bus's frame
