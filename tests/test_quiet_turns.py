@@ -30,6 +30,19 @@ def _counting(calls: list[int], method: Callable[..., Any]) -> Callable[..., Any
     return counted
 
 
+def _scrolling(sock: Path | None) -> dict[str, Any]:
+    """Config tables of a host that shows one long scrolling text at 60 fps (with a
+    control socket at ``sock``, if given)."""
+    tables: dict[str, Any] = {
+        "display": {"fps": 60},
+        "rotation": {"modes": ["text:message"]},
+        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
+    }
+    if sock is not None:
+        tables["control"] = {"socket": str(sock)}
+    return tables
+
+
 def test_status_polls_do_not_wake_the_decision(tmp_path: Path) -> None:
     sock = tmp_path / "control.sock"
 
@@ -87,12 +100,7 @@ def test_a_scrolling_text_is_pushed_without_a_decision_per_step(tmp_path: Path) 
         assert decisions[0] < steps // 4, (decisions, steps)
         assert host.director.current is not None and host.director.current.key == "text:message"
 
-    tables = {
-        "display": {"fps": 60},
-        "rotation": {"modes": ["text:message"]},
-        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
-    }
-    run_live(tmp_path, tables, scenario)
+    run_live(tmp_path, _scrolling(None), scenario)
 
 
 def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path) -> None:
@@ -141,13 +149,7 @@ def test_a_scroll_step_leaves_the_control_server_and_memory_alone(tmp_path: Path
             assert ticks[0] < n // 4, (ticks, n)
             assert writer.generation - written >= n - 1, (writer.generation, written, n)
 
-    tables = {
-        "control": {"socket": str(sock)},
-        "display": {"fps": 60},
-        "rotation": {"modes": ["text:message"]},
-        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
-    }
-    run_live(tmp_path, tables, scenario)
+    run_live(tmp_path, _scrolling(sock), scenario)
 
 
 def test_scroll_steps_glide_past_the_loops_wait_and_still_see_a_request(tmp_path: Path) -> None:
@@ -191,10 +193,4 @@ def test_scroll_steps_glide_past_the_loops_wait_and_still_see_a_request(tmp_path
             assert waits[0] < steps // 4, (waits, steps)
             assert writer.generation - written >= steps - 1, (writer.generation, written, steps)
 
-    tables = {
-        "control": {"socket": str(sock)},
-        "display": {"fps": 60},
-        "rotation": {"modes": ["text:message"]},
-        "plugins": {"text": {"message": "A long message that scrolls along the panel"}},
-    }
-    run_live(tmp_path, tables, scenario)
+    run_live(tmp_path, _scrolling(sock), scenario)
