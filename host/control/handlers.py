@@ -39,8 +39,6 @@ class ControlledHost(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
-    def bridge_reported(self, connected: bool, error: str | None, pid: int | None) -> None: ...
-
 
 def _handle_of(host: ControlledHost, instance: str) -> Any:
     handle = host.supervisor.handles.get(instance)
@@ -322,9 +320,6 @@ def handle(host: Any, req: control.Request, now: float | None = None) -> Any:
                 from host.control.sync_ops import handle_sync
 
                 return handle_sync(host, req, now)
-            case control.MqttState():  # the control server answers it: it knows the sender
-                host.bridge_reported(req.connected, req.error, None)
-                return None
             case _:
                 raise Refused("bad_request", f"{type(req).__name__} is not handled here")
     except HostError as exc:

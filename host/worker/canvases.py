@@ -79,13 +79,6 @@ class CanvasKeeper:
         self._canvas = self._image = None
         return canvas.to_array()
 
-    def pixels(self, canvas: Canvas, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
-        """:meth:`frame` as a ``(height, width, 3)`` uint8 array (read-only)."""
-        frame = self.frame(canvas, size)
-        if isinstance(frame, bytes):
-            return np.frombuffer(frame, dtype=np.uint8).reshape(size[1], size[0], 3)
-        return frame
-
 
 def _rgb_bytes(image: Image.Image, size: tuple[int, int]) -> bytes:
     """``image.tobytes()`` of an intact RGB ``image`` of ``size``, in one encoder call
